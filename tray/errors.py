@@ -1,0 +1,88 @@
+"""One error base; each subclass carries its exit code and a one-line message.
+
+The CLI prints ``str(error)`` on one line of stderr and exits with
+``error.exit_code``. Messages never contain a secret: build them from names,
+paths and AWS error codes, never from a credential value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+EXIT_OK = 0
+EXIT_AWS = 1  # AWS refused, or could not be reached
+EXIT_USAGE = 2  # bad usage, bad input file, or a refused write
+
+
+class RoletrayError(Exception):
+    """Base of every error roletray reports to the user.
+
+    Subclasses set ``fmt`` and pass its fields as keyword arguments::
+
+        raise UnknownProfileError(profile="platform", path="~/.aws/config")
+    """
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+    fmt: ClassVar[str] = "{message}"
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        if message is not None:
+            kwargs.setdefault("message", message)
+        self.kwargs = kwargs
+        text = self.fmt.format(**kwargs)
+        # One line, always: a multi-line AWS message would break the CLI contract.
+        super().__init__(" ".join(text.split()))
+
+
+class UsageError(RoletrayError):
+    """Bad command-line usage."""
+
+
+class ConfigError(RoletrayError):
+    """The AWS config file, or a profile in it, is not usable."""
+
+
+class UnknownProfileError(ConfigError):
+    fmt = "{path}: no profile named '{profile}'"
+
+
+class CredentialsFileError(RoletrayError):
+    """The shared credentials file cannot be parsed, or a write was refused."""
+
+
+class SettingsError(RoletrayError):
+    """roletray's config.toml is broken."""
+
+
+class StateError(RoletrayError):
+    """roletray's state file is broken."""
+
+
+class InstanceRunningError(RoletrayError):
+    fmt = "roletray is already running (pid {pid}); {hint}"
+
+
+class NeedsInputError(RoletrayError):
+    """A person must act (an MFA code, an SSO sign-in) before roletray can go on."""
+
+
+class MfaRequiredError(NeedsInputError):
+    fmt = "profile '{profile}' needs an MFA code for {mfa_serial}: pass --mfa-code or run in a terminal"
+
+
+class AwsError(RoletrayError):
+    """AWS refused the request or could not be reached."""
+
+    exit_code = EXIT_AWS
+
+
+class AccessDeniedError(AwsError):
+    """AssumeRole (or another call) was denied."""
+
+
+class EndpointError(AwsError):
+    """STS could not be reached, timed out, or answered with a server error."""
+
+
+class SourceCredentialsError(AwsError):
+    """The source profile yields no usable credentials."""

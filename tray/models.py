@@ -1,0 +1,152 @@
+"""Plain data: role profiles, temporary credentials and status snapshots. No I/O."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+ROLE_ARN_RE = re.compile(
+    r"^arn:(?P<partition>aws[a-zA-Z-]*):iam::(?P<account>\d{12}):role/(?P<path_name>[\w+=,.@/-]{1,512})$"
+)
+
+
+def mask(value: str | None) -> str:
+    """Mask a key as the AWS CLI does: ``****************HQEK``."""
+    if not value:
+        return "<not set>"
+    return "*" * 16 + value[-4:]
+
+
+@dataclass(frozen=True)
+class RoleProfile:
+    """A profile of the AWS config file with ``role_arn``.
+
+    >>> RoleProfile(name="platform", role_arn="arn:aws:iam::111122223333:role/platform",
+    ...             source_profile="default").account
+    '111122223333'
+    """
+
+    name: str
+    role_arn: str
+    source_profile: str | None = None
+    credential_source: str | None = None
+    mfa_serial: str | None = None
+    external_id: str | None = None
+    role_session_name: str | None = None
+    duration_seconds: int | None = None
+    region: str | None = None
+    sts_regional_endpoints: str | None = None
+
+    @property
+    def account(self) -> str:
+        m = ROLE_ARN_RE.match(self.role_arn)
+        return m.group("account") if m else ""
+
+    @property
+    def role_name(self) -> str:
+        m = ROLE_ARN_RE.match(self.role_arn)
+        return m.group("path_name").rsplit("/", 1)[-1] if m else self.role_arn
+
+    @property
+    def source(self) -> str:
+        """What the keys come from, as shown to the user."""
+        if self.source_profile:
+            return self.source_profile
+        return f"credential_source={self.credential_source}"
+
+
+@dataclass(frozen=True)
+class TempCredentials:
+    """Temporary keys from STS; ``expiration`` is timezone-aware UTC."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+    expiration: datetime
+
+    def __post_init__(self) -> None:
+        if self.expiration.tzinfo is None:
+            raise ValueError("expiration must be timezone-aware")
+
+    @property
+    def masked_key(self) -> str:
+        return mask(self.access_key_id)
+
+
+@dataclass(frozen=True)
+class AssumeResult:
+    """What one AssumeRole call gave: the keys and who they make you."""
+
+    profile: str
+    credentials: TempCredentials
+    identity_arn: str  # AssumedRoleUser.Arn, e.g. arn:aws:sts::1111:assumed-role/platform/s
+    assumed_role_id: str
+    server_date: datetime | None = None  # the response's Date header, for clock skew
+
+    @property
+    def account(self) -> str:
+        parts = self.identity_arn.split(":")
+        return parts[4] if len(parts) > 4 else ""
+
+
+class RefreshState(str, enum.Enum):
+    IDLE = "idle"  # no active role
+    FRESH = "fresh"
+    REFRESHING = "refreshing"
+    RETRYING = "retrying"
+    EXPIRED = "expired"
+    NEEDS_INPUT = "needs-input"  # an MFA code or a sign-in is needed
+    ERROR = "error"  # a failure that retrying will not fix (AccessDenied, bad config)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The state of roletray at one moment, for the CLI, the tray and notifications."""
+
+    state: RefreshState = RefreshState.IDLE
+    role: str | None = None
+    target: str = "roletray"
+    identity_arn: str | None = None
+    account: str | None = None
+    expiration: datetime | None = None
+    now: datetime | None = None
+    last_error: str | None = None
+    clock_skew_seconds: float | None = None
+
+    @property
+    def seconds_left(self) -> int | None:
+        if self.expiration is None or self.now is None:
+            return None
+        return max(0, int((self.expiration - self.now).total_seconds()))
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "state": self.state.value,
+            "role": self.role,
+            "target": self.target,
+            "identity_arn": self.identity_arn,
+            "account": self.account,
+            "expiration": iso_utc(self.expiration) if self.expiration else None,
+            "seconds_left": self.seconds_left,
+            "last_error": self.last_error,
+            "clock_skew_seconds": self.clock_skew_seconds,
+        }
+
+
+def utcnow() -> datetime:
+    """The default clock. Logic takes ``now`` as a parameter; only composition uses this."""
+    return datetime.now(timezone.utc)
+
+
+def iso_utc(dt: datetime) -> str:
+    """``2026-11-28T14:26:50Z``: the form AWS uses."""
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso_utc(text: str) -> datetime:
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)

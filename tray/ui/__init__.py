@@ -1,0 +1,1 @@
+"""The desktop face of roletray: the only package that imports pystray or PIL."""
