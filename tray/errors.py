@@ -58,6 +58,14 @@ class StateError(RoletrayError):
     """roletray's state file is broken."""
 
 
+class RemoteError(RoletrayError):
+    """An error the running tray/daemon reported back over the control channel."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code  # type: ignore[misc]
+
+
 class InstanceRunningError(RoletrayError):
     fmt = "roletray is already running (pid {pid}); {hint}"
 

@@ -1,0 +1,135 @@
+"""The use cases the CLI and the refresher share: assume, rewrite, clear, status.
+
+Each takes a ``Context`` holding the collaborators (environment, clock, STS
+client factory, settings), so tests and the refresher inject their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tray import awsconfig, credfile, paths, sts
+from tray.errors import CredentialsFileError
+from tray.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
+from tray.settings import Settings, load_settings
+from tray.state import State, clear_state, load_state, save_state
+
+
+@dataclass
+class Context:
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    now: Callable[[], datetime] = utcnow
+    client_factory: Callable[[RoleProfile], Any] | None = None
+    settings: Settings | None = None
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = load_settings()
+
+    @property
+    def config_path(self) -> Path:
+        return paths.aws_config_file(self.env)
+
+    @property
+    def credentials_path(self) -> Path:
+        return paths.aws_credentials_file(self.env)
+
+    @property
+    def target(self) -> str:
+        assert self.settings is not None
+        return self.settings.target
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """An assumed role, written into its target."""
+
+    result: AssumeResult
+    role: RoleProfile
+    target: str
+    region: str | None
+    warnings: tuple[str, ...] = ()
+
+
+def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False) -> RoleProfile:
+    """Everything that can be refused locally, checked before any call to AWS."""
+    profile_map = awsconfig.load_profile_map(ctx.config_path)
+    role = awsconfig.get_role_profile(profile_name, ctx.config_path)
+    awsconfig.check_target(target, profile_map, role, ctx.config_path)
+    if not force and credfile.section_state(ctx.credentials_path, target) == "foreign":
+        raise CredentialsFileError(
+            f"{paths.display_path(ctx.credentials_path, ctx.env)}: section [{target}] was not "
+            "written by roletray; refusing to overwrite it (choose another --target)"
+        )
+    return role
+
+
+def assume(
+    profile_name: str,
+    *,
+    target: str | None = None,
+    duration: int | None = None,
+    mfa_code: str | None = None,
+    force: bool = False,
+    ctx: Context | None = None,
+) -> Outcome:
+    """AssumeRole once, write the target section, make the profile the active role."""
+    ctx = ctx or Context()
+    target = target or ctx.target
+    role = prepare(profile_name, target, ctx, force=force)
+    result = sts.assume_role(role, mfa_code=mfa_code, duration=duration,
+                             client_factory=ctx.client_factory, now=ctx.now)
+    return write(result, role, target, ctx, force=force)
+
+
+def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
+          *, force: bool = False) -> Outcome:
+    """Write keys already obtained into the target, then check and record them."""
+    credfile.write_credentials(ctx.credentials_path, target, result.credentials,
+                               role=role.name, force=force)
+    profile_map = awsconfig.load_profile_map(ctx.config_path)
+    region = awsconfig.region_for(role, profile_map)
+    if region:
+        credfile.set_profile_region(ctx.config_path, target, region)
+    sts.verify_target(target, result.credentials.access_key_id, ctx.env)
+    warnings = tuple(sts.env_warnings(target, ctx.env))
+    save_state(State(active_role=role.name, target=target,
+                     expiration=result.credentials.expiration,
+                     identity_arn=result.identity_arn, updated_at=ctx.now()))
+    return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
+
+
+def clear(target: str | None = None, ctx: Context | None = None) -> bool:
+    """Remove roletray's section and forget the active role. True if anything was removed."""
+    ctx = ctx or Context()
+    state = load_state()
+    target = target or (state.target if state else None) or ctx.target
+    removed = credfile.remove_credentials(ctx.credentials_path, target)
+    forgotten = clear_state() if state is None or state.target == target else False
+    return removed or forgotten
+
+
+def status(ctx: Context | None = None) -> Snapshot:
+    """What the files say now, without calling AWS."""
+    ctx = ctx or Context()
+    now = ctx.now()
+    state = load_state()
+    if state is None:
+        return Snapshot(state=RefreshState.IDLE, target=ctx.target, now=now)
+    creds = credfile.read_owned(ctx.credentials_path, state.target)
+    account = state.identity_arn.split(":")[4] if state.identity_arn else None
+    base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,
+                    account=account, expiration=state.expiration, now=now)
+    if creds is None:
+        return replace(base, state=RefreshState.ERROR,
+                        last_error=f"section [{state.target}] is missing from "
+                        f"{paths.display_path(ctx.credentials_path, ctx.env)}")
+    expiration = creds.expiration
+    if expiration <= now:
+        return replace(base, state=RefreshState.EXPIRED, expiration=expiration)
+    return replace(base, state=RefreshState.FRESH, expiration=expiration)

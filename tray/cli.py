@@ -1,0 +1,398 @@
+"""The ``roletray`` command line. ``main(argv=None) -> int`` runs in-process for tests.
+
+Errors are one line on stderr, never a traceback; ``--json`` prints exactly one
+JSON document on stdout. Exit status: 0 done, 1 AWS refused or unreachable,
+2 bad usage, bad input files or a refused write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from tray import __version__
+from tray.errors import EXIT_OK, RoletrayError, UsageError
+
+log = logging.getLogger("roletray")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints usage and exits 2 itself; keep its exit code, make it one line.
+        self.exit(2, f"roletray: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="roletray", description="Keep AWS IAM role credentials fresh "
+                "in ~/.aws/credentials, from the system tray.")
+    p.add_argument("--version", action="version", version=f"roletray {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("run", help="the tray app (default)")
+    d = sub.add_parser("daemon", help="the refresher without a tray, in the foreground")
+    d.add_argument("--quiet", action="store_true", help="log only warnings to stderr")
+    demo = sub.add_parser("demo", help="the tray (or daemon) against a local sandbox AWS")
+    demo.add_argument("--headless", action="store_true", help="no tray: a live status line")
+    demo.add_argument("--keep", action="store_true", help="keep the sandbox folder on exit")
+
+    s = sub.add_parser("profiles", help="the role profiles found in the AWS config")
+    s.add_argument("--json", action="store_true")
+
+    a = sub.add_parser("assume", help="assume PROFILE now and write the target section")
+    a.add_argument("profile")
+    a.add_argument("--target", help="credentials-file section to write (default: roletray)")
+    a.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
+    a.add_argument("--mfa-code", metavar="CODE",
+                   help="MFA code ('-' reads it from stdin; asked on a terminal when needed)")
+    a.add_argument("--force", action="store_true",
+                   help="take over a target section holding temporary keys roletray did not write")
+    a.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("status", help="the active role, identity and expiry")
+    s.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("refresh", help="refresh the active role now")
+    r.add_argument("--mfa-code", metavar="CODE", help="MFA code ('-' reads it from stdin)")
+    r.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("clear", help="remove roletray's section and forget the active role")
+    c.add_argument("--target")
+    c.add_argument("--json", action="store_true")
+
+    doc = sub.add_parser("doctor", help="explain what stops PROFILE from working, with the fix")
+    doc.add_argument("profile", nargs="?")
+    doc.add_argument("--json", action="store_true")
+
+    au = sub.add_parser("autostart", help="start roletray at login, or not")
+    au.add_argument("action", choices=["enable", "disable", "status"])
+    au.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    handler = _COMMANDS[command]
+    try:
+        return int(handler(args))
+    except RoletrayError as e:
+        _fail(args, str(e), e.exit_code)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("roletray: interrupted", file=sys.stderr)
+        return 130
+
+
+def _fail(args: argparse.Namespace, message: str, code: int) -> None:
+    print(f"roletray: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        _emit({"ok": False, "error": message, "exit_code": code})
+
+
+def _emit(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, sort_keys=False))
+
+
+# --- formatting -----------------------------------------------------------------
+
+def local_time(dt: datetime, now: datetime) -> str:
+    """``14:26 KST (in 52 min)``: local time with its zone, never UTC shown as local."""
+    local = dt.astimezone()
+    when = local.strftime("%H:%M %Z") if local.date() == now.astimezone().date() \
+        else local.strftime("%Y-%m-%d %H:%M %Z")
+    return f"{when} ({relative(dt, now)})"
+
+
+def relative(dt: datetime, now: datetime) -> str:
+    seconds = int((dt - now).total_seconds())
+    past = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 90:
+        text = f"{seconds} s"
+    elif seconds < 90 * 60:
+        text = f"{round(seconds / 60)} min"
+    else:
+        hours, rest = divmod(seconds, 3600)
+        text = f"{hours} h {rest // 60:02d} min"
+    return f"{text} ago" if past else f"in {text}"
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def _snapshot_rows(snap: Any) -> list[tuple[str, str]]:
+    from tray.models import utcnow
+
+    now = snap.now or utcnow()
+    rows = [("state", snap.state.value), ("role", snap.role or "-"), ("target", f"[{snap.target}]")]
+    if snap.identity_arn:
+        rows.append(("identity", snap.identity_arn))
+    if snap.account:
+        rows.append(("account", snap.account))
+    if snap.expiration:
+        rows.append(("expires", local_time(snap.expiration, now)))
+    if snap.clock_skew_seconds:
+        rows.append(("clock skew", f"{snap.clock_skew_seconds:+.0f} s against AWS"))
+    if snap.last_error:
+        rows.append(("last error", snap.last_error))
+    return rows
+
+
+# --- commands -------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tray import app
+
+    return app.run_tray(args)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from tray import app
+
+    return app.run_daemon(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from tray import demo
+
+    return demo.run(args)
+
+
+def cmd_profiles(args: argparse.Namespace) -> int:
+    from tray import awsconfig, paths
+
+    config_path = paths.aws_config_file()
+    profile_map = awsconfig.load_profile_map(config_path)
+    roles, problems = awsconfig.build_role_profiles(profile_map, config_path)
+    items = []
+    for name in sorted(set(roles) | set(problems)):
+        role = roles.get(name)
+        if role is None:
+            items.append({"name": name, "problem": str(problems[name])})
+            continue
+        items.append({
+            "name": name, "role_arn": role.role_arn, "account": role.account,
+            "source": role.source, "region": awsconfig.region_for(role, profile_map),
+            "mfa": role.mfa_serial is not None, "mfa_serial": role.mfa_serial,
+            "external_id": role.external_id is not None,
+            "duration_seconds": role.duration_seconds,
+        })
+    if args.json:
+        _emit({"config_file": str(config_path), "profiles": items})
+        return EXIT_OK
+    if not items:
+        print(f"No role profiles in {paths.display_path(config_path)}. Add one such as:\n\n"
+              "[profile platform]\nrole_arn = arn:aws:iam::111122223333:role/platform\n"
+              "source_profile = default")
+        return EXIT_OK
+    rows = [("PROFILE", "ROLE ARN", "SOURCE", "REGION", "MFA")]
+    for it in items:
+        if "problem" in it:
+            continue
+        rows.append((it["name"], it["role_arn"], it["source"], it["region"] or "-",
+                     "yes" if it["mfa"] else "no"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for it in items:
+        if "problem" in it:
+            print(f"warning: {it['problem']}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _read_mfa_code(value: str | None) -> str | None:
+    if value == "-":
+        code = sys.stdin.readline().strip()
+        if not code:
+            raise UsageError("--mfa-code -: no code on standard input")
+        return code
+    return value
+
+
+def _prompt_mfa(serial: str) -> str | None:
+    """Ask on the terminal, never unasked elsewhere; None when there is no terminal."""
+    if not sys.stdin.isatty():
+        return None
+    code = getpass.getpass(f"MFA code for {serial}: ").strip()
+    return code or None
+
+
+def _needs_mfa(profile_name: str | None) -> str | None:
+    """The mfa_serial of a profile, if it has one (checked locally, before any call)."""
+    if not profile_name:
+        return None
+    from tray import awsconfig
+
+    try:
+        return awsconfig.get_role_profile(profile_name).mfa_serial
+    except RoletrayError:
+        return None  # the real call reports the problem with full context
+
+
+def _mfa_for(profile_name: str | None, given: str | None) -> str | None:
+    code = _read_mfa_code(given)
+    if code is None:
+        serial = _needs_mfa(profile_name)
+        if serial:
+            code = _prompt_mfa(serial)
+    return code
+
+
+def _handover(cmd: str, payload: dict[str, Any]) -> Any | None:
+    """Hand the command to a running tray/daemon; None when none runs."""
+    from tray import control
+    from tray.errors import RemoteError
+
+    reply = control.send(cmd, payload)
+    if reply is None:
+        return None
+    if not reply.get("ok"):
+        raise RemoteError(str(reply.get("error", "the running instance refused the command")),
+                          int(reply.get("exit_code", 2)))
+    return reply
+
+
+def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: str = "") -> None:
+    from tray.models import RefreshState, Snapshot, parse_iso_utc, utcnow
+
+    if args.json:
+        _emit(snap_json)
+        return
+    snap = Snapshot(
+        state=RefreshState(snap_json.get("state", "idle")), role=snap_json.get("role"),
+        target=snap_json.get("target") or "roletray", identity_arn=snap_json.get("identity_arn"),
+        account=snap_json.get("account"),
+        expiration=parse_iso_utc(snap_json["expiration"]) if snap_json.get("expiration") else None,
+        now=utcnow(), last_error=snap_json.get("last_error"),
+        clock_skew_seconds=snap_json.get("clock_skew_seconds"))
+    if extra:
+        print(extra)
+    print(_table(_snapshot_rows(snap)))
+
+
+def cmd_assume(args: argparse.Namespace) -> int:
+    from tray import actions, paths
+    from tray.models import iso_utc
+
+    mfa_code = _mfa_for(args.profile, args.mfa_code)
+    if args.duration is not None and not 900 <= args.duration <= 43200:
+        raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
+    reply = _handover("assume", {"profile": args.profile, "target": args.target,
+                                 "duration": args.duration, "mfa_code": mfa_code,
+                                 "force": args.force})
+    if reply is not None:
+        _print_snapshot(args, reply["snapshot"],
+                        extra=f"Switched the running roletray to {args.profile}.")
+        return EXIT_OK
+    out = actions.assume(args.profile, target=args.target, duration=args.duration,
+                         mfa_code=mfa_code, force=args.force)
+    creds = out.result.credentials
+    for w in out.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    cred_path = paths.aws_credentials_file()
+    if args.json:
+        _emit({"ok": True, "profile": out.role.name, "role_arn": out.role.role_arn,
+               "target": out.target, "identity_arn": out.result.identity_arn,
+               "account": out.result.account, "access_key_id": creds.masked_key,
+               "expiration": iso_utc(creds.expiration), "region": out.region,
+               "credentials_file": str(cred_path), "warnings": list(out.warnings)})
+        return EXIT_OK
+    from tray.models import utcnow
+
+    rows = [("identity", out.result.identity_arn), ("account", out.result.account),
+            ("access key", creds.masked_key), ("expires", local_time(creds.expiration, utcnow())),
+            ("wrote", f"[{out.target}] in {paths.display_path(cred_path)}"
+             + (f", region {out.region}" if out.region else ""))]
+    print(f"Assumed {out.role.name} ({out.role.role_arn})")
+    print(_table(rows))
+    print(f"\nUse it:  export AWS_PROFILE={out.target}   or   aws --profile {out.target} ...")
+    print("Keep it fresh: run `roletray` (tray) or `roletray daemon`.")
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from tray import actions
+
+    reply = _handover("status", {})
+    if reply is not None:
+        _print_snapshot(args, reply["snapshot"])
+        return EXIT_OK
+    _print_snapshot(args, actions.status().to_json())
+    return EXIT_OK
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    from tray import actions
+    from tray.state import load_state
+
+    state = load_state()
+    if state is None:
+        raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
+    mfa_code = _mfa_for(state.active_role, args.mfa_code)
+    reply = _handover("refresh", {"mfa_code": mfa_code})
+    if reply is not None:
+        _print_snapshot(args, reply["snapshot"], extra=f"Refreshed {state.active_role}.")
+        return EXIT_OK
+    out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code)
+    for w in out.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    _print_snapshot(args, actions.status().to_json(), extra=f"Refreshed {out.role.name}.")
+    return EXIT_OK
+
+
+def cmd_clear(args: argparse.Namespace) -> int:
+    from tray import actions, paths
+
+    reply = _handover("clear", {"target": args.target})
+    if reply is not None:
+        removed = True
+    else:
+        removed = actions.clear(args.target)
+    if args.json:
+        _emit({"ok": True, "removed": removed})
+    elif removed:
+        print(f"Removed roletray's section from {paths.display_path(paths.aws_credentials_file())}"
+              " and forgot the active role.")
+    else:
+        print("Nothing to clear: no active role and no roletray section.")
+    return EXIT_OK
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from tray import doctor
+
+    profile = args.profile
+    if profile is None:
+        from tray.state import load_state
+
+        state = load_state()
+        if state is None:
+            raise UsageError("no active role: name a profile, e.g. `roletray doctor platform`")
+        profile = state.active_role
+    report = doctor.run_doctor(profile)
+    if args.json:
+        _emit(report.to_json())
+    else:
+        print(doctor.format_report(report))
+    return int(report.exit_code)
+
+
+def cmd_autostart(args: argparse.Namespace) -> int:
+    from tray import autostart
+
+    return int(autostart.cli(args.action, json_output=args.json))
+
+
+_COMMANDS = {
+    "run": cmd_run, "daemon": cmd_daemon, "demo": cmd_demo, "profiles": cmd_profiles,
+    "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
+    "doctor": cmd_doctor, "autostart": cmd_autostart,
+}

@@ -1,0 +1,94 @@
+"""roletray's settings: ``config.toml`` in ``user_config_dir("roletray")``.
+
+Example::
+
+    target = "roletray"          # the credentials-file section roletray owns
+    refresh_margin = "10m"       # refresh this long before Expiration ("90s", "10m", "1h", or seconds)
+    notifications = true
+    mfa_session_hours = 12
+
+A missing file means the defaults. A broken one is an error naming the file and
+line; it is never replaced.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tray import paths
+from tray.errors import SettingsError
+
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: str = "roletray"
+    refresh_margin: timedelta = timedelta(minutes=10)
+    notifications: bool = True
+    mfa_session_hours: int = 12
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """``"10m"`` -> 10 minutes; ``90`` -> 90 seconds; anything else -> None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return timedelta(seconds=value) if value >= 0 else None
+    if isinstance(value, str):
+        m = _DURATION_RE.match(value)
+        if m:
+            return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+    return None
+
+
+def _line_of(text: str, key: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"^\s*{re.escape(key)}\s*=", line):
+            return number
+    return 1
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    path = path or paths.settings_file()
+    shown = paths.display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SettingsError(f"{shown}: cannot read settings: {e.__class__.__name__}") from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{shown}: not valid TOML: {e}") from e
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{shown}, line {_line_of(text, key)}"
+        if key not in known:
+            raise SettingsError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
+        if key == "target":
+            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.@+-]+", value):
+                raise SettingsError(f"{where}: target must be a section name such as \"roletray\"")
+            values[key] = value
+        elif key == "refresh_margin":
+            margin = parse_duration(value)
+            if margin is None:
+                raise SettingsError(f"{where}: refresh_margin must be a duration such as \"10m\" or 600")
+            values[key] = margin
+        elif key == "notifications":
+            if not isinstance(value, bool):
+                raise SettingsError(f"{where}: notifications must be true or false")
+            values[key] = value
+        elif key == "mfa_session_hours":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36:
+                raise SettingsError(f"{where}: mfa_session_hours must be a whole number from 1 to 36")
+            values[key] = value
+    return Settings(**values)

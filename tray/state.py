@@ -1,0 +1,112 @@
+"""Persisted, non-secret state: which role is active, in which target, until when.
+
+Stored as JSON in ``user_state_dir("roletray")/state.json``::
+
+    {"version": 1, "active_role": "platform", "target": "roletray",
+     "expiration": "2026-11-28T14:26:50Z",
+     "identity_arn": "arn:aws:sts::111122223333:assumed-role/platform/roletray-1764340010",
+     "updated_at": "2026-11-28T13:26:50Z"}
+
+Never a key, a token or an MFA code. A broken file is an error naming the file
+and line; it is never silently replaced (``roletray clear`` removes it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tray import paths
+from tray.errors import StateError
+from tray.models import iso_utc, parse_iso_utc
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class State:
+    active_role: str
+    target: str
+    expiration: datetime | None = None
+    identity_arn: str | None = None
+    updated_at: datetime | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "version": VERSION,
+            "active_role": self.active_role,
+            "target": self.target,
+            "expiration": iso_utc(self.expiration) if self.expiration else None,
+            "identity_arn": self.identity_arn,
+            "updated_at": iso_utc(self.updated_at) if self.updated_at else None,
+        }
+
+
+def load_state(path: Path | None = None) -> State | None:
+    path = path or paths.state_file()
+    shown = paths.display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StateError(f"{shown}: cannot read state: {e.__class__.__name__}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StateError(f"{shown}, line {e.lineno}: not valid JSON ({e.msg}); "
+                         "run `roletray clear` to start over") from e
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        raise StateError(f"{shown}, line 1: not a roletray state file of version {VERSION}")
+    try:
+        role = data["active_role"]
+        target = data["target"]
+        if not isinstance(role, str) or not isinstance(target, str):
+            raise TypeError("active_role and target must be strings")
+        exp = data.get("expiration")
+        upd = data.get("updated_at")
+        arn = data.get("identity_arn")
+        return State(
+            active_role=role,
+            target=target,
+            expiration=parse_iso_utc(exp) if exp else None,
+            identity_arn=arn if isinstance(arn, str) else None,
+            updated_at=parse_iso_utc(upd) if upd else None,
+        )
+    except (KeyError, TypeError, ValueError) as e:
+        raise StateError(f"{shown}: field {e} is missing or malformed; "
+                         "run `roletray clear` to start over") from e
+
+
+def save_state(state: State, path: Path | None = None) -> None:
+    """Atomic write, 0600 in a 0700 folder."""
+    path = path or paths.state_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(state.to_json(), f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def clear_state(path: Path | None = None) -> bool:
+    path = path or paths.state_file()
+    try:
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
