@@ -1,0 +1,170 @@
+"""``roletray demo``: the whole story on a local AWS, with no account needed.
+
+Starts moto's server on 127.0.0.1, makes a sandbox folder with its own AWS
+config and credentials (the real ``~/.aws`` is never read or written) holding
+the seed's situation, and runs the tray against it (or, without a display, the
+daemon with a live status line). Quit or Ctrl-C cleans up.
+
+The sandbox:
+- user ``dev`` with long-term keys in ``[default]``;
+- role ``platform`` that trusts ``dev`` (15-minute sessions, so refreshes show);
+- role ``locked`` whose trust relationship names another account, so assuming it
+  fails with the seed's AccessDenied and Diagnose shows the fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_REGION = "ap-northeast-2"
+OTHER_ACCOUNT = "999999999999"
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    folder: Path
+    endpoint: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables that point roletray and the aws CLI at the sandbox."""
+        return {
+            "AWS_CONFIG_FILE": str(self.folder / "aws" / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.folder / "aws" / "credentials"),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "XDG_CONFIG_HOME": str(self.folder / "config"),
+            "XDG_STATE_HOME": str(self.folder / "state"),
+            "XDG_RUNTIME_DIR": str(self.folder / "run"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post(url: str, body: str) -> None:
+    req = urllib.request.Request(url, data=body.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        resp.read()
+
+
+def populate(folder: Path, endpoint: str) -> None:
+    """Create the seed's world on the server and in the sandbox's AWS files."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="setup", aws_secret_access_key="setup")
+    iam.create_user(UserName="dev")
+    iam.put_user_policy(UserName="dev", PolicyName="assume-roles", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:GetCallerIdentity",
+                                                     "iam:GetRole", "iam:Get*", "iam:List*"],
+                       "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    account = iam.get_user(UserName="dev")["User"]["Arn"].split(":")[4]
+    user_arn = f"arn:aws:iam::{account}:user/dev"
+
+    def role(name: str, principal: str) -> str:
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}]}
+        arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust),
+                              MaxSessionDuration=3600)["Role"]["Arn"]
+        iam.put_role_policy(RoleName=name, PolicyName="all", PolicyDocument=json.dumps({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+        return str(arn)
+
+    platform = role("platform", user_arn)
+    locked = role("locked", f"arn:aws:iam::{OTHER_ACCOUNT}:root")
+
+    aws_dir = folder / "aws"
+    aws_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    creds = aws_dir / "credentials"
+    creds.write_text("# sandbox made by `roletray demo`: fake keys for a local AWS\n"
+                     f"[default]\naws_access_key_id = {key['AccessKeyId']}\n"
+                     f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    os.chmod(creds, 0o600)
+    (aws_dir / "config").write_text(
+        f"[default]\nregion = {DEMO_REGION}\noutput = json\n\n"
+        f"# trusts user dev: works\n[profile platform]\nrole_arn = {platform}\n"
+        "source_profile = default\nduration_seconds = 900\n\n"
+        f"# trusts only account {OTHER_ACCOUNT}: AccessDenied, see Diagnose\n"
+        f"[profile locked]\nrole_arn = {locked}\nsource_profile = default\n")
+    for sub in ("config", "state", "run"):
+        (folder / sub).mkdir(mode=0o700, exist_ok=True)
+    # From here on the server checks signatures, policies and trust, as AWS does.
+    _post(endpoint + "/moto-api/reset-auth", "0")
+
+
+@contextmanager
+def sandbox(keep: bool = False) -> Iterator[Sandbox]:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as e:
+        from tray.errors import UsageError
+
+        raise UsageError("the demo needs moto's server: pip install 'roletray[demo]'") from e
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    folder = Path(tempfile.mkdtemp(prefix="roletray-demo-"))
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        populate(folder, endpoint)
+        yield Sandbox(folder=folder, endpoint=endpoint)
+    finally:
+        server.stop()
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def apply_env(box: Sandbox, environ: MutableMapping[str, str]) -> None:
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_STS"):
+        environ.pop(var, None)
+    environ.update(box.env)
+
+
+def banner(box: Sandbox) -> str:
+    exports = "\n".join(f"  export {k}={v}" for k, v in box.env.items()
+                        if k.startswith("AWS_"))
+    return (f"roletray demo: a local AWS on {box.endpoint}, sandbox in {box.folder}\n"
+            "The real ~/.aws is not read or written. Try the aws CLI against it:\n"
+            f"{exports}\n"
+            "  aws sts get-caller-identity --profile roletray\n"
+            "Profiles: platform (works), locked (AccessDenied: its trust names another account).\n")
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
+        or sys.platform in ("darwin", "win32")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tray import actions, app
+
+    with sandbox(keep=getattr(args, "keep", False)) as box:
+        apply_env(box, os.environ)
+        print(banner(box), flush=True)
+        out = actions.assume("platform")
+        print(f"Assumed platform: {out.result.identity_arn}", flush=True)
+        headless = getattr(args, "headless", False) or not _has_display()
+        if headless:
+            args.status_line = True
+            return app.run_daemon(args)
+        return app.run_tray(args)
