@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import plistlib
+import shlex
 import shutil
 import subprocess
 import sys
@@ -361,7 +362,7 @@ class XdgAutostart:
         argv = exec_split(keys.get("Exec", ""))
         if not argv:
             return AutostartStatus(False, self.shown, f"{who}the entry has no Exec line")
-        detail = f"{who}starts: {' '.join(argv)}"
+        detail = f"{who}starts: {shlex.join(argv)}"
         program = argv[0]
         if os.path.isabs(program) and not os.access(program, os.X_OK):
             detail += f" (missing: {program}; 'roletray autostart enable' updates it)"
@@ -453,7 +454,7 @@ class LaunchAgent:
         if plist.get("Disabled") is True:
             return AutostartStatus(False, self.shown, f"{who}disabled (Disabled=true)")
         argv = [str(a) for a in plist.get("ProgramArguments") or []]
-        return AutostartStatus(True, self.shown, f"{who}starts: {' '.join(argv)}")
+        return AutostartStatus(True, self.shown, f"{who}starts: {shlex.join(argv)}")
 
     def _refuse_foreign(self, plist: dict[str, Any] | None, force: bool, verb: str) -> None:
         if plist is not None and plist.get("Label") != LABEL and not force:

@@ -1,0 +1,67 @@
+"""``roletray assume`` against ``aws sts assume-role`` on the same local STS.
+
+Both are whole processes started the way a user starts them; medians of N runs.
+Also counts the requests one ``roletray refresh`` makes at the endpoint.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+from common import free_port, median_seconds, sandbox_env, seed, tmpdir
+from counting_proxy import CountingProxy
+
+
+def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    folder = tmpdir("roletray-bench-")
+    try:
+        env = sandbox_env(folder, endpoint)
+        role_arn = seed(folder, endpoint)
+        roletray = [sys.executable, "-m", "tray"]
+        if shutil.which("roletray"):
+            roletray = [str(shutil.which("roletray"))]
+        aws = shutil.which("aws") or "aws"
+
+        def ours() -> None:
+            subprocess.run([*roletray, "assume", "platform", "--json"], env=env, check=True,
+                           capture_output=True)
+
+        def peer() -> None:
+            subprocess.run([aws, "sts", "assume-role", "--role-arn", role_arn,
+                            "--role-session-name", "bench", "--output", "json"], env=env,
+                           check=True, capture_output=True)
+
+        ours(), peer()  # warm the page cache for both
+        t_ours = median_seconds(ours, runs)
+        t_peer = median_seconds(peer, runs)
+
+        with CountingProxy(endpoint) as proxy:
+            env_p = dict(env, AWS_ENDPOINT_URL=proxy.url)
+            subprocess.run([*roletray, "refresh", "--json"], env=env_p, check=True,
+                           capture_output=True)
+            counted = dict(proxy.actions)
+        total = sum(counted.values())
+        return [
+            ("assume: `roletray assume` vs `aws sts assume-role`, median of "
+             f"{runs} runs", f"{t_ours * 1000:.0f} ms", f"{t_peer * 1000:.0f} ms",
+             f"{t_ours / t_peer:.2f} (target ≤ 0.6)"),
+            ("requests at the endpoint per `roletray refresh`",
+             f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(counted.items()))})",
+             "-", "target: exactly 1"),
+        ]
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(" | ".join(row))

@@ -1,0 +1,81 @@
+"""Shared helpers for the benchmarks: a sandbox HOME, moto on loopback, medians."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def post(url: str, body: str) -> None:
+    req = urllib.request.Request(url, data=body.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+
+
+def sandbox_env(folder: Path, endpoint: str) -> dict[str, str]:
+    """An environment that points everything at ``folder`` and the local endpoint."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({
+        "HOME": str(folder / "home"),
+        "XDG_CONFIG_HOME": str(folder / "home" / ".config"),
+        "XDG_STATE_HOME": str(folder / "home" / ".local" / "state"),
+        "XDG_RUNTIME_DIR": str(folder / "run"),
+        "AWS_CONFIG_FILE": str(folder / "home" / ".aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(folder / "home" / ".aws" / "credentials"),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PAGER": "",
+    })
+    (folder / "home" / ".aws").mkdir(parents=True, exist_ok=True, mode=0o700)
+    (folder / "run").mkdir(exist_ok=True, mode=0o700)
+    return env
+
+
+def seed(folder: Path, endpoint: str) -> str:
+    """The seed's world: user dev with keys in [default], role platform trusting dev."""
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       aws_access_key_id="x", aws_secret_access_key="x")
+    iam.create_user(UserName="dev")
+    iam.put_user_policy(UserName="dev", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName="dev")["AccessKey"]
+    arn = iam.create_role(RoleName="platform", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:user/dev"}}]}))["Role"]["Arn"]
+    aws = folder / "home" / ".aws"
+    (aws / "credentials").write_text(f"[default]\naws_access_key_id = {key['AccessKeyId']}\n"
+                                     f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    os.chmod(aws / "credentials", 0o600)
+    (aws / "config").write_text("[default]\nregion = ap-northeast-2\n\n[profile platform]\n"
+                                f"role_arn = {arn}\nsource_profile = default\n")
+    return str(arn)
+
+
+def median_seconds(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def tmpdir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))

@@ -1,0 +1,378 @@
+"""Read the AWS config file as botocore does, and build validated role profiles.
+
+``raw_config_parse`` does the I/O; ``build_profile_map`` and
+``build_role_profiles`` are pure transformations of what it returns::
+
+    [default]                      {"default": {"region": "ap-northeast-2"},
+    region = ap-northeast-2   ->    "platform": {"role_arn": "arn:aws:iam::...:role/platform",
+    [profile platform]                           "source_profile": "default"}}
+    role_arn = arn:aws:iam::...:role/platform
+    source_profile = default
+"""
+
+from __future__ import annotations
+
+import configparser
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from botocore.configloader import build_profile_map as _botocore_profile_map
+
+from tray import paths
+from tray.errors import ConfigError, CredentialsFileError, UnknownProfileError
+from tray.models import ROLE_ARN_RE, RoleProfile
+
+PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
+CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
+MIN_DURATION, MAX_DURATION = 900, 43200
+
+# Keys that make botocore resolve a profile by itself instead of reading keys
+# from the credentials file: a target carrying one of them would be shadowed.
+SHADOWING_KEYS = ("role_arn", "credential_process", "sso_start_url", "sso_session",
+                  "sso_account_id", "web_identity_token_file")
+STATIC_KEYS = ("aws_access_key_id", "aws_secret_access_key")
+
+# STS's own patterns for these request parameters (API reference).
+_SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
+_EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+# botocore's InvalidRegionError check.
+_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_SECTION_HEADER_RE = re.compile(r"^\s*\[(?P<name>[^\]]*)\]")
+
+ProfileMap = dict[str, dict[str, str]]
+
+
+def raw_config_parse(path: Path | str) -> dict[str, dict[str, str]]:
+    """Every section of an INI file as a dict; a missing file gives ``{}``.
+
+    Parsed as botocore's ``raw_config_parse`` does (RawConfigParser, strict,
+    lowercased keys), but a parse error becomes a one-line ``ConfigError``
+    naming the file and line. Indented sub-blocks stay as their raw string.
+    """
+    path = Path(path)
+    shown = paths.display_path(path)
+    if not path.is_file():  # botocore treats a missing (or non-file) config as empty
+        return {}
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(f"{shown}: cannot read: {e.strerror or e}") from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{shown}, line {line}: not valid UTF-8") from e
+    if text.startswith("\ufeff"):
+        # botocore reads with the locale codec, so the mark lands in the first header.
+        raise ConfigError(f"{shown}, line 1: starts with a UTF-8 byte-order mark, which "
+                          "botocore rejects; save the file without it") from None
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as e:
+        raise ConfigError(_describe_parse_error(e, shown)) from e
+    config: dict[str, dict[str, str]] = {}
+    for section in parser.sections():
+        values: dict[str, str] = {}
+        for option in parser.options(section):
+            value = parser.get(section, option)
+            if value.startswith("\n") and not _nested_ok(value):
+                line = _option_line(text, section, option)
+                raise ConfigError(f"{shown}, line {line}: the indented lines under '{option}' "
+                                  "must each be 'name = value'")
+            values[option] = value
+        config[section] = values
+    return config
+
+
+def _describe_parse_error(e: configparser.Error, shown: str) -> str:
+    # Never quote the offending line: it may be a secret key pasted on its own.
+    if isinstance(e, configparser.MissingSectionHeaderError):
+        return f"{shown}, line {e.lineno}: text before the first [section] header"
+    if isinstance(e, configparser.DuplicateSectionError):
+        return f"{shown}, line {e.lineno}: section [{e.section}] appears twice"
+    if isinstance(e, configparser.DuplicateOptionError):
+        return f"{shown}, line {e.lineno}: '{e.option}' appears twice in [{e.section}]"
+    if isinstance(e, configparser.ParsingError) and e.errors:
+        return f"{shown}, line {e.errors[0][0]}: not a [section] header or a 'name = value' line"
+    return f"{shown}: cannot be parsed ({type(e).__name__})"
+
+
+def _nested_ok(value: str) -> bool:
+    """botocore's ``_parse_nested`` accepts only ``name = value`` lines."""
+    return all("=" in line for line in value.splitlines() if line.strip())
+
+
+def _option_line(text: str, section: str, option: str) -> int:
+    in_section = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _SECTION_HEADER_RE.match(line)
+        if header:
+            in_section = header.group("name").strip() == section
+        elif in_section and line.split("=", 1)[0].strip().lower() == option:
+            return number
+    return 1
+
+
+def build_profile_map(raw: Mapping[str, Mapping[str, str]]) -> ProfileMap:
+    """The profiles of a parsed config file, by botocore's own rules.
+
+    ``[profile x]`` is profile ``x``; ``[default]`` is ``default``; a bare
+    ``[x]`` is not a profile in the config file and is left out.
+    """
+    profiles = _botocore_profile_map({k: dict(v) for k, v in raw.items()})["profiles"]
+    return {name: dict(values) for name, values in profiles.items()}
+
+
+def load_profile_map(path: Path | str | None = None) -> ProfileMap:
+    return build_profile_map(raw_config_parse(paths.aws_config_file() if path is None else path))
+
+
+def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
+    """Section names of the shared credentials file, read-only; None if unreadable.
+
+    botocore lets ``source_profile`` name a profile that exists only there.
+    """
+    path = Path(paths.aws_credentials_file() if path is None else path)
+    try:
+        from tray import credfile
+
+        section_names = getattr(credfile, "section_names", None)
+    except ImportError:
+        section_names = None
+    if section_names is not None:
+        try:
+            return set(section_names(path))
+        except (CredentialsFileError, OSError):
+            return None  # a broken file is credfile's to report, on write
+    # Fallback while credfile has no section_names: headers only, never values.
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return {m.group("name") for m in map(_SECTION_HEADER_RE.match, text.splitlines()) if m}
+
+
+def build_role_profiles(
+    profile_map: Mapping[str, Mapping[str, str]],
+    path: Path | str | None = None,
+    *,
+    credential_profiles: Iterable[str] | None = None,
+) -> tuple[dict[str, RoleProfile], dict[str, ConfigError]]:
+    """The valid role profiles, and a ``ConfigError`` for each broken one.
+
+    ``credential_profiles`` are the credentials file's section names (read
+    from the file when None; an unreadable file skips that existence check).
+    """
+    shown = paths.display_path(Path(paths.aws_config_file() if path is None else path))
+    cred_names: set[str] | None = (
+        set(credential_profiles) if credential_profiles is not None else credential_profile_names()
+    )
+    roles: dict[str, RoleProfile] = {}
+    errors: dict[str, ConfigError] = {}
+    for name, values in profile_map.items():
+        if not _is_role_candidate(values):
+            continue
+        try:
+            roles[name] = _build_one(name, values, profile_map, cred_names, shown)
+        except ConfigError as e:
+            errors[name] = e
+    # A role whose source is a broken role profile is broken too, transitively.
+    changed = True
+    while changed:
+        changed = False
+        for name in list(roles):
+            src = roles[name].source_profile
+            if src and src != name and src in errors:
+                errors[name] = ConfigError(f"{shown}: profile '{name}': source_profile "
+                                           f"'{src}' is itself broken: {errors[src]}")
+                del roles[name]
+                changed = True
+    return roles, errors
+
+
+def _is_role_candidate(values: Mapping[str, str]) -> bool:
+    # web_identity_token_file + role_arn is botocore's web-identity provider, not ours.
+    return "role_arn" in values and "web_identity_token_file" not in values
+
+
+def _build_one(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapping[str, str]],
+               cred_names: set[str] | None, shown: str) -> RoleProfile:
+    def fail(message: str) -> ConfigError:
+        return ConfigError(f"{shown}: profile '{name}': {message}")
+
+    role_arn = v["role_arn"].strip()
+    m = ROLE_ARN_RE.match(role_arn)
+    if not m or m.group("partition") not in PARTITIONS:
+        raise fail(f"role_arn '{role_arn}' is not an IAM role ARN "
+                   "(arn:aws:iam::123456789012:role/NAME)")
+    source = v.get("source_profile")
+    cred_source = v.get("credential_source")
+    if source is not None and cred_source is not None:
+        raise fail("has both source_profile and credential_source; keep one")
+    if source is None and cred_source is None:
+        raise fail("role_arn needs source_profile or credential_source")
+    if cred_source is not None and cred_source not in CREDENTIAL_SOURCES:
+        raise fail(f"credential_source '{cred_source}' must be one of "
+                   + ", ".join(CREDENTIAL_SOURCES))
+    if source is not None:
+        _check_source_chain(name, source, profile_map, cred_names, fail)
+    duration = v.get("duration_seconds")
+    if duration is not None:
+        d = duration.strip()
+        if not d.isdigit() or not MIN_DURATION <= int(d) <= MAX_DURATION:
+            raise fail(f"duration_seconds '{duration}' must be a whole number from "
+                       f"{MIN_DURATION} to {MAX_DURATION}")
+    session_name = v.get("role_session_name")
+    if session_name is not None and not _SESSION_NAME_RE.match(session_name):
+        raise fail(f"role_session_name '{session_name}' must be 2 to 64 letters, digits "
+                   "or +=,.@_-")
+    external_id = v.get("external_id")
+    if external_id is not None and not _EXTERNAL_ID_RE.match(external_id):
+        # The value itself is not quoted: some teams treat external IDs as shared secrets.
+        raise fail("external_id must be 2 to 1224 letters, digits or +=,.@:/_-")
+    mfa_serial = v.get("mfa_serial")
+    if mfa_serial is not None and not mfa_serial.strip():
+        raise fail("mfa_serial is empty")
+    region = v.get("region")
+    if region is not None and region and not _REGION_RE.match(region):
+        raise fail(f"region '{region}' is not a valid region name")
+    regional = v.get("sts_regional_endpoints")
+    if regional is not None and regional not in ("legacy", "regional"):
+        raise fail(f"sts_regional_endpoints '{regional}' must be 'legacy' or 'regional'")
+    return RoleProfile(
+        name=name, role_arn=role_arn, source_profile=source, credential_source=cred_source,
+        mfa_serial=mfa_serial.strip() if mfa_serial else None, external_id=external_id,
+        role_session_name=session_name,
+        duration_seconds=int(duration.strip()) if duration is not None else None,
+        region=region or None, sts_regional_endpoints=regional,
+    )
+
+
+def _check_source_chain(name: str, source: str, profile_map: Mapping[str, Mapping[str, str]],
+                        cred_names: set[str] | None, fail: _Fail) -> None:
+    visited = [name]
+    current, src = name, source
+    while True:
+        exists = src in profile_map or (cred_names is not None and src in cred_names)
+        if not exists and (cred_names is not None or src not in profile_map):
+            if cred_names is not None or not src:
+                where = " or its source chain" if current != name else ""
+                raise fail(f"source_profile '{src}'{where} does not exist in the config "
+                           "or credentials file")
+            return  # credentials file unreadable: botocore will say more than we can
+        if src in visited:
+            # botocore allows a role profile to take static keys from itself.
+            if src == current and _has_static_keys(src, profile_map, cred_names):
+                return
+            raise fail("source_profile chain loops: " + " -> ".join([*visited, src]))
+        values = profile_map.get(src, {})
+        if not _is_role_candidate(values) or _has_static_keys(src, profile_map, set()):
+            return  # keys (or SSO, a process...) end the chain, as in botocore
+        next_src = values.get("source_profile")
+        if next_src is None:
+            return  # credential_source ends it
+        visited.append(src)
+        current, src = src, next_src
+
+
+def _has_static_keys(name: str, profile_map: Mapping[str, Mapping[str, str]],
+                     cred_names: set[str] | None) -> bool:
+    # Only section names of the credentials file are known here: a section of
+    # that name counts, since botocore merges its keys into the profile.
+    values = profile_map.get(name, {})
+    return any(k in values for k in STATIC_KEYS) or bool(cred_names and name in cred_names)
+
+
+class _Fail:  # the typing shape of the local ``fail`` helper
+    def __call__(self, message: str) -> ConfigError: ...
+
+
+class NotAProfileError(UnknownProfileError):
+    fmt = ("{path}: no profile named '{profile}'; the section [{profile}] is not a profile "
+           "in the config file, name it [profile {profile}]")
+
+
+def get_role_profile(name: str, path: Path | str | None = None) -> RoleProfile:
+    """The role profile ``name``, or the error that says why it is not usable."""
+    config_path = Path(paths.aws_config_file() if path is None else path)
+    shown = paths.display_path(config_path)
+    raw = raw_config_parse(config_path)
+    profile_map = build_profile_map(raw)
+    roles, errors = build_role_profiles(profile_map, config_path)
+    if name in roles:
+        return roles[name]
+    if name in errors:
+        raise errors[name]
+    values = profile_map.get(name)
+    if values is None:
+        if name in raw and name != "default":
+            raise NotAProfileError(profile=name, path=shown)
+        raise UnknownProfileError(profile=name, path=shown)
+    if "web_identity_token_file" in values:
+        raise ConfigError(f"{shown}: profile '{name}' uses web_identity_token_file; roletray "
+                          "assumes roles from source_profile or credential_source only")
+    raise ConfigError(f"{shown}: profile '{name}' is not a role profile: it has no role_arn "
+                      "(add role_arn and source_profile)")
+
+
+def source_chain(profile: RoleProfile | str, profile_map: Mapping[str, Mapping[str, str]]
+                 ) -> list[str]:
+    """The names a role's keys come through: ``["platform", "base", "default"]``."""
+    name = profile if isinstance(profile, str) else profile.name
+    chain = [name]
+    src = (profile_map.get(name, {}).get("source_profile") if isinstance(profile, str)
+           else profile.source_profile)
+    while src and src not in chain:
+        chain.append(src)
+        src = profile_map.get(src, {}).get("source_profile")
+    return chain
+
+
+def region_for(profile: RoleProfile | str, profile_map: Mapping[str, Mapping[str, str]]
+               ) -> str | None:
+    """The role's region, else the first in its source chain, else the default profile's."""
+    if isinstance(profile, RoleProfile) and profile.region:
+        return profile.region
+    for name in [*source_chain(profile, profile_map), "default"]:
+        region = profile_map.get(name, {}).get("region", "").strip()
+        if region:
+            return region
+    return None
+
+
+def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
+                 role: RoleProfile | None, path: Path | str | None = None) -> None:
+    """Refuse a target section that botocore would not read as plain keys, or that is not ours.
+
+    Raises ``CredentialsFileError`` (exit 2); returns None when the target is fine.
+    """
+    shown = paths.display_path(Path(paths.aws_config_file() if path is None else path))
+    if not target or target != target.strip() or any(c.isspace() for c in target):
+        raise CredentialsFileError(f"target '{target}' must be a non-empty section name "
+                                   "without spaces")
+    if any(c in target for c in "[]\"'"):
+        raise CredentialsFileError(f"target '{target}' must not contain brackets or quotes")
+    if target == "default":
+        raise CredentialsFileError("target 'default' would overwrite your default profile; "
+                                   "choose another target (e.g. roletray)")
+    if role is not None:
+        chain = source_chain(role, profile_map)
+        if target == role.name:
+            raise CredentialsFileError(
+                f"target '{target}' is the role profile itself: botocore assumes the role "
+                "for that name and ignores keys stored under it; choose another target")
+        if target in chain:
+            raise CredentialsFileError(
+                f"target '{target}' is in the source chain of profile '{role.name}' "
+                f"({' -> '.join(chain)}): writing there would replace the keys the role "
+                "is assumed with; choose another target")
+    values = profile_map.get(target, {})
+    shadow = [k for k in SHADOWING_KEYS if k in values]
+    if shadow:
+        raise CredentialsFileError(
+            f"{shown}: profile '{target}' has {shadow[0]}: botocore would use that and ignore "
+            "keys written to the credentials file; choose another target")

@@ -1,0 +1,168 @@
+"""The tray icon: a white key on a disc in the state's colour, with a dark contrast ring.
+
+One drawing serves the tray (at run time) and ``icons/make_icons.py`` (the files
+shipped). Geometry is on a 64-unit grid, shared with :func:`svg_icon`.
+In the last hour a badge shows the minutes left, in a pixel font drawn at the
+final size so the digits stay sharp at 16 px.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from PIL import Image, ImageDraw
+
+STATES = ("fresh", "warning", "error", "idle")
+SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "fresh": (0x2E, 0x9E, 0x44),  # green
+    "warning": (0xF0, 0xA3, 0x0A),  # amber
+    "error": (0xD9, 0x30, 0x25),  # red
+    "idle": (0x8A, 0x8F, 0x98),  # grey
+}
+RING = (0x1B, 0x1F, 0x24)  # dark outline: the disc stays visible on light panels
+GLYPH = (0xFF, 0xFF, 0xFF)
+BADGE = (0x11, 0x11, 0x11)
+BADGE_TEXT = (0xFF, 0xFF, 0xFF)
+
+# RefreshState values (tray.models) -> icon state.
+STATE_OF: dict[str, str] = {
+    "idle": "idle",
+    "fresh": "fresh",
+    "refreshing": "fresh",
+    "retrying": "warning",
+    "needs-input": "warning",
+    "expired": "error",
+    "error": "error",
+}
+
+# The mark, in units of a 64-unit square.
+_DISC_R = 31.0
+_BOW_C = (20.0, 32.0)
+_BOW_R = 10.0
+_HOLE_R = 4.5
+_SHAFT = (28.0, 28.5, 52.0, 35.5)
+_TEETH = ((40.0, 35.5, 45.0, 43.0), (47.0, 35.5, 52.0, 41.0))
+
+# 3x5 digits, one string of rows each.
+_DIGITS = {
+    "0": ("111", "101", "101", "101", "111"),
+    "1": ("010", "110", "010", "010", "111"),
+    "2": ("111", "001", "111", "100", "111"),
+    "3": ("111", "001", "111", "001", "111"),
+    "4": ("101", "101", "111", "001", "001"),
+    "5": ("111", "100", "111", "001", "111"),
+    "6": ("111", "100", "111", "101", "111"),
+    "7": ("111", "001", "001", "001", "001"),
+    "8": ("111", "101", "111", "101", "111"),
+    "9": ("111", "101", "111", "001", "111"),
+}
+
+_SUPERSAMPLE = 4
+
+
+def icon_state(refresh_state: str) -> str:
+    """The icon state for a ``RefreshState`` value: ``"retrying"`` -> ``"warning"``."""
+    return STATE_OF.get(refresh_state, "error")
+
+
+def _check(state: str, size: int) -> None:
+    if state not in COLOURS:
+        raise ValueError(f"unknown icon state {state!r}; expected one of {', '.join(STATES)}")
+    if size < 8:
+        raise ValueError(f"icon size {size} is too small (at least 8)")
+
+
+def draw_icon(state: str, size: int, minutes_left: int | None = None) -> Image.Image:
+    """An RGBA ``size``x``size`` icon; a minutes badge when ``minutes_left <= 60``."""
+    _check(state, size)
+    big = size * _SUPERSAMPLE
+    u = big / 64.0  # one grid unit in supersampled pixels
+    img = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    d = ImageDraw.Draw(img)
+
+    def box(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float]:
+        return (x0 * u, y0 * u, x1 * u - 1, y1 * u - 1)
+
+    def circle(cx: float, cy: float, r: float) -> tuple[float, float, float, float]:
+        return box(cx - r, cy - r, cx + r, cy + r)
+
+    # The ring is at least one final pixel wide, else it vanishes at 16 px.
+    ring = max(float(_SUPERSAMPLE), 3.0 * u)
+    d.ellipse(circle(32, 32, _DISC_R), fill=RING + (255,))
+    r_in = _DISC_R - ring / u
+    d.ellipse(circle(32, 32, r_in), fill=COLOURS[state] + (255,))
+    d.ellipse(circle(*_BOW_C, _BOW_R), fill=GLYPH + (255,))
+    d.ellipse(circle(*_BOW_C, _HOLE_R), fill=COLOURS[state] + (255,))
+    d.rectangle(box(*_SHAFT), fill=GLYPH + (255,))
+    for tooth in _TEETH:
+        d.rectangle(box(*tooth), fill=GLYPH + (255,))
+    out = img.resize((size, size), Image.Resampling.LANCZOS)
+    if minutes_left is not None and minutes_left <= 60:
+        _badge(out, max(0, minutes_left))
+    return out
+
+
+def _badge(img: Image.Image, minutes: int) -> None:
+    """Draw ``minutes`` in the bottom-right corner at final resolution."""
+    size = img.width
+    k = max(1, size // 16)  # pixel scale of the 3x5 font
+    text = str(minutes)
+    w = (len(text) * 4 - 1 + 2) * k  # 3 px per digit, 1 px between, 1 px padding each side
+    h = (5 + 2) * k
+    x0, y0 = size - w, size - h
+    d = ImageDraw.Draw(img)
+    d.rectangle((x0, y0, size - 1, size - 1), fill=BADGE + (255,))
+    for i, ch in enumerate(text):
+        for row, bits in enumerate(_DIGITS[ch]):
+            for col, bit in enumerate(bits):
+                if bit == "1":
+                    px = x0 + k + (i * 4 + col) * k
+                    py = y0 + k + row * k
+                    d.rectangle((px, py, px + k - 1, py + k - 1), fill=BADGE_TEXT + (255,))
+
+
+def packaged_icon_name(state: str, size: int) -> str:
+    return f"roletray-{state}-{size}.png"
+
+
+def load_icon(state: str, size: int = 64, minutes_left: int | None = None) -> Image.Image:
+    """The shipped PNG when there is one for this state and size, else a fresh drawing."""
+    _check(state, size)
+    if (minutes_left is None or minutes_left > 60) and size in SIZES:
+        resource = files("tray") / "icons" / packaged_icon_name(state, size)
+        try:
+            with resource.open("rb") as f:
+                img = Image.open(f)
+                img.load()
+            return img.convert("RGBA")
+        except (FileNotFoundError, OSError):
+            pass  # not shipped (a source checkout before make_icons): draw it
+    return draw_icon(state, size, minutes_left)
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#%02x%02x%02x" % rgb
+
+
+def svg_icon(state: str) -> str:
+    """The same mark as scalable artwork (64-unit viewBox), without the badge."""
+    _check(state, 64)
+    colour, ring, glyph = _hex(COLOURS[state]), _hex(RING), _hex(GLYPH)
+    x0, y0, x1, y1 = _SHAFT
+    teeth = "\n".join(
+        f'  <rect x="{a:g}" y="{b:g}" width="{c - a:g}" height="{e - b:g}" fill="{glyph}"/>'
+        for a, b, c, e in _TEETH
+    )
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
+  <title>roletray ({state})</title>
+  <circle cx="32" cy="32" r="{_DISC_R:g}" fill="{colour}" stroke="{ring}" stroke-width="3" \
+transform="translate(0 0)"/>
+  <circle cx="{_BOW_C[0]:g}" cy="{_BOW_C[1]:g}" r="{_BOW_R:g}" fill="{glyph}"/>
+  <circle cx="{_BOW_C[0]:g}" cy="{_BOW_C[1]:g}" r="{_HOLE_R:g}" fill="{colour}"/>
+  <rect x="{x0:g}" y="{y0:g}" width="{x1 - x0:g}" height="{y1 - y0:g}" fill="{glyph}"/>
+{teeth}
+</svg>
+"""
