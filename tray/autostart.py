@@ -180,7 +180,7 @@ def _remove_file(path: Path, env: Mapping[str, str]) -> None:
 def _read_bytes(path: Path, env: Mapping[str, str]) -> bytes | None:
     try:
         return path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where a folder should be: absent
         return None
     except OSError as e:
         raise AutostartError(f"{display_path(path, env)}: cannot read: {e.strerror}") from e
@@ -197,7 +197,7 @@ _EXEC_ESCAPED_IN_QUOTES = frozenset('"`$\\')
 def exec_quote(arg: str) -> str:
     """One Exec argument, quoted by the Desktop Entry rules (before string escaping)."""
     if any(ord(c) < 0x20 or c == "\x7f" for c in arg):
-        raise AutostartError(f"cannot start '{arg!r}' from a desktop entry: control character")
+        raise AutostartError(f"cannot start {arg!r} from a desktop entry: it has a control character")
     arg = arg.replace("%", "%%")
     if arg and not any(c in _EXEC_RESERVED for c in arg):
         return arg

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import configparser
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from botocore.configloader import build_profile_map as _botocore_profile_map
@@ -38,6 +38,7 @@ _SESSION_NAME_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
 _EXTERNAL_ID_RE = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 # botocore's InvalidRegionError check.
 _REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
+_WHOLE_RE = re.compile(r"^[0-9]+$")
 _SECTION_HEADER_RE = re.compile(r"^\s*\[(?P<name>[^\]]*)\]")
 
 ProfileMap = dict[str, dict[str, str]]
@@ -187,8 +188,9 @@ def build_role_profiles(
         for name in list(roles):
             src = roles[name].source_profile
             if src and src != name and src in errors:
+                inner = str(errors[src]).removeprefix(f"{shown}: ")
                 errors[name] = ConfigError(f"{shown}: profile '{name}': source_profile "
-                                           f"'{src}' is itself broken: {errors[src]}")
+                                           f"'{src}' is itself broken ({inner})")
                 del roles[name]
                 changed = True
     return roles, errors
@@ -223,7 +225,7 @@ def _build_one(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mappin
     duration = v.get("duration_seconds")
     if duration is not None:
         d = duration.strip()
-        if not d.isdigit() or not MIN_DURATION <= int(d) <= MAX_DURATION:
+        if not _WHOLE_RE.match(d) or not MIN_DURATION <= int(d) <= MAX_DURATION:
             raise fail(f"duration_seconds '{duration}' must be a whole number from "
                        f"{MIN_DURATION} to {MAX_DURATION}")
     session_name = v.get("role_session_name")
@@ -253,28 +255,27 @@ def _build_one(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mappin
 
 
 def _check_source_chain(name: str, source: str, profile_map: Mapping[str, Mapping[str, str]],
-                        cred_names: set[str] | None, fail: _Fail) -> None:
-    visited = [name]
-    current, src = name, source
-    while True:
-        exists = src in profile_map or (cred_names is not None and src in cred_names)
-        if not exists and (cred_names is not None or src not in profile_map):
-            if cred_names is not None or not src:
-                where = " or its source chain" if current != name else ""
-                raise fail(f"source_profile '{src}'{where} does not exist in the config "
-                           "or credentials file")
-            return  # credentials file unreadable: botocore will say more than we can
+                        cred_names: set[str] | None, fail: Callable[[str], ConfigError]) -> None:
+    """Follow source_profile links as botocore's AssumeRoleProvider does."""
+    known = source in profile_map or cred_names is None or source in cred_names
+    if not source or not known:
+        # cred_names None means an unreadable credentials file: botocore will say more.
+        raise fail(f"source_profile '{source}' does not exist in the config or credentials file")
+    visited, current, src = [name], name, source
+    while src in profile_map:
         if src in visited:
-            # botocore allows a role profile to take static keys from itself.
+            # botocore lets a role profile take static keys from itself, nothing else.
             if src == current and _has_static_keys(src, profile_map, cred_names):
                 return
             raise fail("source_profile chain loops: " + " -> ".join([*visited, src]))
-        values = profile_map.get(src, {})
-        if not _is_role_candidate(values) or _has_static_keys(src, profile_map, set()):
-            return  # keys (or SSO, a process...) end the chain, as in botocore
+        values = profile_map[src]
+        if _has_static_keys(src, profile_map, cred_names) or not _is_role_candidate(values):
+            return  # keys, SSO or a process end the chain
         next_src = values.get("source_profile")
         if next_src is None:
             return  # credential_source ends it
+        # A missing or broken link further on is reported on that profile, then
+        # passed up to this one by build_role_profiles.
         visited.append(src)
         current, src = src, next_src
 
@@ -285,10 +286,6 @@ def _has_static_keys(name: str, profile_map: Mapping[str, Mapping[str, str]],
     # that name counts, since botocore merges its keys into the profile.
     values = profile_map.get(name, {})
     return any(k in values for k in STATIC_KEYS) or bool(cred_names and name in cred_names)
-
-
-class _Fail:  # the typing shape of the local ``fail`` helper
-    def __call__(self, message: str) -> ConfigError: ...
 
 
 class NotAProfileError(UnknownProfileError):

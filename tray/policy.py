@@ -31,11 +31,15 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
 Context = Mapping[str, Any]
+
+# Condition keys whose expected values are not repeated in messages: some teams
+# treat external IDs as shared secrets.
+_REDACTED_KEYS = frozenset({"sts:externalid"})
 
 _ROOT_RE = re.compile(r"^arn:(aws[a-zA-Z-]*):iam::(\d{12}):root$")
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -58,8 +62,12 @@ class ConditionMiss:
     actual: Any  # the context value; None when the key is absent
 
     def describe(self) -> str:
-        want = self.expected[0] if len(self.expected) == 1 else list(self.expected)
+        """``Bool aws:MultiFactorAuthPresent "true" (the request has absent)``."""
+        want: Any = self.expected[0] if len(self.expected) == 1 else list(self.expected)
         got = "absent" if self.actual is None else json.dumps(_jsonable(self.actual))
+        if self.key.lower() in _REDACTED_KEYS:
+            want = "****"
+            got = "absent" if self.actual is None else "another value"
         return f"{self.operator} {self.key} {json.dumps(want)} (the request has {got})"
 
 
@@ -107,9 +115,8 @@ def _as_list(value: Any) -> list[Any]:
 
 def statements(policy: Mapping[str, Any] | str) -> list[dict[str, Any]]:
     """The statements of a policy document (a dict, or its JSON text)."""
-    if isinstance(policy, str):
-        policy = json.loads(policy)
-    raw = policy.get("Statement", [])
+    doc = json.loads(policy) if isinstance(policy, str) else policy
+    raw = doc.get("Statement", []) if isinstance(doc, Mapping) else []
     return [s for s in _as_list(raw) if isinstance(s, dict)]
 
 
@@ -211,7 +218,7 @@ def _to_str(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return str(value)
 
 
@@ -226,17 +233,17 @@ def _num(value: Any) -> float | None:
 
 def _date(value: Any) -> datetime | None:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     text = str(value).strip()
     if re.fullmatch(r"\d+", text):
-        return datetime.fromtimestamp(int(text), timezone.utc)
+        return datetime.fromtimestamp(int(text), UTC)
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        dt = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _ip_in(actual: Any, network: str) -> bool:
@@ -413,9 +420,9 @@ def principal_match(entry: str, principal_arn: str, context: Context) -> str | N
     # A role ARN trusts every session of that role (the session ARN has no path).
     session_role = _role_name_of_session(principal_arn)
     parts = entry.split(":", 5)
-    if session_role and len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/"):
-        if parts[4] == account and parts[5].rsplit("/", 1)[-1] == session_role:
-            return "principal"
+    if (session_role and len(parts) == 6 and parts[2] == "iam" and parts[5].startswith("role/")
+            and parts[4] == account and parts[5].rsplit("/", 1)[-1] == session_role):
+        return "principal"
     # A unique id (AIDA..., AROA...) is what IAM shows when the named user or role
     # was deleted: it matches only that exact old principal.
     known, userid = _lookup(context, "aws:userid")
@@ -557,6 +564,7 @@ def trust_allows(trust_policy: Mapping[str, Any] | str, principal_arn: str,
     for stmt in statements(doc):
         if not _action_applies(stmt, action):
             continue
+        via: str | None
         if "NotPrincipal" in stmt:
             excluded = _principal_matches(stmt["NotPrincipal"], principal_arn, context)
             if excluded in ("principal", "any", "account"):

@@ -96,6 +96,11 @@ class FakeScheduler:
     def pending(self) -> dict[str, datetime]:
         return {job_id: job.run_at for job_id, job in self._jobs.items()}
 
+    def job(self, job_id: str) -> JobFn | None:
+        """The function scheduled under ``job_id`` (to fire a stale copy by hand, say)."""
+        job = self._jobs.get(job_id)
+        return job.fn if job else None
+
     def next_run(self, job_id: str) -> datetime | None:
         job = self._jobs.get(job_id)
         return job.run_at if job else None

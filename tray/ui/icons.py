@@ -158,8 +158,7 @@ def svg_icon(state: str) -> str:
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="64" height="64" viewBox="0 0 64 64">
   <title>roletray ({state})</title>
-  <circle cx="32" cy="32" r="{_DISC_R:g}" fill="{colour}" stroke="{ring}" stroke-width="3" \
-transform="translate(0 0)"/>
+  <circle cx="32" cy="32" r="{_DISC_R - 1.5:g}" fill="{colour}" stroke="{ring}" stroke-width="3"/>
   <circle cx="{_BOW_C[0]:g}" cy="{_BOW_C[1]:g}" r="{_BOW_R:g}" fill="{glyph}"/>
   <circle cx="{_BOW_C[0]:g}" cy="{_BOW_C[1]:g}" r="{_HOLE_R:g}" fill="{colour}"/>
   <rect x="{x0:g}" y="{y0:g}" width="{x1 - x0:g}" height="{y1 - y0:g}" fill="{glyph}"/>

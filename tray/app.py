@@ -1,0 +1,210 @@
+"""Composition root: the one place that wires real collaborators together.
+
+``run_daemon`` is ``roletray daemon``. The tray (``run_tray``) reuses
+``setup_logging``, ``build_refresher`` and ``running_instance``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import logging.handlers
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from tray import actions, control, paths
+from tray.models import Snapshot
+from tray.refresher import TICK_INTERVAL, Refresher
+from tray.scheduler import ApsScheduler, Scheduler
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "roletray.log"
+LOG_BYTES = 1024 * 1024
+LOG_BACKUPS = 3
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+STOP_GRACE = 3.0  # seconds a refresh in flight may finish after SIGTERM
+
+Notify = Callable[[Snapshot, Snapshot], None]
+
+
+# ----------------------------------------------------------------------- logging
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Rotating log whose files are born 0600: they name roles, accounts and paths."""
+
+    def _open(self) -> IO[Any]:  # type: ignore[override]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def setup_logging(to_stderr: bool, *, quiet: bool = False, log_file: Path | None = None,
+                  level: int = logging.INFO) -> Path:
+    """Log to ``log_dir()/roletray.log`` (1 MiB x 3, 0600) and, if asked, to stderr.
+
+    Safe to call twice: the handlers it added before are replaced.
+    """
+    path = log_file or paths.log_dir() / LOG_NAME
+    control.ensure_private_dir(path.parent)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        if getattr(h, "_roletray", False):
+            root.removeHandler(h)
+            h.close()
+    fmt = logging.Formatter(LOG_FORMAT)
+    file_handler = _PrivateRotatingFileHandler(path, maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS,
+                                               encoding="utf-8", delay=False)
+    file_handler.setFormatter(fmt)
+    file_handler._roletray = True  # type: ignore[attr-defined]
+    root.addHandler(file_handler)
+    os.chmod(path, 0o600)
+    if to_stderr:
+        err = logging.StreamHandler(sys.stderr)
+        err.setFormatter(fmt)
+        err.setLevel(logging.WARNING if quiet else level)
+        err._roletray = True  # type: ignore[attr-defined]
+        root.addHandler(err)
+    root.setLevel(level)
+    # Their INFO lines are per request or per job: noise in a log that runs for months.
+    for noisy in ("apscheduler", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return path
+
+
+# ------------------------------------------------------------------- composition
+
+def notify_subscriber(notify: Notify) -> Callable[[Snapshot], None]:
+    """Adapt ``notify(before, after)`` to a refresher subscriber (which gets ``after`` only)."""
+    lock = threading.Lock()
+    last: list[Snapshot] = [Snapshot()]
+
+    def on_snapshot(snap: Snapshot) -> None:
+        with lock:
+            before, last[0] = last[0], snap
+        notify(before, snap)
+
+    return on_snapshot
+
+
+def build_refresher(ctx: actions.Context | None = None, *, scheduler: Scheduler | None = None,
+                    notify: Notify | None = None,
+                    tick_interval: float | None = TICK_INTERVAL) -> Refresher:
+    """The refresher with the real scheduler and clock; ``notify`` sees every change."""
+    refresher = Refresher(ctx or actions.Context(), scheduler or ApsScheduler(),
+                          tick_interval=tick_interval)
+    if notify is not None:
+        refresher.subscribe(notify_subscriber(notify))
+    return refresher
+
+
+@contextlib.contextmanager
+def running_instance(*, ctx: actions.Context | None = None, notify: Notify | None = None,
+                     subscribers: tuple[Callable[[Snapshot], None], ...] = ()
+                     ) -> Iterator[Refresher]:
+    """Lock the instance, start the refresher and the control socket; undo all on exit.
+
+    Raises ``InstanceRunningError`` (exit 2) when another tray or daemon runs.
+    ``refresher.stopped_cleanly`` says afterwards whether a refresh was cut short.
+    """
+    ctx = ctx or actions.Context()  # settings errors surface before anything starts
+    lock = control.InstanceLock().acquire()
+    server: control.ControlServer | None = None
+    refresher = build_refresher(ctx, notify=notify)
+    for cb in subscribers:
+        refresher.subscribe(cb)
+    try:
+        refresher.start()
+        server = control.ControlServer(control.make_handler(refresher)).start()
+        log.info("roletray %s running (pid %d); control socket %s", _version(), os.getpid(),
+                 paths.display_path(server.path))
+        yield refresher
+    finally:
+        if server is not None:
+            server.stop()
+        clean = refresher.stop(timeout=STOP_GRACE)
+        if not clean:
+            log.warning("a refresh was still in flight when stopping")
+        lock.release()
+
+
+def _version() -> str:
+    from tray import __version__
+
+    return __version__
+
+
+# ------------------------------------------------------------------------ daemon
+
+def _status_line(snap: Snapshot) -> None:
+    left = snap.seconds_left
+    parts = [f"[{snap.state.value}]", snap.role or "-"]
+    if left is not None:
+        parts.append(f"{left // 60} min left")
+    if snap.last_error:
+        parts.append(f"- {snap.last_error}")
+    print(" ".join(parts), flush=True)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[socket.socket]:
+    """SIGINT/SIGTERM become a byte on a socket the main thread blocks on.
+
+    Whichever thread the kernel delivers the signal to, Python's C handler
+    writes it to the wakeup fd; the main thread sleeps in ``recv`` (no polling,
+    no wakeups while idle) and nothing runs inside a signal handler.
+    """
+    rsock, wsock = socket.socketpair()
+    wsock.setblocking(False)
+    old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+    old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield rsock
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        rsock.close()
+        wsock.close()
+
+
+def _wait_for_stop(rsock: socket.socket) -> int:
+    wanted = {int(signal.SIGINT), int(signal.SIGTERM)}
+    while True:
+        data = rsock.recv(16)
+        for signum in data:
+            if signum in wanted:
+                return signum
+
+
+def run_daemon(args: argparse.Namespace) -> int:
+    """``roletray daemon``: the refresher in the foreground until SIGINT or SIGTERM.
+
+    Raises ``InstanceRunningError`` (exit 2, naming the pid) if a tray or daemon runs.
+    """
+    quiet = bool(getattr(args, "quiet", False))
+    log_path = setup_logging(to_stderr=True, quiet=quiet)
+    subscribers: tuple[Callable[[Snapshot], None], ...] = ()
+    if getattr(args, "status_line", False):
+        subscribers = (_status_line,)
+    with _stop_signals() as rsock, running_instance(subscribers=subscribers) as refresher:
+        log.info("daemon logging to %s; stop with Ctrl-C or SIGTERM",
+                 paths.display_path(log_path))
+        signum = _wait_for_stop(rsock)
+        log.info("stopping on %s", signal.Signals(signum).name)
+    if not refresher.stopped_cleanly:
+        # A refresh is stuck on the network (bounded by botocore's timeouts, but
+        # still seconds): the keys on disk are whole, so do not wait for it.
+        log.warning("a refresh was still in flight; exiting without waiting for it")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+    log.info("stopped")
+    return 0

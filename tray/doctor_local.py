@@ -1,0 +1,163 @@
+"""The doctor's local checks: traps on this machine that make tools miss roletray's keys.
+
+No AWS calls. Each check returns a ``Finding``; none raises for what it finds.
+The credentials file is only read here (never written), for key *names* and
+its mode; a value is never kept or shown.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+
+from tray import awsconfig, paths
+from tray.errors import RoletrayError
+from tray.findings import Finding
+from tray.models import RoleProfile
+
+CLOCK_SKEW_LIMIT = 60.0  # seconds; SigV4 itself refuses requests 5 minutes off
+
+
+def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
+                 role: RoleProfile | None, config_path: Path, creds_path: Path,
+                 env: Mapping[str, str]) -> Finding:
+    """The target section must be one botocore reads as plain keys, and ours to write."""
+    settings_shown = paths.display_path(paths.settings_file(), env)
+    shadow = [k for k in awsconfig.SHADOWING_KEYS if k in profile_map.get(target, {})]
+    if shadow:
+        config_shown = paths.display_path(config_path, env)
+        return Finding("target", "problem",
+                       f"[profile {target}] in {config_shown} has {shadow[0]}: botocore resolves "
+                       f"that profile by itself and ignores the keys roletray writes to [{target}]",
+                       fix=f"remove {', '.join(shadow)} from [profile {target}] in "
+                           f"{config_shown}, or choose another target "
+                           f"(`target = \"roletray-keys\"` in {settings_shown})")
+    try:
+        awsconfig.check_target(target, profile_map, role, config_path)
+    except RoletrayError as e:
+        return Finding("target", "problem", str(e), fix=(
+            f"choose another target: `target = \"roletray\"` in {settings_shown}, "
+            "or --target NAME"))
+    from tray import credfile
+
+    shown = paths.display_path(creds_path, env)
+    where = f"[{target}] in {shown}"
+    try:
+        state = credfile.section_state(creds_path, target)
+    except RoletrayError as e:
+        return Finding("target", "problem", str(e),
+                       fix=f"correct {shown} at that line: the AWS tools cannot read it either")
+    except OSError as e:
+        return Finding("target", "unknown", f"{shown} cannot be read ({e.__class__.__name__})")
+    if state == "foreign":
+        keys = section_keys(creds_path, target) or set()
+        temporary = bool(keys & {"aws_session_token", "aws_security_token"})
+        return Finding("target", "problem",
+                       f"{where} holds {'temporary' if temporary else 'long-term'} keys that "
+                       "roletray did not write; roletray will not overwrite them",
+                       fix=(f"move those keys to another section, or choose another target "
+                            f"(`target = \"roletray\"` in {settings_shown}, or --target NAME)"
+                            + ("; or pass --force to `roletray assume` to take the section over"
+                               if temporary else "")))
+    return Finding("target", "ok", f"{where} is roletray's" if state == "owned" else
+                   f"{where} does not exist yet; roletray creates it")
+
+
+def section_keys(creds_path: Path, target: str) -> set[str] | None:
+    """The key names of ``[target]`` (empty when absent); None when the file is unreadable."""
+    from tray import inifile
+
+    try:
+        text = creds_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return set()
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        sections = inifile.find_sections(text)
+    except inifile.IniSyntaxError:
+        return None
+    for sec in sections:
+        if sec.name == target:
+            return set(sec.keys)
+    return set()
+
+
+def check_security_token(creds_path: Path, target: str, env: Mapping[str, str]) -> Finding:
+    keys = section_keys(creds_path, target) or set()
+    where = f"[{target}] in {paths.display_path(creds_path, env)}"
+    if "aws_security_token" in keys:
+        return Finding("security-token", "problem",
+                       f"{where} has a stale aws_security_token, which botocore reads before "
+                       "aws_session_token: tools would send an old token with the new keys",
+                       fix=f"delete the aws_security_token line from {where}; the next "
+                           "`roletray assume` or refresh rewrites the section without it")
+    return Finding("security-token", "ok", f"{where} has no stale aws_security_token")
+
+
+def check_environment(target: str, env: Mapping[str, str]) -> Finding:
+    """AWS_* variables that make tools look somewhere other than the target section."""
+    problems: list[str] = []
+    unset: list[str] = []
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_SECURITY_TOKEN"):
+        if env.get(var):
+            unset.append(var)
+    if unset:
+        problems.append(f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} set in the "
+                        f"environment: tools use those keys instead of [{target}] "
+                        f"(only --profile {target} overrides them)")
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        value = env.get(var)
+        if value and value != target:
+            problems.append(f"{var}={value}: tools use profile '{value}', not '{target}'")
+            break
+    if problems:
+        fix = []
+        if unset:
+            fix.append("unset " + " ".join(unset))
+        fix.append(f"export AWS_PROFILE={target}   # or pass --profile {target}")
+        return Finding("environment", "problem", "; ".join(problems), fix="\n".join(fix))
+    if env.get("AWS_PROFILE") == target:
+        return Finding("environment", "ok", f"AWS_PROFILE={target}: tools use roletray's keys")
+    return Finding("environment", "ok", "no AWS_* variable overrides the files; tools use "
+                   f"roletray's keys with AWS_PROFILE={target} or --profile {target}")
+
+
+def check_file_mode(creds_path: Path, env: Mapping[str, str]) -> Finding:
+    shown = paths.display_path(creds_path, env)
+    if os.name == "nt":
+        return Finding("file-mode", "ok", f"{shown}: permissions are not checked on Windows")
+    try:
+        mode = stat.S_IMODE(creds_path.stat().st_mode)
+    except FileNotFoundError:
+        return Finding("file-mode", "ok", f"{shown} does not exist yet (roletray creates it 0600)")
+    except OSError as e:
+        return Finding("file-mode", "unknown", f"{shown}: cannot stat ({e.__class__.__name__})")
+    if mode & 0o077:
+        who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007)) if mode & bits)
+        return Finding("file-mode", "problem",
+                       f"{shown} (mode {mode:04o}) is open to {who}: anyone who can read it "
+                       "gets your keys", fix=f"chmod 600 {shown}")
+    return Finding("file-mode", "ok", f"{shown} is private (mode {mode:04o})")
+
+
+def check_clock(server_date: datetime | None, local: datetime | None) -> Finding:
+    """Compare this machine's clock with the Date header of an AWS answer."""
+    if server_date is None or local is None:
+        return Finding("clock", "unknown", "no answer from AWS to compare the clock with")
+    skew = (local - server_date).total_seconds()
+    # The Date header has whole seconds: up to one second of difference is rounding.
+    if abs(skew) > CLOCK_SKEW_LIMIT:
+        direction = "ahead of" if skew > 0 else "behind"
+        return Finding("clock", "problem",
+                       f"this machine's clock is {abs(skew):.0f} s {direction} AWS's: "
+                       "expiry times are off, and past 5 minutes AWS refuses every request",
+                       fix="turn on time synchronisation (Linux: `timedatectl set-ntp true`; "
+                           "macOS: System Settings -> General -> Date & Time)",
+                       data={"skew_seconds": round(skew, 1)})
+    return Finding("clock", "ok", f"clock agrees with AWS (within {max(1, abs(round(skew)))} s)",
+                   data={"skew_seconds": round(skew, 1)})

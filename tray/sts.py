@@ -1,0 +1,456 @@
+"""sts:AssumeRole and GetCallerIdentity through botocore, and checks of the written target.
+
+The STS client takes its credentials from botocore's own resolution of the
+role's *source* (static keys, ``credential_process``, SSO, another role...),
+and its region, endpoint and ``sts_regional_endpoints`` from the role profile,
+as ``aws --profile ROLE`` does. Every botocore failure becomes one
+``RoletrayError`` line naming the profile, and never carrying a secret.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.credentials
+import botocore.exceptions
+import botocore.session
+from botocore.config import Config
+
+from tray import awsconfig, paths
+from tray.errors import (
+    AccessDeniedError,
+    AwsError,
+    ConfigError,
+    CredentialsFileError,
+    EndpointError,
+    MfaRequiredError,
+    NeedsInputError,
+    RoletrayError,
+    SourceCredentialsError,
+    UnknownProfileError,
+    UsageError,
+)
+from tray.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
+
+ClientFactory = Callable[[RoleProfile], Any]
+
+# Bounded, so that a dead or hanging endpoint fails in seconds, not minutes:
+# a hang costs at most MAX_ATTEMPTS * READ_TIMEOUT plus about a second of backoff.
+# The refresher retries later with its own backoff, so few attempts here suffice.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+MAX_ATTEMPTS = 2
+DEFAULT_REGION = "us-east-1"
+DEFAULT_DURATION = 3600
+
+_THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
+                   "TooManyRequestsException", "RequestThrottled", "SlowDown"}
+_REJECTED_KEY_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken",
+                       "ExpiredTokenException", "UnrecognizedClientException",
+                       "InvalidAccessKeyId", "AuthFailure", "IncompleteSignature",
+                       "InvalidToken", "TokenRefreshRequired"}
+_MFA_CODE_RE = re.compile(r"^[0-9]{6}$")
+# Session tokens are long base64 runs; nothing else in an AWS message looks like one.
+_TOKEN_LIKE_RE = re.compile(r"[A-Za-z0-9+/=]{100,}")
+
+
+def make_client_factory(*, connect_timeout: float = CONNECT_TIMEOUT,
+                        read_timeout: float = READ_TIMEOUT,
+                        max_attempts: int = MAX_ATTEMPTS) -> ClientFactory:
+    """A ``ClientFactory`` with other timeouts (tests use short ones)."""
+    config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                    retries={"mode": "standard", "total_max_attempts": max_attempts})
+
+    def factory(profile: RoleProfile) -> Any:
+        return _build_client(profile, config)
+
+    return factory
+
+
+def default_client_factory(profile: RoleProfile) -> Any:
+    """An STS client acting as ``profile``'s source, configured as ``profile``."""
+    return _DEFAULT_FACTORY(profile)
+
+
+_DEFAULT_FACTORY = make_client_factory()
+
+
+def _build_client(profile: RoleProfile, config: Config) -> Any:
+    profile_map = awsconfig.load_profile_map()
+    _refuse_prompting_chain(profile, profile_map)
+    region = _region(profile, profile_map)
+    resolver = _source_resolver(profile, region, config)
+    client_session = botocore.session.Session()
+    names = client_session.full_config["profiles"]
+    if profile.name in names:
+        client_session.set_config_variable("profile", profile.name)
+    elif profile.source_profile in names:
+        client_session.set_config_variable("profile", profile.source_profile)
+    if profile.sts_regional_endpoints:
+        client_session.set_config_variable("sts_regional_endpoints",
+                                           profile.sts_regional_endpoints)
+    # The client signs with the source's credentials, resolved by botocore itself.
+    client_session.register_component("credential_provider", resolver)
+    credentials = client_session.get_credentials()
+    if credentials is None:
+        raise botocore.exceptions.NoCredentialsError()
+    # Resolve now (a chained source assumes its own role here) so that a failure
+    # is reported as the source's, apart from the one AssumeRole that is ours.
+    credentials.get_frozen_credentials()
+    return client_session.create_client("sts", region_name=region, config=config)
+
+
+def _region(profile: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -> str:
+    # The role's configured region (or its chain's) is the most specific statement
+    # about where to assume it, so it comes before AWS_REGION here.
+    return (awsconfig.region_for(profile, profile_map) or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION)
+
+
+def _refuse_prompting_chain(profile: RoleProfile,
+                            profile_map: Mapping[str, Mapping[str, str]]) -> None:
+    # botocore would prompt on the terminal (getpass) for a source role's MFA code;
+    # in the tray or the daemon that blocks forever.
+    for name in awsconfig.source_chain(profile, profile_map)[1:]:
+        values = profile_map.get(name, {})
+        if name == profile.name or any(k in values for k in awsconfig.STATIC_KEYS):
+            break
+        if "mfa_serial" in values and "role_arn" in values:
+            raise ConfigError(f"profile '{profile.name}': source profile '{name}' needs an MFA "
+                              "code; roletray asks for MFA only for the role it assumes")
+
+
+def _source_resolver(profile: RoleProfile, region: str, config: Config) -> Any:
+    """botocore's credential chain for the role's source, nothing else."""
+    if profile.credential_source is not None:
+        return _CredentialSourceResolver(profile.credential_source)
+    source_session = botocore.session.Session(profile=profile.source_profile)
+    # A source that is itself a role calls STS in this region, as `aws --profile` would,
+    # and with the same bounded timeouts as ours (botocore's own wait a minute, 5 times).
+    source_session.set_config_variable("region", region)
+    source_session.set_default_client_config(config)
+    resolver = source_session.get_component("credential_provider")
+    # An explicit profile already turns the environment variables off; a role
+    # profile that is its own source takes its static keys, not the role.
+    if profile.source_profile == profile.name:
+        resolver.remove("assume-role")
+    return resolver
+
+
+class _CredentialSourceResolver:
+    """``credential_source`` resolved by botocore's own providers for it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def load_credentials(self) -> Any:
+        fetcher = botocore.credentials.InstanceMetadataFetcher(timeout=1, num_attempts=1)
+        sourcer = botocore.credentials.CanonicalNameCredentialSourcer([
+            botocore.credentials.EnvProvider(),
+            botocore.credentials.ContainerProvider(),
+            botocore.credentials.InstanceMetadataProvider(iam_role_fetcher=fetcher),
+        ])
+        creds = sourcer.source_credentials(self.name)
+        if creds is None:
+            raise botocore.exceptions.CredentialRetrievalError(
+                provider=self.name, error_msg="no credentials found")
+        return creds
+
+
+def assume_role(
+    profile: RoleProfile,
+    *,
+    mfa_code: str | None = None,
+    duration: int | None = None,
+    session_name: str | None = None,
+    client_factory: ClientFactory | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> AssumeResult:
+    """Exactly one sts:AssumeRole for ``profile``; the identity comes from its answer."""
+    now = now or utcnow
+    if profile.mfa_serial and not mfa_code:
+        raise MfaRequiredError(profile=profile.name, mfa_serial=profile.mfa_serial)
+    if mfa_code is not None and not _MFA_CODE_RE.match(mfa_code):
+        raise UsageError(f"profile '{profile.name}': the MFA code must be 6 digits")
+    seconds = duration or profile.duration_seconds or DEFAULT_DURATION
+    if not awsconfig.MIN_DURATION <= seconds <= awsconfig.MAX_DURATION:
+        raise UsageError(f"duration {seconds} must be a whole number from "
+                         f"{awsconfig.MIN_DURATION} to {awsconfig.MAX_DURATION}")
+    params: dict[str, Any] = {
+        "RoleArn": profile.role_arn,
+        "RoleSessionName": (session_name or profile.role_session_name
+                            or f"roletray-{int(now().timestamp())}"),
+        "DurationSeconds": seconds,
+    }
+    if profile.external_id:
+        params["ExternalId"] = profile.external_id
+    if profile.mfa_serial and mfa_code:
+        params["SerialNumber"] = profile.mfa_serial
+        params["TokenCode"] = mfa_code
+    secrets = (mfa_code,)
+    factory = client_factory or default_client_factory
+    try:
+        client = factory(profile)
+    except RoletrayError:
+        raise
+    except Exception as e:
+        raise _source_error(e, profile, secrets) from e
+    try:
+        response = client.assume_role(**params)
+    except RoletrayError:
+        raise
+    except Exception as e:
+        raise _call_error(e, profile.name, source=_source_name(profile),
+                          endpoint=_endpoint_of(client), secrets=secrets,
+                          mfa_serial=profile.mfa_serial, role_arn=profile.role_arn) from e
+    return _result(profile, response)
+
+
+def _result(profile: RoleProfile, response: Mapping[str, Any]) -> AssumeResult:
+    creds = response["Credentials"]
+    expiration = creds["Expiration"]
+    if isinstance(expiration, str):
+        expiration = datetime.fromisoformat(expiration)
+    if expiration.tzinfo is None:  # STS times are UTC
+        expiration = expiration.replace(tzinfo=UTC)
+    user = response["AssumedRoleUser"]
+    return AssumeResult(
+        profile=profile.name,
+        credentials=TempCredentials(
+            access_key_id=creds["AccessKeyId"], secret_access_key=creds["SecretAccessKey"],
+            session_token=creds["SessionToken"], expiration=expiration.astimezone(UTC)),
+        identity_arn=user["Arn"],
+        assumed_role_id=user["AssumedRoleId"],
+        server_date=_server_date(response),
+    )
+
+
+def _server_date(response: Mapping[str, Any]) -> datetime | None:
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+    value = headers.get("date")
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).astimezone(UTC)
+    except (TypeError, ValueError):
+        return None
+
+
+def _endpoint_of(client: Any) -> str:
+    meta = getattr(client, "meta", None)
+    return str(getattr(meta, "endpoint_url", "") or "STS")
+
+
+def _clean(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "******")
+    text = _TOKEN_LIKE_RE.sub("<redacted>", text)
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _source_name(profile: RoleProfile) -> str:
+    if profile.source_profile:
+        return f"source profile '{profile.source_profile}'"
+    return f"credential_source {profile.credential_source}"
+
+
+def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, ...]
+                  ) -> RoletrayError:
+    """A failure while resolving the source's credentials, before our AssumeRole."""
+    prefix = f"profile '{profile.name}': {_source_name(profile)}"
+    exc = botocore.exceptions
+    if isinstance(e, exc.ProfileNotFound):
+        return ConfigError(f"{prefix} does not exist in the config or credentials file")
+    if isinstance(e, exc.ConfigParseError):
+        # Not str(e): configparser quotes the offending line, which may be a secret.
+        where = paths.display_path(Path(str(e.kwargs.get("path", "the AWS config"))))
+        return ConfigError(f"profile '{profile.name}': botocore cannot parse {where}")
+    if isinstance(e, (exc.InvalidConfigError, exc.PartialCredentialsError,
+                      exc.InfiniteLoopConfigError, exc.UnknownCredentialError)):
+        return ConfigError(f"{prefix}: {_clean(str(e), secrets)}")
+    if isinstance(e, exc.NoCredentialsError):
+        return SourceCredentialsError(f"{prefix} yields no credentials (no keys, "
+                                      "credential_process or SSO configured)")
+    if isinstance(e, (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError,
+                      exc.TokenRetrievalError)):
+        return NeedsInputError(f"{prefix} needs an SSO sign-in: run `aws sso login "
+                               f"--profile {profile.source_profile}`")
+    if isinstance(e, exc.CredentialRetrievalError):
+        return SourceCredentialsError(f"{prefix} gave no credentials: {_clean(str(e), secrets)}")
+    if isinstance(e, exc.ClientError):
+        # The source is itself a role, and its own AssumeRole failed.
+        inner = _call_error(e, str(profile.source_profile), source="its source's",
+                            endpoint="STS", secrets=secrets)
+        return type(inner)(f"profile '{profile.name}': {inner}")
+    if isinstance(e, exc.BotoCoreError):
+        return _call_error(e, profile.name, source=_source_name(profile), endpoint="STS",
+                           secrets=secrets)
+    return SourceCredentialsError(f"{prefix} could not be resolved ({type(e).__name__})")
+
+
+def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
+                secrets: tuple[str | None, ...] = (), mfa_serial: str | None = None,
+                role_arn: str | None = None, operation: str = "AssumeRole") -> RoletrayError:
+    """A failure of one STS call; ``source`` says whose keys signed it."""
+    exc = botocore.exceptions
+    if isinstance(e, exc.ClientError):
+        error = e.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = _clean(str(error.get("Message", "")), secrets)
+        meta = e.response.get("ResponseMetadata", {})
+        status = int(meta.get("HTTPStatusCode") or 0)
+        if code in _THROTTLE_CODES:
+            return AwsError(f"profile '{name}': STS throttled the request ({code}: {message}); "
+                            "try again later")
+        if "MultiFactorAuthentication" in message or (code == "AccessDenied" and
+                                                      mfa_serial and "MFA" in message):
+            return AccessDeniedError(f"profile '{name}': the MFA code was rejected for "
+                                     f"{mfa_serial} ({message})")
+        if code == "AccessDenied" and operation == "AssumeRole":
+            # The seed's lesson: the user's own policy is rarely the cause.
+            role = f" (role {role_arn})" if role_arn and role_arn not in message else ""
+            return AccessDeniedError(
+                f"profile '{name}': AccessDenied: {message}{role}; the role's trust relationship "
+                f"probably does not include this user; run `roletray doctor {name}`")
+        if code == "AccessDenied":
+            return AccessDeniedError(f"profile '{name}': {operation} denied: {message}")
+        if code in _REJECTED_KEY_CODES:
+            return SourceCredentialsError(f"profile '{name}': {source} keys were rejected "
+                                          f"by AWS: {code}: {message}")
+        if code == "RequestExpired":
+            return AwsError(f"profile '{name}': AWS says the request has expired ({message}); "
+                            "check this machine's clock")
+        if status >= 500:
+            attempts = int(meta.get("RetryAttempts") or 0) + 1
+            return EndpointError(f"profile '{name}': STS at {endpoint} answered HTTP {status} "
+                                 f"({code}) after {attempts} attempts; try again later")
+        return AwsError(f"profile '{name}': {operation} failed: {code}: {message}")
+    if isinstance(e, exc.ParamValidationError):
+        return ConfigError(f"profile '{name}': {operation} parameters are invalid: "
+                           f"{_clean(str(e), secrets)}")
+    url = getattr(e, "kwargs", {}).get("endpoint_url") or endpoint
+    if isinstance(e, exc.ConnectTimeoutError):
+        return EndpointError(f"profile '{name}': could not reach STS at {url}: "
+                             "the connection timed out")
+    if isinstance(e, exc.ReadTimeoutError):
+        return EndpointError(f"profile '{name}': STS at {url} timed out: no answer")
+    if isinstance(e, exc.EndpointConnectionError):
+        return EndpointError(f"profile '{name}': could not reach STS at {url}: "
+                             "the connection failed")
+    if isinstance(e, (exc.ConnectionError, exc.HTTPClientError)):
+        return EndpointError(f"profile '{name}': could not reach STS at {url} "
+                             f"({type(e).__name__})")
+    if isinstance(e, exc.NoCredentialsError):
+        return SourceCredentialsError(f"profile '{name}': {source} yields no credentials")
+    if isinstance(e, exc.NoRegionError):
+        return ConfigError(f"profile '{name}': no region configured")
+    if isinstance(e, exc.BotoCoreError):
+        return AwsError(f"profile '{name}': {operation} failed: {_clean(str(e), secrets)}")
+    return AwsError(f"profile '{name}': {operation} failed ({type(e).__name__})")
+
+
+def caller_identity(profile_name: str | None, *,
+                    client_factory: Callable[[str | None], Any] | None = None) -> dict[str, str]:
+    """GetCallerIdentity as ``aws sts get-caller-identity --profile NAME`` does it.
+
+    ``client_factory`` here takes a profile name (None: botocore's default).
+    """
+    label = profile_name or "default"
+    try:
+        client = (client_factory or _identity_client)(profile_name)
+    except RoletrayError:
+        raise
+    except botocore.exceptions.ProfileNotFound as e:
+        raise UnknownProfileError(profile=label,
+                                  path=paths.display_path(paths.aws_config_file())) from e
+    except Exception as e:
+        raise _call_error(e, label, source="its", endpoint="STS",
+                          operation="GetCallerIdentity") from e
+    try:
+        response = client.get_caller_identity()
+    except Exception as e:
+        raise _call_error(e, label, source="its", endpoint=_endpoint_of(client),
+                          operation="GetCallerIdentity") from e
+    return {k: str(response[k]) for k in ("UserId", "Account", "Arn")}
+
+
+def _identity_client(profile_name: str | None) -> Any:
+    session = botocore.session.Session(profile=profile_name)
+    region = (session.get_config_variable("region") or os.environ.get("AWS_REGION")
+              or DEFAULT_REGION)
+    return session.create_client("sts", region_name=region, config=Config(
+        connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS}))
+
+
+def verify_target(target: str, access_key_id: str, env: Mapping[str, str] | None = None) -> None:
+    """Check, with botocore's resolution and no network, that ``target`` yields the new key.
+
+    Raises ``CredentialsFileError`` when it does not (say, a role profile of the
+    same name in the config file shadows the keys in the credentials file).
+    """
+    config_path = paths.aws_config_file(env)
+    creds_path = paths.aws_credentials_file(env)
+    shown_config = paths.display_path(config_path, env)
+    shown_creds = paths.display_path(creds_path, env)
+    values = awsconfig.load_profile_map(config_path).get(target, {})
+    # Profiles that resolve by themselves would run a process or call AWS to be checked.
+    shadow = [k for k in awsconfig.SHADOWING_KEYS if k in values]
+    if shadow:
+        raise CredentialsFileError(
+            f"{shown_config}: profile '{target}' has {shadow[0]}, so tools ignore the keys "
+            f"in {shown_creds}; remove it or choose another target")
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", str(config_path))
+    session.set_config_variable("credentials_file", str(creds_path))
+    # An explicit profile turns the AWS_ACCESS_KEY_ID... variables off: this checks the files.
+    session.set_config_variable("profile", target)
+    try:
+        credentials = session.get_credentials()
+    except botocore.exceptions.ProfileNotFound as e:
+        raise CredentialsFileError(f"{shown_creds}: botocore finds no profile '{target}' "
+                                   "after the write") from e
+    except botocore.exceptions.BotoCoreError as e:
+        raise CredentialsFileError(f"{shown_creds}: botocore cannot read profile '{target}' "
+                                   f"({type(e).__name__})") from e
+    if credentials is None:
+        raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields no credentials "
+                                   "through botocore after the write")
+    method = getattr(credentials, "method", "?")
+    if method != "shared-credentials-file":
+        raise CredentialsFileError(f"profile '{target}' resolves through {method}, not "
+                                   f"{shown_creds}; choose another target")
+    found = credentials.access_key
+    if found != access_key_id:
+        raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields key {mask(found)}, "
+                                   f"not the new {mask(access_key_id)}")
+
+
+def env_warnings(target: str, env: Mapping[str, str] | None = None) -> list[str]:
+    """Environment variables that make tools look somewhere other than ``target``."""
+    e = os.environ if env is None else env
+    warnings: list[str] = []
+    if e.get("AWS_ACCESS_KEY_ID"):
+        warnings.append(f"AWS_ACCESS_KEY_ID is set in the environment: tools use it, even with "
+                        f"AWS_PROFILE={target}; only --profile {target} overrides it")
+    elif e.get("AWS_SECRET_ACCESS_KEY"):
+        warnings.append("AWS_SECRET_ACCESS_KEY is set without AWS_ACCESS_KEY_ID: "
+                        "some tools fail on the partial keys")
+    if e.get("AWS_SESSION_TOKEN") or e.get("AWS_SECURITY_TOKEN"):
+        var = "AWS_SESSION_TOKEN" if e.get("AWS_SESSION_TOKEN") else "AWS_SECURITY_TOKEN"
+        warnings.append(f"{var} is set in the environment: tools may pair it with other keys "
+                        f"instead of profile '{target}'")
+    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        value = e.get(var)
+        if value and value != target:
+            warnings.append(f"{var}={value} in the environment: tools use profile '{value}', "
+                            f"not '{target}'")
+            break
+    return warnings
