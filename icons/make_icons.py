@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from tray.ui.icons import SIZES, STATES, draw_icon, packaged_icon_name, svg_icon  # noqa: E402
+from tray.ui.icons import SIZES, STATES, draw_icon, packaged_icon_name, svg_icon
 
 APP_STATE = "fresh"
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)

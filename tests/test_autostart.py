@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Self
 
 import pytest
 from hypothesis import given, settings
@@ -279,8 +280,8 @@ def test_control_characters_are_refused() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(alphabet=st.characters(min_codepoint=0x20, blacklist_categories=("Cs",),
-                                              blacklist_characters="\x7f"), min_size=1),
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8", min_codepoint=0x20,
+                                              exclude_characters="\x7f"), min_size=1),
                 min_size=1, max_size=4))
 def test_exec_round_trip_property(argv: list[str]) -> None:
     assert exec_split(exec_value(argv)) == argv
@@ -339,6 +340,17 @@ def test_launch_command_falls_back_to_python_m_tray(tmp_path: Path) -> None:
 def test_default_command_ends_with_run(isolated_env: Path) -> None:
     b = XdgAutostart()
     assert b.command[-1] == "run" and os.path.isabs(b.command[0])
+
+
+def test_icon_is_the_shipped_png_except_in_a_bundle(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    icon = xdg().icon
+    assert icon is not None and icon.endswith("roletray-fresh-256.png") and Path(icon).is_file()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    b = xdg()
+    b.enable()
+    assert b.icon is None and "Icon" not in keys_of(b.path)
 
 
 # --- macOS ---------------------------------------------------------------------------
@@ -413,7 +425,7 @@ class FakeKey:
     def __init__(self, values: dict[str, tuple[object, int]]) -> None:
         self.values = values
 
-    def __enter__(self) -> FakeKey:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -52,7 +52,7 @@ def test_second_lock_in_the_same_process_is_refused_and_names_the_pid() -> None:
 
 
 def test_lock_held_by_another_process_until_it_dies() -> None:
-    code = ("import sys; from tray import control; control.InstanceLock().acquire(); "
+    code = ("import sys; from tray import control; lock = control.InstanceLock().acquire(); "
             "print('locked', flush=True); sys.stdin.read()")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,

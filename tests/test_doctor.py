@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -333,6 +333,9 @@ def test_iam_reads_denied_says_what_it_could_not_see(aws):
     assert status(report, "clock") == "ok"
     assert report.exit_code == 1
     assert secret not in format_report(report)
+    line = summarize(report)  # for the failed assume's error: the likely fix, in one line
+    assert "\n" not in line and line.startswith("AssumeRole was denied; ")
+    assert '"Principal":{"AWS":"arn:aws:iam::123456789012:root"}' in line
 
 
 def test_iam_reads_denied_but_the_role_works(aws):
@@ -382,6 +385,29 @@ def test_role_chaining_is_capped_at_one_hour(aws):
     assert limits.status == "problem" and "role chaining" in limits.message
     assert limits.data == {"duration_seconds": 7200, "max_session_duration": 43200,
                            "chained": True}
+
+
+def test_permissions_boundary_of_the_source_role(aws):
+    # A role session's boundary must allow sts:AssumeRole too when the target
+    # role trusts the account rather than the source role by name.
+    world(aws, trust=USER_ARN, extra_config=(
+        "\n[profile deploy]\nrole_arn = arn:aws:iam::123456789012:role/deploy\n"
+        "source_profile = platform\n"))
+    aws.create_role("deploy", trust_principal=ROOT_ARN)
+    iam = aws.admin("iam")
+    boundary = iam.create_policy(PolicyName="no-sts", PolicyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["iam:*", "s3:*"], "Resource": "*"}]}))
+    iam.put_role_permissions_boundary(RoleName="platform",
+                                      PermissionsBoundary=boundary["Policy"]["Arn"])
+    aws.enforce()
+
+    report = run_doctor("deploy", try_assume=False)
+
+    assert status(report, "trust") == "ok"
+    identity = get(report, "identity")
+    assert identity.status == "problem", format_report(report)
+    assert "permissions boundary no-sts does not" in identity.message
 
 
 # ------------------------------------------------------------------ local traps
@@ -478,6 +504,34 @@ def test_unreachable_endpoint_is_unknown_not_a_crash(aws, monkeypatch):
     assert status(report, "whoami") == "unknown"
     assert "could not reach" in get(report, "whoami").message
     assert status(report, "clock") == "unknown"
+
+
+def test_broken_config_is_a_finding_not_a_crash(aws):
+    aws.write_config("[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
+                     "this line is not ini\n")
+    report = run_doctor("platform")
+    found = get(report, "profile")
+    assert found.status == "problem" and "line 3" in found.message
+    assert report.exit_code == 1 and report.finding("file-mode") is not None
+
+
+def test_no_profile_and_no_active_role_runs_the_local_checks():
+    report = run_doctor(None)
+    assert status(report, "profile") == "unknown"
+    assert report.finding("whoami") is None and status(report, "environment") == "ok"
+    assert report.exit_code == 0
+
+
+def test_clock_behind_is_reported_too():
+    from datetime import datetime
+
+    from tray.doctor_local import check_clock
+
+    server = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+    behind = check_clock(server, server - timedelta(seconds=90))
+    assert behind.status == "problem" and "90 s behind" in behind.message
+    assert check_clock(server, server + timedelta(seconds=1)).status == "ok"
+    assert check_clock(None, server).status == "unknown"
 
 
 # ------------------------------------------------------------------ one-liners

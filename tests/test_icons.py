@@ -32,6 +32,12 @@ def pixels(img: Image.Image) -> list[tuple[int, ...]]:
     return list(flat() if flat else img.getdata())
 
 
+def px(img: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    value = img.getpixel(xy)
+    assert isinstance(value, tuple)
+    return value
+
+
 def opaque_pixels(img: Image.Image) -> list[tuple[int, ...]]:
     return [p for p in pixels(img) if p[3] == 255]
 
@@ -53,9 +59,9 @@ def test_dominant_colour_is_the_states(state: str, size: int) -> None:
 def test_transparent_outside_the_disc(size: int) -> None:
     img = draw_icon("fresh", size)
     for corner in ((0, 0), (size - 1, 0), (0, size - 1), (size - 1, size - 1)):
-        assert img.getpixel(corner)[3] == 0
+        assert px(img, corner)[3] == 0
     # The disc is opaque; a quarter of the way in from the left edge is inside it.
-    assert img.getpixel((size // 4, size // 2))[3] == 255
+    assert px(img, (size // 4, size // 2))[3] == 255
 
 
 @pytest.mark.parametrize("size", [16, 22, 24])
@@ -65,12 +71,12 @@ def test_legible_on_light_and_dark_panels(state: str, size: int) -> None:
     light = Image.new("RGBA", img.size, (255, 255, 255, 255))
     light.alpha_composite(img)
     # On a white panel, the dark contrast ring outlines the mark (even the grey one).
-    edge = [light.getpixel((x, size // 2)) for x in range(size // 3)]
+    edge = [px(light, (x, size // 2)) for x in range(size // 3)]
     assert min(luma(p) for p in edge) < 80
     dark = Image.new("RGBA", img.size, (0x20, 0x20, 0x20, 255))
     dark.alpha_composite(img)
     # On a dark panel, the coloured disc stands out of the background.
-    disc = dark.getpixel((size // 2, size // 5))
+    disc = px(dark, (size // 2, size // 5))
     assert sum((a - 0x20) ** 2 for a in disc[:3]) ** 0.5 > 120
     # The white key is there: some pixel inside is near white.
     assert max(luma(p) for p in opaque_pixels(img)) > 230
@@ -89,7 +95,7 @@ def test_badge_in_the_last_hour(size: int, minutes: int) -> None:
     img = draw_icon("warning", size, minutes)
     bbox = ImageChops.difference(img, base).getbbox()
     assert bbox is not None
-    x0, y0, x1, y1 = bbox
+    x0, _y0, x1, y1 = bbox
     assert x1 == size and y1 == size and x0 >= size // 3  # bottom-right corner only
     badge = img.crop(bbox)
     colours = {p[:3] for p in pixels(badge)}
@@ -121,7 +127,7 @@ def test_svg_artwork() -> None:
         root = ET.fromstring(svg_icon(state).split("?>", 1)[1])
         assert root.get("viewBox") == "0 0 64 64"
         fills = {el.get("fill") for el in root.iter() if el.get("fill")}
-        assert "#%02x%02x%02x" % COLOURS[state] in fills and "#ffffff" in fills
+        assert icons._hex(COLOURS[state]) in fills and "#ffffff" in fills
 
 
 def close(a: Image.Image, b: Image.Image) -> bool:
@@ -163,7 +169,7 @@ def test_make_icons(tmp_path: Path) -> None:
             assert (out / name).read_bytes() == (runtime / name).read_bytes()
     with Image.open(out / "roletray.ico") as ico:
         assert {(16, 16), (24, 24), (32, 32), (48, 48), (256, 256)} <= set(ico.info["sizes"])
-        ico.size = (16, 16)
+        ico.size = (16, 16)  # type: ignore[misc]  # how pillow picks an ICO entry
         # The 16 px entry is our own drawing (ring >= 1 px), not a downscale of 256.
         assert close(ico.convert("RGBA"), draw_icon("fresh", 16))
     with Image.open(out / "roletray.icns") as icns:

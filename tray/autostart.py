@@ -304,6 +304,8 @@ def desktop_entry(argv: Sequence[str], icon: str | None = None) -> str:
 def _packaged_icon() -> str | None:
     from importlib.resources import files
 
+    if getattr(sys, "frozen", False):
+        return None  # a one-file bundle unpacks into a temporary folder: no lasting path
     try:
         candidate = files("tray") / "icons" / "roletray-fresh-256.png"
         path = Path(str(candidate))
@@ -340,14 +342,13 @@ class XdgAutostart:
     def shown(self) -> str:
         return display_path(self.path, self.env)
 
-    def _keys(self) -> dict[str, str] | None:
-        data = _read_bytes(self.path, self.env)
+    def _keys(self, data: bytes | None) -> dict[str, str] | None:
         if data is None:
             return None
         return _desktop_entry_keys(data.decode("utf-8", errors="replace"))
 
     def status(self) -> AutostartStatus:
-        keys = self._keys()
+        keys = self._keys(_read_bytes(self.path, self.env))
         if keys is None:
             return AutostartStatus(False, self.shown, "no autostart entry")
         ours = keys.get(MANAGED_KEY) == "true"
@@ -376,15 +377,15 @@ class XdgAutostart:
             )
 
     def enable(self, *, force: bool = False) -> AutostartStatus:
-        keys = self._keys()
-        self._refuse_foreign(keys, force, "replace")
+        current = _read_bytes(self.path, self.env)
+        self._refuse_foreign(self._keys(current), force, "replace")
         text = desktop_entry(self.command, self.icon).encode("utf-8")
-        if _read_bytes(self.path, self.env) != text:
+        if current != text:
             _write_file(self.path, text, self.env)
         return self.status()
 
     def disable(self, *, force: bool = False) -> AutostartStatus:
-        keys = self._keys()
+        keys = self._keys(_read_bytes(self.path, self.env))
         self._refuse_foreign(keys, force, "remove")
         if keys is not None:
             _remove_file(self.path, self.env)

@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("autostart", help="start roletray at login, or not")
     au.add_argument("action", choices=["enable", "disable", "status"])
+    au.add_argument("--force", action="store_true",
+                    help="replace or remove a roletray.desktop that roletray did not write")
     au.add_argument("--json", action="store_true")
     return p
 
@@ -388,7 +390,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_autostart(args: argparse.Namespace) -> int:
     from tray import autostart
 
-    return int(autostart.cli(args.action, json_output=args.json))
+    return int(autostart.cli(args.action, json_output=args.json, force=args.force))
 
 
 _COMMANDS = {

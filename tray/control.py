@@ -267,11 +267,13 @@ class ControlServer:
         with conn:
             try:
                 conn.settimeout(10.0)  # a client that connects and says nothing
+                # Read first, then judge: closing on unread data would reset the
+                # connection, and the client would never see why.
+                request = _read_json_line(conn)
                 if not _same_user(conn):
                     _write(conn, {"ok": False, "error": "permission denied",
                                   "exit_code": EXIT_USAGE})
                     return
-                request = _read_json_line(conn)
                 if not isinstance(request, dict):
                     raise TypeError("not a JSON object")
             except (OSError, ValueError, TypeError) as e:

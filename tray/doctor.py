@@ -107,6 +107,8 @@ def _source_session(profile: RoleProfile, env: Mapping[str, str]) -> botocore.se
     session = botocore.session.Session(profile=profile.source_profile)
     _point_at_files(session, env)
     session.set_config_variable("region", _region(profile, env))
+    if profile.sts_regional_endpoints:
+        session.set_config_variable("sts_regional_endpoints", profile.sts_regional_endpoints)
     if profile.source_profile == profile.name:
         # A role profile that is its own source signs with its static keys.
         session.get_component("credential_provider").remove("assume-role")
@@ -489,8 +491,11 @@ def check_identity(run: _Run) -> Finding:
     elif run.trust_via in ("principal", "any"):
         needed, why = False, ""
     else:
-        needed, why = None, "unless the role's trust policy names you directly"
-    iam = run.client("iam")
+        needed, why = None, ""
+    try:
+        iam = run.client("iam")
+    except _AWS_ERRORS as e:
+        return Finding("identity", "unknown", f"no IAM client: {_code(e)}")
     verdict, statement_label, unreadable, extra = _identity_verdict(run, iam)
     data: dict[str, Any] = {"verdict": verdict, "needed": needed, "unreadable": unreadable}
     seen = f"; could not read: {', '.join(unreadable)}" if unreadable else ""
@@ -506,6 +511,19 @@ def check_identity(run: _Run) -> Finding:
         return Finding("identity", "problem",
                        f"your IAM policy denies {ASSUME} on role '{name}'{where}",
                        fix=fix, data=data)
+    if verdict == "boundary":
+        # A boundary limits identity grants only: a trust policy naming you still works.
+        if needed is False:
+            return Finding("identity", "ok",
+                           f"your {statement_label} does not allow {ASSUME} on role '{name}', "
+                           "but it need not: the role's trust policy names you, in its own "
+                           "account", data=data)
+        return Finding("identity", "problem",
+                       f"your IAM policy allows {ASSUME} on role '{name}', but your "
+                       f"{statement_label} does not",
+                       fix=f"add {ASSUME} on {role.role_arn} to the {statement_label} too, or "
+                           "ask its owner (boundaries are usually set by an administrator)",
+                       data=data)
     if verdict == "unknown":
         return Finding("identity", "unknown",
                        f"your IAM policy allows {ASSUME} on role '{name}' only under conditions "
@@ -526,13 +544,17 @@ def check_identity(run: _Run) -> Finding:
     misses = extra.get("misses") or ()
     cond = f"; conditions not met: {misses[0].describe()}" if misses else ""
     status: Status = "unknown" if unreadable else "problem"
+    need = f"needed: {why}" if why else "needed unless the role's trust policy names you"
     return Finding("identity", status,
-                   f"no IAM policy of yours allows {ASSUME} on role '{name}' (needed: {why})"
+                   f"no IAM policy of yours allows {ASSUME} on role '{name}' ({need})"
                    f"{cond}{seen}", fix=fix, data=data)
 
 
 def _identity_verdict(run: _Run, iam: Any) -> tuple[str, str | None, list[str], dict[str, Any]]:
-    """(allowed|explicitDeny|implicitDeny|unknown, deciding policy, unreadable, extra)."""
+    """(allowed|explicitDeny|implicitDeny|boundary|unknown, deciding policy, unreadable, extra).
+
+    ``boundary``: the identity policies allow it, the permissions boundary does not.
+    """
     role, caller = run.role, run.caller
     assert caller is not None
     source_arn = caller.arn if caller.kind == "user" else caller.principal_arn
@@ -559,9 +581,7 @@ def _identity_verdict(run: _Run, iam: Any) -> tuple[str, str | None, list[str], 
             verdict = "explicitDeny" if bound.verdict is Verdict.EXPLICIT_DENY else \
                 "unknown" if bound.verdict is Verdict.UNKNOWN else "implicitDeny"
             if verdict == "implicitDeny":
-                # A boundary that does not allow it blocks like a Deny: say which.
-                return ("explicitDeny", f"{read.boundary[0]} does not allow it", read.unreadable,
-                        {**extra, "statement": None})
+                return "boundary", read.boundary[0], read.unreadable, extra
             return verdict, read.boundary[0], read.unreadable, {**extra, "statement":
                                                                  bound.statement}
     verdict = {Verdict.ALLOWED: "allowed", Verdict.EXPLICIT_DENY: "explicitDeny",

@@ -100,27 +100,15 @@ def check_security_token(creds_path: Path, target: str, env: Mapping[str, str]) 
 
 def check_environment(target: str, env: Mapping[str, str]) -> Finding:
     """AWS_* variables that make tools look somewhere other than the target section."""
-    problems: list[str] = []
-    unset: list[str] = []
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                "AWS_SECURITY_TOKEN"):
-        if env.get(var):
-            unset.append(var)
-    if unset:
-        problems.append(f"{', '.join(unset)} {'is' if len(unset) == 1 else 'are'} set in the "
-                        f"environment: tools use those keys instead of [{target}] "
-                        f"(only --profile {target} overrides them)")
-    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        value = env.get(var)
-        if value and value != target:
-            problems.append(f"{var}={value}: tools use profile '{value}', not '{target}'")
-            break
-    if problems:
-        fix = []
-        if unset:
-            fix.append("unset " + " ".join(unset))
-        fix.append(f"export AWS_PROFILE={target}   # or pass --profile {target}")
-        return Finding("environment", "problem", "; ".join(problems), fix="\n".join(fix))
+    from tray.sts import env_warnings
+
+    warnings = env_warnings(target, env)
+    if warnings:
+        unset = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                             "AWS_SECURITY_TOKEN") if env.get(v)]
+        fix = (["unset " + " ".join(unset)] if unset else []) + [
+            f"export AWS_PROFILE={target}   # or pass --profile {target}"]
+        return Finding("environment", "problem", "; ".join(warnings), fix="\n".join(fix))
     if env.get("AWS_PROFILE") == target:
         return Finding("environment", "ok", f"AWS_PROFILE={target}: tools use roletray's keys")
     return Finding("environment", "ok", "no AWS_* variable overrides the files; tools use "

@@ -151,9 +151,11 @@ def trust_hint(error_message: str, role_arn: str | None = None,
     ``""`` when the message is not an AssumeRole AccessDenied. The ARNs come
     from the message when not given::
 
-        >>> trust_hint("User: arn:aws:iam::1111:user/dev is not authorized to perform: "
-        ...            "sts:AssumeRole on resource: arn:aws:iam::1111:role/platform")[:40]
-        "the role's trust relationship probably "
+        >>> hint = trust_hint("User: arn:aws:iam::111122223333:user/dev is not authorized to "
+        ...                   "perform: sts:AssumeRole on resource: "
+        ...                   "arn:aws:iam::111122223333:role/platform")
+        >>> '"Principal":{"AWS":"arn:aws:iam::111122223333:root"}' in hint
+        True
     """
     m = _DENIED_RE.search(error_message or "")
     if m is None and not (role_arn and caller_arn and "AccessDenied" in (error_message or "")):

@@ -264,7 +264,8 @@ def _splice(lines: list[str], a: int, b: int, block: list[str], nl: str) -> list
     """``lines[a:b] = block``, keeping whether the file ends with a line break.
 
     ``block`` lines carry endings. A file without a final line break keeps
-    lacking one; a line that becomes non-final gets ``nl``.
+    lacking one; a line that becomes non-final gets ``nl``. The result is the
+    list that ``split_lines`` gives for its joined text.
     """
     final_missing = bool(lines) and not _ending(lines[-1])
     head = lines[:a]
@@ -273,8 +274,15 @@ def _splice(lines: list[str], a: int, b: int, block: list[str], nl: str) -> list
     new = head + block + lines[b:]
     if new and final_missing and b == len(lines):
         new[-1] = new[-1][: len(new[-1]) - len(_ending(new[-1]))]
+        if not new[-1]:
+            new.pop()
     elif new and not final_missing and not _ending(new[-1]):
         new[-1] = new[-1] + nl
+    # A lone "\r" followed by an empty "\n" line reads as one "\r\n": say so in the
+    # list too, so that the proof in _edit parses what the file will hold.
+    for j in (a + len(block) - 1, a - 1):
+        if 0 <= j < len(new) - 1 and new[j].endswith("\r") and new[j + 1] == "\n":
+            new[j:j + 2] = [new[j] + "\n"]
     return new
 
 
@@ -364,7 +372,8 @@ def replace_section_span(text: str, name: str, items: Sequence[tuple[str, str]] 
         new = _edit(layout, sec.header, sec.end, block, name, expected)
         first = sec.header
     else:
-        nl = newline_of(lines)
+        # The last line's own ending: after a lone "\r", a "\n" would fuse with it.
+        nl = (_ending(lines[-1]) if lines else "") or newline_of(lines)
         block = []
         if lines and _blank_before_headers(layout):
             block.append(nl)  # even after a blank last line: removal takes exactly this one
@@ -372,9 +381,14 @@ def replace_section_span(text: str, name: str, items: Sequence[tuple[str, str]] 
         block += render_items(items, nl)
         new = _edit(layout, len(lines), len(lines), block, name, expected)
         first = len(lines) + len(block) - len(items) - 1
+    out = "".join(new)
     start = sum(map(len, new[:first]))
-    stop = start + sum(map(len, new[first:first + len(items) + 1]))
-    return "".join(new), (start, stop)
+    sect = "".join(block[len(block) - len(items) - 1:])
+    if out.startswith(sect, start):
+        return out, (start, start + len(sect))
+    if out.endswith(sect.rstrip("\r\n")) and start + len(sect.rstrip("\r\n")) == len(out):
+        return out, (start, len(out))  # last in a file without a final line break
+    return out, None  # pragma: no cover - the span is only an optimisation
 
 
 def _remove(layout: Layout, sec: Section) -> list[str]:

@@ -143,7 +143,7 @@ def load_icon(state: str, size: int = 64, minutes_left: int | None = None) -> Im
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#%02x%02x%02x" % rgb
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def svg_icon(state: str) -> str:

@@ -1,0 +1,150 @@
+"""An idle ``roletray daemon``: resident memory and wakeups per second.
+
+The daemon runs in a sandbox HOME with an active role whose keys are fresh (no
+AWS call is due for 50 minutes), so what is measured is the idle loop itself:
+the 30 s tick, the scheduler asleep until its job, the control socket waiting.
+Wakeups are context switches (voluntary + nonvoluntary) summed over every
+thread in ``/proc/PID/task/*/status``, counted over the window.
+
+The peer is the floor under it: an idle ``python3`` that imported the same
+libraries (boto3, botocore, apscheduler) and does nothing.
+
+    python bench/daemon_idle.py            # 30 s window
+    python bench/daemon_idle.py 60         # another window, in seconds
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+from common import sandbox_env, tmpdir  # noqa: E402
+
+TARGET_RSS_MIB = 40.0
+TARGET_WAKEUPS = 0.1
+PEER_CODE = ("import signal, boto3, botocore.session, apscheduler.schedulers.background; "
+             "print('ready', flush=True); signal.pause()")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def switches(pid: int) -> tuple[int, int]:
+    """(context switches summed over all threads, number of threads)."""
+    total = threads = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:  # a thread that just ended
+            continue
+        threads += 1
+        for line in text.splitlines():
+            if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                total += int(line.split()[1])
+    return total, threads
+
+
+def measure(pid: int, seconds: float) -> tuple[float, float, int]:
+    before, _ = switches(pid)
+    time.sleep(seconds)  # the measurement window itself
+    after, threads = switches(pid)
+    return rss_mib(pid), (after - before) / seconds, threads
+
+
+def _prepare(folder: Path) -> dict[str, str]:
+    """A sandbox with an active role whose keys are fresh for an hour: nothing to call."""
+    env = sandbox_env(folder, "http://127.0.0.1:9")  # nothing listens: any call would fail
+    env["PYTHONPATH"] = str(REPO)
+    home = folder / "home"
+    (home / ".aws" / "config").write_text(
+        "[default]\nregion = ap-northeast-2\n\n[profile platform]\n"
+        "role_arn = arn:aws:iam::123456789012:role/platform\nsource_profile = default\n")
+    creds_path = home / ".aws" / "credentials"
+    creds_path.write_text("[default]\naws_access_key_id = AKIAEXAMPLE000000001\n"
+                          "aws_secret_access_key = benchSecretNotReal\n")
+    os.chmod(creds_path, 0o600)
+
+    from tray import credfile
+    from tray.models import TempCredentials
+    from tray.state import State, save_state
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    expiry = now + timedelta(hours=1)
+    credfile.write_credentials(creds_path, "roletray", TempCredentials(
+        "ASIABENCH00000000001", "benchSecretNotReal", "benchToken" * 8, expiry), role="platform")
+    save_state(State(active_role="platform", target="roletray", expiration=expiry,
+                     identity_arn="arn:aws:sts::123456789012:assumed-role/platform/bench",
+                     updated_at=now),
+               path=home / ".local" / "state" / "roletray" / "state.json")
+    return env
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], sock: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the daemon did not start")
+        time.sleep(0.05)
+
+
+def run(seconds: float = 30.0, settle: float = 3.0) -> list[tuple[str, str, str, str]]:
+    folder = tmpdir("roletray-bench-idle-")
+    env = _prepare(folder)
+    daemon = subprocess.Popen([sys.executable, "-m", "tray", "daemon", "--quiet"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peer = subprocess.Popen([sys.executable, "-c", PEER_CODE], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        _wait_ready(daemon, folder / "run" / "roletray" / "control.sock")
+        assert peer.stdout is not None and peer.stdout.readline().strip() == b"ready"
+        time.sleep(settle)  # let start-up work (imports, the first tick's setup) finish
+        # Both windows at once: same machine load for each.
+        p_before, _ = switches(peer.pid)
+        d_rss, d_wake, d_threads = measure(daemon.pid, seconds)
+        p_after, _ = switches(peer.pid)
+        p_rss, p_wake = rss_mib(peer.pid), (p_after - p_before) / seconds
+        state = (folder / "home" / ".local" / "state" / "roletray" / "state.json").read_text()
+        if '"ASIA' in state:
+            raise RuntimeError("a secret in the state file")
+    finally:
+        for proc in (daemon, peer):
+            proc.send_signal(signal.SIGTERM)
+        daemon_rc = daemon.wait(10)
+        peer.wait(10)
+    if daemon_rc != 0:
+        raise RuntimeError(f"the daemon exited {daemon_rc} on SIGTERM")
+    return [
+        (f"daemon idle RSS (VmRSS; peer: python3 with the same imports, idle)",
+         f"{d_rss:.1f} MiB", f"{p_rss:.1f} MiB",
+         f"{d_rss / p_rss:.2f} (target ≤ {TARGET_RSS_MIB:.0f} MiB)"),
+        (f"daemon idle wakeups/s over {seconds:.0f} s ({d_threads} threads)",
+         f"{d_wake:.3f}", f"{p_wake:.3f}", f"target ≤ {TARGET_WAKEUPS}"),
+    ]
+
+
+def main(argv: list[str]) -> int:
+    seconds = float(argv[0]) if argv else 30.0
+    rows = run(seconds)
+    for row in rows:
+        print(" | ".join(row))
+    rss = float(rows[0][1].split()[0])
+    wake = float(rows[1][1])
+    return 0 if rss <= TARGET_RSS_MIB and wake <= TARGET_WAKEUPS else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
