@@ -49,6 +49,11 @@ def outside(text: str, name: str) -> tuple[str, str]:
     return "".join(layout.lines[: sec.header]), "".join(layout.lines[sec.end:])
 
 
+def text_of(path: Path) -> str:
+    """The file's text with its own line endings (read_text() would translate them)."""
+    return path.read_bytes().decode("utf-8")
+
+
 def write_raw(path: Path, data: bytes | str, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data.encode() if isinstance(data, str) else data)
@@ -142,12 +147,12 @@ def test_target_in_the_middle_of_2000_sections(cred_path: Path) -> None:
     before = "".join(parts)
     write_raw(cred_path, before)
     credfile.write_credentials(cred_path, "roletray", creds(7), role="platform")
-    after = cred_path.read_text()
+    after = text_of(cred_path)
     assert outside(after, "roletray") == outside(before, "roletray")
     assert after.count("[p") == 2000
     assert credfile.read_owned(cred_path, "roletray") == creds(7)
     credfile.write_credentials(cred_path, "roletray", creds(8), role="platform")  # known path
-    assert outside(cred_path.read_text(), "roletray") == outside(before, "roletray")
+    assert outside(text_of(cred_path), "roletray") == outside(before, "roletray")
 
 
 def test_file_absent_folder_absent(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,7 +163,7 @@ def test_file_absent_folder_absent(isolated_env: Path, monkeypatch: pytest.Monke
     assert credfile.remove_credentials(path, "roletray") is False
     assert not path.parent.exists()  # removing nothing creates nothing
     credfile.write_credentials(path, "roletray", creds(), role="platform")
-    assert path.read_text() == "[roletray]\n" + our_section() + "\n"
+    assert text_of(path) == "[roletray]\n" + our_section() + "\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
@@ -187,7 +192,7 @@ def test_symlink_is_written_through(cred_path: Path, isolated_env: Path) -> None
     cred_path.symlink_to(real)
     credfile.write_credentials(cred_path, "roletray", creds(), role="platform")
     assert cred_path.is_symlink() and os.readlink(cred_path) == str(real)
-    assert real.read_text().startswith("[default]\n" + LONG_TERM)
+    assert text_of(real).startswith("[default]\n" + LONG_TERM)
     assert credfile.read_owned(cred_path, "roletray") == creds()
     assert stat.S_IMODE(real.stat().st_mode) == 0o640
     # The temp file and the lock lived beside the real file, not beside the link.
@@ -277,9 +282,9 @@ def test_foreign_temporary_keys_need_force(cred_path: Path) -> None:
     assert credfile.section_state(cred_path, "roletray") == "foreign"
     with pytest.raises(CredentialsFileError, match="temporary keys that roletray did not write"):
         credfile.write_credentials(cred_path, "roletray", creds(), role="platform")
-    assert cred_path.read_text() == data
+    assert text_of(cred_path) == data
     credfile.write_credentials(cred_path, "roletray", creds(), role="platform", force=True)
-    after = cred_path.read_text()
+    after = text_of(cred_path)
     assert "aws_security_token" not in after and "handtoken" not in after
     assert after == "[default]\n" + LONG_TERM + "\n[roletray]\n" + our_section() + "\n"
     assert credfile.section_state(cred_path, "roletray") == "owned"
@@ -298,7 +303,7 @@ def test_an_empty_section_is_taken_over(cred_path: Path) -> None:
     assert credfile.section_state(cred_path, "roletray") == "absent"
     assert credfile.remove_credentials(cred_path, "roletray") is False
     credfile.write_credentials(cred_path, "roletray", creds(), role="platform")
-    assert cred_path.read_text() == ("[default]\n" + LONG_TERM + "[roletray]\n" + our_section()
+    assert text_of(cred_path) == ("[default]\n" + LONG_TERM + "[roletray]\n" + our_section()
                                      + "\n# reserved for roletray\n")
 
 
@@ -309,7 +314,7 @@ def test_owned_section_round_trip(cred_path: Path) -> None:
     credfile.write_credentials(cred_path, "roletray", creds(2), role="other")
     assert credfile.read_owned(cred_path, "roletray") == creds(2)
     assert credfile.owned_role(cred_path, "roletray") == "other"
-    assert cred_path.read_text().count("[roletray]") == 1
+    assert text_of(cred_path).count("[roletray]") == 1
 
 
 def test_owned_but_hand_edited_section_reads_as_none(cred_path: Path) -> None:
@@ -344,14 +349,14 @@ def test_remove_restores_the_file_exactly(cred_path: Path) -> None:
         for n in range(3):
             credfile.write_credentials(cred_path, "roletray", creds(n), role="platform")
             assert credfile.remove_credentials(cred_path, "roletray") is True
-            assert cred_path.read_text() == before
+            assert text_of(cred_path) == before
         assert credfile.remove_credentials(cred_path, "roletray") is False
 
 
 def test_remove_in_the_middle(cred_path: Path) -> None:
     write_raw(cred_path, "[a]\nk = 1\n\n[roletray]\nx_roletray_managed = true\n\n# b\n[b]\nj=2\n")
     assert credfile.remove_credentials(cred_path, "roletray") is True
-    assert cred_path.read_text() == "[a]\nk = 1\n\n# b\n[b]\nj=2\n"
+    assert text_of(cred_path) == "[a]\nk = 1\n\n# b\n[b]\nj=2\n"
 
 
 def test_remove_absent_does_not_touch_the_file(cred_path: Path) -> None:
@@ -388,7 +393,7 @@ def test_a_change_by_another_program_is_seen(cred_path: Path) -> None:
     with open(cred_path, "a") as f:  # e.g. `aws configure set` appending a profile
         f.write("\n[new]\naws_access_key_id = AKIANEW\n")
     credfile.write_credentials(cred_path, "roletray", creds(2), role="platform")
-    after = parsed(cred_path.read_text())
+    after = parsed(text_of(cred_path))
     assert after["new"] == {"aws_access_key_id": "AKIANEW"}
     assert after["roletray"]["aws_access_key_id"] == creds(2).access_key_id
     # A hand edit that breaks the file is refused, even though we wrote it a moment ago.
@@ -437,7 +442,7 @@ def test_failed_write_leaves_no_temp_and_the_old_file(cred_path: Path,
     with pytest.raises(CredentialsFileError, match="cannot write it \\(No space left on device"):
         credfile.write_credentials(cred_path, "roletray", creds(), role="platform")
     monkeypatch.undo()
-    assert cred_path.read_text() == "[default]\n" + LONG_TERM
+    assert text_of(cred_path) == "[default]\n" + LONG_TERM
     assert [p.name for p in cred_path.parent.iterdir() if p.name.endswith(".tmp")] == []
 
 
@@ -457,7 +462,7 @@ def test_lock_held_elsewhere_times_out_with_a_message(cred_path: Path,
         monkeypatch.setattr(credfile, "LOCK_TIMEOUT", 0.2)
         with pytest.raises(CredentialsFileError, match="another roletray process has held"):
             credfile.write_credentials(cred_path, "roletray", creds(), role="platform")
-        assert cred_path.read_text() == "[default]\n" + LONG_TERM
+        assert text_of(cred_path) == "[default]\n" + LONG_TERM
     finally:
         holder.communicate("go\n")
     credfile.write_credentials(cred_path, "roletray", creds(), role="platform")
@@ -475,7 +480,7 @@ def config_path(isolated_env: Path) -> Path:
 def test_region_in_a_new_config_file(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = isolated_env / "cfg" / "config"
     credfile.set_profile_region(path, "roletray", "ap-northeast-2")
-    assert path.read_text() == "[profile roletray]\nregion = ap-northeast-2\n"
+    assert text_of(path) == "[profile roletray]\nregion = ap-northeast-2\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
@@ -486,14 +491,14 @@ def test_region_keeps_the_rest_of_the_config(config_path: Path) -> None:
               "role_arn = arn:aws:iam::111122223333:role/platform\r\nsource_profile = default\r\n")
     write_raw(config_path, before, mode=0o644)
     credfile.set_profile_region(config_path, "roletray", "ap-northeast-2")
-    assert config_path.read_text(newline="") == before.replace("us-west-2", "ap-northeast-2")
+    assert text_of(config_path) == before.replace("us-west-2", "ap-northeast-2")
     assert stat.S_IMODE(config_path.stat().st_mode) == 0o644
 
 
 def test_region_added_to_existing_section(config_path: Path) -> None:
     write_raw(config_path, "[profile roletray]\noutput = json\n[profile x]\nregion = y\n")
     credfile.set_profile_region(config_path, "roletray", "eu-west-1")
-    assert config_path.read_text() == ("[profile roletray]\noutput = json\nregion = eu-west-1\n"
+    assert text_of(config_path) == ("[profile roletray]\noutput = json\nregion = eu-west-1\n"
                                        "[profile x]\nregion = y\n")
 
 
@@ -511,11 +516,11 @@ def test_region_follows_botocore_section_naming(config_path: Path) -> None:
     # botocore reads [profile "roletray"] as profile roletray; the last one of two wins.
     write_raw(config_path, '[profile roletray]\nregion = a\n[profile "roletray"]\nregion = b\n')
     credfile.set_profile_region(config_path, "roletray", "eu-west-1")
-    assert config_path.read_text() == ('[profile roletray]\nregion = a\n[profile "roletray"]\n'
+    assert text_of(config_path) == ('[profile roletray]\nregion = a\n[profile "roletray"]\n'
                                        'region = eu-west-1\n')
     write_raw(config_path, "[default]\nregion = a\n")
     credfile.set_profile_region(config_path, "default", "eu-west-1")
-    assert config_path.read_text() == "[default]\nregion = eu-west-1\n"
+    assert text_of(config_path) == "[default]\nregion = eu-west-1\n"
 
 
 def test_region_refuses_broken_config_and_bad_values(config_path: Path) -> None:

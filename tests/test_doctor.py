@@ -475,6 +475,24 @@ def test_source_without_keys(aws):
     assert status(report, "trust") == "unknown" and report.finding("assume") is None
 
 
+def test_credential_source_environment_uses_the_env_given(aws):
+    _, (akid, secret) = world(aws, trust=USER_ARN)
+    aws.write_config("[default]\nregion = us-east-1\n[profile platform]\n"
+                     f"role_arn = arn:aws:iam::{ACCOUNT}:role/platform\n"
+                     "credential_source = Environment\n")
+    aws.enforce()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": akid, "AWS_SECRET_ACCESS_KEY": secret}
+
+    report = run_doctor("platform", env=env)
+    assert status(report, "whoami") == "ok" and status(report, "assume") == "ok"
+    assert secret not in format_report(report) and secret not in json.dumps(report.to_json())
+
+    # Without the variables, the source has nothing, even though [default] has keys.
+    report = run_doctor("platform")
+    who = get(report, "whoami")
+    assert who.status == "problem" and "yields no credentials" in who.message
+
+
 def test_unknown_access_key(aws):
     world(aws, trust=USER_ARN)
     aws.write_credentials("[default]\naws_access_key_id = AKIADELETED0000\n"

@@ -70,6 +70,12 @@ def validate_text(text: str, path: Path) -> None:
     botocore parses with ``configparser.RawConfigParser()`` (strict) after
     ``open()`` in universal-newline mode; so does this, and it is the judge.
     """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as e:  # text decoded with surrogateescape, say
+            lineno = len(inifile.split_lines(text[: e.start] + "x"))
+            _refuse(display_path(path), lineno, "bytes that are not UTF-8 text")
     _parse(text, path)
 
 

@@ -1,0 +1,476 @@
+"""Notifications: what to say when the state changes, and how to show it.
+
+Two halves, both free of GUI imports:
+
+- ``NotificationPolicy.on_change(old, new)`` decides, from two ``Snapshot``s,
+  whether the user must hear about a change (pure logic with a little memory,
+  so that one state change gives one notification, never a flood).
+- ``Notifier`` backends show a notification: the freedesktop service over D-Bus
+  (``jeepney``, pure Python; an action button such as "Enter MFA code" where the
+  server supports actions), macOS (``osascript``), a callback (pystray's
+  ``icon.notify`` on Windows), and the log as the last resort.
+
+Notifications never carry a secret: they are built from profile names, account
+ids, times and one-line error reasons.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from queue import Empty, Queue
+from typing import Any, Literal, Protocol
+
+from tray.models import RefreshState, Snapshot
+
+log = logging.getLogger(__name__)
+
+Urgency = Literal["low", "normal", "critical"]
+Action = tuple[str, Callable[[], None]]
+APP_NAME = "roletray"
+
+# The action key that freedesktop servers invoke when the notification body is
+# clicked; using it makes "click the notification" and the button the same thing.
+DEFAULT_ACTION_KEY = "default"
+
+
+# --------------------------------------------------------------------------------------
+# Backends
+# --------------------------------------------------------------------------------------
+class Notifier(Protocol):
+    """Shows one notification. ``action`` is a label and what clicking it does."""
+
+    supports_actions: bool
+
+    def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
+               action: Action | None = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LogNotifier:
+    """The last resort: the notification goes to the log (it has no secret in it)."""
+
+    supports_actions = False
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._log = logger or log
+
+    def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
+               action: Action | None = None) -> None:
+        level = logging.WARNING if urgency == "critical" else logging.INFO
+        self._log.log(level, "notification: %s: %s", title, body)
+
+    def close(self) -> None:
+        pass
+
+
+class CallbackNotifier:
+    """Hands notifications to a function, e.g. pystray's ``icon.notify(message, title)``."""
+
+    supports_actions = False
+
+    def __init__(self, show: Callable[[str, str], None]) -> None:
+        self._show = show
+
+    def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
+               action: Action | None = None) -> None:
+        self._show(body, title)
+
+    def close(self) -> None:
+        pass
+
+
+def _applescript_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class OsascriptNotifier:
+    """macOS: ``display notification`` through osascript (no action buttons)."""
+
+    supports_actions = False
+
+    def __init__(self, runner: Callable[..., Any] = subprocess.run) -> None:
+        self._run = runner
+
+    def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
+               action: Action | None = None) -> None:
+        script = (f"display notification {_applescript_string(body)} "
+                  f"with title {_applescript_string(title)}")
+        self._run(["osascript", "-e", script], check=True, timeout=10,
+                  capture_output=True)
+
+    def close(self) -> None:
+        pass
+
+
+class FallbackNotifier:
+    """Tries each notifier in turn; a failing one is logged and the next is used."""
+
+    def __init__(self, notifiers: Sequence[Notifier]) -> None:
+        if not notifiers:
+            raise ValueError("FallbackNotifier needs at least one notifier")
+        self._notifiers = list(notifiers)
+
+    @property
+    def supports_actions(self) -> bool:
+        return self._notifiers[0].supports_actions
+
+    def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
+               action: Action | None = None) -> None:
+        for n in self._notifiers:
+            try:
+                n.notify(title, body, urgency=urgency, action=action)
+                return
+            except Exception as e:  # noqa: BLE001 - any backend failure falls through
+                log.warning("notifications through %s failed (%s); trying the next",
+                            type(n).__name__, e.__class__.__name__)
+
+    def close(self) -> None:
+        for n in self._notifiers:
+            n.close()
+
+
+class FreedesktopNotifier:
+    """``org.freedesktop.Notifications`` on the session bus, through jeepney.
+
+    Connects on first use. When ``action`` is given and the server supports
+    actions, the notification gets a button with the action's label and clicking
+    the notification invokes it too; the callback runs in a thread of its own.
+    Each notification replaces the previous one, so at most one is on screen.
+    """
+
+    _IFACE = "org.freedesktop.Notifications"
+    _PATH = "/org/freedesktop/Notifications"
+
+    def __init__(self, app_name: str = APP_NAME, *, bus: str = "SESSION",
+                 icon: str = "dialog-password", timeout: float = 5.0) -> None:
+        self.app_name = app_name
+        self._bus = bus
+        self._icon = icon
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._router: Any = None
+        self._filter: Any = None
+        self._queue: Queue[Any] = Queue(maxsize=256)
+        self._listener: threading.Thread | None = None
+        self._callbacks: dict[int, Callable[[], None]] = {}
+        self._last_id = 0
+        self._server: str | None = None
+        self._caps: frozenset[str] = frozenset()
+
+    @property
+    def supports_actions(self) -> bool:
+        try:
+            self._ensure()
+        except Exception:  # noqa: BLE001 - no bus: no actions
+            return False
+        return "actions" in self._caps
+
+    def _address(self) -> Any:
+        from jeepney import DBusAddress
+
+        return DBusAddress(self._PATH, bus_name=self._IFACE, interface=self._IFACE)
+
+    def _ensure(self) -> None:
+        with self._lock:
+            if self._router is not None:
+                return
+            from jeepney import MatchRule, message_bus, new_method_call
+            from jeepney.io.threading import DBusRouter, Proxy, open_dbus_connection
+
+            conn = open_dbus_connection(self._bus)
+            router = DBusRouter(conn)
+            try:
+                bus = Proxy(message_bus, router, timeout=self._timeout)
+                # Only signals from the current owner of the name reach us.
+                for member in ("ActionInvoked", "NotificationClosed"):
+                    bus.AddMatch(MatchRule(type="signal", sender=self._IFACE,
+                                           interface=self._IFACE, member=member))
+                self._server = bus.GetNameOwner(self._IFACE)[0]
+                reply = router.send_and_get_reply(
+                    new_method_call(self._address(), "GetCapabilities"), timeout=self._timeout)
+                self._caps = frozenset(reply.body[0]) if reply.body else frozenset()
+                self._filter = router.filter(MatchRule(type="signal", interface=self._IFACE),
+                                             queue=self._queue)
+            except BaseException:
+                router.close()
+                conn.close()
+                raise
+            self._conn, self._router = conn, router
+            self._listener = threading.Thread(target=self._listen, name="notify-actions",
+                                              daemon=True)
+            self._listener.start()
+
+    def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
+               action: Action | None = None) -> None:
+        from jeepney import new_method_call
+
+        self._ensure()
+        actions: list[str] = []
+        if action is not None and "actions" in self._caps:
+            actions = [DEFAULT_ACTION_KEY, action[0]]
+        hints = {"urgency": ("y", {"low": 0, "normal": 1, "critical": 2}[urgency]),
+                 "desktop-entry": ("s", self.app_name)}
+        msg = new_method_call(self._address(), "Notify", "susssasa{sv}i",
+                              (self.app_name, self._last_id, self._icon, title, body,
+                               actions, hints, -1))
+        reply = self._router.send_and_get_reply(msg, timeout=self._timeout)
+        if reply.header.message_type.name == "error":
+            raise RuntimeError(f"Notify failed: {reply.header.fields}")
+        nid = int(reply.body[0])
+        with self._lock:
+            self._callbacks.pop(self._last_id, None)
+            self._last_id = nid
+            if actions and action is not None:
+                self._callbacks[nid] = action[1]
+
+    def _listen(self) -> None:
+        from jeepney import HeaderFields
+
+        while True:
+            msg = self._queue.get()
+            if msg is None:
+                return
+            if msg.header.fields.get(HeaderFields.sender) != self._server:
+                continue
+            member = msg.header.fields.get(HeaderFields.member)
+            nid = int(msg.body[0]) if msg.body else -1
+            if member == "ActionInvoked":
+                with self._lock:
+                    cb = self._callbacks.pop(nid, None)
+                if cb is not None:
+                    threading.Thread(target=_run_logged, args=(cb,), name="notify-action",
+                                     daemon=True).start()
+            elif member == "NotificationClosed":
+                with self._lock:
+                    self._callbacks.pop(nid, None)
+
+    def close(self) -> None:
+        with self._lock:
+            router, conn, flt = self._router, self._conn, self._filter
+            self._router = self._conn = self._filter = None
+        if router is None:
+            return
+        self._queue.put(None)
+        if flt is not None:
+            flt.close()
+        router.close()
+        conn.close()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
+
+
+def _run_logged(fn: Callable[[], None]) -> None:
+    try:
+        fn()
+    except Exception:  # noqa: BLE001 - a failing action must not kill the listener
+        log.exception("notification action failed")
+
+
+def choose_notifier(*, platform: str | None = None, env: Mapping[str, str] | None = None,
+                    icon_notify: Callable[[str, str], None] | None = None,
+                    enabled: bool = True) -> Notifier:
+    """The best notifier for this platform, falling back to the log.
+
+    ``icon_notify`` is pystray's ``icon.notify`` when a tray icon exists (the
+    Windows path, and a fallback elsewhere).
+    """
+    platform = platform or sys.platform
+    env = os.environ if env is None else env
+    fallback: list[Notifier] = []
+    if icon_notify is not None:
+        fallback.append(CallbackNotifier(icon_notify))
+    fallback.append(LogNotifier())
+    if not enabled:
+        return LogNotifier()
+    if platform == "darwin":
+        return FallbackNotifier([OsascriptNotifier(), *fallback])
+    if platform.startswith("win"):
+        return FallbackNotifier(fallback)
+    if env.get("DBUS_SESSION_BUS_ADDRESS") or env.get("XDG_RUNTIME_DIR"):
+        try:
+            import jeepney  # noqa: F401
+        except ImportError:
+            log.info("jeepney is not installed; notifications go to the log")
+        else:
+            return FallbackNotifier([FreedesktopNotifier(), *fallback])
+    return FallbackNotifier(fallback)
+
+
+# --------------------------------------------------------------------------------------
+# Policy
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Notification:
+    """What to tell the user. ``action == "mfa"`` offers "Enter MFA code"."""
+
+    kind: str
+    title: str
+    body: str
+    urgency: Urgency = "normal"
+    action: str | None = None
+
+
+MFA_ACTION = "mfa"
+MFA_ACTION_LABEL = "Enter MFA code"
+
+_TROUBLE = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
+            RefreshState.EXPIRED}
+# States in which the keys will not be renewed without help.
+_STUCK = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR}
+
+
+def local_time(dt: datetime, tz: tzinfo | None, now: datetime | None = None) -> str:
+    """``14:26 CET`` in the user's zone; a date is added when it is not today.
+
+    >>> from datetime import timezone
+    >>> local_time(datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc), timezone.utc)
+    '13:26 UTC'
+    """
+    local = dt.astimezone(tz) if tz is not None else dt.astimezone()
+    zone = local.strftime("%Z")
+    if not zone or zone[0] in "+-":
+        off = local.utcoffset() or timedelta(0)
+        total = int(off.total_seconds() // 60)
+        sign = "+" if total >= 0 else "-"
+        zone = f"UTC{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
+    text = local.strftime("%H:%M") + " " + zone
+    if now is not None:
+        today = (now.astimezone(tz) if tz is not None else now.astimezone()).date()
+        if local.date() != today:
+            prefix = "tomorrow" if local.date() == today + timedelta(days=1) else \
+                local.strftime("%b %d").replace(" 0", " ")
+            text = f"{prefix} {text}"
+    return text
+
+
+def human_left(seconds: int) -> str:
+    """``52 min``, ``1 h 05 min``, ``40 s``."""
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h" if minutes == 0 else f"{hours} h {minutes:02d} min"
+
+
+def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None) -> str:
+    """``expires 14:26 CET (in 52 min)`` or ``expired 14:26 CET (4 min ago)``."""
+    left = int((expiration - now).total_seconds())
+    when = local_time(expiration, tz, now)
+    if left > 0:
+        return f"expires {when} (in {human_left(left)})"
+    return f"expired {when} ({human_left(-left)} ago)"
+
+
+@dataclass
+class NotificationPolicy:
+    """Decides which state changes deserve a notification.
+
+    Call ``on_change(old, new)`` with every snapshot the refresher publishes, and
+    with a periodic tick (same state, later ``now``) so that "expires soon" can
+    fire. One notification per state change; repeating the same problem says
+    nothing; recovery is announced only after a problem was.
+    """
+
+    tz: tzinfo | None = None
+    warn_before: timedelta = timedelta(minutes=10)
+    _fresh_role: str | None = field(default=None, init=False)
+    _problem: tuple[object, ...] | None = field(default=None, init=False)
+    _told_trouble: bool = field(default=False, init=False)
+    _warned: set[tuple[str | None, datetime | None]] = field(default_factory=set, init=False)
+
+    def seed(self, snapshot: Snapshot) -> None:
+        """What is true at start-up is not news: remember it without notifying."""
+        self._fresh_role = snapshot.role
+        if snapshot.state in _TROUBLE:
+            self._problem = self._key(snapshot)
+
+    @staticmethod
+    def _key(s: Snapshot) -> tuple[object, ...]:
+        if s.state is RefreshState.ERROR:
+            return (s.state, s.role, s.last_error)
+        return (s.state, s.role, s.expiration)
+
+    def _expiry(self, s: Snapshot) -> str:
+        if s.expiration is None or s.now is None:
+            return ""
+        return expiry_phrase(s.expiration, s.now, self.tz)
+
+    def on_change(self, old: Snapshot, new: Snapshot) -> Notification | None:
+        note = self._decide(old, new)
+        left = new.seconds_left
+        if (note is not None and new.state in _STUCK and left is not None
+                and left <= self.warn_before.total_seconds()):
+            # The problem note already says that the keys expire soon.
+            self._warned.add((new.role, new.expiration))
+        return note
+
+    def _decide(self, old: Snapshot, new: Snapshot) -> Notification | None:
+        role = new.role or "?"
+        reason = new.last_error or "no reason given"
+        if new.state is RefreshState.IDLE:
+            was = old.role or self._fresh_role
+            self._fresh_role, self._problem, self._told_trouble = None, None, False
+            if old.state is not RefreshState.IDLE and was:
+                return Notification("stopped", "roletray stopped",
+                                    f"The keys of {was} were removed from [{new.target}].",
+                                    "low")
+            return None
+        if new.state is RefreshState.FRESH:
+            switched = new.role != self._fresh_role
+            recovered = not switched and self._told_trouble
+            self._fresh_role, self._problem, self._told_trouble = new.role, None, False
+            where = f"{new.account} · " if new.account else ""
+            if switched:
+                return Notification("switch", f"Now working as {role}",
+                                    f"{where}{self._expiry(new)}; tools use "
+                                    f"AWS_PROFILE={new.target}.", "low")
+            if recovered:
+                return Notification("recovered", f"{role}: keys are fresh again",
+                                    f"{where}{self._expiry(new)}.", "low")
+            return None
+        if new.state is RefreshState.REFRESHING:
+            return None
+        key = self._key(new)
+        if key != self._problem:
+            self._problem = key
+            self._told_trouble = True
+            exp = self._expiry(new)
+            if new.state is RefreshState.NEEDS_INPUT:
+                body = "An MFA code is needed to renew the keys."
+                if exp:
+                    body += f" They {exp}."
+                return Notification("needs-input", f"{role}: MFA code needed",
+                                    body + " Click to enter the code.", "critical",
+                                    action=MFA_ACTION)
+            if new.state is RefreshState.RETRYING:
+                return Notification("retrying", f"{role}: refresh failed, retrying",
+                                    f"{reason}." + (f" The keys {exp}." if exp else ""),
+                                    "normal")
+            if new.state is RefreshState.EXPIRED:
+                return Notification("expired", f"{role}: keys expired",
+                                    (f"{reason}. " if new.last_error else "")
+                                    + "Tools using the keys will fail until a refresh "
+                                    "succeeds.", "critical")
+            return Notification("failure", f"{role}: failed", reason, "critical")
+        # Same problem as before: only the approaching expiry is news.
+        if (new.state in _STUCK and new.seconds_left is not None
+                and 0 < new.seconds_left <= self.warn_before.total_seconds()
+                and (new.role, new.expiration) not in self._warned):
+            self._warned.add((new.role, new.expiration))
+            return Notification("expiring", f"{role}: keys expire soon",
+                                f"The keys {self._expiry(new)} and cannot be renewed "
+                                f"by themselves: {reason}.", "critical",
+                                action=MFA_ACTION if new.state is RefreshState.NEEDS_INPUT
+                                else None)
+        return None

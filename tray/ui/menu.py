@@ -1,0 +1,278 @@
+"""The tray menu as plain data, built from a status snapshot. No GUI import here.
+
+``build_menu_model`` returns ``MenuNode``s; ``tray_app.to_pystray`` turns them into
+pystray's Menu, and ``render_text`` into text for tests and benchmarks::
+
+    Account 123456789012 [disabled]
+    arn:aws:sts::123456789012:assumed-role/platform/roletray-1764340010 [disabled]
+    expires 14:26 CET (in 52 min) [disabled]
+    ----
+    (*) platform
+    ( ) readonly
+    ----
+    Refresh now
+    ...
+
+Many profiles stay usable: more than ``FLAT_MAX`` are grouped in one submenu
+per account, an account with more than ``CHUNK_MAX`` is split in alphabetical
+chunks, and more than ``CHUNK_MAX`` accounts are split in ranges of accounts.
+Building is linear after one sort.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import partial
+from typing import Literal, TypeVar
+
+from tray.models import RefreshState, RoleProfile, Snapshot
+from tray.notify import expiry_phrase, human_left
+
+FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
+CHUNK_MAX = 30  # no submenu holds more entries than this
+ERROR_MAX = 110  # characters of the last error shown in the menu
+
+IconState = Literal["fresh", "warning", "error", "idle"]
+
+
+def _noop() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class MenuNode:
+    """One menu entry. ``checked`` is None for a plain item; ``children`` makes a submenu."""
+
+    text: str
+    action: Callable[[], None] | None = None
+    children: tuple[MenuNode, ...] = ()
+    checked: bool | None = None
+    radio: bool = False
+    enabled: bool = True
+    separator: bool = False
+
+    @property
+    def is_submenu(self) -> bool:
+        return bool(self.children)
+
+
+SEPARATOR = MenuNode("----", separator=True, enabled=False)
+
+
+@dataclass(frozen=True)
+class MenuActions:
+    """What the menu's entries do. Each runs on the GUI thread: keep it short."""
+
+    switch: Callable[[str], None] = lambda name: None
+    enter_mfa: Callable[[], None] = _noop
+    refresh: Callable[[], None] = _noop
+    stop: Callable[[], None] = _noop
+    diagnose: Callable[[], None] = _noop
+    copy_export: Callable[[], None] = _noop
+    open_config: Callable[[], None] = _noop
+    open_log: Callable[[], None] = _noop
+    toggle_autostart: Callable[[], None] = _noop
+    quit: Callable[[], None] = _noop
+
+
+def _info(text: str) -> MenuNode:
+    return MenuNode(text, enabled=False)
+
+
+def _one_line(text: str, limit: int = ERROR_MAX) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+T = TypeVar("T")
+
+
+def chunk(items: Sequence[T], size: int = CHUNK_MAX) -> list[Sequence[T]]:
+    """Split into the fewest chunks of at most ``size``, as even as possible."""
+    if len(items) <= size:
+        return [items]
+    parts = math.ceil(len(items) / size)
+    per = math.ceil(len(items) / parts)
+    return [items[i:i + per] for i in range(0, len(items), per)]
+
+
+def _state_line(s: Snapshot) -> str | None:
+    return {
+        RefreshState.REFRESHING: "Refreshing…",
+        RefreshState.RETRYING: "Refresh failed; retrying",
+        RefreshState.NEEDS_INPUT: "An MFA code is needed",
+        RefreshState.EXPIRED: "Keys expired",
+        RefreshState.ERROR: "Not working",
+    }.get(s.state)
+
+
+def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None) -> list[MenuNode]:
+    """Who the keys make you, as ``aws sts get-caller-identity`` shows it, and until when."""
+    if s.role is None:
+        return [_info("No role active: choose one below")]
+    nodes = [_info(f"{s.role} → [{s.target}]")]
+    if s.account:
+        nodes.append(_info(f"Account {s.account}"))
+    if s.identity_arn:
+        nodes.append(_info(s.identity_arn))
+    if s.expiration is not None:
+        nodes.append(_info(expiry_phrase(s.expiration, now, tz)))
+    return nodes
+
+
+def _role_item(p: RoleProfile, active: str | None, actions: MenuActions,
+               label: str | None = None) -> MenuNode:
+    text = label or p.name
+    if p.mfa_serial:
+        text += " (MFA)"
+    return MenuNode(text, partial(actions.switch, p.name), checked=p.name == active, radio=True)
+
+
+def role_nodes(profiles: Iterable[RoleProfile], active: str | None,
+               actions: MenuActions) -> list[MenuNode]:
+    """Every role profile as a radio item; grouped by account when there are many."""
+    ordered = sorted(profiles, key=lambda p: (p.name.casefold(), p.name))
+    if len(ordered) <= FLAT_MAX:
+        return [_role_item(p, active, actions) for p in ordered]
+    by_account: dict[str, list[RoleProfile]] = {}
+    for p in ordered:
+        by_account.setdefault(p.account or "other", []).append(p)
+    account_nodes: list[MenuNode] = []
+    for account in sorted(by_account):
+        members = by_account[account]
+        has_active = any(p.name == active for p in members)
+        parts = chunk(members)
+        if len(parts) == 1:
+            children = tuple(_role_item(p, active, actions) for p in members)
+        else:
+            children = tuple(
+                MenuNode(f"{part[0].name} … {part[-1].name}",
+                         children=tuple(_role_item(p, active, actions) for p in part),
+                         checked=any(p.name == active for p in part), radio=True)
+                for part in parts)
+        n = len(members)
+        account_nodes.append(MenuNode(f"{account} ({n} role{'s' if n != 1 else ''})",
+                                      children=children, checked=has_active, radio=True))
+    groups = chunk(account_nodes)
+    if len(groups) == 1:
+        return account_nodes
+    return [MenuNode(f"Accounts {g[0].text.split()[0]} … {g[-1].text.split()[0]}",
+                     children=tuple(g), checked=any(n.checked for n in g), radio=True)
+            for g in groups]
+
+
+def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | Iterable[RoleProfile],
+                     *, now: datetime, tz: tzinfo | None, actions: MenuActions,
+                     autostart: bool | None = None, problems: int = 0,
+                     config_hint: str = "~/.aws/config") -> list[MenuNode]:
+    """The whole tray menu for one snapshot. ``tz`` is the zone times are shown in
+    (None: the machine's); ``autostart`` None hides "Start at login"."""
+    items = list(profiles.values()) if isinstance(profiles, Mapping) else list(profiles)
+    s = snapshot
+    model: list[MenuNode] = identity_nodes(s, now, tz)
+    state_line = _state_line(s)
+    if state_line:
+        model.append(_info(state_line))
+    if s.last_error:
+        model.append(_info("⚠ " + _one_line(s.last_error)))
+    if s.state is RefreshState.NEEDS_INPUT:
+        model.append(MenuNode("Enter MFA code…", actions.enter_mfa))
+    model.append(SEPARATOR)
+    if items:
+        model.extend(role_nodes(items, s.role, actions))
+    else:
+        model.append(_info(f"No role profiles in {config_hint}"))
+    if problems:
+        model.append(_info(f"{problems} profile{'s' if problems != 1 else ''} not usable "
+                           "(Diagnose… says why)"))
+    active = s.role is not None
+    model += [
+        SEPARATOR,
+        MenuNode("Refresh now", actions.refresh, enabled=active),
+        MenuNode("Stop (remove keys)", actions.stop, enabled=active),
+        MenuNode("Diagnose…", actions.diagnose),
+        MenuNode(f"Copy “export AWS_PROFILE={s.target}”", actions.copy_export),
+        MenuNode("Open AWS config", actions.open_config),
+        MenuNode("Open log", actions.open_log),
+        SEPARATOR,
+    ]
+    if autostart is not None:
+        model.append(MenuNode("Start at login", actions.toggle_autostart, checked=autostart))
+    model.append(MenuNode("Quit", actions.quit))
+    return model
+
+
+def render_text(model: Sequence[MenuNode], indent: int = 0) -> str:
+    """The menu as text: ``(*)``/``( )`` radio, ``[x]``/``[ ]`` check, ``>`` submenu."""
+    lines: list[str] = []
+    _render(model, indent, lines)
+    return "\n".join(lines)
+
+
+def _render(model: Sequence[MenuNode], depth: int, out: list[str]) -> None:
+    pad = "  " * depth
+    for n in model:
+        if n.separator:
+            out.append(pad + "----")
+            continue
+        mark = ""
+        if n.checked is not None:
+            mark = ("(*) " if n.checked else "( ) ") if n.radio else ("[x] " if n.checked else "[ ] ")
+        out.append(pad + mark + n.text + (" >" if n.children else "")
+                   + ("" if n.enabled else " [disabled]"))
+        if n.children:
+            _render(n.children, depth + 1, out)
+
+
+def find(model: Sequence[MenuNode], text: str) -> MenuNode | None:
+    """The first node whose text starts with ``text``, depth first."""
+    for n in model:
+        if n.text.startswith(text):
+            return n
+        if n.children:
+            hit = find(n.children, text)
+            if hit is not None:
+                return hit
+    return None
+
+
+@dataclass(frozen=True)
+class TrayLook:
+    """What the icon shows: its state colour, the minutes badge and the tooltip."""
+
+    state: IconState
+    minutes_left: int | None
+    tooltip: str
+
+
+def tray_look(s: Snapshot, now: datetime) -> TrayLook:
+    """fresh → green; refreshing, retrying, MFA needed → amber; expired, error → red;
+    idle → grey. The badge counts minutes in the last hour of the keys."""
+    left = None if s.expiration is None else int((s.expiration - now).total_seconds())
+    if s.role is None or s.state is RefreshState.IDLE:
+        return TrayLook("idle", None, "roletray · no role active")
+    state: IconState
+    if s.state in (RefreshState.EXPIRED, RefreshState.ERROR) or (left is not None and left <= 0):
+        state = "error"
+    elif s.state in (RefreshState.REFRESHING, RefreshState.RETRYING, RefreshState.NEEDS_INPUT):
+        state = "warning"
+    else:
+        state = "fresh"
+    minutes = max(1, left // 60) if left is not None and 0 < left < 3600 else None
+    parts = [s.role]
+    if s.account:
+        parts.append(s.account)
+    if left is not None:
+        parts.append(f"expires in {human_left(left)}" if left > 0 else "expired")
+    hint = {
+        RefreshState.REFRESHING: "refreshing",
+        RefreshState.RETRYING: "retrying",
+        RefreshState.NEEDS_INPUT: "MFA code needed",
+        RefreshState.ERROR: "error",
+    }.get(s.state)
+    if hint:
+        parts.append(hint)
+    return TrayLook(state, minutes, " · ".join(parts))
