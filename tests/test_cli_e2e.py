@@ -82,6 +82,8 @@ def test_seed_access_denied_explains_trust_and_writes_nothing(aws, capsys):
     assert len(err.strip().splitlines()) == 1
     assert "AccessDenied" in err and "role/locked" in err
     assert "trust" in err
+    # the doctor's summary names the fix: the caller's account root in the role's trust policy
+    assert f"arn:aws:iam::{ACCOUNT}:root" in err and "Diagnosis:" in err
     assert aws.credentials_path.read_bytes() == before
     assert aws.config_path.read_bytes() == config_before
 
@@ -127,3 +129,19 @@ def test_version_and_python_m(capsys):
     proc = subprocess.run([sys.executable, "-m", "tray", "--version"], capture_output=True,
                           text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("roletray ")
+
+
+def test_denied_assume_with_iam_reads_carries_the_doctors_trust_fix(aws, capsys):
+    akid, secret = aws.create_user("dev", extra_policy={
+        "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"})
+    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
+    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                          f"aws_secret_access_key = {secret}\n")
+    aws.write_config(f"[default]\nregion = us-east-1\n[profile locked]\nrole_arn = {locked}\n"
+                     "source_profile = default\n")
+    aws.enforce()
+    assert main(["assume", "locked"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "Diagnosis:" in err and "trust" in err and f"arn:aws:iam::{ACCOUNT}:root" in err
+    assert secret not in err

@@ -6,7 +6,7 @@ import configparser
 import io
 import os
 import stat
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from tray import credfile, inifile
 from tray.errors import CredentialsFileError
 from tray.models import TempCredentials
 
-EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=timezone.utc)
+EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLETOKEN+/=="
 
@@ -114,9 +114,8 @@ def test_corpus_only_target_lines_change(cred_path: Path, name: str) -> None:
         assert outside(after, "roletray") == outside(before, "roletray")
     else:
         assert after.startswith(before)
-        assert after.endswith(our_section()) or after.endswith(our_section() + "\n") or \
-            after.endswith(our_section(nl="\r\n") + "\r\n") or after.endswith(
-                our_section(nl="\r") + "\r")
+        assert after.endswith(tuple(our_section(nl=nl) + end for nl in ("\n", "\r\n", "\r")
+                                    for end in (nl, "")))
     assert inifile.section_items(after, "roletray") == OUR_ITEMS
     want = parsed(before)
     want["roletray"] = parsed(after)["roletray"]
@@ -210,12 +209,13 @@ BROKEN: dict[str, tuple[bytes, str]] = {
     "duplicate key": (b"[default]\naws_access_key_id = A\nAWS_ACCESS_KEY_ID = B\n",
                       "line 3: key 'aws_access_key_id' appears twice in section [default]"),
     "garbage line": (b"[default]\naws_access_key_id = A\nwJalrXUtnFEMIpasted\n",
-                     "line 3: not a 'key = value' line, a [section] header or a comment "
-                     "(in section [default])"),
+                     ("line 3: not a 'key = value' line, a [section] header or a comment "
+                      "(in section [default])")),
     "text before the first section": (b"aws_access_key_id = A\n[default]\n",
                                       "line 1: text before the first [section] header"),
-    "BOM": (b"\xef\xbb\xbf[default]\naws_access_key_id = A\n", "line 1: the file starts with "
-            "a UTF-8 byte-order mark (BOM), which botocore and the AWS CLI reject"),
+    "BOM": (b"\xef\xbb\xbf[default]\naws_access_key_id = A\n",
+            ("line 1: the file starts with a UTF-8 byte-order mark (BOM), which botocore and "
+             "the AWS CLI reject")),
     "not UTF-8": (b"[default]\n# caf\xe9\naws_access_key_id = A\n",
                   "line 2: bytes that are not UTF-8 text"),
     "CRLF duplicate": (b"[a]\r\nk=1\r\n[a]\r\n", "line 3: section [a] appears twice"),
@@ -453,8 +453,8 @@ def test_lock_held_elsewhere_times_out_with_a_message(cred_path: Path,
 
     write_raw(cred_path, "[default]\n" + LONG_TERM)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import filelock, sys; l = filelock.FileLock(sys.argv[1]); "
-         "l.acquire(); print('held', flush=True); sys.stdin.readline()",
+        [sys.executable, "-c", ("import filelock, sys; l = filelock.FileLock(sys.argv[1]); "
+                                "l.acquire(); print('held', flush=True); sys.stdin.readline()"),
          str(credfile.lock_path(cred_path))], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         text=True)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import botocore.session
@@ -14,7 +14,7 @@ import pytest
 from tray import credfile
 from tray.models import TempCredentials
 
-EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=timezone.utc)
+EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
 CREDS = TempCredentials("ASIAZZZZEXAMPLEHQEK", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY",
                         "IQoJb3JpZ2luX2VjEXAMPLE/TOKEN+==", EXPIRY)
 LONG_TERM = ("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"

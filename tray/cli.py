@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from tray import __version__
-from tray.errors import EXIT_OK, RoletrayError, UsageError
+from tray.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 
 log = logging.getLogger("roletray")
 
@@ -294,8 +294,11 @@ def cmd_assume(args: argparse.Namespace) -> int:
         _print_snapshot(args, reply["snapshot"],
                         extra=f"Switched the running roletray to {args.profile}.")
         return EXIT_OK
-    out = actions.assume(args.profile, target=args.target, duration=args.duration,
-                         mfa_code=mfa_code, force=args.force)
+    try:
+        out = actions.assume(args.profile, target=args.target, duration=args.duration,
+                             mfa_code=mfa_code, force=args.force)
+    except AccessDeniedError as e:
+        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(args.profile, str(e))}") from e
     creds = out.result.credentials
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -318,6 +321,21 @@ def cmd_assume(args: argparse.Namespace) -> int:
     print(f"\nUse it:  export AWS_PROFILE={out.target}   or   aws --profile {out.target} ...")
     print("Keep it fresh: run `roletray` (tray) or `roletray daemon`.")
     return EXIT_OK
+
+
+def _diagnosis(profile: str, denial: str) -> str:
+    """The doctor's one-line summary for a denied AssumeRole (no second AssumeRole)."""
+    from tray import doctor
+
+    try:
+        report = doctor.run_doctor(profile, try_assume=False)
+        if report.exit_code == 0:  # IAM reads denied: AWS's own denial is the evidence left
+            return doctor.trust_hint(denial, report.role_arn, report.caller_arn) or \
+                doctor.summarize(report)
+        return doctor.summarize(report)
+    except Exception:  # the denial itself is the error to report; the diagnosis is a bonus
+        log.debug("diagnosis failed", exc_info=True)
+        return f"run `roletray doctor {profile}`"
 
 
 def cmd_status(args: argparse.Namespace) -> int:

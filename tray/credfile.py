@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import filelock
 
@@ -122,7 +122,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _refuse(shown: str, lineno: int | None, problem: str) -> None:
+def _refuse(shown: str, lineno: int | None, problem: str) -> NoReturn:
     where = f" line {lineno}" if lineno else ""
     raise CredentialsFileError(f"{shown}{where}: {problem}; botocore and the AWS CLI cannot "
                                "parse this file (roletray does not repair it: fix it by hand)")
@@ -147,7 +147,6 @@ def _decode(data: bytes, path: Path) -> str:
         before = data[: e.start].decode("utf-8")
         lineno = len(inifile.split_lines(before + "x"))
         _refuse(display_path(path), lineno, "bytes that are not UTF-8 text")
-        raise  # pragma: no cover - _refuse raised
 
 
 def _read_bytes(real: Path, path: Path) -> tuple[bytes, os.stat_result | None]:
@@ -413,6 +412,7 @@ def _update(path: Path, edit: Edit, *, create: bool, target: str | None = None,
         for _ in range(5):
             data, st = _read_bytes(real, path)
             known = _known.get(real)
+            new_known: _Known | None
             if (known is not None and items is not None and known.target == target
                     and known.data == data):
                 new_data, new_known = _splice_known(known, items)

@@ -109,10 +109,6 @@ def _is_blank(line: str) -> bool:
     return not line.strip()
 
 
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
 def _value(lines: Sequence[str], start: int, end: int) -> str:
     # configparser: the first line's value, then each continuation line
     # stripped, a blank line as "", comment lines skipped; joined, rstripped.

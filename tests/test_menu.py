@@ -1,0 +1,289 @@
+"""The tray menu as text, from snapshots: identity, local times, radio items, grouping."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tray.models import RefreshState, RoleProfile, Snapshot
+from tray.ui.menu import (
+    CHUNK_MAX,
+    FLAT_MAX,
+    MenuActions,
+    MenuNode,
+    build_menu_model,
+    find,
+    render_text,
+    tray_look,
+)
+
+PARIS = ZoneInfo("Europe/Paris")
+SEOUL = ZoneInfo("Asia/Seoul")
+NOW = datetime(2026, 11, 28, 12, 34, tzinfo=timezone.utc)
+EXP = datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc)  # 52 min after NOW
+ACCT = "123456789012"
+ARN = f"arn:aws:sts::{ACCT}:assumed-role/platform/roletray-1764340010"
+
+
+def role(name: str, account: str = ACCT, **kw: object) -> RoleProfile:
+    return RoleProfile(name=name, role_arn=f"arn:aws:iam::{account}:role/{name}",
+                       source_profile="default", **kw)  # type: ignore[arg-type]
+
+
+def fresh(**kw: object) -> Snapshot:
+    base: dict[str, object] = dict(state=RefreshState.FRESH, role="platform", target="roletray",
+                                   identity_arn=ARN, account=ACCT, expiration=EXP, now=NOW)
+    base.update(kw)
+    return Snapshot(**base)  # type: ignore[arg-type]
+
+
+def leaves(model: list[MenuNode] | tuple[MenuNode, ...]) -> list[MenuNode]:
+    out: list[MenuNode] = []
+    for n in model:
+        if n.children:
+            out += leaves(n.children)
+        else:
+            out.append(n)
+    return out
+
+
+def submenus(model: list[MenuNode] | tuple[MenuNode, ...]) -> list[MenuNode]:
+    out: list[MenuNode] = []
+    for n in model:
+        if n.children:
+            out.append(n)
+            out += submenus(n.children)
+    return out
+
+
+PROFILES = {p.name: p for p in (role("platform"), role("readonly"),
+                                 role("admin", "210987654321", mfa_serial="arn:aws:iam::210987654321:mfa/dev"))}
+
+
+def test_fresh_menu_as_text() -> None:
+    model = build_menu_model(fresh(), PROFILES, now=NOW, tz=PARIS, actions=MenuActions(),
+                             autostart=False)
+    assert render_text(model) == "\n".join([
+        "platform → [roletray] [disabled]",
+        f"Account {ACCT} [disabled]",
+        f"{ARN} [disabled]",
+        "expires 14:26 CET (in 52 min) [disabled]",
+        "----",
+        "( ) admin (MFA)",
+        "(*) platform",
+        "( ) readonly",
+        "----",
+        "Refresh now",
+        "Stop (remove keys)",
+        "Diagnose…",
+        "Copy “export AWS_PROFILE=roletray”",
+        "Open AWS config",
+        "Open log",
+        "----",
+        "[ ] Start at login",
+        "Quit",
+    ])
+
+
+@pytest.mark.parametrize(("tz", "expected"), [
+    (PARIS, "expires 14:26 CET (in 52 min)"),
+    (SEOUL, "expires 22:26 KST (in 52 min)"),
+    (timezone.utc, "expires 13:26 UTC (in 52 min)"),
+    (ZoneInfo("America/New_York"), "expires 08:26 EST (in 52 min)"),
+    (timezone(timedelta(hours=5, minutes=30)), "expires 18:56 UTC+05:30 (in 52 min)"),
+])
+def test_expiry_is_local_time_with_its_zone(tz: object, expected: str) -> None:
+    text = render_text(build_menu_model(fresh(), PROFILES, now=NOW, tz=tz,  # type: ignore[arg-type]
+                                        actions=MenuActions()))
+    assert expected in text
+    if tz is not timezone.utc:
+        assert "13:26" not in text  # UTC is never shown as if it were local
+
+
+def test_summer_time_and_other_days() -> None:
+    now = datetime(2026, 7, 1, 21, 0, tzinfo=timezone.utc)
+    exp = now + timedelta(hours=2, minutes=5)
+    text = render_text(build_menu_model(fresh(now=now, expiration=exp), PROFILES, now=now,
+                                        tz=PARIS, actions=MenuActions()))
+    # 23:05 UTC is 01:05 the next day in Paris, in summer time.
+    assert "expires tomorrow 01:05 CEST (in 2 h 05 min)" in text
+
+
+def test_expired_keys_say_how_long_ago() -> None:
+    snap = fresh(state=RefreshState.EXPIRED, now=EXP + timedelta(minutes=4))
+    text = render_text(build_menu_model(snap, PROFILES, now=EXP + timedelta(minutes=4), tz=PARIS,
+                                        actions=MenuActions()))
+    assert "expired 14:26 CET (4 min ago) [disabled]" in text
+    assert "Keys expired [disabled]" in text
+
+
+def test_idle_menu_disables_refresh_and_stop() -> None:
+    snap = Snapshot(state=RefreshState.IDLE, now=NOW)
+    model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=MenuActions())
+    text = render_text(model)
+    assert text.splitlines()[0] == "No role active: choose one below [disabled]"
+    assert "Refresh now [disabled]" in text
+    assert "Stop (remove keys) [disabled]" in text
+    assert "(*)" not in text  # nothing checked
+    assert "Start at login" not in text  # autostart unknown: hidden
+
+
+def test_last_error_is_one_disabled_line() -> None:
+    reason = ("AccessDenied: the role's trust relationship does not include you\n"
+              "(arn:aws:iam::123456789012:user/dev)")
+    snap = fresh(state=RefreshState.ERROR, last_error=reason)
+    model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=MenuActions())
+    line = find(model, "⚠")
+    assert line is not None and not line.enabled
+    assert line.text == ("⚠ AccessDenied: the role's trust relationship does not include you "
+                         "(arn:aws:iam::123456789012:user/dev)")
+    long = fresh(state=RefreshState.ERROR, last_error="x" * 500)
+    line = find(build_menu_model(long, PROFILES, now=NOW, tz=PARIS, actions=MenuActions()), "⚠")
+    assert line is not None and len(line.text) <= 112 and line.text.endswith("…")
+
+
+def test_actions_are_wired() -> None:
+    calls: list[object] = []
+    acts = MenuActions(switch=lambda n: calls.append(("switch", n)),
+                       enter_mfa=lambda: calls.append("mfa"),
+                       refresh=lambda: calls.append("refresh"),
+                       stop=lambda: calls.append("stop"),
+                       diagnose=lambda: calls.append("diagnose"),
+                       copy_export=lambda: calls.append("copy"),
+                       open_config=lambda: calls.append("config"),
+                       open_log=lambda: calls.append("log"),
+                       toggle_autostart=lambda: calls.append("autostart"),
+                       quit=lambda: calls.append("quit"))
+    snap = fresh(state=RefreshState.NEEDS_INPUT, last_error="needs an MFA code")
+    model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=acts, autostart=True)
+    for text in ("readonly", "Enter MFA code…", "Refresh now", "Stop (remove keys)", "Diagnose…",
+                 "Copy", "Open AWS config", "Open log", "Start at login", "Quit"):
+        node = find(model, text)
+        assert node is not None and node.action is not None and node.enabled, text
+        node.action()
+    assert calls == [("switch", "readonly"), "mfa", "refresh", "stop", "diagnose", "copy",
+                     "config", "log", "autostart", "quit"]
+    assert "[x] Start at login" in render_text(model)
+
+
+def test_mfa_item_only_when_a_code_is_needed() -> None:
+    for state in RefreshState:
+        model = build_menu_model(fresh(state=state), PROFILES, now=NOW, tz=PARIS,
+                                 actions=MenuActions())
+        assert (find(model, "Enter MFA code") is not None) == (state is RefreshState.NEEDS_INPUT)
+
+
+def test_copy_names_the_target() -> None:
+    model = build_menu_model(fresh(target="work"), PROFILES, now=NOW, tz=PARIS,
+                             actions=MenuActions())
+    assert find(model, "Copy “export AWS_PROFILE=work”") is not None
+
+
+def test_no_profiles_and_problems() -> None:
+    text = render_text(build_menu_model(Snapshot(now=NOW), {}, now=NOW, tz=PARIS,
+                                        actions=MenuActions(), problems=2,
+                                        config_hint="~/.aws/config"))
+    assert "No role profiles in ~/.aws/config [disabled]" in text
+    assert "2 profiles not usable (Diagnose… says why) [disabled]" in text
+
+
+def test_flat_up_to_the_limit_then_grouped_by_account() -> None:
+    flat = {f"r{i:02d}": role(f"r{i:02d}", ACCT if i % 2 else "210987654321")
+            for i in range(FLAT_MAX)}
+    model = build_menu_model(fresh(role="r03"), flat, now=NOW, tz=PARIS, actions=MenuActions())
+    assert not submenus(model)
+    many = {f"r{i:02d}": role(f"r{i:02d}", ACCT if i % 2 else "210987654321")
+            for i in range(FLAT_MAX + 1)}
+    model = build_menu_model(fresh(role="r03"), many, now=NOW, tz=PARIS, actions=MenuActions())
+    text = render_text(model)
+    assert f"(*) {ACCT} (8 roles) >" in text
+    assert "( ) 210987654321 (8 roles) >" in text
+    assert "  (*) r03" in text
+
+
+def _big(accounts: int, per: int) -> dict[str, RoleProfile]:
+    out: dict[str, RoleProfile] = {}
+    for a in range(accounts):
+        acct = f"{100000000000 + a * 7919:012d}"
+        for r in range(per):
+            name = f"team{r:02d}-{acct[-4:]}-{['dev', 'ops', 'ro'][r % 3]}"
+            out[name] = role(name, acct)
+    return out
+
+
+def test_two_thousand_profiles_in_two_hundred_accounts_stay_usable() -> None:
+    profiles = _big(200, 10)
+    assert len(profiles) == 2000
+    active = sorted(profiles)[1234]
+    start = time.perf_counter()
+    model = build_menu_model(fresh(role=active), profiles, now=NOW, tz=PARIS,
+                             actions=MenuActions())
+    elapsed = time.perf_counter() - start
+    radios = [n for n in leaves(model) if n.radio]
+    assert sorted(n.text for n in radios) == sorted(profiles)  # each exactly once
+    assert [n.text for n in radios if n.checked] == [active]
+    for menu in submenus(model):
+        assert len(menu.children) <= CHUNK_MAX, menu.text
+    top_roles = [n for n in model if n.children]
+    assert len(top_roles) <= CHUNK_MAX
+    assert top_roles[0].text.startswith("Accounts 100000000000 … ")
+    # The path to the active role is marked at every level.
+    path = [n for n in submenus(model) if n.checked]
+    assert len(path) == 2 and active in render_text(list(path[-1].children))
+    # A generous bound here; bench/menu_build.py measures against the 100 ms target.
+    assert elapsed < 1.0
+
+
+def test_one_big_account_is_chunked_alphabetically() -> None:
+    names = [f"{c}{i}" for c in "abcdefghij" for i in range(10)]  # 100 roles, one account
+    profiles = {n: role(n) for n in names}
+    profiles["other"] = role("other", "210987654321")
+    model = build_menu_model(fresh(role="c5"), profiles, now=NOW, tz=PARIS, actions=MenuActions())
+    account = find(model, f"{ACCT} (100 roles)")
+    assert account is not None and account.checked
+    chunks = account.children
+    assert len(chunks) == 4 and all(len(c.children) == 25 for c in chunks)
+    assert [c.text for c in chunks] == ["a0 … c4", "c5 … e9", "f0 … h4", "h5 … j9"]
+    assert [c.checked for c in chunks] == [False, True, False, False]
+    flat = [leaf.text for c in chunks for leaf in c.children]
+    assert flat == sorted(flat, key=str.casefold)
+
+
+@pytest.mark.parametrize(("state", "left", "colour", "badge"), [
+    (RefreshState.FRESH, 52 * 60, "fresh", 52),
+    (RefreshState.FRESH, 3 * 3600, "fresh", None),
+    (RefreshState.REFRESHING, 600, "warning", 10),
+    (RefreshState.RETRYING, 600, "warning", 10),
+    (RefreshState.NEEDS_INPUT, 300, "warning", 5),
+    (RefreshState.EXPIRED, 0, "error", None),
+    (RefreshState.ERROR, 1200, "error", 20),
+    (RefreshState.FRESH, 30, "fresh", 1),
+])
+def test_tray_look(state: RefreshState, left: int, colour: str, badge: int | None) -> None:
+    snap = fresh(state=state, expiration=NOW + timedelta(seconds=left))
+    look = tray_look(snap, NOW)
+    assert (look.state, look.minutes_left) == (colour, badge)
+
+
+def test_tray_look_idle_and_tooltip() -> None:
+    assert tray_look(Snapshot(now=NOW), NOW).state == "idle"
+    look = tray_look(fresh(expiration=NOW + timedelta(minutes=42)), NOW)
+    assert look.tooltip == f"platform · {ACCT} · expires in 42 min"
+    late = tray_look(fresh(), EXP + timedelta(seconds=1))
+    assert late.state == "error" and late.tooltip.endswith("expired")
+    mfa = tray_look(fresh(state=RefreshState.NEEDS_INPUT), NOW)
+    assert mfa.tooltip == f"platform · {ACCT} · expires in 52 min · MFA code needed"
+
+
+def test_menu_module_imports_no_gui() -> None:
+    import subprocess
+
+    code = ("import sys, tray.ui.menu, tray.notify; "
+            "bad = [m for m in ('pystray', 'PIL', 'gi', 'tkinter') if m in sys.modules]; "
+            "print(','.join(bad))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
