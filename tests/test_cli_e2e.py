@@ -143,5 +143,6 @@ def test_denied_assume_with_iam_reads_carries_the_doctors_trust_fix(aws, capsys)
     assert main(["assume", "locked"]) == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
-    assert "Diagnosis:" in err and "trust" in err and f"arn:aws:iam::{ACCOUNT}:root" in err
+    assert "Diagnosis: the trust policy of role 'locked' does not trust " \
+        f"arn:aws:iam::{ACCOUNT}:user/dev (it trusts arn:aws:iam::999999999999:root)" in err
     assert secret not in err

@@ -129,15 +129,8 @@ def _refuse(shown: str, lineno: int | None, problem: str) -> NoReturn:
 
 
 def _section_at(text: str, lineno: int | None) -> str:
-    if not lineno:
-        return ""
-    lines = inifile.split_lines(text)
-    # Everything before configparser's first bad line parses, so the scan stops cleanly.
-    with suppress(inifile.IniSyntaxError):
-        sections = inifile._scan(lines, 0, lineno - 1)
-        if sections:
-            return f" (in section [{sections[-1].name}])"
-    return ""
+    name = inifile.section_at(text, lineno) if lineno else None
+    return "" if name is None else f" (in section [{name}])"
 
 
 def _decode(data: bytes, path: Path) -> str:

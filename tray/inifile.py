@@ -206,6 +206,18 @@ def section_items(text: str, name: str) -> dict[str, str] | None:
     return None if sec is None else layout.items(sec)
 
 
+def section_at(text: str, lineno: int) -> str | None:
+    """The section that line ``lineno`` (1-based) sits in, reading only the lines before it.
+
+    For error messages: the lines before configparser's first complaint parse.
+    """
+    try:
+        sections = _scan(split_lines(text), 0, lineno - 1)
+    except IniSyntaxError:
+        return None
+    return sections[-1].name if sections else None
+
+
 def newline_of(lines: Sequence[str]) -> str:
     """The file's own line ending: that of its first line, else ``\\n``."""
     for line in lines:

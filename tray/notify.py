@@ -363,12 +363,14 @@ def human_left(seconds: int) -> str:
     return f"{hours} h" if minutes == 0 else f"{hours} h {minutes:02d} min"
 
 
-def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None) -> str:
-    """``expires 14:26 CET (in 52 min)`` or ``expired 14:26 CET (4 min ago)``."""
+def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
+                  plural: bool = False) -> str:
+    """``expires 14:26 CET (in 52 min)`` or ``expired 14:26 CET (4 min ago)``;
+    ``plural`` gives ``expire ...`` for "the keys expire ..."."""
     left = int((expiration - now).total_seconds())
     when = local_time(expiration, tz, now)
     if left > 0:
-        return f"expires {when} (in {human_left(left)})"
+        return f"{'expire' if plural else 'expires'} {when} (in {human_left(left)})"
     return f"expired {when} ({human_left(-left)} ago)"
 
 
@@ -401,10 +403,10 @@ class NotificationPolicy:
             return (s.state, s.role, s.last_error)
         return (s.state, s.role, s.expiration)
 
-    def _expiry(self, s: Snapshot) -> str:
+    def _expiry(self, s: Snapshot, *, plural: bool = True) -> str:
         if s.expiration is None or s.now is None:
             return ""
-        return expiry_phrase(s.expiration, s.now, self.tz)
+        return expiry_phrase(s.expiration, s.now, self.tz, plural=plural)
 
     def on_change(self, old: Snapshot, new: Snapshot) -> Notification | None:
         note = self._decide(old, new)
@@ -433,11 +435,11 @@ class NotificationPolicy:
             where = f"{new.account} · " if new.account else ""
             if switched:
                 return Notification("switch", f"Now working as {role}",
-                                    f"{where}{self._expiry(new)}; tools use "
+                                    f"{where}{self._expiry(new, plural=False)}; tools use "
                                     f"AWS_PROFILE={new.target}.", "low")
             if recovered:
                 return Notification("recovered", f"{role}: keys are fresh again",
-                                    f"{where}{self._expiry(new)}.", "low")
+                                    f"{where}{self._expiry(new, plural=False)}.", "low")
             return None
         if new.state is RefreshState.REFRESHING:
             return None

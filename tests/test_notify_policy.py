@@ -1,0 +1,231 @@
+"""Which state changes become notifications: sequences of snapshots, one note per change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tray.models import RefreshState, Snapshot
+from tray.notify import (
+    MFA_ACTION,
+    CallbackNotifier,
+    FallbackNotifier,
+    LogNotifier,
+    Notification,
+    NotificationPolicy,
+    OsascriptNotifier,
+    choose_notifier,
+    local_time,
+)
+
+S = RefreshState
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+EXP = T0 + timedelta(hours=1)
+DENIED = ("AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to "
+          "perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/platform")
+
+
+def snap(state: RefreshState, *, role: str | None = "platform", minutes: float = 0,
+         exp: datetime | None = EXP, error: str | None = None) -> Snapshot:
+    return Snapshot(state=state, role=role, target="roletray",
+                    identity_arn="arn:aws:sts::123456789012:assumed-role/platform/s" if role else None,
+                    account="123456789012" if role else None,
+                    expiration=exp if role else None, now=T0 + timedelta(minutes=minutes),
+                    last_error=error)
+
+
+def run(policy: NotificationPolicy, seq: list[Snapshot], first: Snapshot | None = None
+        ) -> list[Notification | None]:
+    out: list[Notification | None] = []
+    prev = first or Snapshot()
+    for s in seq:
+        out.append(policy.on_change(prev, s))
+        prev = s
+    return out
+
+
+def kinds(notes: list[Notification | None]) -> list[str | None]:
+    return [n.kind if n else None for n in notes]
+
+
+@pytest.fixture
+def policy() -> NotificationPolicy:
+    return NotificationPolicy(tz=ZoneInfo("Europe/Paris"))
+
+
+def test_switch_is_announced_once(policy: NotificationPolicy) -> None:
+    notes = run(policy, [snap(S.REFRESHING), snap(S.FRESH), snap(S.FRESH, minutes=1)])
+    assert kinds(notes) == [None, "switch", None]
+    note = notes[1]
+    assert note is not None
+    assert note.title == "Now working as platform"
+    assert note.body == ("123456789012 · expires 14:00 CET (in 1 h); tools use "
+                         "AWS_PROFILE=roletray.")
+    # Switching to another role is news again.
+    other = run(policy, [snap(S.FRESH, role="readonly")], first=snap(S.FRESH))
+    assert kinds(other) == ["switch"]
+
+
+def test_what_is_true_at_start_is_not_news(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    assert kinds(run(policy, [snap(S.REFRESHING), snap(S.FRESH)], first=snap(S.FRESH))) == [
+        None, None]
+
+
+def test_routine_refreshes_are_silent(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = []
+    for i in range(20):
+        exp = EXP + timedelta(minutes=50 * i)
+        seq += [snap(S.REFRESHING, minutes=50 * i, exp=exp),
+                snap(S.FRESH, minutes=50 * i, exp=exp + timedelta(minutes=50))]
+    assert all(n is None for n in run(policy, seq, first=snap(S.FRESH)))
+
+
+def test_retrying_tells_the_reason_once_then_warns_before_expiry_then_recovers(
+        policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    reason = "EndpointError: could not reach https://sts.amazonaws.com"
+    seq = [snap(S.REFRESHING, minutes=40),
+           snap(S.RETRYING, minutes=40, error=reason)]
+    # Repeated failures while the keys are still good: nothing new to say...
+    seq += [snap(S.RETRYING, minutes=40 + i, error=f"{reason} (try {i})") for i in range(1, 9)]
+    # ...until the keys are about to expire, said once.
+    seq += [snap(S.RETRYING, minutes=51, error=reason), snap(S.RETRYING, minutes=52, error=reason)]
+    seq += [snap(S.RETRYING, minutes=55, error=reason)]
+    seq += [snap(S.REFRESHING, minutes=56), snap(S.FRESH, minutes=56, exp=EXP + timedelta(hours=1))]
+    seq += [snap(S.REFRESHING, minutes=110), snap(S.FRESH, minutes=110,
+                                                  exp=EXP + timedelta(hours=2))]
+    notes = run(policy, seq, first=snap(S.FRESH))
+    assert kinds(notes) == [None, "retrying"] + [None] * 8 + ["expiring", None, None,
+                                                             None, "recovered", None, None]
+    retry, warn = notes[1], notes[10]
+    assert retry is not None and warn is not None
+    assert retry.body == f"{reason}. The keys expire 14:00 CET (in 20 min)."
+    assert warn.urgency == "critical" and "in 9 min" in warn.body and reason in warn.body
+    recovered = notes[14]
+    assert recovered is not None and recovered.title == "platform: keys are fresh again"
+
+
+def test_a_failure_close_to_expiry_does_not_warn_twice(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    notes = run(policy, [snap(S.RETRYING, minutes=55, error="timeout"),
+                         snap(S.RETRYING, minutes=57, error="timeout"),
+                         snap(S.RETRYING, minutes=59, error="timeout")], first=snap(S.FRESH))
+    assert kinds(notes) == ["retrying", None, None]
+
+
+def test_needs_input_offers_the_prompt_and_never_floods(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    err = "profile 'platform' needs an MFA code for arn:aws:iam::123456789012:mfa/dev"
+    seq = [snap(S.NEEDS_INPUT, minutes=40, error=err)]
+    seq += [snap(S.NEEDS_INPUT, minutes=40 + i / 60, error=err) for i in range(1, 1200)]
+    notes = run(policy, seq, first=snap(S.FRESH))
+    said = [n for n in notes if n]
+    assert [n.kind for n in said] == ["needs-input", "expiring"]
+    assert all(n.action == MFA_ACTION for n in said)
+    assert said[0].body == ("An MFA code is needed to renew the keys. They expire 14:00 CET "
+                            "(in 20 min). Click to enter the code.")
+    # Providing the code brings the keys back: recovery is said.
+    done = run(policy, [snap(S.REFRESHING, minutes=60), snap(S.FRESH, minutes=60,
+                                                               exp=EXP + timedelta(hours=1))],
+               first=seq[-1])
+    assert kinds(done) == [None, "recovered"]
+
+
+def test_errors_name_the_reason_and_repeat_only_when_it_changes(
+        policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = [snap(S.REFRESHING, minutes=50), snap(S.ERROR, minutes=50, error=DENIED),
+           snap(S.ERROR, minutes=55, error=DENIED), snap(S.ERROR, minutes=56, error=DENIED),
+           snap(S.ERROR, minutes=57, error="ConfigError: ~/.aws/config, line 3: bad")]
+    notes = run(policy, seq, first=snap(S.FRESH))
+    assert kinds(notes) == [None, "failure", None, None, "failure"]
+    first = notes[1]
+    assert first is not None
+    assert (first.title, first.body, first.urgency) == ("platform: failed", DENIED, "critical")
+
+
+def test_expired_is_critical_and_said_once(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = [snap(S.RETRYING, minutes=59.5, error="timeout"), snap(S.EXPIRED, minutes=60),
+           snap(S.EXPIRED, minutes=61), snap(S.EXPIRED, minutes=70, error="timeout")]
+    notes = run(policy, seq, first=snap(S.FRESH))
+    assert kinds(notes) == ["retrying", "expired", None, None]
+    expired = notes[1]
+    assert expired is not None and expired.urgency == "critical"
+
+
+def test_stop_is_said_once(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    notes = run(policy, [snap(S.IDLE, role=None), snap(S.IDLE, role=None)], first=snap(S.FRESH))
+    assert kinds(notes) == ["stopped", None]
+    stopped = notes[0]
+    assert stopped is not None and stopped.body == ("The keys of platform were removed from "
+                                                    "[roletray].")
+
+
+def test_startup_problem_is_not_repeated_but_change_is_news(policy: NotificationPolicy) -> None:
+    start = snap(S.ERROR, error=DENIED)
+    policy.seed(start)
+    notes = run(policy, [snap(S.ERROR, minutes=5, error=DENIED),
+                         snap(S.FRESH, minutes=6)], first=start)
+    # The error was on screen (menu, icon) from the start; its end is announced as a switch
+    # to working keys only if nothing was said: recovery needs a told problem.
+    assert kinds(notes) == [None, None]
+
+
+def test_local_time_never_passes_utc_off_as_local() -> None:
+    dt = datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc)
+    assert local_time(dt, ZoneInfo("Asia/Seoul")) == "22:26 KST"
+    assert local_time(dt, timezone.utc) == "13:26 UTC"
+    assert local_time(dt, ZoneInfo("Europe/Paris"), now=dt - timedelta(days=3)) == "Nov 28 14:26 CET"
+
+
+# ------------------------------------------------------------------------ backends
+
+def test_log_notifier_and_fallback(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        supports_actions = True
+
+        def notify(self, *a: object, **k: object) -> None:
+            raise ConnectionError("no bus")
+
+        def close(self) -> None:
+            pass
+
+    shown: list[tuple[str, str]] = []
+    chain = FallbackNotifier([Broken(), CallbackNotifier(lambda m, t: shown.append((t, m)))])
+    chain.notify("title", "body")
+    assert shown == [("title", "body")]
+    assert chain.supports_actions  # the first backend's capability
+    with caplog.at_level(logging.INFO):
+        FallbackNotifier([Broken(), LogNotifier()]).notify("roletray", "hello", urgency="critical")
+    assert "notification: roletray: hello" in caplog.text
+    assert "ConnectionError" in caplog.text
+
+
+def test_osascript_quotes_its_strings() -> None:
+    calls: list[list[str]] = []
+    OsascriptNotifier(runner=lambda argv, **kw: calls.append(argv)).notify(
+        'say "hi"', "back\\slash")
+    assert calls == [["osascript", "-e",
+                      'display notification "back\\\\slash" with title "say \\"hi\\""']]
+
+
+def test_choose_notifier_by_platform() -> None:
+    mac = choose_notifier(platform="darwin", env={})
+    assert isinstance(mac, FallbackNotifier)
+    assert isinstance(mac._notifiers[0], OsascriptNotifier)
+    shown: list[tuple[str, str]] = []
+    win = choose_notifier(platform="win32", env={}, icon_notify=lambda m, t: shown.append((t, m)))
+    win.notify("t", "m")
+    assert shown == [("t", "m")]
+    assert isinstance(choose_notifier(platform="linux", env={}, enabled=False), LogNotifier)
+    linux = choose_notifier(platform="linux", env={"DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
+    assert type(linux._notifiers[0]).__name__ == "FreedesktopNotifier"  # type: ignore[attr-defined]
+    headless = choose_notifier(platform="linux", env={})
+    assert isinstance(headless._notifiers[0], LogNotifier)  # type: ignore[attr-defined]
