@@ -298,6 +298,40 @@ def test_other_foreign_content_needs_force(cred_path: Path) -> None:
     assert credfile.read_owned(cred_path, "roletray") == creds()
 
 
+def test_check_writable_refuses_before_any_write(cred_path: Path) -> None:
+    credfile.check_writable(cred_path, "roletray")  # no file: fine
+    assert not cred_path.exists()
+    write_raw(cred_path, "[roletray]\naws_access_key_id = ASIAHAND\naws_session_token = t\n"
+                         "[lt]\n" + LONG_TERM)
+    with pytest.raises(CredentialsFileError, match="temporary keys that roletray did not"):
+        credfile.check_writable(cred_path, "roletray")
+    credfile.check_writable(cred_path, "roletray", force=True)
+    with pytest.raises(CredentialsFileError, match="long-term keys"):
+        credfile.check_writable(cred_path, "lt", force=True)
+    credfile.check_writable(cred_path, "other")
+    write_raw(cred_path, "[a]\n[a]\n")
+    with pytest.raises(CredentialsFileError, match="line 2: section \\[a\\] appears twice"):
+        credfile.check_writable(cred_path, "roletray")
+
+
+def test_threads_of_one_process_lose_nothing(cred_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    write_raw(cred_path, "[default]\n" + LONG_TERM)
+
+    def writer(t: str) -> None:
+        for n in range(15):
+            credfile.write_credentials(cred_path, t, creds(n), role=t)
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(writer, f"t{k}") for k in range(4)]:
+            future.result()  # re-raises a writer's error here
+    credfile._known.clear()
+    for k in range(4):
+        assert credfile.read_owned(cred_path, f"t{k}") == creds(14)
+    assert text_of(cred_path).startswith("[default]\n" + LONG_TERM)
+
+
 def test_an_empty_section_is_taken_over(cred_path: Path) -> None:
     write_raw(cred_path, "[default]\n" + LONG_TERM + "[roletray]\n# reserved for roletray\n")
     assert credfile.section_state(cred_path, "roletray") == "absent"

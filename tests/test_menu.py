@@ -269,6 +269,14 @@ def test_tray_look(state: RefreshState, left: int, colour: str, badge: int | Non
     assert (look.state, look.minutes_left) == (colour, badge)
 
 
+@pytest.mark.parametrize(("state", "colour"), [
+    (RefreshState.REFRESHING, "warning"), (RefreshState.RETRYING, "error"),
+    (RefreshState.NEEDS_INPUT, "error"), (RefreshState.FRESH, "error")])
+def test_no_keys_at_all_is_red_unless_a_refresh_runs(state: RefreshState, colour: str) -> None:
+    look = tray_look(fresh(state=state, expiration=None, identity_arn=None), NOW)
+    assert (look.state, look.minutes_left) == (colour, None)
+
+
 def test_tray_look_idle_and_tooltip() -> None:
     assert tray_look(Snapshot(now=NOW), NOW).state == "idle"
     look = tray_look(fresh(expiration=NOW + timedelta(minutes=42)), NOW)

@@ -7,6 +7,7 @@ the real ``actions.assume`` against moto's server and a misbehaving one.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -239,7 +240,7 @@ def test_fast_local_clock_without_a_date_cannot_loop(clock: FakeClock, world: Pa
     rig.sched.advance(10 * MIN)
     times = [c["at"] for c in rig.sts.calls]
     assert len(times) == 11
-    assert all(b - a >= MIN for a, b in zip(times, times[1:]))
+    assert all(b - a >= MIN for a, b in itertools.pairwise(times))
 
 
 def test_resume_with_keys_that_look_expired_refreshes_once_then_trusts_aws(

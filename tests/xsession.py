@@ -61,6 +61,8 @@ def wait_for(predicate: Callable[[], T | None], timeout: float, what: str,
     while True:
         try:
             value = predicate()
+        except AssertionError:
+            raise  # a poll that found something definitely wrong stops the wait
         except Exception as e:  # noqa: BLE001 - a poll that raises is "not yet"
             value, last = None, e
         if value:
@@ -221,17 +223,21 @@ class XSession:
     def spawn(self, argv: Sequence[str], *, log: str | None = None,
               stdout_path: Path | None = None, env: Mapping[str, str] | None = None,
               **kw: Any) -> subprocess.Popen[bytes]:
-        """Start a process on this desktop; it is ended by ``close()`` if still running."""
-        full_env = self.env
-        if env:
-            full_env.update(env)
+        """Start a process on this desktop; it is ended by ``close()`` if still running.
+
+        ``env`` is the whole environment (see ``env_with``); default: the session's.
+        ``stdout_path`` gets stdout and stderr; ``log`` names a log file for both.
+        """
+        full_env = dict(env) if env is not None else self.env
         out: Any = subprocess.DEVNULL
+        err: Any = subprocess.DEVNULL
         if stdout_path is not None:
             out = open(stdout_path, "ab")  # noqa: SIM115 - closed in close()
             self._logs.append(out)
+            err = subprocess.STDOUT
         elif log:
             out = self._log(log)
-        err = self._log(log) if log else subprocess.DEVNULL
+            err = subprocess.STDOUT
         p = subprocess.Popen(list(argv), env=full_env, stdout=out, stderr=err,
                              stdin=subprocess.DEVNULL, **kw)
         self._procs.append(p)
@@ -312,6 +318,28 @@ class XSession:
                 best = g
         return best
 
+    def env_with(self, base: Mapping[str, str]) -> dict[str, str]:
+        """``base`` (e.g. a test's isolated environment) on this desktop."""
+        env = dict(base)
+        env.pop("WAYLAND_DISPLAY", None)
+        env.update(DISPLAY=self.display, DBUS_SESSION_BUS_ADDRESS=self.bus_address,
+                   NO_AT_BRIDGE="1", GTK_A11Y="none")
+        return env
+
+    def windows_of(self, pid: int) -> list[tuple[int, Geometry]]:
+        """Visible windows of process ``pid`` (from _NET_WM_PID), with their geometry."""
+        out = []
+        for wid in self.search(["--pid", str(pid)]):
+            g = self.geometry(wid)
+            if g is not None and g.x >= 0 and g.y >= 0:
+                out.append((wid, g))
+        return out
+
+    def popup_of(self, pid: int, min_height: int = 40) -> Geometry | None:
+        """The open menu (or dialog) of ``pid``: its one big visible window."""
+        big = [g for _, g in self.windows_of(pid) if g.height >= min_height and g.width >= 100]
+        return big[0] if len(big) == 1 else None
+
     def screenshot(self, path: Path | None = None) -> Any:
         """The whole screen as a PIL image (and saved as PNG if ``path`` is given)."""
         from PIL import ImageGrab
@@ -325,48 +353,74 @@ class XSession:
         return self.run(["xdotool", *args])
 
 
-_STRING_RE = re.compile(r'^\s*string "(.*)"$')
+_HEADER_RE = re.compile(r"^(?=(?:method call|method return|signal|error) time=)", re.M)
+_TOKEN_RE = re.compile(r"^\s+(?:string |u?int\d+ |byte |boolean |double |variant |object path |"
+                       r"array \[|\]|dict entry\(|\))")
+
+
+def _tokens(lines: list[str]) -> list[tuple[str, str]]:
+    """``dbus-monitor`` value lines as (kind, value); strings may span lines (not escaped)."""
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = re.match(r"^\s+string \"(.*)$", line)
+        if m:
+            parts = [m.group(1)]
+            # The string ends at a line ending in a quote that is followed by a value line.
+            while not (parts[-1].endswith('"') and
+                       (i + 1 >= len(lines) or _TOKEN_RE.match(lines[i + 1]))):
+                i += 1
+                if i >= len(lines):
+                    break
+                parts.append(lines[i])
+            out.append(("string", "\n".join(parts)[:-1]))
+        else:
+            s = line.strip()
+            if s.startswith("array ["):
+                out.append(("open", ""))
+            elif s == "]":
+                out.append(("close", ""))
+            elif s:
+                out.append(("other", s))
+        i += 1
+    return out
 
 
 def parse_notify_log(text: str) -> list[dict[str, Any]]:
-    """Parse ``dbus-monitor`` output into the Notify calls it recorded.
+    """The ``Notify`` calls in ``dbus-monitor`` output, in order.
 
-    A Notify call is ``(app_name, replaces_id, app_icon, summary, body, actions[],
-    hints{}, expire_timeout)``; strings come one per line in that order.
+    A call is ``(app_name, replaces_id, app_icon, summary, body, actions, hints,
+    expire_timeout)``; each becomes ``{"app", "summary", "body", "actions", "urgency"}``.
     """
     calls: list[dict[str, Any]] = []
-    blocks = re.split(r"^(?=method call |signal |method return |error )", text, flags=re.M)
-    for block in blocks:
-        head = block.split("\n", 1)[0]
+    for block in _HEADER_RE.split(text):
+        head, _, rest = block.partition("\n")
         if not head.startswith("method call") or "member=Notify" not in head:
             continue
-        lines = block.split("\n")[1:]
         strings: list[str] = []
-        in_actions = False
-        actions: list[str] = []
-        urgency: int | None = None
+        arrays: list[list[tuple[str, str]]] = []
         depth = 0
-        for i, line in enumerate(lines):
-            s = line.strip()
-            if s.startswith("array ["):
+        for kind, value in _tokens(rest.split("\n")):
+            if kind == "open":
+                if depth == 0:
+                    arrays.append([])
                 depth += 1
-                in_actions = depth == 1 and len(strings) == 4
-                continue
-            if s == "]":
+            elif kind == "close":
                 depth -= 1
-                in_actions = False
-                continue
-            m = _STRING_RE.match(line)
-            if m:
-                if in_actions:
-                    actions.append(m.group(1))
-                elif depth == 0:
-                    strings.append(m.group(1))
-                elif m.group(1) == "urgency" and i + 1 < len(lines):
-                    um = re.search(r"byte (\d+)", lines[i + 1])
-                    if um:
-                        urgency = int(um.group(1))
-        if len(strings) >= 4:
-            calls.append({"app": strings[0], "summary": strings[2], "body": strings[3],
-                          "actions": actions, "urgency": urgency})
+            elif depth == 0 and kind == "string":
+                strings.append(value)
+            elif depth > 0:
+                arrays[-1].append((kind, value))
+        if len(strings) < 4 or len(arrays) < 2:
+            continue
+        actions = [v for k, v in arrays[0] if k == "string"]
+        urgency = None
+        hints = arrays[1]
+        for j, (k, v) in enumerate(hints):
+            if k == "string" and v == "urgency" and j + 1 < len(hints):
+                um = re.search(r"byte (\d+)", hints[j + 1][1])
+                urgency = int(um.group(1)) if um else None
+        calls.append({"app": strings[0], "summary": strings[2], "body": strings[3],
+                      "actions": actions, "urgency": urgency})
     return calls

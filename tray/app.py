@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tray import actions, control, paths
+from tray import actions, control, paths, worker
 from tray.models import Snapshot
 from tray.refresher import TICK_INTERVAL, Refresher
 from tray.scheduler import ApsScheduler, Scheduler
@@ -94,11 +94,15 @@ def notify_subscriber(notify: Notify) -> Callable[[Snapshot], None]:
 
 
 def build_refresher(ctx: actions.Context | None = None, *, scheduler: Scheduler | None = None,
-                    notify: Notify | None = None,
-                    tick_interval: float | None = TICK_INTERVAL) -> Refresher:
-    """The refresher with the real scheduler and clock; ``notify`` sees every change."""
+                    notify: Notify | None = None, tick_interval: float | None = TICK_INTERVAL,
+                    in_process: bool = False) -> Refresher:
+    """The refresher with the real scheduler and clock; ``notify`` sees every change.
+
+    Each AssumeRole runs in a child process (``tray.worker``) unless ``in_process``.
+    """
     refresher = Refresher(ctx or actions.Context(), scheduler or ApsScheduler(),
-                          tick_interval=tick_interval)
+                          tick_interval=tick_interval,
+                          assume_fn=actions.assume if in_process else worker.assume_in_child)
     if notify is not None:
         refresher.subscribe(notify_subscriber(notify))
     return refresher
@@ -128,9 +132,10 @@ def running_instance(*, ctx: actions.Context | None = None, notify: Notify | Non
     finally:
         if server is not None:
             server.stop()
-        clean = refresher.stop(timeout=STOP_GRACE)
-        if not clean:
-            log.warning("a refresh was still in flight when stopping")
+        if not refresher.stop(timeout=STOP_GRACE) and worker.terminate_children():
+            log.warning("a refresh was still in flight after %.0f s; stopped its worker",
+                        STOP_GRACE)
+            refresher.wait_idle(timeout=2.0)
         lock.release()
 
 
@@ -208,3 +213,36 @@ def run_daemon(args: argparse.Namespace) -> int:
         os._exit(0)
     log.info("stopped")
     return 0
+
+
+# -------------------------------------------------------------------------- tray
+
+def run_tray(args: argparse.Namespace) -> int:
+    """``roletray run``: the tray icon, the refresher and notifications until Quit.
+
+    Refuses (exit 2) before anything starts when no tray with a menu can run
+    (no display, or PyGObject missing: the message says how to install it), and
+    when another tray or daemon holds the instance lock.
+    """
+    from tray.ui import tray_app  # the GUI is reached from here only
+
+    tray_app.select_backend()  # sets PYSTRAY_BACKEND before pystray is imported
+    ctx = actions.Context()  # a broken settings file stops us before the lock is taken
+    log_path = setup_logging(to_stderr=True, quiet=bool(getattr(args, "quiet", True)))
+    assert ctx.settings is not None
+    app = tray_app.TrayApp(None, log_path=log_path, config_path=ctx.config_path,
+                           notifications=ctx.settings.notifications)
+    try:
+        with running_instance(ctx=ctx, subscribers=(app.on_snapshot,)) as refresher:
+            app.refresher = refresher
+            code = app.run()
+            log.info("tray stopped")
+    finally:
+        app.close()
+    if not refresher.stopped_cleanly:
+        log.warning("a refresh was still in flight; exiting without waiting for it")
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

@@ -281,7 +281,9 @@ class ControlServer:
                     _write(conn, {"ok": False, "error": f"bad request ({type(e).__name__})",
                                   "exit_code": EXIT_USAGE})
                 return
-            log.info("control: %s", request.get("cmd"))  # the command only: never the payload
+            # The command only, never the payload (it may hold an MFA code); status is chatty.
+            log.log(logging.DEBUG if request.get("cmd") == "status" else logging.INFO,
+                    "control: %s", request.get("cmd"))
             conn.settimeout(None)  # an assume may take a while; the client has its own timeout
             reply = self.handler(request)
             with contextlib.suppress(OSError):

@@ -59,6 +59,7 @@ SectionState = Literal["absent", "owned", "foreign"]
 
 _REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _TARGET_RE = re.compile(r"^[^\s\[\]'\"\\]+$")
+_SPACE_RE = re.compile(r"\s")
 
 
 # --- reading and validating ---------------------------------------------------------------
@@ -268,7 +269,7 @@ def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: 
     if not role or role != role.strip() or "\n" in role or "\r" in role:
         raise CredentialsFileError(f"{shown}: role name {role!r} cannot be written")
     secrets = (creds.access_key_id, creds.secret_access_key, creds.session_token)
-    if any(not v or any(c.isspace() for c in v) for v in secrets):
+    if any(not v or _SPACE_RE.search(v) for v in secrets):
         # Never echo the values: they are secrets.
         raise CredentialsFileError(f"{shown}: the temporary keys for [{target}] contain "
                                    "whitespace or are empty; not writing them")
@@ -283,6 +284,24 @@ def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: 
         return inifile.replace_section_span(text, target, items, layout=layout)
 
     _update(path, edit, create=True, target=target, items=items)
+
+
+def check_writable(path: Path, target: str, *, force: bool = False) -> None:
+    """Raise now what ``write_credentials`` would raise for this file, and write nothing.
+
+    For callers that want to refuse before asking AWS for keys: a file botocore
+    cannot parse, a bad target name, a section roletray may not replace.
+    """
+    shown = display_path(path)
+    _check_target(target, shown)
+    real = _resolve(path)
+    data, _ = _read_bytes(real, path)
+    if _known_items(real, data, target) is not None:
+        return  # exactly as this process wrote it: ours
+    layout = _parse(_decode(data, path), path)
+    state, why = _classify(_section_items(layout, target))
+    if state == "foreign":
+        _refuse_foreign(shown, layout, target, why, force)
 
 
 def remove_credentials(path: Path, target: str) -> bool:
@@ -377,8 +396,9 @@ def _refuse_foreign(shown: str, layout: inifile.Layout, target: str, why: str,
 
 def _resolve(path: Path) -> Path:
     # Write through a symlink to the file it names, in that file's folder:
-    # renaming over the link would replace the link with a plain file.
-    return Path(os.path.realpath(path))
+    # renaming over the link would replace the link with a plain file. (Linked
+    # folders above it need nothing: the rename happens in the real folder anyway.)
+    return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
 
 
 Items = tuple[tuple[str, str], ...]
@@ -473,12 +493,17 @@ def lock_path(path: Path) -> Path:
     return real.with_name(f".{real.name}.roletray.lock")
 
 
+_locks: dict[str, filelock.FileLock] = {}
+
+
 @contextmanager
 def _locked(real: Path, shown: str) -> Iterator[None]:
-    lock = filelock.FileLock(str(real.with_name(f".{real.name}.roletray.lock")),
-                             timeout=LOCK_TIMEOUT, mode=NEW_FILE_MODE)
+    # One FileLock object per lock file (its state is per thread, so threads still
+    # exclude each other): building one costs more than a whole small write.
+    name = str(real.with_name(f".{real.name}.roletray.lock"))
+    lock = _locks.get(name) or _locks.setdefault(name, filelock.FileLock(name, mode=NEW_FILE_MODE))
     try:
-        lock.acquire()
+        lock.acquire(timeout=LOCK_TIMEOUT)
     except filelock.Timeout:
         raise CredentialsFileError(f"{shown}: another roletray process has held its lock for "
                                    f"{LOCK_TIMEOUT:.0f} s; try again") from None
@@ -511,6 +536,8 @@ def _remove_stale_temps(real: Path, now: Callable[[], float] = time.time) -> Non
 
 
 def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would terminate it there; the age rule decides
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -543,13 +570,7 @@ def _write_atomic(real: Path, data: bytes, st: os.stat_result | None, shown: str
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            if st is not None:
-                if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-                    with suppress(OSError):  # best effort: only root may give files away
-                        os.fchown(f.fileno(), st.st_uid, st.st_gid)
-                os.fchmod(f.fileno(), stat.S_IMODE(st.st_mode))
-            else:
-                os.fchmod(f.fileno(), NEW_FILE_MODE)
+            _copy_owner_and_mode(f.fileno(), st)
             os.fsync(f.fileno())
         if not _same_file(real, st):
             os.unlink(tmp)  # a program that ignores our lock wrote meanwhile: read again
@@ -563,6 +584,19 @@ def _write_atomic(real: Path, data: bytes, st: os.stat_result | None, shown: str
         raise
     _fsync_folder(folder)
     return True
+
+
+def _copy_owner_and_mode(fd: int, st: os.stat_result | None) -> None:
+    """Give the new file the old one's mode (and owner, as far as allowed); else 0600."""
+    if not hasattr(os, "fchmod"):  # Windows: modes are not ours to keep
+        return
+    if st is None:
+        os.fchmod(fd, NEW_FILE_MODE)  # mkstemp's 0600 may have met an odd umask
+        return
+    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+        with suppress(OSError):  # best effort: only root may give a file away
+            os.fchown(fd, st.st_uid, st.st_gid)
+    os.fchmod(fd, stat.S_IMODE(st.st_mode))
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -173,6 +173,14 @@ class Refresher:
         self.stopped_cleanly = idle
         return idle
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait for a refresh in flight to end (after ``stop``); True if none is left."""
+        idle = self._refresh_lock.acquire(timeout=timeout)
+        if idle:
+            self._refresh_lock.release()
+        self.stopped_cleanly = idle
+        return idle
+
     def switch(self, profile: str, mfa_code: str | None = None, *, target: str | None = None,
                duration: int | None = None, force: bool = False) -> Snapshot:
         """Assume ``profile`` now and make it the active role. Errors are raised; the

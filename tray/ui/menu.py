@@ -249,13 +249,16 @@ class TrayLook:
 
 
 def tray_look(s: Snapshot, now: datetime) -> TrayLook:
-    """fresh → green; refreshing, retrying, MFA needed → amber; expired, error → red;
-    idle → grey. The badge counts minutes in the last hour of the keys."""
+    """fresh → green; refreshing, retrying, MFA needed → amber; expired, error, or no
+    usable keys (unless a refresh is running) → red; idle → grey. The badge counts
+    minutes in the last hour of the keys."""
     left = None if s.expiration is None else int((s.expiration - now).total_seconds())
     if s.role is None or s.state is RefreshState.IDLE:
         return TrayLook("idle", None, "roletray · no role active")
     state: IconState
-    if s.state in (RefreshState.EXPIRED, RefreshState.ERROR) or (left is not None and left <= 0):
+    no_keys = left is None or left <= 0  # tools using the target fail now
+    if s.state in (RefreshState.EXPIRED, RefreshState.ERROR) or (
+            no_keys and s.state is not RefreshState.REFRESHING):
         state = "error"
     elif s.state in (RefreshState.REFRESHING, RefreshState.RETRYING, RefreshState.NEEDS_INPUT):
         state = "warning"

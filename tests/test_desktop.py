@@ -1,0 +1,337 @@
+"""The tray for real: Xvfb, a session bus, dunst, trayer, the app as a process, moto as AWS.
+
+Every wait polls with a deadline (no sleeps). Skipped only when Xvfb is missing
+and CI is not "true"; in CI a missing piece fails.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from xsession import Geometry, XSession, missing_tools, wait_for
+
+pytestmark = pytest.mark.desktop
+
+REPO = Path(__file__).resolve().parents[1]
+MFA_CODE = "864209"  # shares no six digits with the account id 123456789012
+OTHER = "arn:aws:iam::123456789012:user/other"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"desktop tests cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def xs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XSession]:
+    if shutil.which("Xvfb") is None:
+        _unavailable("Xvfb is not installed (apt install xvfb)")
+    missing = missing_tools()
+    if missing:
+        pytest.fail("desktop tools missing: " + ", ".join(missing)
+                    + " (see docs/HACKING.md: apt install trayer dunst xdotool x11-utils dbus-x11)")
+    try:
+        import gi  # noqa: F401
+    except ImportError:
+        pytest.fail('PyGObject is missing: pip install "pygobject<3.51" '
+                    "(needs libgirepository1.0-dev libcairo2-dev pkg-config)")
+    root = tmp_path_factory.mktemp("desktop")
+    home = root / "home"
+    home.mkdir()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    base.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                XDG_RUNTIME_DIR=str(root), XDG_DATA_HOME=str(home / ".local/share"))
+    with XSession(root, base_env=base) as session:
+        yield session
+
+
+@dataclass
+class Tray:
+    xs: XSession
+    proc: subprocess.Popen[bytes]
+    log: Path
+    button: str
+
+    def icon(self) -> Geometry:
+        def found() -> Geometry | None:
+            assert self.proc.poll() is None, f"the tray exited {self.proc.returncode}: {self.tail()}"
+            return self.xs.tray_icon_geometry()
+        return wait_for(found, 30, "the tray icon in trayer")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+
+    def wait_colour(self, state: str, timeout: float = 20) -> Any:
+        def matches() -> Any:
+            img = self.xs.screenshot().crop(self.icon().box)
+            return img if icon_state_of(img) == state else None
+        try:
+            return wait_for(matches, timeout, f"the icon to turn {state}")
+        except TimeoutError:
+            img = self.xs.screenshot().crop(self.icon().box)
+            raise AssertionError(f"icon is {icon_state_of(img)}, not {state}; log: {self.tail()}")
+
+    def open_menu(self) -> Geometry:
+        x, y = self.icon().center
+        self.xs.xdotool("mousemove", str(x), str(y), "click", self.button)
+        return wait_for(lambda: self.xs.popup_of(self.proc.pid), 10, "the menu to open")
+
+    def choose(self, downs: int) -> None:
+        """Open the menu and pick the ``downs``-th enabled entry from the top."""
+        self.open_menu()
+        self.xs.xdotool("key", *(["Down"] * downs), "Return")
+        wait_for(lambda: self.xs.popup_of(self.proc.pid) is None, 10, "the menu to close")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            wait_for(lambda: self.xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
+
+
+_counter = iter(range(1000))
+
+
+@pytest.fixture
+def start_tray(xs: XSession, tmp_path: Path) -> Iterator[Any]:
+    started: list[Tray] = []
+
+    def start(backend: str | None = None, **extra: str) -> Tray:
+        env = xs.env_with(os.environ)
+        env.update(TZ="Europe/Paris", PYTHONPATH=str(REPO), **extra)
+        env.pop("PYSTRAY_BACKEND", None)
+        if backend:
+            env["PYSTRAY_BACKEND"] = backend
+        log = xs.workdir / f"app-{next(_counter)}.log"
+        proc = xs.spawn([sys.executable, "-m", "tray", "run"], stdout_path=log, env=env)
+        tray = Tray(xs, proc, log, "3" if backend == "gtk" else "1")
+        started.append(tray)
+        tray.icon()
+        return tray
+
+    yield start
+    for tray in started:
+        if tray.proc.poll() is None:
+            tray.stop()
+
+
+def _pixels(img: Any) -> Any:
+    return getattr(img, "get_flattened_data", img.getdata)()
+
+
+def icon_state_of(img: Any) -> str:
+    """Which state colour dominates the icon's pixels (tray.ui.icons.COLOURS)."""
+    from tray.ui.icons import COLOURS
+
+    rgb = img.convert("RGB")
+    counts = dict.fromkeys(COLOURS, 0)
+    for px in _pixels(rgb):
+        for state, c in COLOURS.items():
+            if all(abs(a - b) <= 30 for a, b in zip(px, c, strict=True)):
+                counts[state] += 1
+    best = max(counts, key=lambda k: counts[k])
+    return best if counts[best] >= rgb.width * rgb.height // 8 else "none"
+
+
+def section(aws: Any, name: str = "roletray") -> dict[str, str]:
+    cp = configparser.RawConfigParser()
+    cp.read(aws.credentials_path)
+    return dict(cp[name]) if cp.has_section(name) else {}
+
+
+def role_in_file(aws: Any) -> str | None:
+    return section(aws).get("x_roletray_role")
+
+
+def notes(xs: XSession, after: int) -> list[dict[str, Any]]:
+    return xs.notifications()[after:]
+
+
+def wait_note(xs: XSession, after: int, summary: str, timeout: float = 20) -> dict[str, Any]:
+    def seen() -> dict[str, Any] | None:
+        return next((n for n in notes(xs, after) if n["summary"] == summary), None)
+    try:
+        return wait_for(seen, timeout, f"notification {summary!r}")
+    except TimeoutError:
+        raise AssertionError(f"no {summary!r}; seen: {notes(xs, after)}") from None
+
+
+def world(aws: Any, *, locked: bool = False, mfa: bool = False) -> None:
+    """User dev with long-term keys; role profiles platform and readonly (and more)."""
+    akid, secret = aws.create_user("dev")
+    aws.create_user("other")
+    profiles = {"platform": aws.create_role("platform"),
+                "readonly": aws.create_role("readonly")}
+    if locked:
+        profiles["locked"] = aws.create_role("locked", trust_principal=OTHER)
+    text = "[default]\nregion = eu-west-3\noutput = json\n"
+    for name, arn in profiles.items():
+        text += f"\n[profile {name}]\nrole_arn = {arn}\nsource_profile = default\n"
+    if mfa:
+        arn = aws.create_role("mfa-role")
+        text += (f"\n[profile mfa-role]\nrole_arn = {arn}\nsource_profile = default\n"
+                 "mfa_serial = arn:aws:iam::123456789012:mfa/dev\n")
+    aws.write_config(text)
+    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                          f"aws_secret_access_key = {secret}\n")
+    aws.enforce()
+
+
+def secrets_of(aws: Any) -> list[str]:
+    cp = configparser.RawConfigParser()
+    cp.read(aws.credentials_path)
+    out = []
+    for name in cp.sections():
+        for key in ("aws_secret_access_key", "aws_session_token"):
+            if cp.has_option(name, key):
+                out.append(cp.get(name, key))
+    return out
+
+
+# -------------------------------------------------------------------------------- tests
+
+def test_menu_switches_roles_and_the_icon_follows(xs: XSession, aws: Any, start_tray: Any,
+                                                  tmp_path: Path) -> None:
+    world(aws)
+    seen = len(xs.notifications())
+    tray = start_tray()
+    tray.wait_colour("idle")
+
+    menu = tray.open_menu()
+    shot = xs.screenshot(tmp_path / "menu.png")
+    icon = tray.icon()
+    assert menu.y >= icon.y + icon.height - 2, (menu, icon)  # drops down from the panel
+    region = shot.crop(menu.box).convert("L")
+    assert sum(_pixels(region)) / (menu.width * menu.height) > 150  # a drawn, light menu
+    xs.xdotool("key", "Escape")
+    wait_for(lambda: xs.popup_of(tray.proc.pid) is None, 10, "the menu to close")
+
+    # Idle menu: the roles are the first enabled entries, sorted: platform, readonly.
+    tray.choose(1)
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    assert section(aws)["aws_session_token"]
+    tray.wait_colour("fresh")
+    note = wait_note(xs, seen, "Now working as platform")
+    assert re.fullmatch(r"123456789012 · expires \d\d:\d\d CES?T \(in (59|60) min\); tools use "
+                        r"AWS_PROFILE=roletray\.|123456789012 · expires \d\d:\d\d CES?T "
+                        r"\(in 1 h\); tools use AWS_PROFILE=roletray\.", note["body"]), note
+
+    # Active menu: platform (checked), then readonly.
+    tray.choose(2)
+    wait_for(lambda: role_in_file(aws) == "readonly", 30, "[roletray] to hold readonly")
+    wait_note(xs, seen, "Now working as readonly")
+    from tray.state import load_state
+
+    state = load_state()
+    assert state is not None and state.active_role == "readonly"
+
+    assert tray.stop() == 0
+    leaked = [s for s in secrets_of(aws) if s in tray.log.read_text() + xs.notify_log.read_text()]
+    assert not leaked
+
+
+def test_denied_role_is_notified_and_turns_red(xs: XSession, aws: Any, start_tray: Any) -> None:
+    world(aws, locked=True)
+    from tray.state import State, save_state
+
+    save_state(State(active_role="locked", target="roletray"))  # e.g. from yesterday
+    seen = len(xs.notifications())
+    tray = start_tray()
+    note = wait_note(xs, seen, "locked: failed")
+    assert note["urgency"] == 2
+    assert "not authorized to perform: sts:AssumeRole" in note["body"], note
+    tray.wait_colour("error")
+    assert role_in_file(aws) is None
+
+    # The menu still works: "locked → [roletray]", "Not working", "⚠ …" are disabled;
+    # the roles follow: locked, platform, readonly.
+    tray.choose(2)
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    tray.wait_colour("fresh")
+    assert tray.stop() == 0
+
+
+def test_mfa_code_from_the_notification_button(xs: XSession, aws: Any, start_tray: Any) -> None:
+    world(aws, mfa=True)
+    from tray.state import State, save_state
+
+    save_state(State(active_role="mfa-role", target="roletray"))
+    seen = len(xs.notifications())
+    tray = start_tray()
+    note = wait_note(xs, seen, "mfa-role: MFA code needed")
+    assert note["actions"] == ["default", "Enter MFA code"]
+    tray.wait_colour("error")  # expired and waiting for a person
+    # Nothing pops up unasked.
+    assert not xs.search(["--name", "roletray: MFA code"])
+
+    xs.run(["dunstctl", "action", "0"])  # the user clicks the notification
+    dialog = wait_for(lambda: xs.search(["--name", "roletray: MFA code"]), 20, "the MFA prompt")
+    xs.xdotool("windowfocus", "--sync", str(dialog[0]))
+    xs.xdotool("type", "--delay", "20", MFA_CODE)
+    xs.xdotool("key", "Return")
+    wait_for(lambda: role_in_file(aws) == "mfa-role", 30, "[roletray] to hold mfa-role")
+    tray.wait_colour("fresh")
+    wait_note(xs, seen, "mfa-role: keys are fresh again")
+    assert tray.stop() == 0
+    everything = tray.log.read_text() + xs.notify_log.read_text()
+    assert MFA_CODE not in everything
+
+
+@pytest.mark.parametrize("toolkit", ["gtk", "tk"])
+def test_prompt_prints_the_code_on_its_pipe(xs: XSession, toolkit: str) -> None:
+    env = xs.env_with(os.environ)
+    env.update(PYTHONPATH=str(REPO), ROLETRAY_PROMPT_TOOLKIT=toolkit)
+    argv = [sys.executable, "-m", "tray.ui.prompt", "--serial",
+            "arn:aws:iam::123456789012:mfa/dev", "--profile", "platform"]
+
+    def ask(keys: list[list[str]]) -> subprocess.CompletedProcess[bytes]:
+        p = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        try:
+            wid = wait_for(lambda: xs.search(["--name", "roletray: MFA code"]), 20, "the prompt")
+            xs.xdotool("windowfocus", "--sync", str(wid[0]))
+            for k in keys:
+                xs.xdotool(*k)
+            out, err = p.communicate(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return subprocess.CompletedProcess(argv, p.returncode, out, err)
+
+    done = ask([["type", "--delay", "20", "12a3456"], ["key", "Return"]])
+    assert (done.returncode, done.stdout) == (0, b"123456\n"), done.stderr
+    cancelled = ask([["type", "--delay", "20", "123"], ["key", "Escape"]])
+    assert (cancelled.returncode, cancelled.stdout) == (1, b"")
+
+
+def test_gtk_backend_quit_from_menu_and_single_instance(xs: XSession, aws: Any,
+                                                        start_tray: Any) -> None:
+    world(aws)
+    tray = start_tray("gtk")
+    tray.wait_colour("idle")
+    second = subprocess.run([sys.executable, "-m", "tray", "run"], capture_output=True,
+                            text=True, timeout=60,
+                            env={**xs.env_with(os.environ), "PYTHONPATH": str(REPO)})
+    assert second.returncode == 2
+    assert "already running" in second.stderr
+    tray.open_menu()
+    xs.xdotool("key", "Up", "Return")  # Up from the top wraps to the last entry: Quit
+    assert tray.proc.wait(timeout=20) == 0
+    wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
+    from tray import control
+
+    assert control.running_pid() is None

@@ -1,0 +1,117 @@
+"""AssumeRole in a child process: same results and errors as in-process, bounded, killable."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from faultserver import FaultServer
+
+from tray import actions, credfile, errors, worker
+from tray.errors import (
+    AccessDeniedError,
+    AwsError,
+    EndpointError,
+    MfaRequiredError,
+    NeedsInputError,
+    RoletrayError,
+)
+from tray.state import load_state
+
+REPO = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(autouse=True)
+def importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+
+
+def test_the_child_assumes_writes_and_reports_back(aws) -> None:  # type: ignore[no-untyped-def]
+    aws.seed_world()
+    aws.enforce()
+    out = worker.assume_in_child("platform", ctx=actions.Context())
+    assert out.role.name == "platform" and out.target == "roletray"
+    assert out.region == "ap-northeast-2" and out.warnings == ()
+    assert out.result.identity_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/")
+    assert out.result.server_date is not None  # for the clock-skew check
+    owned = credfile.read_owned(aws.credentials_path, "roletray")
+    assert owned == out.result.credentials  # the keys came back through the file
+    state = load_state()
+    assert state is not None and state.active_role == "platform"
+    assert worker._children == set()
+
+
+def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-untyped-def]
+    aws.seed_world()
+    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
+    with aws.config_path.open("a") as f:
+        f.write(f"\n[profile locked]\nrole_arn = {locked}\nsource_profile = default\n"
+                f"\n[profile guarded]\nrole_arn = {locked}\nsource_profile = default\n"
+                f"mfa_serial = arn:aws:iam::{ACCOUNT}:mfa/dev\n")
+    aws.enforce()
+    before = aws.credentials_path.read_bytes()
+    with pytest.raises(AccessDeniedError) as denied:
+        worker.assume_in_child("locked", ctx=actions.Context())
+    assert denied.value.exit_code == 1 and "trust relationship" in str(denied.value)
+    with pytest.raises(MfaRequiredError) as mfa:
+        worker.assume_in_child("guarded", ctx=actions.Context())
+    assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)
+    with pytest.raises(errors.UnknownProfileError):
+        worker.assume_in_child("nope", ctx=actions.Context())
+    assert aws.credentials_path.read_bytes() == before
+
+
+def test_rebuild_error_keeps_message_class_and_exit_code() -> None:
+    e = worker.rebuild_error("MfaRequiredError", "profile 'x' needs an MFA code", 2)
+    assert type(e) is MfaRequiredError and str(e) == "profile 'x' needs an MFA code"
+    assert e.exit_code == 2
+    e = worker.rebuild_error("SomethingNew", "boom", 1)
+    assert type(e) is AwsError and e.exit_code == 1
+    e = worker.rebuild_error("Any", "not an error class", 2)  # in errors, not an error
+    assert type(e) is RoletrayError
+
+
+def test_a_hanging_call_is_bounded_and_the_child_killed(aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    aws.seed_world()
+    with FaultServer("hang", lifetime=30) as srv:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
+        start = time.monotonic()
+        with pytest.raises(EndpointError, match="did not finish within 2 s"):
+            worker.assume_in_child("platform", ctx=actions.Context(), timeout=2.0)
+        assert time.monotonic() - start < 5
+    assert worker._children == set()
+
+
+def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
+        aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    aws.seed_world()
+    with aws.config_path.open("a") as f:
+        f.write(f"\n[profile guarded]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/platform\n"
+                f"source_profile = default\nmfa_serial = arn:aws:iam::{ACCOUNT}:mfa/dev\n")
+    with FaultServer("hang", lifetime=30) as srv:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                worker.assume_in_child("guarded", mfa_code="902817", ctx=actions.Context())
+            except RoletrayError as e:
+                failures.append(e)
+
+        t = threading.Thread(target=run)
+        t.start()
+        deadline = time.monotonic() + 15
+        while srv.requests < 1:  # poll until the child is talking to the server
+            assert time.monotonic() < deadline, "the child never called STS"
+            time.sleep(0.05)
+        [child] = list(worker._children)
+        cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
+        assert b"902817" not in cmdline and b"tray.worker" in cmdline
+        assert worker.terminate_children() == 1
+        t.join(5)
+        assert not t.is_alive()
+    assert failures and "exited" in str(failures[0])
+    assert srv.forms[0].get("TokenCode") == "902817"  # it did go to STS, by stdin

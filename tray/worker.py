@@ -1,0 +1,160 @@
+"""One AssumeRole in a short-lived child process, for the long-running tray and daemon.
+
+Why a child: each AssumeRole builds several botocore sessions, each loading
+megabytes of JSON models, and CPython keeps those pages after they are freed:
+in-process, a daemon grows from ~38 MiB to ~60 MiB within a day of refreshes.
+A child gives everything back when it exits (~0.5 s of CPU every 50 minutes),
+and a call stuck on the network can be killed without harming the daemon.
+
+The parent writes one JSON object to the child's stdin (an MFA code travels
+here, never in the argument list)::
+
+    {"profile": "platform", "target": "roletray", "duration": null,
+     "mfa_code": null, "force": false}
+
+The child runs ``actions.assume`` (which writes the section and the state) and
+prints one JSON line, never a secret::
+
+    {"ok": true, "role": {"name": "platform", "role_arn": "...", ...},
+     "target": "roletray", "region": "ap-northeast-2", "warnings": [],
+     "identity_arn": "...", "assumed_role_id": "...", "access_key_id": "ASIA...",
+     "expiration": "2026-11-28T14:26:50Z", "server_date": "2026-11-28T13:26:50Z"}
+    {"ok": false, "error_type": "AccessDeniedError", "error": "...", "exit_code": 1}
+
+The parent reads the keys back from the section the child wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from tray import actions, credfile, errors
+from tray.errors import CredentialsFileError, EndpointError, RoletrayError
+from tray.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 60.0  # botocore's own timeouts end a call long before; this is the backstop
+
+_children: set[subprocess.Popen[str]] = set()
+_children_lock = threading.Lock()
+
+
+def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = None,
+                    duration: int | None = None, mfa_code: str | None = None,
+                    force: bool = False, timeout: float = TIMEOUT) -> actions.Outcome:
+    """``actions.assume`` run by ``python -m tray.worker``; same arguments, same errors."""
+    if getattr(sys, "frozen", False):  # a frozen build has no ``-m``: do it here
+        return actions.assume(profile, target=target, duration=duration, mfa_code=mfa_code,
+                              force=force, ctx=ctx)
+    target = target or ctx.target
+    request = json.dumps({"profile": profile, "target": target, "duration": duration,
+                          "mfa_code": mfa_code, "force": force})
+    proc = subprocess.Popen([sys.executable, "-m", "tray.worker"], env=dict(ctx.env),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    with _children_lock:
+        _children.add(proc)
+    try:
+        out, err = proc.communicate(request + "\n", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
+                            f"{timeout:.0f} s") from None
+    finally:
+        with _children_lock:
+            _children.discard(proc)
+    for line in err.splitlines()[-5:]:
+        log.warning("worker: %s", line[:300])
+    reply = _last_json(out)
+    if reply is None:
+        raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
+                            "without an answer; see the log")
+    if not reply.get("ok"):
+        raise rebuild_error(str(reply.get("error_type", "")), str(reply.get("error", "")),
+                            int(reply.get("exit_code", errors.EXIT_USAGE)))
+    return _outcome(reply, ctx, target)
+
+
+def terminate_children() -> int:
+    """Stop every worker still running (the instance is shutting down). Returns how many."""
+    with _children_lock:
+        procs = list(_children)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.terminate()
+    return len(procs)
+
+
+def _last_json(out: str) -> dict[str, Any] | None:
+    for line in reversed(out.splitlines()):
+        with contextlib.suppress(ValueError):
+            doc = json.loads(line)
+            if isinstance(doc, dict):
+                return doc
+    return None
+
+
+def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> actions.Outcome:
+    creds = credfile.read_owned(ctx.credentials_path, target)
+    if creds is None or creds.access_key_id != reply["access_key_id"]:
+        raise CredentialsFileError(f"[{target}] changed again right after roletray wrote it; "
+                                   "will try again")
+    server_date = reply.get("server_date")
+    result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
+                          identity_arn=reply["identity_arn"],
+                          assumed_role_id=reply["assumed_role_id"],
+                          server_date=parse_iso_utc(server_date) if server_date else None)
+    return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target=target,
+                           region=reply.get("region"), warnings=tuple(reply.get("warnings", ())))
+
+
+def rebuild_error(type_name: str, message: str, exit_code: int) -> RoletrayError:
+    """The child's error as the same class, so the refresher classifies it the same way."""
+    cls = getattr(errors, type_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, RoletrayError)):
+        cls = errors.AwsError if exit_code == errors.EXIT_AWS else RoletrayError
+    # Bypass the class's message template: the text is already formatted.
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.kwargs = {"message": message}
+    return error
+
+
+# --------------------------------------------------------------------- the child
+
+def _child() -> int:
+    try:
+        request = json.loads(sys.stdin.readline())
+        outcome = actions.assume(request["profile"], target=request.get("target"),
+                                 duration=request.get("duration"),
+                                 mfa_code=request.get("mfa_code"),
+                                 force=bool(request.get("force")))
+    except RoletrayError as e:
+        reply: dict[str, Any] = {"ok": False, "error_type": type(e).__name__, "error": str(e),
+                                 "exit_code": e.exit_code}
+    except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
+        reply = {"ok": False, "error_type": "RoletrayError", "exit_code": errors.EXIT_USAGE,
+                 "error": f"internal error in the refresh worker ({type(e).__name__})"}
+    else:
+        res = outcome.result
+        reply = {"ok": True, "role": dataclasses.asdict(outcome.role), "target": outcome.target,
+                 "region": outcome.region, "warnings": list(outcome.warnings),
+                 "identity_arn": res.identity_arn, "assumed_role_id": res.assumed_role_id,
+                 "access_key_id": res.credentials.access_key_id,
+                 "expiration": iso_utc(res.credentials.expiration),
+                 "server_date": iso_utc(res.server_date) if res.server_date else None}
+    print(json.dumps(reply), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child())
