@@ -107,7 +107,7 @@ def test_notify_with_action_and_click(bus: str) -> None:
         # The next notification replaces the previous one: one on screen at a time.
         n.notify("platform: keys are fresh again", "ok", urgency="low")
         call = server.calls.get(timeout=5)
-        assert call[2] == nid and call[7] == [] and call[8]["urgency"] == ("y", 0)
+        assert call[2] == nid and call[6] == [] and call[7]["urgency"] == ("y", 0)
     finally:
         n.close()
         server.close()

@@ -318,6 +318,20 @@ class XSession:
                 best = g
         return best
 
+    def set_background(self, rgb: tuple[int, int, int]) -> None:
+        """Paint the root window (a desktop colour instead of black), via python-xlib."""
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(self.display)
+        try:
+            screen = d.screen()
+            pixel = screen.default_colormap.alloc_color(*(c * 257 for c in rgb)).pixel
+            screen.root.change_attributes(background_pixel=pixel)
+            screen.root.clear_area(0, 0, 0, 0)
+            d.sync()
+        finally:
+            d.close()
+
     def env_with(self, base: Mapping[str, str]) -> dict[str, str]:
         """``base`` (e.g. a test's isolated environment) on this desktop."""
         env = dict(base)

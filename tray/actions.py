@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from tray import awsconfig, credfile, paths, sts
-from tray.errors import CredentialsFileError
 from tray.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
@@ -61,11 +60,7 @@ def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False
     profile_map = awsconfig.load_profile_map(ctx.config_path)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path)
     awsconfig.check_target(target, profile_map, role, ctx.config_path)
-    if not force and credfile.section_state(ctx.credentials_path, target) == "foreign":
-        raise CredentialsFileError(
-            f"{paths.display_path(ctx.credentials_path, ctx.env)}: section [{target}] was not "
-            "written by roletray; refusing to overwrite it (choose another --target)"
-        )
+    credfile.check_writable(ctx.credentials_path, target, force=force)
     return role
 
 

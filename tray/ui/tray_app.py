@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -282,6 +282,7 @@ class TrayApp:
         self._side_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tray-side")
         self._notify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-notify")
         self._prompt_lock = threading.Lock()
+        self._pending: set[Future[None]] = set()
         self.actions = MenuActions(
             switch=lambda name: self._work(self._do_switch, name),
             enter_mfa=lambda: self._work(self._do_enter_mfa),
@@ -335,6 +336,24 @@ class TrayApp:
             pool.shutdown(wait=False, cancel_futures=True)
         if self._notifier is not None:
             self._notifier.close()
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait until the actions and notifications handed out so far are done (tests)."""
+        while True:
+            with self._lock:
+                pending = [f for f in self._pending if not f.done()]
+                self._pending = set(pending)
+            if not pending:
+                return
+            wait(pending, timeout=timeout)
+
+    def _submit(self, pool: ThreadPoolExecutor, fn: Callable[..., None], *args: Any) -> None:
+        try:
+            future = pool.submit(fn, *args)
+        except RuntimeError:  # shut down: the tray is quitting
+            return
+        with self._lock:
+            self._pending.add(future)
 
     def _install_sigterm(self) -> None:
         """SIGTERM/SIGINT end the loop like Quit, so the refresher stops cleanly."""
@@ -442,15 +461,15 @@ class TrayApp:
                 log.exception("notification failed")
 
         if not self._stop.is_set():
-            self._notify_pool.submit(send)
+            self._submit(self._notify_pool, send)
 
     # -- menu actions (each handed to a worker) ------------------------------------
     def _work(self, fn: Callable[..., None], *args: Any) -> None:
         """Role changes run one at a time, in order, off the GUI thread."""
-        self._work_pool.submit(self._guarded, fn, *args)
+        self._submit(self._work_pool, self._guarded, fn, *args)
 
     def _side(self, fn: Callable[..., None], *args: Any) -> None:
-        self._side_pool.submit(self._guarded, fn, *args)
+        self._submit(self._side_pool, self._guarded, fn, *args)
 
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:

@@ -1,0 +1,132 @@
+"""Take the README's screenshots of the real tray, on a virtual desktop.
+
+    python docs/screenshots/make_screenshots.py [OUTDIR]
+
+Runs ``roletray demo`` (moto on loopback, a sandbox HOME: the real ~/.aws is
+never read) under Xvfb with trayer, dunst and a session bus, then saves:
+
+- ``tray.png``: the panel corner with the green icon and its minutes badge;
+- ``menu.png``: the menu open under the icon.
+
+The menu shows role names, the account and the assumed-role ARN, never a key:
+the script checks that no secret of the sandbox's credentials file is in the
+log, and the menu holds no key at all.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from xsession import Geometry, XSession, wait_for  # noqa: E402
+
+DESKTOP = (0x3B, 0x42, 0x52)  # a dark desktop colour behind the panel and menu
+MARGIN = 12
+
+
+def _crop(img: object, box: Geometry, size: tuple[int, int], margin: int = MARGIN) -> object:
+    x0 = max(0, box.x - margin)
+    y0 = max(0, box.y - margin)
+    x1 = min(size[0], box.x + box.width + margin)
+    y1 = min(size[1], box.y + box.height + margin)
+    return img.crop((x0, y0, x1, y1))  # type: ignore[attr-defined]
+
+
+def _union(a: Geometry, b: Geometry) -> Geometry:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.width, b.x + b.width), max(a.y + a.height, b.y + b.height)
+    return Geometry(x0, y0, x1 - x0, y1 - y0)
+
+
+def _icon_green(xs: XSession) -> bool:
+    from tray.ui.icons import COLOURS
+
+    g = xs.tray_icon_geometry()
+    if g is None:
+        return False
+    img = xs.screenshot().crop(g.box).convert("RGB")
+    data = getattr(img, "get_flattened_data", img.getdata)()
+    green = sum(1 for px in data
+                if all(abs(a - b) <= 30 for a, b in zip(px, COLOURS["fresh"], strict=True)))
+    return green >= img.width * img.height // 8
+
+
+def _secrets(folder: Path) -> list[str]:
+    cp = configparser.RawConfigParser()
+    out = []
+    for path in folder.glob("roletray-demo-*/aws/credentials"):
+        cp.read(path)
+        for name in cp.sections():
+            for key in ("aws_secret_access_key", "aws_session_token"):
+                if cp.has_option(name, key):
+                    out.append(cp.get(name, key))
+    return out
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else HERE
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="roletray-shots-"))
+    home = work / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_STATE_HOME=str(home / ".local" / "state"), XDG_RUNTIME_DIR=str(work),
+               TMPDIR=str(work), TZ=env.get("TZ", "Europe/Paris"), PYTHONPATH=str(REPO))
+    try:
+        with XSession(work, size=(800, 500), base_env=env) as xs:
+            xs.set_background(DESKTOP)
+            log = work / "app.log"
+            app = xs.spawn([sys.executable, "-m", "tray", "demo"], stdout_path=log)
+
+            def alive() -> None:
+                if app.poll() is not None:
+                    raise SystemExit(f"the demo exited {app.returncode}:\n{log.read_text()}")
+
+            wait_for(lambda: alive() or _icon_green(xs), 60, "the green tray icon")
+            icon = xs.tray_icon_geometry()
+            panel_win = xs.tray_host_window()
+            assert icon is not None and panel_win is not None
+            panel = xs.geometry(panel_win)
+            assert panel is not None
+            shot = xs.screenshot()
+            # The panel corner: wide enough to read as a panel, scaled up for the README.
+            corner = Geometry(xs.size[0] - 160, 0, 160, panel.height + 8)
+            tray = _crop(shot, corner, xs.size, margin=0)
+            tray = tray.resize((tray.width * 2, tray.height * 2), 0)  # type: ignore[attr-defined]
+            tray.save(out / "tray.png")
+
+            x, y = icon.center
+            xs.xdotool("mousemove", str(x), str(y), "click", "1")
+            menu = wait_for(lambda: xs.popup_of(app.pid), 15, "the menu")
+            # Let the menu's first frame land (it maps before it paints).
+            wait_for(lambda: xs.screenshot().crop(menu.box).convert("L").getextrema()[1] > 200,
+                     10, "the menu to be drawn")
+            shot = xs.screenshot()
+            _crop(shot, _union(menu, icon), xs.size).save(out / "menu.png")
+            xs.xdotool("key", "Escape")
+
+            secrets = _secrets(work)
+            if not secrets:
+                raise SystemExit("found no sandbox credentials to check the log against")
+            if any(s in log.read_text() for s in secrets):
+                raise SystemExit("a secret reached the app's log")
+            app.terminate()
+            app.wait(timeout=15)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {out / 'tray.png'} and {out / 'menu.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,298 @@
+"""The tray's logic without a display: backend choice, actions, notifications, caching.
+
+The icon itself is tested for real in tests/test_desktop.py; here TrayApp runs
+with no pystray icon (``render`` is then a no-op) and fake collaborators.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tray.errors import AccessDeniedError, MfaRequiredError
+from tray.models import RefreshState, Snapshot
+from tray.ui import tray_app
+from tray.ui.menu import render_text
+from tray.ui.tray_app import ProfileCache, Services, TrayApp, TrayUnavailableError, select_backend
+
+REPO = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+ARN = "arn:aws:iam::123456789012:role/"
+CONFIG = f"""[default]
+region = eu-west-3
+
+[profile platform]
+role_arn = {ARN}platform
+source_profile = default
+
+[profile secure]
+role_arn = {ARN}secure
+source_profile = default
+mfa_serial = arn:aws:iam::123456789012:mfa/dev
+
+[profile broken]
+role_arn = not-an-arn
+source_profile = default
+"""
+
+
+@dataclass
+class FakeRefresher:
+    snap: Snapshot = field(default_factory=lambda: Snapshot(now=NOW))
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+    fail: Exception | None = None
+    threads: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> Snapshot:
+        return self.snap
+
+    def _call(self, *call: Any) -> Snapshot:
+        self.calls.append(call)
+        self.threads.append(threading.current_thread().name)
+        if self.fail is not None:
+            raise self.fail
+        return self.snap
+
+    def switch(self, profile: str, mfa_code: str | None = None) -> Snapshot:
+        return self._call("switch", profile, mfa_code)
+
+    def refresh_now(self, mfa_code: str | None = None) -> Snapshot:
+        return self._call("refresh", mfa_code)
+
+    def provide_mfa_code(self, code: str) -> Snapshot:
+        return self._call("mfa", code)
+
+    def clear(self) -> Snapshot:
+        return self._call("clear")
+
+
+@dataclass
+class FakeNotifier:
+    sent: list[tuple[str, str, str, Any]] = field(default_factory=list)
+    supports_actions: bool = True
+
+    def notify(self, title: str, body: str, *, urgency: str = "normal", action: Any = None) -> None:
+        self.sent.append((title, body, urgency, action))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def config(isolated_env: Path) -> Path:
+    path = isolated_env / ".aws" / "config"
+    path.write_text(CONFIG)
+    return path
+
+
+def make(config: Path, **svc: Any) -> tuple[TrayApp, FakeRefresher, FakeNotifier]:
+    refresher, notifier = FakeRefresher(), FakeNotifier()
+    services = Services(notifier=notifier, **svc)
+    app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
+                  tz=timezone.utc, now=lambda: NOW, config_path=config)
+    return app, refresher, notifier
+
+
+def fresh(role: str = "platform", **kw: Any) -> Snapshot:
+    base: dict[str, Any] = dict(state=RefreshState.FRESH, role=role,
+                                identity_arn=f"arn:aws:sts::123456789012:assumed-role/{role}/s",
+                                account="123456789012", expiration=NOW + timedelta(hours=1),
+                                now=NOW)
+    base.update(kw)
+    return Snapshot(**base)
+
+
+# ------------------------------------------------------------------------- backend
+
+def test_backend_needs_a_display() -> None:
+    with pytest.raises(TrayUnavailableError, match="roletray daemon"):
+        select_backend({}, platform="linux")
+
+
+def test_xorg_backend_is_refused_with_the_install_hint() -> None:
+    with pytest.raises(TrayUnavailableError) as e:
+        select_backend({"DISPLAY": ":9", "PYSTRAY_BACKEND": "xorg"}, platform="linux")
+    assert 'pip install "pygobject<3.51"' in str(e.value) and e.value.exit_code == 2
+
+
+def test_backend_prefers_appindicator_then_gtk(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("gi")
+    env: dict[str, str] = {"DISPLAY": ":9"}
+    monkeypatch.setattr(tray_app, "_gi_has", lambda ns, v: ns == "Gtk")
+    assert select_backend(env, platform="linux") == "gtk" and env["PYSTRAY_BACKEND"] == "gtk"
+    monkeypatch.setattr(tray_app, "_gi_has", lambda ns, v: True)
+    env = {"DISPLAY": ":9"}
+    assert select_backend(env, platform="linux") == "appindicator"
+    assert select_backend({"DISPLAY": ":9", "PYSTRAY_BACKEND": "gtk"}, platform="linux") == "gtk"
+    assert select_backend({}, platform="darwin") == ""
+
+
+def test_run_without_pygobject_exits_2_saying_how_to_install(tmp_path: Path) -> None:
+    blocker = tmp_path / "block" / "gi"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for this test')\n")
+    env = {**os.environ, "DISPLAY": ":97", "PYTHONPATH": f"{blocker.parent}{os.pathsep}{REPO}"}
+    env.pop("PYSTRAY_BACKEND", None)
+    res = subprocess.run([sys.executable, "-m", "tray", "run"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1  # one line, no traceback
+    assert "PyGObject" in res.stderr and 'pip install "pygobject<3.51"' in res.stderr
+
+
+# ----------------------------------------------------------------------- snapshots
+
+def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
+    app, _, notifier = make(config)
+    app.on_snapshot(fresh())
+    app.on_snapshot(fresh(state=RefreshState.REFRESHING))
+    app.on_snapshot(fresh(state=RefreshState.ERROR, last_error="AccessDenied: no trust"))
+    app.drain()
+    assert [(t, b, u) for t, b, u, _ in notifier.sent] == [
+        ("platform: failed", "AccessDenied: no trust", "critical")]
+
+
+def test_needs_input_at_start_is_said_with_the_prompt_action(config: Path) -> None:
+    app, refresher, notifier = make(config, ask_code=lambda serial, name: "123456")
+    refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT)
+    app.on_snapshot(refresher.snap)
+    app.drain()
+    (title, _, urgency, action), = notifier.sent
+    assert (title, urgency, action[0]) == ("secure: MFA code needed", "critical", "Enter MFA code")
+    action[1]()  # the user clicks the notification
+    assert refresher.calls == [("mfa", "123456")]
+
+
+# ------------------------------------------------------------------------- actions
+
+def test_menu_actions_run_off_the_calling_thread(config: Path) -> None:
+    app, refresher, _ = make(config)
+    node = next(n for n in app._model(fresh()) if n.radio and n.text == "platform")
+    assert node.action is not None
+    node.action()
+    app.drain()
+    assert refresher.calls == [("switch", "platform", None)]
+    assert refresher.threads[0].startswith("tray-action")
+
+
+def test_switch_to_an_mfa_role_asks_first_and_cancel_does_nothing(config: Path) -> None:
+    asked: list[tuple[str, str]] = []
+    answer: list[str | None] = ["654321"]
+    app, refresher, _ = make(config, ask_code=lambda s, n: asked.append((s, n)) or answer[0])
+    app._do_switch("secure")
+    assert asked == [("arn:aws:iam::123456789012:mfa/dev", "secure")]
+    assert refresher.calls == [("switch", "secure", "654321")]
+    answer[0] = None
+    app._do_switch("secure")
+    assert len(refresher.calls) == 1
+
+
+def test_failed_switch_is_notified_and_shown_in_the_menu(config: Path) -> None:
+    app, refresher, notifier = make(config)
+    refresher.snap = fresh()
+    refresher.fail = AccessDeniedError("AccessDenied: the role's trust relationship does not "
+                                       "include you")
+    app._do_switch("platform")
+    app.drain()
+    assert notifier.sent[-1][:3] == ("Could not switch to platform",
+                                     "AccessDenied: the role's trust relationship does not "
+                                     "include you", "critical")
+    text = render_text(app._model(refresher.snap))
+    assert "⚠ platform: AccessDenied: the role's trust relationship does not include you" in text
+    assert "Switching to" not in text  # the busy line is gone again
+    # A later success clears it.
+    app.on_snapshot(fresh())
+    assert "⚠" not in render_text(app._model(refresher.snap))
+
+
+def test_refresh_of_mfa_role_asks_and_needs_input_is_left_to_the_snapshot(config: Path) -> None:
+    app, refresher, notifier = make(config, ask_code=lambda s, n: "111222")
+    refresher.snap = fresh("secure")
+    refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn")
+    app._do_refresh()
+    app.drain()
+    assert refresher.calls == [("refresh", "111222")]
+    assert notifier.sent == []
+
+
+def test_stop_clears(config: Path) -> None:
+    app, refresher, _ = make(config)
+    app._do_stop()
+    assert refresher.calls == [("clear",)]
+
+
+def test_diagnose_writes_a_private_report_opens_it_and_notifies(config: Path) -> None:
+    opened: list[Path] = []
+    app, refresher, notifier = make(
+        config, open_path=opened.append,
+        doctor=lambda role: (f"AssumeRole of {role} was denied", "full report\nline 2"))
+    refresher.snap = fresh()
+    app._do_diagnose()
+    app.drain()
+    (path,) = opened
+    assert path.read_text() == "full report\nline 2\n"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    title, body, _, _ = notifier.sent[-1]
+    assert title == "Diagnosis of platform"
+    assert body.startswith("AssumeRole of platform was denied\nFull report: ~/")
+
+
+def test_copy_falls_back_to_a_notification(config: Path) -> None:
+    copied: list[str] = []
+    app, _, notifier = make(config, copy_text=lambda t: copied.append(t) or "")
+    app._do_copy()
+    app.drain()
+    assert copied == ["export AWS_PROFILE=roletray"]
+    assert notifier.sent[-1][:2] == ("Copy this into your shell", "export AWS_PROFILE=roletray")
+    app2, _, notifier2 = make(config, copy_text=lambda t: "xclip")
+    app2._do_copy()
+    app2.drain()
+    assert notifier2.sent == []
+
+
+def test_autostart_toggles(config: Path) -> None:
+    @dataclass
+    class Status:
+        enabled: bool
+
+    @dataclass
+    class Backend:
+        on: bool = False
+
+        def status(self) -> Status:
+            return Status(self.on)
+
+        def enable(self) -> Status:
+            self.on = True
+            return Status(True)
+
+        def disable(self) -> Status:
+            self.on = False
+            return Status(False)
+
+    backend = Backend()
+    app, _, _ = make(config, autostart=backend)
+    app._autostart = app._autostart_status()
+    assert "[ ] Start at login" in render_text(app._model(fresh()))
+    app._do_toggle_autostart()
+    assert backend.on and "[x] Start at login" in render_text(app._model(fresh()))
+    app._do_toggle_autostart()
+    assert not backend.on
+
+
+def test_profiles_are_read_again_only_when_the_file_changes(config: Path) -> None:
+    cache = ProfileCache(config)
+    profiles, problems = cache.get()
+    assert sorted(profiles) == ["platform", "secure"] and problems == 1
+    assert cache.get()[0] is profiles  # unchanged file: same object, no parse
+    config.write_text(CONFIG + f"\n[profile extra]\nrole_arn = {ARN}extra\nsource_profile = default\n")
+    assert "extra" in cache.get()[0]
