@@ -15,8 +15,11 @@ from counting_proxy import CountingProxy
 
 
 def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -119,6 +119,9 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
         from tray.errors import UsageError
 
         raise UsageError("the demo needs moto's server: pip install 'roletray[demo]'") from e
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
@@ -147,6 +150,7 @@ def banner(box: Sandbox) -> str:
             "The real ~/.aws is not read or written. Try the aws CLI against it:\n"
             f"{exports}\n"
             "  aws sts get-caller-identity --profile roletray\n"
+            "  roletray status; roletray assume locked; roletray doctor locked\n"
             "Profiles: platform (works), locked (AccessDenied: its trust names another account).\n")
 
 
