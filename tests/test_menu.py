@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,8 +23,8 @@ from tray.ui.menu import (
 
 PARIS = ZoneInfo("Europe/Paris")
 SEOUL = ZoneInfo("Asia/Seoul")
-NOW = datetime(2026, 11, 28, 12, 34, tzinfo=timezone.utc)
-EXP = datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc)  # 52 min after NOW
+NOW = datetime(2026, 11, 28, 12, 34, tzinfo=UTC)
+EXP = datetime(2026, 11, 28, 13, 26, tzinfo=UTC)  # 52 min after NOW
 ACCT = "123456789012"
 ARN = f"arn:aws:sts::{ACCT}:assumed-role/platform/roletray-1764340010"
 
@@ -35,8 +35,9 @@ def role(name: str, account: str = ACCT, **kw: object) -> RoleProfile:
 
 
 def fresh(**kw: object) -> Snapshot:
-    base: dict[str, object] = dict(state=RefreshState.FRESH, role="platform", target="roletray",
-                                   identity_arn=ARN, account=ACCT, expiration=EXP, now=NOW)
+    base: dict[str, object] = {"state": RefreshState.FRESH, "role": "platform",
+                               "target": "roletray", "identity_arn": ARN, "account": ACCT,
+                               "expiration": EXP, "now": NOW}
     base.update(kw)
     return Snapshot(**base)  # type: ignore[arg-type]
 
@@ -92,7 +93,7 @@ def test_fresh_menu_as_text() -> None:
 @pytest.mark.parametrize(("tz", "expected"), [
     (PARIS, "expires 14:26 CET (in 52 min)"),
     (SEOUL, "expires 22:26 KST (in 52 min)"),
-    (timezone.utc, "expires 13:26 UTC (in 52 min)"),
+    (UTC, "expires 13:26 UTC (in 52 min)"),
     (ZoneInfo("America/New_York"), "expires 08:26 EST (in 52 min)"),
     (timezone(timedelta(hours=5, minutes=30)), "expires 18:56 UTC+05:30 (in 52 min)"),
 ])
@@ -100,12 +101,12 @@ def test_expiry_is_local_time_with_its_zone(tz: object, expected: str) -> None:
     text = render_text(build_menu_model(fresh(), PROFILES, now=NOW, tz=tz,  # type: ignore[arg-type]
                                         actions=MenuActions()))
     assert expected in text
-    if tz is not timezone.utc:
+    if tz is not UTC:
         assert "13:26" not in text  # UTC is never shown as if it were local
 
 
 def test_summer_time_and_other_days() -> None:
-    now = datetime(2026, 7, 1, 21, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 7, 1, 21, 0, tzinfo=UTC)
     exp = now + timedelta(hours=2, minutes=5)
     text = render_text(build_menu_model(fresh(now=now, expiration=exp), PROFILES, now=now,
                                         tz=PARIS, actions=MenuActions()))
@@ -132,15 +133,23 @@ def test_idle_menu_disables_refresh_and_stop() -> None:
     assert "Start at login" not in text  # autostart unknown: hidden
 
 
-def test_last_error_is_one_disabled_line() -> None:
-    reason = ("AccessDenied: the role's trust relationship does not include you\n"
-              "(arn:aws:iam::123456789012:user/dev)")
+def test_last_error_is_one_disabled_line_with_the_gist() -> None:
+    reason = ("profile 'platform': AccessDenied: User: arn:aws:iam::123456789012:user/dev is "
+              "not authorized to perform: sts:AssumeRole on resource: "
+              "arn:aws:iam::123456789012:role/platform;\nthe role's trust relationship probably "
+              "does not include this user; run `roletray doctor platform`")
     snap = fresh(state=RefreshState.ERROR, last_error=reason)
     model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=MenuActions())
     line = find(model, "⚠")
     assert line is not None and not line.enabled
-    assert line.text == ("⚠ AccessDenied: the role's trust relationship does not include you "
-                         "(arn:aws:iam::123456789012:user/dev)")
+    assert line.text == ("⚠ platform: AccessDenied: the role's trust relationship probably "
+                         "does not include this user")
+    other = fresh(state=RefreshState.RETRYING,
+                  last_error="profile 'platform': could not reach STS at http://127.0.0.1:9: "
+                             "the connection failed")
+    line = find(build_menu_model(other, PROFILES, now=NOW, tz=PARIS, actions=MenuActions()), "⚠")
+    assert line is not None
+    assert line.text == "⚠ platform: could not reach STS at http://127.0.0.1:9: the connection failed"
     long = fresh(state=RefreshState.ERROR, last_error="x" * 500)
     line = find(build_menu_model(long, PROFILES, now=NOW, tz=PARIS, actions=MenuActions()), "⚠")
     assert line is not None and len(line.text) <= 112 and line.text.endswith("…")

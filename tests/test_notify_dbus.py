@@ -96,7 +96,7 @@ def test_notify_with_action_and_click(bus: str) -> None:
     try:
         n.notify("platform: MFA code needed", "Click to enter the code.", urgency="critical",
                  action=("Enter MFA code", clicked.set))
-        nid, app, replaces, icon, title, body, actions, hints, timeout = server.calls.get(timeout=5)
+        nid, app, replaces, _icon, title, body, actions, hints, _ = server.calls.get(timeout=5)
         assert (app, replaces, title, body) == ("roletray", 0, "platform: MFA code needed",
                                                 "Click to enter the code.")
         assert actions == ["default", "Enter MFA code"]

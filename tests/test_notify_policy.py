@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from tray.notify import (
 )
 
 S = RefreshState
-T0 = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 EXP = T0 + timedelta(hours=1)
 DENIED = ("AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to "
           "perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/platform")
@@ -179,9 +179,9 @@ def test_startup_problem_is_not_repeated_but_change_is_news(policy: Notification
 
 
 def test_local_time_never_passes_utc_off_as_local() -> None:
-    dt = datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc)
+    dt = datetime(2026, 11, 28, 13, 26, tzinfo=UTC)
     assert local_time(dt, ZoneInfo("Asia/Seoul")) == "22:26 KST"
-    assert local_time(dt, timezone.utc) == "13:26 UTC"
+    assert local_time(dt, UTC) == "13:26 UTC"
     assert local_time(dt, ZoneInfo("Europe/Paris"), now=dt - timedelta(days=3)) == "Nov 28 14:26 CET"
 
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from tray.ui.menu import render_text
 from tray.ui.tray_app import ProfileCache, Services, TrayApp, TrayUnavailableError, select_backend
 
 REPO = Path(__file__).resolve().parents[1]
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ARN = "arn:aws:iam::123456789012:role/"
 CONFIG = f"""[default]
 region = eu-west-3
@@ -98,15 +98,15 @@ def make(config: Path, **svc: Any) -> tuple[TrayApp, FakeRefresher, FakeNotifier
     refresher, notifier = FakeRefresher(), FakeNotifier()
     services = Services(notifier=notifier, **svc)
     app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
-                  tz=timezone.utc, now=lambda: NOW, config_path=config)
+                  tz=UTC, now=lambda: NOW, config_path=config)
     return app, refresher, notifier
 
 
 def fresh(role: str = "platform", **kw: Any) -> Snapshot:
-    base: dict[str, Any] = dict(state=RefreshState.FRESH, role=role,
-                                identity_arn=f"arn:aws:sts::123456789012:assumed-role/{role}/s",
-                                account="123456789012", expiration=NOW + timedelta(hours=1),
-                                now=NOW)
+    base: dict[str, Any] = {"state": RefreshState.FRESH, "role": role,
+                            "identity_arn": f"arn:aws:sts::123456789012:assumed-role/{role}/s",
+                            "account": "123456789012", "expiration": NOW + timedelta(hours=1),
+                            "now": NOW}
     base.update(kw)
     return Snapshot(**base)
 
@@ -143,7 +143,7 @@ def test_run_without_pygobject_exits_2_saying_how_to_install(tmp_path: Path) -> 
     env = {**os.environ, "DISPLAY": ":97", "PYTHONPATH": f"{blocker.parent}{os.pathsep}{REPO}"}
     env.pop("PYSTRAY_BACKEND", None)
     res = subprocess.run([sys.executable, "-m", "tray", "run"], env=env, capture_output=True,
-                         text=True, timeout=60)
+                         text=True, timeout=60, check=False)
     assert res.returncode == 2
     assert res.stderr.count("\n") == 1  # one line, no traceback
     assert "PyGObject" in res.stderr and 'pip install "pygobject<3.51"' in res.stderr
@@ -169,7 +169,9 @@ def test_needs_input_at_start_is_said_with_the_prompt_action(config: Path) -> No
     (title, _, urgency, action), = notifier.sent
     assert (title, urgency, action[0]) == ("secure: MFA code needed", "critical", "Enter MFA code")
     action[1]()  # the user clicks the notification
+    app.drain()
     assert refresher.calls == [("mfa", "123456")]
+    assert refresher.threads == ["tray-action_0"]
 
 
 # ------------------------------------------------------------------------- actions
@@ -187,7 +189,12 @@ def test_menu_actions_run_off_the_calling_thread(config: Path) -> None:
 def test_switch_to_an_mfa_role_asks_first_and_cancel_does_nothing(config: Path) -> None:
     asked: list[tuple[str, str]] = []
     answer: list[str | None] = ["654321"]
-    app, refresher, _ = make(config, ask_code=lambda s, n: asked.append((s, n)) or answer[0])
+
+    def ask(serial: str, name: str) -> str | None:
+        asked.append((serial, name))
+        return answer[0]
+
+    app, refresher, _ = make(config, ask_code=ask)
     app._do_switch("secure")
     assert asked == [("arn:aws:iam::123456789012:mfa/dev", "secure")]
     assert refresher.calls == [("switch", "secure", "654321")]
@@ -203,11 +210,11 @@ def test_failed_switch_is_notified_and_shown_in_the_menu(config: Path) -> None:
                                        "include you")
     app._do_switch("platform")
     app.drain()
-    assert notifier.sent[-1][:3] == ("Could not switch to platform",
-                                     "AccessDenied: the role's trust relationship does not "
-                                     "include you", "critical")
+    reason = "AccessDenied: the role's trust relationship does not include you"
+    assert notifier.sent[-1][:3] == ("Could not switch to platform", reason, "critical")
     text = render_text(app._model(refresher.snap))
     assert "⚠ platform: AccessDenied: the role's trust relationship does not include you" in text
+    assert "Could not switch" not in text
     assert "Switching to" not in text  # the busy line is gone again
     # A later success clears it.
     app.on_snapshot(fresh())
@@ -222,6 +229,16 @@ def test_refresh_of_mfa_role_asks_and_needs_input_is_left_to_the_snapshot(config
     app.drain()
     assert refresher.calls == [("refresh", "111222")]
     assert notifier.sent == []
+
+
+def test_open_config_and_log_hand_the_paths_over(config: Path) -> None:
+    opened: list[Path] = []
+    app, _, _ = make(config, open_path=opened.append)
+    app.actions.open_config()
+    app.drain()
+    app.actions.open_log()
+    app.drain()
+    assert opened == [config, config.parent / "roletray.log"]
 
 
 def test_stop_clears(config: Path) -> None:
@@ -248,7 +265,12 @@ def test_diagnose_writes_a_private_report_opens_it_and_notifies(config: Path) ->
 
 def test_copy_falls_back_to_a_notification(config: Path) -> None:
     copied: list[str] = []
-    app, _, notifier = make(config, copy_text=lambda t: copied.append(t) or "")
+
+    def no_clipboard(text: str) -> str:
+        copied.append(text)
+        return ""
+
+    app, _, notifier = make(config, copy_text=no_clipboard)
     app._do_copy()
     app.drain()
     assert copied == ["export AWS_PROFILE=roletray"]

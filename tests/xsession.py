@@ -21,11 +21,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 T = TypeVar("T")
 
-REQUIRED_TOOLS = ("Xvfb", "dbus-daemon", "dunst", "dunstctl", "trayer", "xdotool",
+REQUIRED_TOOLS = ("Xvfb", "dbus-daemon", "dbus-send", "dunst", "dunstctl", "trayer", "xdotool",
                   "xwininfo", "dbus-monitor")
 
 DUNSTRC = """\
@@ -108,7 +108,7 @@ class XSession:
         self._logs: list[Any] = []
 
     # -- lifecycle -------------------------------------------------------------------
-    def __enter__(self) -> XSession:
+    def __enter__(self) -> Self:
         try:
             self.start()
         except BaseException:
@@ -245,7 +245,7 @@ class XSession:
 
     def run(self, argv: Sequence[str], *, check: bool = True, timeout: float = 20) -> str:
         res = subprocess.run(list(argv), env=self.env, capture_output=True, text=True,
-                             timeout=timeout, stdin=subprocess.DEVNULL)
+                             timeout=timeout, stdin=subprocess.DEVNULL, check=False)
         if check and res.returncode != 0:
             raise RuntimeError(f"{argv[0]} exited {res.returncode}: {res.stderr.strip()[:300]}")
         return res.stdout
@@ -309,7 +309,7 @@ class XSession:
         out = self.run(["xwininfo", "-id", str(host), "-tree"], check=False)
         best: Geometry | None = None
         for m in re.finditer(r"^\s+0x[0-9a-f]+ .*?: \(.*?\)\s+(\d+)x(\d+)\+-?\d+\+-?\d+\s+"
-                             r"\+(-?\d+)\+(-?\d+)", out, re.M):
+                             r"\+(-?\d+)\+(-?\d+)", out, re.MULTILINE):
             w, h, x, y = (int(v) for v in m.groups())
             if w < min_size or h < min_size or w > 64 or h > 64:
                 continue
@@ -351,7 +351,7 @@ class XSession:
 
     def popup_of(self, pid: int, min_height: int = 40) -> Geometry | None:
         """The open menu (or dialog) of ``pid``: its one big visible window."""
-        big = [g for _, g in self.windows_of(pid) if g.height >= min_height and g.width >= 100]
+        big = [g for _, g in self.windows_of(pid) if g.height >= min_height and g.width >= 48]
         return big[0] if len(big) == 1 else None
 
     def screenshot(self, path: Path | None = None) -> Any:
@@ -367,7 +367,7 @@ class XSession:
         return self.run(["xdotool", *args])
 
 
-_HEADER_RE = re.compile(r"^(?=(?:method call|method return|signal|error) time=)", re.M)
+_HEADER_RE = re.compile(r"^(?=(?:method call|method return|signal|error) time=)", re.MULTILINE)
 _TOKEN_RE = re.compile(r"^\s+(?:string |u?int\d+ |byte |boolean |double |variant |object path |"
                        r"array \[|\]|dict entry\(|\))")
 

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from tray import awsconfig, credfile, paths, sts
+from tray.errors import RoletrayError
+from tray.mfa_session import MfaSession, session_key, start_session
 from tray.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
+from tray.needs import MfaSessionEndedError
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
 
@@ -53,6 +56,7 @@ class Outcome:
     target: str
     region: str | None
     warnings: tuple[str, ...] = ()
+    mfa_session: MfaSession | None = None  # started by this call (a code was given); secret
 
 
 def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False) -> RoleProfile:
@@ -72,14 +76,45 @@ def assume(
     mfa_code: str | None = None,
     force: bool = False,
     ctx: Context | None = None,
+    mfa_session: MfaSession | None = None,
+    mfa_session_hours: int | None = None,
 ) -> Outcome:
-    """AssumeRole once, write the target section, make the profile the active role."""
+    """AssumeRole once, write the target section, make the profile the active role.
+
+    For a role with ``mfa_serial``: ``mfa_session`` (its source's and device's) is
+    used instead of a code; with ``mfa_code`` and ``mfa_session_hours``, the code
+    first starts a new MFA session (returned in ``Outcome.mfa_session``).
+    """
     ctx = ctx or Context()
     target = target or ctx.target
     role = prepare(profile_name, target, ctx, force=force)
-    result = sts.assume_role(role, mfa_code=mfa_code, duration=duration,
-                             client_factory=ctx.client_factory, now=ctx.now)
-    return write(result, role, target, ctx, force=force)
+    started: MfaSession | None = None
+    if role.mfa_serial and mfa_code and mfa_session_hours:
+        started = start_session(role, mfa_code, hours=mfa_session_hours,
+                                client_factory=ctx.client_factory,
+                                profile_map=awsconfig.load_profile_map(ctx.config_path))
+    session = started
+    if session is None and mfa_code is None and mfa_session is not None \
+            and mfa_session.key == session_key(role):
+        session = mfa_session
+    try:
+        if session is not None:
+            result = sts.assume_role(role, duration=duration, client_factory=ctx.client_factory,
+                                     now=ctx.now, session=session.credentials)
+        else:
+            result = sts.assume_role(role, mfa_code=mfa_code, duration=duration,
+                                     client_factory=ctx.client_factory, now=ctx.now)
+        outcome = write(result, role, target, ctx, force=force)
+    except RoletrayError as e:
+        if started is not None and not isinstance(e, MfaSessionEndedError):
+            # The code is spent either way: keep the session for the next attempt.
+            e.mfa_session = started  # type: ignore[attr-defined]
+        raise
+    return replace(outcome, mfa_session=started) if started is not None else outcome
+
+
+# The refresher hands MFA sessions only to assume functions that take them.
+assume.supports_mfa_session = True  # type: ignore[attr-defined]
 
 
 def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,

@@ -141,6 +141,9 @@ def _snapshot_rows(snap: Any) -> list[tuple[str, str]]:
         rows.append(("account", snap.account))
     if snap.expiration:
         rows.append(("expires", local_time(snap.expiration, now)))
+    if snap.mfa_session_expiration:
+        verb = "ends" if snap.mfa_session_expiration > now else "ended"
+        rows.append(("MFA session", f"{verb} {local_time(snap.mfa_session_expiration, now)}"))
     if snap.clock_skew_seconds:
         rows.append(("clock skew", f"{snap.clock_skew_seconds:+.0f} s against AWS"))
     if snap.last_error:
@@ -251,15 +254,44 @@ def _mfa_for(profile_name: str | None, given: str | None) -> str | None:
 def _handover(cmd: str, payload: dict[str, Any]) -> Any | None:
     """Hand the command to a running tray/daemon; None when none runs."""
     from tray import control
-    from tray.errors import RemoteError
 
     reply = control.send(cmd, payload)
     if reply is None:
         return None
+    return _checked(reply)
+
+
+def _checked(reply: dict[str, Any]) -> dict[str, Any]:
+    from tray.errors import RemoteError
+
     if not reply.get("ok"):
         raise RemoteError(str(reply.get("error", "the running instance refused the command")),
                           int(reply.get("exit_code", 2)))
     return reply
+
+
+# What a running instance answers when it has no MFA session and needs a code.
+_MFA_NEEDED = ("MfaRequiredError", "MfaSessionEndedError")
+
+
+def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
+                     retry: str) -> Any | None:
+    """Hand ``cmd`` over without a code first: the running instance may hold an MFA
+    session. If it needs a code, ask on the terminal and send it with ``retry``
+    (``{"mfa_code": code}`` added to the payload). None when no instance runs."""
+    from tray import control
+
+    reply = control.send(cmd, payload)
+    if reply is None:
+        return None
+    if not reply.get("ok") and reply.get("error_type") in _MFA_NEEDED:
+        serial = _needs_mfa(profile)
+        code = _prompt_mfa(serial) if serial else None
+        if code is not None:
+            reply = control.send(retry, {**payload, "mfa_code": code, "code": code})
+            if reply is None:
+                raise UsageError("the running roletray went away while asking for the code")
+    return _checked(reply)
 
 
 def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: str = "") -> None:
@@ -274,7 +306,9 @@ def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: 
         account=snap_json.get("account"),
         expiration=parse_iso_utc(snap_json["expiration"]) if snap_json.get("expiration") else None,
         now=utcnow(), last_error=snap_json.get("last_error"),
-        clock_skew_seconds=snap_json.get("clock_skew_seconds"))
+        clock_skew_seconds=snap_json.get("clock_skew_seconds"),
+        mfa_session_expiration=parse_iso_utc(snap_json["mfa_session_expiration"])
+        if snap_json.get("mfa_session_expiration") else None)
     if extra:
         print(extra)
     print(_table(_snapshot_rows(snap)))
@@ -284,16 +318,18 @@ def cmd_assume(args: argparse.Namespace) -> int:
     from tray import actions, paths
     from tray.models import iso_utc
 
-    mfa_code = _mfa_for(args.profile, args.mfa_code)
+    given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
         raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
-    reply = _handover("assume", {"profile": args.profile, "target": args.target,
-                                 "duration": args.duration, "mfa_code": mfa_code,
-                                 "force": args.force})
+    # A running instance may hold an MFA session for this role: ask only if it says so.
+    reply = _handover_asking("assume", {"profile": args.profile, "target": args.target,
+                                        "duration": args.duration, "mfa_code": given,
+                                        "force": args.force}, args.profile, retry="assume")
     if reply is not None:
         _print_snapshot(args, reply["snapshot"],
                         extra=f"Switched the running roletray to {args.profile}.")
         return EXIT_OK
+    mfa_code = _mfa_for(args.profile, given)
     try:
         out = actions.assume(args.profile, target=args.target, duration=args.duration,
                              mfa_code=mfa_code, force=args.force)
@@ -356,11 +392,14 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     state = load_state()
     if state is None:
         raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
-    mfa_code = _mfa_for(state.active_role, args.mfa_code)
-    reply = _handover("refresh", {"mfa_code": mfa_code})
+    given = _read_mfa_code(args.mfa_code)
+    # The running instance may refresh from its MFA session; if it needs a code, it
+    # gets the one typed here through the `mfa` command.
+    reply = _handover_asking("refresh", {"mfa_code": given}, state.active_role, retry="mfa")
     if reply is not None:
         _print_snapshot(args, reply["snapshot"], extra=f"Refreshed {state.active_role}.")
         return EXIT_OK
+    mfa_code = _mfa_for(state.active_role, given)
     out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code)
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)

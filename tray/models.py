@@ -114,6 +114,12 @@ class Snapshot:
     now: datetime | None = None
     last_error: str | None = None
     clock_skew_seconds: float | None = None
+    # When the active role's MFA session ends (AWS's clock); None without one.
+    mfa_session_expiration: datetime | None = None
+    # In the needs-input state: what a person must provide ("mfa", "sso", "process"),
+    # and the profile it is about (the SSO profile to sign in, the process's profile).
+    input_needed: str | None = None
+    input_profile: str | None = None
 
     @property
     def seconds_left(self) -> int | None:
@@ -132,6 +138,10 @@ class Snapshot:
             "seconds_left": self.seconds_left,
             "last_error": self.last_error,
             "clock_skew_seconds": self.clock_skew_seconds,
+            "mfa_session_expiration": iso_utc(self.mfa_session_expiration)
+            if self.mfa_session_expiration else None,
+            "input_needed": self.input_needed,
+            "input_profile": self.input_profile,
         }
 
 

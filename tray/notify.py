@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
-from queue import Empty, Queue
+from queue import Queue
 from typing import Any, Literal, Protocol
 
 from tray.models import RefreshState, Snapshot
@@ -46,7 +46,8 @@ DEFAULT_ACTION_KEY = "default"
 class Notifier(Protocol):
     """Shows one notification. ``action`` is a label and what clicking it does."""
 
-    supports_actions: bool
+    @property
+    def supports_actions(self) -> bool: ...
 
     def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
                action: Action | None = None) -> None: ...
@@ -271,7 +272,7 @@ class FreedesktopNotifier:
 def _run_logged(fn: Callable[[], None]) -> None:
     try:
         fn()
-    except Exception:  # noqa: BLE001 - a failing action must not kill the listener
+    except Exception:
         log.exception("notification action failed")
 
 
@@ -449,6 +450,12 @@ class NotificationPolicy:
             self._told_trouble = True
             exp = self._expiry(new)
             if new.state is RefreshState.NEEDS_INPUT:
+                kind = getattr(new, "input_needed", None) or "mfa"
+                if kind != "mfa":
+                    what = "AWS SSO sign-in" if kind == "sso" else "your answer"
+                    return Notification("needs-input", f"{role}: {what} needed",
+                                        f"{reason}." + (f" The keys {exp}." if exp else ""),
+                                        "critical")
                 body = "An MFA code is needed to renew the keys."
                 if exp:
                     body += f" They {exp}."
@@ -474,5 +481,6 @@ class NotificationPolicy:
                                 f"The keys {self._expiry(new)} and cannot be renewed "
                                 f"by themselves: {reason}.", "critical",
                                 action=MFA_ACTION if new.state is RefreshState.NEEDS_INPUT
+                                and getattr(new, "input_needed", None) in (None, "mfa")
                                 else None)
         return None

@@ -7,6 +7,15 @@ corrects for a skewed local clock with the STS response's Date, restores its
 section when another program removes or changes it, and publishes a
 ``Snapshot`` to subscribers on every change.
 
+MFA: for a role with ``mfa_serial`` the first code starts an MFA session
+(``tray.mfa_session``) kept in this object's memory; refreshes use it without
+asking again, and roles sharing the source and device share it. When the next
+refresh would fall after the session's end, the needs-input state is published
+``MFA_ASK_AHEAD`` before that end, so a code can be asked for while the keys
+still work. A needs-input state says what it waits for (``Snapshot.input_needed``):
+an MFA code, an SSO sign-in (retried by itself once the token file changes), or
+an answer to a credential process.
+
 Threads: scheduled jobs run in the scheduler's workers, the tick in its own
 daemon thread, ``switch``/``refresh_now``/``clear`` in the caller's (the control
 server's or the tray's). ``_refresh_lock`` makes sure at most one AssumeRole is
@@ -22,9 +31,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
-from tray import actions, credfile, paths
+from tray import actions, awsconfig, credfile, needs, paths, sso
 from tray.errors import (
     AccessDeniedError,
     AwsError,
@@ -35,7 +45,8 @@ from tray.errors import (
     StateError,
     UsageError,
 )
-from tray.models import RefreshState, Snapshot, TempCredentials, iso_utc
+from tray.mfa_session import EXPIRY_SLACK, MfaSession, MfaSessionCache, SessionKey, session_key
+from tray.models import RefreshState, RoleProfile, Snapshot, TempCredentials, iso_utc
 from tray.scheduler import Scheduler
 from tray.state import State, load_state
 
@@ -49,9 +60,13 @@ SKEW_LIMIT = timedelta(seconds=60)  # below this, the local clock is trusted as 
 WAKE_JUMP = timedelta(seconds=5)  # wall minus monotonic beyond this: a suspend or clock step
 TICK_INTERVAL = 30.0
 RESTORE_SLACK = timedelta(seconds=60)  # in-memory keys this close to expiry are not worth restoring
+_SESSION_SLACK = EXPIRY_SLACK  # a refresh this close to the MFA session's end cannot use it
+
+MFA_ASK_AHEAD = timedelta(minutes=15)  # ask for a code this long before the MFA session ends
 
 REFRESH_JOB = "refresh"
 EXPIRE_JOB = "expire"
+MFA_JOB = "mfa-ahead"
 
 Subscriber = Callable[[Snapshot], None]
 AssumeFn = Callable[..., actions.Outcome]
@@ -89,6 +104,7 @@ class Refresher:
         rng: random.Random | None = None,
         assume_fn: AssumeFn | None = None,
         tick_interval: float | None = TICK_INTERVAL,
+        mfa_sessions: bool | None = None,
     ) -> None:
         self._ctx = ctx
         self._sched = scheduler
@@ -96,6 +112,11 @@ class Refresher:
         self._rng = rng or random.Random()
         self._assume_fn = assume_fn  # None: actions.assume, looked up at call time
         self._tick_interval = tick_interval
+        # MFA sessions need an assume function that takes them (actions.assume and
+        # worker.assume_in_child say so); any other keeps one code per AssumeRole.
+        self._mfa_enabled = mfa_sessions if mfa_sessions is not None else (
+            assume_fn is None or bool(getattr(assume_fn, "supports_mfa_session", False)))
+        self._mfa = MfaSessionCache()  # secret: never logged, never published
 
         self._refresh_lock = threading.RLock()  # held for a whole refresh, AssumeRole included
         self._state_lock = threading.RLock()  # short: the fields below, never across I/O
@@ -117,6 +138,10 @@ class Refresher:
         self._failures = 0
         self._blocked = False  # the target holds keys that are not ours: hands off
         self.last_outcome: actions.Outcome | None = None
+        self._mfa_key: SessionKey | None = None  # the active role's MFA session
+        self._mfa_serial: str | None = None
+        self._input: tuple[str, str | None] | None = None  # (kind, profile) while needs-input
+        self._sso_watch: tuple[Path, tuple[int, int] | None] | None = None
 
         self._gen = 0  # bumped whenever the refresh job is replaced: stale runs see it
         self._jobs: dict[str, _Job] = {}
@@ -210,8 +235,28 @@ class Refresher:
             return self.snapshot()
 
     def provide_mfa_code(self, code: str) -> Snapshot:
-        """The code a person typed after a needs-input event."""
+        """The code a person typed after a needs-input event (or ahead of the MFA
+        session's end): it starts a new MFA session for the active role."""
         return self.refresh_now(mfa_code=code)
+
+    def needs_mfa_code(self, profile: str) -> bool:
+        """Whether switching to ``profile`` needs a code now (False while an MFA
+        session it can use lasts, or when it has no ``mfa_serial``)."""
+        role = self._role_profile(profile)
+        if role is None or not role.mfa_serial:
+            return False
+        return not self._mfa_enabled or self._mfa.get(session_key(role), self._aws_now()) is None
+
+    def mfa_session_end(self, profile: str | None = None) -> datetime | None:
+        """When the MFA session ``profile`` (default: the active role) would use ends."""
+        if profile is None:
+            with self._state_lock:
+                key = self._mfa_key
+        else:
+            role = self._role_profile(profile)
+            key = session_key(role) if role is not None else None
+        session = self._mfa.peek(key)
+        return session.expiration if session is not None else None
 
     def clear(self, target: str | None = None) -> Snapshot:
         """Remove the section and forget the active role (only that section if ``target``
@@ -226,6 +271,8 @@ class Refresher:
                     self._lifetime = self._duration = None
                     self._failures = 0
                     self._blocked = False
+                    self._mfa_key = self._mfa_serial = None
+                self._mfa.clear()  # clearing says "no more keys": the MFA sessions go too
                 log.info("cleared the active role")
                 self._set(state=RefreshState.IDLE, last_error=None)
             return self.snapshot()
@@ -260,6 +307,9 @@ class Refresher:
                     self._refresh_locked(None, reason="due after a suspend or clock jump"
                                          if jumped is not None else "overdue")
                 return
+            if self._signed_in_meanwhile():
+                self._refresh_locked(None, reason="the SSO token was renewed")
+                return
             self._guard_section()
             self._expire_if_past()
         finally:
@@ -267,9 +317,43 @@ class Refresher:
 
     # ---------------------------------------------------------------- internals
 
-    def _assume(self, profile: str, **kwargs: Any) -> actions.Outcome:
+    def _assume(self, profile: str, *, mfa_code: str | None = None,
+                **kwargs: Any) -> actions.Outcome:
         fn = self._assume_fn or actions.assume
-        return fn(profile, ctx=self._ctx, **kwargs)
+        role = self._role_profile(profile) if self._mfa_enabled else None
+        key = session_key(role) if role is not None else None
+        if key is None:
+            return fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
+        assert self._ctx.settings is not None
+        if mfa_code:  # a code starts a new session, replacing one that may be ending
+            kwargs["mfa_session_hours"] = self._ctx.settings.mfa_session_hours
+        else:
+            kwargs["mfa_session"] = self._mfa.get(key, self._aws_now())
+        try:
+            outcome = fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
+        except needs.MfaSessionEndedError:
+            self._mfa.drop(key)
+            raise
+        except RoletrayError as e:
+            started = getattr(e, "mfa_session", None)
+            if isinstance(started, MfaSession):
+                self._mfa.put(started)  # the code is spent; the session is still good
+            raise
+        if outcome.mfa_session is not None:
+            self._mfa.put(outcome.mfa_session)
+            log.info("started an MFA session for %s (source %s) until %s", key[1], key[0],
+                     iso_utc(outcome.mfa_session.expiration))
+        return outcome
+
+    def _role_profile(self, profile: str) -> RoleProfile | None:
+        try:
+            return awsconfig.get_role_profile(profile, self._ctx.config_path)
+        except RoletrayError:
+            return None  # the assume itself reports what is wrong, with context
+
+    def _aws_now(self) -> datetime:
+        with self._state_lock:
+            return self._ctx.now() - self._skew
 
     def _resume(self, saved: State) -> None:
         creds = None
@@ -315,7 +399,7 @@ class Refresher:
         except NeedsInputError as e:
             # Never prompt from here: the tray says a code is needed and waits for a person.
             log.warning("%s", e)
-            self._set(state=RefreshState.NEEDS_INPUT, last_error=str(e))
+            self._needs_input(e, role)
             if raise_errors:
                 raise
             return
@@ -330,7 +414,10 @@ class Refresher:
         except RoletrayError as e:
             if mfa_code is not None and not is_transient(e):
                 # The code was rejected or the role refused: a new code is what helps.
-                self._set(state=RefreshState.NEEDS_INPUT, last_error=str(e))
+                # Never again with this code (an MFA device locks after a few failures).
+                self._set(state=RefreshState.NEEDS_INPUT, last_error=str(e),
+                          input=("mfa", role))
+                self._keep_session_schedule(role)
             else:
                 self._failed(e, transient=is_transient(e))
             if raise_errors:
@@ -346,6 +433,78 @@ class Refresher:
         if kind != "ours" and self._creds is not None:
             self._log_restored(kind)
         self._succeeded(outcome)
+
+    def _needs_input(self, error: RoletrayError, role: str) -> None:
+        kind = needs.input_kind(error) or "mfa"
+        profile = needs.input_profile(error) if kind != "mfa" else role
+        watch = None
+        if kind == "sso" and profile:
+            try:
+                path = sso.token_path(sso.load_config(profile, self._ctx.config_path))
+                watch = (path, sso.file_signature(path))
+            except RoletrayError:
+                pass
+        with self._state_lock:
+            self._sso_watch = watch
+        self._set(state=RefreshState.NEEDS_INPUT, last_error=str(error), input=(kind, profile))
+
+    def _signed_in_meanwhile(self) -> bool:
+        """In the needs-input state for SSO: has the token file been written since?"""
+        with self._state_lock:
+            watch = self._sso_watch if self._state is RefreshState.NEEDS_INPUT else None
+        if watch is None:
+            return False
+        path, before = watch
+        after = sso.file_signature(path)
+        return after is not None and after != before
+
+    def _keep_session_schedule(self, role: str) -> None:
+        """After a refused code: an MFA session that still lasts keeps refreshing."""
+        with self._state_lock:
+            key = self._mfa_key if self._role == role else None
+            live = self._creds is not None and self._expiration is not None
+        if key is None or not live or self._mfa.get(key, self._aws_now()) is None:
+            return
+        now = self._ctx.now()
+        self._schedule_refresh(max(self._due_local() or now, now + MIN_INTERVAL))
+
+    def _plan_mfa_ask(self, run_at: datetime, now: datetime) -> bool:
+        """Ask for a code ahead of the MFA session's end when the next refresh (at
+        ``run_at``, local) would fall after it. True: ask now."""
+        self._cancel(MFA_JOB)
+        with self._state_lock:
+            key, role, serial = self._mfa_key, self._role, self._mfa_serial
+            skew = self._skew
+        session = self._mfa.peek(key)
+        if session is None or role is None:
+            return False
+        end_local = session.expiration + skew
+        if run_at < end_local - _SESSION_SLACK:
+            return False  # the next refresh still runs on this session
+        ask_at = end_local - MFA_ASK_AHEAD
+        if ask_at <= now:
+            return True
+
+        def run() -> None:
+            with self._refresh_lock:
+                with self._state_lock:
+                    self._jobs.pop(MFA_JOB, None)
+                    current = self._role == role and self._mfa.peek(key) is session
+                    live = self._state in (RefreshState.FRESH, RefreshState.RETRYING)
+                if current and live:
+                    self._ask_for_code(role, serial, session)
+
+        with self._state_lock:
+            self._add_job(MFA_JOB, ask_at, run)
+        return False
+
+    def _ask_for_code(self, role: str, serial: str | None, session: MfaSession) -> None:
+        log.warning("the MFA session for %s ends at %s; a code is needed to keep %s fresh "
+                    "after that", serial, iso_utc(session.expiration), role)
+        self._set(state=RefreshState.NEEDS_INPUT, input=("mfa", role),
+                  last_error=f"the MFA session for {serial} ends at "
+                  f"{iso_utc(session.expiration)}: enter an MFA code to keep '{role}' fresh "
+                  "after that")
 
     def _succeeded(self, outcome: actions.Outcome) -> None:
         res = outcome.result
@@ -369,6 +528,8 @@ class Refresher:
             self._failures = 0
             self._blocked = False
             self.last_outcome = outcome
+            self._mfa_key = session_key(outcome.role) if self._mfa_enabled else None
+            self._mfa_serial = outcome.role.mfa_serial
         due = self._due_local() or now
         # The floor keeps keys that look expired by a wrong local clock (and no Date
         # to correct it) from turning into a refresh loop.
@@ -377,7 +538,12 @@ class Refresher:
         self._schedule_expiry(exp)
         log.info("refreshed %s: %s, expires %s, next refresh at %s", outcome.role.name,
                  res.credentials.masked_key, iso_utc(exp), iso_utc(run_at))
-        self._set(state=RefreshState.FRESH, last_error=None)
+        ask_now = self._plan_mfa_ask(run_at, now)
+        session = self._mfa.peek(self._mfa_key)
+        if ask_now and session is not None:
+            self._ask_for_code(outcome.role.name, outcome.role.mfa_serial, session)
+        else:
+            self._set(state=RefreshState.FRESH, last_error=None)
 
     def _failed(self, error: RoletrayError, *, transient: bool) -> None:
         now = self._ctx.now()
@@ -552,6 +718,9 @@ class Refresher:
 
     def _set(self, **changes: Any) -> None:
         with self._state_lock:
+            if changes.get("state", RefreshState.NEEDS_INPUT) is not RefreshState.NEEDS_INPUT:
+                changes.setdefault("input", None)
+                self._sso_watch = None
             for key, value in changes.items():
                 setattr(self, "_" + key, value)
         self._publish()
@@ -567,7 +736,14 @@ class Refresher:
             now=self._ctx.now() - self._skew,
             last_error=self._last_error,
             clock_skew_seconds=round(self._skew.total_seconds(), 1) if skewed else None,
+            mfa_session_expiration=self._mfa_end_locked(),
+            input_needed=self._input[0] if self._input else None,
+            input_profile=self._input[1] if self._input else None,
         )
+
+    def _mfa_end_locked(self) -> datetime | None:
+        session = self._mfa.peek(self._mfa_key)
+        return session.expiration if session is not None else None
 
     def _publish(self) -> None:
         with self._state_lock:

@@ -5,15 +5,26 @@ role's *source* (static keys, ``credential_process``, SSO, another role...),
 and its region, endpoint and ``sts_regional_endpoints`` from the role profile,
 as ``aws --profile ROLE`` does. Every botocore failure becomes one
 ``RoletrayError`` line naming the profile, and never carrying a secret.
+
+Two of botocore's source providers are swapped for bounded or current ones:
+a ``credential_process`` that waits for a person is stopped after
+``PROCESS_TIMEOUT`` seconds (``ROLETRAY_PROCESS_TIMEOUT`` overrides it), and an
+SSO source reads the token cache under the current HOME. A client factory
+given ``credentials=`` (an MFA session's keys) signs with those instead.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +33,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.config import Config
 
-from tray import awsconfig, paths
+from tray import awsconfig, paths, sso
 from tray.errors import (
     AccessDeniedError,
     AwsError,
@@ -30,15 +41,17 @@ from tray.errors import (
     CredentialsFileError,
     EndpointError,
     MfaRequiredError,
-    NeedsInputError,
     RoletrayError,
     SourceCredentialsError,
     UnknownProfileError,
     UsageError,
 )
 from tray.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
+from tray.needs import CredentialProcessTimeoutError, MfaSessionEndedError, SsoLoginRequiredError
 
-ClientFactory = Callable[[RoleProfile], Any]
+# ``factory(profile)`` signs as the role's source; ``factory(profile, credentials=keys)``
+# signs with those keys (an MFA session's), configured as the profile all the same.
+ClientFactory = Callable[..., Any]
 
 # Bounded, so that a dead or hanging endpoint fails in seconds, not minutes:
 # a hang costs at most MAX_ATTEMPTS * READ_TIMEOUT plus about a second of backoff.
@@ -48,6 +61,9 @@ READ_TIMEOUT = 5.0
 MAX_ATTEMPTS = 2
 DEFAULT_REGION = "us-east-1"
 DEFAULT_DURATION = 3600
+# A credential_process that has not answered by then is waiting for a person, or stuck.
+PROCESS_TIMEOUT = 30.0
+PROCESS_TIMEOUT_ENV = "ROLETRAY_PROCESS_TIMEOUT"
 
 _THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
                    "TooManyRequestsException", "RequestThrottled", "SlowDown"}
@@ -62,30 +78,72 @@ _TOKEN_LIKE_RE = re.compile(r"[A-Za-z0-9+/=]{100,}")
 
 def make_client_factory(*, connect_timeout: float = CONNECT_TIMEOUT,
                         read_timeout: float = READ_TIMEOUT,
-                        max_attempts: int = MAX_ATTEMPTS) -> ClientFactory:
-    """A ``ClientFactory`` with other timeouts (tests use short ones)."""
+                        max_attempts: int = MAX_ATTEMPTS,
+                        process_timeout: float | None = None) -> ClientFactory:
+    """A ``ClientFactory`` with other timeouts (tests use short ones).
+
+    ``process_timeout`` None: ``ROLETRAY_PROCESS_TIMEOUT`` from the environment at
+    call time, else ``PROCESS_TIMEOUT``.
+    """
     config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
                     retries={"mode": "standard", "total_max_attempts": max_attempts})
 
-    def factory(profile: RoleProfile) -> Any:
-        return _build_client(profile, config)
+    def factory(profile: RoleProfile, *, credentials: TempCredentials | None = None) -> Any:
+        return _build_client(profile, config, credentials=credentials,
+                             process_timeout=process_timeout)
 
     return factory
 
 
-def default_client_factory(profile: RoleProfile) -> Any:
-    """An STS client acting as ``profile``'s source, configured as ``profile``."""
-    return _DEFAULT_FACTORY(profile)
+def default_client_factory(profile: RoleProfile, *,
+                           credentials: TempCredentials | None = None) -> Any:
+    """An STS client acting as ``profile``'s source (or with ``credentials``),
+    configured as ``profile``."""
+    return _DEFAULT_FACTORY(profile, credentials=credentials)
 
 
 _DEFAULT_FACTORY = make_client_factory()
 
 
-def _build_client(profile: RoleProfile, config: Config) -> Any:
+def process_timeout_seconds(value: float | None = None) -> float:
+    if value is not None:
+        return value
+    try:
+        return float(os.environ.get(PROCESS_TIMEOUT_ENV) or PROCESS_TIMEOUT)
+    except ValueError:
+        return PROCESS_TIMEOUT
+
+
+def _build_client(profile: RoleProfile, config: Config, *,
+                  credentials: TempCredentials | None = None,
+                  process_timeout: float | None = None) -> Any:
     profile_map = awsconfig.load_profile_map()
+    if credentials is not None:
+        # Keys already in hand (an MFA session): no source to resolve, no process to run.
+        client_session = _client_session(profile)
+        return client_session.create_client(
+            "sts", region_name=_region(profile, profile_map), config=config,
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token)
     _refuse_prompting_chain(profile, profile_map)
     region = _region(profile, profile_map)
-    resolver = _source_resolver(profile, region, config)
+    resolver = _source_resolver(profile, region, config,
+                                process_timeout_seconds(process_timeout))
+    client_session = _client_session(profile)
+    # The client signs with the source's credentials, resolved by botocore itself.
+    client_session.register_component("credential_provider", resolver)
+    credentials_ = client_session.get_credentials()
+    if credentials_ is None:
+        raise botocore.exceptions.NoCredentialsError()
+    # Resolve now (a chained source assumes its own role here) so that a failure
+    # is reported as the source's, apart from the one AssumeRole that is ours.
+    credentials_.get_frozen_credentials()
+    return client_session.create_client("sts", region_name=region, config=config)
+
+
+def _client_session(profile: RoleProfile) -> botocore.session.Session:
+    """A botocore session configured as ``profile`` (endpoints, regional STS)."""
     client_session = botocore.session.Session()
     names = client_session.full_config["profiles"]
     if profile.name in names:
@@ -95,15 +153,7 @@ def _build_client(profile: RoleProfile, config: Config) -> Any:
     if profile.sts_regional_endpoints:
         client_session.set_config_variable("sts_regional_endpoints",
                                            profile.sts_regional_endpoints)
-    # The client signs with the source's credentials, resolved by botocore itself.
-    client_session.register_component("credential_provider", resolver)
-    credentials = client_session.get_credentials()
-    if credentials is None:
-        raise botocore.exceptions.NoCredentialsError()
-    # Resolve now (a chained source assumes its own role here) so that a failure
-    # is reported as the source's, apart from the one AssumeRole that is ours.
-    credentials.get_frozen_credentials()
-    return client_session.create_client("sts", region_name=region, config=config)
+    return client_session
 
 
 def _region(profile: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -> str:
@@ -126,11 +176,13 @@ def _refuse_prompting_chain(profile: RoleProfile,
                               "code; roletray asks for MFA only for the role it assumes")
 
 
-def _source_resolver(profile: RoleProfile, region: str, config: Config) -> Any:
+def _source_resolver(profile: RoleProfile, region: str, config: Config,
+                     process_timeout: float = PROCESS_TIMEOUT) -> Any:
     """botocore's credential chain for the role's source, nothing else."""
     if profile.credential_source is not None:
         return _CredentialSourceResolver(profile.credential_source)
-    source_session = botocore.session.Session(profile=profile.source_profile)
+    source = str(profile.source_profile)
+    source_session = botocore.session.Session(profile=source)
     # A source that is itself a role calls STS in this region, as `aws --profile` would,
     # and with the same bounded timeouts as ours (botocore's own wait a minute, 5 times).
     source_session.set_config_variable("region", region)
@@ -140,7 +192,80 @@ def _source_resolver(profile: RoleProfile, region: str, config: Config) -> Any:
     # profile that is its own source takes its static keys, not the role.
     if profile.source_profile == profile.name:
         resolver.remove("assume-role")
+    for index, provider in enumerate(resolver.providers):
+        method = getattr(provider, "METHOD", None)
+        if method == "custom-process":
+            resolver.providers[index] = botocore.credentials.ProcessProvider(
+                profile_name=source, load_config=lambda: source_session.full_config,
+                popen=partial(_BoundedPopen, timeout=process_timeout, profile=source))
+        elif method == "sso":
+            resolver.providers[index] = _sso_provider(source_session, source)
     return resolver
+
+
+def _sso_provider(session: botocore.session.Session, profile_name: str) -> Any:
+    """botocore's SSO provider, reading the token cache under the current HOME
+    (botocore computes its default folder once, when it is imported)."""
+    import botocore.tokens
+    from botocore.utils import JSONFileCache
+
+    folder = str(sso.cache_dir())
+    token_cache = JSONFileCache(folder, dumps_func=_sso_dumps)
+    return botocore.credentials.SSOProvider(
+        load_config=lambda: session.full_config, client_creator=session.create_client,
+        profile_name=profile_name, cache={}, token_cache=token_cache,
+        token_provider=botocore.tokens.SSOTokenProvider(session, cache=token_cache,
+                                                        profile_name=profile_name))
+
+
+def _sso_dumps(obj: Any) -> str:
+    """botocore's cache format: datetimes as ``2026-11-28T14:26:50Z``."""
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value
+
+    return json.dumps(obj, default=default)
+
+
+class _BoundedPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """``credential_process`` as botocore runs it, but stopped after ``timeout`` seconds.
+
+    Without a terminal (the tray, the daemon's worker) it gets a session of its own
+    so that its whole tree can be stopped; on a terminal it stays in ours, so a
+    process that prompts on /dev/tty still can.
+    """
+
+    def __init__(self, args: Any, *, timeout: float, profile: str, **kwargs: Any) -> None:
+        self._bound = timeout
+        self._profile = profile
+        self._own_group = not _stdin_is_tty()
+        super().__init__(args, start_new_session=self._own_group, **kwargs)
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> Any:
+        try:
+            return super().communicate(input, timeout=self._bound)
+        except subprocess.TimeoutExpired:
+            self._stop()
+            super().communicate()
+            raise CredentialProcessTimeoutError(profile=self._profile,
+                                                seconds=f"{self._bound:g}") from None
+
+    def _stop(self) -> None:
+        try:
+            if self._own_group and hasattr(os, "killpg"):
+                os.killpg(self.pid, signal.SIGKILL)
+            else:
+                self.kill()
+        except OSError:
+            pass
+
+
+def _stdin_is_tty() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 class _CredentialSourceResolver:
@@ -171,10 +296,17 @@ def assume_role(
     session_name: str | None = None,
     client_factory: ClientFactory | None = None,
     now: Callable[[], datetime] | None = None,
+    session: TempCredentials | None = None,
 ) -> AssumeResult:
-    """Exactly one sts:AssumeRole for ``profile``; the identity comes from its answer."""
+    """Exactly one sts:AssumeRole for ``profile``; the identity comes from its answer.
+
+    ``session``: the keys of an MFA session (GetSessionToken) to sign with instead
+    of the source's; they carry the MFA, so no code is sent.
+    """
     now = now or utcnow
-    if profile.mfa_serial and not mfa_code:
+    if session is not None:
+        mfa_code = None
+    elif profile.mfa_serial and not mfa_code:
         raise MfaRequiredError(profile=profile.name, mfa_serial=profile.mfa_serial)
     if mfa_code is not None and not _MFA_CODE_RE.match(mfa_code):
         raise UsageError(f"profile '{profile.name}': the MFA code must be 6 digits")
@@ -193,10 +325,11 @@ def assume_role(
     if profile.mfa_serial and mfa_code:
         params["SerialNumber"] = profile.mfa_serial
         params["TokenCode"] = mfa_code
-    secrets = (mfa_code,)
+    secrets = (mfa_code,) if session is None else (session.secret_access_key,
+                                                     session.session_token)
     factory = client_factory or default_client_factory
     try:
-        client = factory(profile)
+        client = factory(profile) if session is None else factory(profile, credentials=session)
     except RoletrayError:
         raise
     except Exception as e:
@@ -206,10 +339,69 @@ def assume_role(
     except RoletrayError:
         raise
     except Exception as e:
+        error = _call_error(e, profile.name, source=_source_name(profile, session is not None),
+                            endpoint=_endpoint_of(client), secrets=secrets,
+                            mfa_serial=profile.mfa_serial, role_arn=profile.role_arn)
+        if session is not None and isinstance(error, SourceCredentialsError):
+            code = _error_code(e) or type(e).__name__
+            raise MfaSessionEndedError(profile=profile.name, mfa_serial=profile.mfa_serial,
+                                       code=code) from e
+        raise error from e
+    return _result(profile, response)
+
+
+def get_session_token(
+    profile: RoleProfile,
+    mfa_code: str,
+    *,
+    duration: int,
+    client_factory: ClientFactory | None = None,
+) -> tuple[TempCredentials, datetime | None]:
+    """One sts:GetSessionToken with ``profile``'s MFA device, signed by its source.
+
+    Returns the session's keys and the response's Date (for clock skew).
+    """
+    if not profile.mfa_serial:
+        raise UsageError(f"profile '{profile.name}' has no mfa_serial")
+    if not _MFA_CODE_RE.match(mfa_code):
+        raise UsageError(f"profile '{profile.name}': the MFA code must be 6 digits")
+    secrets = (mfa_code,)
+    factory = client_factory or default_client_factory
+    try:
+        client = factory(profile)
+    except RoletrayError:
+        raise
+    except Exception as e:
+        raise _source_error(e, profile, secrets) from e
+    try:
+        response = client.get_session_token(SerialNumber=profile.mfa_serial,
+                                            TokenCode=mfa_code, DurationSeconds=duration)
+    except Exception as e:
         raise _call_error(e, profile.name, source=_source_name(profile),
                           endpoint=_endpoint_of(client), secrets=secrets,
-                          mfa_serial=profile.mfa_serial, role_arn=profile.role_arn) from e
-    return _result(profile, response)
+                          mfa_serial=profile.mfa_serial, operation="GetSessionToken") from e
+    creds = response["Credentials"]
+    return (TempCredentials(access_key_id=creds["AccessKeyId"],
+                            secret_access_key=creds["SecretAccessKey"],
+                            session_token=creds["SessionToken"],
+                            expiration=_utc(creds["Expiration"])),
+            _server_date(response))
+
+
+def _error_code(e: Exception) -> str | None:
+    response = getattr(e, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # STS times are UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
 def _result(profile: RoleProfile, response: Mapping[str, Any]) -> AssumeResult:
@@ -255,7 +447,9 @@ def _clean(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _source_name(profile: RoleProfile) -> str:
+def _source_name(profile: RoleProfile, mfa_session: bool = False) -> str:
+    if mfa_session:
+        return "the MFA session's"
     if profile.source_profile:
         return f"source profile '{profile.source_profile}'"
     return f"credential_source {profile.credential_source}"
@@ -280,8 +474,7 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
                                       "credential_process or SSO configured)")
     if isinstance(e, (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError,
                       exc.TokenRetrievalError)):
-        return NeedsInputError(f"{prefix} needs an SSO sign-in: run `aws sso login "
-                               f"--profile {profile.source_profile}`")
+        return _sso_error(profile)
     if isinstance(e, exc.CredentialRetrievalError):
         return SourceCredentialsError(f"{prefix} gave no credentials: {_clean(str(e), secrets)}")
     if isinstance(e, exc.ClientError):
@@ -293,6 +486,19 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
         return _call_error(e, profile.name, source=_source_name(profile), endpoint="STS",
                            secrets=secrets)
     return SourceCredentialsError(f"{prefix} could not be resolved ({type(e).__name__})")
+
+
+def _sso_error(profile: RoleProfile) -> RoletrayError:
+    """The SSO profile of the chain to sign in again, and why (from the token cache)."""
+    name = str(profile.source_profile)
+    reason = "not signed in"
+    try:
+        profile_map = awsconfig.load_profile_map()
+        name = sso.find_sso_profile(name, profile_map) or name
+        reason = sso.login_reason(sso.token_state(sso.load_config(name)))
+    except RoletrayError:
+        pass  # the sign-in itself will say what is wrong with the configuration
+    return SsoLoginRequiredError(profile=name, reason=reason)
 
 
 def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
@@ -312,7 +518,7 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
         if "MultiFactorAuthentication" in message or (code == "AccessDenied" and
                                                       mfa_serial and "MFA" in message):
             return AccessDeniedError(f"profile '{name}': the MFA code was rejected for "
-                                     f"{mfa_serial} ({message})")
+                                     f"{mfa_serial}; wait for the next code ({message})")
         if code == "AccessDenied" and operation == "AssumeRole":
             # The seed's lesson: the user's own policy is rarely the cause.
             role = f" (role {role_arn})" if role_arn and role_arn not in message else ""

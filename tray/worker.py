@@ -6,22 +6,29 @@ in-process, a daemon grows from ~38 MiB to ~60 MiB within a day of refreshes.
 A child gives everything back when it exits (~0.5 s of CPU every 50 minutes),
 and a call stuck on the network can be killed without harming the daemon.
 
-The parent writes one JSON object to the child's stdin (an MFA code travels
-here, never in the argument list)::
+The parent writes one JSON object to the child's stdin (an MFA code and an MFA
+session's keys travel here, never in the argument list or the environment)::
 
     {"profile": "platform", "target": "roletray", "duration": null,
-     "mfa_code": null, "force": false}
+     "mfa_code": null, "force": false,
+     "mfa_session": null, "mfa_session_hours": null}
 
-The child runs ``actions.assume`` (which writes the section and the state) and
-prints one JSON line, never a secret::
+``mfa_session`` is ``MfaSession.to_wire()`` (keys of a session the parent keeps
+in memory); ``mfa_session_hours`` asks the child to start a new session with
+``mfa_code`` first. The child runs ``actions.assume`` (which writes the section
+and the state) and prints one JSON line::
 
     {"ok": true, "role": {"name": "platform", "role_arn": "...", ...},
      "target": "roletray", "region": "ap-northeast-2", "warnings": [],
      "identity_arn": "...", "assumed_role_id": "...", "access_key_id": "ASIA...",
-     "expiration": "2026-11-28T14:26:50Z", "server_date": "2026-11-28T13:26:50Z"}
-    {"ok": false, "error_type": "AccessDeniedError", "error": "...", "exit_code": 1}
+     "expiration": "2026-11-28T14:26:50Z", "server_date": "2026-11-28T13:26:50Z",
+     "mfa_session": null}
+    {"ok": false, "error_type": "AccessDeniedError", "error": "...", "exit_code": 1,
+     "input_profile": null, "mfa_session": null}
 
-The parent reads the keys back from the section the child wrote.
+The role's keys are not in it: the parent reads them back from the section the
+child wrote. The only secret in the answer is a newly started MFA session's
+keys, which exist nowhere else; they go back through this private pipe.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ import sys
 import threading
 from typing import Any
 
-from tray import actions, credfile, errors
+from tray import actions, credfile, errors, needs
 from tray.errors import CredentialsFileError, EndpointError, RoletrayError
+from tray.mfa_session import MfaSession
 from tray.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
 
 log = logging.getLogger(__name__)
@@ -49,14 +57,19 @@ _children_lock = threading.Lock()
 
 def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = None,
                     duration: int | None = None, mfa_code: str | None = None,
-                    force: bool = False, timeout: float = TIMEOUT) -> actions.Outcome:
+                    force: bool = False, timeout: float = TIMEOUT,
+                    mfa_session: MfaSession | None = None,
+                    mfa_session_hours: int | None = None) -> actions.Outcome:
     """``actions.assume`` run by ``python -m tray.worker``; same arguments, same errors."""
     if getattr(sys, "frozen", False):  # a frozen build has no ``-m``: do it here
         return actions.assume(profile, target=target, duration=duration, mfa_code=mfa_code,
-                              force=force, ctx=ctx)
+                              force=force, ctx=ctx, mfa_session=mfa_session,
+                              mfa_session_hours=mfa_session_hours)
     target = target or ctx.target
     request = json.dumps({"profile": profile, "target": target, "duration": duration,
-                          "mfa_code": mfa_code, "force": force})
+                          "mfa_code": mfa_code, "force": force,
+                          "mfa_session": mfa_session.to_wire() if mfa_session else None,
+                          "mfa_session_hours": mfa_session_hours})
     proc = subprocess.Popen([sys.executable, "-m", "tray.worker"], env=dict(ctx.env),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -78,10 +91,32 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
     if reply is None:
         raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
                             "without an answer; see the log")
+    started = _session_of(reply)
     if not reply.get("ok"):
-        raise rebuild_error(str(reply.get("error_type", "")), str(reply.get("error", "")),
-                            int(reply.get("exit_code", errors.EXIT_USAGE)))
-    return _outcome(reply, ctx, target)
+        error = rebuild_error(str(reply.get("error_type", "")), str(reply.get("error", "")),
+                              int(reply.get("exit_code", errors.EXIT_USAGE)))
+        if isinstance(reply.get("input_profile"), str):
+            error.kwargs["profile"] = reply["input_profile"]
+        if started is not None:
+            error.mfa_session = started  # type: ignore[attr-defined]
+        raise error
+    outcome = _outcome(reply, ctx, target)
+    return dataclasses.replace(outcome, mfa_session=started) if started else outcome
+
+
+# The refresher hands MFA sessions only to assume functions that take them.
+assume_in_child.supports_mfa_session = True  # type: ignore[attr-defined]
+
+
+def _session_of(reply: dict[str, Any]) -> MfaSession | None:
+    doc = reply.get("mfa_session")
+    if not isinstance(doc, dict):
+        return None
+    try:
+        return MfaSession.from_wire(doc)
+    except (KeyError, ValueError, TypeError):
+        log.warning("the refresh worker sent back a malformed MFA session; ignored")
+        return None
 
 
 def terminate_children() -> int:
@@ -119,7 +154,7 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 def rebuild_error(type_name: str, message: str, exit_code: int) -> RoletrayError:
     """The child's error as the same class, so the refresher classifies it the same way."""
-    cls = getattr(errors, type_name, None)
+    cls = getattr(errors, type_name, None) or getattr(needs, type_name, None)
     if not (isinstance(cls, type) and issubclass(cls, RoletrayError)):
         cls = errors.AwsError if exit_code == errors.EXIT_AWS else RoletrayError
     # Bypass the class's message template: the text is already formatted.
@@ -134,13 +169,19 @@ def rebuild_error(type_name: str, message: str, exit_code: int) -> RoletrayError
 def _child() -> int:
     try:
         request = json.loads(sys.stdin.readline())
+        session = request.get("mfa_session")
         outcome = actions.assume(request["profile"], target=request.get("target"),
                                  duration=request.get("duration"),
                                  mfa_code=request.get("mfa_code"),
-                                 force=bool(request.get("force")))
+                                 force=bool(request.get("force")),
+                                 mfa_session=MfaSession.from_wire(session) if session else None,
+                                 mfa_session_hours=request.get("mfa_session_hours"))
     except RoletrayError as e:
+        started = getattr(e, "mfa_session", None)
         reply: dict[str, Any] = {"ok": False, "error_type": type(e).__name__, "error": str(e),
-                                 "exit_code": e.exit_code}
+                                 "exit_code": e.exit_code, "input_profile": needs.input_profile(e)
+                                 if isinstance(e, errors.NeedsInputError) else None,
+                                 "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         reply = {"ok": False, "error_type": "RoletrayError", "exit_code": errors.EXIT_USAGE,
                  "error": f"internal error in the refresh worker ({type(e).__name__})"}
@@ -151,7 +192,8 @@ def _child() -> int:
                  "identity_arn": res.identity_arn, "assumed_role_id": res.assumed_role_id,
                  "access_key_id": res.credentials.access_key_id,
                  "expiration": iso_utc(res.credentials.expiration),
-                 "server_date": iso_utc(res.server_date) if res.server_date else None}
+                 "server_date": iso_utc(res.server_date) if res.server_date else None,
+                 "mfa_session": outcome.mfa_session.to_wire() if outcome.mfa_session else None}
     print(json.dumps(reply), flush=True)
     return 0
 

@@ -21,24 +21,25 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 
-from xsession import Geometry, XSession, wait_for  # noqa: E402
+from xsession import Geometry, XSession, wait_for
 
 DESKTOP = (0x3B, 0x42, 0x52)  # a dark desktop colour behind the panel and menu
 MARGIN = 12
 
 
-def _crop(img: object, box: Geometry, size: tuple[int, int], margin: int = MARGIN) -> object:
+def _crop(img: Any, box: Geometry, size: tuple[int, int], margin: int = MARGIN) -> Any:
     x0 = max(0, box.x - margin)
     y0 = max(0, box.y - margin)
     x1 = min(size[0], box.x + box.width + margin)
     y1 = min(size[1], box.y + box.height + margin)
-    return img.crop((x0, y0, x1, y1))  # type: ignore[attr-defined]
+    return img.crop((x0, y0, x1, y1))
 
 
 def _union(a: Geometry, b: Geometry) -> Geometry:
@@ -88,11 +89,12 @@ def main(argv: list[str]) -> int:
             log = work / "app.log"
             app = xs.spawn([sys.executable, "-m", "tray", "demo"], stdout_path=log)
 
-            def alive() -> None:
+            def alive() -> bool:
                 if app.poll() is not None:
                     raise SystemExit(f"the demo exited {app.returncode}:\n{log.read_text()}")
+                return True
 
-            wait_for(lambda: alive() or _icon_green(xs), 60, "the green tray icon")
+            wait_for(lambda: alive() and _icon_green(xs), 60, "the green tray icon")
             icon = xs.tray_icon_geometry()
             panel_win = xs.tray_host_window()
             assert icon is not None and panel_win is not None
@@ -102,7 +104,7 @@ def main(argv: list[str]) -> int:
             # The panel corner: wide enough to read as a panel, scaled up for the README.
             corner = Geometry(xs.size[0] - 160, 0, 160, panel.height + 8)
             tray = _crop(shot, corner, xs.size, margin=0)
-            tray = tray.resize((tray.width * 2, tray.height * 2), 0)  # type: ignore[attr-defined]
+            tray = tray.resize((tray.width * 2, tray.height * 2), 0)  # nearest: crisp pixels
             tray.save(out / "tray.png")
 
             x, y = icon.center

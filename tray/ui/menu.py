@@ -22,6 +22,7 @@ Building is linear after one sort.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -87,6 +88,29 @@ def _one_line(text: str, limit: int = ERROR_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_PROFILE_RE = re.compile(r"^profile '([^']*)': ")
+_CODE_RE = re.compile(r"^([A-Z][A-Za-z]+): ")
+
+
+def short_reason(error: str) -> str:
+    """The gist of an error for one menu line: its AWS code and the likely cause.
+
+    >>> short_reason("profile 'locked': AccessDenied: User: arn:aws:iam::1:user/dev is not "
+    ...              "authorized to perform: sts:AssumeRole; the role's trust relationship "
+    ...              "probably does not include this user; run `roletray doctor locked`")
+    "locked: AccessDenied: the role's trust relationship probably does not include this user"
+    """
+    text = " ".join(error.split())
+    m = _PROFILE_RE.match(text)
+    who = f"{m.group(1)}: " if m else ""
+    text = text[m.end():] if m else text
+    parts = [p for p in text.split("; ") if not p.startswith("run `")]
+    code = _CODE_RE.match(parts[0]) if parts else None
+    if code and len(parts) > 1:
+        return f"{who}{code.group(1)}: {'; '.join(parts[1:])}"
+    return who + "; ".join(parts)
+
+
 T = TypeVar("T")
 
 
@@ -99,11 +123,22 @@ def chunk(items: Sequence[T], size: int = CHUNK_MAX) -> list[Sequence[T]]:
     return [items[i:i + per] for i in range(0, len(items), per)]
 
 
+def needs_mfa(s: Snapshot) -> bool:
+    """In needs-input, whether what is needed is an MFA code (the default kind)."""
+    return s.state is RefreshState.NEEDS_INPUT and \
+        getattr(s, "input_needed", None) in (None, "mfa")
+
+
+_INPUT_LINES = {"mfa": "An MFA code is needed", "sso": "An AWS SSO sign-in is needed",
+                "process": "The credential process is waiting for you"}
+
+
 def _state_line(s: Snapshot) -> str | None:
     return {
         RefreshState.REFRESHING: "Refreshing…",
         RefreshState.RETRYING: "Refresh failed; retrying",
-        RefreshState.NEEDS_INPUT: "An MFA code is needed",
+        RefreshState.NEEDS_INPUT: _INPUT_LINES.get(getattr(s, "input_needed", None) or "mfa",
+                                                   "Your input is needed"),
         RefreshState.EXPIRED: "Keys expired",
         RefreshState.ERROR: "Not working",
     }.get(s.state)
@@ -177,8 +212,8 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
     if state_line:
         model.append(_info(state_line))
     if s.last_error:
-        model.append(_info("⚠ " + _one_line(s.last_error)))
-    if s.state is RefreshState.NEEDS_INPUT:
+        model.append(_info("⚠ " + _one_line(short_reason(s.last_error))))
+    if needs_mfa(s):
         model.append(MenuNode("Enter MFA code…", actions.enter_mfa))
     model.append(SEPARATOR)
     if items:
@@ -273,7 +308,7 @@ def tray_look(s: Snapshot, now: datetime) -> TrayLook:
     hint = {
         RefreshState.REFRESHING: "refreshing",
         RefreshState.RETRYING: "retrying",
-        RefreshState.NEEDS_INPUT: "MFA code needed",
+        RefreshState.NEEDS_INPUT: "MFA code needed" if needs_mfa(s) else "input needed",
         RefreshState.ERROR: "error",
     }.get(s.state)
     if hint:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tray import paths
-from tray.errors import NeedsInputError, RoletrayError
+from tray.errors import MfaRequiredError, NeedsInputError, RoletrayError
 from tray.models import RefreshState, RoleProfile, Snapshot, utcnow
 from tray.notify import (
     MFA_ACTION,
@@ -74,6 +74,14 @@ def _gi_has(namespace: str, version: str) -> bool:
     return True
 
 
+_SET_BY_US: set[str] = set()  # variables set for this process only, not for what it opens
+
+
+def child_env() -> dict[str, str]:
+    """The environment for programs the tray opens (editor, prompt): without our tweaks."""
+    return {k: v for k, v in os.environ.items() if k not in _SET_BY_US}
+
+
 def select_backend(env: MutableMapping[str, str] | None = None,
                    platform: str | None = None) -> str:
     """Choose pystray's backend and set ``PYSTRAY_BACKEND``: appindicator, else gtk.
@@ -87,6 +95,11 @@ def select_backend(env: MutableMapping[str, str] | None = None,
     if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
         raise TrayUnavailableError("no graphical display (DISPLAY is not set); "
                                    "run `roletray daemon` for the refresher without a tray")
+    if "GDK_GL" not in env:
+        # A tray icon draws no OpenGL, but GDK probes GLX visuals on start, which can
+        # map Mesa and LLVM: ~50 MiB of resident memory for nothing.
+        env["GDK_GL"] = "disable"
+        _SET_BY_US.add("GDK_GL")
     chosen = env.get("PYSTRAY_BACKEND")
     if chosen == "xorg":
         raise TrayUnavailableError("PYSTRAY_BACKEND=xorg has no menu; " + INSTALL_HINT)
@@ -104,6 +117,7 @@ def select_backend(env: MutableMapping[str, str] | None = None,
         raise TrayUnavailableError("PyGObject is installed but GTK 3 is not "
                                    "(apt install gir1.2-gtk-3.0); " + INSTALL_HINT)
     env["PYSTRAY_BACKEND"] = backend
+    _SET_BY_US.add("PYSTRAY_BACKEND")
     return backend
 
 
@@ -176,24 +190,45 @@ class ProfileCache:
             return self._profiles, self._problems
 
 
+_prompts: set[subprocess.Popen[bytes]] = set()  # open dialogs, closed when the tray quits
+_prompts_lock = threading.Lock()
+
+
 def ask_mfa_code(serial: str, profile: str, *, env: Mapping[str, str] | None = None,
                  timeout: float = PROMPT_TIMEOUT) -> str | None:
     """Open the prompt process; the code comes back through its stdout pipe, never argv."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tray.ui.prompt", "--serial", serial, "--profile", profile],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=child_env() if env is None else dict(env))
+    with _prompts_lock:
+        _prompts.add(proc)
     try:
-        res = subprocess.run(
-            [sys.executable, "-m", "tray.ui.prompt", "--serial", serial, "--profile", profile],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            timeout=timeout, env=dict(os.environ if env is None else env), check=False)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        log.info("the MFA prompt was left open; closed it")
+        log.info("the MFA prompt was left open for %.0f s; closed it", timeout)
+        proc.kill()
+        proc.communicate()
         return None
-    code = res.stdout.decode("ascii", "replace").strip()
-    if res.returncode != 0 or not _CODE_RE.match(code):
-        if res.returncode not in (0, 1):
-            log.warning("the MFA prompt failed (exit %d): %s", res.returncode,
-                        res.stderr.decode(errors="replace").strip()[-300:])
+    finally:
+        with _prompts_lock:
+            _prompts.discard(proc)
+    code = out.decode("ascii", "replace").strip()
+    if proc.returncode != 0 or not _CODE_RE.match(code):
+        if proc.returncode not in (0, 1, -15):
+            log.warning("the MFA prompt failed (exit %d): %s", proc.returncode,
+                        err.decode(errors="replace").strip()[-300:])
         return None
     return code
+
+
+def close_prompts() -> None:
+    """End the prompts still open (the tray is quitting: nobody would read the code)."""
+    with _prompts_lock:
+        procs = list(_prompts)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
 
 
 def open_path(path: Path) -> None:
@@ -201,12 +236,12 @@ def open_path(path: Path) -> None:
     if sys.platform == "darwin":
         argv = ["open", str(path)]
     elif sys.platform.startswith("win"):
-        os.startfile(str(path))  # type: ignore[attr-defined]  # noqa: S606
+        os.startfile(str(path))  # type: ignore[attr-defined]
         return
     else:
         argv = ["xdg-open", str(path)]
     subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
+                     stderr=subprocess.DEVNULL, start_new_session=True, env=child_env())
 
 
 def copy_text(text: str) -> str:
@@ -332,6 +367,7 @@ class TrayApp:
     def close(self) -> None:
         """After ``run()``: stop the workers (a prompt left open is abandoned)."""
         self._stop.set()
+        close_prompts()
         for pool in (self._work_pool, self._side_pool, self._notify_pool):
             pool.shutdown(wait=False, cancel_futures=True)
         if self._notifier is not None:
@@ -375,7 +411,7 @@ class TrayApp:
         while not self._stop.wait(TICK_SECONDS):
             try:
                 self.on_snapshot(self.refresher.snapshot())
-            except Exception:  # noqa: BLE001 - the ticker must survive anything
+            except Exception:
                 log.exception("tray tick failed")
 
     # -- events --------------------------------------------------------------------
@@ -448,7 +484,8 @@ class TrayApp:
         """Send a notification from the notify worker (D-Bus calls may take a moment)."""
         action = None
         if note.action == MFA_ACTION:
-            action = (MFA_ACTION_LABEL, self._do_enter_mfa)
+            # Clicked in the notifier's thread: queue it with the other role changes.
+            action = (MFA_ACTION_LABEL, lambda: self._work(self._do_enter_mfa))
         notifier = self._notifier
 
         def send() -> None:
@@ -457,7 +494,7 @@ class TrayApp:
                 return
             try:
                 notifier.notify(note.title, note.body, urgency=note.urgency, action=action)
-            except Exception:  # noqa: BLE001 - a notification must never break the tray
+            except Exception:
                 log.exception("notification failed")
 
         if not self._stop.is_set():
@@ -474,7 +511,7 @@ class TrayApp:
     def _guarded(self, fn: Callable[..., None], *args: Any) -> None:
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - the worker must survive anything
+        except Exception:
             log.exception("tray action failed")
 
     def _set_busy(self, text: str | None) -> None:
@@ -498,19 +535,36 @@ class TrayApp:
     def _profile(self, name: str | None) -> RoleProfile | None:
         return self._profiles.get()[0].get(name) if name else None
 
+    def _needs_code(self, name: str | None, profile: RoleProfile | None) -> bool:
+        """Whether ``name`` needs a code now: the refresher knows about MFA sessions."""
+        if name is None or profile is None or not profile.mfa_serial:
+            return False
+        ask = getattr(self.refresher, "needs_mfa_code", None)
+        return bool(ask(name)) if callable(ask) else True
+
     def _do_switch(self, name: str) -> None:
         profile = self._profile(name)
         code = None
-        if profile is not None and profile.mfa_serial:
+        if self._needs_code(name, profile):
             code = self._ask(profile, name)
             if code is None:
                 return
         self._set_busy(f"Switching to {name}…")
         try:
-            self.refresher.switch(name, mfa_code=code)
+            try:
+                self.refresher.switch(name, mfa_code=code)
+            except MfaRequiredError:
+                if code is not None or profile is None:
+                    raise
+                # The MFA session ended meanwhile: the user chose this role, so ask now.
+                code = self._ask(profile, name)
+                if code is None:
+                    return
+                self.refresher.switch(name, mfa_code=code)
         except RoletrayError as e:
             with self._lock:
-                self._local_error = f"{name}: {e}"
+                self._local_error = str(e) if str(e).startswith("profile '") \
+                    else f"profile '{name}': {e}"
             self.show(Notification("failure", f"Could not switch to {name}", str(e),
                                    "critical"))
         finally:
@@ -520,7 +574,7 @@ class TrayApp:
         name = self.refresher.snapshot().role
         profile = self._profile(name)
         code = None
-        if profile is not None and profile.mfa_serial and name:
+        if self._needs_code(name, profile) and name:
             code = self._ask(profile, name)
             if code is None:
                 return
@@ -564,7 +618,7 @@ class TrayApp:
         self._set_busy("Diagnosing…")
         try:
             summary, report = (self.svc.doctor or _run_doctor)(role)
-        except Exception as e:  # noqa: BLE001 - say it failed rather than nothing
+        except Exception as e:
             log.exception("diagnosis failed")
             summary, report = f"the diagnosis failed ({e.__class__.__name__}); see the log", ""
         finally:

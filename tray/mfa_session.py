@@ -1,0 +1,152 @@
+"""MFA sessions: one code a day instead of one code an hour.
+
+For a role profile with ``mfa_serial``, one code starts a session:
+``sts:GetSessionToken`` with SerialNumber and TokenCode, signed by the role's
+*source* (``mfa_session_hours`` long, 12 by default). The role is then assumed
+with the session's keys, without a code: they carry the MFA, so trust policies
+that ask for ``aws:MultiFactorAuthPresent`` still pass. Roles that share a
+source profile and an MFA device share the session.
+
+The keys live in the memory of the running tray or daemon only
+(``MfaSessionCache``); they travel to a refresh worker through its stdin pipe
+and back through its stdout pipe, never through argv, a file or a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tray import sts
+from tray.errors import AccessDeniedError
+from tray.models import RoleProfile, TempCredentials, iso_utc, parse_iso_utc
+
+log = logging.getLogger(__name__)
+
+SessionKey = tuple[str, str]  # (source, mfa_serial)
+
+# A session this close to its end is not used for a call: the call could outlive it.
+EXPIRY_SLACK = timedelta(minutes=2)
+# AWS refuses GetSessionToken signed by temporary keys (a role, SSO, most processes).
+_TEMPORARY_SOURCE_KEYS = ("role_arn", "sso_session", "sso_start_url", "web_identity_token_file")
+
+
+@dataclass(frozen=True)
+class MfaSession:
+    """An MFA session's keys (secret) and whose they are. ``expiration`` is AWS's clock."""
+
+    source: str
+    mfa_serial: str
+    credentials: TempCredentials
+
+    @property
+    def key(self) -> SessionKey:
+        return (self.source, self.mfa_serial)
+
+    @property
+    def expiration(self) -> datetime:
+        return self.credentials.expiration
+
+    def usable(self, now: datetime) -> bool:
+        """Good for one more call at ``now`` (by AWS's clock)."""
+        return now < self.expiration - EXPIRY_SLACK
+
+    def to_wire(self) -> dict[str, str]:
+        """For the worker's pipes only: this holds the secret key and the token."""
+        c = self.credentials
+        return {"source": self.source, "mfa_serial": self.mfa_serial,
+                "access_key_id": c.access_key_id, "secret_access_key": c.secret_access_key,
+                "session_token": c.session_token, "expiration": iso_utc(c.expiration)}
+
+    @classmethod
+    def from_wire(cls, doc: Mapping[str, Any]) -> MfaSession:
+        return cls(source=str(doc["source"]), mfa_serial=str(doc["mfa_serial"]),
+                   credentials=TempCredentials(
+                       access_key_id=str(doc["access_key_id"]),
+                       secret_access_key=str(doc["secret_access_key"]),
+                       session_token=str(doc["session_token"]),
+                       expiration=parse_iso_utc(str(doc["expiration"]))))
+
+
+def session_key(role: RoleProfile) -> SessionKey | None:
+    """Roles with the same source and MFA device share a session; None without MFA."""
+    if not role.mfa_serial:
+        return None
+    return (role.source, role.mfa_serial)
+
+
+def can_start(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -> bool:
+    """False when the source's keys are known to be temporary: AWS would refuse
+    GetSessionToken, so the code goes to AssumeRole itself, as without sessions."""
+    if not role.mfa_serial or role.credential_source is not None:
+        return False
+    source = profile_map.get(str(role.source_profile), {})
+    if role.source_profile == role.name:
+        return True  # a role profile that is its own source: its static keys
+    return not any(k in source for k in _TEMPORARY_SOURCE_KEYS)
+
+
+def start_session(role: RoleProfile, code: str, *, hours: int,
+                  client_factory: sts.ClientFactory | None = None,
+                  profile_map: Mapping[str, Mapping[str, str]] | None = None
+                  ) -> MfaSession | None:
+    """GetSessionToken with ``code``; None when the source cannot start a session
+    (its keys are temporary), so that the caller sends the code with AssumeRole."""
+    if role.mfa_serial is None:
+        return None
+    if profile_map is not None and not can_start(role, profile_map):
+        return None
+    try:
+        creds, _date = sts.get_session_token(role, code, duration=hours * 3600,
+                                             client_factory=client_factory)
+    except AccessDeniedError as e:
+        if "session credentials" in str(e):
+            # "Cannot call GetSessionToken with session credentials": the code was not used.
+            log.info("profile %s: its source has temporary keys; sending the MFA code with "
+                     "AssumeRole instead of starting an MFA session", role.name)
+            return None
+        raise
+    return MfaSession(source=role.source, mfa_serial=role.mfa_serial, credentials=creds)
+
+
+class MfaSessionCache:
+    """The running instance's MFA sessions, in memory only. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sessions: dict[SessionKey, MfaSession] = {}
+
+    def get(self, key: SessionKey | None, now: datetime) -> MfaSession | None:
+        """The session for ``key`` if it is still good for a call at ``now``."""
+        session = self.peek(key)
+        return session if session is not None and session.usable(now) else None
+
+    def peek(self, key: SessionKey | None) -> MfaSession | None:
+        """The session for ``key``, even one that has ended."""
+        if key is None:
+            return None
+        with self._lock:
+            return self._sessions.get(key)
+
+    def put(self, session: MfaSession) -> None:
+        with self._lock:
+            self._sessions[session.key] = session
+
+    def drop(self, key: SessionKey | None) -> bool:
+        if key is None:
+            return False
+        with self._lock:
+            return self._sessions.pop(key, None) is not None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._sessions.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+

@@ -1,0 +1,315 @@
+"""AWS SSO (IAM Identity Center) source profiles: the token cache, and signing in.
+
+roletray never holds an SSO token itself: botocore reads it from its own cache,
+``~/.aws/sso/cache/<sha1>.json``, where ``aws sso login`` writes it. The file
+name is the SHA-1 of the ``sso_session`` name (or, for a legacy profile, of
+``sso_start_url``)::
+
+    [profile dev-sso]                    ~/.aws/sso/cache/<sha1("corp")>.json
+    sso_session = corp            ->     {"startUrl": "https://corp.awsapps.com/start",
+    sso_account_id = 111122223333         "region": "us-east-1", "accessToken": "...",
+    sso_role_name = Developer             "expiresAt": "2026-11-28T20:00:00Z",
+    [sso-session corp]                    "clientId": "...", "clientSecret": "...",
+    sso_start_url = https://corp...       "registrationExpiresAt": "...", "refreshToken": "..."}
+    sso_region = us-east-1
+
+``start_sso_login(profile)`` signs in: through ``aws sso login --profile X``
+when AWS CLI v2 is on PATH (it opens the browser and writes the file), else
+through the OAuth device authorization flow of ``sso-oidc`` itself (register,
+start, open the verification page, poll ``CreateToken``), writing the same
+file in the same format. Tokens are secrets: never logged, never in argv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import webbrowser
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from tray import awsconfig, paths
+from tray.errors import AwsError, ConfigError, RoletrayError
+from tray.models import iso_utc, parse_iso_utc, utcnow
+
+log = logging.getLogger(__name__)
+
+TokenState = Literal["missing", "expired", "valid", "unreadable"]
+
+LOGIN_TIMEOUT = 600.0  # seconds a sign-in may take, browser included
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+DEFAULT_SCOPES = ("sso:account:access",)
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class SsoConfig:
+    """Where ``profile`` signs in: the start URL, the region, the session name if any."""
+
+    profile: str
+    start_url: str
+    region: str
+    session_name: str | None = None
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def cache_key(self) -> str:
+        return hashlib.sha1((self.session_name or self.start_url).encode("utf-8")).hexdigest()
+
+
+def cache_dir() -> Path:
+    """``~/.aws/sso/cache``, from HOME now (botocore fixes its own copy at import)."""
+    return Path(os.path.expanduser(os.path.join("~", ".aws", "sso", "cache")))
+
+
+def token_path(cfg: SsoConfig) -> Path:
+    return cache_dir() / f"{cfg.cache_key}.json"
+
+
+def is_sso_profile(values: Mapping[str, str]) -> bool:
+    return "sso_session" in values or "sso_start_url" in values
+
+
+def find_sso_profile(name: str, profile_map: Mapping[str, Mapping[str, str]]) -> str | None:
+    """The first profile of ``name``'s source chain that signs in with SSO."""
+    for link in awsconfig.source_chain(name, profile_map):
+        if is_sso_profile(profile_map.get(link, {})):
+            return link
+    return None
+
+
+def load_config(profile: str, config_path: Path | None = None) -> SsoConfig:
+    """The SSO settings of ``profile``, its ``[sso-session]`` merged in."""
+    path = config_path or paths.aws_config_file()
+    shown = paths.display_path(path)
+    raw = awsconfig.raw_config_parse(path)
+    values = awsconfig.build_profile_map(raw).get(profile)
+    if values is None:
+        raise ConfigError(f"{shown}: no profile named '{profile}'")
+    session_name = values.get("sso_session")
+    merged = dict(values)
+    if session_name is not None:
+        section = raw.get(f"sso-session {session_name}")
+        if section is None:
+            raise ConfigError(f"{shown}: profile '{profile}' names sso_session '{session_name}', "
+                              f"but there is no [sso-session {session_name}] section")
+        merged.update(section)
+    start_url, region = merged.get("sso_start_url"), merged.get("sso_region")
+    if not start_url or not region:
+        missing = "sso_start_url" if not start_url else "sso_region"
+        raise ConfigError(f"{shown}: profile '{profile}' signs in with SSO but has no {missing}")
+    scopes: tuple[str, ...] = ()
+    if session_name is not None:
+        listed = merged.get("sso_registration_scopes", "")
+        scopes = tuple(s.strip() for s in listed.split(",") if s.strip()) or DEFAULT_SCOPES
+    return SsoConfig(profile=profile, start_url=start_url, region=region,
+                     session_name=session_name, scopes=scopes)
+
+
+def token_state(cfg: SsoConfig, now: datetime | None = None) -> TokenState:
+    """What the cached token of ``cfg`` looks like; never returns the token."""
+    path = token_path(cfg)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        expires = parse_iso_utc(str(doc["expiresAt"]))
+        if not doc["accessToken"]:
+            return "unreadable"
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unreadable"
+    return "valid" if expires > (now or utcnow()) else "expired"
+
+
+def file_signature(path: Path) -> tuple[int, int] | None:
+    """Changes when the file is written again (mtime, size); None when absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def login_reason(state: TokenState) -> str:
+    return {"missing": "not signed in", "expired": "token expired",
+            "unreadable": "the token cache file cannot be read",
+            "valid": "the token was refused"}[state]
+
+
+# ------------------------------------------------------------------ signing in
+
+Runner = Callable[..., Any]
+Opener = Callable[[str], Any]
+
+
+def start_sso_login(
+    profile: str,
+    *,
+    config_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+    runner: Runner = subprocess.run,
+    opener: Opener | None = None,
+    oidc_client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = utcnow,
+    on_code: Callable[[str, str], None] | None = None,
+    timeout: float = LOGIN_TIMEOUT,
+) -> Path:
+    """Sign ``profile`` in to AWS SSO; returns the token file botocore will read.
+
+    Blocks until the person has approved in the browser (or ``timeout``): run
+    it off the UI thread. ``on_code(user_code, url)`` lets the caller show the
+    code the browser page asks to confirm (device flow only).
+    """
+    cfg = load_config(profile, config_path)
+    aws = aws_cli_v2(which=which, runner=runner, env=env)
+    if aws is not None:
+        log.info("signing in to AWS SSO for profile %s with %s", profile, aws)
+        try:
+            # Arguments are names only; the CLI inherits the desktop session to open a browser.
+            done = runner([aws, "sso", "login", "--profile", profile],
+                          env=dict(os.environ if env is None else env), timeout=timeout,
+                          check=False)
+        except subprocess.TimeoutExpired as e:
+            raise AwsError(f"`aws sso login --profile {profile}` did not finish within "
+                           f"{timeout:.0f} s") from e
+        if done.returncode != 0:
+            raise AwsError(f"`aws sso login --profile {profile}` failed (exit "
+                           f"{done.returncode})")
+        return token_path(cfg)
+    return device_login(cfg, opener=opener, oidc_client=oidc_client, sleep=sleep,
+                        monotonic=monotonic, now=now, on_code=on_code, timeout=timeout)
+
+
+def aws_cli_v2(*, which: Callable[[str], str | None] = shutil.which, runner: Runner = subprocess.run,
+               env: Mapping[str, str] | None = None) -> str | None:
+    """The path of an AWS CLI that has ``aws sso login`` (version 2), or None."""
+    path = which("aws")
+    if not path:
+        return None
+    try:
+        out = runner([path, "--version"], capture_output=True, text=True, timeout=20,
+                     env=dict(os.environ if env is None else env), check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = f"{out.stdout or ''} {out.stderr or ''}"
+    return path if "aws-cli/2." in text else None
+
+
+def device_login(
+    cfg: SsoConfig,
+    *,
+    opener: Opener | None = None,
+    oidc_client: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
+    monotonic: Callable[[], float] = time.monotonic,
+    now: Callable[[], datetime] = utcnow,
+    on_code: Callable[[str, str], None] | None = None,
+    timeout: float = LOGIN_TIMEOUT,
+) -> Path:
+    """The device authorization flow of ``sso-oidc``, then botocore's cache file."""
+    client = oidc_client or _oidc_client(cfg.region)
+    errors = client.exceptions
+    name = f"roletray-{cfg.session_name or 'legacy'}"
+    try:
+        reg_kwargs: dict[str, Any] = {"clientName": name, "clientType": "public"}
+        if cfg.scopes:
+            reg_kwargs["scopes"] = list(cfg.scopes)
+        reg = client.register_client(**reg_kwargs)
+        auth = client.start_device_authorization(
+            clientId=reg["clientId"], clientSecret=reg["clientSecret"], startUrl=cfg.start_url)
+    except RoletrayError:
+        raise
+    except Exception as e:
+        raise _oidc_error(e, cfg, "could not start the sign-in") from e
+    url = auth.get("verificationUriComplete") or auth["verificationUri"]
+    log.info("SSO sign-in for profile %s: waiting for approval at %s", cfg.profile,
+             auth["verificationUri"])
+    if on_code is not None:
+        on_code(str(auth.get("userCode", "")), str(url))
+    (opener or webbrowser.open)(url)
+    interval = float(auth.get("interval") or 5)
+    deadline = monotonic() + min(timeout, float(auth.get("expiresIn") or timeout))
+    while True:
+        if monotonic() >= deadline:
+            raise AwsError(f"SSO sign-in for profile '{cfg.profile}' was not approved in time; "
+                           "start it again")
+        sleep(interval)
+        try:
+            token = client.create_token(grantType=DEVICE_GRANT, deviceCode=auth["deviceCode"],
+                                        clientId=reg["clientId"], clientSecret=reg["clientSecret"])
+        except errors.AuthorizationPendingException:
+            continue
+        except errors.SlowDownException:
+            interval += 5  # RFC 8628, 3.5
+            continue
+        except Exception as e:
+            raise _oidc_error(e, cfg, "the sign-in was not completed") from e
+        break
+    issued = now()
+    doc: dict[str, Any] = {
+        "startUrl": cfg.start_url, "region": cfg.region, "accessToken": token["accessToken"],
+        "expiresAt": iso_utc(issued + timedelta(seconds=int(token.get("expiresIn") or 3600))),
+    }
+    if cfg.session_name is not None:  # lets botocore refresh the token by itself
+        doc["clientId"] = reg["clientId"]
+        doc["clientSecret"] = reg["clientSecret"]
+        expires = reg.get("clientSecretExpiresAt")
+        if expires:
+            doc["registrationExpiresAt"] = iso_utc(datetime.fromtimestamp(int(expires), UTC))
+        if token.get("refreshToken"):
+            doc["refreshToken"] = token["refreshToken"]
+    path = token_path(cfg)
+    _write_private_json(path, doc)
+    log.info("SSO sign-in for profile %s done; token cached in %s", cfg.profile,
+             paths.display_path(path))
+    return path
+
+
+def _oidc_client(region: str) -> Any:
+    import botocore.session
+    from botocore import UNSIGNED
+    from botocore.config import Config
+
+    session = botocore.session.Session()
+    return session.create_client("sso-oidc", region_name=region, config=Config(
+        signature_version=UNSIGNED, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": 2}))
+
+
+def _oidc_error(e: Exception, cfg: SsoConfig, what: str) -> RoletrayError:
+    response = getattr(e, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    # Only the code: OIDC messages may echo request fields.
+    return AwsError(f"SSO sign-in for profile '{cfg.profile}': {what} "
+                    f"({code or type(e).__name__})")
+
+
+def _write_private_json(path: Path, doc: Mapping[str, Any]) -> None:
+    """Atomic, 0600 in a 0700 folder: the file holds a bearer token."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".roletray-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
