@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from tray.models import RefreshState
 from tray.ui import icons
-from tray.ui.icons import COLOURS, SIZES, STATES, draw_icon, icon_state, load_icon, svg_icon
+from tray.ui.icons import COLOURS, SIZES, STATES, draw_icon, load_icon, svg_icon
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,13 +112,6 @@ def test_bad_arguments() -> None:
         draw_icon("green", 16)
     with pytest.raises(ValueError, match="too small"):
         draw_icon("fresh", 4)
-
-
-def test_every_refresh_state_has_an_icon_state() -> None:
-    for rs in RefreshState:
-        assert icon_state(rs.value) in STATES
-    assert icon_state("fresh") == "fresh" and icon_state("retrying") == "warning"
-    assert icon_state("expired") == "error" and icon_state("idle") == "idle"
 
 
 def test_svg_artwork() -> None:

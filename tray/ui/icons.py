@@ -26,17 +26,6 @@ GLYPH = (0xFF, 0xFF, 0xFF)
 BADGE = (0x11, 0x11, 0x11)
 BADGE_TEXT = (0xFF, 0xFF, 0xFF)
 
-# RefreshState values (tray.models) -> icon state.
-STATE_OF: dict[str, str] = {
-    "idle": "idle",
-    "fresh": "fresh",
-    "refreshing": "fresh",
-    "retrying": "warning",
-    "needs-input": "warning",
-    "expired": "error",
-    "error": "error",
-}
-
 # The mark, in units of a 64-unit square.
 _DISC_R = 31.0
 _BOW_C = (20.0, 32.0)
@@ -60,11 +49,6 @@ _DIGITS = {
 }
 
 _SUPERSAMPLE = 4
-
-
-def icon_state(refresh_state: str) -> str:
-    """The icon state for a ``RefreshState`` value: ``"retrying"`` -> ``"warning"``."""
-    return STATE_OF.get(refresh_state, "error")
 
 
 def _check(state: str, size: int) -> None:
