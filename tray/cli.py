@@ -177,7 +177,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
     config_path = paths.aws_config_file()
     profile_map = awsconfig.load_profile_map(config_path)
     roles, problems = awsconfig.build_role_profiles(profile_map, config_path)
-    items = []
+    items: list[dict[str, Any]] = []
     for name in sorted(set(roles) | set(problems)):
         role = roles.get(name)
         if role is None:
