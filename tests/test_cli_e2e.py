@@ -25,6 +25,8 @@ def run_aws(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_seed_flow_profiles_assume_status_aws_cli_clear(aws, capsys):
     role_arn = aws.seed_world()
+    aws.admin("s3").create_bucket(Bucket="seed-bucket", CreateBucketConfiguration={
+        "LocationConstraint": "ap-northeast-2"})
     aws.enforce()
     before_default = aws.credentials_path.read_text().split("[roletray]")[0]
 
@@ -53,6 +55,10 @@ def test_seed_flow_profiles_assume_status_aws_cli_clear(aws, capsys):
     assert listing.returncode == 0, listing.stderr
     assert "shared-credentials-file" in listing.stdout
     assert "ap-northeast-2" in listing.stdout  # the target got a region: no AWS_REGION needed
+
+    ls = run_aws("s3", "ls", "--profile", "roletray")
+    assert ls.returncode == 0, ls.stderr
+    assert "seed-bucket" in ls.stdout
 
     assert main(["status", "--json"]) == 0
     st = json.loads(capsys.readouterr().out)
