@@ -304,3 +304,74 @@ def test_menu_module_imports_no_gui() -> None:
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# ------------------------------------------------------------ what needs-input waits for
+
+def _recording() -> tuple[MenuActions, list[str]]:
+    calls: list[str] = []
+    acts = MenuActions(enter_mfa=lambda: calls.append("mfa"),
+                       sso_login=lambda: calls.append("sso"),
+                       retry=lambda: calls.append("retry"),
+                       refresh=lambda: calls.append("refresh"))
+    return acts, calls
+
+
+INPUT_ITEMS = ("Enter MFA code…", "Sign in to AWS SSO…", "Try again")
+
+
+@pytest.mark.parametrize(("kind", "item", "action", "state_line", "hint"), [
+    (None, "Enter MFA code…", "mfa", "MFA code needed", "MFA code needed"),
+    ("mfa", "Enter MFA code…", "mfa", "MFA code needed", "MFA code needed"),
+    ("sso", "Sign in to AWS SSO…", "sso", "SSO sign-in needed", "SSO sign-in needed"),
+    ("process", "Try again", "retry", "Credential process is waiting",
+     "credential process is waiting"),
+])
+def test_the_input_item_and_labels_follow_what_is_needed(
+        kind: str | None, item: str, action: str, state_line: str, hint: str) -> None:
+    acts, calls = _recording()
+    snap = fresh(state=RefreshState.NEEDS_INPUT, input_needed=kind, input_profile="sso-dev",
+                 last_error="something is needed")
+    model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=acts)
+    lines = render_text(model).splitlines()
+    node = find(model, item)
+    assert node is not None and node.enabled and node.action is not None
+    node.action()
+    assert calls == [action]
+    # Exactly one way out is offered, under the state line and the reason.
+    assert [t for t in INPUT_ITEMS if find(model, t) is not None] == [item]
+    assert lines.index(f"{state_line} [disabled]") < lines.index(item)
+    assert lines.index("⚠ something is needed [disabled]") < lines.index(item)
+    look = tray_look(snap, NOW)
+    assert look.state == "warning"
+    assert look.tooltip == f"platform · {ACCT} · expires in 52 min · {hint}"
+    if kind in ("sso", "process"):
+        assert "MFA" not in look.tooltip and "MFA code" not in render_text(model)
+
+
+def test_no_input_item_outside_needs_input() -> None:
+    for state in RefreshState:
+        if state is RefreshState.NEEDS_INPUT:
+            continue
+        model = build_menu_model(fresh(state=state, input_needed="sso"), PROFILES, now=NOW,
+                                 tz=PARIS, actions=MenuActions())
+        assert all(find(model, t) is None for t in INPUT_ITEMS), state
+
+
+def test_mfa_session_end_is_an_info_line_after_the_expiry() -> None:
+    snap = fresh(mfa_session_expiration=NOW + timedelta(hours=3))
+    model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=MenuActions())
+    lines = render_text(model).splitlines()
+    assert lines[3:5] == ["expires 14:26 CET (in 52 min) [disabled]",
+                          "MFA session ends 16:34 CET (in 3 h) [disabled]"]
+    seoul = render_text(build_menu_model(
+        fresh(mfa_session_expiration=NOW + timedelta(hours=11, minutes=58)), PROFILES,
+        now=NOW, tz=SEOUL, actions=MenuActions()))
+    assert "MFA session ends tomorrow 09:32 KST (in 11 h 58 min) [disabled]" in seoul
+    ended = render_text(build_menu_model(
+        fresh(mfa_session_expiration=NOW - timedelta(minutes=3)), PROFILES, now=NOW, tz=PARIS,
+        actions=MenuActions()))
+    assert "MFA session ended 13:31 CET (3 min ago) [disabled]" in ended
+    without = render_text(build_menu_model(fresh(), PROFILES, now=NOW, tz=PARIS,
+                                           actions=MenuActions()))
+    assert "MFA session" not in without

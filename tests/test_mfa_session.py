@@ -36,10 +36,9 @@ from conftest import ACCOUNT, AwsSandbox
 from stsproxy import StsProxy
 
 from tray import actions, app, awsconfig, control, mfa_session, paths, sts, worker
-from tray.errors import AccessDeniedError, MfaRequiredError
+from tray.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
 from tray.mfa_session import MfaSession
 from tray.models import RefreshState, Snapshot
-from tray.needs import MfaSessionEndedError
 from tray.refresher import MFA_ASK_AHEAD, Refresher
 from tray.settings import Settings
 from tray.testing import EPOCH, FakeClock, FakeScheduler

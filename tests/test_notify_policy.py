@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,9 @@ import pytest
 from tray.models import RefreshState, Snapshot
 from tray.notify import (
     MFA_ACTION,
+    MFA_ACTION_LABEL,
+    SSO_ACTION,
+    SSO_ACTION_LABEL,
     CallbackNotifier,
     FallbackNotifier,
     LogNotifier,
@@ -229,3 +233,75 @@ def test_choose_notifier_by_platform() -> None:
     assert type(linux._notifiers[0]).__name__ == "FreedesktopNotifier"  # type: ignore[attr-defined]
     headless = choose_notifier(platform="linux", env={})
     assert isinstance(headless._notifiers[0], LogNotifier)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------ what needs-input waits for
+
+SSO_ERROR = ("SSO sign-in needed for profile 'sso-dev' (token expired); choose \"Sign in to "
+             "AWS SSO…\" in the tray or run `aws sso login --profile sso-dev`")
+PROCESS_ERROR = ("credential_process for profile 'waits' did not answer within 30 s (it may "
+                 "be waiting for you)")
+
+
+def waiting(kind: str, minutes: float, error: str, **kw: object) -> Snapshot:
+    return replace(snap(S.NEEDS_INPUT, minutes=minutes, error=error), input_needed=kind, **kw)
+
+
+def test_sso_sign_in_is_asked_once_with_a_sign_in_button(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = [waiting("sso", 40 + i / 3, SSO_ERROR, input_profile="sso-dev") for i in range(60)]
+    notes = run(policy, seq, first=snap(S.FRESH))
+    said = [n for n in notes if n]
+    assert [n.kind for n in said] == ["needs-input", "expiring"]  # then 10 min before expiry
+    first = said[0]
+    assert (first.title, first.body, first.urgency) == (
+        "platform: SSO sign-in needed", SSO_ERROR, "critical")
+    assert all(n.action == SSO_ACTION for n in said)
+    assert SSO_ACTION_LABEL == "Sign in" and SSO_ACTION != MFA_ACTION
+    assert "MFA" not in first.title + first.body
+
+
+def test_a_waiting_credential_process_offers_no_mfa_button(policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = [waiting("process", 40 + i / 3, PROCESS_ERROR) for i in range(60)]
+    said = [n for n in run(policy, seq, first=snap(S.FRESH)) if n]
+    assert [n.kind for n in said] == ["needs-input", "expiring"]
+    assert said[0].title == "platform: credential process is waiting"
+    assert said[0].body == f"{PROCESS_ERROR}. The keys expire 14:00 CET (in 20 min)."
+    assert [n.action for n in said] == [None, None]
+    assert all("MFA" not in n.title + n.body for n in said)
+
+
+def test_the_mfa_ask_ahead_of_the_session_end_is_one_notification(
+        policy: NotificationPolicy) -> None:
+    """The refresher asks 15 min before the MFA session ends while the keys still work:
+    one notification with "Enter MFA code", nothing more while it waits (ticks every
+    20 s, the session ending, the refresh that then fails for want of a code); only the
+    keys' own last 10 minutes bring the one "expire soon" reminder."""
+    session_end = T0 + timedelta(minutes=30)  # keys until T0 + 1 h
+    ahead = ("the MFA session for arn:aws:iam::123456789012:mfa/dev ends at "
+             "2026-11-28T12:30:00Z: enter an MFA code to keep 'platform' fresh after that")
+    needs_code = "profile 'platform' needs an MFA code for arn:aws:iam::123456789012:mfa/dev"
+    policy.seed(snap(S.FRESH))
+    seq = [replace(snap(S.FRESH, minutes=i / 3), mfa_session_expiration=session_end)
+           for i in range(45)]  # 0 .. 14:40
+    seq += [waiting("mfa", 15 + i / 3, ahead, input_profile="platform",
+                    mfa_session_expiration=session_end) for i in range(105)]  # .. 49:40
+    seq += [replace(snap(S.REFRESHING, minutes=49.9), mfa_session_expiration=session_end),
+            waiting("mfa", 49.9, needs_code, input_profile="platform",
+                    mfa_session_expiration=session_end)]
+    notes = run(policy, seq, first=snap(S.FRESH))
+    said = [n for n in notes if n]
+    assert len(said) == 1
+    (note,) = said
+    assert notes.index(note) == 45  # at the ask, not later
+    assert (note.kind, note.title, note.urgency, note.action) == (
+        "needs-input", "platform: MFA code needed", "critical", MFA_ACTION)
+    assert MFA_ACTION_LABEL == "Enter MFA code"  # the button the tray shows for it
+    assert note.body == ("The MFA session ends 13:30 CET (in 15 min); a new code keeps the "
+                         "keys fresh after that. Click to enter the code.")
+    assert "2026-11-28T12:30:00Z" not in note.body  # local time, not the raw UTC of the error
+    later = run(policy, [waiting("mfa", 50.5, needs_code, mfa_session_expiration=session_end)],
+                first=seq[-1])
+    assert kinds(later) == ["expiring"] and later[0] is not None
+    assert later[0].action == MFA_ACTION

@@ -17,8 +17,8 @@ import pytest
 from conftest import AwsSandbox
 
 from tray import actions, awsconfig, sts, worker
+from tray.errors import CredentialProcessTimeoutError
 from tray.models import RefreshState
-from tray.needs import CredentialProcessTimeoutError
 from tray.refresher import Refresher
 from tray.settings import Settings
 from tray.testing import FakeClock, FakeScheduler

@@ -24,9 +24,8 @@ from ssofake import SsoFake
 from stsproxy import StsProxy
 
 from tray import actions, awsconfig, sso, sts, worker
-from tray.errors import AwsError
+from tray.errors import AwsError, SsoLoginRequiredError
 from tray.models import RefreshState, iso_utc, utcnow
-from tray.needs import SsoLoginRequiredError
 from tray.refresher import Refresher
 from tray.settings import Settings
 from tray.testing import FakeClock, FakeScheduler

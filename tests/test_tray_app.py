@@ -51,9 +51,15 @@ class FakeRefresher:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     fail: Exception | None = None
     threads: list[str] = field(default_factory=list)
+    usable_session: bool = False  # an MFA session the refresher could use
+    session_checks: list[str] = field(default_factory=list)
 
     def snapshot(self) -> Snapshot:
         return self.snap
+
+    def needs_mfa_code(self, profile: str) -> bool:
+        self.session_checks.append(profile)
+        return not self.usable_session
 
     def _call(self, *call: Any) -> Snapshot:
         self.calls.append(call)
@@ -318,3 +324,156 @@ def test_profiles_are_read_again_only_when_the_file_changes(config: Path) -> Non
     assert cache.get()[0] is profiles  # unchanged file: same object, no parse
     config.write_text(CONFIG + f"\n[profile extra]\nrole_arn = {ARN}extra\nsource_profile = default\n")
     assert "extra" in cache.get()[0]
+
+
+# ------------------------------------------------------------ MFA sessions and SSO
+
+def test_a_usable_mfa_session_means_no_prompt(config: Path) -> None:
+    asked: list[str] = []
+
+    def ask(serial: str, name: str) -> str | None:
+        asked.append(name)
+        return "654321"
+
+    app, refresher, _ = make(config, ask_code=ask)
+    refresher.usable_session = True
+    app._do_switch("secure")
+    assert asked == [] and refresher.calls == [("switch", "secure", None)]
+    refresher.snap = fresh("secure")
+    app._do_refresh()
+    assert asked == [] and refresher.calls[-1] == ("refresh", None)
+    app._do_switch("platform")  # no mfa_serial: the refresher is not even asked
+    assert refresher.session_checks == ["secure", "secure"]
+    # Without a usable session the same switch asks first.
+    refresher.usable_session = False
+    app._do_switch("secure")
+    assert asked == ["secure"] and refresher.calls[-1] == ("switch", "secure", "654321")
+
+
+def test_a_session_that_ended_meanwhile_asks_then(config: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    app, refresher, notifier = make(config)
+    refresher.usable_session = True
+    refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn:aws:iam::1:mfa/dev")
+
+    def ask(serial: str, name: str) -> str | None:
+        refresher.fail = None  # the new code starts a new session
+        return "909090"
+
+    app.svc.ask_code = ask
+    with caplog.at_level("DEBUG"):
+        app._do_switch("secure")
+        app.drain()
+    assert refresher.calls == [("switch", "secure", None), ("switch", "secure", "909090")]
+    assert notifier.sent == []
+    assert "909090" not in caplog.text + render_text(app._model(refresher.snap))
+
+
+SSO_SNAP = {"state": RefreshState.NEEDS_INPUT, "input_needed": "sso",
+            "input_profile": "sso-dev",
+            "last_error": "SSO sign-in needed for profile 'sso-dev' (token expired)"}
+SSO_TOKEN = "aoaAAAAAGsecret-access-token"
+
+
+@dataclass
+class FakeSsoLogin:
+    refresher: FakeRefresher
+    fail: Exception | None = None
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    refreshes_before: list[int] = field(default_factory=list)
+    threads: list[str] = field(default_factory=list)
+
+    def __call__(self, profile: str, **kwargs: Any) -> Path:
+        self.calls.append((profile, kwargs))
+        self.refreshes_before.append(len(self.refresher.calls))
+        self.threads.append(threading.current_thread().name)
+        kwargs["on_code"]("WDJB-MJHT", "https://device.sso.eu-west-3.amazonaws.com/?user_code=WDJB-MJHT")
+        if self.fail is not None:
+            raise self.fail
+        path = Path(os.environ["HOME"]) / ".aws" / "sso" / "cache" / "token.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'{{"accessToken": "{SSO_TOKEN}"}}')
+        return path
+
+
+def make_sso(config: Path) -> tuple[TrayApp, FakeRefresher, FakeNotifier, FakeSsoLogin]:
+    app, refresher, notifier = make(config)
+    login = FakeSsoLogin(refresher)
+    app.svc.sso_login = login
+    refresher.snap = fresh(**SSO_SNAP)
+    return app, refresher, notifier, login
+
+
+def test_sso_menu_item_signs_in_then_refreshes(config: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    app, refresher, notifier, login = make_sso(config)
+    node = next(n for n in app._model(refresher.snap) if n.text == "Sign in to AWS SSO…")
+    assert node.action is not None
+    with caplog.at_level("DEBUG"):
+        node.action()  # on the GUI thread: hands the blocking sign-in to the worker
+        app.drain()
+    (profile, kwargs), = login.calls
+    assert profile == "sso-dev" and kwargs["config_path"] == config
+    assert login.threads[0].startswith("tray-action")
+    assert login.refreshes_before == [0]  # signed in first...
+    assert refresher.calls == [("refresh", None)]  # ...then refreshed at once
+    assert refresher.threads == login.threads
+    assert [s[:2] for s in notifier.sent] == [
+        ("AWS SSO sign-in for sso-dev", "Confirm code WDJB-MJHT in your browser")]
+    shown = caplog.text + repr(notifier.sent) + render_text(app._model(refresher.snap))
+    assert SSO_TOKEN not in shown
+    assert "Signing in" not in render_text(app._model(refresher.snap))  # busy line gone
+
+
+def test_sso_notification_button_runs_the_same_sign_in(config: Path) -> None:
+    app, refresher, notifier, login = make_sso(config)
+    app.on_snapshot(fresh())
+    app.on_snapshot(refresher.snap)
+    app.drain()
+    (title, body, urgency, action), = notifier.sent
+    assert (title, urgency, action[0]) == ("platform: SSO sign-in needed", "critical", "Sign in")
+    assert body == SSO_SNAP["last_error"]
+    action[1]()  # clicked, in the notifier's thread
+    app.drain()
+    assert [c[0] for c in login.calls] == ["sso-dev"] and refresher.calls == [("refresh", None)]
+
+
+def test_sso_sign_in_failure_is_notified_and_nothing_refreshed(config: Path) -> None:
+    from tray.errors import AwsError
+
+    app, refresher, notifier, login = make_sso(config)
+    login.fail = AwsError("`aws sso login --profile sso-dev` failed (exit 255)")
+    app._do_sso_login()
+    app.drain()
+    assert refresher.calls == []
+    assert notifier.sent[-1][:3] == ("AWS SSO sign-in failed",
+                                     "`aws sso login --profile sso-dev` failed (exit 255)",
+                                     "critical")
+    # A refresh still refused after the sign-in is said too (the state may not change).
+    login.fail = None
+    refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: not allowed")
+    app._do_sso_login()
+    app.drain()
+    assert refresher.calls == [("refresh", None)]
+    assert notifier.sent[-1][:3] == ("platform: refresh after the SSO sign-in failed",
+                                     "profile 'platform': AccessDenied: not allowed", "critical")
+
+
+def test_sso_sign_in_is_skipped_once_no_longer_needed(config: Path) -> None:
+    app, refresher, _, login = make_sso(config)
+    refresher.snap = fresh()  # signed in meanwhile (a second click, or `aws sso login`)
+    app._do_sso_login()
+    assert login.calls == [] and refresher.calls == []
+
+
+def test_try_again_after_a_credential_process_refreshes_without_a_prompt(config: Path) -> None:
+    asked: list[str] = []
+    app, refresher, _ = make(config, ask_code=lambda s, n: asked.append(n) or "123456")
+    refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT, input_needed="process",
+                           input_profile="waits")
+    node = next(n for n in app._model(refresher.snap) if n.text == "Try again")
+    assert node.action is not None
+    node.action()
+    app.drain()
+    assert refresher.calls == [("refresh", None)] and asked == []
+    assert refresher.threads[0].startswith("tray-action")

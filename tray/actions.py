@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tray import awsconfig, credfile, paths, sts
-from tray.errors import RoletrayError
+from tray.errors import MfaSessionEndedError, RoletrayError
 from tray.mfa_session import MfaSession, session_key, start_session
 from tray.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
-from tray.needs import MfaSessionEndedError
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
 

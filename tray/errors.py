@@ -7,11 +7,14 @@ paths and AWS error codes, never from a credential value.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 EXIT_OK = 0
 EXIT_AWS = 1  # AWS refused, or could not be reached
 EXIT_USAGE = 2  # bad usage, bad input file, or a refused write
+
+# What a person must provide to get past a NeedsInputError (see ``tray.needs``).
+InputKind = Literal["mfa", "sso", "process"]
 
 
 class RoletrayError(Exception):
@@ -76,6 +79,29 @@ class NeedsInputError(RoletrayError):
 
 class MfaRequiredError(NeedsInputError):
     fmt = "profile '{profile}' needs an MFA code for {mfa_serial}: pass --mfa-code or run in a terminal"
+
+
+class MfaSessionEndedError(MfaRequiredError):
+    """AWS refused the MFA session's keys (it ended early, or was revoked)."""
+
+    fmt = ("profile '{profile}': AWS no longer accepts the MFA session for {mfa_serial} "
+           "({code}); enter a new MFA code")
+
+
+class SsoLoginRequiredError(NeedsInputError):
+    """The SSO token of ``profile`` is missing, expired or was refused."""
+
+    input_kind: ClassVar[InputKind] = "sso"
+    fmt = ("SSO sign-in needed for profile '{profile}' ({reason}); choose \"Sign in to AWS "
+           "SSO…\" in the tray or run `aws sso login --profile {profile}`")
+
+
+class CredentialProcessTimeoutError(NeedsInputError):
+    """A ``credential_process`` took longer than roletray waits; it was stopped."""
+
+    input_kind: ClassVar[InputKind] = "process"
+    fmt = ("credential_process for profile '{profile}' did not answer within {seconds} s "
+           "(it may be waiting for you)")
 
 
 class AwsError(RoletrayError):

@@ -5,40 +5,25 @@ offer the right thing: the MFA prompt (``mfa``), "Sign in to AWS SSO…"
 (``sso``, for ``input_profile``), or a plain retry once the person has answered
 their credential process (``process``).
 
-These live apart from ``tray.errors`` so that this feature can grow on its
-own; ``tray.worker`` rebuilds them by name like the classes there.
+The error classes live in ``tray.errors`` with the others (so ``tray.worker``
+rebuilds them from there); they are imported here for the helpers below.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from tray.errors import (
+    AccessDeniedError,
+    CredentialProcessTimeoutError,
+    InputKind,
+    MfaRequiredError,
+    MfaSessionEndedError,
+    NeedsInputError,
+    RoletrayError,
+    SsoLoginRequiredError,
+)
 
-from tray.errors import AccessDeniedError, MfaRequiredError, NeedsInputError, RoletrayError
-
-InputKind = Literal["mfa", "sso", "process"]
-
-
-class SsoLoginRequiredError(NeedsInputError):
-    """The SSO token of ``profile`` is missing, expired or was refused."""
-
-    input_kind: ClassVar[InputKind] = "sso"
-    fmt = ("SSO sign-in needed for profile '{profile}' ({reason}); choose \"Sign in to AWS "
-           "SSO…\" in the tray or run `aws sso login --profile {profile}`")
-
-
-class CredentialProcessTimeoutError(NeedsInputError):
-    """A ``credential_process`` took longer than roletray waits; it was stopped."""
-
-    input_kind: ClassVar[InputKind] = "process"
-    fmt = ("credential_process for profile '{profile}' did not answer within {seconds} s "
-           "(it may be waiting for you)")
-
-
-class MfaSessionEndedError(MfaRequiredError):
-    """AWS refused the MFA session's keys (it ended early, or was revoked)."""
-
-    fmt = ("profile '{profile}': AWS no longer accepts the MFA session for {mfa_serial} "
-           "({code}); enter a new MFA code")
+__all__ = ["CredentialProcessTimeoutError", "InputKind", "MfaSessionEndedError",
+           "SsoLoginRequiredError", "input_kind", "input_profile"]
 
 
 def input_profile(error: RoletrayError) -> str | None:

@@ -311,7 +311,8 @@ def choose_notifier(*, platform: str | None = None, env: Mapping[str, str] | Non
 # --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Notification:
-    """What to tell the user. ``action == "mfa"`` offers "Enter MFA code"."""
+    """What to tell the user. ``action`` offers a button: ``"mfa"`` "Enter MFA code",
+    ``"sso"`` "Sign in" (to AWS SSO); the tray maps each to the menu item's handler."""
 
     kind: str
     title: str
@@ -322,6 +323,16 @@ class Notification:
 
 MFA_ACTION = "mfa"
 MFA_ACTION_LABEL = "Enter MFA code"
+SSO_ACTION = "sso"
+SSO_ACTION_LABEL = "Sign in"
+
+
+def input_action(s: Snapshot) -> str | None:
+    """The button a needs-input notification offers: none for a credential process,
+    which needs an answer in its own window, then "Try again" in the menu."""
+    if s.state is not RefreshState.NEEDS_INPUT:
+        return None
+    return {None: MFA_ACTION, "mfa": MFA_ACTION, "sso": SSO_ACTION}.get(s.input_needed)
 
 _TROUBLE = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
             RefreshState.EXPIRED}
@@ -373,6 +384,15 @@ def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
     if left > 0:
         return f"{'expire' if plural else 'expires'} {when} (in {human_left(left)})"
     return f"expired {when} ({human_left(-left)} ago)"
+
+
+def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None) -> str:
+    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``."""
+    left = int((end - now).total_seconds())
+    when = local_time(end, tz, now)
+    if left > 0:
+        return f"MFA session ends {when} (in {human_left(left)})"
+    return f"MFA session ended {when} ({human_left(-left)} ago)"
 
 
 @dataclass
@@ -450,18 +470,7 @@ class NotificationPolicy:
             self._told_trouble = True
             exp = self._expiry(new)
             if new.state is RefreshState.NEEDS_INPUT:
-                kind = getattr(new, "input_needed", None) or "mfa"
-                if kind != "mfa":
-                    what = "AWS SSO sign-in" if kind == "sso" else "your answer"
-                    return Notification("needs-input", f"{role}: {what} needed",
-                                        f"{reason}." + (f" The keys {exp}." if exp else ""),
-                                        "critical")
-                body = "An MFA code is needed to renew the keys."
-                if exp:
-                    body += f" They {exp}."
-                return Notification("needs-input", f"{role}: MFA code needed",
-                                    body + " Click to enter the code.", "critical",
-                                    action=MFA_ACTION)
+                return self._needs_input(new, role, reason, exp)
             if new.state is RefreshState.RETRYING:
                 return Notification("retrying", f"{role}: refresh failed, retrying",
                                     f"{reason}." + (f" The keys {exp}." if exp else ""),
@@ -480,7 +489,27 @@ class NotificationPolicy:
             return Notification("expiring", f"{role}: keys expire soon",
                                 f"The keys {self._expiry(new)} and cannot be renewed "
                                 f"by themselves: {reason}.", "critical",
-                                action=MFA_ACTION if new.state is RefreshState.NEEDS_INPUT
-                                and getattr(new, "input_needed", None) in (None, "mfa")
-                                else None)
+                                action=input_action(new))
         return None
+
+    def _needs_input(self, new: Snapshot, role: str, reason: str, exp: str) -> Notification:
+        kind = new.input_needed or "mfa"
+        if kind == "sso":
+            # The error says which profile and why, and how to sign in without the tray.
+            return Notification("needs-input", f"{role}: SSO sign-in needed", reason,
+                                "critical", action=SSO_ACTION)
+        if kind == "process":
+            return Notification("needs-input", f"{role}: credential process is waiting",
+                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+                                "critical")
+        body = "An MFA code is needed to renew the keys."
+        session_end = new.mfa_session_expiration
+        if (session_end is not None and new.now is not None and session_end > new.now
+                and (new.expiration is None or new.expiration > session_end)):
+            # Asked ahead of time: the keys still work, the MFA session ends first.
+            body = (f"The {mfa_session_phrase(session_end, new.now, self.tz)}; "
+                    "a new code keeps the keys fresh after that.")
+        elif exp:
+            body += f" They {exp}."
+        return Notification("needs-input", f"{role}: MFA code needed",
+                            body + " Click to enter the code.", "critical", action=MFA_ACTION)

@@ -39,6 +39,7 @@ from tray.errors import (
     AccessDeniedError,
     AwsError,
     CredentialsFileError,
+    MfaSessionEndedError,
     NeedsInputError,
     RoletrayError,
     SourceCredentialsError,
@@ -331,7 +332,7 @@ class Refresher:
             kwargs["mfa_session"] = self._mfa.get(key, self._aws_now())
         try:
             outcome = fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
-        except needs.MfaSessionEndedError:
+        except MfaSessionEndedError:
             self._mfa.drop(key)
             raise
         except RoletrayError as e:

@@ -38,16 +38,18 @@ from tray.errors import (
     AccessDeniedError,
     AwsError,
     ConfigError,
+    CredentialProcessTimeoutError,
     CredentialsFileError,
     EndpointError,
     MfaRequiredError,
+    MfaSessionEndedError,
     RoletrayError,
     SourceCredentialsError,
+    SsoLoginRequiredError,
     UnknownProfileError,
     UsageError,
 )
 from tray.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
-from tray.needs import CredentialProcessTimeoutError, MfaSessionEndedError, SsoLoginRequiredError
 
 # ``factory(profile)`` signs as the role's source; ``factory(profile, credentials=keys)``
 # signs with those keys (an MFA session's), configured as the profile all the same.

@@ -42,10 +42,11 @@ import sys
 import threading
 from typing import Any
 
-from tray import actions, credfile, errors, needs
+from tray import actions, credfile, errors
 from tray.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.mfa_session import MfaSession
 from tray.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
+from tray.needs import input_profile
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 def rebuild_error(type_name: str, message: str, exit_code: int) -> RoletrayError:
     """The child's error as the same class, so the refresher classifies it the same way."""
-    cls = getattr(errors, type_name, None) or getattr(needs, type_name, None)
+    cls = getattr(errors, type_name, None)
     if not (isinstance(cls, type) and issubclass(cls, RoletrayError)):
         cls = errors.AwsError if exit_code == errors.EXIT_AWS else RoletrayError
     # Bypass the class's message template: the text is already formatted.
@@ -179,7 +180,7 @@ def _child() -> int:
     except RoletrayError as e:
         started = getattr(e, "mfa_session", None)
         reply: dict[str, Any] = {"ok": False, "error_type": type(e).__name__, "error": str(e),
-                                 "exit_code": e.exit_code, "input_profile": needs.input_profile(e)
+                                 "exit_code": e.exit_code, "input_profile": input_profile(e)
                                  if isinstance(e, errors.NeedsInputError) else None,
                                  "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret

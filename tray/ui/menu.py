@@ -30,7 +30,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from tray.models import RefreshState, RoleProfile, Snapshot
-from tray.notify import expiry_phrase, human_left
+from tray.notify import expiry_phrase, human_left, mfa_session_phrase
 
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this
@@ -69,6 +69,8 @@ class MenuActions:
 
     switch: Callable[[str], None] = lambda name: None
     enter_mfa: Callable[[], None] = _noop
+    sso_login: Callable[[], None] = _noop  # "Sign in to AWS SSO…": the input profile
+    retry: Callable[[], None] = _noop  # "Try again": after answering a credential process
     refresh: Callable[[], None] = _noop
     stop: Callable[[], None] = _noop
     diagnose: Callable[[], None] = _noop
@@ -123,25 +125,49 @@ def chunk(items: Sequence[T], size: int = CHUNK_MAX) -> list[Sequence[T]]:
     return [items[i:i + per] for i in range(0, len(items), per)]
 
 
+def input_needed(s: Snapshot) -> str | None:
+    """In needs-input, what a person must provide: "mfa" (the default), "sso", "process"."""
+    if s.state is not RefreshState.NEEDS_INPUT:
+        return None
+    return s.input_needed or "mfa"
+
+
 def needs_mfa(s: Snapshot) -> bool:
     """In needs-input, whether what is needed is an MFA code (the default kind)."""
-    return s.state is RefreshState.NEEDS_INPUT and \
-        getattr(s, "input_needed", None) in (None, "mfa")
+    return input_needed(s) == "mfa"
 
 
-_INPUT_LINES = {"mfa": "An MFA code is needed", "sso": "An AWS SSO sign-in is needed",
-                "process": "The credential process is waiting for you"}
+# What needs-input waits for, in the tooltip and (capitalised) on the menu's state line.
+INPUT_LABELS = {"mfa": "MFA code needed", "sso": "SSO sign-in needed",
+                "process": "credential process is waiting"}
+
+
+def input_label(s: Snapshot) -> str:
+    return INPUT_LABELS.get(input_needed(s) or "mfa", "input needed")
 
 
 def _state_line(s: Snapshot) -> str | None:
+    if s.state is RefreshState.NEEDS_INPUT:
+        label = input_label(s)
+        return label[0].upper() + label[1:]
     return {
         RefreshState.REFRESHING: "Refreshing…",
         RefreshState.RETRYING: "Refresh failed; retrying",
-        RefreshState.NEEDS_INPUT: _INPUT_LINES.get(getattr(s, "input_needed", None) or "mfa",
-                                                   "Your input is needed"),
         RefreshState.EXPIRED: "Keys expired",
         RefreshState.ERROR: "Not working",
     }.get(s.state)
+
+
+def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
+    """The item that gets past needs-input: the MFA prompt, the SSO sign-in, a retry."""
+    kind = input_needed(s)
+    if kind is None:
+        return None
+    if kind == "sso":
+        return MenuNode("Sign in to AWS SSO…", actions.sso_login)
+    if kind == "process":
+        return MenuNode("Try again", actions.retry)
+    return MenuNode("Enter MFA code…", actions.enter_mfa)
 
 
 def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None) -> list[MenuNode]:
@@ -155,6 +181,8 @@ def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None) -> list[MenuNo
         nodes.append(_info(s.identity_arn))
     if s.expiration is not None:
         nodes.append(_info(expiry_phrase(s.expiration, now, tz)))
+    if s.mfa_session_expiration is not None:
+        nodes.append(_info(mfa_session_phrase(s.mfa_session_expiration, now, tz)))
     return nodes
 
 
@@ -213,8 +241,9 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
         model.append(_info(state_line))
     if s.last_error:
         model.append(_info("⚠ " + _one_line(short_reason(s.last_error))))
-    if needs_mfa(s):
-        model.append(MenuNode("Enter MFA code…", actions.enter_mfa))
+    needed = input_node(s, actions)
+    if needed is not None:
+        model.append(needed)
     model.append(SEPARATOR)
     if items:
         model.extend(role_nodes(items, s.role, actions))
@@ -284,7 +313,7 @@ class TrayLook:
 
 
 def tray_look(s: Snapshot, now: datetime) -> TrayLook:
-    """fresh → green; refreshing, retrying, MFA needed → amber; expired, error, or no
+    """fresh → green; refreshing, retrying, input needed → amber; expired, error, or no
     usable keys (unless a refresh is running) → red; idle → grey. The badge counts
     minutes in the last hour of the keys."""
     left = None if s.expiration is None else int((s.expiration - now).total_seconds())
@@ -308,7 +337,7 @@ def tray_look(s: Snapshot, now: datetime) -> TrayLook:
     hint = {
         RefreshState.REFRESHING: "refreshing",
         RefreshState.RETRYING: "retrying",
-        RefreshState.NEEDS_INPUT: "MFA code needed" if needs_mfa(s) else "input needed",
+        RefreshState.NEEDS_INPUT: input_label(s),
         RefreshState.ERROR: "error",
     }.get(s.state)
     if hint:

@@ -33,12 +33,21 @@ from tray.models import RefreshState, RoleProfile, Snapshot, utcnow
 from tray.notify import (
     MFA_ACTION,
     MFA_ACTION_LABEL,
+    SSO_ACTION,
+    SSO_ACTION_LABEL,
     Notification,
     NotificationPolicy,
     Notifier,
     choose_notifier,
 )
-from tray.ui.menu import MenuActions, MenuNode, build_menu_model, render_text, tray_look
+from tray.ui.menu import (
+    MenuActions,
+    MenuNode,
+    build_menu_model,
+    input_needed,
+    render_text,
+    tray_look,
+)
 
 log = logging.getLogger(__name__)
 
@@ -267,12 +276,20 @@ def copy_text(text: str) -> str:
     return ""
 
 
+def start_sso_login(profile: str, **kwargs: Any) -> Path:
+    """``tray.sso.start_sso_login``, imported when first needed (it blocks: a worker only)."""
+    from tray import sso
+
+    return sso.start_sso_login(profile, **kwargs)
+
+
 @dataclass
 class Services:
     """What the tray needs besides the refresher; tests replace any of them."""
 
     notifier: Notifier | None = None
     ask_code: Callable[[str, str], str | None] = ask_mfa_code
+    sso_login: Callable[..., Path] = start_sso_login
     open_path: Callable[[Path], None] = open_path
     copy_text: Callable[[str], str] = copy_text
     autostart: Any = None  # tray.autostart.Backend; None: backend_for()
@@ -321,6 +338,8 @@ class TrayApp:
         self.actions = MenuActions(
             switch=lambda name: self._work(self._do_switch, name),
             enter_mfa=lambda: self._work(self._do_enter_mfa),
+            sso_login=lambda: self._work(self._do_sso_login),
+            retry=lambda: self._work(self._do_retry),
             refresh=lambda: self._work(self._do_refresh),
             stop=lambda: self._work(self._do_stop),
             diagnose=lambda: self._side(self._do_diagnose),
@@ -483,9 +502,12 @@ class TrayApp:
     def show(self, note: Notification) -> None:
         """Send a notification from the notify worker (D-Bus calls may take a moment)."""
         action = None
+        # Clicked in the notifier's thread: queued with the other role changes, and the
+        # same handler as the menu item.
         if note.action == MFA_ACTION:
-            # Clicked in the notifier's thread: queue it with the other role changes.
             action = (MFA_ACTION_LABEL, lambda: self._work(self._do_enter_mfa))
+        elif note.action == SSO_ACTION:
+            action = (SSO_ACTION_LABEL, lambda: self._work(self._do_sso_login))
         notifier = self._notifier
 
         def send() -> None:
@@ -535,17 +557,11 @@ class TrayApp:
     def _profile(self, name: str | None) -> RoleProfile | None:
         return self._profiles.get()[0].get(name) if name else None
 
-    def _needs_code(self, name: str | None, profile: RoleProfile | None) -> bool:
-        """Whether ``name`` needs a code now: the refresher knows about MFA sessions."""
-        if name is None or profile is None or not profile.mfa_serial:
-            return False
-        ask = getattr(self.refresher, "needs_mfa_code", None)
-        return bool(ask(name)) if callable(ask) else True
-
     def _do_switch(self, name: str) -> None:
         profile = self._profile(name)
         code = None
-        if self._needs_code(name, profile):
+        # The refresher keeps MFA sessions: a code is asked only when none is usable.
+        if profile is not None and profile.mfa_serial and self.refresher.needs_mfa_code(name):
             code = self._ask(profile, name)
             if code is None:
                 return
@@ -574,7 +590,8 @@ class TrayApp:
         name = self.refresher.snapshot().role
         profile = self._profile(name)
         code = None
-        if self._needs_code(name, profile) and name:
+        if (name and profile is not None and profile.mfa_serial
+                and self.refresher.needs_mfa_code(name)):
             code = self._ask(profile, name)
             if code is None:
                 return
@@ -602,6 +619,50 @@ class TrayApp:
             self.refresher.provide_mfa_code(code)
         except RoletrayError as e:
             log.info("refresh with the MFA code failed: %s", e)
+        finally:
+            self._set_busy(None)
+
+    def _do_sso_login(self) -> None:
+        """"Sign in to AWS SSO…" (menu or notification): sign in, then refresh at once."""
+        snap = self.refresher.snapshot()
+        if input_needed(snap) != "sso":
+            log.info("no AWS SSO sign-in is needed any more")  # e.g. a second click
+            return
+        profile = snap.input_profile or snap.role
+        if profile is None:
+            return
+
+        def on_code(code: str, url: str) -> None:
+            # The code the browser page shows, to match: no secret (the token never is).
+            self.show(Notification("sso-code", f"AWS SSO sign-in for {profile}",
+                                   f"Confirm code {code} in your browser"))
+
+        self._set_busy(f"Signing in to AWS SSO ({profile})…")
+        try:
+            try:
+                self.svc.sso_login(profile, config_path=self._profiles.path, env=child_env(),
+                                   on_code=on_code)
+            except RoletrayError as e:
+                self.show(Notification("failure", "AWS SSO sign-in failed", str(e),
+                                       "critical"))
+                return
+            self._set_busy("Refreshing…")
+            try:
+                self.refresher.refresh_now()
+            except RoletrayError as e:
+                # The state may not change (still needs-input): say it here.
+                self.show(Notification("failure", f"{snap.role or profile}: refresh after "
+                                       "the SSO sign-in failed", str(e), "critical"))
+        finally:
+            self._set_busy(None)
+
+    def _do_retry(self) -> None:
+        """"Try again" once the person has answered their credential process."""
+        self._set_busy("Refreshing…")
+        try:
+            self.refresher.refresh_now()
+        except RoletrayError as e:
+            log.info("retry from the menu failed: %s", e)  # the snapshot says the rest
         finally:
             self._set_busy(None)
 
