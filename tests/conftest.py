@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tray.demo import free_port, post_text
 
 ACCOUNT = "123456789012"  # moto's default account
 
@@ -51,12 +51,6 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     from moto.server import ThreadedMotoServer
@@ -66,13 +60,6 @@ def moto_url() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
-
-
-def _post(url: str, body: str) -> None:
-    req = urllib.request.Request(url, data=body.encode(), method="POST",
-                                 headers={"Content-Type": "text/plain"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
-        resp.read()
 
 
 @dataclass
@@ -154,13 +141,13 @@ class AwsSandbox:
 
     def enforce(self) -> None:
         """From now on moto checks signatures, identity policies and trust policies."""
-        _post(self.url + "/moto-api/reset-auth", "0")
+        post_text(self.url + "/moto-api/reset-auth", "0")
 
 
 @pytest.fixture
 def aws(moto_url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsSandbox]:
-    _post(moto_url + "/moto-api/reset-auth", "inf")
-    _post(moto_url + "/moto-api/reset", "")
+    post_text(moto_url + "/moto-api/reset-auth", "inf")
+    post_text(moto_url + "/moto-api/reset", "")
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     yield AwsSandbox(url=moto_url, home=isolated_env)
-    _post(moto_url + "/moto-api/reset-auth", "inf")
+    post_text(moto_url + "/moto-api/reset-auth", "inf")

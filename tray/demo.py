@@ -50,13 +50,15 @@ class Sandbox:
         }
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for moto's server)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _post(url: str, body: str) -> None:
+def post_text(url: str, body: str) -> None:
+    """POST a text/plain body, as moto's /moto-api/reset-auth wants it."""
     req = urllib.request.Request(url, data=body.encode(), method="POST",
                                  headers={"Content-Type": "text/plain"})
     with urllib.request.urlopen(req, timeout=10) as resp:
@@ -108,7 +110,7 @@ def populate(folder: Path, endpoint: str) -> None:
     for sub in ("config", "state", "run"):
         (folder / sub).mkdir(mode=0o700, exist_ok=True)
     # From here on the server checks signatures, policies and trust, as AWS does.
-    _post(endpoint + "/moto-api/reset-auth", "0")
+    post_text(endpoint + "/moto-api/reset-auth", "0")
 
 
 @contextmanager
@@ -122,7 +124,7 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     folder = Path(tempfile.mkdtemp(prefix="roletray-demo-"))
