@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import configparser
 import re
+import shlex
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-
-from botocore.configloader import build_profile_map as _botocore_profile_map
 
 from tray import paths
 from tray.errors import ConfigError, CredentialsFileError, UnknownProfileError
@@ -59,6 +59,25 @@ def raw_config_parse(path: Path | str) -> dict[str, dict[str, str]]:
         data = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"{shown}: cannot read: {e.strerror or e}") from e
+    key = str(path)
+    with _cache_lock:
+        cached = _parsed.get(key)
+    if cached is not None and cached[0] == data:
+        # The same bytes as last time: the same answer, without parsing them again
+        # (a command reads the config file several times).
+        return {name: dict(values) for name, values in cached[1].items()}
+    config = _parse_config(data, path, shown)
+    with _cache_lock:
+        _parsed[key] = (data, config)
+    return {name: dict(values) for name, values in config.items()}
+
+
+# path -> (the bytes parsed, what they gave); only the last version of each file.
+_parsed: dict[str, tuple[bytes, dict[str, dict[str, str]]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _parse_config(data: bytes, path: Path, shown: str) -> dict[str, dict[str, str]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -122,8 +141,26 @@ def build_profile_map(raw: Mapping[str, Mapping[str, str]]) -> ProfileMap:
     ``[profile x]`` is profile ``x``; ``[default]`` is ``default``; a bare
     ``[x]`` is not a profile in the config file and is left out.
     """
-    profiles = _botocore_profile_map({k: dict(v) for k, v in raw.items()})["profiles"]
-    return {name: dict(values) for name, values in profiles.items()}
+    # botocore.configloader.build_profile_map's rules, without importing botocore
+    # (the tray and the daemon never load it; their refresh workers do).
+    profiles: dict[str, dict[str, str]] = {}
+    for key, values in raw.items():
+        if key.startswith("profile"):
+            name = _profile_name(key)
+            if name is not None:
+                profiles[name] = dict(values)
+        elif key == "default":
+            profiles[key] = dict(values)
+    return profiles
+
+
+def _profile_name(section: str) -> str | None:
+    """``profile x`` -> ``x``, as botocore's ``_parse_section`` splits it (shell-like)."""
+    try:
+        parts = shlex.split(section)
+    except ValueError:
+        return None
+    return parts[1] if len(parts) == 2 else None
 
 
 def load_profile_map(path: Path | str | None = None) -> ProfileMap:

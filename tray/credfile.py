@@ -37,9 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-import filelock
-
-from tray import inifile
+from tray import filelock_lite, inifile
 from tray.errors import CredentialsFileError
 from tray.models import TempCredentials, iso_utc, parse_iso_utc
 from tray.paths import display_path
@@ -493,18 +491,14 @@ def lock_path(path: Path) -> Path:
     return real.with_name(f".{real.name}.roletray.lock")
 
 
-_locks: dict[str, filelock.FileLock] = {}
-
-
 @contextmanager
 def _locked(real: Path, shown: str) -> Iterator[None]:
-    # One FileLock object per lock file (its state is per thread, so threads still
-    # exclude each other): building one costs more than a whole small write.
+    # The same kernel lock filelock.FileLock takes on this file (see tray.filelock_lite),
+    # at a few microseconds instead of ~0.15 ms, and without filelock's ~30 ms import.
     name = str(real.with_name(f".{real.name}.roletray.lock"))
-    lock = _locks.get(name) or _locks.setdefault(name, filelock.FileLock(name, mode=NEW_FILE_MODE))
     try:
-        lock.acquire(timeout=LOCK_TIMEOUT)
-    except filelock.Timeout:
+        fd = filelock_lite.acquire(name, timeout=LOCK_TIMEOUT, mode=NEW_FILE_MODE)
+    except filelock_lite.LockTimeout:
         raise CredentialsFileError(f"{shown}: another roletray process has held its lock for "
                                    f"{LOCK_TIMEOUT:.0f} s; try again") from None
     except OSError as e:
@@ -512,7 +506,7 @@ def _locked(real: Path, shown: str) -> Iterator[None]:
     try:
         yield
     finally:
-        lock.release()
+        filelock_lite.release(fd)
 
 
 def _temp_re(real: Path) -> re.Pattern[str]:
@@ -521,11 +515,15 @@ def _temp_re(real: Path) -> re.Pattern[str]:
 
 def _remove_stale_temps(real: Path, now: Callable[[], float] = time.time) -> None:
     """Delete temp files a killed roletray left beside ``real`` (called under the lock)."""
-    pattern = _temp_re(real)
+    prefix = f".{real.name}.roletray-"
     try:
-        entries = list(os.scandir(real.parent))
+        with os.scandir(real.parent) as it:
+            entries = [e for e in it if e.name.startswith(prefix)]
     except OSError:
         return
+    if not entries:
+        return
+    pattern = _temp_re(real)
     for entry in entries:
         m = pattern.match(entry.name)
         if not m:

@@ -27,6 +27,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tray.errors import RoletrayError
+
 DEMO_REGION = "ap-northeast-2"
 OTHER_ACCOUNT = "999999999999"
 
@@ -169,8 +171,14 @@ def run(args: argparse.Namespace) -> int:
         print(banner(box), flush=True)
         out = actions.assume("platform")
         print(f"Assumed platform: {out.result.identity_arn}", flush=True)
-        headless = getattr(args, "headless", False) or not _has_display()
-        if headless:
-            args.status_line = True
-            return app.run_daemon(args)
-        return app.run_tray(args)
+        if not getattr(args, "headless", False) and _has_display():
+            try:
+                from tray.ui.tray_app import select_backend
+
+                select_backend()
+            except RoletrayError as e:  # e.g. PyGObject missing: the demo still runs
+                print(f"No tray here ({e}); running the daemon instead.", flush=True)
+            else:
+                return app.run_tray(args)
+        args.status_line = True
+        return app.run_daemon(args)

@@ -14,7 +14,6 @@ line; it is never replaced.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
@@ -64,6 +63,8 @@ def load_settings(path: Path | None = None) -> Settings:
         return Settings()
     except (OSError, UnicodeDecodeError) as e:
         raise SettingsError(f"{shown}: cannot read settings: {e.__class__.__name__}") from e
+    import tomllib  # only when there is a file: most people have none
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

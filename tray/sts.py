@@ -11,6 +11,10 @@ a ``credential_process`` that waits for a person is stopped after
 ``PROCESS_TIMEOUT`` seconds (``ROLETRAY_PROCESS_TIMEOUT`` overrides it), and an
 SSO source reads the token cache under the current HOME. A client factory
 given ``credentials=`` (an MFA session's keys) signs with those instead.
+
+botocore is imported when a call needs it, not with this module: the tray and
+the daemon import this module's callers but run every AssumeRole in a worker
+process (``tray.worker``), and never load botocore themselves.
 """
 
 from __future__ import annotations
@@ -26,12 +30,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
-
-import botocore.credentials
-import botocore.exceptions
-import botocore.session
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any
 
 from tray import awsconfig, paths, sso
 from tray.errors import (
@@ -50,6 +49,10 @@ from tray.errors import (
     UsageError,
 )
 from tray.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
+
+if TYPE_CHECKING:
+    import botocore.session
+    from botocore.config import Config
 
 # ``factory(profile)`` signs as the role's source; ``factory(profile, credentials=keys)``
 # signs with those keys (an MFA session's), configured as the profile all the same.
@@ -87,11 +90,16 @@ def make_client_factory(*, connect_timeout: float = CONNECT_TIMEOUT,
     ``process_timeout`` None: ``ROLETRAY_PROCESS_TIMEOUT`` from the environment at
     call time, else ``PROCESS_TIMEOUT``.
     """
-    config = Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
-                    retries={"mode": "standard", "total_max_attempts": max_attempts})
+    configs: list[Config] = []  # built on the first call: botocore is imported then
 
     def factory(profile: RoleProfile, *, credentials: TempCredentials | None = None) -> Any:
-        return _build_client(profile, config, credentials=credentials,
+        if not configs:
+            from botocore.config import Config
+
+            configs.append(Config(connect_timeout=connect_timeout, read_timeout=read_timeout,
+                                  retries={"mode": "standard",
+                                           "total_max_attempts": max_attempts}))
+        return _build_client(profile, configs[0], credentials=credentials,
                              process_timeout=process_timeout)
 
     return factory
@@ -104,7 +112,7 @@ def default_client_factory(profile: RoleProfile, *,
     return _DEFAULT_FACTORY(profile, credentials=credentials)
 
 
-_DEFAULT_FACTORY = make_client_factory()
+_DEFAULT_FACTORY = make_client_factory()  # imports botocore only when first called
 
 
 def process_timeout_seconds(value: float | None = None) -> float:
@@ -119,43 +127,54 @@ def process_timeout_seconds(value: float | None = None) -> float:
 def _build_client(profile: RoleProfile, config: Config, *,
                   credentials: TempCredentials | None = None,
                   process_timeout: float | None = None) -> Any:
+    import botocore.exceptions
+    import botocore.session
+
     profile_map = awsconfig.load_profile_map()
+    region = _region(profile, profile_map)
     if credentials is not None:
         # Keys already in hand (an MFA session): no source to resolve, no process to run.
-        client_session = _client_session(profile)
+        client_session = botocore.session.Session()
+        _configure_as(client_session, profile)
         return client_session.create_client(
-            "sts", region_name=_region(profile, profile_map), config=config,
+            "sts", region_name=region, config=config,
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token)
     _refuse_prompting_chain(profile, profile_map)
-    region = _region(profile, profile_map)
-    resolver = _source_resolver(profile, region, config,
-                                process_timeout_seconds(process_timeout))
-    client_session = _client_session(profile)
-    # The client signs with the source's credentials, resolved by botocore itself.
-    client_session.register_component("credential_provider", resolver)
-    credentials_ = client_session.get_credentials()
+    # One botocore session does it all (each one registers all of botocore's handlers
+    # and loads its data files again): first, as profile <source>, it resolves the
+    # source's credentials with botocore's own chain; then, configured as the role
+    # profile (endpoints, regional STS), it creates the client that signs with them.
+    if profile.credential_source is not None:
+        session = botocore.session.Session()
+        session.register_component("credential_provider",
+                                   _CredentialSourceResolver(profile.credential_source))
+    else:
+        session = botocore.session.Session(profile=str(profile.source_profile))
+        _source_resolver(session, profile, region, config,
+                         process_timeout_seconds(process_timeout))
+    credentials_ = session.get_credentials()
     if credentials_ is None:
         raise botocore.exceptions.NoCredentialsError()
     # Resolve now (a chained source assumes its own role here) so that a failure
     # is reported as the source's, apart from the one AssumeRole that is ours.
     credentials_.get_frozen_credentials()
-    return client_session.create_client("sts", region_name=region, config=config)
+    # The session keeps the credentials it resolved; from here on it reads the role
+    # profile's settings, as `aws --profile ROLE` does for its STS client.
+    _configure_as(session, profile)
+    return session.create_client("sts", region_name=region, config=config)
 
 
-def _client_session(profile: RoleProfile) -> botocore.session.Session:
-    """A botocore session configured as ``profile`` (endpoints, regional STS)."""
-    client_session = botocore.session.Session()
-    names = client_session.full_config["profiles"]
+def _configure_as(session: botocore.session.Session, profile: RoleProfile) -> None:
+    """Configure ``session`` as ``profile`` (endpoints, regional STS)."""
+    names = session.full_config["profiles"]
     if profile.name in names:
-        client_session.set_config_variable("profile", profile.name)
+        session.set_config_variable("profile", profile.name)
     elif profile.source_profile in names:
-        client_session.set_config_variable("profile", profile.source_profile)
+        session.set_config_variable("profile", profile.source_profile)
     if profile.sts_regional_endpoints:
-        client_session.set_config_variable("sts_regional_endpoints",
-                                           profile.sts_regional_endpoints)
-    return client_session
+        session.set_config_variable("sts_regional_endpoints", profile.sts_regional_endpoints)
 
 
 def _region(profile: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -> str:
@@ -178,18 +197,18 @@ def _refuse_prompting_chain(profile: RoleProfile,
                               "code; roletray asks for MFA only for the role it assumes")
 
 
-def _source_resolver(profile: RoleProfile, region: str, config: Config,
-                     process_timeout: float = PROCESS_TIMEOUT) -> Any:
-    """botocore's credential chain for the role's source, nothing else."""
-    if profile.credential_source is not None:
-        return _CredentialSourceResolver(profile.credential_source)
+def _source_resolver(session: botocore.session.Session, profile: RoleProfile, region: str,
+                     config: Config, process_timeout: float = PROCESS_TIMEOUT) -> Any:
+    """botocore's credential chain for the role's source, nothing else, as the
+    credential provider of ``session`` (whose profile is the source)."""
+    import botocore.credentials
+
     source = str(profile.source_profile)
-    source_session = botocore.session.Session(profile=source)
     # A source that is itself a role calls STS in this region, as `aws --profile` would,
     # and with the same bounded timeouts as ours (botocore's own wait a minute, 5 times).
-    source_session.set_config_variable("region", region)
-    source_session.set_default_client_config(config)
-    resolver = source_session.get_component("credential_provider")
+    session.set_config_variable("region", region)
+    session.set_default_client_config(config)
+    resolver = session.get_component("credential_provider")
     # An explicit profile already turns the environment variables off; a role
     # profile that is its own source takes its static keys, not the role.
     if profile.source_profile == profile.name:
@@ -198,16 +217,17 @@ def _source_resolver(profile: RoleProfile, region: str, config: Config,
         method = getattr(provider, "METHOD", None)
         if method == "custom-process":
             resolver.providers[index] = botocore.credentials.ProcessProvider(
-                profile_name=source, load_config=lambda: source_session.full_config,
+                profile_name=source, load_config=lambda: session.full_config,
                 popen=partial(_BoundedPopen, timeout=process_timeout, profile=source))
         elif method == "sso":
-            resolver.providers[index] = _sso_provider(source_session, source)
+            resolver.providers[index] = _sso_provider(session, source)
     return resolver
 
 
 def _sso_provider(session: botocore.session.Session, profile_name: str) -> Any:
     """botocore's SSO provider, reading the token cache under the current HOME
     (botocore computes its default folder once, when it is imported)."""
+    import botocore.credentials
     import botocore.tokens
     from botocore.utils import JSONFileCache
 
@@ -277,6 +297,9 @@ class _CredentialSourceResolver:
         self.name = name
 
     def load_credentials(self) -> Any:
+        import botocore.credentials
+        import botocore.exceptions
+
         fetcher = botocore.credentials.InstanceMetadataFetcher(timeout=1, num_attempts=1)
         sourcer = botocore.credentials.CanonicalNameCredentialSourcer([
             botocore.credentials.EnvProvider(),
@@ -460,6 +483,8 @@ def _source_name(profile: RoleProfile, mfa_session: bool = False) -> str:
 def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, ...]
                   ) -> RoletrayError:
     """A failure while resolving the source's credentials, before our AssumeRole."""
+    import botocore.exceptions
+
     prefix = f"profile '{profile.name}': {_source_name(profile)}"
     exc = botocore.exceptions
     if isinstance(e, exc.ProfileNotFound):
@@ -507,6 +532,8 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
                 secrets: tuple[str | None, ...] = (), mfa_serial: str | None = None,
                 role_arn: str | None = None, operation: str = "AssumeRole") -> RoletrayError:
     """A failure of one STS call; ``source`` says whose keys signed it."""
+    import botocore.exceptions
+
     exc = botocore.exceptions
     if isinstance(e, exc.ClientError):
         error = e.response.get("Error", {})
@@ -570,6 +597,8 @@ def caller_identity(profile_name: str | None, *,
 
     ``client_factory`` here takes a profile name (None: botocore's default).
     """
+    import botocore.exceptions
+
     label = profile_name or "default"
     try:
         client = (client_factory or _identity_client)(profile_name)
@@ -590,6 +619,9 @@ def caller_identity(profile_name: str | None, *,
 
 
 def _identity_client(profile_name: str | None) -> Any:
+    import botocore.session
+    from botocore.config import Config
+
     session = botocore.session.Session(profile=profile_name)
     region = (session.get_config_variable("region") or os.environ.get("AWS_REGION")
               or DEFAULT_REGION)
@@ -615,7 +647,13 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str] | None
         raise CredentialsFileError(
             f"{shown_config}: profile '{target}' has {shadow[0]}, so tools ignore the keys "
             f"in {shown_creds}; remove it or choose another target")
-    session = botocore.session.Session()
+    import botocore.exceptions
+    import botocore.session
+
+    # A session of its own, so that botocore reads both files afresh, as written. It
+    # only resolves credentials (no client, no call), so it needs none of the event
+    # handlers a session otherwise registers (most of what creating one costs).
+    session = botocore.session.Session(include_builtin_handlers=False)
     session.set_config_variable("config_file", str(config_path))
     session.set_config_variable("credentials_file", str(creds_path))
     # An explicit profile turns the AWS_ACCESS_KEY_ID... variables off: this checks the files.
