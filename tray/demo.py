@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
                 from tray.ui.tray_app import select_backend
 
                 select_backend()
-            except RoletrayError as e:  # e.g. PyGObject missing: the demo still runs
+            except (RoletrayError, ImportError) as e:  # e.g. no PyGObject: the demo still runs
                 print(f"No tray here ({e}); running the daemon instead.", flush=True)
             else:
                 return app.run_tray(args)
