@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tray import awsconfig, credfile, paths, sts
+from tray import awsconfig, credfile, paths
 from tray.errors import MfaSessionEndedError, RoletrayError
 from tray.mfa_session import MfaSession, session_key, start_session
 from tray.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
@@ -96,6 +96,8 @@ def assume(
     if session is None and mfa_code is None and mfa_session is not None \
             and mfa_session.key == session_key(role):
         session = mfa_session
+    from tray import sts  # not at import: the tray and the daemon never call it themselves
+
     try:
         if session is not None:
             result = sts.assume_role(role, duration=duration, client_factory=ctx.client_factory,
@@ -119,6 +121,8 @@ assume.supports_mfa_session = True  # type: ignore[attr-defined]
 def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
           *, force: bool = False) -> Outcome:
     """Write keys already obtained into the target, then check and record them."""
+    from tray import sts
+
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
                                role=role.name, force=force)
     profile_map = awsconfig.load_profile_map(ctx.config_path)

@@ -19,11 +19,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tray import sts
 from tray.errors import AccessDeniedError
 from tray.models import RoleProfile, TempCredentials, iso_utc, parse_iso_utc
+
+if TYPE_CHECKING:
+    from tray import sts
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,8 @@ def start_session(role: RoleProfile, code: str, *, hours: int,
         return None
     if profile_map is not None and not can_start(role, profile_map):
         return None
+    from tray import sts  # imported by the worker that calls this, not by the tray
+
     try:
         creds, _date = sts.get_session_token(role, code, duration=hours * 3600,
                                              client_factory=client_factory)

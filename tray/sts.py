@@ -32,7 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tray import awsconfig, paths, sso
+from tray import awsconfig, paths
 from tray.errors import (
     AccessDeniedError,
     AwsError,
@@ -230,6 +230,8 @@ def _sso_provider(session: botocore.session.Session, profile_name: str) -> Any:
     import botocore.credentials
     import botocore.tokens
     from botocore.utils import JSONFileCache
+
+    from tray import sso
 
     folder = str(sso.cache_dir())
     token_cache = JSONFileCache(folder, dumps_func=_sso_dumps)
@@ -517,6 +519,8 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
 
 def _sso_error(profile: RoleProfile) -> RoletrayError:
     """The SSO profile of the chain to sign in again, and why (from the token cache)."""
+    from tray import sso
+
     name = str(profile.source_profile)
     reason = "not signed in"
     try:
