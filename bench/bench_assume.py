@@ -1,12 +1,15 @@
 """``roletray assume`` against ``aws sts assume-role`` on the same local STS.
 
 Both are whole processes started the way a user starts them; medians of N runs,
-the two interleaved (run after run) so that both see the same machine load.
+interleaved (run after run) so that each sees the same machine load. A third
+process, measured the same way, is the floor under both: botocore alone, doing
+the same AssumeRole with no file read or written (the import of botocore and the
+creation of its client are most of either command's time).
 Also counts the requests one ``roletray refresh`` makes at the endpoint.
 
-Both run with Python's default of caching bytecode (PYTHONDONTWRITEBYTECODE is
-dropped from their environment): awscli and botocore were byte-compiled when pip
-installed them, and an installed roletray is too, but an editable checkout under
+Both run with Python's default of caching bytecode (``common.sandbox_env`` drops
+PYTHONDONTWRITEBYTECODE): awscli and botocore were byte-compiled when pip installed
+them, and an installed roletray is too, but an editable checkout under
 PYTHONDONTWRITEBYTECODE=1 would compile roletray's ~40 modules from source on
 every run (~40 ms here), a cost no installed copy pays. The warm-up run writes
 roletray's ``__pycache__`` (ignored by git).
@@ -37,7 +40,6 @@ def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
     folder = tmpdir("roletray-bench-")
     try:
         env = sandbox_env(folder, endpoint)
-        env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module docstring
         role_arn = seed(folder, endpoint)
         roletray = [sys.executable, "-m", "tray"]
         if shutil.which("roletray"):
@@ -48,20 +50,31 @@ def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
             subprocess.run([*roletray, "assume", "platform", "--json"], env=env, check=True,
                            capture_output=True)
 
+        floor_code = ("import os, botocore.session; "
+                      "s = botocore.session.Session(profile='default'); "
+                      "c = s.create_client('sts', region_name='ap-northeast-2'); "
+                      "c.assume_role(RoleArn=os.environ['ROLE_ARN'], RoleSessionName='bench', "
+                      "DurationSeconds=3600)")
+
+        def floor() -> None:  # botocore alone: one session, one client, one call, no file
+            subprocess.run([sys.executable, "-c", floor_code], env={**env, "ROLE_ARN": role_arn},
+                           check=True, capture_output=True)
+
         def peer() -> None:
             subprocess.run([aws, "sts", "assume-role", "--role-arn", role_arn,
                             "--role-session-name", "bench", "--output", "json"], env=env,
                            check=True, capture_output=True)
 
-        ours(), peer()  # warm the page cache (and roletray's bytecode cache) for both
-        times: dict[str, list[float]] = {"ours": [], "peer": []}
+        ours(), peer(), floor()  # warm the page cache (and roletray's bytecode cache)
+        times: dict[str, list[float]] = {"ours": [], "peer": [], "floor": []}
         for _ in range(runs):
-            for name, fn in (("ours", ours), ("peer", peer)):
+            for name, fn in (("ours", ours), ("peer", peer), ("floor", floor)):
                 t0 = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - t0)
         t_ours = statistics.median(times["ours"])
         t_peer = statistics.median(times["peer"])
+        t_floor = statistics.median(times["floor"])
 
         with CountingProxy(endpoint) as proxy:
             env_p = dict(env, AWS_ENDPOINT_URL=proxy.url)
@@ -73,6 +86,10 @@ def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
             ("assume: `roletray assume` vs `aws sts assume-role`, median of "
              f"{runs} runs", f"{t_ours * 1000:.0f} ms", f"{t_peer * 1000:.0f} ms",
              f"{t_ours / t_peer:.2f} (target ≤ 0.6)"),
+            ("assume: the botocore floor (`python -c`: import botocore, one session, one "
+             "client, one AssumeRole; no file read or written) vs the same peer",
+             f"{t_floor * 1000:.0f} ms", f"{t_peer * 1000:.0f} ms",
+             f"{t_floor / t_peer:.2f}; roletray is {t_ours / t_floor:.2f}× this floor"),
             ("requests at the endpoint per `roletray refresh`",
              f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(counted.items()))})",
              "-", "target: exactly 1"),

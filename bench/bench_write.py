@@ -115,14 +115,14 @@ def run(runs: int = 9) -> list[tuple[str, str, str, str]]:
                          "floor2": lambda: floor_rewrite(floor2_path, durable=False)}, r)
             t_cold = medians({"cold": ours_cold}, max(3, r // 3))["cold"]
             cold.append((n, t_cold, t["floor"]))
-            rows.append((f"rewrite target, {n:,} sections: roletray vs awscli writer / I/O floor "
-                         "(durable: + folder fsync) / without the folder fsync",
+            rows.append(((f"rewrite target, {n:,} sections: roletray vs awscli writer / "
+                          "I/O floor (durable: + folder fsync) / without the folder fsync"),
                          f"{t['ours'] * 1000:.2f} ms",
-                         f"{t['aws'] * 1000:.2f} ms / {t['floor'] * 1000:.2f} ms / "
-                         f"{t['floor2'] * 1000:.2f} ms",
-                         f"{t['ours'] / t['aws']:.2f}× awscli, {t['ours'] / t['floor']:.2f}× floor "
-                         f"(target ≤ 2×), {t['ours'] / t['floor2']:.2f}× floor without "
-                         "folder fsync"))
+                         (f"{t['aws'] * 1000:.2f} ms / {t['floor'] * 1000:.2f} ms / "
+                          f"{t['floor2'] * 1000:.2f} ms"),
+                         (f"{t['ours'] / t['aws']:.2f}× awscli, {t['ours'] / t['floor']:.2f}× "
+                          f"floor (target ≤ 2×), {t['ours'] / t['floor2']:.2f}× floor without "
+                          "folder fsync")))
         rows.append(("cold rewrite (a new process: parse + validate the whole file), "
                      + " / ".join(f"{n:,}" for n, _, _ in cold) + " sections",
                      " / ".join(f"{c * 1000:.2f}" for _, c, _ in cold) + " ms",

@@ -29,6 +29,11 @@ def post(url: str, body: str) -> None:
 def sandbox_env(folder: Path, endpoint: str) -> dict[str, str]:
     """An environment that points everything at ``folder`` and the local endpoint."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    # Python's default: cache bytecode. awscli, botocore and every other installed package
+    # were byte-compiled by pip, and so is an installed roletray; an editable checkout run
+    # under PYTHONDONTWRITEBYTECODE=1 would compile ~40 modules from source in every
+    # process (~40 ms at start, ~2 MiB kept by a long-running one), a cost no install pays.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({
         "HOME": str(folder / "home"),
         "XDG_CONFIG_HOME": str(folder / "home" / ".config"),
@@ -49,6 +54,9 @@ def seed(folder: Path, endpoint: str) -> str:
     """The seed's world: user dev with keys in [default], role platform trusting dev."""
     import boto3
 
+    # One moto backend per process, shared by every server it starts: bench/run.py runs
+    # several benchmarks in one process, each seeding the same user.
+    post(endpoint + "/moto-api/reset", "")
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="x", aws_secret_access_key="x")
     iam.create_user(UserName="dev")

@@ -10,7 +10,9 @@ Wakeups are context switches (voluntary + nonvoluntary) summed over every
 thread in ``/proc/PID/task/*/status``, counted over the window.
 
 The peer is the floor under it: an idle ``python3`` that imported the same
-libraries (boto3, botocore, apscheduler) and does nothing.
+third-party libraries as the daemon (apscheduler, platformdirs) and does nothing.
+The daemon never imports botocore or boto3: each AssumeRole runs in a short-lived
+worker process (``tray.worker``). Until 2026-05 it did, and so did this peer.
 
     python bench/daemon_idle.py            # 30 s window
     python bench/daemon_idle.py 60         # another window, in seconds
@@ -35,7 +37,8 @@ from common import free_port, sandbox_env, seed, tmpdir
 
 TARGET_RSS_MIB = 40.0
 TARGET_WAKEUPS = 0.1
-PEER_CODE = ("import signal, boto3, botocore.session, apscheduler.schedulers.background; "
+PEER_CODE = ("import signal, platformdirs, apscheduler.schedulers.background, "
+             "apscheduler.executors.pool; "
              "print('ready', flush=True); signal.pause()")
 
 

@@ -6,7 +6,8 @@ active role assumed once, the menu opened and closed once (so its widgets
 exist), then idles. The peer is the floor under it: a bare pystray icon whose
 menu has radio and check items too (GTK draws their indicators from SVG, which
 maps librsvg: ~8 MiB), on the same desktop and backend, importing what
-roletray's refresher imports (boto3, apscheduler), its menu opened once too.
+roletray's tray imports (apscheduler, jeepney; not botocore or boto3, which only
+its refresh workers load), its menu opened once too.
 Both run with GDK_GL=disable, as roletray sets it (GDK's GLX probe can map Mesa
 and LLVM, ~50 MiB, into the first GTK client of a display).
 
@@ -33,7 +34,7 @@ from xsession import XSession, wait_for
 
 TARGET_RSS_MIB = 70.0
 PEER_CODE = """
-import boto3, botocore.session, apscheduler.schedulers.background
+import apscheduler.schedulers.background, apscheduler.executors.pool, jeepney.io.threading
 import pystray
 from PIL import Image
 img = Image.new("RGBA", (64, 64), (46, 158, 68, 255))

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from tray import actions, awsconfig, credfile, needs, paths, sso
+from tray import actions, awsconfig, credfile, needs, paths
 from tray.errors import (
     AccessDeniedError,
     AwsError,
@@ -440,6 +440,8 @@ class Refresher:
         profile = needs.input_profile(error) if kind != "mfa" else role
         watch = None
         if kind == "sso" and profile:
+            from tray import sso  # only for SSO sources (it loads hashlib, OpenSSL's)
+
             try:
                 path = sso.token_path(sso.load_config(profile, self._ctx.config_path))
                 watch = (path, sso.file_signature(path))
@@ -455,6 +457,8 @@ class Refresher:
             watch = self._sso_watch if self._state is RefreshState.NEEDS_INPUT else None
         if watch is None:
             return False
+        from tray import sso
+
         path, before = watch
         after = sso.file_signature(path)
         return after is not None and after != before

@@ -1,0 +1,77 @@
+"""The tray and the daemon never load botocore themselves: their refresh workers do.
+
+botocore's models and handlers cost a long-running process ~10 MiB that CPython
+keeps after they are freed; each AssumeRole runs in a child (``tray.worker``)
+that gives it all back on exit. These tests start real processes, so that what
+the test process itself imported (moto, boto3, ...) cannot hide a regression.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Imported by botocore and nothing else the tray needs; filelock is no longer used.
+HEAVY = ("botocore", "boto3", "s3transfer", "urllib3", "filelock")
+
+REPORT = f"""
+import json, sys
+heavy = {HEAVY!r}
+def loaded():
+    return sorted(m for m in sys.modules if m.split(".")[0] in heavy)
+"""
+
+
+def run_py(code: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", REPORT + code], capture_output=True, text=True,
+                         env=env, timeout=timeout, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_importing_the_tray_and_the_daemon_loads_no_botocore() -> None:
+    doc = run_py("import tray.app, tray.cli, tray.refresher, tray.worker, tray.control, "
+                 "tray.actions, tray.sts, tray.awsconfig, tray.credfile, tray.mfa_session, "
+                 "tray.ui.tray_app\n"
+                 "print(json.dumps({'loaded': loaded()}))")
+    assert doc["loaded"] == []
+
+
+def test_a_running_instance_refreshes_without_loading_botocore(aws) -> None:  # type: ignore[no-untyped-def]
+    # What `roletray daemon` and `roletray run` compose (the instance lock, the control
+    # socket, the real scheduler, the refresher with its worker): switch, then refresh.
+    aws.seed_world()
+    aws.enforce()
+    doc = run_py(
+        "from tray import app\n"
+        "with app.running_instance() as refresher:\n"
+        "    refresher.switch('platform')\n"
+        "    first = refresher.snapshot().expiration\n"
+        "    snap = refresher.refresh_now()\n"
+        "print(json.dumps({'state': snap.state.value, 'role': snap.role,\n"
+        "                  'loaded': loaded()}))")
+    assert doc["state"] == "fresh" and doc["role"] == "platform"
+    assert doc["loaded"] == []
+    # The keys did come from AWS, through the worker.
+    text = aws.credentials_path.read_text()
+    assert "[roletray]" in text and "aws_session_token" in text
+
+
+def test_a_one_shot_assume_still_works_without_filelock_or_boto3(aws) -> None:  # type: ignore[no-untyped-def]
+    aws.seed_world()
+    aws.enforce()
+    doc = run_py(
+        "import io, contextlib\n"
+        "from tray import cli\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    rc = cli.main(['assume', 'platform', '--json'])\n"
+        "print(json.dumps({'rc': rc, 'loaded': loaded()}))")
+    assert doc["rc"] == 0
+    assert "botocore" in doc["loaded"]  # the CLI assumes in-process, through botocore ...
+    assert not [m for m in doc["loaded"] if m.split(".")[0] in ("boto3", "filelock")]
