@@ -13,6 +13,7 @@ menu (appindicator, else gtk): the xorg backend has none (pystray #151).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -296,11 +297,28 @@ class Services:
     doctor: Callable[[str | None], tuple[str, str]] | None = None  # -> (summary, report)
 
 
-def _run_doctor(profile: str | None) -> tuple[str, str]:
-    from tray import doctor
+_DOCTOR_CHILD = (
+    "import json, sys; from tray import doctor; r = doctor.run_doctor(sys.argv[1] or None); "
+    "print(json.dumps([doctor.summarize(r), doctor.format_report(r)]))"
+)
 
-    report = doctor.run_doctor(profile)
-    return doctor.summarize(report), doctor.format_report(report)
+
+def _run_doctor(profile: str | None) -> tuple[str, str]:
+    """(summary, report). In a child process: the doctor loads botocore, which would
+    otherwise stay in the tray's memory for good (frozen bundles run it in-process)."""
+    if getattr(sys, "frozen", False):
+        from tray import doctor
+
+        report = doctor.run_doctor(profile)
+        return doctor.summarize(report), doctor.format_report(report)
+    proc = subprocess.run([sys.executable, "-c", _DOCTOR_CHILD, profile or ""],
+                          check=False, capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        raise RoletrayError(f"the doctor stopped: {last}")
+    summary, report = json.loads(proc.stdout)
+    return str(summary), str(report)
 
 
 # ------------------------------------------------------------------------------- app
