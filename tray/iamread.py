@@ -93,79 +93,56 @@ def _managed(client: Any, arn: str) -> dict[str, Any]:
 
 def read_user_policies(client: Any, user: str) -> IdentityPolicies:
     """Inline, attached and group policies of an IAM user, and its permissions boundary."""
-    out = IdentityPolicies()
+    return _read_policies(client, "User", user)
 
-    def attempt(fn: Any) -> None:
-        try:
-            fn()
-        except _Denied as d:
-            out.unreadable.append(d.what)
+
+def read_role_policies(client: Any, role: str) -> IdentityPolicies:
+    """Inline and attached policies of the role behind a role session, and its boundary."""
+    return _read_policies(client, "Role", role)
+
+
+def _read_policies(client: Any, kind: str, name: str) -> IdentityPolicies:
+    """The IAM API names its calls alike for users and roles (``ListUserPolicies``,
+    ``ListRolePolicies``...); each read that is denied is recorded, not raised."""
+    out = IdentityPolicies()
+    ident = {f"{kind}Name": name}
+    label = kind.lower()
 
     def inline() -> None:
-        for name in list(_pages(client, "ListUserPolicies", "PolicyNames", UserName=user)):
-            doc = _call(client, "GetUserPolicy", UserName=user, PolicyName=name)["PolicyDocument"]
-            out.policies.append((f"inline policy '{name}' of user {user}", document(doc)))
+        for pol in list(_pages(client, f"List{kind}Policies", "PolicyNames", **ident)):
+            doc = _call(client, f"Get{kind}Policy", PolicyName=pol, **ident)["PolicyDocument"]
+            out.policies.append((f"inline policy '{pol}' of {label} {name}", document(doc)))
 
     def attached() -> None:
-        for p in list(_pages(client, "ListAttachedUserPolicies", "AttachedPolicies",
-                             UserName=user)):
+        for p in list(_pages(client, f"ListAttached{kind}Policies", "AttachedPolicies", **ident)):
             out.policies.append((f"managed policy '{p['PolicyName']}'",
                                  _managed(client, p["PolicyArn"])))
 
     def groups() -> None:
-        for g in list(_pages(client, "ListGroupsForUser", "Groups", UserName=user)):
+        for g in list(_pages(client, "ListGroupsForUser", "Groups", UserName=name)):
             group = g["GroupName"]
-            for name in list(_pages(client, "ListGroupPolicies", "PolicyNames", GroupName=group)):
+            for pol in list(_pages(client, "ListGroupPolicies", "PolicyNames", GroupName=group)):
                 doc = _call(client, "GetGroupPolicy", GroupName=group,
-                            PolicyName=name)["PolicyDocument"]
-                out.policies.append((f"inline policy '{name}' of group {group}", document(doc)))
+                            PolicyName=pol)["PolicyDocument"]
+                out.policies.append((f"inline policy '{pol}' of group {group}", document(doc)))
             for p in list(_pages(client, "ListAttachedGroupPolicies", "AttachedPolicies",
                                  GroupName=group)):
                 out.policies.append((f"managed policy '{p['PolicyName']}' of group {group}",
                                      _managed(client, p["PolicyArn"])))
 
     def boundary() -> None:
-        info = _call(client, "GetUser", UserName=user)["User"].get("PermissionsBoundary")
+        info = _call(client, f"Get{kind}", **ident)[kind].get("PermissionsBoundary")
         if info and info.get("PermissionsBoundaryArn"):
             arn = info["PermissionsBoundaryArn"]
             out.boundary = (f"permissions boundary {arn.rsplit('/', 1)[-1]}",
                             _managed(client, arn))
 
-    for step in (inline, attached, groups, boundary):
-        attempt(step)
-    return out
-
-
-def read_role_policies(client: Any, role: str) -> IdentityPolicies:
-    """Inline and attached policies of the role behind a role session, and its boundary."""
-    out = IdentityPolicies()
-
-    def attempt(fn: Any) -> None:
+    steps = (inline, attached, groups, boundary) if kind == "User" else (inline, attached, boundary)
+    for step in steps:
         try:
-            fn()
+            step()
         except _Denied as d:
             out.unreadable.append(d.what)
-
-    def inline() -> None:
-        for name in list(_pages(client, "ListRolePolicies", "PolicyNames", RoleName=role)):
-            doc = _call(client, "GetRolePolicy", RoleName=role, PolicyName=name)["PolicyDocument"]
-            out.policies.append((f"inline policy '{name}' of role {role}", document(doc)))
-
-    def attached() -> None:
-        for p in list(_pages(client, "ListAttachedRolePolicies", "AttachedPolicies",
-                             RoleName=role)):
-            out.policies.append((f"managed policy '{p['PolicyName']}'",
-                                 _managed(client, p["PolicyArn"])))
-
-    def boundary() -> None:
-        info = _call(client, "GetRole", RoleName=role)["Role"].get("PermissionsBoundary")
-        if info and info.get("PermissionsBoundaryArn"):
-            arn = info["PermissionsBoundaryArn"]
-            out.boundary = (f"permissions boundary {arn.rsplit('/', 1)[-1]}",
-                            _managed(client, arn))
-
-    for step in (inline, attached, boundary):
-        attempt(step)
     return out
 
 
