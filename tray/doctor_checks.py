@@ -7,19 +7,18 @@ what it finds. Policies are evaluated with IAM's semantics (``tray.policy``).
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 import botocore.parsers
 
-from tray import awsconfig, fixes, iamread, paths, policy
+from tray import awsconfig, fixes, iamread, paths, policy, sts
 from tray.errors import RoletrayError
 from tray.findings import Finding, Status
 from tray.models import RoleProfile, iso_utc
@@ -127,13 +126,7 @@ def _server_date(response_or_error: Any) -> datetime | None:
         response_or_error = response_or_error.response
     if not isinstance(response_or_error, Mapping):
         return None
-    value = response_or_error.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).astimezone(UTC)
-    except (TypeError, ValueError):
-        return None
+    return sts.server_date(response_or_error)
 
 
 # What an AWS call can raise: every one of them becomes a finding, never a crash.

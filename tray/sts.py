@@ -412,7 +412,7 @@ def get_session_token(
                             secret_access_key=creds["SecretAccessKey"],
                             session_token=creds["SessionToken"],
                             expiration=_utc(creds["Expiration"])),
-            _server_date(response))
+            server_date(response))
 
 
 def _error_code(e: Exception) -> str | None:
@@ -446,11 +446,12 @@ def _result(profile: RoleProfile, response: Mapping[str, Any]) -> AssumeResult:
             session_token=creds["SessionToken"], expiration=expiration.astimezone(UTC)),
         identity_arn=user["Arn"],
         assumed_role_id=user["AssumedRoleId"],
-        server_date=_server_date(response),
+        server_date=server_date(response),
     )
 
 
-def _server_date(response: Mapping[str, Any]) -> datetime | None:
+def server_date(response: Mapping[str, Any]) -> datetime | None:
+    """The HTTP ``Date`` of an AWS response (or of a ClientError's ``.response``)."""
     headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
     value = headers.get("date")
     if not value:
