@@ -4,26 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def post(url: str, body: str) -> None:
-    req = urllib.request.Request(url, data=body.encode(), method="POST",
-                                 headers={"Content-Type": "text/plain"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        r.read()
+from tray.demo import free_port, post_text  # noqa: F401  (free_port: for the benchmarks)
 
 
 def sandbox_env(folder: Path, endpoint: str) -> dict[str, str]:
@@ -56,7 +43,7 @@ def seed(folder: Path, endpoint: str) -> str:
 
     # One moto backend per process, shared by every server it starts: bench/run.py runs
     # several benchmarks in one process, each seeding the same user.
-    post(endpoint + "/moto-api/reset", "")
+    post_text(endpoint + "/moto-api/reset", "")
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        aws_access_key_id="x", aws_secret_access_key="x")
     iam.create_user(UserName="dev")
