@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from test_inifile import line_soup  # the same line-shaped soup its scanner tests use
 
 from tray import credfile, inifile
 from tray.errors import CredentialsFileError
@@ -247,6 +249,48 @@ def test_broken_files_are_refused_and_untouched(cred_path: Path, name: str) -> N
     after = cred_path.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
     assert sorted(p.name for p in cred_path.parent.iterdir() if "tmp" in p.name) == []
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(line_soup())
+@example("[a]\nk = 1\nk:2\n")
+@example("[a]\njunk\n[a]\n")  # a duplicate raises before the collected parsing error
+@example("[a]\n\x0b[b]\nk = 1\n\x0b[b]\n")
+def test_validate_refuses_exactly_what_configparser_refuses(cred_path: Path, text: str) -> None:
+    """The one-pass scanner alone judges plain files: it must refuse what botocore's
+    parser refuses, and only that, at the line that parser names."""
+    cp = configparser.RawConfigParser()
+    try:
+        cp.read_file(io.StringIO(text, newline=None))
+        want = None
+    except (configparser.MissingSectionHeaderError, configparser.DuplicateSectionError,
+            configparser.DuplicateOptionError) as e:
+        want = e.lineno
+    except configparser.ParsingError as e:
+        want = e.errors[0][0]
+    if text.startswith("\ufeff"):
+        want = 1
+    try:
+        credfile.validate_text(text, cred_path)
+    except CredentialsFileError as e:
+        assert want is not None, text
+        assert f"~/.aws/credentials line {want}: " in str(e)
+    else:
+        assert want is None, text
+
+
+def test_plain_valid_files_are_parsed_once(cred_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cold write of a plain, valid file does not run configparser over it as well."""
+    def no(*args: object, **kwargs: object) -> None:
+        raise AssertionError("configparser ran")
+
+    monkeypatch.setattr(credfile.configparser.RawConfigParser, "read_file", no)
+    for text in CORPUS.values():
+        if inifile.is_plain(text):
+            credfile.validate_text(text, cred_path)
+    with pytest.raises(AssertionError):  # unusual whitespace: configparser double-checks
+        credfile.validate_text("[a]\nk = 1\x0b\n", cred_path)
 
 
 def test_validate_text_accepts_what_botocore_accepts(cred_path: Path) -> None:

@@ -67,6 +67,12 @@ any_line = st.one_of(
     st.sampled_from(["", " ", "\t", "\x0c"]),
     st.builds(lambda i, v: f"{i}{v}", st.sampled_from(INDENTS),
               st.sampled_from(["junk", "[unclosed", "=v", ": v", "x", "[]"])),
+    # The scanner's fast paths: first characters, delimiters in either order, headers
+    # with trailing text or whitespace, whitespace and controls that are not " \t".
+    st.builds(lambda i, v: f"{i}{v}", st.sampled_from(INDENTS + ["\x0b", "\x1c", "\u3000"]),
+              st.sampled_from(["k:v=w", "k=v:w", "k :=", "K = a : b", "[a] \t", "[a]x",
+                               "[a] ]", "\x00k = v", "\x7f = 1", "\ufeffk = v", "k\x0b= v",
+                               "ñ:1", "[\x00]", "=", ":", "\x00", "k\x85=v", "#[a]"])),
 )
 
 
@@ -155,6 +161,27 @@ def final_nl(text: str) -> str:
 @example("\ufeff[a]\n")
 def test_scanner_reads_what_configparser_reads(text: str) -> None:
     assert mine(text) == judge(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("a =[]#\t\r\n\x0b\x0c\x1c\x85\u2028\xa0")))
+def test_split_lines_is_stringio_whatever_the_text(text: str) -> None:
+    # Plain text takes str.splitlines(), the rest io.StringIO: both must split as open() does.
+    assert inifile.split_lines(text) == list(io.StringIO(text, newline=""))
+    assert inifile.is_plain(text) == all(c in "a =[]#\t\r\n" for c in text)
+
+
+def test_unusual_space_is_every_other_space_and_line_break() -> None:
+    """``is_plain`` lists the characters that make splitlines(), strip() and \\s differ from
+    the plain case: every whitespace or line-break character but space, tab, CR and LF."""
+    derived = {chr(c) for c in range(0x110000)
+               if chr(c).isspace() or len(f"a{chr(c)}b".splitlines()) > 1} - set(" \t\r\n")
+    listed = {c for c in map(chr, range(0x110000))
+              if inifile._UNUSUAL_SPACE.match(c)}  # type: ignore[attr-defined]
+    assert listed == derived
+    for c in derived:
+        assert not inifile.is_plain(f"[a]\nk = 1{c}\n") and not inifile.is_plain(c * 3)
+    assert inifile.is_plain("[a]\r\n\tk = \x00\x7f ü ☃\r")
 
 
 def test_split_lines_splits_where_open_does() -> None:

@@ -79,11 +79,33 @@ def validate_text(text: str, path: Path) -> None:
 
 
 def _parse(text: str, path: Path) -> inifile.Layout:
+    """The file's layout; ``CredentialsFileError`` where botocore's parser would fail.
+
+    ``inifile`` reads lines exactly as ``configparser.RawConfigParser`` (strict)
+    does, and raises where it raises (tests/test_inifile.py holds it to that), in
+    one pass. So a file it accepts is parsed once, by it alone. configparser
+    itself still judges (and words the refusal) whenever the scanner refuses a
+    file, and double-checks files with whitespace or line breaks other than
+    space, tab, CR and LF, the corner where two readers could most easily part.
+    """
     shown = display_path(path)
     if text.startswith("\ufeff"):
         raise CredentialsFileError(
             f"{shown} line 1: the file starts with a UTF-8 byte-order mark (BOM), which botocore "
             "and the AWS CLI reject; save it as UTF-8 without BOM")
+    try:
+        with _gc_paused():
+            layout = inifile.parse(text)
+    except inifile.IniSyntaxError as e:
+        _judge(text, path, shown)
+        _refuse(shown, e.lineno, e.problem)  # pragma: no cover - the scanner mirrors configparser
+    if not inifile.is_plain(text):
+        _judge(text, path, shown)
+    return layout
+
+
+def _judge(text: str, path: Path, shown: str) -> None:
+    """Parse as botocore does; refuse (naming the line, never its text) what it rejects."""
     cp = configparser.RawConfigParser()
     try:
         with _gc_paused():
@@ -101,11 +123,6 @@ def _parse(text: str, path: Path) -> inifile.Layout:
     except configparser.Error as e:  # pragma: no cover - none other is raised by _read
         raise CredentialsFileError(f"{shown}: botocore cannot parse this file "
                                    f"({type(e).__name__})") from None
-    try:
-        with _gc_paused():
-            return inifile.parse(text)
-    except inifile.IniSyntaxError as e:  # pragma: no cover - the editor mirrors configparser
-        _refuse(shown, e.lineno, e.problem)
 
 
 @contextmanager

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import configparser
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # configparser's own patterns, so "is this a header/option" is decided as it decides.
 _SECTCRE = configparser.RawConfigParser.SECTCRE
@@ -61,21 +62,40 @@ class Key:
     end: int  # index after its last continuation line
 
 
-@dataclass(slots=True)
 class Section:
     """One section: ``lines[header:end]`` are its header, keys and their continuations.
 
     Blank and comment lines after the last key belong to whatever follows.
+
+    The scan records only where each key starts (and, for the few keys with
+    continuation lines, where it ends); the ``Key`` objects are made when
+    ``keys`` is first read, so a file of 20,000 sections costs no 40,000
+    objects for the one section an edit looks at.
     """
 
-    name: str
-    header: int
-    end: int
-    keys: dict[str, Key] = field(default_factory=dict)
+    __slots__ = ("_ends", "_keys", "_starts", "end", "header", "name")
+
+    def __init__(self, name: str, header: int, end: int) -> None:
+        self.name = name
+        self.header = header
+        self.end = end
+        self._starts: dict[str, int] = {}  # key name -> index of its "key = value" line
+        self._ends: dict[str, int] | None = None  # -> index after its last continuation line
+        self._keys: dict[str, Key] | None = None
+
+    @property
+    def keys(self) -> dict[str, Key]:
+        if self._keys is None:
+            ends = self._ends or {}
+            self._keys = {n: Key(n, i, ends.get(n, i + 1)) for n, i in self._starts.items()}
+        return self._keys
 
     @property
     def lineno(self) -> int:
         return self.header + 1
+
+    def __repr__(self) -> str:
+        return f"Section({self.name!r}, header={self.header}, end={self.end}, keys={self.keys})"
 
 
 @dataclass(slots=True)
@@ -93,8 +113,27 @@ class Layout:
         return {name: _value(self.lines, k.start, k.end) for name, k in section.keys.items()}
 
 
+# The characters other than " \t\r\n" that are whitespace to str.strip() and re's \s, or
+# that str.splitlines() splits at (tests/test_inifile.py derives this set again).
+_UNUSUAL_SPACE = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a"
+                            "\u2028\u2029\u202f\u205f\u3000]")
+
+
+def is_plain(text: str) -> bool:
+    """Whether ``text`` holds no whitespace or line break but space, tab, CR and LF.
+
+    In such text ``str.splitlines`` splits exactly where ``open()`` does, and
+    indentation is spaces and tabs only: the common shapes of every line.
+    """
+    if text.isascii():  # much faster than the search below, in the common case
+        return not any(c in text for c in "\x0b\x0c\x1c\x1d\x1e\x1f")
+    return _UNUSUAL_SPACE.search(text) is None
+
+
 def split_lines(text: str) -> list[str]:
     """Lines with their endings, split exactly where ``open()``'s universal newlines split."""
+    if is_plain(text):
+        return text.splitlines(True)  # the same split (\n, \r\n, lone \r), and faster
     return list(io.StringIO(text, newline=""))
 
 
@@ -130,57 +169,88 @@ def _scan(lines: Sequence[str], start: int = 0, stop: int | None = None) -> list
     Same decisions in the same order: a comment is a line whose stripped text
     starts with ``#`` or ``;``; a non-blank line indented deeper than the last
     key line continues that key's value; otherwise it is a header, or an option.
+
+    One pass, and cheap for the common line shapes: a line whose first
+    character is not whitespace has indentation 0, so it cannot continue a
+    value, and needs no ``lstrip``; a comment or blank line is known by that
+    character alone. Everything else takes the general path.
     """
     stop = len(lines) if stop is None else stop
     sections: list[Section] = []
     seen: set[str] = set()
-    default_keys: set[str] = set()  # [DEFAULT] may repeat, its keys may not
+    default_keys: dict[str, int] = {}  # [DEFAULT] may repeat, its keys may not
     cur: Section | None = None
-    key: Key | None = None  # configparser's "optname": the value still open
+    cur_keys: dict[str, int] = default_keys  # where duplicates are looked for
+    key: str | None = None  # configparser's "optname": the value still open
     indent_level = 0
     bad: IniSyntaxError | None = None
-    for i in range(start, stop):
-        line = lines[i]
-        s = line.strip()
-        if not s or s[0] == "#" or s[0] == ";":
-            continue
-        indent = len(line) - len(line.lstrip())
-        if key is not None and indent > indent_level:
-            key.end = i + 1
-            if cur is not None:
-                cur.end = i + 1
-            continue
-        indent_level = indent
-        m = _SECTCRE.match(s) if s[0] == "[" else None
-        if m:
-            name = m.group("header")
-            if name in seen:
-                raise IniSyntaxError(i + 1, "duplicate section", name)
-            if name != _DEFAULT_SECTION:
-                seen.add(name)
-            cur = Section(name, i, i + 1)
-            sections.append(cur)
-            key = None
-            continue
+    sect_match = _SECTCRE.match
+    append = sections.append
+    # i: the 1-based number of the line, and the 0-based index after it
+    for i, line in enumerate(lines[start:stop] if start or stop != len(lines) else lines,
+                             start + 1):
+        c = line[:1]
+        if c in "#;\n\r":  # ("" is in it too: an empty string, were one passed, is blank)
+            continue  # a comment, or an empty line
+        if "!" <= c <= "~" or (c > "~" and not c.isspace()):
+            # Not indented. configparser reads line.strip(); but a header is matched
+            # on that below, and a key's name ends at a delimiter, which no trailing
+            # whitespace holds: the line itself serves.
+            s = line
+            indent_level = 0
+        else:  # indented (or a control character, which the general path handles too)
+            s = line.strip()
+            if not s:
+                continue
+            c = s[0]
+            if c == "#" or c == ";":
+                continue
+            indent = len(line) - len(line.lstrip())
+            if key is not None and indent > indent_level:
+                assert cur is not None  # a key implies a section
+                if cur._ends is None:
+                    cur._ends = {}
+                cur._ends[key] = cur.end = i
+                continue
+            indent_level = indent
+        if c == "[":
+            m = sect_match(s.rstrip())
+            if m:
+                name = m.group("header")
+                if name in seen:
+                    raise IniSyntaxError(i, "duplicate section", name)
+                cur = Section(name, i - 1, i)
+                if name != _DEFAULT_SECTION:
+                    seen.add(name)
+                    cur_keys = cur._starts
+                else:
+                    cur_keys = default_keys
+                append(cur)
+                key = None
+                continue
         if cur is None:
-            raise IniSyntaxError(i + 1, "text before the first [section] header")
-        m = _OPTCRE.match(s)
-        if m is None or not m.group("option"):
+            raise IniSyntaxError(i, "text before the first [section] header")
+        # _OPTCRE's "option" is the text before the first "=" or ":" (less the
+        # whitespace before it, which rstrip() takes as \s did); it fails to
+        # match only when there is neither. Two finds cost a tenth of the match.
+        d = s.find("=")
+        colon = s.find(":", 0, d) if d >= 0 else s.find(":")
+        if colon >= 0:
+            d = colon
+        if d <= 0:
             # configparser collects these and raises at the end (unless a
             # duplicate raises first); keep going the same way.
-            bad = bad or IniSyntaxError(i + 1, "not a 'key = value' line", cur.name)
-            if m is None:
+            bad = bad or IniSyntaxError(i, "not a 'key = value' line", cur.name)
+            if d < 0:
                 continue
-        optname = m.group("option").rstrip().lower()
-        keys = default_keys if cur.name == _DEFAULT_SECTION else cur.keys
-        if optname in keys:
-            raise IniSyntaxError(i + 1, f"duplicate key '{optname}'", cur.name)
-        key = Key(optname, i, i + 1)
-        if cur.name == _DEFAULT_SECTION:
-            default_keys.add(optname)
-        cur.keys[optname] = key
-        cur.end = i + 1
-        if not optname:
+        key = s[:d].rstrip().lower()
+        if key in cur_keys:
+            raise IniSyntaxError(i, f"duplicate key '{key}'", cur.name)
+        cur_keys[key] = i - 1
+        if cur_keys is default_keys:
+            cur._starts[key] = i - 1
+        cur.end = i
+        if not key:
             key = None  # configparser's optname is falsy: no continuation lines
     if bad is not None:
         raise bad
