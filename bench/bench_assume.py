@@ -83,11 +83,11 @@ def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
             counted = dict(proxy.actions)
         total = sum(counted.values())
         return [
-            ("assume: `roletray assume` vs `aws sts assume-role`, median of "
-             f"{runs} runs", f"{t_ours * 1000:.0f} ms", f"{t_peer * 1000:.0f} ms",
+            (("assume: `roletray assume` vs `aws sts assume-role`, median of "
+             f"{runs} runs"), f"{t_ours * 1000:.0f} ms", f"{t_peer * 1000:.0f} ms",
              f"{t_ours / t_peer:.2f} (target ≤ 0.6)"),
-            ("assume: the botocore floor (`python -c`: import botocore, one session, one "
-             "client, one AssumeRole; no file read or written) vs the same peer",
+            (("assume: the botocore floor (`python -c`: import botocore, one session, one "
+             "client, one AssumeRole; no file read or written) vs the same peer"),
              f"{t_floor * 1000:.0f} ms", f"{t_peer * 1000:.0f} ms",
              f"{t_floor / t_peer:.2f}; roletray is {t_ours / t_floor:.2f}× this floor"),
             ("requests at the endpoint per `roletray refresh`",

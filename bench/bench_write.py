@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import tmpdir
@@ -90,7 +90,7 @@ def run(runs: int = 9) -> list[tuple[str, str, str, str]]:
             def creds() -> TempCredentials:
                 i = next(counter)
                 return TempCredentials(f"ASIA{i:016d}", "x" * 40, "t" * 300,
-                                       datetime.now(timezone.utc) + timedelta(hours=1))
+                                       datetime.now(UTC) + timedelta(hours=1))
 
             def ours() -> None:
                 credfile.write_credentials(ours_path, "roletray", creds(), role="platform")

@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class CountingProxy:
@@ -48,7 +49,7 @@ class CountingProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> CountingProxy:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

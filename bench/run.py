@@ -12,7 +12,7 @@ import importlib
 import platform
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,7 +37,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip() or "?"
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip() or "?"
     return (f"{platform.system()} {platform.release()}, {cpu}, {cores} cores, "
             f"Python {platform.python_version()}")
 
@@ -49,10 +49,10 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(BENCHES[name])
         try:
             rows.extend(module.run())
-        except Exception as e:  # one broken bench must not hide the others' figures
+        except Exception as e:  # noqa: BLE001  (one broken bench must not hide the others' figures)
             rows.append((name, "failed", "-", f"{e.__class__.__name__}: {e}"))
     header = ("benchmark", "roletray", "peer", "ratio / target")
-    lines = [f"Measured {datetime.now(timezone.utc):%Y-%m-%d} on {machine()}.", "",
+    lines = [f"Measured {datetime.now(UTC):%Y-%m-%d} on {machine()}.", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     text = "\n".join(lines) + "\n"

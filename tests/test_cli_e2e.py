@@ -20,7 +20,8 @@ ACCOUNT = "123456789012"
 def run_aws(*args: str) -> subprocess.CompletedProcess[str]:
     aws = shutil.which("aws") or str(Path(sys.executable).with_name("aws"))
     env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
-    return subprocess.run([aws, *args], capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run([aws, *args], capture_output=True, text=True, env=env, timeout=60,
+                          check=False)
 
 
 def test_seed_flow_profiles_assume_status_aws_cli_clear(aws, capsys):
@@ -97,10 +98,10 @@ def test_seed_access_denied_explains_trust_and_writes_nothing(aws, capsys):
 @pytest.mark.parametrize("config, needle", [
     ("[profile p]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = default\n", "role_arn"),
     ("[profile p]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = nope\n", "nope"),
-    ("[profile p]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = q\n"
-     "[profile q]\nrole_arn = arn:aws:iam::123456789012:role/y\nsource_profile = p\n", "loops"),
-    ("[profile p]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n"
-     "duration_seconds = 90\n", "duration_seconds"),
+    (("[profile p]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = q\n"
+     "[profile q]\nrole_arn = arn:aws:iam::123456789012:role/y\nsource_profile = p\n"), "loops"),
+    (("[profile p]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n"
+     "duration_seconds = 90\n"), "duration_seconds"),
 ])
 def test_bad_profiles_exit_2_one_line_nothing_written(aws, capsys, config, needle):
     aws.write_credentials("[default]\naws_access_key_id = AKIAEXAMPLE\n"
@@ -127,13 +128,14 @@ def test_core_imports_no_gui():
     code = ("import sys, tray.cli, tray.actions, tray.refresher, tray.notify; "
             "bad = [m for m in ('pystray', 'PIL', 'gi') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_version_and_python_m(capsys):
     proc = subprocess.run([sys.executable, "-m", "tray", "--version"], capture_output=True,
-                          text=True)
+                          text=True, check=False)
     assert proc.returncode == 0 and proc.stdout.startswith("roletray ")
 
 

@@ -13,7 +13,7 @@ import random
 import threading
 import types
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ from tray.settings import Settings
 from tray.state import load_state
 from tray.testing import FakeClock, FakeScheduler
 
-T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
 
 

@@ -7,7 +7,7 @@ bound, never a sleep.
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from tray.models import utcnow
 from tray.scheduler import ApsScheduler, Scheduler
 from tray.testing import FakeClock, FakeScheduler
 
-T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -55,7 +55,7 @@ def test_settings_errors_name_file_and_line(text, needle):
 
 
 def test_state_round_trip_private_and_secret_free():
-    exp = datetime(2026, 11, 28, 14, 26, 50, tzinfo=timezone.utc)
+    exp = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
     st = State("platform", "roletray", exp, "arn:aws:sts::1:assumed-role/platform/s", exp)
     save_state(st)
     assert load_state() == st

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):iam::(?P<account>\d{12}):role/(?P<path_name>[\w+=,.@/-]{1,512})$"
@@ -147,16 +147,16 @@ class Snapshot:
 
 def utcnow() -> datetime:
     """The default clock. Logic takes ``now`` as a parameter; only composition uses this."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def iso_utc(dt: datetime) -> str:
     """``2026-11-28T14:26:50Z``: the form AWS uses."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_iso_utc(text: str) -> datetime:
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class ApsScheduler:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self._sched: Any = BackgroundScheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=max_workers)},
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             daemon=True,

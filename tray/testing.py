@@ -17,11 +17,11 @@ import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 JobFn = Callable[[], None]
 
-EPOCH = datetime(2026, 11, 28, 12, 0, 0, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 
 
 class FakeClock:
