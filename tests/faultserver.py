@@ -17,6 +17,9 @@ handler waits at most that long. Use it as a context manager::
         os.environ["AWS_ENDPOINT_URL_STS"] = srv.url
         ...
         assert srv.actions == ["AssumeRole", "AssumeRole"]
+
+``LocalServer`` and ``QuietHandler`` are the serving plumbing shared with the other
+local fakes (``ssofake``, ``stsproxy``).
 """
 
 from __future__ import annotations
@@ -41,7 +44,53 @@ _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te
         "upgrade", "content-length"}
 
 
-class FaultServer:
+class QuietHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1, and no request log in the test output."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class LocalServer:
+    """Serves ``_handler()`` on a free port of 127.0.0.1 in a daemon thread.
+
+    ``start`` (or ``with``) starts it, ``stop`` shuts it down; stopping twice is harmless.
+    """
+
+    port: int
+    _httpd: ThreadingHTTPServer | None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self.port = int(self._httpd.server_address[1])
+        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class FaultServer(LocalServer):
     """One misbehaving server; ``url`` is where to point ``AWS_ENDPOINT_URL_STS``."""
 
     def __init__(self, mode: str, *, upstream: str | None = None, delay: float = 1.0,
@@ -62,13 +111,8 @@ class FaultServer:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
         self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def requests(self) -> int:
@@ -80,6 +124,9 @@ class FaultServer:
         with self._lock:
             return [f.get("Action", "") for f in self.forms]
 
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
+
     def start(self) -> Self:
         if self.mode == "refuse":
             # Take a free port and let it go: nothing listens there afterwards.
@@ -87,12 +134,7 @@ class FaultServer:
                 s.bind(("127.0.0.1", 0))
                 self.port = int(s.getsockname()[1])
             return self
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._httpd.daemon_threads = True
-        self.port = int(self._httpd.server_address[1])
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        super().start()
         # Bounded: a forgotten server goes away by itself.
         self._timer = threading.Timer(self.lifetime, self.stop)
         self._timer.daemon = True
@@ -103,16 +145,7 @@ class FaultServer:
         self._stopped.set()  # releases hanging and slow handlers
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.cancel()
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().stop()
 
     def _record(self, body: bytes) -> None:
         form = dict(urllib.parse.parse_qsl(body.decode("utf-8", "replace")))
@@ -121,12 +154,7 @@ class FaultServer:
 
 
 def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-            pass
-
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             server._record(body)

@@ -15,11 +15,13 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+from typing import Any
+
+from faultserver import LocalServer, QuietHandler
 
 
 @dataclass
-class SsoFake:
+class SsoFake(LocalServer):
     valid_tokens: set[str] = field(default_factory=set)  # bearer tokens the portal accepts
     role_keys: tuple[str, str, str] = ("ASIASSOFAKEKEY000001", "ssoSecretKey000000000000000000000000001",
                                        "ssoSessionToken" + "S" * 60)
@@ -33,33 +35,12 @@ class SsoFake:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     def paths(self) -> list[str]:
         with self._lock:
             return [p for _, p, _ in self.requests]
 
-    def start(self) -> Self:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self.port = int(self._httpd.server_address[1])
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # -- answers ---------------------------------------------------------------
 
@@ -101,13 +82,8 @@ class SsoFake:
         return 404, {"message": f"no route for {method} {url.path}"}, "ResourceNotFoundException"
 
 
-def _handler(fake: SsoFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def _make_handler(fake: SsoFake) -> type[BaseHTTPRequestHandler]:
+    class Handler(QuietHandler):
         def _serve(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
+
+from faultserver import LocalServer, QuietHandler
 
 from tray.testing import FakeClock
 
@@ -55,7 +56,7 @@ class _Script:
 
 
 @dataclass
-class StsProxy:
+class StsProxy(LocalServer):
     upstream: str
     clock: FakeClock | None = None
     calls: list[Call] = field(default_factory=list)
@@ -65,10 +66,6 @@ class StsProxy:
         self._lock = threading.Lock()
         self._scripts: dict[str, _Script] = {}
         self._httpd: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def actions(self) -> list[str]:
@@ -85,25 +82,8 @@ class StsProxy:
         with self._lock:
             self._scripts[action] = _Script(code, message, status, times)
 
-    def start(self) -> Self:
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._httpd.daemon_threads = True
-        self.port = int(self._httpd.server_address[1])
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     def _take_script(self, action: str) -> _Script | None:
         with self._lock:
@@ -134,13 +114,8 @@ class StsProxy:
         return _EXPIRATION_RE.sub(moved, body)
 
 
-def _handler(proxy: StsProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+def _make_handler(proxy: StsProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             asked_at = datetime.now(UTC)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

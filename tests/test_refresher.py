@@ -73,6 +73,15 @@ def make_rig(clock: FakeClock, creds_path: Path, *, margin: timedelta = timedelt
     return rig
 
 
+def earlier_run(clock: FakeClock, creds_path: Path, *, fake: FakeSts | None = None) -> Rig:
+    """A run before a restart: started, switched to "platform", stopped (state kept)."""
+    first = make_rig(clock, creds_path, fake=fake)
+    first.r.start()
+    first.r.switch("platform")
+    first.r.stop()
+    return first
+
+
 @pytest.fixture
 def rig(clock: FakeClock, world: Path) -> Rig:
     rig = make_rig(clock, world)
@@ -246,10 +255,7 @@ def test_fast_local_clock_without_a_date_cannot_loop(clock: FakeClock, world: Pa
 def test_resume_with_keys_that_look_expired_refreshes_once_then_trusts_aws(
         clock: FakeClock, world: Path) -> None:
     fake = FakeSts(clock, server_offset=-timedelta(hours=2))
-    first = make_rig(clock, world, fake=fake)
-    first.r.start()
-    first.r.switch("platform")
-    first.r.stop()
+    earlier_run(clock, world, fake=fake)
     # A restart: the state says the keys expired an hour ago (by our fast clock).
     rig = make_rig(clock, world, fake=fake)
     rig.r.start()
@@ -263,10 +269,7 @@ def test_resume_with_keys_that_look_expired_refreshes_once_then_trusts_aws(
 # --------------------------------------------------------------------- resume
 
 def test_resume_from_state_schedules_without_calling_aws(clock: FakeClock, world: Path) -> None:
-    first = make_rig(clock, world)
-    first.r.start()
-    first.r.switch("platform")
-    first.r.stop()
+    first = earlier_run(clock, world)
     clock.advance(10 * MIN)
 
     rig = make_rig(clock, world, fake=first.sts)
@@ -282,10 +285,7 @@ def test_resume_from_state_schedules_without_calling_aws(clock: FakeClock, world
 
 def test_resume_when_due_or_missing_or_expired_refreshes_at_once(clock: FakeClock,
                                                                  world: Path) -> None:
-    first = make_rig(clock, world)
-    first.r.start()
-    first.r.switch("platform")
-    first.r.stop()
+    first = earlier_run(clock, world)
 
     clock.advance(55 * MIN)  # due (not yet expired)
     rig = make_rig(clock, world, fake=first.sts)
@@ -312,10 +312,7 @@ def test_resume_when_due_or_missing_or_expired_refreshes_at_once(clock: FakeCloc
 
 def test_resume_keeps_the_margin_cap_of_short_sessions(clock: FakeClock, world: Path) -> None:
     fake = FakeSts(clock, duration=900)
-    first = make_rig(clock, world, fake=fake)
-    first.r.start()
-    first.r.switch("platform")
-    first.r.stop()
+    earlier_run(clock, world, fake=fake)
     rig = make_rig(clock, world, fake=fake)
     rig.r.start()
     assert rig.sched.next_run("refresh") == T0 + timedelta(minutes=7, seconds=30)
