@@ -60,11 +60,18 @@ class Outcome:
 
 def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False) -> RoleProfile:
     """Everything that can be refused locally, checked before any call to AWS."""
-    profile_map = awsconfig.load_profile_map(ctx.config_path)
-    role = awsconfig.get_role_profile(profile_name, ctx.config_path)
+    return _prepare(profile_name, target, ctx, force=force)[0]
+
+
+def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
+             ) -> tuple[RoleProfile, awsconfig.ProfileMap]:
+    """``prepare``, and the profile map it read the config file into (read once)."""
+    raw = awsconfig.raw_config_parse(ctx.config_path)
+    profile_map = awsconfig.build_profile_map(raw)
+    role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
     awsconfig.check_target(target, profile_map, role, ctx.config_path)
     credfile.check_writable(ctx.credentials_path, target, force=force)
-    return role
+    return role, profile_map
 
 
 def assume(
@@ -86,12 +93,11 @@ def assume(
     """
     ctx = ctx or Context()
     target = target or ctx.target
-    role = prepare(profile_name, target, ctx, force=force)
+    role, profile_map = _prepare(profile_name, target, ctx, force=force)
     started: MfaSession | None = None
     if role.mfa_serial and mfa_code and mfa_session_hours:
         started = start_session(role, mfa_code, hours=mfa_session_hours,
-                                client_factory=ctx.client_factory,
-                                profile_map=awsconfig.load_profile_map(ctx.config_path))
+                                client_factory=ctx.client_factory, profile_map=profile_map)
     session = started
     if session is None and mfa_code is None and mfa_session is not None \
             and mfa_session.key == session_key(role):
@@ -105,7 +111,7 @@ def assume(
         else:
             result = sts.assume_role(role, mfa_code=mfa_code, duration=duration,
                                      client_factory=ctx.client_factory, now=ctx.now)
-        outcome = write(result, role, target, ctx, force=force)
+        outcome = write(result, role, target, ctx, force=force, profile_map=profile_map)
     except RoletrayError as e:
         if started is not None and not isinstance(e, MfaSessionEndedError):
             # The code is spent either way: keep the session for the next attempt.
@@ -119,13 +125,17 @@ assume.supports_mfa_session = True  # type: ignore[attr-defined]
 
 
 def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
-          *, force: bool = False) -> Outcome:
-    """Write keys already obtained into the target, then check and record them."""
+          *, force: bool = False, profile_map: awsconfig.ProfileMap | None = None) -> Outcome:
+    """Write keys already obtained into the target, then check and record them.
+
+    ``profile_map``: the config file as ``prepare`` read it (read here when None).
+    """
     from tray import sts
 
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
                                role=role.name, force=force)
-    profile_map = awsconfig.load_profile_map(ctx.config_path)
+    if profile_map is None:
+        profile_map = awsconfig.load_profile_map(ctx.config_path)
     region = awsconfig.region_for(role, profile_map)
     if region:
         credfile.set_profile_region(ctx.config_path, target, region)

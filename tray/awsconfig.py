@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from tray import paths
-from tray.errors import ConfigError, CredentialsFileError, UnknownProfileError
+from tray.errors import ConfigError, CredentialsFileError, NotAProfileError, UnknownProfileError
 from tray.models import ROLE_ARN_RE, RoleProfile
 
 PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
@@ -172,26 +172,13 @@ def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
 
     botocore lets ``source_profile`` name a profile that exists only there.
     """
+    from tray import credfile
+
     path = Path(paths.aws_credentials_file() if path is None else path)
     try:
-        from tray import credfile
-
-        section_names = getattr(credfile, "section_names", None)
-    except ImportError:
-        section_names = None
-    if section_names is not None:
-        try:
-            return set(section_names(path))
-        except (CredentialsFileError, OSError):
-            return None  # a broken file is credfile's to report, on write
-    # Fallback while credfile has no section_names: headers only, never values.
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return set()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return {m.group("name") for m in map(_SECTION_HEADER_RE.match, text.splitlines()) if m}
+        return set(credfile.section_names(path))
+    except (CredentialsFileError, OSError):
+        return None  # a broken file is credfile's to report, on write
 
 
 def build_role_profiles(
@@ -325,16 +312,16 @@ def _has_static_keys(name: str, profile_map: Mapping[str, Mapping[str, str]],
     return any(k in values for k in STATIC_KEYS) or bool(cred_names and name in cred_names)
 
 
-class NotAProfileError(UnknownProfileError):
-    fmt = ("{path}: no profile named '{profile}'; the section [{profile}] is not a profile "
-           "in the config file, name it [profile {profile}]")
+def get_role_profile(name: str, path: Path | str | None = None, *,
+                     raw: Mapping[str, Mapping[str, str]] | None = None) -> RoleProfile:
+    """The role profile ``name``, or the error that says why it is not usable.
 
-
-def get_role_profile(name: str, path: Path | str | None = None) -> RoleProfile:
-    """The role profile ``name``, or the error that says why it is not usable."""
+    ``raw`` is the file at ``path`` already parsed by ``raw_config_parse``.
+    """
     config_path = Path(paths.aws_config_file() if path is None else path)
     shown = paths.display_path(config_path)
-    raw = raw_config_parse(config_path)
+    if raw is None:
+        raw = raw_config_parse(config_path)
     profile_map = build_profile_map(raw)
     roles, errors = build_role_profiles(profile_map, config_path)
     if name in roles:

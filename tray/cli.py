@@ -413,10 +413,11 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         _print_snapshot(args, reply["snapshot"], extra=f"Refreshed {state.active_role}.")
         return EXIT_OK
     mfa_code = _mfa_for(state.active_role, given)
-    out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code)
+    ctx = actions.Context()  # one settings read for the refresh and the status after it
+    out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx)
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    _print_snapshot(args, actions.status().to_json(), extra=f"Refreshed {out.role.name}.")
+    _print_snapshot(args, actions.status(ctx).to_json(), extra=f"Refreshed {out.role.name}.")
     return EXIT_OK
 
 

@@ -49,6 +49,13 @@ class UnknownProfileError(ConfigError):
     fmt = "{path}: no profile named '{profile}'"
 
 
+class NotAProfileError(UnknownProfileError):
+    """A bare ``[name]`` section of the config file, which botocore does not read as a profile."""
+
+    fmt = ("{path}: no profile named '{profile}'; the section [{profile}] is not a profile "
+           "in the config file, name it [profile {profile}]")
+
+
 class CredentialsFileError(RoletrayError):
     """The shared credentials file cannot be parsed, or a write was refused."""
 
