@@ -203,14 +203,7 @@ def run_daemon(args: argparse.Namespace) -> int:
                  paths.display_path(log_path))
         signum = _wait_for_stop(rsock)
         log.info("stopping on %s", signal.Signals(signum).name)
-    if not refresher.stopped_cleanly:
-        # A refresh is stuck on the network (bounded by botocore's timeouts, but
-        # still seconds): the keys on disk are whole, so do not wait for it.
-        log.warning("a refresh was still in flight; exiting without waiting for it")
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    _exit_now_if_stuck(refresher, 0)
     log.info("stopped")
     return 0
 
@@ -239,10 +232,20 @@ def run_tray(args: argparse.Namespace) -> int:
             log.info("tray stopped")
     finally:
         app.close()
-    if not refresher.stopped_cleanly:
-        log.warning("a refresh was still in flight; exiting without waiting for it")
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    _exit_now_if_stuck(refresher, code)
     return code
+
+
+def _exit_now_if_stuck(refresher: Refresher, code: int) -> None:
+    """Exit with ``code`` at once when a refresh is still in flight after stopping.
+
+    It is stuck on the network (bounded by botocore's timeouts, but still
+    seconds): the keys on disk are whole, so do not wait for it.
+    """
+    if refresher.stopped_cleanly:
+        return
+    log.warning("a refresh was still in flight; exiting without waiting for it")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -350,7 +350,7 @@ def send(cmd: str, payload: dict[str, Any] | None = None, timeout: float = 30.0,
                 return None
             raise
         try:
-            sock.sendall(json.dumps(request).encode("utf-8") + b"\n")
+            _write(sock, request)
             reply = _read_json_line(sock)
         except TimeoutError:
             return {"ok": False, "exit_code": EXIT_AWS, "error_type": "TimeoutError",

@@ -6,24 +6,14 @@ offer the right thing: the MFA prompt (``mfa``), "Sign in to AWS SSO…"
 their credential process (``process``).
 
 The error classes live in ``tray.errors`` with the others (so ``tray.worker``
-rebuilds them from there); they are imported here for the helpers below.
+rebuilds them from there).
 """
 
 from __future__ import annotations
 
-from tray.errors import (
-    AccessDeniedError,
-    CredentialProcessTimeoutError,
-    InputKind,
-    MfaRequiredError,
-    MfaSessionEndedError,
-    NeedsInputError,
-    RoletrayError,
-    SsoLoginRequiredError,
-)
+from tray.errors import AccessDeniedError, InputKind, NeedsInputError, RoletrayError
 
-__all__ = ["CredentialProcessTimeoutError", "InputKind", "MfaSessionEndedError",
-           "SsoLoginRequiredError", "input_kind", "input_profile"]
+__all__ = ["input_kind", "input_profile"]
 
 
 def input_profile(error: RoletrayError) -> str | None:
@@ -40,10 +30,8 @@ def input_kind(error: RoletrayError, *, code_given: bool = False) -> InputKind |
     kind = getattr(error, "input_kind", None)
     if kind is not None:
         return kind  # type: ignore[no-any-return]
-    if isinstance(error, MfaRequiredError):
-        return "mfa"
     if isinstance(error, NeedsInputError):
-        return "mfa"  # the generic class: an MFA code, as before this module existed
+        return "mfa"  # MfaRequiredError, and the generic class as before this module existed
     if code_given and isinstance(error, AccessDeniedError):
         return "mfa"
     return None

@@ -29,10 +29,11 @@ import enum
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from operator import eq, ge, gt, le, lt
 from typing import Any
 
 Context = Mapping[str, Any]
@@ -253,21 +254,13 @@ def _ip_in(actual: Any, network: str) -> bool:
         return False
 
 
-def _cmp_num(op: str) -> Any:
+def _compare(parse: Callable[[Any], Any], op: Callable[[Any, Any], bool]) -> Any:
+    """Compares after ``parse`` (``_num`` or ``_date``); a value it cannot read never matches."""
     def f(actual: Any, expected: str) -> bool:
-        a, e = _num(actual), _num(expected)
+        a, e = parse(actual), parse(expected)
         if a is None or e is None:
             return False
-        return {"eq": a == e, "lt": a < e, "le": a <= e, "gt": a > e, "ge": a >= e}[op]
-    return f
-
-
-def _cmp_date(op: str) -> Any:
-    def f(actual: Any, expected: str) -> bool:
-        a, e = _date(actual), _date(expected)
-        if a is None or e is None:
-            return False
-        return {"eq": a == e, "lt": a < e, "le": a <= e, "gt": a > e, "ge": a >= e}[op]
+        return op(a, e)
     return f
 
 
@@ -279,18 +272,18 @@ _OPERATORS: dict[str, tuple[Any, bool]] = {
     "StringNotEqualsIgnoreCase": (lambda a, e: _to_str(a).lower() == e.lower(), True),
     "StringLike": (lambda a, e: glob_match(e, _to_str(a)), False),
     "StringNotLike": (lambda a, e: glob_match(e, _to_str(a)), True),
-    "NumericEquals": (_cmp_num("eq"), False),
-    "NumericNotEquals": (_cmp_num("eq"), True),
-    "NumericLessThan": (_cmp_num("lt"), False),
-    "NumericLessThanEquals": (_cmp_num("le"), False),
-    "NumericGreaterThan": (_cmp_num("gt"), False),
-    "NumericGreaterThanEquals": (_cmp_num("ge"), False),
-    "DateEquals": (_cmp_date("eq"), False),
-    "DateNotEquals": (_cmp_date("eq"), True),
-    "DateLessThan": (_cmp_date("lt"), False),
-    "DateLessThanEquals": (_cmp_date("le"), False),
-    "DateGreaterThan": (_cmp_date("gt"), False),
-    "DateGreaterThanEquals": (_cmp_date("ge"), False),
+    "NumericEquals": (_compare(_num, eq), False),
+    "NumericNotEquals": (_compare(_num, eq), True),
+    "NumericLessThan": (_compare(_num, lt), False),
+    "NumericLessThanEquals": (_compare(_num, le), False),
+    "NumericGreaterThan": (_compare(_num, gt), False),
+    "NumericGreaterThanEquals": (_compare(_num, ge), False),
+    "DateEquals": (_compare(_date, eq), False),
+    "DateNotEquals": (_compare(_date, eq), True),
+    "DateLessThan": (_compare(_date, lt), False),
+    "DateLessThanEquals": (_compare(_date, le), False),
+    "DateGreaterThan": (_compare(_date, gt), False),
+    "DateGreaterThanEquals": (_compare(_date, ge), False),
     "Bool": (lambda a, e: _to_str(a).lower() == e.lower(), False),
     "BinaryEquals": (lambda a, e: _to_str(a) == e, False),
     "IpAddress": (_ip_in, False),

@@ -140,7 +140,6 @@ class Refresher:
         self._blocked = False  # the target holds keys that are not ours: hands off
         self.last_outcome: actions.Outcome | None = None
         self._mfa_key: SessionKey | None = None  # the active role's MFA session
-        self._mfa_serial: str | None = None
         self._input: tuple[str, str | None] | None = None  # (kind, profile) while needs-input
         self._sso_watch: tuple[Path, tuple[int, int] | None] | None = None
 
@@ -272,7 +271,7 @@ class Refresher:
                     self._lifetime = self._duration = None
                     self._failures = 0
                     self._blocked = False
-                    self._mfa_key = self._mfa_serial = None
+                    self._mfa_key = None
                 self._mfa.clear()  # clearing says "no more keys": the MFA sessions go too
                 log.info("cleared the active role")
                 self._set(state=RefreshState.IDLE, last_error=None)
@@ -478,7 +477,7 @@ class Refresher:
         ``run_at``, local) would fall after it. True: ask now."""
         self._cancel(MFA_JOB)
         with self._state_lock:
-            key, role, serial = self._mfa_key, self._role, self._mfa_serial
+            key, role = self._mfa_key, self._role
             skew = self._skew
         session = self._mfa.peek(key)
         if session is None or role is None:
@@ -497,13 +496,14 @@ class Refresher:
                     current = self._role == role and self._mfa.peek(key) is session
                     live = self._state in (RefreshState.FRESH, RefreshState.RETRYING)
                 if current and live:
-                    self._ask_for_code(role, serial, session)
+                    self._ask_for_code(role, session)
 
         with self._state_lock:
             self._add_job(MFA_JOB, ask_at, run)
         return False
 
-    def _ask_for_code(self, role: str, serial: str | None, session: MfaSession) -> None:
+    def _ask_for_code(self, role: str, session: MfaSession) -> None:
+        serial = session.mfa_serial
         log.warning("the MFA session for %s ends at %s; a code is needed to keep %s fresh "
                     "after that", serial, iso_utc(session.expiration), role)
         self._set(state=RefreshState.NEEDS_INPUT, input=("mfa", role),
@@ -534,7 +534,6 @@ class Refresher:
             self._blocked = False
             self.last_outcome = outcome
             self._mfa_key = session_key(outcome.role) if self._mfa_enabled else None
-            self._mfa_serial = outcome.role.mfa_serial
         due = self._due_local() or now
         # The floor keeps keys that look expired by a wrong local clock (and no Date
         # to correct it) from turning into a refresh loop.
@@ -546,7 +545,7 @@ class Refresher:
         ask_now = self._plan_mfa_ask(run_at, now)
         session = self._mfa.peek(self._mfa_key)
         if ask_now and session is not None:
-            self._ask_for_code(outcome.role.name, outcome.role.mfa_serial, session)
+            self._ask_for_code(outcome.role.name, session)
         else:
             self._set(state=RefreshState.FRESH, last_error=None)
 
