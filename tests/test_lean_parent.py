@@ -52,7 +52,6 @@ def test_a_running_instance_refreshes_without_loading_botocore(aws) -> None:  # 
         "from tray import app\n"
         "with app.running_instance() as refresher:\n"
         "    refresher.switch('platform')\n"
-        "    first = refresher.snapshot().expiration\n"
         "    snap = refresher.refresh_now()\n"
         "print(json.dumps({'state': snap.state.value, 'role': snap.role,\n"
         "                  'loaded': loaded()}))")
