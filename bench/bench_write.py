@@ -73,8 +73,8 @@ def medians(fns: dict[str, Callable[[], object]], runs: int) -> dict[str, float]
 def run(runs: int = 9) -> list[tuple[str, str, str, str]]:
     from awscli.customizations.configure.writer import ConfigFileWriter
 
-    from tray import credfile
-    from tray.models import TempCredentials
+    from tray.awsfiles import credfile
+    from tray.domain.models import TempCredentials
 
     folder = tmpdir("roletray-bench-write-")
     rows = []

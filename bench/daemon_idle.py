@@ -12,7 +12,7 @@ thread in ``/proc/PID/task/*/status``, counted over the window.
 The peer is the floor under it: an idle ``python3`` that imported the same
 third-party libraries as the daemon (apscheduler, platformdirs) and does nothing.
 The daemon never imports botocore or boto3: each AssumeRole runs in a short-lived
-worker process (``tray.worker``). Until 2026-05 it did, and so did this peer.
+worker process (``tray.engine.worker``). Until 2026-05 it did, and so did this peer.
 
     python bench/daemon_idle.py            # 30 s window
     python bench/daemon_idle.py 60         # another window, in seconds

@@ -34,7 +34,7 @@ PER_ACCOUNT = 10
 
 
 def profiles() -> dict[str, Any]:
-    from tray.models import RoleProfile
+    from tray.domain.models import RoleProfile
 
     out: dict[str, Any] = {}
     for a in range(ACCOUNTS):
@@ -52,7 +52,7 @@ sys.path[:0] = [{bench!r}, {repo!r}]
 os.environ["PYSTRAY_BACKEND"] = "gtk"
 from datetime import datetime, timedelta, timezone
 from menu_build import profiles
-from tray.models import RefreshState, Snapshot
+from tray.domain.models import RefreshState, Snapshot
 from tray.ui.menu import MenuActions, build_menu_model
 from tray.ui.tray_app import to_pystray
 import pystray
@@ -96,7 +96,7 @@ def gtk_row() -> tuple[str, str, str, str] | None:
 def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
     from zoneinfo import ZoneInfo
 
-    from tray.models import RefreshState, Snapshot
+    from tray.domain.models import RefreshState, Snapshot
     from tray.ui.menu import MenuActions, build_menu_model, render_text
 
     profs = profiles()

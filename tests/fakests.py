@@ -16,10 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tray import actions
-from tray.errors import MfaRequiredError
-from tray.models import AssumeResult, TempCredentials
-from tray.testing import FakeClock
+from fakes import FakeClock
+
+from tray.domain.errors import MfaRequiredError
+from tray.domain.models import AssumeResult, TempCredentials
+from tray.engine import actions
 
 ACCOUNT = "123456789012"
 DEFAULT_KEY = "AKIAEXAMPLEDEFAULT01"

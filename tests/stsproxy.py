@@ -23,9 +23,8 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fakes import FakeClock
 from faultserver import LocalServer, QuietHandler
-
-from tray.testing import FakeClock
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
         "upgrade", "content-length", "date", "server"}

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tray import autostart
-from tray.autostart import (
+from tray.platform import autostart
+from tray.platform.autostart import (
     LABEL,
     AutostartError,
     LaunchAgent,
@@ -543,7 +543,7 @@ def test_cli_unknown_action() -> None:
 
 
 def test_core_imports_no_gui() -> None:
-    code = ("import sys, tray.autostart; "
+    code = ("import sys, tray.platform.autostart; "
             "bad = [m for m in ('PIL', 'pystray', 'gi') if m in sys.modules]; "
             "sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

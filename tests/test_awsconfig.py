@@ -9,9 +9,9 @@ import botocore.exceptions
 import botocore.session
 import pytest
 
-from tray import awsconfig
-from tray.errors import ConfigError, CredentialsFileError, UnknownProfileError
-from tray.models import RoleProfile
+from tray.awsfiles import awsconfig
+from tray.domain.errors import ConfigError, CredentialsFileError, UnknownProfileError
+from tray.domain.models import RoleProfile
 
 ARN = "arn:aws:iam::111122223333:role/platform"
 

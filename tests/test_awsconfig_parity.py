@@ -11,7 +11,7 @@ import botocore.configloader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tray import awsconfig
+from tray.awsfiles import awsconfig
 
 _words = st.sampled_from(["profile", "default", "dev", "prod", "sso-session", "services",
                           "profiles", "profile-x", '"dev"', "'dev'", '"a b"', "x", "", " ",

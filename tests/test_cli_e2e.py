@@ -125,7 +125,7 @@ def test_unknown_profile(aws, capsys):
 
 
 def test_core_imports_no_gui():
-    code = ("import sys, tray.cli, tray.actions, tray.refresher, tray.notify; "
+    code = ("import sys, tray.cli, tray.engine.actions, tray.engine.refresher, tray.platform.notify; "
             "bad = [m for m in ('pystray', 'PIL', 'gi') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
-from tray import actions, control, paths
-from tray.errors import AccessDeniedError, InstanceRunningError
-from tray.refresher import Refresher
+from tray import paths
+from tray.domain.errors import AccessDeniedError, InstanceRunningError
+from tray.engine import actions
+from tray.engine.refresher import Refresher
+from tray.instance import control
 from tray.settings import Settings
-from tray.testing import FakeClock, FakeScheduler
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,7 +54,7 @@ def test_second_lock_in_the_same_process_is_refused_and_names_the_pid() -> None:
 
 
 def test_lock_held_by_another_process_until_it_dies() -> None:
-    code = ("import sys; from tray import control; lock = control.InstanceLock().acquire(); "
+    code = ("import sys; from tray.instance import control; lock = control.InstanceLock().acquire(); "
             "print('locked', flush=True); sys.stdin.read()")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,

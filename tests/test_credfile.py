@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from test_inifile import line_soup  # the same line-shaped soup its scanner tests use
 
-from tray import credfile, inifile
-from tray.errors import CredentialsFileError
-from tray.models import TempCredentials
+from tray.awsfiles import credfile, inifile
+from tray.domain.errors import CredentialsFileError
+from tray.domain.models import TempCredentials
 
 EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY"

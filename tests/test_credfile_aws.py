@@ -11,8 +11,8 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from tray import credfile
-from tray.models import TempCredentials
+from tray.awsfiles import credfile
+from tray.domain.models import TempCredentials
 
 EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
 CREDS = TempCredentials("ASIAZZZZEXAMPLEHQEK", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYzEXAMPLEKEY",

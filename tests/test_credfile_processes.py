@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tray import inifile
+from tray.awsfiles import inifile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,8 +24,8 @@ import os, signal, sys
 sys.path.insert(0, sys.argv[1])
 from datetime import datetime, timezone
 from pathlib import Path
-from tray import credfile
-from tray.models import TempCredentials
+from tray.awsfiles import credfile
+from tray.domain.models import TempCredentials
 
 path, target, count, crash, first = (Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]),
                                      sys.argv[5], int(sys.argv[6]))

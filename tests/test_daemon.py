@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 from faultserver import FaultServer
 
-from tray import actions, control, credfile, paths
+from tray import paths
+from tray.awsfiles import credfile
+from tray.engine import actions
+from tray.instance import control
 from tray.state import load_state
 
 REPO = Path(__file__).resolve().parent.parent

@@ -361,6 +361,6 @@ def test_gtk_backend_quit_from_menu_and_single_instance(xs: XSession, aws: Any,
     xs.xdotool("key", "Up", "Return")  # Up from the top wraps to the last entry: Quit
     assert tray.proc.wait(timeout=20) == 0
     wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
-    from tray import control
+    from tray.instance import control
 
     assert control.running_pid() is None

@@ -13,11 +13,11 @@ from datetime import UTC, timedelta
 
 import pytest
 
-from tray import doctor
 from tray.cli import main
-from tray.doctor import format_report, run_doctor, summarize, trust_hint
-from tray.findings import Finding, Report
-from tray.models import utcnow
+from tray.doctor import diagnose
+from tray.doctor.diagnose import format_report, run_doctor, summarize, trust_hint
+from tray.doctor.findings import Finding, Report
+from tray.domain.models import utcnow
 
 ACCOUNT = "123456789012"
 USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/dev"
@@ -543,7 +543,7 @@ def test_no_profile_and_no_active_role_runs_the_local_checks():
 def test_clock_behind_is_reported_too():
     from datetime import datetime
 
-    from tray.doctor_local import check_clock
+    from tray.doctor.local import check_clock
 
     server = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
     behind = check_clock(server, server - timedelta(seconds=90))
@@ -569,7 +569,7 @@ def test_client_factory_is_the_seam(aws):
     # The doctor's AWS calls all go through the factory: count them by service.
     world(aws, trust=USER_ARN)
     aws.enforce()
-    real = doctor.default_client_factory()
+    real = diagnose.default_client_factory()
     calls: list[str] = []
 
     def counting(profile, service):

@@ -1,4 +1,4 @@
-"""tray.filelock_lite: the lock credfile takes, compatible with filelock.FileLock."""
+"""tray.awsfiles.filelock_lite: the lock credfile takes, compatible with filelock.FileLock."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import filelock
 import pytest
 
-from tray import filelock_lite
+from tray.awsfiles import filelock_lite
 
 
 def test_excludes_filelock_both_ways(tmp_path: Path) -> None:

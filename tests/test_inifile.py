@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from tray import inifile
-from tray.inifile import IniEditError, IniSyntaxError
+from tray.awsfiles import inifile
+from tray.awsfiles.inifile import IniEditError, IniSyntaxError
 
 ITEMS = [("aws_access_key_id", "ASIAEXAMPLE"), ("aws_secret_access_key", "s/e+c=r:e#t"),
          ("x_roletray_managed", "true")]

@@ -1,7 +1,7 @@
 """The tray and the daemon never load botocore themselves: their refresh workers do.
 
 botocore's models and handlers cost a long-running process ~10 MiB that CPython
-keeps after they are freed; each AssumeRole runs in a child (``tray.worker``)
+keeps after they are freed; each AssumeRole runs in a child (``tray.engine.worker``)
 that gives it all back on exit. These tests start real processes, so that what
 the test process itself imported (moto, boto3, ...) cannot hide a regression.
 """
@@ -36,8 +36,8 @@ def run_py(code: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
 
 
 def test_importing_the_tray_and_the_daemon_loads_no_botocore() -> None:
-    doc = run_py("import tray.app, tray.cli, tray.refresher, tray.worker, tray.control, "
-                 "tray.actions, tray.sts, tray.awsconfig, tray.credfile, tray.mfa_session, "
+    doc = run_py("import tray.app, tray.cli, tray.engine.refresher, tray.engine.worker, tray.instance.control, "
+                 "tray.engine.actions, tray.aws.sts, tray.awsfiles.awsconfig, tray.awsfiles.credfile, tray.engine.mfa_session, "
                  "tray.ui.tray_app\n"
                  "print(json.dumps({'loaded': loaded()}))")
     assert doc["loaded"] == []

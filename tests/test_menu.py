@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tray.models import RefreshState, RoleProfile, Snapshot
+from tray.domain.models import RefreshState, RoleProfile, Snapshot
 from tray.ui.menu import (
     CHUNK_MAX,
     FLAT_MAX,
@@ -299,7 +299,7 @@ def test_tray_look_idle_and_tooltip() -> None:
 def test_menu_module_imports_no_gui() -> None:
     import subprocess
 
-    code = ("import sys, tray.ui.menu, tray.notify; "
+    code = ("import sys, tray.ui.menu, tray.platform.notify; "
             "bad = [m for m in ('pystray', 'PIL', 'gi', 'tkinter') if m in sys.modules]; "
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

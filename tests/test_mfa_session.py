@@ -33,15 +33,19 @@ from pathlib import Path
 
 import pytest
 from conftest import ACCOUNT, AwsSandbox
+from fakes import EPOCH, FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
-from tray import actions, app, awsconfig, control, mfa_session, paths, sts, worker
-from tray.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
-from tray.mfa_session import MfaSession
-from tray.models import RefreshState, Snapshot
-from tray.refresher import MFA_ASK_AHEAD, Refresher
+from tray import app, paths
+from tray.aws import sts
+from tray.awsfiles import awsconfig
+from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
+from tray.domain.models import RefreshState, Snapshot
+from tray.engine import actions, mfa_session, worker
+from tray.engine.mfa_session import MfaSession
+from tray.engine.refresher import MFA_ASK_AHEAD, Refresher
+from tray.instance import control
 from tray.settings import Settings
-from tray.testing import EPOCH, FakeClock, FakeScheduler
 
 REPO = Path(__file__).resolve().parent.parent
 SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/dev"
@@ -335,7 +339,7 @@ def test_the_session_travels_to_and_from_the_worker_by_pipe_only(
     assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
     assert proxy.of("AssumeRole")[1].access_key_id == SESSION_KEY_ID  # sent down stdin
     seen = record.read_bytes()
-    assert b"tray.worker" in seen  # it did record the worker
+    assert b"tray.engine.worker" in seen  # it did record the worker
     assert b"902817" not in seen and SESSION_SECRET.encode() not in seen
     assert worker._children == set()
 

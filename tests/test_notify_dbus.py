@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tray.notify import FreedesktopNotifier
+from tray.platform.notify import FreedesktopNotifier
 
 NAME = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"

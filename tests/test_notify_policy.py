@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tray.models import RefreshState, Snapshot
-from tray.notify import (
+from tray.domain.models import RefreshState, Snapshot
+from tray.platform.notify import (
     MFA_ACTION,
     MFA_ACTION_LABEL,
     SSO_ACTION,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tray import autostart
+from tray.platform import autostart
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
@@ -137,7 +137,7 @@ def test_pyinstaller_bundle(request: pytest.FixtureRequest, tmp_path: Path,
     archive = CArchiveReader(str(exe))
     assert "tray/icons/roletray-fresh-22.png" in archive.toc
     modules = archive.open_embedded_archive("PYZ.pyz").toc
-    assert {"tray.autostart", "tray.ui.icons", "pystray"} <= set(modules)
+    assert {"tray.platform.autostart", "tray.ui.icons", "pystray"} <= set(modules)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(exe), *args], capture_output=True, text=True, check=False,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tray.policy import (
+from tray.doctor.policy import (
     Verdict,
     action_matches,
     arn_matches,

@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 from conftest import AwsSandbox
+from fakes import FakeClock, FakeScheduler
 
-from tray import actions, awsconfig, sts, worker
-from tray.errors import CredentialProcessTimeoutError
-from tray.models import RefreshState
-from tray.refresher import Refresher
+from tray.aws import sts
+from tray.awsfiles import awsconfig
+from tray.domain.errors import CredentialProcessTimeoutError
+from tray.domain.models import RefreshState
+from tray.engine import actions, worker
+from tray.engine.refresher import Refresher
 from tray.settings import Settings
-from tray.testing import FakeClock, FakeScheduler
 
 REPO = Path(__file__).resolve().parent.parent
 

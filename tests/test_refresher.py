@@ -17,17 +17,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes import FakeClock, FakeScheduler
 from fakests import ACCOUNT, DEFAULT_KEY, FakeSts, write_world
 from faultserver import FaultServer
 
-from tray import actions, credfile, sts
-from tray.errors import AccessDeniedError, EndpointError, UsageError
-from tray.models import RefreshState, Snapshot, TempCredentials, utcnow
-from tray.refresher import BACKOFF_CAP, Refresher, backoff_step
-from tray.scheduler import ApsScheduler
+from tray.aws import sts
+from tray.awsfiles import credfile
+from tray.domain.errors import AccessDeniedError, EndpointError, UsageError
+from tray.domain.models import RefreshState, Snapshot, TempCredentials, utcnow
+from tray.engine import actions
+from tray.engine.refresher import BACKOFF_CAP, Refresher, backoff_step
+from tray.engine.scheduler import ApsScheduler
 from tray.settings import Settings
 from tray.state import load_state
-from tray.testing import FakeClock, FakeScheduler
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)

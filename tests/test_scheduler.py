@@ -10,10 +10,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fakes import FakeClock, FakeScheduler
 
-from tray.models import utcnow
-from tray.scheduler import ApsScheduler, Scheduler
-from tray.testing import FakeClock, FakeScheduler
+from tray.domain.models import utcnow
+from tray.engine.scheduler import ApsScheduler, Scheduler
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 S = timedelta(seconds=1)

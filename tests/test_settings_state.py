@@ -10,7 +10,7 @@ import pytest
 
 from tray import paths
 from tray.cli import main
-from tray.errors import SettingsError, StateError
+from tray.domain.errors import SettingsError, StateError
 from tray.settings import Settings, load_settings, parse_duration
 from tray.state import State, clear_state, load_state, save_state
 

@@ -20,15 +20,17 @@ from pathlib import Path
 
 import pytest
 from conftest import ACCOUNT, AwsSandbox
+from fakes import FakeClock, FakeScheduler
 from ssofake import SsoFake
 from stsproxy import StsProxy
 
-from tray import actions, awsconfig, sso, sts, worker
-from tray.errors import AwsError, SsoLoginRequiredError
-from tray.models import RefreshState, iso_utc, utcnow
-from tray.refresher import Refresher
+from tray.aws import sso, sts
+from tray.awsfiles import awsconfig
+from tray.domain.errors import AwsError, SsoLoginRequiredError
+from tray.domain.models import RefreshState, iso_utc, utcnow
+from tray.engine import actions, worker
+from tray.engine.refresher import Refresher
 from tray.settings import Settings
-from tray.testing import FakeClock, FakeScheduler
 
 REPO = Path(__file__).resolve().parent.parent
 START_URL = "https://corp.awsapps.com/start"

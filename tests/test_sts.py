@@ -14,8 +14,9 @@ import pytest
 from conftest import ACCOUNT, AwsSandbox  # tests/ is on sys.path (pytest's rootdir-less import)
 from faultserver import FaultServer
 
-from tray import awsconfig, sts
-from tray.errors import (
+from tray.aws import sts
+from tray.awsfiles import awsconfig
+from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
     ConfigError,
@@ -26,7 +27,7 @@ from tray.errors import (
     UnknownProfileError,
     UsageError,
 )
-from tray.models import RoleProfile
+from tray.domain.models import RoleProfile
 
 FAST = sts.make_client_factory(connect_timeout=1, read_timeout=1, max_attempts=2)
 NOW = datetime(2026, 3, 27, 1, 25, 20, tzinfo=UTC)

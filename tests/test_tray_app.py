@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from tray.errors import AccessDeniedError, MfaRequiredError
-from tray.models import RefreshState, Snapshot
+from tray.domain.errors import AccessDeniedError, MfaRequiredError
+from tray.domain.models import RefreshState, Snapshot
 from tray.ui import tray_app
 from tray.ui.menu import render_text
 from tray.ui.tray_app import ProfileCache, Services, TrayApp, TrayUnavailableError, select_backend
@@ -439,7 +439,7 @@ def test_sso_notification_button_runs_the_same_sign_in(config: Path) -> None:
 
 
 def test_sso_sign_in_failure_is_notified_and_nothing_refreshed(config: Path) -> None:
-    from tray.errors import AwsError
+    from tray.domain.errors import AwsError
 
     app, refresher, notifier, login = make_sso(config)
     login.fail = AwsError("`aws sso login --profile sso-dev` failed (exit 255)")

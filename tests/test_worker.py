@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from faultserver import FaultServer
 
-from tray import actions, credfile, errors, worker
-from tray.errors import (
+from tray.awsfiles import credfile
+from tray.domain import errors
+from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
     EndpointError,
@@ -18,6 +19,7 @@ from tray.errors import (
     NeedsInputError,
     RoletrayError,
 )
+from tray.engine import actions, worker
 from tray.state import load_state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,7 +111,7 @@ def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
             time.sleep(0.05)
         [child] = list(worker._children)
         cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
-        assert b"902817" not in cmdline and b"tray.worker" in cmdline
+        assert b"902817" not in cmdline and b"tray.engine.worker" in cmdline
         assert worker.terminate_children() == 1
         t.join(5)
         assert not t.is_alive()

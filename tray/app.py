@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from tray import actions, control, paths, worker
-from tray.models import Snapshot
-from tray.refresher import TICK_INTERVAL, Refresher
-from tray.scheduler import ApsScheduler, Scheduler
+from tray import paths
+from tray.domain.models import Snapshot
+from tray.engine import actions, worker
+from tray.engine.refresher import TICK_INTERVAL, Refresher
+from tray.engine.scheduler import ApsScheduler, Scheduler
+from tray.instance import control
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +100,7 @@ def build_refresher(ctx: actions.Context | None = None, *, scheduler: Scheduler 
                     in_process: bool = False) -> Refresher:
     """The refresher with the real scheduler and clock; ``notify`` sees every change.
 
-    Each AssumeRole runs in a child process (``tray.worker``) unless ``in_process``.
+    Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
     """
     refresher = Refresher(ctx or actions.Context(), scheduler or ApsScheduler(),
                           tick_interval=tick_interval,

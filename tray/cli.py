@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from tray import __version__
-from tray.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
+from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 
 log = logging.getLogger("roletray")
 
@@ -144,7 +144,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 
 def _snapshot_rows(snap: Any) -> list[tuple[str, str]]:
-    from tray.models import utcnow
+    from tray.domain.models import utcnow
 
     now = snap.now or utcnow()
     rows = [("state", snap.state.value), ("role", snap.role or "-"), ("target", f"[{snap.target}]")]
@@ -185,7 +185,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_profiles(args: argparse.Namespace) -> int:
-    from tray import awsconfig, paths
+    from tray import paths
+    from tray.awsfiles import awsconfig
 
     config_path = paths.aws_config_file()
     profile_map = awsconfig.load_profile_map(config_path)
@@ -247,7 +248,7 @@ def _needs_mfa(profile_name: str | None) -> str | None:
     """The mfa_serial of a profile, if it has one (checked locally, before any call)."""
     if not profile_name:
         return None
-    from tray import awsconfig
+    from tray.awsfiles import awsconfig
 
     try:
         return awsconfig.get_role_profile(profile_name).mfa_serial
@@ -266,7 +267,7 @@ def _mfa_for(profile_name: str | None, given: str | None) -> str | None:
 
 def _handover(cmd: str, payload: dict[str, Any]) -> Any | None:
     """Hand the command to a running tray/daemon; None when none runs."""
-    from tray import control
+    from tray.instance import control
 
     reply = control.send(cmd, payload)
     if reply is None:
@@ -275,7 +276,7 @@ def _handover(cmd: str, payload: dict[str, Any]) -> Any | None:
 
 
 def _checked(reply: dict[str, Any]) -> dict[str, Any]:
-    from tray.errors import RemoteError
+    from tray.domain.errors import RemoteError
 
     if not reply.get("ok"):
         raise RemoteError(str(reply.get("error", "the running instance refused the command")),
@@ -292,7 +293,7 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
     """Hand ``cmd`` over without a code first: the running instance may hold an MFA
     session. If it needs a code, ask on the terminal and send it with ``retry``
     (``{"mfa_code": code}`` added to the payload). None when no instance runs."""
-    from tray import control
+    from tray.instance import control
 
     reply = control.send(cmd, payload)
     if reply is None:
@@ -308,7 +309,7 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
 
 
 def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: str = "") -> None:
-    from tray.models import RefreshState, Snapshot, parse_iso_utc, utcnow
+    from tray.domain.models import RefreshState, Snapshot, parse_iso_utc, utcnow
 
     if args.json:
         _emit(snap_json)
@@ -328,8 +329,9 @@ def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: 
 
 
 def cmd_assume(args: argparse.Namespace) -> int:
-    from tray import actions, paths
-    from tray.models import iso_utc
+    from tray import paths
+    from tray.domain.models import iso_utc
+    from tray.engine import actions
 
     given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
@@ -359,7 +361,7 @@ def cmd_assume(args: argparse.Namespace) -> int:
                "expiration": iso_utc(creds.expiration), "region": out.region,
                "credentials_file": str(cred_path), "warnings": list(out.warnings)})
         return EXIT_OK
-    from tray.models import utcnow
+    from tray.domain.models import utcnow
 
     rows = [("identity", out.result.identity_arn), ("account", out.result.account),
             ("access key", creds.masked_key), ("expires", local_time(creds.expiration, utcnow())),
@@ -374,21 +376,21 @@ def cmd_assume(args: argparse.Namespace) -> int:
 
 def _diagnosis(profile: str, denial: str) -> str:
     """The doctor's one-line summary for a denied AssumeRole (no second AssumeRole)."""
-    from tray import doctor
+    from tray.doctor import diagnose
 
     try:
-        report = doctor.run_doctor(profile, try_assume=False)
+        report = diagnose.run_doctor(profile, try_assume=False)
         if report.exit_code == 0:  # IAM reads denied: AWS's own denial is the evidence left
-            return doctor.trust_hint(denial, report.role_arn, report.caller_arn) or \
-                doctor.summarize(report)
-        return doctor.summarize(report)
+            return diagnose.trust_hint(denial, report.role_arn, report.caller_arn) or \
+                diagnose.summarize(report)
+        return diagnose.summarize(report)
     except Exception:  # the denial itself is the error to report; the diagnosis is a bonus
         log.debug("diagnosis failed", exc_info=True)
         return f"run `roletray doctor {profile}`"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from tray import actions
+    from tray.engine import actions
 
     reply = _handover("status", {})
     if reply is not None:
@@ -399,7 +401,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
-    from tray import actions
+    from tray.engine import actions
     from tray.state import load_state
 
     state = load_state()
@@ -422,7 +424,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_clear(args: argparse.Namespace) -> int:
-    from tray import actions, paths
+    from tray import paths
+    from tray.engine import actions
 
     reply = _handover("clear", {"target": args.target})
     if reply is not None:
@@ -440,7 +443,7 @@ def cmd_clear(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from tray import doctor
+    from tray.doctor import diagnose
 
     profile = args.profile
     if profile is None:
@@ -450,16 +453,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         if state is None:
             raise UsageError("no active role: name a profile, e.g. `roletray doctor platform`")
         profile = state.active_role
-    report = doctor.run_doctor(profile)
+    report = diagnose.run_doctor(profile)
     if args.json:
         _emit(report.to_json())
     else:
-        print(doctor.format_report(report))
+        print(diagnose.format_report(report))
     return int(report.exit_code)
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:
-    from tray import autostart
+    from tray.platform import autostart
 
     return int(autostart.cli(args.action, json_output=args.json, force=args.force))
 

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tray.errors import RoletrayError
+from tray.domain.errors import RoletrayError
 
 DEMO_REGION = "ap-northeast-2"
 OTHER_ACCOUNT = "999999999999"
@@ -120,7 +120,7 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as e:
-        from tray.errors import UsageError
+        from tray.domain.errors import UsageError
 
         raise UsageError("the demo needs moto's server: pip install 'roletray[demo]'") from e
     import logging
@@ -164,7 +164,8 @@ def _has_display() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tray import actions, app
+    from tray import app
+    from tray.engine import actions
 
     with sandbox(keep=getattr(args, "keep", False)) as box:
         apply_env(box, os.environ)

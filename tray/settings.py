@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tray import paths
-from tray.errors import SettingsError
+from tray.domain.errors import SettingsError
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}

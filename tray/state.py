@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 
 from tray import paths
-from tray.errors import StateError
-from tray.models import iso_utc, parse_iso_utc
+from tray.domain.errors import StateError
+from tray.domain.models import iso_utc, parse_iso_utc
 
 VERSION = 1
 

@@ -29,8 +29,8 @@ from datetime import datetime, tzinfo
 from functools import partial
 from typing import Literal, TypeVar
 
-from tray.models import RefreshState, RoleProfile, Snapshot
-from tray.notify import expiry_phrase, human_left, mfa_session_phrase
+from tray.domain.models import RefreshState, RoleProfile, Snapshot
+from tray.platform.notify import expiry_phrase, human_left, mfa_session_phrase
 
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from tray import paths
-from tray.errors import MfaRequiredError, NeedsInputError, RoletrayError
-from tray.models import RefreshState, RoleProfile, Snapshot, utcnow
-from tray.notify import (
+from tray.domain.errors import MfaRequiredError, NeedsInputError, RoletrayError
+from tray.domain.models import RefreshState, RoleProfile, Snapshot, utcnow
+from tray.platform.notify import (
     MFA_ACTION,
     MFA_ACTION_LABEL,
     SSO_ACTION,
@@ -180,7 +180,7 @@ class ProfileCache:
         self._lock = threading.Lock()
 
     def get(self) -> tuple[dict[str, RoleProfile], int]:
-        from tray import awsconfig
+        from tray.awsfiles import awsconfig
 
         try:
             st = self.path.stat()
@@ -278,8 +278,8 @@ def copy_text(text: str) -> str:
 
 
 def start_sso_login(profile: str, **kwargs: Any) -> Path:
-    """``tray.sso.start_sso_login``, imported when first needed (it blocks: a worker only)."""
-    from tray import sso
+    """``tray.aws.sso.start_sso_login``, imported when first needed (it blocks: a worker only)."""
+    from tray.aws import sso
 
     return sso.start_sso_login(profile, **kwargs)
 
@@ -293,13 +293,13 @@ class Services:
     sso_login: Callable[..., Path] = start_sso_login
     open_path: Callable[[Path], None] = open_path
     copy_text: Callable[[str], str] = copy_text
-    autostart: Any = None  # tray.autostart.Backend; None: backend_for()
+    autostart: Any = None  # tray.platform.autostart.Backend; None: backend_for()
     doctor: Callable[[str | None], tuple[str, str]] | None = None  # -> (summary, report)
 
 
 _DOCTOR_CHILD = (
-    "import json, sys; from tray import doctor; r = doctor.run_doctor(sys.argv[1] or None); "
-    "print(json.dumps([doctor.summarize(r), doctor.format_report(r)]))"
+    "import json, sys; from tray.doctor import diagnose; r = diagnose.run_doctor(sys.argv[1] or None); "
+    "print(json.dumps([diagnose.summarize(r), diagnose.format_report(r)]))"
 )
 
 
@@ -307,10 +307,10 @@ def _run_doctor(profile: str | None) -> tuple[str, str]:
     """(summary, report). In a child process: the doctor loads botocore, which would
     otherwise stay in the tray's memory for good (frozen bundles run it in-process)."""
     if getattr(sys, "frozen", False):
-        from tray import doctor
+        from tray.doctor import diagnose
 
-        report = doctor.run_doctor(profile)
-        return doctor.summarize(report), doctor.format_report(report)
+        report = diagnose.run_doctor(profile)
+        return diagnose.summarize(report), diagnose.format_report(report)
     proc = subprocess.run([sys.executable, "-c", _DOCTOR_CHILD, profile or ""],
                           check=False, capture_output=True, text=True, timeout=180,
                           stdin=subprocess.DEVNULL)
@@ -730,7 +730,7 @@ class TrayApp:
 
     def _autostart_backend(self) -> Any:
         if self.svc.autostart is None:
-            from tray import autostart
+            from tray.platform import autostart
 
             self.svc.autostart = autostart.backend_for()
         return self.svc.autostart

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from tray.errors import RoletrayError
+from tray.domain.errors import RoletrayError
 from tray.paths import display_path
 
 LABEL = "io.github.roletray"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from tray.models import iso_utc
+from tray.domain.models import iso_utc
 
 Status = Literal["ok", "problem", "unknown"]
 STATUSES: tuple[Status, ...] = ("ok", "problem", "unknown")
@@ -83,7 +83,7 @@ class Report:
         return next((f for f in self.findings if f.id == check_id), None)
 
     def to_json(self) -> dict[str, Any]:
-        from tray.doctor import summarize
+        from tray.doctor.diagnose import summarize
 
         return {
             "profile": self.profile,

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tray.errors import AccessDeniedError
-from tray.models import RoleProfile, TempCredentials, iso_utc, parse_iso_utc
+from tray.domain.errors import AccessDeniedError
+from tray.domain.models import RoleProfile, TempCredentials, iso_utc, parse_iso_utc
 
 if TYPE_CHECKING:
-    from tray import sts
+    from tray.aws import sts
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def start_session(role: RoleProfile, code: str, *, hours: int,
         return None
     if profile_map is not None and not can_start(role, profile_map):
         return None
-    from tray import sts  # imported by the worker that calls this, not by the tray
+    from tray.aws import sts  # imported by the worker that calls this, not by the tray
 
     try:
         creds, _date = sts.get_session_token(role, code, duration=hours * 3600,

@@ -20,8 +20,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from tray import paths
-from tray.errors import ConfigError, CredentialsFileError, NotAProfileError, UnknownProfileError
-from tray.models import ROLE_ARN_RE, RoleProfile
+from tray.domain.errors import (
+    ConfigError,
+    CredentialsFileError,
+    NotAProfileError,
+    UnknownProfileError,
+)
+from tray.domain.models import ROLE_ARN_RE, RoleProfile
 
 PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
@@ -172,7 +177,7 @@ def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
 
     botocore lets ``source_profile`` name a profile that exists only there.
     """
-    from tray import credfile
+    from tray.awsfiles import credfile
 
     path = Path(paths.aws_credentials_file() if path is None else path)
     try:

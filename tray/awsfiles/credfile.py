@@ -16,7 +16,7 @@ lines (never secret) let roletray recognise its own section later.
 
 Every write: lock ``.<name>.roletray.lock`` beside the real file, read the file
 afresh, refuse it if botocore could not parse it, edit the lines of one section
-(``tray.inifile``), write a temporary file in the same folder, fsync, rename it
+(``tray.awsfiles.inifile``), write a temporary file in the same folder, fsync, rename it
 over the file, fsync the folder. Symlinks are followed to the real file.
 """
 
@@ -37,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from tray import filelock_lite, inifile
-from tray.errors import CredentialsFileError
-from tray.models import TempCredentials, iso_utc, parse_iso_utc
+from tray.awsfiles import filelock_lite, inifile
+from tray.domain.errors import CredentialsFileError
+from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
 from tray.paths import display_path
 
 MARKER = "x_roletray_managed"
@@ -510,7 +510,7 @@ def lock_path(path: Path) -> Path:
 
 @contextmanager
 def _locked(real: Path, shown: str) -> Iterator[None]:
-    # The same kernel lock filelock.FileLock takes on this file (see tray.filelock_lite),
+    # The same kernel lock filelock.FileLock takes on this file (see tray.awsfiles.filelock_lite),
     # at a few microseconds instead of ~0.15 ms, and without filelock's ~30 ms import.
     name = str(real.with_name(f".{real.name}.roletray.lock"))
     try:

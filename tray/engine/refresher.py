@@ -8,7 +8,7 @@ section when another program removes or changes it, and publishes a
 ``Snapshot`` to subscribers on every change.
 
 MFA: for a role with ``mfa_serial`` the first code starts an MFA session
-(``tray.mfa_session``) kept in this object's memory; refreshes use it without
+(``tray.engine.mfa_session``) kept in this object's memory; refreshes use it without
 asking again, and roles sharing the source and device share it. When the next
 refresh would fall after the session's end, the needs-input state is published
 ``MFA_ASK_AHEAD`` before that end, so a code can be asked for while the keys
@@ -34,8 +34,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from tray import actions, awsconfig, credfile, needs, paths
-from tray.errors import (
+from tray import paths
+from tray.awsfiles import awsconfig, credfile
+from tray.domain import needs
+from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
     CredentialsFileError,
@@ -46,9 +48,16 @@ from tray.errors import (
     StateError,
     UsageError,
 )
-from tray.mfa_session import EXPIRY_SLACK, MfaSession, MfaSessionCache, SessionKey, session_key
-from tray.models import RefreshState, RoleProfile, Snapshot, TempCredentials, iso_utc
-from tray.scheduler import Scheduler
+from tray.domain.models import RefreshState, RoleProfile, Snapshot, TempCredentials, iso_utc
+from tray.engine import actions
+from tray.engine.mfa_session import (
+    EXPIRY_SLACK,
+    MfaSession,
+    MfaSessionCache,
+    SessionKey,
+    session_key,
+)
+from tray.engine.scheduler import Scheduler
 from tray.state import State, load_state
 
 log = logging.getLogger(__name__)
@@ -439,7 +448,7 @@ class Refresher:
         profile = needs.input_profile(error) if kind != "mfa" else role
         watch = None
         if kind == "sso" and profile:
-            from tray import sso  # only for SSO sources (it loads hashlib, OpenSSL's)
+            from tray.aws import sso  # only for SSO sources (it loads hashlib, OpenSSL's)
 
             try:
                 path = sso.token_path(sso.load_config(profile, self._ctx.config_path))
@@ -456,7 +465,7 @@ class Refresher:
             watch = self._sso_watch if self._state is RefreshState.NEEDS_INPUT else None
         if watch is None:
             return False
-        from tray import sso
+        from tray.aws import sso
 
         path, before = watch
         after = sso.file_signature(path)

@@ -38,9 +38,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from tray import awsconfig, paths
-from tray.errors import AwsError, ConfigError, RoletrayError
-from tray.models import iso_utc, parse_iso_utc, utcnow
+from tray import paths
+from tray.awsfiles import awsconfig
+from tray.domain.errors import AwsError, ConfigError, RoletrayError
+from tray.domain.models import iso_utc, parse_iso_utc, utcnow
 
 log = logging.getLogger(__name__)
 

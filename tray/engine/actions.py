@@ -13,10 +13,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tray import awsconfig, credfile, paths
-from tray.errors import MfaSessionEndedError, RoletrayError
-from tray.mfa_session import MfaSession, session_key, start_session
-from tray.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
+from tray import paths
+from tray.awsfiles import awsconfig, credfile
+from tray.domain.errors import MfaSessionEndedError, RoletrayError
+from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
+from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
 
@@ -102,7 +103,7 @@ def assume(
     if session is None and mfa_code is None and mfa_session is not None \
             and mfa_session.key == session_key(role):
         session = mfa_session
-    from tray import sts  # not at import: the tray and the daemon never call it themselves
+    from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
 
     try:
         if session is not None:
@@ -130,7 +131,7 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
 
     ``profile_map``: the config file as ``prepare`` read it (read here when None).
     """
-    from tray import sts
+    from tray.aws import sts
 
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
                                role=role.name, force=force)

@@ -14,7 +14,7 @@ given ``credentials=`` (an MFA session's keys) signs with those instead.
 
 botocore is imported when a call needs it, not with this module: the tray and
 the daemon import this module's callers but run every AssumeRole in a worker
-process (``tray.worker``), and never load botocore themselves.
+process (``tray.engine.worker``), and never load botocore themselves.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tray import awsconfig, paths
-from tray.errors import (
+from tray import paths
+from tray.awsfiles import awsconfig
+from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
     ConfigError,
@@ -48,7 +49,7 @@ from tray.errors import (
     UnknownProfileError,
     UsageError,
 )
-from tray.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
+from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
 
 if TYPE_CHECKING:
     import botocore.session
@@ -231,7 +232,7 @@ def _sso_provider(session: botocore.session.Session, profile_name: str) -> Any:
     import botocore.tokens
     from botocore.utils import JSONFileCache
 
-    from tray import sso
+    from tray.aws import sso
 
     folder = str(sso.cache_dir())
     token_cache = JSONFileCache(folder, dumps_func=_sso_dumps)
@@ -520,7 +521,7 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
 
 def _sso_error(profile: RoleProfile) -> RoletrayError:
     """The SSO profile of the chain to sign in again, and why (from the token cache)."""
-    from tray import sso
+    from tray.aws import sso
 
     name = str(profile.source_profile)
     reason = "not signed in"

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta, tzinfo
 from queue import Queue
 from typing import Any, Literal, Protocol
 
-from tray.models import RefreshState, Snapshot
+from tray.domain.models import RefreshState, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from tray import paths
-from tray.errors import EXIT_AWS, EXIT_USAGE, InstanceRunningError, RoletrayError, UsageError
+from tray.domain.errors import EXIT_AWS, EXIT_USAGE, InstanceRunningError, RoletrayError, UsageError
 
 if TYPE_CHECKING:
-    from tray.refresher import Refresher
+    from tray.engine.refresher import Refresher
 
 log = logging.getLogger(__name__)
 

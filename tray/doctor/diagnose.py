@@ -14,14 +14,14 @@ looks where they had to look, in this order, and prints the statement to add:
 - ``target``, ``environment``, ``file-mode``, ``clock``, ``security-token``:
                local traps that make tools miss roletray's keys.
 
-Policies are evaluated with IAM's semantics (``tray.policy``), not moto's: a
+Policies are evaluated with IAM's semantics (``tray.doctor.policy``), not moto's: a
 trust policy naming the account root lets a user of that account in when the
 user's own policy allows it. Every AWS call goes through ``client_factory(profile,
 service)``, built from the role's *source* credentials; tests pass none and use
 moto's server through ``AWS_ENDPOINT_URL``.
 
-The AWS checks live in ``tray.doctor_checks``, the local ones in
-``tray.doctor_local``; this module runs them and renders the report.
+The AWS checks live in ``tray.doctor.checks``, the local ones in
+``tray.doctor.local``; this module runs them and renders the report.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ import botocore.session
 import botocore.utils
 from botocore.config import Config
 
-from tray import awsconfig, doctor_local, paths
-from tray.doctor_checks import (
+from tray import paths
+from tray.awsfiles import awsconfig
+from tray.doctor import local
+from tray.doctor.checks import (
     DEFAULT_DURATION,
     Caller,
     ClientFactory,
@@ -53,10 +55,10 @@ from tray.doctor_checks import (
     skipped,
     source_label,
 )
-from tray.errors import RoletrayError
-from tray.findings import Finding, Report
-from tray.fixes import trust_hint
-from tray.models import RoleProfile, utcnow
+from tray.doctor.findings import Finding, Report
+from tray.doctor.fixes import trust_hint
+from tray.domain.errors import RoletrayError
+from tray.domain.models import RoleProfile, utcnow
 
 __all__ = ["Caller", "ClientFactory", "Finding", "Report", "default_client_factory",
            "format_report", "request_context", "run_doctor", "summarize", "trust_hint"]
@@ -197,13 +199,13 @@ def run_doctor(
 
     if settings_problem is not None:
         found["settings"] = settings_problem
-    found["target"] = doctor_local.check_target(target, profile_map, role, config_path,
+    found["target"] = local.check_target(target, profile_map, role, config_path,
                                                 creds_path, e)
-    found["environment"] = doctor_local.check_environment(target, e)
-    found["file-mode"] = doctor_local.check_file_mode(creds_path, e)
-    found["clock"] = doctor_local.check_clock(run.server_date if run else None,
+    found["environment"] = local.check_environment(target, e)
+    found["file-mode"] = local.check_file_mode(creds_path, e)
+    found["clock"] = local.check_clock(run.server_date if run else None,
                                               run.local_date if run else None)
-    found["security-token"] = doctor_local.check_security_token(creds_path, target, e)
+    found["security-token"] = local.check_security_token(creds_path, target, e)
     report.findings = list(found.values())
     return report
 

@@ -2,7 +2,7 @@
 session limits, and one real AssumeRole.
 
 Each check takes the shared ``Run`` and returns a ``Finding``; none raises for
-what it finds. Policies are evaluated with IAM's semantics (``tray.policy``).
+what it finds. Policies are evaluated with IAM's semantics (``tray.doctor.policy``).
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ from typing import Any
 import botocore.exceptions
 import botocore.parsers
 
-from tray import awsconfig, fixes, iamread, paths, policy, sts
-from tray.errors import RoletrayError
-from tray.findings import Finding, Status
-from tray.models import RoleProfile, iso_utc
-from tray.policy import Verdict
+from tray import paths
+from tray.aws import sts
+from tray.awsfiles import awsconfig
+from tray.doctor import fixes, iamread, policy
+from tray.doctor.findings import Finding, Status
+from tray.doctor.policy import Verdict
+from tray.domain.errors import RoletrayError
+from tray.domain.models import RoleProfile, iso_utc
 
 ClientFactory = Callable[[RoleProfile, str], Any]
 """``(role profile, service name) -> boto3 client`` signing with the role's *source* keys."""
 
 ASSUME = "sts:AssumeRole"
-DEFAULT_DURATION = 3600  # what roletray asks for when the profile names none (tray.sts)
+DEFAULT_DURATION = 3600  # what roletray asks for when the profile names none (tray.aws.sts)
 CHAINED_MAX = 3600  # AWS caps a session assumed with role-session keys at 1 h
 MIN_DURATION, MAX_DURATION = 900, 43200
 PROBE_SESSION_NAME = "roletray-doctor"
@@ -89,7 +92,7 @@ def request_context(role: RoleProfile, caller: Caller, now: datetime) -> dict[st
         "aws:PrincipalIsAWSService": False,
         "aws:ViaAWSService": False,
         "sts:ExternalId": role.external_id,
-        # tray.sts names sessions this way unless the profile names them.
+        # tray.aws.sts names sessions this way unless the profile names them.
         "sts:RoleSessionName": role.role_session_name or f"roletray-{int(now.timestamp())}",
     }
     if caller.kind == "user":

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from tray import awsconfig, paths
-from tray.errors import RoletrayError
-from tray.findings import Finding
-from tray.models import RoleProfile
+from tray import paths
+from tray.awsfiles import awsconfig
+from tray.doctor.findings import Finding
+from tray.domain.errors import RoletrayError
+from tray.domain.models import RoleProfile
 
 CLOCK_SKEW_LIMIT = 60.0  # seconds; SigV4 itself refuses requests 5 minutes off
 
@@ -41,7 +42,7 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
         return Finding("target", "problem", str(e), fix=(
             f"choose another target: `target = \"roletray\"` in {settings_shown}, "
             "or --target NAME"))
-    from tray import credfile
+    from tray.awsfiles import credfile
 
     shown = paths.display_path(creds_path, env)
     where = f"[{target}] in {shown}"
@@ -68,7 +69,7 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
 
 def section_keys(creds_path: Path, target: str) -> set[str] | None:
     """The key names of ``[target]`` (empty when absent); None when the file is unreadable."""
-    from tray import inifile
+    from tray.awsfiles import inifile
 
     try:
         text = creds_path.read_text(encoding="utf-8")
@@ -100,7 +101,7 @@ def check_security_token(creds_path: Path, target: str, env: Mapping[str, str]) 
 
 def check_environment(target: str, env: Mapping[str, str]) -> Finding:
     """AWS_* variables that make tools look somewhere other than the target section."""
-    from tray.sts import env_warnings
+    from tray.aws.sts import env_warnings
 
     warnings = env_warnings(target, env)
     if warnings:

@@ -42,11 +42,13 @@ import sys
 import threading
 from typing import Any
 
-from tray import actions, credfile, errors
-from tray.errors import CredentialsFileError, EndpointError, RoletrayError
-from tray.mfa_session import MfaSession
-from tray.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
-from tray.needs import input_profile
+from tray.awsfiles import credfile
+from tray.domain import errors
+from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
+from tray.domain.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
+from tray.domain.needs import input_profile
+from tray.engine import actions
+from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,7 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
                     force: bool = False, timeout: float = TIMEOUT,
                     mfa_session: MfaSession | None = None,
                     mfa_session_hours: int | None = None) -> actions.Outcome:
-    """``actions.assume`` run by ``python -m tray.worker``; same arguments, same errors."""
+    """``actions.assume`` run by ``python -m tray.engine.worker``; same arguments, same errors."""
     if getattr(sys, "frozen", False):  # a frozen build has no ``-m``: do it here
         return actions.assume(profile, target=target, duration=duration, mfa_code=mfa_code,
                               force=force, ctx=ctx, mfa_session=mfa_session,
@@ -71,7 +73,7 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
                           "mfa_code": mfa_code, "force": force,
                           "mfa_session": mfa_session.to_wire() if mfa_session else None,
                           "mfa_session_hours": mfa_session_hours})
-    proc = subprocess.Popen([sys.executable, "-m", "tray.worker"], env=dict(ctx.env),
+    proc = subprocess.Popen([sys.executable, "-m", "tray.engine.worker"], env=dict(ctx.env),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     with _children_lock:

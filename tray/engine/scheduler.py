@@ -2,7 +2,7 @@
 
 The refresher only ever needs "run this function at that wall-clock time,
 replacing whatever ran under that id", so that is the whole seam. Tests use
-``tray.testing.FakeScheduler``, which fires due jobs when told to ``advance``.
+``FakeScheduler`` in tests/fakes.py, which fires due jobs when told to ``advance``.
 """
 
 from __future__ import annotations

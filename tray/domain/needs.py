@@ -5,13 +5,13 @@ offer the right thing: the MFA prompt (``mfa``), "Sign in to AWS SSO…"
 (``sso``, for ``input_profile``), or a plain retry once the person has answered
 their credential process (``process``).
 
-The error classes live in ``tray.errors`` with the others (so ``tray.worker``
+The error classes live in ``tray.domain.errors`` with the others (so ``tray.engine.worker``
 rebuilds them from there).
 """
 
 from __future__ import annotations
 
-from tray.errors import AccessDeniedError, InputKind, NeedsInputError, RoletrayError
+from tray.domain.errors import AccessDeniedError, InputKind, NeedsInputError, RoletrayError
 
 __all__ = ["input_kind", "input_profile"]
 

@@ -1,0 +1,1 @@
+"""The running instance: one per user, reached over a private Unix socket."""

@@ -1,0 +1,1 @@
+"""What differs per desktop: start at login and notifications."""
