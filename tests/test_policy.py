@@ -15,6 +15,7 @@ from tray.doctor.policy import (
     arn_matches,
     evaluate,
     evaluate_conditions,
+    glob_match,
     trust_allows,
     trusted_principals,
 )
@@ -417,3 +418,36 @@ def test_property_allowed_iff_some_allow_matches_and_no_deny(stmts: list[dict], 
 @given(st.text(alphabet="abcXYZ:*?", max_size=12), st.text(alphabet="abcXYZ:", max_size=12))
 def test_property_action_match_ignores_case(pattern: str, action: str) -> None:
     assert action_matches(pattern, action) == action_matches(pattern.swapcase(), action)
+
+
+# ------------------------------------------------- the wildcard matcher is linear
+
+def _reference_glob(pattern: str, value: str, ignore_case: bool) -> bool:
+    """The old regex translation: right, but exponential on hostile patterns."""
+    import re
+
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.fullmatch(body, value, flags) is not None
+
+
+@given(st.text(alphabet="ab*?:/", max_size=12), st.text(alphabet="abAB:/", max_size=12),
+       st.booleans())
+def test_glob_match_agrees_with_the_regex_translation(pattern, value, ignore_case):
+    assert glob_match(pattern, value, ignore_case=ignore_case) == \
+        _reference_glob(pattern, value, ignore_case)
+
+
+def test_glob_match_of_a_hostile_pattern_finishes():
+    # role/ + "*a" x 22 + "*b" against a 60-character name that has no b: the regex
+    # translation backtracks for minutes (issue: the doctor ran > 120 s at 100 % CPU).
+    # Run in a child so that a regression fails the test instead of hanging the suite.
+    import subprocess
+    import sys
+
+    code = ("from tray.doctor.policy import glob_match;"
+            "print(glob_match('role/' + '*a' * 22 + '*b', 'role/' + 'a' * 55))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=30, check=True)
+    assert out.stdout.strip() == "False"
+    assert glob_match("role/" + "*a" * 22 + "*b", "role/" + "a" * 54 + "b")

@@ -32,7 +32,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from operator import eq, ge, gt, le, lt
 from typing import Any
 
@@ -121,22 +120,47 @@ def statements(policy: Mapping[str, Any] | str) -> list[dict[str, Any]]:
     return [s for s in _as_list(raw) if isinstance(s, dict)]
 
 
-@lru_cache(maxsize=1024)
-def _glob_re(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+def _segment_at(segment: str, value: str, i: int) -> bool:
+    """Does ``segment`` (``?`` any one character) match ``value`` at index ``i``?"""
+    if i + len(segment) > len(value):
+        return False
+    return all(p == "?" or p == value[i + k] for k, p in enumerate(segment))
+
+
+def _find_segment(segment: str, value: str, start: int, stop: int) -> int:
+    """The leftmost index >= start where ``segment`` matches and ends by ``stop``, or -1."""
+    for i in range(start, stop - len(segment) + 1):
+        if _segment_at(segment, value, i):
+            return i
+    return -1
 
 
 def glob_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    """IAM's wildcard match: ``*`` any run of characters, ``?`` one character."""
-    return _glob_re(pattern, ignore_case).fullmatch(value) is not None
+    """IAM's wildcard match: ``*`` any run of characters, ``?`` one character.
+
+    No backtracking: the pattern is split at ``*``; the first piece must match the
+    start, the last the end, and each piece between is taken at its leftmost place
+    (taking it any later can only leave less room for the rest). Time is at most
+    len(pattern) * len(value), where a regex's backtracking was exponential for
+    patterns such as ``*a*a*a...*b``.
+    """
+    if ignore_case:
+        pattern, value = pattern.lower(), value.lower()
+    pieces = pattern.split("*")
+    if len(pieces) == 1:
+        return len(pattern) == len(value) and _segment_at(pattern, value, 0)
+    first, *middle, last = pieces
+    if len(first) + len(last) > len(value):
+        return False
+    if not _segment_at(first, value, 0) or not _segment_at(last, value, len(value) - len(last)):
+        return False
+    i, stop = len(first), len(value) - len(last)
+    for piece in middle:
+        found = _find_segment(piece, value, i, stop)
+        if found < 0:
+            return False
+        i = found + len(piece)
+    return True
 
 
 def action_matches(pattern: str, action: str) -> bool:
