@@ -44,3 +44,16 @@ def test_parse_cache_sees_every_change(tmp_path) -> None:  # type: ignore[no-unt
     assert awsconfig.raw_config_parse(path) == {"profile a": {"region": "eu-west-1"}}
     path.write_text("[profile a]\nregion = eu-west-2\n")  # same size, same second
     assert awsconfig.raw_config_parse(path) == {"profile a": {"region": "eu-west-2"}}
+
+
+def test_line_ends_read_as_botocore_reads_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # botocore reads in text mode (universal newlines): a lone CR ends a line too.
+    import botocore.configloader
+
+    for ending in ("\n", "\r\n", "\r"):
+        path = tmp_path / "config"
+        path.write_bytes(ending.join(["[profile dev]", "region = eu-west-1",
+                                      "role_arn = arn:aws:iam::111122223333:role/x", ""])
+                         .encode())
+        assert awsconfig.raw_config_parse(path) == \
+            botocore.configloader.raw_config_parse(str(path)), repr(ending)

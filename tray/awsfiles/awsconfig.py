@@ -92,6 +92,9 @@ def _parse_config(data: bytes, path: Path, shown: str) -> dict[str, dict[str, st
         # botocore reads with the locale codec, so the mark lands in the first header.
         raise ConfigError(f"{shown}, line 1: starts with a UTF-8 byte-order mark, which "
                           "botocore rejects; save the file without it") from None
+    # botocore opens the file in text mode: universal newlines, so a lone CR ends a
+    # line too (read_string would keep it inside the line).
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     parser = configparser.RawConfigParser()
     try:
         parser.read_string(text, source=str(path))
