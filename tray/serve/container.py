@@ -121,7 +121,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "roletray"
     sys_version = ""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         status, body = self.server.endpoint.answer(
             self.client_address[0], self.headers, self.path)
         data = json.dumps(body).encode()
@@ -132,5 +132,5 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged: nothing secret is in them, but nothing useful either."""
