@@ -126,4 +126,4 @@ def make_private_dirs(folder: Path) -> None:
             d.mkdir(mode=0o700)
         except FileExistsError:
             continue
-        os.chmod(d, 0o700)  # mkdir's mode is masked by the umask
+        os.chmod(d, 0o700)  # a strict umask (0o277) would leave it unwritable to us
