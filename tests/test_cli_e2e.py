@@ -154,3 +154,18 @@ def test_denied_assume_with_iam_reads_carries_the_doctors_trust_fix(aws, capsys)
     assert "Diagnosis: the trust policy of role 'locked' does not trust " \
         f"arn:aws:iam::{ACCOUNT}:user/dev (it trusts arn:aws:iam::999999999999:root)" in err
     assert secret not in err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(isolated_env):
+    # `roletray profiles | head -1`: more rows than a pipe holds, and the reader goes.
+    rows = "".join(f"[profile role{i:04d}]\nrole_arn = arn:aws:iam::123456789012:role/r{i:04d}\n"
+                   "source_profile = default\n" for i in range(3000))
+    (isolated_env / ".aws" / "config").write_text("[default]\nregion = eu-west-1\n" + rows)
+    proc = subprocess.Popen([sys.executable, "-m", "tray", "profiles"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith("PROFILE")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
+    assert err == ""  # no BrokenPipeError traceback, no "Exception ignored"

@@ -19,11 +19,11 @@ import pytest
 from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
-from tray import paths
 from tray.domain.errors import AccessDeniedError, InstanceRunningError
 from tray.engine import actions
 from tray.engine.refresher import Refresher
 from tray.instance import control
+from tray.paths import Paths
 from tray.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def test_second_lock_in_the_same_process_is_refused_and_names_the_pid() -> None:
         assert f"pid {os.getpid()}" in str(err.value)
         assert control.lock_path().read_text().strip() == str(os.getpid())
         assert mode(control.lock_path()) == 0o600
-        assert mode(paths.runtime_dir()) == 0o700
+        assert mode(Paths.from_env(os.environ).runtime_dir) == 0o700
         assert control.running_pid() == os.getpid()
     finally:
         first.release()
@@ -72,7 +72,7 @@ def test_lock_held_by_another_process_until_it_dies() -> None:
 
 
 def test_runtime_dir_is_tightened_to_0700() -> None:
-    d = paths.runtime_dir()
+    d = Paths.from_env(os.environ).runtime_dir
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o755)
     control.ensure_private_dir(d)
@@ -86,7 +86,7 @@ class Rig:
         write_world(home)
         self.clock = FakeClock()
         self.sts = FakeSts(self.clock)
-        ctx = actions.Context(now=self.clock.now, settings=Settings())
+        ctx = actions.Context.from_env(os.environ, now=self.clock.now, settings=Settings())
         self.sched = FakeScheduler(self.clock)
         self.refresher = Refresher(ctx, self.sched, monotonic=self.clock.monotonic,
                                    rng=random.Random(3), assume_fn=self.sts,

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from faultserver import FaultServer
 
-from tray import paths
 from tray.awsfiles import credfile
 from tray.engine import actions
 from tray.instance import control
+from tray.paths import Paths
 from tray.state import load_state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ def test_daemon_refreshes_takes_hand_overs_stops_and_resumes(aws, spawn) -> None
     with aws.config_path.open("a") as f:
         f.write(f"\n[profile other]\nrole_arn = {other}\nsource_profile = default\n")
     aws.enforce()
-    first = actions.assume("platform").result.credentials.access_key_id
+    first = actions.assume("platform", ctx=actions.Context.from_env(os.environ)).result.credentials.access_key_id
     credfile.remove_credentials(aws.credentials_path, "roletray")  # so a refresh is due
 
     d = spawn()
@@ -130,7 +130,7 @@ def test_daemon_refreshes_takes_hand_overs_stops_and_resumes(aws, spawn) -> None
     assert reply is not None and reply["ok"], reply
     assert reply["snapshot"]["role"] == "other"
     assert credfile.owned_role(aws.credentials_path, "roletray") == "other"
-    assert load_state().active_role == "other"  # type: ignore[union-attr]
+    assert load_state(Paths.from_env(os.environ)).active_role == "other"  # type: ignore[union-attr]
 
     # ... and through the CLI, which finds the running instance by itself.
     cli = run_cli("assume", "platform", "--json")
@@ -145,7 +145,7 @@ def test_daemon_refreshes_takes_hand_overs_stops_and_resumes(aws, spawn) -> None
     assert rc == 0 and took < 5.0, d.stderr
     assert not control.socket_path().exists()
     assert control.send("status", {}) is None
-    log_file = paths.log_dir() / "roletray.log"
+    log_file = Paths.from_env(os.environ).log_dir / "roletray.log"
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
     log_text = log_file.read_text()
     assert "refreshing platform" in log_text and "stopping on SIGTERM" in log_text
@@ -176,7 +176,7 @@ def test_a_second_daemon_exits_2_naming_the_first(spawn) -> None:  # type: ignor
 def test_sts_errors_then_recovery_in_the_daemon(aws, spawn, moto_url: str) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
     aws.enforce()
-    first = actions.assume("platform").result.credentials.access_key_id
+    first = actions.assume("platform", ctx=actions.Context.from_env(os.environ)).result.credentials.access_key_id
     with FaultServer("500", upstream=moto_url, lifetime=90) as srv:
         d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": srv.url})
         assert d.wait_ready()["snapshot"]["state"] == "fresh"  # resumed; nothing due
@@ -201,7 +201,7 @@ def test_sts_errors_then_recovery_in_the_daemon(aws, spawn, moto_url: str) -> No
 def test_sigterm_does_not_wait_for_a_hanging_sts(aws, spawn) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
     aws.enforce()
-    actions.assume("platform")
+    actions.assume("platform", ctx=actions.Context.from_env(os.environ))
     with FaultServer("hang", lifetime=60) as srv:
         d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": srv.url})
         d.wait_ready()

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from xsession import Geometry, XSession, missing_tools, wait_for
 
+from tray.paths import Paths
+
 pytestmark = pytest.mark.desktop
 
 REPO = Path(__file__).resolve().parents[1]
@@ -237,7 +239,7 @@ def test_menu_switches_roles_and_the_icon_follows(xs: XSession, aws: Any, start_
     wait_note(xs, seen, "Now working as readonly")
     from tray.state import load_state
 
-    state = load_state()
+    state = load_state(Paths.from_env(os.environ))
     assert state is not None and state.active_role == "readonly"
 
     assert tray.stop() == 0
@@ -249,7 +251,7 @@ def test_denied_role_is_notified_and_turns_red(xs: XSession, aws: Any, start_tra
     world(aws, locked=True)
     from tray.state import State, save_state
 
-    save_state(State(active_role="locked", target="roletray"))  # e.g. from yesterday
+    save_state(State(active_role="locked", target="roletray"), Paths.from_env(os.environ))  # e.g. from yesterday
     seen = len(xs.notifications())
     tray = start_tray()
     note = wait_note(xs, seen, "locked: failed")
@@ -270,7 +272,7 @@ def test_mfa_code_from_the_notification_button(xs: XSession, aws: Any, start_tra
     world(aws, mfa=True)
     from tray.state import State, save_state
 
-    save_state(State(active_role="mfa-role", target="roletray"))
+    save_state(State(active_role="mfa-role", target="roletray"), Paths.from_env(os.environ))
     seen = len(xs.notifications())
     tray = start_tray()
     note = wait_note(xs, seen, "mfa-role: MFA code needed")
@@ -296,7 +298,7 @@ def test_quitting_closes_an_open_prompt(xs: XSession, aws: Any, start_tray: Any)
     world(aws, mfa=True)
     from tray.state import State, save_state
 
-    save_state(State(active_role="mfa-role", target="roletray"))
+    save_state(State(active_role="mfa-role", target="roletray"), Paths.from_env(os.environ))
     seen = len(xs.notifications())
     tray = start_tray()
     wait_note(xs, seen, "mfa-role: MFA code needed")

@@ -49,8 +49,10 @@ def test_a_running_instance_refreshes_without_loading_botocore(aws) -> None:  # 
     aws.seed_world()
     aws.enforce()
     doc = run_py(
+        "import os\n"
         "from tray import app\n"
-        "with app.running_instance() as refresher:\n"
+        "from tray.engine.actions import Context\n"
+        "with app.running_instance(ctx=Context.from_env(os.environ)) as refresher:\n"
         "    refresher.switch('platform')\n"
         "    snap = refresher.refresh_now()\n"
         "print(json.dumps({'state': snap.state.value, 'role': snap.role,\n"

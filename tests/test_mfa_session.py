@@ -36,7 +36,7 @@ from conftest import ACCOUNT, AwsSandbox
 from fakes import EPOCH, FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
-from tray import app, paths
+from tray import app
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
@@ -45,6 +45,7 @@ from tray.engine import actions, mfa_session, worker
 from tray.engine.mfa_session import MfaSession
 from tray.engine.refresher import MFA_ASK_AHEAD, Refresher
 from tray.instance import control
+from tray.paths import Paths
 from tray.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +99,7 @@ class Rig:
 
 def make_rig(clock: FakeClock, proxy: StsProxy, *, hours: int = 12) -> Rig:
     sched = FakeScheduler(clock)
-    ctx = actions.Context(now=clock.now, settings=Settings(mfa_session_hours=hours))
+    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(mfa_session_hours=hours))
     # assume_fn None: the real actions.assume, in this process, against moto.
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(5),
                   tick_interval=None)
@@ -130,7 +131,7 @@ def private_log(tmp_path: Path) -> Iterator[Path]:
 
 def everything_written(rig: Rig, aws: AwsSandbox, log: Path) -> str:
     """Every place a secret must never land: the log, state, snapshots, our files."""
-    parts = [log.read_text(), paths.state_file().read_text() if paths.state_file().exists()
+    parts = [log.read_text(), Paths.from_env(os.environ).state_file.read_text() if Paths.from_env(os.environ).state_file.exists()
              else "", aws.credentials_path.read_text(), aws.config_path.read_text(),
              repr([s.to_json() for s in rig.seen]), repr(rig.seen)]
     return "\n".join(parts)
@@ -165,7 +166,8 @@ def test_a_source_with_temporary_keys_sends_the_code_with_assume_role(
     mfa_world(aws)
     proxy.fail("GetSessionToken", "AccessDenied",
                "Cannot call GetSessionToken with session credentials")
-    out = actions.assume("guarded-a", mfa_code="902817", mfa_session_hours=12)
+    out = actions.assume("guarded-a", mfa_code="902817", mfa_session_hours=12,
+                          ctx=actions.Context.from_env(os.environ))
     assert out.mfa_session is None
     assert proxy.actions == ["GetSessionToken", "AssumeRole"]
     [ar] = proxy.of("AssumeRole")
@@ -328,7 +330,7 @@ def test_the_session_travels_to_and_from_the_worker_by_pipe_only(
                                                          "source_profile = proc")
                      + f"\n[profile proc]\ncredential_process = {sys.executable} {script}\n")
     monkeypatch.setenv("PYTHONPATH", str(REPO))
-    ctx = actions.Context()
+    ctx = actions.Context.from_env(os.environ)
 
     out = worker.assume_in_child("guarded-a", ctx=ctx, mfa_code="902817", mfa_session_hours=12)
     session = out.mfa_session
@@ -383,7 +385,7 @@ def test_daemon_keeps_the_session_for_cli_hand_overs(aws: AwsSandbox, tmp_path: 
         finally:
             daemon.terminate()
             daemon.wait(10)
-    log_text = (paths.log_dir() / "roletray.log").read_text() + stderr.read_text()
+    log_text = (Paths.from_env(os.environ).log_dir / "roletray.log").read_text() + stderr.read_text()
     assert "started an MFA session" in log_text
     assert "902817" not in log_text and SESSION_SECRET not in log_text
 

@@ -8,6 +8,7 @@ else in a sleep); the bound is set to 1 s here instead of 30 s.
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
 import time
@@ -84,7 +85,7 @@ def test_the_refresher_says_it_needs_input_then_recovers(aws: AwsSandbox, tmp_pa
     block, _ = waiting_source(aws, tmp_path)
     clock = FakeClock()
     sched = FakeScheduler(clock)
-    r = Refresher(actions.Context(now=clock.now, settings=Settings()), sched,
+    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(2), tick_interval=None)
     r.start()
     assert r.switch("via-process").state is RefreshState.FRESH
@@ -111,7 +112,7 @@ def test_the_worker_brings_the_timeout_back_and_stays_bounded(
     block.touch()
     start = time.monotonic()
     with pytest.raises(CredentialProcessTimeoutError) as err:
-        worker.assume_in_child("via-process", ctx=actions.Context())
+        worker.assume_in_child("via-process", ctx=actions.Context.from_env(os.environ))
     assert time.monotonic() - start < 15  # far below the worker's own 60 s backstop
     assert err.value.kwargs["profile"] == "waits"
     assert gone(int(pid_file.read_text()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import random
 import threading
 import types
@@ -28,6 +29,7 @@ from tray.domain.models import RefreshState, Snapshot, TempCredentials, utcnow
 from tray.engine import actions
 from tray.engine.refresher import BACKOFF_CAP, Refresher, backoff_step
 from tray.engine.scheduler import ApsScheduler
+from tray.paths import Paths
 from tray.settings import Settings
 from tray.state import load_state
 
@@ -67,7 +69,7 @@ def make_rig(clock: FakeClock, creds_path: Path, *, margin: timedelta = timedelt
              fake: FakeSts | None = None, seed: int = 7) -> Rig:
     sched = FakeScheduler(clock)
     fake = fake or FakeSts(clock)
-    ctx = actions.Context(now=clock.now, settings=Settings(refresh_margin=margin))
+    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(refresh_margin=margin))
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(seed),
                   assume_fn=fake, tick_interval=None)
     rig = Rig(r, sched, fake, clock, creds_path)
@@ -436,7 +438,7 @@ def test_switch_failure_keeps_the_active_role(rig: Rig) -> None:
     assert snap.role == "platform" and snap.state is RefreshState.FRESH
     rig.sts.fail_with = None
     assert rig.r.switch("other").role == "other"
-    assert load_state() is not None and load_state().active_role == "other"  # type: ignore[union-attr]
+    assert load_state(Paths.from_env(os.environ)) is not None and load_state(Paths.from_env(os.environ)).active_role == "other"  # type: ignore[union-attr]
 
 
 def test_refresh_now_and_clear(rig: Rig, world: Path) -> None:
@@ -456,7 +458,7 @@ def test_refresh_now_and_clear(rig: Rig, world: Path) -> None:
     snap = rig.r.clear()
     assert snap.state is RefreshState.IDLE and snap.role is None
     assert "[roletray]" not in world.read_text() and DEFAULT_KEY in world.read_text()
-    assert load_state() is None
+    assert load_state(Paths.from_env(os.environ)) is None
     assert rig.sched.pending() == {}
     rig.sched.advance(3 * 60 * MIN)
     rig.r.check_wake()
@@ -519,7 +521,7 @@ def test_one_assume_role_at_a_time(rig: Rig) -> None:
 def test_real_scheduler_runs_the_resume_refresh_at_once(world: Path) -> None:
     clock = types.SimpleNamespace(now=utcnow)
     fake = FakeSts(clock)  # type: ignore[arg-type]
-    ctx = actions.Context(settings=Settings())
+    ctx = actions.Context.from_env(os.environ, settings=Settings())
     fresh = threading.Event()
     r = Refresher(ctx, ApsScheduler(), assume_fn=fake, tick_interval=None)
     r.start()
@@ -545,7 +547,7 @@ def live(aws, monkeypatch: pytest.MonkeyPatch) -> Rig:  # type: ignore[no-untype
     aws.enforce()
     clock = FakeClock(utcnow())  # moto's keys expire by the real clock
     sched = FakeScheduler(clock)
-    ctx = actions.Context(now=clock.now, settings=Settings(),
+    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(),
                           client_factory=sts.make_client_factory(
                               connect_timeout=1, read_timeout=2, max_attempts=1))
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(1),

@@ -133,7 +133,7 @@ def test_the_worker_reports_which_profile_to_sign_in(world: tuple[SsoFake, StsPr
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     write_token("corp", expires_in=timedelta(minutes=-1))
     with pytest.raises(SsoLoginRequiredError) as err:
-        worker.assume_in_child("via-sso", ctx=actions.Context())
+        worker.assume_in_child("via-sso", ctx=actions.Context.from_env(os.environ))
     assert "(token expired)" in str(err.value) and err.value.kwargs["profile"] == "sso-dev"
 
 
@@ -245,7 +245,7 @@ def test_the_refresher_waits_for_the_sign_in_then_resumes_by_itself(
     fake, proxy = world
     clock = FakeClock()
     sched = FakeScheduler(clock)
-    r = Refresher(actions.Context(now=clock.now, settings=Settings()), sched,
+    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
     r.start()
     write_token("corp")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from tray.domain.errors import (
     RoletrayError,
 )
 from tray.engine import actions, worker
+from tray.paths import Paths
 from tray.state import load_state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,14 +36,14 @@ def importable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_child_assumes_writes_and_reports_back(aws) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
     aws.enforce()
-    out = worker.assume_in_child("platform", ctx=actions.Context())
+    out = worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ))
     assert out.role.name == "platform" and out.target == "roletray"
     assert out.region == "ap-northeast-2" and out.warnings == ()
     assert out.result.identity_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/")
     assert out.result.server_date is not None  # for the clock-skew check
     owned = credfile.read_owned(aws.credentials_path, "roletray")
     assert owned == out.result.credentials  # the keys came back through the file
-    state = load_state()
+    state = load_state(Paths.from_env(os.environ))
     assert state is not None and state.active_role == "platform"
     assert worker._children == set()
 
@@ -56,13 +58,13 @@ def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-u
     aws.enforce()
     before = aws.credentials_path.read_bytes()
     with pytest.raises(AccessDeniedError) as denied:
-        worker.assume_in_child("locked", ctx=actions.Context())
+        worker.assume_in_child("locked", ctx=actions.Context.from_env(os.environ))
     assert denied.value.exit_code == 1 and "trust relationship" in str(denied.value)
     with pytest.raises(MfaRequiredError) as mfa:
-        worker.assume_in_child("guarded", ctx=actions.Context())
+        worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ))
     assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)
     with pytest.raises(errors.UnknownProfileError):
-        worker.assume_in_child("nope", ctx=actions.Context())
+        worker.assume_in_child("nope", ctx=actions.Context.from_env(os.environ))
     assert aws.credentials_path.read_bytes() == before
 
 
@@ -82,7 +84,7 @@ def test_a_hanging_call_is_bounded_and_the_child_killed(aws, monkeypatch) -> Non
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
         start = time.monotonic()
         with pytest.raises(EndpointError, match="did not finish within 2 s"):
-            worker.assume_in_child("platform", ctx=actions.Context(), timeout=2.0)
+            worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ), timeout=2.0)
         assert time.monotonic() - start < 5
     assert worker._children == set()
 
@@ -99,7 +101,7 @@ def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
 
         def run() -> None:
             try:
-                worker.assume_in_child("guarded", mfa_code="902817", ctx=actions.Context())
+                worker.assume_in_child("guarded", mfa_code="902817", ctx=actions.Context.from_env(os.environ))
             except RoletrayError as e:
                 failures.append(e)
 

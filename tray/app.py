@@ -15,16 +15,16 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from tray import paths
 from tray.domain.models import Snapshot
 from tray.engine import actions, worker
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control
+from tray.state import make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,15 @@ class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
-def setup_logging(to_stderr: bool, *, quiet: bool = False, log_file: Path | None = None,
+def setup_logging(to_stderr: bool, *, log_file: Path, quiet: bool = False,
                   level: int = logging.INFO) -> Path:
-    """Log to ``log_dir()/roletray.log`` (1 MiB x 3, 0600) and, if asked, to stderr.
+    """Log to ``log_file`` (``Paths.log_dir/roletray.log``: 1 MiB x 3, 0600) and, if
+    asked, to stderr.
 
     Safe to call twice: the handlers it added before are replaced.
     """
-    path = log_file or paths.log_dir() / LOG_NAME
+    path = log_file
+    make_private_dirs(path.parent)  # the state folder above it too, 0700
     control.ensure_private_dir(path.parent)
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -95,14 +97,14 @@ def notify_subscriber(notify: Notify) -> Callable[[Snapshot], None]:
     return on_snapshot
 
 
-def build_refresher(ctx: actions.Context | None = None, *, scheduler: Scheduler | None = None,
+def build_refresher(ctx: actions.Context, *, scheduler: Scheduler | None = None,
                     notify: Notify | None = None, tick_interval: float | None = TICK_INTERVAL,
                     in_process: bool = False) -> Refresher:
     """The refresher with the real scheduler and clock; ``notify`` sees every change.
 
     Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
     """
-    refresher = Refresher(ctx or actions.Context(), scheduler or ApsScheduler(),
+    refresher = Refresher(ctx, scheduler or ApsScheduler(),
                           tick_interval=tick_interval,
                           assume_fn=actions.assume if in_process else worker.assume_in_child)
     if notify is not None:
@@ -111,7 +113,7 @@ def build_refresher(ctx: actions.Context | None = None, *, scheduler: Scheduler 
 
 
 @contextlib.contextmanager
-def running_instance(*, ctx: actions.Context | None = None, notify: Notify | None = None,
+def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
                      subscribers: tuple[Callable[[Snapshot], None], ...] = ()
                      ) -> Iterator[Refresher]:
     """Lock the instance, start the refresher and the control socket; undo all on exit.
@@ -119,17 +121,18 @@ def running_instance(*, ctx: actions.Context | None = None, notify: Notify | Non
     Raises ``InstanceRunningError`` (exit 2) when another tray or daemon runs.
     ``refresher.stopped_cleanly`` says afterwards whether a refresh was cut short.
     """
-    ctx = ctx or actions.Context()  # settings errors surface before anything starts
-    lock = control.InstanceLock().acquire()
+    make_private_dirs(ctx.paths.runtime_dir)
+    lock = control.InstanceLock(control.lock_path(ctx.paths)).acquire()
     server: control.ControlServer | None = None
     refresher = build_refresher(ctx, notify=notify)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:
         refresher.start()
-        server = control.ControlServer(control.make_handler(refresher)).start()
+        server = control.ControlServer(control.make_handler(refresher),
+                                       control.socket_path(ctx.paths)).start()
         log.info("roletray %s running (pid %d); control socket %s", _version(), os.getpid(),
-                 paths.display_path(server.path))
+                 ctx.paths.display(server.path))
         yield refresher
     finally:
         if server is not None:
@@ -190,19 +193,21 @@ def _wait_for_stop(rsock: socket.socket) -> int:
                 return signum
 
 
-def run_daemon(args: argparse.Namespace) -> int:
+def run_daemon(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """``roletray daemon``: the refresher in the foreground until SIGINT or SIGTERM.
 
-    Raises ``InstanceRunningError`` (exit 2, naming the pid) if a tray or daemon runs.
+    ``env``: the process environment, read here and nowhere below. Raises
+    ``InstanceRunningError`` (exit 2, naming the pid) if a tray or daemon runs.
     """
+    ctx = actions.Context.from_env(env)  # a broken settings file stops us before anything
     quiet = bool(getattr(args, "quiet", False))
-    log_path = setup_logging(to_stderr=True, quiet=quiet)
+    log_path = setup_logging(to_stderr=True, quiet=quiet, log_file=ctx.paths.log_dir / LOG_NAME)
     subscribers: tuple[Callable[[Snapshot], None], ...] = ()
     if getattr(args, "status_line", False):
         subscribers = (_status_line,)
-    with _stop_signals() as rsock, running_instance(subscribers=subscribers) as refresher:
+    with _stop_signals() as rsock, running_instance(ctx=ctx, subscribers=subscribers) as refresher:
         log.info("daemon logging to %s; stop with Ctrl-C or SIGTERM",
-                 paths.display_path(log_path))
+                 ctx.paths.display(log_path))
         signum = _wait_for_stop(rsock)
         log.info("stopping on %s", signal.Signals(signum).name)
     _exit_now_if_stuck(refresher, 0)
@@ -212,7 +217,7 @@ def run_daemon(args: argparse.Namespace) -> int:
 
 # -------------------------------------------------------------------------- tray
 
-def run_tray(args: argparse.Namespace) -> int:
+def run_tray(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """``roletray run``: the tray icon, the refresher and notifications until Quit.
 
     Refuses (exit 2) before anything starts when no tray with a menu can run
@@ -222,9 +227,9 @@ def run_tray(args: argparse.Namespace) -> int:
     from tray.ui import tray_app  # the GUI is reached from here only
 
     tray_app.select_backend()  # sets PYSTRAY_BACKEND before pystray is imported
-    ctx = actions.Context()  # a broken settings file stops us before the lock is taken
-    log_path = setup_logging(to_stderr=True, quiet=bool(getattr(args, "quiet", True)))
-    assert ctx.settings is not None
+    ctx = actions.Context.from_env(env)  # a broken settings file stops us before the lock
+    log_path = setup_logging(to_stderr=True, quiet=bool(getattr(args, "quiet", True)),
+                             log_file=ctx.paths.log_dir / LOG_NAME)
     app = tray_app.TrayApp(None, log_path=log_path, config_path=ctx.config_path,
                            notifications=ctx.settings.notifications)
     try:

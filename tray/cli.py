@@ -12,13 +12,19 @@ import gc
 import getpass
 import json
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tray import __version__
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
+from tray.paths import Paths
+
+if TYPE_CHECKING:
+    from tray.engine.actions import Context
 
 log = logging.getLogger("roletray")
 
@@ -84,7 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
 _LONG_RUNNING = frozenset({"run", "daemon", "demo"})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@dataclass(frozen=True)
+class Root:
+    """What every command starts from: the environment and the paths resolved from it once."""
+
+    env: Mapping[str, str]
+    paths: Paths
+
+    def context(self) -> Context:
+        """The use cases' context; reads the settings file (a broken one is an error)."""
+        from tray.engine.actions import Context
+        from tray.settings import load_settings
+
+        return Context(paths=self.paths, env=self.env, settings=load_settings(self.paths))
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    """``env``: the environment to run in (default: the process's, read here only)."""
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     handler = _COMMANDS[command]
@@ -92,16 +114,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if pause_gc:
         gc.disable()
     try:
-        return int(handler(args))
+        e = os.environ if env is None else env
+        code = int(handler(args, Root(env=e, paths=Paths.from_env(e))))
+        sys.stdout.flush()  # a reader that left (`| head -1`) shows here, not at exit
+        return code
     except RoletrayError as e:
         _fail(args, str(e), e.exit_code)
         return e.exit_code
     except KeyboardInterrupt:
         print("roletray: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `roletray profiles | head -1`: the reader left, as is its right. Point stdout
+        # at /dev/null so the interpreter's final flush does not fail again.
+        _drop_stdout()
+        return 141  # as a shell reports a command ended by SIGPIPE
     finally:
         if pause_gc:  # main() also runs in-process (tests): leave the collector as found
             gc.enable()
+
+
+def _drop_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> None:
@@ -166,29 +205,28 @@ def _snapshot_rows(snap: Any) -> list[tuple[str, str]]:
 
 # --- commands -------------------------------------------------------------------
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, root: Root) -> int:
     from tray import app
 
-    return app.run_tray(args)
+    return app.run_tray(args, root.env)
 
 
-def cmd_daemon(args: argparse.Namespace) -> int:
+def cmd_daemon(args: argparse.Namespace, root: Root) -> int:
     from tray import app
 
-    return app.run_daemon(args)
+    return app.run_daemon(args, root.env)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace, root: Root) -> int:
     from tray import demo
 
-    return demo.run(args)
+    return demo.run(args)  # a root of its own: it points this process at its sandbox
 
 
-def cmd_profiles(args: argparse.Namespace) -> int:
-    from tray import paths
+def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
     from tray.awsfiles import awsconfig
 
-    config_path = paths.aws_config_file()
+    config_path = root.paths.aws_config
     profile_map = awsconfig.load_profile_map(config_path)
     roles, problems = awsconfig.build_role_profiles(profile_map, config_path)
     items: list[dict[str, Any]] = []
@@ -208,7 +246,7 @@ def cmd_profiles(args: argparse.Namespace) -> int:
         _emit({"config_file": str(config_path), "profiles": items})
         return EXIT_OK
     if not items:
-        print(f"No role profiles in {paths.display_path(config_path)}. Add one such as:\n\n"
+        print(f"No role profiles in {root.paths.display(config_path)}. Add one such as:\n\n"
               "[profile platform]\nrole_arn = arn:aws:iam::111122223333:role/platform\n"
               "source_profile = default")
         return EXIT_OK
@@ -244,32 +282,32 @@ def _prompt_mfa(serial: str) -> str | None:
     return code or None
 
 
-def _needs_mfa(profile_name: str | None) -> str | None:
+def _needs_mfa(profile_name: str | None, root: Root) -> str | None:
     """The mfa_serial of a profile, if it has one (checked locally, before any call)."""
     if not profile_name:
         return None
     from tray.awsfiles import awsconfig
 
     try:
-        return awsconfig.get_role_profile(profile_name).mfa_serial
+        return awsconfig.get_role_profile(profile_name, root.paths.aws_config).mfa_serial
     except RoletrayError:
         return None  # the real call reports the problem with full context
 
 
-def _mfa_for(profile_name: str | None, given: str | None) -> str | None:
+def _mfa_for(profile_name: str | None, given: str | None, root: Root) -> str | None:
     code = _read_mfa_code(given)
     if code is None:
-        serial = _needs_mfa(profile_name)
+        serial = _needs_mfa(profile_name, root)
         if serial:
             code = _prompt_mfa(serial)
     return code
 
 
-def _handover(cmd: str, payload: dict[str, Any]) -> Any | None:
+def _handover(cmd: str, payload: dict[str, Any], root: Root) -> Any | None:
     """Hand the command to a running tray/daemon; None when none runs."""
     from tray.instance import control
 
-    reply = control.send(cmd, payload)
+    reply = control.send(cmd, payload, path=control.socket_path(root.paths))
     if reply is None:
         return None
     return _checked(reply)
@@ -289,20 +327,21 @@ _MFA_NEEDED = ("MfaRequiredError", "MfaSessionEndedError")
 
 
 def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
-                     retry: str) -> Any | None:
+                     retry: str, root: Root) -> Any | None:
     """Hand ``cmd`` over without a code first: the running instance may hold an MFA
     session. If it needs a code, ask on the terminal and send it with ``retry``
     (``{"mfa_code": code}`` added to the payload). None when no instance runs."""
     from tray.instance import control
 
-    reply = control.send(cmd, payload)
+    path = control.socket_path(root.paths)
+    reply = control.send(cmd, payload, path=path)
     if reply is None:
         return None
     if not reply.get("ok") and reply.get("error_type") in _MFA_NEEDED:
-        serial = _needs_mfa(profile)
+        serial = _needs_mfa(profile, root)
         code = _prompt_mfa(serial) if serial else None
         if code is not None:
-            reply = control.send(retry, {**payload, "mfa_code": code, "code": code})
+            reply = control.send(retry, {**payload, "mfa_code": code, "code": code}, path=path)
             if reply is None:
                 raise UsageError("the running roletray went away while asking for the code")
     return _checked(reply)
@@ -328,8 +367,7 @@ def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: 
     print(_table(_snapshot_rows(snap)))
 
 
-def cmd_assume(args: argparse.Namespace) -> int:
-    from tray import paths
+def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     from tray.domain.models import iso_utc
     from tray.engine import actions
 
@@ -339,21 +377,22 @@ def cmd_assume(args: argparse.Namespace) -> int:
     # A running instance may hold an MFA session for this role: ask only if it says so.
     reply = _handover_asking("assume", {"profile": args.profile, "target": args.target,
                                         "duration": args.duration, "mfa_code": given,
-                                        "force": args.force}, args.profile, retry="assume")
+                                        "force": args.force}, args.profile, retry="assume",
+                            root=root)
     if reply is not None:
         _print_snapshot(args, reply["snapshot"],
                         extra=f"Switched the running roletray to {args.profile}.")
         return EXIT_OK
-    mfa_code = _mfa_for(args.profile, given)
+    mfa_code = _mfa_for(args.profile, given, root)
     try:
         out = actions.assume(args.profile, target=args.target, duration=args.duration,
-                             mfa_code=mfa_code, force=args.force)
+                             mfa_code=mfa_code, force=args.force, ctx=root.context())
     except AccessDeniedError as e:
-        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(args.profile, str(e))}") from e
+        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(args.profile, str(e), root)}") from e
     creds = out.result.credentials
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    cred_path = paths.aws_credentials_file()
+    cred_path = root.paths.aws_credentials
     if args.json:
         _emit({"ok": True, "profile": out.role.name, "role_arn": out.role.role_arn,
                "target": out.target, "identity_arn": out.result.identity_arn,
@@ -365,7 +404,7 @@ def cmd_assume(args: argparse.Namespace) -> int:
 
     rows = [("identity", out.result.identity_arn), ("account", out.result.account),
             ("access key", creds.masked_key), ("expires", local_time(creds.expiration, utcnow())),
-            ("wrote", f"[{out.target}] in {paths.display_path(cred_path)}"
+            ("wrote", f"[{out.target}] in {root.paths.display(cred_path)}"
              + (f", region {out.region}" if out.region else ""))]
     print(f"Assumed {out.role.name} ({out.role.role_arn})")
     print(_table(rows))
@@ -374,12 +413,12 @@ def cmd_assume(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _diagnosis(profile: str, denial: str) -> str:
+def _diagnosis(profile: str, denial: str, root: Root) -> str:
     """The doctor's one-line summary for a denied AssumeRole (no second AssumeRole)."""
     from tray.doctor import diagnose
 
     try:
-        report = diagnose.run_doctor(profile, try_assume=False)
+        report = diagnose.run_doctor(profile, try_assume=False, env=root.env)
         if report.exit_code == 0:  # IAM reads denied: AWS's own denial is the evidence left
             return diagnose.trust_hint(denial, report.role_arn, report.caller_arn) or \
                 diagnose.summarize(report)
@@ -389,33 +428,34 @@ def _diagnosis(profile: str, denial: str) -> str:
         return f"run `roletray doctor {profile}`"
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def cmd_status(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
 
-    reply = _handover("status", {})
+    reply = _handover("status", {}, root)
     if reply is not None:
         _print_snapshot(args, reply["snapshot"])
         return EXIT_OK
-    _print_snapshot(args, actions.status().to_json())
+    _print_snapshot(args, actions.status(root.context()).to_json())
     return EXIT_OK
 
 
-def cmd_refresh(args: argparse.Namespace) -> int:
+def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
     from tray.state import load_state
 
-    state = load_state()
+    state = load_state(root.paths)
     if state is None:
         raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
     given = _read_mfa_code(args.mfa_code)
     # The running instance may refresh from its MFA session; if it needs a code, it
     # gets the one typed here through the `mfa` command.
-    reply = _handover_asking("refresh", {"mfa_code": given}, state.active_role, retry="mfa")
+    reply = _handover_asking("refresh", {"mfa_code": given}, state.active_role, retry="mfa",
+                             root=root)
     if reply is not None:
         _print_snapshot(args, reply["snapshot"], extra=f"Refreshed {state.active_role}.")
         return EXIT_OK
-    mfa_code = _mfa_for(state.active_role, given)
-    ctx = actions.Context()  # one settings read for the refresh and the status after it
+    mfa_code = _mfa_for(state.active_role, given, root)
+    ctx = root.context()  # one settings read for the refresh and the status after it
     out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx)
     for w in out.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -423,37 +463,41 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_clear(args: argparse.Namespace) -> int:
-    from tray import paths
+def cmd_clear(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
 
-    reply = _handover("clear", {"target": args.target})
+    reply = _handover("clear", {"target": args.target}, root)
     if reply is not None:
-        removed = True
+        removed, unreadable, section = True, False, True
     else:
-        removed = actions.clear(args.target)
+        cleared = actions.clear(args.target, ctx=root.context())
+        removed, unreadable, section = cleared.anything, cleared.unreadable_state, cleared.section
     if args.json:
-        _emit({"ok": True, "removed": removed})
-    elif removed:
-        print(f"Removed roletray's section from {paths.display_path(paths.aws_credentials_file())}"
+        _emit({"ok": True, "removed": removed, "unreadable_state_removed": unreadable})
+        return EXIT_OK
+    if unreadable:
+        print(f"Removed roletray's unreadable state file {root.paths.display(root.paths.state_file)}"
+              " (only that file); the next assume writes a new one.")
+    if removed and (section or not unreadable):
+        print(f"Removed roletray's section from {root.paths.display(root.paths.aws_credentials)}"
               " and forgot the active role.")
-    else:
+    elif not removed:
         print("Nothing to clear: no active role and no roletray section.")
     return EXIT_OK
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
+def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
     from tray.doctor import diagnose
 
     profile = args.profile
     if profile is None:
         from tray.state import load_state
 
-        state = load_state()
+        state = load_state(root.paths)
         if state is None:
             raise UsageError("no active role: name a profile, e.g. `roletray doctor platform`")
         profile = state.active_role
-    report = diagnose.run_doctor(profile)
+    report = diagnose.run_doctor(profile, env=root.env)
     if args.json:
         _emit(report.to_json())
     else:
@@ -461,13 +505,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return int(report.exit_code)
 
 
-def cmd_autostart(args: argparse.Namespace) -> int:
+def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
     from tray.platform import autostart
 
-    return int(autostart.cli(args.action, json_output=args.json, force=args.force))
+    return int(autostart.cli(args.action, env=root.env, json_output=args.json, force=args.force))
 
 
-_COMMANDS = {
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "run": cmd_run, "daemon": cmd_daemon, "demo": cmd_demo, "profiles": cmd_profiles,
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart,

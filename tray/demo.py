@@ -164,13 +164,16 @@ def _has_display() -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    """A composition root of its own: the sandbox's variables go into the process
+    environment (botocore, the worker and the aws CLI read them there), and the
+    paths and settings are resolved from it once."""
     from tray import app
     from tray.engine import actions
 
     with sandbox(keep=getattr(args, "keep", False)) as box:
         apply_env(box, os.environ)
         print(banner(box), flush=True)
-        out = actions.assume("platform")
+        out = actions.assume("platform", ctx=actions.Context.from_env(os.environ))
         print(f"Assumed platform: {out.result.identity_arn}", flush=True)
         if not getattr(args, "headless", False) and _has_display():
             try:
@@ -180,6 +183,6 @@ def run(args: argparse.Namespace) -> int:
             except (RoletrayError, ImportError) as e:  # e.g. no PyGObject: the demo still runs
                 print(f"No tray here ({e}); running the daemon instead.", flush=True)
             else:
-                return app.run_tray(args)
+                return app.run_tray(args, os.environ)
         args.status_line = True
-        return app.run_daemon(args)
+        return app.run_daemon(args, os.environ)

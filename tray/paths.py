@@ -1,28 +1,105 @@
-"""Where files live. Everything is computed on call, from the environment given.
+"""Where files live: one immutable ``Paths``, built once from an environment mapping.
+
+The composition root (``cli.main``, ``app``, ``demo``, the worker child) calls
+``Paths.from_env(os.environ)`` once and passes the value down; nothing below it
+reads the environment to find a file, so two ``Paths`` from two environments
+work side by side in one process.
 
 The AWS files are found as the AWS CLI finds them: ``AWS_CONFIG_FILE`` and
 ``AWS_SHARED_CREDENTIALS_FILE``, else ``~/.aws/config`` and ``~/.aws/credentials``.
-roletray's own files follow platformdirs (on Linux, the XDG variables).
+roletray's own files follow the XDG variables on Linux and the BSDs (as
+platformdirs does there), and platformdirs elsewhere.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 APP = "roletray"
 
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
+def _home(env: Mapping[str, str]) -> str:
+    return env.get("HOME") or os.path.expanduser("~")
 
 
 def _expand(value: str, env: Mapping[str, str]) -> Path:
-    home = env.get("HOME") or os.path.expanduser("~")
+    home = _home(env)
     if value == "~" or value.startswith("~/"):
         value = home + value[1:]
     return Path(os.path.expandvars(value))
+
+
+def _xdg(env: Mapping[str, str], var: str, default: str) -> Path:
+    # As the XDG spec (and platformdirs) says: only an absolute value counts.
+    value = env.get(var, "")
+    return Path(value) if os.path.isabs(value) else Path(_home(env)) / default
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+    aws_config: Path
+    aws_credentials: Path
+    settings_file: Path
+    state_dir: Path
+    log_dir: Path
+    runtime_dir: Path
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Paths:
+        """Resolve every path from ``env``: the only place its variables are read for paths."""
+        if sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+            config_dir = _xdg(env, "XDG_CONFIG_HOME", ".config") / APP
+            state_dir = _xdg(env, "XDG_STATE_HOME", ".local/state") / APP
+            log_dir = state_dir / "log"
+        else:  # macOS, Windows: platformdirs knows their folders (from the process's HOME)
+            import platformdirs
+
+            config_dir = Path(platformdirs.user_config_dir(APP))
+            state_dir = Path(platformdirs.user_state_dir(APP))
+            log_dir = Path(platformdirs.user_log_dir(APP))
+        base = env.get("XDG_RUNTIME_DIR")
+        if base and os.path.isdir(base):
+            runtime_dir = Path(base) / APP
+        else:  # no runtime dir (containers, macOS): the state dir is private to the user too
+            runtime_dir = state_dir / "run"
+        return cls(
+            home=Path(_home(env)),
+            aws_config=_expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config", env),
+            aws_credentials=_expand(env.get("AWS_SHARED_CREDENTIALS_FILE")
+                                    or "~/.aws/credentials", env),
+            settings_file=config_dir / "config.toml",
+            state_dir=state_dir,
+            log_dir=log_dir,
+            runtime_dir=runtime_dir,
+        )
+
+    def display(self, path: Path) -> str:
+        """A path as the user would write it: ``~/.aws/credentials``."""
+        return _shorten(path, str(self.home))
+
+
+def _shorten(path: Path, home: str) -> str:
+    s = str(path)
+    if home and (s == home or s.startswith(home.rstrip("/") + "/")):
+        return "~" + s[len(home.rstrip("/")):]
+    return s
+
+
+# --- for modules that do not take a ``Paths`` yet (aws, awsfiles, doctor, ui, control's
+# defaults) ------------------------------------------------------------------------------
+# Each reads the process environment when ``env`` is None; new code takes a ``Paths``.
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
 
 
 def aws_config_file(env: Mapping[str, str] | None = None) -> Path:
@@ -35,43 +112,18 @@ def aws_credentials_file(env: Mapping[str, str] | None = None) -> Path:
     return _expand(e.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials", e)
 
 
-def settings_file() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+def settings_file(env: Mapping[str, str] | None = None) -> Path:
+    return Paths.from_env(_env(env)).settings_file
 
 
-def state_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir(APP))
+def state_dir(env: Mapping[str, str] | None = None) -> Path:
+    return Paths.from_env(_env(env)).state_dir
 
 
-def state_file() -> Path:
-    return state_dir() / "state.json"
-
-
-def log_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_log_dir(APP))
-
-
-def runtime_dir() -> Path:
-    """Private per-user folder for the instance lock and the control socket."""
-    import platformdirs
-
-    base = os.environ.get("XDG_RUNTIME_DIR")
-    if base and os.path.isdir(base):
-        return Path(base) / APP
-    # No runtime dir (containers, macOS): the state dir is private to the user too.
-    return Path(platformdirs.user_state_dir(APP)) / "run"
+def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
+    return Paths.from_env(_env(env)).runtime_dir
 
 
 def display_path(path: Path, env: Mapping[str, str] | None = None) -> str:
     """A path as the user would write it: ``~/.aws/credentials``."""
-    home = _env(env).get("HOME") or os.path.expanduser("~")
-    s = str(path)
-    if home and (s == home or s.startswith(home.rstrip("/") + "/")):
-        return "~" + s[len(home.rstrip("/")):]
-    return s
+    return _shorten(path, _home(_env(env)))

@@ -1,4 +1,4 @@
-"""roletray's settings: ``config.toml`` in ``user_config_dir("roletray")``.
+"""roletray's settings: ``config.toml`` in ``user_config_dir("roletray")`` (``Paths.settings_file``).
 
 Example::
 
@@ -16,11 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from tray import paths
 from tray.domain.errors import SettingsError
+from tray.paths import Paths
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -54,9 +53,10 @@ def _line_of(text: str, key: str) -> int:
     return 1
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    path = path or paths.settings_file()
-    shown = paths.display_path(path)
+def load_settings(paths: Paths) -> Settings:
+    """The settings in ``paths.settings_file``; the defaults when there is none."""
+    path = paths.settings_file
+    shown = paths.display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tray import paths
 from tray.domain.errors import StateError
 from tray.domain.models import iso_utc, parse_iso_utc
+from tray.paths import Paths
 
 VERSION = 1
 
@@ -46,9 +46,9 @@ class State:
         }
 
 
-def load_state(path: Path | None = None) -> State | None:
-    path = path or paths.state_file()
-    shown = paths.display_path(path)
+def load_state(paths: Paths) -> State | None:
+    path = paths.state_file
+    shown = paths.display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -82,10 +82,10 @@ def load_state(path: Path | None = None) -> State | None:
                          "run `roletray clear` to start over") from e
 
 
-def save_state(state: State, path: Path | None = None) -> None:
+def save_state(state: State, paths: Paths) -> None:
     """Atomic write, 0600 in a 0700 folder."""
-    path = path or paths.state_file()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = paths.state_file
+    make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -103,10 +103,27 @@ def save_state(state: State, path: Path | None = None) -> None:
         raise
 
 
-def clear_state(path: Path | None = None) -> bool:
-    path = path or paths.state_file()
+def clear_state(paths: Paths) -> bool:
+    """Remove the state file, readable or not (``roletray clear`` is the way out of a
+    corrupt one). Only that one file: never the folder or anything else in it."""
     try:
-        path.unlink()
+        paths.state_file.unlink()
         return True
     except FileNotFoundError:
         return False
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents 0700 (``mkdir(parents=True, mode=)``
+    gives the parents the umask's mode: ``~/.local/state`` would be 0755)."""
+    missing: list[Path] = []
+    p = folder
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(d, 0o700)  # a strict umask (0o277) would leave it unwritable to us

@@ -163,9 +163,9 @@ def run_doctor(
                                    fix="correct that line: the AWS tools cannot read the file "
                                        "either")
         profile_map = {}
-    target, settings_problem = _target(target)
+    target, settings_problem = _target(target, e)
     if profile_name is None:
-        profile_name = _active_role()
+        profile_name = _active_role(e)
     role: RoleProfile | None = None
     if profile_name is None:
         found.setdefault("profile", Finding("profile", "unknown", "no profile named and no "
@@ -210,23 +210,23 @@ def run_doctor(
     return report
 
 
-def _target(target: str | None) -> tuple[str, Finding | None]:
+def _target(target: str | None, env: Mapping[str, str]) -> tuple[str, Finding | None]:
     if target:
         return target, None
     from tray.settings import load_settings
 
     try:
-        return load_settings().target, None
+        return load_settings(paths.Paths.from_env(env)).target, None
     except RoletrayError as err:
         return "roletray", Finding("settings", "problem", str(err),
                                    fix="correct that line of roletray's settings")
 
 
-def _active_role() -> str | None:
+def _active_role(env: Mapping[str, str]) -> str | None:
     from tray.state import load_state
 
     try:
-        state = load_state()
+        state = load_state(paths.Paths.from_env(env))
     except RoletrayError:
         return None
     return state.active_role if state else None

@@ -1,49 +1,61 @@
-"""The use cases the CLI and the refresher share: assume, rewrite, clear, status.
+"""The use cases the CLI and the refresher share: assume, write, clear, status.
 
-Each takes a ``Context`` holding the collaborators (environment, clock, STS
-client factory, settings), so tests and the refresher inject their own.
+Each takes a ``Context`` holding the collaborators (paths, environment, settings,
+clock, STS client factory), built by a composition root, so tests and the
+refresher inject their own.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tray import paths
 from tray.awsfiles import awsconfig, credfile
-from tray.domain.errors import MfaSessionEndedError, RoletrayError
+from tray.domain.errors import MfaSessionEndedError, RoletrayError, StateError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
 from tray.engine.mfa_session import MfaSession, session_key, start_session
+from tray.paths import Paths
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
-    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    """Who and where a use case runs for. Building one does no I/O: ``from_env`` (for
+    a composition root) reads the settings file; tests pass ``settings`` themselves."""
+
+    paths: Paths
+    env: Mapping[str, str]  # what the AWS tools will see: AWS_PROFILE warnings, the worker
+    settings: Settings = field(default_factory=Settings)
     now: Callable[[], datetime] = utcnow
     client_factory: Callable[[RoleProfile], Any] | None = None
-    settings: Settings | None = None
 
-    def __post_init__(self) -> None:
-        if self.settings is None:
-            self.settings = load_settings()
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, settings: Settings | None = None,
+                 now: Callable[[], datetime] = utcnow,
+                 client_factory: Callable[[RoleProfile], Any] | None = None) -> Context:
+        """Paths from ``env``, and the settings file they name unless ``settings`` is given.
+
+        Raises ``SettingsError`` for a broken settings file.
+        """
+        where = Paths.from_env(env)
+        return cls(paths=where, env=env,
+                   settings=load_settings(where) if settings is None else settings,
+                   now=now, client_factory=client_factory)
 
     @property
     def config_path(self) -> Path:
-        return paths.aws_config_file(self.env)
+        return self.paths.aws_config
 
     @property
     def credentials_path(self) -> Path:
-        return paths.aws_credentials_file(self.env)
+        return self.paths.aws_credentials
 
     @property
     def target(self) -> str:
-        assert self.settings is not None
         return self.settings.target
 
 
@@ -82,7 +94,7 @@ def assume(
     duration: int | None = None,
     mfa_code: str | None = None,
     force: bool = False,
-    ctx: Context | None = None,
+    ctx: Context,
     mfa_session: MfaSession | None = None,
     mfa_session_hours: int | None = None,
 ) -> Outcome:
@@ -92,7 +104,6 @@ def assume(
     used instead of a code; with ``mfa_code`` and ``mfa_session_hours``, the code
     first starts a new MFA session (returned in ``Outcome.mfa_session``).
     """
-    ctx = ctx or Context()
     target = target or ctx.target
     role, profile_map = _prepare(profile_name, target, ctx, force=force)
     started: MfaSession | None = None
@@ -144,25 +155,49 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     warnings = tuple(sts.env_warnings(target, ctx.env))
     save_state(State(active_role=role.name, target=target,
                      expiration=result.credentials.expiration,
-                     identity_arn=result.identity_arn, updated_at=ctx.now()))
+                     identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 
-def clear(target: str | None = None, ctx: Context | None = None) -> bool:
-    """Remove roletray's section and forget the active role. True if anything was removed."""
-    ctx = ctx or Context()
-    state = load_state()
+@dataclass(frozen=True)
+class Cleared:
+    """What ``clear`` removed."""
+
+    target: str
+    section: bool  # the target section, from the credentials file
+    state: bool  # the state file
+    unreadable_state: bool = False  # ... which could not be read (removed all the same)
+
+    @property
+    def anything(self) -> bool:
+        return self.section or self.state
+
+
+def clear(target: str | None = None, *, ctx: Context) -> Cleared:
+    """Remove roletray's section and forget the active role.
+
+    A state file that cannot be read is removed too: ``roletray clear`` is the way out
+    its error names. Then the settings' target is the section cleared (unless given),
+    and nothing but that one file is touched in roletray's state folder.
+    """
+    try:
+        state = load_state(ctx.paths)
+    except StateError:
+        state, unreadable = None, True
+    else:
+        unreadable = False
     target = target or (state.target if state else None) or ctx.target
     removed = credfile.remove_credentials(ctx.credentials_path, target)
-    forgotten = clear_state() if state is None or state.target == target else False
-    return removed or forgotten
+    forget = state is None or state.target == target
+    forgotten = clear_state(ctx.paths) if forget else False
+    return Cleared(target=target, section=removed, state=forgotten,
+                   unreadable_state=unreadable and forgotten)
 
 
-def status(ctx: Context | None = None) -> Snapshot:
+def status(ctx: Context) -> Snapshot:
     """What the files say now, without calling AWS."""
-    ctx = ctx or Context()
     now = ctx.now()
-    state = load_state()
+    state = load_state(ctx.paths)
     if state is None:
         return Snapshot(state=RefreshState.IDLE, target=ctx.target, now=now)
     creds = credfile.read_owned(ctx.credentials_path, state.target)
@@ -172,7 +207,7 @@ def status(ctx: Context | None = None) -> Snapshot:
     if creds is None:
         return replace(base, state=RefreshState.ERROR,
                         last_error=f"section [{state.target}] is missing from "
-                        f"{paths.display_path(ctx.credentials_path, ctx.env)}")
+                        f"{ctx.paths.display(ctx.credentials_path)}")
     expiration = creds.expiration
     if expiration <= now:
         return replace(base, state=RefreshState.EXPIRED, expiration=expiration)

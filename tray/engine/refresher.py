@@ -174,7 +174,7 @@ class Refresher:
         with self._refresh_lock:
             self._mark_clocks()
             try:
-                saved = load_state()
+                saved = load_state(self._ctx.paths)
             except StateError as e:
                 log.error("%s", e)
                 saved = None

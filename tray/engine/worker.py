@@ -37,6 +37,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import subprocess
 import sys
 import threading
@@ -178,7 +179,8 @@ def _child() -> int:
                                  mfa_code=request.get("mfa_code"),
                                  force=bool(request.get("force")),
                                  mfa_session=MfaSession.from_wire(session) if session else None,
-                                 mfa_session_hours=request.get("mfa_session_hours"))
+                                 mfa_session_hours=request.get("mfa_session_hours"),
+                                 ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
         started = getattr(e, "mfa_session", None)
         reply: dict[str, Any] = {"ok": False, "error_type": type(e).__name__, "error": str(e),

@@ -48,12 +48,13 @@ COMMANDS = ("assume", "refresh", "clear", "status", "mfa")
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def lock_path() -> Path:
-    return paths.runtime_dir() / LOCK_NAME
+def lock_path(where: paths.Paths | None = None) -> Path:
+    """The lock in ``where.runtime_dir`` (the composition root passes its ``Paths``)."""
+    return (where.runtime_dir if where else paths.runtime_dir()) / LOCK_NAME
 
 
-def socket_path() -> Path:
-    return paths.runtime_dir() / SOCKET_NAME
+def socket_path(where: paths.Paths | None = None) -> Path:
+    return (where.runtime_dir if where else paths.runtime_dir()) / SOCKET_NAME
 
 
 def ensure_private_dir(path: Path) -> Path:

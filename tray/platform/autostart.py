@@ -584,12 +584,15 @@ def backend_for(platform: str | None = None, **injected: Any) -> Backend:
 ACTIONS = ("enable", "disable", "status")
 
 
-def cli(action: str, *, json_output: bool = False, force: bool = False,
-        backend: Backend | None = None) -> int:
-    """Run one action and print its result; raises AutostartError (exit 2) on failure."""
+def cli(action: str, *, env: Mapping[str, str] | None = None, json_output: bool = False,
+        force: bool = False, backend: Backend | None = None) -> int:
+    """Run one action and print its result; raises AutostartError (exit 2) on failure.
+
+    ``env``: the environment the platform's backend finds its folder in (the CLI's).
+    """
     if action not in ACTIONS:
         raise AutostartError(f"autostart: unknown action '{action}' (use {', '.join(ACTIONS)})")
-    b = backend if backend is not None else backend_for()
+    b = backend if backend is not None else backend_for(env=env)
     if action == "enable":
         st = b.enable(force=force)
     elif action == "disable":

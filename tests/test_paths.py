@@ -1,0 +1,216 @@
+"""Paths resolved once from an environment mapping, and contexts built on them.
+
+Two contexts with different environments work side by side in one process: each
+reads its own settings and AWS files and writes its own credentials and state,
+whatever the process environment says.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tray import app
+from tray.domain.errors import SettingsError
+from tray.domain.models import RefreshState, RoleProfile
+from tray.engine import actions
+from tray.paths import Paths
+from tray.settings import Settings
+from tray.state import State, load_state, save_state
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"),
+                                reason="XDG folders are the Linux layout")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@linux_only
+def test_paths_come_from_the_mapping_given_not_the_process(tmp_path: Path) -> None:
+    run = tmp_path / "elsewhere-run"
+    run.mkdir()
+    env = {"HOME": "/h/ana", "XDG_CONFIG_HOME": "/x/conf", "XDG_STATE_HOME": "/x/state",
+           "XDG_RUNTIME_DIR": str(run)}
+    p = Paths.from_env(env)
+    assert p.home == Path("/h/ana")
+    assert p.aws_config == Path("/h/ana/.aws/config")
+    assert p.aws_credentials == Path("/h/ana/.aws/credentials")
+    assert p.settings_file == Path("/x/conf/roletray/config.toml")
+    assert p.state_dir == Path("/x/state/roletray")
+    assert p.state_file == Path("/x/state/roletray/state.json")
+    assert p.log_dir == Path("/x/state/roletray/log")
+    assert p.runtime_dir == run / "roletray"
+    assert p.display(p.aws_credentials) == "~/.aws/credentials"
+    assert p != Paths.from_env(os.environ)  # the process's own environment played no part
+
+
+@linux_only
+def test_defaults_follow_xdg_and_the_aws_cli(tmp_path: Path) -> None:
+    env = {"HOME": "/h/bo", "XDG_CONFIG_HOME": "relative/is/ignored",
+           "AWS_CONFIG_FILE": "~/cfg/aws", "AWS_SHARED_CREDENTIALS_FILE": "/elsewhere/creds",
+           "XDG_RUNTIME_DIR": str(tmp_path / "missing")}
+    p = Paths.from_env(env)
+    assert p.settings_file == Path("/h/bo/.config/roletray/config.toml")
+    assert p.state_dir == Path("/h/bo/.local/state/roletray")
+    assert p.aws_config == Path("/h/bo/cfg/aws")
+    assert p.aws_credentials == Path("/elsewhere/creds")
+    # No runtime folder: the state folder, private to the user too.
+    assert p.runtime_dir == Path("/h/bo/.local/state/roletray/run")
+
+
+@linux_only
+def test_paths_agree_with_platformdirs_for_the_process_environment() -> None:
+    import platformdirs
+
+    p = Paths.from_env(os.environ)
+    assert p.settings_file == Path(platformdirs.user_config_dir("roletray")) / "config.toml"
+    assert p.state_dir == Path(platformdirs.user_state_dir("roletray"))
+    assert p.log_dir == Path(platformdirs.user_log_dir("roletray"))
+    assert p.runtime_dir == Path(os.environ["XDG_RUNTIME_DIR"]) / "roletray"
+
+
+def test_building_a_context_reads_no_file(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "conf")}
+    p = Paths.from_env(env)
+    p.settings_file.parent.mkdir(parents=True)
+    p.settings_file.write_text("target = [\n")  # broken
+    ctx = actions.Context(paths=p, env=env)  # no I/O: no error
+    assert ctx.target == "roletray" and ctx.credentials_path == p.aws_credentials
+    with pytest.raises(SettingsError, match=r"config\.toml: not valid TOML"):
+        actions.Context.from_env(env)  # the composition root's way: reads the file
+
+
+# --------------------------------------------------------- two contexts, one process
+
+def _home(root: Path, aws: Any, *, target: str, user: str, role_arn: str) -> dict[str, str]:
+    """A user's world of its own: HOME, XDG folders, AWS files, a settings file."""
+    home = root / "home"
+    (home / ".aws").mkdir(parents=True)
+    akid, secret = aws.create_user(user)
+    creds = home / ".aws" / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = {akid}\naws_secret_access_key = {secret}\n")
+    os.chmod(creds, 0o600)
+    (home / ".aws" / "config").write_text(
+        f"[default]\nregion = eu-west-1\n\n[profile platform]\nrole_arn = {role_arn}\n"
+        "source_profile = default\n")
+    (root / "run").mkdir(mode=0o700)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(root / "config"),
+           "XDG_STATE_HOME": str(root / "state"), "XDG_RUNTIME_DIR": str(root / "run")}
+    settings = Paths.from_env(env).settings_file
+    settings.parent.mkdir(parents=True)
+    settings.write_text(f'target = "{target}"\n')
+    return env
+
+
+def _sts_from(env: dict[str, str], url: str) -> Any:
+    """A client factory signing with the [default] keys in ``env``'s own credentials file
+    (the default factory's session reads the process's AWS variables: tray/aws's part)."""
+    import boto3
+
+    def factory(profile: RoleProfile, credentials: Any = None) -> Any:
+        keys = configparser.ConfigParser()
+        keys.read(Paths.from_env(env).aws_credentials)
+        return boto3.client("sts", endpoint_url=url, region_name="us-east-1",
+                            aws_access_key_id=keys["default"]["aws_access_key_id"],
+                            aws_secret_access_key=keys["default"]["aws_secret_access_key"])
+
+    return factory
+
+
+@pytest.fixture
+def two_users(aws: Any, tmp_path: Path) -> Iterator[tuple[actions.Context, actions.Context]]:
+    arn_a = aws.create_role("platform-a", trust_principal=aws.user_arn("ana"))
+    arn_b = aws.create_role("platform-b", trust_principal=aws.user_arn("bo"))
+    env_a = _home(tmp_path / "a", aws, target="alpha", user="ana", role_arn=arn_a)
+    env_b = _home(tmp_path / "b", aws, target="beta", user="bo", role_arn=arn_b)
+    aws.enforce()
+    yield (actions.Context.from_env(env_a, client_factory=_sts_from(env_a, aws.url)),
+           actions.Context.from_env(env_b, client_factory=_sts_from(env_b, aws.url)))
+
+
+def test_two_contexts_with_different_environments_work_side_by_side(
+        aws: Any, two_users: tuple[actions.Context, actions.Context]) -> None:
+    a, b = two_users
+    process = Paths.from_env(os.environ)  # conftest's HOME: no profile, no keys
+    assert a.target == "alpha" and b.target == "beta"  # each read its own settings
+
+    out_a = actions.assume("platform", ctx=a)
+    assert out_a.target == "alpha" and out_a.role.role_arn.endswith(":role/platform-a")
+    assert "[alpha]" in a.credentials_path.read_text()
+    assert "[profile alpha]" in a.config_path.read_text()  # the role's region, A's config
+    assert "alpha" not in b.credentials_path.read_text()
+    state_a = load_state(a.paths)
+    assert state_a is not None and state_a.target == "alpha"
+    assert load_state(b.paths) is None
+    assert actions.status(b).state is RefreshState.IDLE
+
+    out_b = actions.assume("platform", ctx=b)
+    assert out_b.result.identity_arn.split("/")[1] == "platform-b"
+    snap_a, snap_b = actions.status(a), actions.status(b)
+    assert (snap_a.state, snap_a.role, snap_a.target) == (RefreshState.FRESH, "platform", "alpha")
+    assert (snap_b.state, snap_b.role, snap_b.target) == (RefreshState.FRESH, "platform", "beta")
+    assert snap_a.identity_arn == out_a.result.identity_arn != snap_b.identity_arn
+
+    assert actions.clear(ctx=a)
+    assert "[alpha]" not in a.credentials_path.read_text()
+    assert load_state(a.paths) is None
+    assert actions.status(b).state is RefreshState.FRESH  # B untouched
+    assert "[beta]" in b.credentials_path.read_text()
+
+    # Nothing went to the process's own files.
+    assert not process.state_file.exists()
+    assert not process.aws_credentials.exists()
+    assert not process.aws_config.exists()
+
+
+# ------------------------------------------------------------------- private folders
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+@linux_only
+def test_the_state_folder_is_created_0700_by_the_log(umask_022: None) -> None:
+    p = Paths.from_env(os.environ)
+    assert not p.state_dir.parent.exists()  # ~/.local/state: none yet
+    root = logging.getLogger()
+    saved = list(root.handlers), root.level
+    try:
+        app.setup_logging(to_stderr=False, log_file=p.log_dir / app.LOG_NAME)
+    finally:
+        for h in list(root.handlers):
+            if getattr(h, "_roletray", False):
+                root.removeHandler(h)
+                h.close()
+        root.handlers[:], root.level = saved[0], saved[1]
+    assert mode(p.log_dir) == 0o700
+    assert mode(p.state_dir) == 0o700  # was 0755: the log folder's parent
+    assert mode(p.state_dir.parent) == 0o700
+
+
+@linux_only
+def test_the_state_folder_is_created_0700_by_the_state(umask_022: None) -> None:
+    p = Paths.from_env(os.environ)
+    save_state(State(active_role="platform", target="roletray"), p)
+    assert mode(p.state_dir) == 0o700 and mode(p.state_file) == 0o600
+
+
+def test_settings_given_to_a_context_win_over_the_file(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "conf")}
+    p = Paths.from_env(env)
+    p.settings_file.parent.mkdir(parents=True)
+    p.settings_file.write_text('target = "from-file"\n')
+    assert actions.Context.from_env(env).target == "from-file"
+    assert actions.Context.from_env(env, settings=Settings(target="given")).target == "given"
