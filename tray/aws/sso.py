@@ -69,13 +69,14 @@ class SsoConfig:
         return hashlib.sha1((self.session_name or self.start_url).encode("utf-8")).hexdigest()
 
 
-def cache_dir() -> Path:
-    """``~/.aws/sso/cache``, from HOME now (botocore fixes its own copy at import)."""
-    return Path(os.path.expanduser(os.path.join("~", ".aws", "sso", "cache")))
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``~/.aws/sso/cache`` under ``env``'s HOME (botocore fixes its own copy at import)."""
+    home = env.get("HOME") if env is not None else None
+    return Path(home or os.path.expanduser("~")) / ".aws" / "sso" / "cache"
 
 
-def token_path(cfg: SsoConfig) -> Path:
-    return cache_dir() / f"{cfg.cache_key}.json"
+def token_path(cfg: SsoConfig, env: Mapping[str, str] | None = None) -> Path:
+    return cache_dir(env) / f"{cfg.cache_key}.json"
 
 
 def is_sso_profile(values: Mapping[str, str]) -> bool:
@@ -118,9 +119,10 @@ def load_config(profile: str, config_path: Path | None = None) -> SsoConfig:
                      session_name=session_name, scopes=scopes)
 
 
-def token_state(cfg: SsoConfig, now: datetime | None = None) -> TokenState:
+def token_state(cfg: SsoConfig, now: datetime | None = None,
+                env: Mapping[str, str] | None = None) -> TokenState:
     """What the cached token of ``cfg`` looks like; never returns the token."""
-    path = token_path(cfg)
+    path = token_path(cfg, env)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         expires = parse_iso_utc(str(doc["expiresAt"]))
