@@ -28,7 +28,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -191,14 +191,10 @@ def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
             use_ssl=use_ssl, verify=verify,
             endpoint_url=endpoint_url or endpoint_from(env, service_name),
             aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
-            aws_session_token=aws_session_token, config=config or session_config(session),
-            aws_account_id=aws_account_id)
+            # botocore merges ``config`` into the session's default (the bounded one).
+            aws_session_token=aws_session_token, config=config, aws_account_id=aws_account_id)
 
     return create_client
-
-
-def session_config(session: botocore.session.Session) -> Any:
-    return session.get_default_client_config()
 
 
 def endpoint_from(env: Mapping[str, str], service_name: str) -> str | None:
@@ -226,8 +222,9 @@ def base_session(env: Mapping[str, str], profile: str | None = None,
             default=default, conversion_func=convert))
     session.set_config_variable("config_file", str(paths.aws_config_file(env)))
     session.set_config_variable("credentials_file", str(paths.aws_credentials_file(env)))
-    # An explicit profile turns the AWS_ACCESS_KEY_ID... variables off, as in `--profile`.
-    session.set_config_variable("profile", profile)
+    if profile is not None:
+        # An explicit profile turns the AWS_ACCESS_KEY_ID... variables off, as `--profile` does.
+        session.set_config_variable("profile", profile)
     return session
 
 
@@ -412,23 +409,13 @@ def _hand_terminal(fd: int | None, pgid: int) -> tuple[int, int] | None:
 
 
 def _give_terminal(fd: int, pgid: int) -> bool:
-    with _sigttou_ignored():
-        try:
-            os.tcsetpgrp(fd, pgid)
-        except OSError:
-            return False
-    return True
-
-
-@contextlib.contextmanager
-def _sigttou_ignored() -> Iterator[None]:
-    # A background group that sets the foreground group is sent SIGTTOU (a stop).
+    # A background group that sets the foreground group is sent SIGTTOU (a stop)
+    # unless it blocks it; blocking works in any thread, unlike changing the handler.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
     try:
-        old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-    except ValueError:  # not the main thread: the signal cannot be changed there
-        yield
-        return
-    try:
-        yield
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        return False
     finally:
-        signal.signal(signal.SIGTTOU, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return True
