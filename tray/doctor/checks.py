@@ -638,4 +638,3 @@ def reconcile(findings: dict[str, Finding], run: Run) -> None:
                "or source IP")
     findings["assume"] = Finding(assume.id, assume.status, assume.message, fix, assume.data,
                                  assume.detail)
-
