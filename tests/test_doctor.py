@@ -572,13 +572,22 @@ def test_client_factory_is_the_seam(aws):
     real = diagnose.default_client_factory()
     calls: list[str] = []
 
-    def counting(profile, service):
-        calls.append(service)
-        return real(profile, service)
+    built: list[str] = []
+
+    def counting(profile, **kwargs):
+        built.append(profile.name)
+        create = real(profile, **kwargs)
+
+        def create_client(service, **client_kwargs):
+            calls.append(service)
+            return create(service, **client_kwargs)
+
+        return create_client
 
     report = run_doctor("platform", client_factory=counting)
     assert report.exit_code == 0
     assert set(calls) == {"sts", "iam"} and calls[0] == "sts"
+    assert built == ["platform"]  # one source session per run: a chained source assumes once
 
 
 def test_finding_rejects_an_unknown_status():

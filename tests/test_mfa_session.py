@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ACCOUNT, AwsSandbox
@@ -40,13 +41,19 @@ from tray import app
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
-from tray.domain.models import RefreshState, Snapshot
+from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot
 from tray.engine import actions, mfa_session, worker
 from tray.engine.mfa_session import MfaSession
 from tray.engine.refresher import MFA_ASK_AHEAD, Refresher
 from tray.instance import control
 from tray.paths import Paths
 from tray.settings import Settings
+
+
+def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
+    """``sts.assume_role`` with the process environment, which conftest points at moto."""
+    return sts.assume_role(role, env=os.environ, **kwargs)
+
 
 REPO = Path(__file__).resolve().parent.parent
 SERIAL = f"arn:aws:iam::{ACCOUNT}:mfa/dev"
@@ -143,7 +150,7 @@ def test_get_session_token_then_assume_role_from_the_session(aws: AwsSandbox,
                                                              proxy: StsProxy) -> None:
     akid, _ = mfa_world(aws)
     role = awsconfig.get_role_profile("guarded-a")
-    session = mfa_session.start_session(role, "902817", hours=12)
+    session = mfa_session.start_session(role, "902817", hours=12, env=os.environ)
     assert session is not None and session.key == ("default", SERIAL)
     assert session.expiration == EPOCH + 12 * H
     [gst] = proxy.of("GetSessionToken")
@@ -151,7 +158,7 @@ def test_get_session_token_then_assume_role_from_the_session(aws: AwsSandbox,
     assert gst.form["DurationSeconds"] == "43200"
     assert gst.access_key_id == akid and not gst.has_token  # signed by the source's own keys
 
-    result = sts.assume_role(role, session=session.credentials, now=lambda: EPOCH)
+    result = assume(role, session=session.credentials, now=lambda: EPOCH)
     assert result.identity_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/guarded-a/")
     [ar] = proxy.of("AssumeRole")
     # The session carries the MFA: no code with AssumeRole, signed by the session's keys.

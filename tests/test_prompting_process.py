@@ -13,6 +13,7 @@ import random
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import AwsSandbox
@@ -21,10 +22,16 @@ from fakes import FakeClock, FakeScheduler
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import CredentialProcessTimeoutError
-from tray.domain.models import RefreshState
+from tray.domain.models import AssumeResult, RefreshState, RoleProfile
 from tray.engine import actions, worker
 from tray.engine.refresher import Refresher
 from tray.settings import Settings
+
+
+def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
+    """``sts.assume_role`` with the process environment, which conftest points at moto."""
+    return sts.assume_role(role, env=os.environ, **kwargs)
+
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,12 +73,12 @@ def test_a_waiting_process_is_stopped_after_the_bound(aws: AwsSandbox, tmp_path:
     block, pid_file = waiting_source(aws, tmp_path)
     role = awsconfig.get_role_profile("via-process")
     factory = sts.make_client_factory(process_timeout=1)
-    assert "assumed-role/platform/" in sts.assume_role(role, client_factory=factory).identity_arn
+    assert "assumed-role/platform/" in assume(role, client_factory=factory).identity_arn
 
     block.touch()
     start = time.monotonic()
     with pytest.raises(CredentialProcessTimeoutError) as err:
-        sts.assume_role(role, client_factory=factory)
+        assume(role, client_factory=factory)
     assert time.monotonic() - start < 10
     assert str(err.value) == ("credential_process for profile 'waits' did not answer within "
                               "1 s (it may be waiting for you)")

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import ACCOUNT, AwsSandbox
@@ -27,10 +28,16 @@ from stsproxy import StsProxy
 from tray.aws import sso, sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AwsError, SsoLoginRequiredError
-from tray.domain.models import RefreshState, iso_utc, utcnow
+from tray.domain.models import AssumeResult, RefreshState, RoleProfile, iso_utc, utcnow
 from tray.engine import actions, worker
 from tray.engine.refresher import Refresher
 from tray.settings import Settings
+
+
+def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
+    """``sts.assume_role`` with the process environment, which conftest points at moto."""
+    return sts.assume_role(role, env=os.environ, **kwargs)
+
 
 REPO = Path(__file__).resolve().parent.parent
 START_URL = "https://corp.awsapps.com/start"
@@ -98,7 +105,7 @@ def test_an_sso_source_signs_with_the_portals_keys(world: tuple[SsoFake, StsProx
                                                   key_source: str, start_url: str) -> None:
     fake, proxy = world
     write_token(key_source, start_url=start_url)
-    result = sts.assume_role(awsconfig.get_role_profile(role))
+    result = assume(awsconfig.get_role_profile(role))
     assert "assumed-role/platform/" in result.identity_arn
     [call] = proxy.calls
     assert call.action == "AssumeRole" and call.access_key_id == fake.role_keys[0]
@@ -118,7 +125,7 @@ def test_a_sign_in_is_asked_for_naming_the_profile_and_why(
     if token_kwargs is not None:
         write_token("corp", **token_kwargs)  # type: ignore[arg-type]
     with pytest.raises(SsoLoginRequiredError) as err:
-        sts.assume_role(awsconfig.get_role_profile("via-sso"))
+        assume(awsconfig.get_role_profile("via-sso"))
     assert str(err.value).startswith(f"SSO sign-in needed for profile 'sso-dev' ({reason})")
     assert "aws sso login --profile sso-dev" in str(err.value)
     assert err.value.exit_code == 2 and err.value.input_kind == "sso"
@@ -169,7 +176,7 @@ def test_device_flow_writes_botocores_cache_and_botocore_uses_it(
     assert sso.token_state(sso.load_config("sso-dev")) == "valid"
 
     # botocore itself reads the file we wrote: the role is assumed with the portal's keys.
-    result = sts.assume_role(awsconfig.get_role_profile("via-sso"))
+    result = assume(awsconfig.get_role_profile("via-sso"))
     assert "assumed-role/platform/" in result.identity_arn
     assert proxy.calls[-1].access_key_id == fake.role_keys[0]
     for secret in (fake.issued_token, "fake-refresh-token", "fake-client-secret"):

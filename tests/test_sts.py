@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 from conftest import ACCOUNT, AwsSandbox  # tests/ is on sys.path (pytest's rootdir-less import)
 from faultserver import FaultServer
 
+from tray.aws import session as aws_session
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import (
@@ -27,7 +30,13 @@ from tray.domain.errors import (
     UnknownProfileError,
     UsageError,
 )
-from tray.domain.models import RoleProfile
+from tray.domain.models import AssumeResult, RoleProfile
+
+
+def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
+    """``sts.assume_role`` with the process environment, which conftest points at moto."""
+    return sts.assume_role(role, env=os.environ, **kwargs)
+
 
 FAST = sts.make_client_factory(connect_timeout=1, read_timeout=1, max_attempts=2)
 NOW = datetime(2026, 3, 27, 1, 25, 20, tzinfo=UTC)
@@ -57,7 +66,7 @@ def proxy(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultSer
 def test_seed_flow(aws: AwsSandbox, proxy: FaultServer) -> None:
     aws.seed_world()
     aws.enforce()
-    result = sts.assume_role(awsconfig.get_role_profile("platform"), now=lambda: NOW)
+    result = assume(awsconfig.get_role_profile("platform"), now=lambda: NOW)
     ts = int(NOW.timestamp())
     assert result.identity_arn == (f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/"
                                    f"roletray-{ts}")
@@ -84,11 +93,11 @@ def test_parameters_from_profile_and_arguments(aws: AwsSandbox, proxy: FaultServ
                     "external_id = ext-42\nrole_session_name = alice\nduration_seconds = 1800\n")
     aws.enforce()
     role = awsconfig.get_role_profile("tuned")
-    first = sts.assume_role(role)
+    first = assume(role)
     assert first.identity_arn.endswith("assumed-role/platform/alice")
     assert first.server_date is not None
     assert abs((first.credentials.expiration - first.server_date).total_seconds() - 1800) < 5
-    second = sts.assume_role(role, duration=900, session_name="bob")
+    second = assume(role, duration=900, session_name="bob")
     assert second.identity_arn.endswith("/bob")
     assert second.server_date is not None
     assert abs((second.credentials.expiration - second.server_date).total_seconds() - 900) < 5
@@ -104,19 +113,19 @@ def test_mfa(aws: AwsSandbox, proxy: FaultServer) -> None:
     aws.enforce()
     role = awsconfig.get_role_profile("mfa")
     with pytest.raises(MfaRequiredError) as err:
-        sts.assume_role(role)
+        assume(role)
     assert serial in str(err.value) and err.value.exit_code == 2
     with pytest.raises(UsageError, match="6 digits"):
-        sts.assume_role(role, mfa_code="12a456")
+        assume(role, mfa_code="12a456")
     assert proxy.requests == 0  # refused before any call
-    sts.assume_role(role, mfa_code="123456")
+    assume(role, mfa_code="123456")
     assert proxy.forms[0]["SerialNumber"] == serial and proxy.forms[0]["TokenCode"] == "123456"
 
 
 def test_bad_duration_argument(aws: AwsSandbox, proxy: FaultServer) -> None:
     aws.seed_world()
     with pytest.raises(UsageError, match="duration 60 must be a whole number from 900"):
-        sts.assume_role(awsconfig.get_role_profile("platform"), duration=60)
+        assume(awsconfig.get_role_profile("platform"), duration=60)
     assert proxy.requests == 0
 
 
@@ -129,7 +138,7 @@ def test_chained_role_source(aws: AwsSandbox) -> None:
                     f"role_session_name = chain\n[profile top]\nrole_arn = {top}\n"
                     "source_profile = base\n")
     aws.enforce()
-    result = sts.assume_role(awsconfig.get_role_profile("top"))
+    result = assume(awsconfig.get_role_profile("top"))
     assert result.identity_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/top/roletray-")
 
 
@@ -140,7 +149,7 @@ def test_chained_source_denied_names_the_source(aws: AwsSandbox) -> None:
                     f"[profile top]\nrole_arn = {base}\nsource_profile = base\n")
     aws.enforce()
     with pytest.raises(AccessDeniedError) as err:
-        sts.assume_role(awsconfig.get_role_profile("top"))
+        assume(awsconfig.get_role_profile("top"))
     assert str(err.value).startswith("profile 'top': profile 'base': AccessDenied")
 
 
@@ -152,7 +161,7 @@ def test_chained_source_is_bounded_too(aws: AwsSandbox, monkeypatch: pytest.Monk
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
         start = time.monotonic()
         with pytest.raises(EndpointError) as err:
-            sts.assume_role(awsconfig.get_role_profile("top"), client_factory=FAST)
+            assume(awsconfig.get_role_profile("top"), client_factory=FAST)
         assert time.monotonic() - start < 10  # botocore's defaults would wait minutes
     assert str(err.value).startswith("profile 'top': STS at ")
     assert srv.requests == 2  # base's AssumeRole, retried once; ours never started
@@ -172,12 +181,35 @@ def test_credential_process_source(aws: AwsSandbox, tmp_path: Path) -> None:
                     f"[profile via-badproc]\nrole_arn = {arn}\nsource_profile = badproc\n")
     aws.write_credentials("")  # the process is the only source of keys
     aws.enforce()
-    result = sts.assume_role(awsconfig.get_role_profile("via-proc"))
+    result = assume(awsconfig.get_role_profile("via-proc"))
     assert "assumed-role/platform/" in result.identity_arn
     with pytest.raises(SourceCredentialsError) as err:
-        sts.assume_role(awsconfig.get_role_profile("via-badproc"))
-    assert "source profile 'badproc' gave no credentials" in str(err.value)
-    assert "token cache is empty" in str(err.value)
+        assume(awsconfig.get_role_profile("via-badproc"))
+    assert str(err.value) == (
+        "credential_process for profile 'badproc' exited with code 3; its messages are not "
+        "repeated here (they may hold a secret): run `aws sts get-caller-identity --profile "
+        "badproc` to see them")
+    assert "token cache is empty" not in str(err.value)
+
+
+def test_a_failing_process_never_repeats_its_stderr(aws: AwsSandbox, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    # Issue 13 item 9: a helper may print a secret when it fails; neither the error
+    # nor the log may carry it.
+    arn = aws.seed_world()
+    fake_secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKESECRETKEY"
+    leaky = tmp_path / "leaky.py"
+    leaky.write_text(f"import sys\nsys.stderr.write('refresh failed for {fake_secret}')\n"
+                     "sys.exit(1)\n")
+    add_config(aws, f"[profile leaky]\ncredential_process = {sys.executable} {leaky}\n"
+                    f"[profile via-leaky]\nrole_arn = {arn}\nsource_profile = leaky\n")
+    aws.write_credentials("")
+    caplog.set_level("DEBUG")
+    with pytest.raises(SourceCredentialsError) as err:
+        assume(awsconfig.get_role_profile("via-leaky"))
+    assert "exited with code 1" in str(err.value) and "--profile leaky" in str(err.value)
+    shown = str(err.value) + repr(err.value.kwargs) + caplog.text
+    assert fake_secret not in shown and "refresh failed" not in shown
 
 
 def test_credential_source_environment(aws: AwsSandbox,
@@ -189,10 +221,10 @@ def test_credential_source_environment(aws: AwsSandbox,
     aws.enforce()
     role = awsconfig.get_role_profile("envrole")
     with pytest.raises(SourceCredentialsError, match="credential_source Environment"):
-        sts.assume_role(role)
+        assume(role)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", akid)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
-    assert "assumed-role/platform/" in sts.assume_role(role).identity_arn
+    assert "assumed-role/platform/" in assume(role).identity_arn
 
 
 def test_role_profile_that_is_its_own_source(aws: AwsSandbox) -> None:
@@ -202,7 +234,7 @@ def test_role_profile_that_is_its_own_source(aws: AwsSandbox) -> None:
                     f"aws_access_key_id = {akid}\naws_secret_access_key = {secret}\n")
     aws.write_credentials("")
     aws.enforce()
-    result = sts.assume_role(awsconfig.get_role_profile("selfish"))
+    result = assume(awsconfig.get_role_profile("selfish"))
     assert "assumed-role/platform/" in result.identity_arn
 
 
@@ -214,7 +246,7 @@ def test_sts_endpoint_variable_wins(aws: AwsSandbox, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", aws.url)
     with FaultServer("refuse") as dead:
         monkeypatch.setenv("AWS_ENDPOINT_URL", dead.url)
-        assert "assumed-role/platform/" in sts.assume_role(
+        assert "assumed-role/platform/" in assume(
             awsconfig.get_role_profile("platform")).identity_arn
 
 
@@ -225,8 +257,8 @@ def test_sts_endpoint_variable_alone(aws: AwsSandbox, monkeypatch: pytest.Monkey
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", aws.url)
     role = awsconfig.get_role_profile("platform")
     # Checked before the call, so that a mistake never reaches the real AWS.
-    assert sts.default_client_factory(role).meta.endpoint_url == aws.url
-    assert "assumed-role/platform/" in sts.assume_role(role).identity_arn
+    assert sts.default_client_factory(role, env=os.environ)("sts").meta.endpoint_url == aws.url
+    assert "assumed-role/platform/" in assume(role).identity_arn
 
 
 def test_profile_endpoint_url(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -236,8 +268,8 @@ def test_profile_endpoint_url(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) 
     aws.enforce()
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     role = awsconfig.get_role_profile("local")
-    assert sts.default_client_factory(role).meta.endpoint_url == aws.url
-    assert "assumed-role/platform/" in sts.assume_role(role).identity_arn
+    assert sts.default_client_factory(role, env=os.environ)("sts").meta.endpoint_url == aws.url
+    assert "assumed-role/platform/" in assume(role).identity_arn
 
 
 def test_region_and_regional_endpoints(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -249,7 +281,7 @@ def test_region_and_regional_endpoints(aws: AwsSandbox, monkeypatch: pytest.Monk
                     f"[profile regional]\nrole_arn = {arn}\nsource_profile = default\n"
                     "region = us-east-1\nsts_regional_endpoints = regional\n")
     def client(name: str):  # type: ignore[no-untyped-def]
-        return sts.default_client_factory(awsconfig.get_role_profile(name))
+        return sts.default_client_factory(awsconfig.get_role_profile(name), env=os.environ)("sts")
 
     assert client("platform").meta.region_name == "ap-northeast-2"  # the default's
     assert client("eu").meta.region_name == "eu-west-1"
@@ -271,7 +303,7 @@ def test_access_denied_by_trust(aws: AwsSandbox) -> None:
     add_config(aws, f"[profile locked]\nrole_arn = {locked}\nsource_profile = default\n")
     aws.enforce()
     with pytest.raises(AccessDeniedError) as err:
-        sts.assume_role(awsconfig.get_role_profile("locked"))
+        assume(awsconfig.get_role_profile("locked"))
     msg = str(err.value)
     # AWS's own words, quoted (moto leaves out AWS's "on resource: ARN"; the role is named).
     assert f"User: arn:aws:iam::{ACCOUNT}:user/dev is not authorized to perform: sts:AssumeRole" \
@@ -289,7 +321,7 @@ def test_revoked_source_keys(aws: AwsSandbox) -> None:
     aws.admin("iam").delete_access_key(UserName="dev", AccessKeyId=akid)
     aws.enforce()
     with pytest.raises(SourceCredentialsError) as err:
-        sts.assume_role(awsconfig.get_role_profile("platform"))
+        assume(awsconfig.get_role_profile("platform"))
     msg = str(err.value)
     assert msg.startswith("profile 'platform': source profile 'default' keys were rejected "
                           "by AWS: InvalidClientTokenId")
@@ -314,7 +346,7 @@ def test_error_answers(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch, code: s
     with FaultServer("error", status=403, code=code, message=message) as srv:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
         with pytest.raises(error) as err:
-            sts.assume_role(role, mfa_code="654321")
+            assume(role, mfa_code="654321")
     assert type(err.value) is error
     assert expected in str(err.value) and "654321" not in str(err.value)
     assert srv.actions == ["AssumeRole"]  # a refusal is not retried
@@ -325,11 +357,11 @@ def test_missing_or_empty_source(aws: AwsSandbox) -> None:
     add_config(aws, "[profile empty]\nregion = eu-west-1\n")
     ghost = RoleProfile(name="ghost", role_arn=arn, source_profile="nowhere")
     with pytest.raises(ConfigError, match="source profile 'nowhere' does not exist"):
-        sts.assume_role(ghost)
+        assume(ghost)
     aws.write_credentials("")
     empty = RoleProfile(name="x", role_arn=arn, source_profile="empty")
     with pytest.raises(SourceCredentialsError, match="source profile 'empty' yields no "):
-        sts.assume_role(empty)
+        assume(empty)
 
 
 def test_broken_credentials_file_is_not_quoted(aws: AwsSandbox) -> None:
@@ -337,7 +369,7 @@ def test_broken_credentials_file_is_not_quoted(aws: AwsSandbox) -> None:
     akid, secret = aws.users["dev"]
     aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n{secret}\n")
     with pytest.raises(ConfigError) as err:
-        sts.assume_role(awsconfig.get_role_profile("platform"))
+        assume(awsconfig.get_role_profile("platform"))
     assert str(err.value) == "profile 'platform': botocore cannot parse ~/.aws/credentials"
     assert secret not in str(err.value)
 
@@ -348,7 +380,7 @@ def test_source_role_needing_mfa_is_refused(aws: AwsSandbox, proxy: FaultServer)
                     f"mfa_serial = arn:aws:iam::{ACCOUNT}:mfa/dev\n"
                     f"[profile top]\nrole_arn = {arn}\nsource_profile = mid\n")
     with pytest.raises(ConfigError, match="source profile 'mid' needs an MFA code"):
-        sts.assume_role(awsconfig.get_role_profile("top"))
+        assume(awsconfig.get_role_profile("top"))
     assert proxy.requests == 0  # botocore never got to prompt on a terminal
 
 
@@ -365,7 +397,7 @@ def test_refused_port_fails_fast(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatc
         role = _seed_pointing_at(aws, monkeypatch, srv.url)
         start = time.monotonic()
         with pytest.raises(EndpointError) as err:
-            sts.assume_role(role)  # the default factory: real timeouts and retries
+            assume(role)  # the default factory: real timeouts and retries
         assert time.monotonic() - start < 15
     assert f"could not reach STS at {srv.url}" in str(err.value)
     assert str(err.value).startswith("profile 'platform': ") and err.value.exit_code == 1
@@ -376,18 +408,18 @@ def test_hanging_server_times_out(aws: AwsSandbox, monkeypatch: pytest.MonkeyPat
         role = _seed_pointing_at(aws, monkeypatch, srv.url)
         start = time.monotonic()
         with pytest.raises(EndpointError) as err:
-            sts.assume_role(role)  # the default factory
+            assume(role)  # the default factory
         elapsed = time.monotonic() - start
     assert elapsed < 15
     assert "timed out" in str(err.value) and srv.url in str(err.value)
-    assert srv.requests == sts.MAX_ATTEMPTS
+    assert srv.requests == aws_session.MAX_ATTEMPTS
 
 
 def test_server_error_after_retries(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     with FaultServer("500") as srv:
         role = _seed_pointing_at(aws, monkeypatch, srv.url)
         with pytest.raises(EndpointError) as err:
-            sts.assume_role(role, client_factory=FAST)
+            assume(role, client_factory=FAST)
     assert srv.requests == 2  # retried once, then reported
     assert f"STS at {srv.url} answered HTTP 500 (InternalFailure) after 2 attempts" in str(
         err.value)
@@ -397,7 +429,7 @@ def test_throttled(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     with FaultServer("throttle") as srv:
         role = _seed_pointing_at(aws, monkeypatch, srv.url)
         with pytest.raises(AwsError) as err:
-            sts.assume_role(role, client_factory=FAST)
+            assume(role, client_factory=FAST)
     assert type(err.value) is AwsError and err.value.exit_code == 1
     assert "STS throttled the request (Throttling: Rate exceeded)" in str(err.value)
     assert srv.actions == ["AssumeRole", "AssumeRole"]
@@ -407,7 +439,7 @@ def test_slow_but_in_time(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> N
     with FaultServer("slow", upstream=aws.url, delay=0.3) as srv:
         role = _seed_pointing_at(aws, monkeypatch, srv.url)
         aws.enforce()
-        assert "assumed-role/platform/" in sts.assume_role(role, client_factory=FAST).identity_arn
+        assert "assumed-role/platform/" in assume(role, client_factory=FAST).identity_arn
     assert srv.requests == 1
 
 
@@ -416,10 +448,10 @@ def test_slow_but_in_time(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> N
 def test_caller_identity(aws: AwsSandbox) -> None:
     aws.seed_world()
     aws.enforce()
-    ident = sts.caller_identity("default")
+    ident = sts.caller_identity("default", env=os.environ)
     assert ident["Arn"] == aws.user_arn("dev") and ident["Account"] == ACCOUNT
     with pytest.raises(UnknownProfileError, match="no profile named 'nope'"):
-        sts.caller_identity("nope")
+        sts.caller_identity("nope", env=os.environ)
 
 
 # --- verify_target and env_warnings -------------------------------------------------------------
@@ -436,13 +468,13 @@ def test_verify_target_ok_even_with_env_keys(aws: AwsSandbox,
     aws.write_config("[profile roletray]\nregion = eu-west-1\n")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123")  # raises when it does not match
+    sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123", os.environ)  # raises when it does not match
 
 
 def test_verify_target_mismatch_is_masked(aws: AwsSandbox) -> None:
     _write_target(aws, "ASIAEXAMPLEOTHERKEYZ")
     with pytest.raises(CredentialsFileError) as err:
-        sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123")
+        sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123", os.environ)
     assert str(err.value) == ("~/.aws/credentials: profile 'roletray' yields key "
                               "****************KEYZ, not the new ****************Y123")
 
@@ -452,11 +484,11 @@ def test_verify_target_shadowed_or_missing(aws: AwsSandbox) -> None:
     aws.write_config("[profile roletray]\nrole_arn = arn:aws:iam::123456789012:role/x\n"
                      "source_profile = default\n")
     with pytest.raises(CredentialsFileError, match="profile 'roletray' has role_arn"):
-        sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123")
+        sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123", os.environ)
     aws.write_config("[profile other]\ncredential_process = /bin/false\n")
     aws.write_credentials("[default]\naws_access_key_id = A\naws_secret_access_key = s\n")
     with pytest.raises(CredentialsFileError, match="no profile 'roletray'"):
-        sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123")
+        sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123", os.environ)
 
 
 def test_verify_target_uses_given_env(aws: AwsSandbox, tmp_path: Path) -> None:
@@ -466,7 +498,7 @@ def test_verify_target_uses_given_env(aws: AwsSandbox, tmp_path: Path) -> None:
            "AWS_CONFIG_FILE": str(aws.config_path)}
     sts.verify_target("roletray", "ASIAELSEWHERE", env)
     with pytest.raises(CredentialsFileError):
-        sts.verify_target("roletray", "ASIAELSEWHERE")  # the process's own files
+        sts.verify_target("roletray", "ASIAELSEWHERE", os.environ)  # the process's own files
 
 
 def test_env_warnings() -> None:
@@ -486,7 +518,7 @@ def test_env_warnings() -> None:
 
 def test_env_warnings_reads_process_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_PROFILE", "platform")
-    assert sts.env_warnings("roletray") == [
+    assert sts.env_warnings("roletray", os.environ) == [
         "AWS_PROFILE=platform in the environment: tools use profile 'platform', not 'roletray'"]
 
 
@@ -503,6 +535,6 @@ def test_expiration_is_utc_aware_for_naive_answers() -> None:
 
     role = RoleProfile(name="p", role_arn="arn:aws:iam::111122223333:role/r",
                        source_profile="default")
-    result = sts.assume_role(role, client_factory=lambda _p: Fake())
+    result = assume(role, client_factory=lambda _p, **_: lambda *_a, **_k: Fake())
     assert result.credentials.expiration == naive.replace(tzinfo=UTC)
     assert result.server_date is None

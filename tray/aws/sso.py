@@ -69,13 +69,20 @@ class SsoConfig:
         return hashlib.sha1((self.session_name or self.start_url).encode("utf-8")).hexdigest()
 
 
-def cache_dir() -> Path:
-    """``~/.aws/sso/cache``, from HOME now (botocore fixes its own copy at import)."""
-    return Path(os.path.expanduser(os.path.join("~", ".aws", "sso", "cache")))
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    # The one fallback to the process environment in tray/aws, for callers that do
+    # not pass theirs yet (the refresher's token watch, the tray's sign-in).
+    return os.environ if env is None else env
 
 
-def token_path(cfg: SsoConfig) -> Path:
-    return cache_dir() / f"{cfg.cache_key}.json"
+def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """``~/.aws/sso/cache`` under ``env``'s HOME (botocore fixes its own copy at import)."""
+    home = _env(env).get("HOME") or os.path.expanduser("~")
+    return Path(home) / ".aws" / "sso" / "cache"
+
+
+def token_path(cfg: SsoConfig, env: Mapping[str, str] | None = None) -> Path:
+    return cache_dir(env) / f"{cfg.cache_key}.json"
 
 
 def is_sso_profile(values: Mapping[str, str]) -> bool:
@@ -90,10 +97,11 @@ def find_sso_profile(name: str, profile_map: Mapping[str, Mapping[str, str]]) ->
     return None
 
 
-def load_config(profile: str, config_path: Path | None = None) -> SsoConfig:
+def load_config(profile: str, config_path: Path | None = None,
+                env: Mapping[str, str] | None = None) -> SsoConfig:
     """The SSO settings of ``profile``, its ``[sso-session]`` merged in."""
-    path = config_path or paths.aws_config_file()
-    shown = paths.display_path(path)
+    path = config_path or paths.aws_config_file(env)
+    shown = paths.display_path(path, env)
     raw = awsconfig.raw_config_parse(path)
     values = awsconfig.build_profile_map(raw).get(profile)
     if values is None:
@@ -118,9 +126,10 @@ def load_config(profile: str, config_path: Path | None = None) -> SsoConfig:
                      session_name=session_name, scopes=scopes)
 
 
-def token_state(cfg: SsoConfig, now: datetime | None = None) -> TokenState:
+def token_state(cfg: SsoConfig, now: datetime | None = None,
+                env: Mapping[str, str] | None = None) -> TokenState:
     """What the cached token of ``cfg`` looks like; never returns the token."""
-    path = token_path(cfg)
+    path = token_path(cfg, env)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         expires = parse_iso_utc(str(doc["expiresAt"]))
@@ -175,14 +184,14 @@ def start_sso_login(
     it off the UI thread. ``on_code(user_code, url)`` lets the caller show the
     code the browser page asks to confirm (device flow only).
     """
-    cfg = load_config(profile, config_path)
+    cfg = load_config(profile, config_path, env)
     aws = aws_cli_v2(which=which, runner=runner, env=env)
     if aws is not None:
         log.info("signing in to AWS SSO for profile %s with %s", profile, aws)
         try:
             # Arguments are names only; the CLI inherits the desktop session to open a browser.
             done = runner([aws, "sso", "login", "--profile", profile],
-                          env=dict(os.environ if env is None else env), timeout=timeout,
+                          env=dict(_env(env)), timeout=timeout,
                           check=False)
         except subprocess.TimeoutExpired as e:
             raise AwsError(f"`aws sso login --profile {profile}` did not finish within "
@@ -190,9 +199,9 @@ def start_sso_login(
         if done.returncode != 0:
             raise AwsError(f"`aws sso login --profile {profile}` failed (exit "
                            f"{done.returncode})")
-        return token_path(cfg)
+        return token_path(cfg, env)
     return device_login(cfg, opener=opener, oidc_client=oidc_client, sleep=sleep,
-                        monotonic=monotonic, now=now, on_code=on_code, timeout=timeout)
+                        monotonic=monotonic, now=now, on_code=on_code, timeout=timeout, env=env)
 
 
 def aws_cli_v2(*, which: Callable[[str], str | None] = shutil.which, runner: Runner = subprocess.run,
@@ -203,7 +212,7 @@ def aws_cli_v2(*, which: Callable[[str], str | None] = shutil.which, runner: Run
         return None
     try:
         out = runner([path, "--version"], capture_output=True, text=True, timeout=20,
-                     env=dict(os.environ if env is None else env), check=False)
+                     env=dict(_env(env)), check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = f"{out.stdout or ''} {out.stderr or ''}"
@@ -220,9 +229,11 @@ def device_login(
     now: Callable[[], datetime] = utcnow,
     on_code: Callable[[str, str], None] | None = None,
     timeout: float = LOGIN_TIMEOUT,
+    env: Mapping[str, str] | None = None,
 ) -> Path:
-    """The device authorization flow of ``sso-oidc``, then botocore's cache file."""
-    client = oidc_client or _oidc_client(cfg.region)
+    """The device authorization flow of ``sso-oidc``, then botocore's cache file
+    (under ``env``'s HOME)."""
+    client = oidc_client or _oidc_client(cfg.region, env)
     errors = client.exceptions
     name = f"roletray-{cfg.session_name or 'legacy'}"
     try:
@@ -273,27 +284,32 @@ def device_login(
             doc["registrationExpiresAt"] = iso_utc(datetime.fromtimestamp(int(expires), UTC))
         if token.get("refreshToken"):
             doc["refreshToken"] = token["refreshToken"]
-    path = token_path(cfg)
+    path = token_path(cfg, env)
     _write_private_json(path, doc)
     log.info("SSO sign-in for profile %s done; token cached in %s", cfg.profile,
-             paths.display_path(path))
+             paths.display_path(path, env))
     return path
 
 
-def _oidc_client(region: str) -> Any:
-    import botocore.session
+def _oidc_client(region: str, env: Mapping[str, str] | None) -> Any:
     from botocore import UNSIGNED
     from botocore.config import Config
 
-    session = botocore.session.Session()
-    return session.create_client("sso-oidc", region_name=region, config=Config(
+    from tray.aws import session as aws_session
+
+    e = _env(env)
+    session = aws_session.base_session(e)
+    return session.create_client(
+        "sso-oidc", region_name=region,
+        endpoint_url=aws_session.endpoint_from(e, "sso-oidc"), config=Config(
         signature_version=UNSIGNED, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
         retries={"mode": "standard", "total_max_attempts": 2}))
 
 
 def _oidc_error(e: Exception, cfg: SsoConfig, what: str) -> RoletrayError:
-    response = getattr(e, "response", None)
-    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    from tray.aws.session import error_code
+
+    code = error_code(e)
     # Only the code: OIDC messages may echo request fields.
     return AwsError(f"SSO sign-in for profile '{cfg.profile}': {what} "
                     f"({code or type(e).__name__})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,17 @@ import botocore.exceptions
 import botocore.parsers
 
 from tray import paths
+from tray.aws import session as aws_session
 from tray.aws import sts
+from tray.aws.session import (
+    CHAINED_MAX,
+    DEFAULT_DURATION,
+    MAX_DURATION,
+    MIN_DURATION,
+    ClientCreator,
+    ClientFactory,
+    source_label,
+)
 from tray.awsfiles import awsconfig
 from tray.doctor import fixes, iamread, policy
 from tray.doctor.findings import Finding, Status
@@ -27,13 +37,11 @@ from tray.doctor.policy import Verdict
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, iso_utc
 
-ClientFactory = Callable[[RoleProfile, str], Any]
-"""``(role profile, service name) -> boto3 client`` signing with the role's *source* keys."""
+__all__ = ["CHAINED_MAX", "DEFAULT_DURATION", "Caller", "ClientFactory", "Run", "check_assume",
+           "check_identity", "check_limits", "check_trust", "check_whoami", "reconcile",
+           "request_context", "skipped", "source_label"]
 
 ASSUME = "sts:AssumeRole"
-DEFAULT_DURATION = 3600  # what roletray asks for when the profile names none (tray.aws.sts)
-CHAINED_MAX = 3600  # AWS caps a session assumed with role-session keys at 1 h
-MIN_DURATION, MAX_DURATION = 900, 43200
 PROBE_SESSION_NAME = "roletray-doctor"
 _MFA_KEYS = {"aws:multifactorauthpresent", "aws:multifactorauthage"}
 _TOKEN_LIKE_RE = re.compile(r"[A-Za-z0-9+/=]{100,}")
@@ -92,8 +100,7 @@ def request_context(role: RoleProfile, caller: Caller, now: datetime) -> dict[st
         "aws:PrincipalIsAWSService": False,
         "aws:ViaAWSService": False,
         "sts:ExternalId": role.external_id,
-        # tray.aws.sts names sessions this way unless the profile names them.
-        "sts:RoleSessionName": role.role_session_name or f"roletray-{int(now.timestamp())}",
+        "sts:RoleSessionName": role.role_session_name or aws_session.session_name(now),
     }
     if caller.kind == "user":
         ctx["aws:username"] = caller.name
@@ -111,13 +118,13 @@ def request_context(role: RoleProfile, caller: Caller, now: datetime) -> dict[st
 
 def _code(e: BaseException) -> str:
     if isinstance(e, botocore.exceptions.ClientError):
-        return str(e.response.get("Error", {}).get("Code", "Unknown"))
+        return aws_session.error_code(e) or "Unknown"
     return type(e).__name__
 
 
 def _aws_message(e: BaseException) -> str:
     if isinstance(e, botocore.exceptions.ClientError):
-        text = str(e.response.get("Error", {}).get("Message", ""))
+        text = aws_session.error_message(e)
     else:
         text = type(e).__name__
     text = _TOKEN_LIKE_RE.sub("<redacted>", " ".join(text.split()))
@@ -161,6 +168,7 @@ class Run:
     trust_doc: dict[str, Any] | None = None
     trust_via: str | None = None
     max_session: int | None = None
+    creator: ClientCreator | None = field(default=None, repr=False)
 
     @property
     def shown_config(self) -> str:
@@ -182,7 +190,10 @@ class Run:
         return self.caller is not None and self.caller.kind == "assumed-role"
 
     def client(self, service: str) -> Any:
-        return self.factory(self.role, service)
+        # One creator per run, so a chained source assumes its own role once.
+        if self.creator is None:
+            self.creator = self.factory(self.role, env=self.env, profile_map=self.profile_map)
+        return self.creator(service)
 
 
 def check_whoami(run: Run) -> Finding:
@@ -220,6 +231,11 @@ def _source_failure(e: Exception, run: Run, src: str) -> Finding:
     label = run.source_label
     creds = paths.display_path(paths.aws_credentials_file(run.env), run.env)
     configure = f"aws configure --profile {src}"
+    if isinstance(e, RoletrayError):
+        # The bounded credential_process (timed out, or failed: its output is not shown).
+        return Finding("whoami", "problem", f"{label}: {e}",
+                       fix=f"run `aws sts get-caller-identity --profile {src}` to see what its "
+                           "credential_process asks for or reports")
     if isinstance(e, exc.ProfileNotFound):
         return Finding("whoami", "problem", f"{label} does not exist",
                        fix=f"add [{src}] with your IAM user's keys to {creds} "
@@ -622,9 +638,3 @@ def reconcile(findings: dict[str, Finding], run: Run) -> None:
                "or source IP")
     findings["assume"] = Finding(assume.id, assume.status, assume.message, fix, assume.data,
                                  assume.detail)
-
-
-def source_label(role: RoleProfile) -> str:
-    if role.source_profile:
-        return f"source profile '{role.source_profile}'"
-    return f"credential_source {role.credential_source}"

@@ -16,9 +16,10 @@ looks where they had to look, in this order, and prints the statement to add:
 
 Policies are evaluated with IAM's semantics (``tray.doctor.policy``), not moto's: a
 trust policy naming the account root lets a user of that account in when the
-user's own policy allows it. Every AWS call goes through ``client_factory(profile,
-service)``, built from the role's *source* credentials; tests pass none and use
-moto's server through ``AWS_ENDPOINT_URL``.
+user's own policy allows it. Every AWS call goes through a ``client_factory``
+(``tray.aws.session``'s contract: ``factory(profile, env=..., profile_map=...)``
+gives ``create_client`` for the role's *source* credentials, the same builder
+``assume`` uses); tests pass none and use moto's server through ``AWS_ENDPOINT_URL``.
 
 The AWS checks live in ``tray.doctor.checks``, the local ones in
 ``tray.doctor.local``; this module runs them and renders the report.
@@ -30,14 +31,9 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import botocore.credentials
-import botocore.session
-import botocore.utils
-from botocore.config import Config
 
 from tray import paths
+from tray.aws.session import Limits, make_client_factory
 from tray.awsfiles import awsconfig
 from tray.doctor import local
 from tray.doctor.checks import (
@@ -66,71 +62,13 @@ __all__ = ["Caller", "ClientFactory", "Finding", "Report", "default_client_facto
 
 # ------------------------------------------------------------------ clients
 
-def default_client_factory(env: Mapping[str, str] | None = None) -> ClientFactory:
-    """Clients signing with the role's source credentials as botocore resolves them.
-
-    One botocore session per profile, so a chained source assumes its own role
-    once. Endpoints follow ``AWS_ENDPOINT_URL_<SERVICE>`` / ``AWS_ENDPOINT_URL``
-    (and botocore's own configuration). One attempt per call: a diagnosis
-    reports a failure rather than waiting through retries.
+def default_client_factory() -> ClientFactory:
+    """Clients signing with the role's source credentials as botocore resolves them,
+    built by ``tray.aws.session`` as for ``assume`` (the same bounded
+    credential_process, SSO cache and endpoints). One attempt per call: a
+    diagnosis reports a failure rather than waiting through retries.
     """
-    e: Mapping[str, str] = os.environ if env is None else env
-    config = Config(connect_timeout=3, read_timeout=10,
-                    retries={"mode": "standard", "total_max_attempts": 1})
-    sessions: dict[str, botocore.session.Session] = {}
-
-    def factory(profile: RoleProfile, service: str) -> Any:
-        session = sessions.get(profile.name)
-        if session is None:
-            session = sessions[profile.name] = _source_session(profile, e)
-        endpoint = (e.get(f"AWS_ENDPOINT_URL_{service.upper()}") or e.get("AWS_ENDPOINT_URL")
-                    or None)
-        return session.create_client(service, region_name=_region(profile, e),
-                                     endpoint_url=endpoint, config=config)
-
-    return factory
-
-
-def _region(profile: RoleProfile, env: Mapping[str, str]) -> str:
-    try:
-        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env))
-    except RoletrayError:
-        profile_map = {}
-    return (awsconfig.region_for(profile, profile_map) or env.get("AWS_REGION")
-            or env.get("AWS_DEFAULT_REGION") or "us-east-1")
-
-
-def _source_session(profile: RoleProfile, env: Mapping[str, str]) -> botocore.session.Session:
-    if profile.credential_source is not None:
-        session = botocore.session.Session()
-        _point_at_files(session, env)
-        # Only the named source, as botocore's AssumeRoleProvider does: never the files.
-        session.register_component("credential_provider", botocore.credentials.CredentialResolver(
-            [_credential_source(profile.credential_source, env)]))
-        return session
-    session = botocore.session.Session(profile=profile.source_profile)
-    _point_at_files(session, env)
-    session.set_config_variable("region", _region(profile, env))
-    if profile.sts_regional_endpoints:
-        session.set_config_variable("sts_regional_endpoints", profile.sts_regional_endpoints)
-    if profile.source_profile == profile.name:
-        # A role profile that is its own source signs with its static keys.
-        session.get_component("credential_provider").remove("assume-role")
-    return session
-
-
-def _credential_source(name: str, env: Mapping[str, str]) -> Any:
-    if name == "Environment":
-        return botocore.credentials.EnvProvider(environ=dict(env))
-    if name == "EcsContainer":
-        return botocore.credentials.ContainerProvider(environ=dict(env))
-    fetcher = botocore.utils.InstanceMetadataFetcher(timeout=1, num_attempts=1)
-    return botocore.credentials.InstanceMetadataProvider(iam_role_fetcher=fetcher)
-
-
-def _point_at_files(session: botocore.session.Session, env: Mapping[str, str]) -> None:
-    session.set_config_variable("config_file", str(paths.aws_config_file(env)))
-    session.set_config_variable("credentials_file", str(paths.aws_credentials_file(env)))
+    return make_client_factory(Limits(connect_timeout=3, read_timeout=10, max_attempts=1))
 
 
 # ------------------------------------------------------------------ the run
@@ -182,7 +120,7 @@ def run_doctor(
     run: Run | None = None
     if role is not None:
         found["profile"] = Finding("profile", "ok", _profile_line(role))
-        run = Run(role=role, factory=client_factory or default_client_factory(e), now=clock,
+        run = Run(role=role, factory=client_factory or default_client_factory(), now=clock,
                   env=e, config_path=config_path, profile_map=profile_map,
                   duration=duration or role.duration_seconds or DEFAULT_DURATION)
         found["whoami"] = check_whoami(run)

@@ -108,7 +108,7 @@ def assume(
     role, profile_map = _prepare(profile_name, target, ctx, force=force)
     started: MfaSession | None = None
     if role.mfa_serial and mfa_code and mfa_session_hours:
-        started = start_session(role, mfa_code, hours=mfa_session_hours,
+        started = start_session(role, mfa_code, hours=mfa_session_hours, env=ctx.env,
                                 client_factory=ctx.client_factory, profile_map=profile_map)
     session = started
     if session is None and mfa_code is None and mfa_session is not None \
@@ -119,10 +119,12 @@ def assume(
     try:
         if session is not None:
             result = sts.assume_role(role, duration=duration, client_factory=ctx.client_factory,
-                                     now=ctx.now, session=session.credentials)
+                                     now=ctx.now, session=session.credentials, env=ctx.env,
+                                     profile_map=profile_map)
         else:
             result = sts.assume_role(role, mfa_code=mfa_code, duration=duration,
-                                     client_factory=ctx.client_factory, now=ctx.now)
+                                     client_factory=ctx.client_factory, now=ctx.now,
+                                     env=ctx.env, profile_map=profile_map)
         outcome = write(result, role, target, ctx, force=force, profile_map=profile_map)
     except RoletrayError as e:
         if started is not None and not isinstance(e, MfaSessionEndedError):

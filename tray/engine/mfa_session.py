@@ -92,7 +92,7 @@ def can_start(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -
     return not any(k in source for k in _TEMPORARY_SOURCE_KEYS)
 
 
-def start_session(role: RoleProfile, code: str, *, hours: int,
+def start_session(role: RoleProfile, code: str, *, hours: int, env: Mapping[str, str],
                   client_factory: sts.ClientFactory | None = None,
                   profile_map: Mapping[str, Mapping[str, str]] | None = None
                   ) -> MfaSession | None:
@@ -105,7 +105,8 @@ def start_session(role: RoleProfile, code: str, *, hours: int,
     from tray.aws import sts  # imported by the worker that calls this, not by the tray
 
     try:
-        creds, _date = sts.get_session_token(role, code, duration=hours * 3600,
+        creds, _date = sts.get_session_token(role, code, duration=hours * 3600, env=env,
+                                             profile_map=profile_map,
                                              client_factory=client_factory)
     except AccessDeniedError as e:
         if "session credentials" in str(e):

@@ -1,0 +1,421 @@
+"""The one botocore session builder for a role's *source*, and the rules every AWS
+caller shares (duration limits, session names, source labels, error codes).
+
+``client_creator(profile, env=...)`` returns a function with the signature of
+botocore's ``Session.create_client`` (the ``client_creator`` contract botocore's
+own providers take). Its clients sign with the role's source credentials as
+botocore resolves them (static keys, chained roles, ``credential_process``,
+SSO), and are configured as the role profile, as ``aws --profile ROLE`` does.
+Given ``aws_access_key_id=...`` (an MFA session's keys) it signs with those.
+The assume path, the MFA session, the doctor and identity checks all use it.
+
+Two of botocore's providers are swapped through its resolver API for bounded or
+current ones: ``credential_process`` is stopped after ``PROCESS_TIMEOUT`` seconds
+(``ROLETRAY_PROCESS_TIMEOUT`` in the env given overrides it), with its whole
+process group, and its stderr is never repeated (it may hold a secret); SSO
+reads the token cache under the env's HOME. Everything is read from the
+``env`` mapping given, never from the process environment.
+
+botocore is imported when a session is built, not with this module: the tray and
+the daemon import this module's callers but never load botocore themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from tray import paths
+from tray.awsfiles import awsconfig
+from tray.domain.errors import (
+    ConfigError,
+    CredentialProcessTimeoutError,
+    SourceCredentialsError,
+)
+from tray.domain.models import RoleProfile
+
+if TYPE_CHECKING:
+    import botocore.session
+
+ClientCreator = Callable[..., Any]
+"""``(service_name, region_name=None, api_version=None, use_ssl=True, verify=None,
+endpoint_url=None, aws_access_key_id=None, aws_secret_access_key=None,
+aws_session_token=None, config=None, aws_account_id=None) -> client``:
+botocore's ``Session.create_client``."""
+
+ClientFactory = Callable[..., ClientCreator]
+"""``factory(profile, *, env, profile_map=None) -> ClientCreator`` for ``profile``'s source."""
+
+# Bounded, so that a dead or hanging endpoint fails in seconds, not minutes:
+# a hang costs at most MAX_ATTEMPTS * READ_TIMEOUT plus about a second of backoff.
+# The refresher retries later with its own backoff, so few attempts here suffice.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 5.0
+MAX_ATTEMPTS = 2
+DEFAULT_REGION = "us-east-1"
+# A credential_process that has not answered by then is waiting for a person, or stuck.
+PROCESS_TIMEOUT = 30.0
+PROCESS_TIMEOUT_ENV = "ROLETRAY_PROCESS_TIMEOUT"
+
+# Session durations, in seconds: what roletray asks for when the profile names
+# none, what AWS accepts, and AWS's cap for a session assumed with role-session keys.
+DEFAULT_DURATION = 3600
+MIN_DURATION = awsconfig.MIN_DURATION
+MAX_DURATION = awsconfig.MAX_DURATION
+CHAINED_MAX = 3600
+
+
+def session_name(now: datetime) -> str:
+    """The RoleSessionName roletray sends when the profile names none."""
+    return f"roletray-{int(now.timestamp())}"
+
+
+def source_label(profile: RoleProfile) -> str:
+    """Whose keys sign for ``profile``, as messages name them."""
+    if profile.source_profile:
+        return f"source profile '{profile.source_profile}'"
+    return f"credential_source {profile.credential_source}"
+
+
+def error_code(e: BaseException) -> str | None:
+    """AWS's error code, where botocore keeps it (``ClientError.response``)."""
+    response = getattr(e, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error")
+        code = error.get("Code") if isinstance(error, Mapping) else None
+        return str(code) if code else None
+    return None
+
+
+def error_message(e: BaseException) -> str:
+    """AWS's error message (of a ``ClientError``), else an empty string."""
+    response = getattr(e, "response", None)
+    if isinstance(response, Mapping):
+        error = response.get("Error")
+        if isinstance(error, Mapping):
+            return str(error.get("Message", ""))
+    return ""
+
+
+def region(profile: RoleProfile, profile_map: Mapping[str, Mapping[str, str]],
+           env: Mapping[str, str]) -> str:
+    # The role's configured region (or its chain's) is the most specific statement
+    # about where to assume it, so it comes before AWS_REGION here.
+    return (awsconfig.region_for(profile, profile_map) or env.get("AWS_REGION")
+            or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION)
+
+
+def process_timeout_seconds(env: Mapping[str, str], value: float | None = None) -> float:
+    if value is not None:
+        return value
+    try:
+        return float(env.get(PROCESS_TIMEOUT_ENV) or PROCESS_TIMEOUT)
+    except ValueError:
+        return PROCESS_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long one caller waits: per connection, per answer, attempts, helper process."""
+
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    max_attempts: int = MAX_ATTEMPTS
+    process_timeout: float | None = None  # None: the env's ROLETRAY_PROCESS_TIMEOUT, else 30 s
+
+
+def make_client_factory(limits: Limits | None = None) -> ClientFactory:
+    """A ``ClientFactory`` with ``limits`` (tests and the doctor use shorter ones)."""
+    bounds = limits or Limits()
+
+    def factory(profile: RoleProfile, *, env: Mapping[str, str],
+                profile_map: Mapping[str, Mapping[str, str]] | None = None) -> ClientCreator:
+        return client_creator(profile, env=env, profile_map=profile_map, limits=bounds)
+
+    return factory
+
+
+def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
+                   profile_map: Mapping[str, Mapping[str, str]] | None = None,
+                   limits: Limits | None = None) -> ClientCreator:
+    """``session.create_client`` for ``profile``'s source, configured as ``profile``.
+
+    Nothing is resolved yet: the source's credentials are, on the first client
+    created without keys (a chained source assumes its own role then, once).
+    Raises ``ConfigError`` for a chain that would prompt on the terminal.
+    """
+    from botocore.config import Config
+    from botocore.exceptions import NoCredentialsError
+
+    bounds = limits or Limits()
+    if profile_map is None:
+        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env))
+    refuse_prompting_chain(profile, profile_map)
+    where = region(profile, profile_map, env)
+    config = Config(connect_timeout=bounds.connect_timeout, read_timeout=bounds.read_timeout,
+                    retries={"mode": "standard", "total_max_attempts": bounds.max_attempts})
+    session = source_session(profile, env=env, region_name=where, config=config,
+                             process_timeout=process_timeout_seconds(env, bounds.process_timeout))
+    configured: list[bool] = []
+
+    def create_client(service_name: str, region_name: str | None = None,
+                      api_version: str | None = None, use_ssl: bool = True,
+                      verify: bool | str | None = None, endpoint_url: str | None = None,
+                      aws_access_key_id: str | None = None,
+                      aws_secret_access_key: str | None = None,
+                      aws_session_token: str | None = None, config: Any = None,
+                      aws_account_id: str | None = None) -> Any:
+        if aws_access_key_id is None:
+            credentials = session.get_credentials()
+            if credentials is None:
+                raise NoCredentialsError()
+            # Resolve now (a chained source assumes its own role here) so that a failure
+            # is the source's, apart from the call the client is made for.
+            credentials.get_frozen_credentials()
+        if not configured:
+            # The resolver is bound to the source already; from here on the session
+            # reads the role profile's settings, as `aws --profile ROLE` does.
+            configure_as(session, profile)
+            configured.append(True)
+        return session.create_client(
+            service_name, region_name=region_name or where, api_version=api_version,
+            use_ssl=use_ssl, verify=verify,
+            endpoint_url=endpoint_url or endpoint_from(env, service_name),
+            aws_access_key_id=aws_access_key_id, aws_secret_access_key=aws_secret_access_key,
+            # botocore merges ``config`` into the session's default (the bounded one).
+            aws_session_token=aws_session_token, config=config, aws_account_id=aws_account_id)
+
+    return create_client
+
+
+def endpoint_from(env: Mapping[str, str], service_name: str) -> str | None:
+    """``AWS_ENDPOINT_URL_<SERVICE>``, else ``AWS_ENDPOINT_URL``, of ``env``
+    (botocore would read them from the process environment)."""
+    if env.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    key = "AWS_ENDPOINT_URL_" + service_name.upper().replace("-", "_").replace(" ", "_")
+    return env.get(key) or env.get("AWS_ENDPOINT_URL") or None
+
+
+def base_session(env: Mapping[str, str], profile: str | None = None,
+                 **kwargs: Any) -> botocore.session.Session:
+    """A botocore session whose settings come from ``env`` and the files it names."""
+    import botocore.configprovider as cp
+    import botocore.session
+
+    session = botocore.session.Session(**kwargs)
+    store = session.get_component("config_store")
+    chain = cp.ConfigChainFactory(session=session, environ=dict(env))
+    for name, (config_names, env_names, default, convert) in \
+            cp.BOTOCORE_DEFAUT_SESSION_VARIABLES.items():
+        store.set_config_provider(name, chain.create_config_chain(
+            instance_name=name, env_var_names=env_names, config_property_names=config_names,
+            default=default, conversion_func=convert))
+    session.set_config_variable("config_file", str(paths.aws_config_file(env)))
+    session.set_config_variable("credentials_file", str(paths.aws_credentials_file(env)))
+    if profile is not None:
+        # An explicit profile turns the AWS_ACCESS_KEY_ID... variables off, as `--profile` does.
+        session.set_config_variable("profile", profile)
+    return session
+
+
+def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name: str,
+                   config: Any, process_timeout: float) -> botocore.session.Session:
+    """A session whose credential resolver is the role's source's, and only that."""
+    import botocore.credentials
+
+    if profile.credential_source is not None:
+        session = base_session(env)
+        # Only the named source, as botocore's AssumeRoleProvider does: never the files.
+        session.register_component("credential_provider", botocore.credentials.CredentialResolver(
+            [_credential_source(profile.credential_source, env)]))
+        session.set_default_client_config(config)
+        return session
+    source = str(profile.source_profile)
+    session = base_session(env, source)
+    # A source that is itself a role calls STS in this region, as `aws --profile` would,
+    # and with the same bounded timeouts (botocore's own wait a minute, 5 times).
+    session.set_config_variable("region", region_name)
+    session.set_default_client_config(config)
+    resolver = session.get_component("credential_provider")
+    if profile.source_profile == profile.name:
+        # A role profile that is its own source signs with its static keys, not the role.
+        resolver.remove("assume-role")
+    _swap(resolver, botocore.credentials.ProcessProvider(
+        profile_name=source, load_config=lambda: session.full_config,
+        popen=partial(BoundedPopen, timeout=process_timeout, profile=source, env=dict(env))))
+    _swap(resolver, _sso_provider(session, source, env))
+    _swap(resolver, botocore.credentials.ContainerProvider(environ=dict(env)))
+    return session
+
+
+def _swap(resolver: Any, provider: Any) -> None:
+    """Put ``provider`` where botocore's own provider of the same kind is."""
+    if provider.METHOD in [p.METHOD for p in resolver.providers]:
+        # After it, then remove the first of that name: botocore's, not ours.
+        resolver.insert_after(provider.METHOD, provider)
+        resolver.remove(provider.METHOD)
+
+
+def configure_as(session: botocore.session.Session, profile: RoleProfile) -> None:
+    """Configure ``session`` as ``profile`` (endpoints, regional STS)."""
+    names = session.full_config["profiles"]
+    if profile.name in names:
+        session.set_config_variable("profile", profile.name)
+    elif profile.source_profile in names:
+        session.set_config_variable("profile", profile.source_profile)
+    if profile.sts_regional_endpoints:
+        session.set_config_variable("sts_regional_endpoints", profile.sts_regional_endpoints)
+
+
+def refuse_prompting_chain(profile: RoleProfile,
+                           profile_map: Mapping[str, Mapping[str, str]]) -> None:
+    # botocore would prompt on the terminal (getpass) for a source role's MFA code;
+    # in the tray or the daemon that blocks forever.
+    for name in awsconfig.source_chain(profile, profile_map)[1:]:
+        values = profile_map.get(name, {})
+        if name == profile.name or any(k in values for k in awsconfig.STATIC_KEYS):
+            break
+        if "mfa_serial" in values and "role_arn" in values:
+            raise ConfigError(f"profile '{profile.name}': source profile '{name}' needs an MFA "
+                              "code; roletray asks for MFA only for the role it assumes")
+
+
+def _credential_source(name: str, env: Mapping[str, str]) -> Any:
+    import botocore.credentials
+    import botocore.utils
+
+    if name == "Environment":
+        return botocore.credentials.EnvProvider(environ=dict(env))
+    if name == "EcsContainer":
+        return botocore.credentials.ContainerProvider(environ=dict(env))
+    fetcher = botocore.utils.InstanceMetadataFetcher(timeout=1, num_attempts=1)
+    return botocore.credentials.InstanceMetadataProvider(iam_role_fetcher=fetcher)
+
+
+def _sso_provider(session: botocore.session.Session, profile_name: str,
+                  env: Mapping[str, str]) -> Any:
+    """botocore's SSO provider, reading the token cache under the env's HOME
+    (botocore computes its default folder once, when it is imported)."""
+    import botocore.credentials
+    import botocore.tokens
+    from botocore.utils import JSONFileCache
+
+    from tray.aws import sso
+
+    token_cache = JSONFileCache(str(sso.cache_dir(env)), dumps_func=_sso_dumps)
+    return botocore.credentials.SSOProvider(
+        load_config=lambda: session.full_config, client_creator=session.create_client,
+        profile_name=profile_name, cache={}, token_cache=token_cache,
+        token_provider=botocore.tokens.SSOTokenProvider(session, cache=token_cache,
+                                                        profile_name=profile_name))
+
+
+def _sso_dumps(obj: Any) -> str:
+    """botocore's cache format: datetimes as ``2026-11-28T14:26:50Z``."""
+    def default(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return value
+
+    return json.dumps(obj, default=default)
+
+
+# ------------------------------------------------------------------ credential_process
+
+class BoundedPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """``credential_process`` as botocore runs it, but stopped after ``timeout`` seconds,
+    and never quoted: a failure says how it failed and where to look, not its stderr.
+
+    It runs in a process group of its own, so that the whole tree (a shell script's
+    ``sleep`` grandchild too) is stopped; on a terminal that group is handed the
+    terminal while it runs, so a helper that prompts on /dev/tty still can.
+    """
+
+    def __init__(self, args: Any, *, timeout: float, profile: str,
+                 env: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        self._bound = timeout
+        self._profile = profile
+        self._tty = _controlling_tty()
+        super().__init__(args, process_group=0, env=env, **kwargs)
+        self._terminal = _hand_terminal(self._tty, self.pid)
+
+    def communicate(self, input: Any = None, timeout: float | None = None) -> Any:
+        try:
+            out, _err = super().communicate(input, timeout=self._bound)
+        except subprocess.TimeoutExpired:
+            self._stop()
+            raise CredentialProcessTimeoutError(profile=self._profile,
+                                                seconds=f"{self._bound:g}") from None
+        finally:
+            self._take_terminal_back()
+        if self.returncode != 0:
+            how = (f"was killed by signal {-self.returncode}" if self.returncode < 0
+                   else f"exited with code {self.returncode}")
+            raise SourceCredentialsError(
+                f"credential_process for profile '{self._profile}' {how}; its messages are "
+                f"not repeated here (they may hold a secret): run `aws sts "
+                f"get-caller-identity --profile {self._profile}` to see them")
+        return out, b""
+
+    def _stop(self) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(self.pid, signal.SIGKILL)
+        # Not communicate(): a process that left the group may keep the pipes open.
+        for pipe in (self.stdin, self.stdout, self.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.wait(timeout=1)
+
+    def _take_terminal_back(self) -> None:
+        if self._terminal is not None:
+            _give_terminal(*self._terminal)
+            self._terminal = None
+
+
+def _controlling_tty() -> int | None:
+    """The fd of our terminal, when we are in its foreground (a CLI run)."""
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else -1
+        if fd >= 0 and os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
+def _hand_terminal(fd: int | None, pgid: int) -> tuple[int, int] | None:
+    """Make ``pgid`` the terminal's foreground group; (fd, our group) to restore."""
+    if fd is None:
+        return None
+    ours = os.getpgrp()
+    if not _give_terminal(fd, pgid):
+        return None
+    # It may have touched the terminal before it was its own, and been stopped for that.
+    with contextlib.suppress(OSError):
+        os.killpg(pgid, signal.SIGCONT)
+    return fd, ours
+
+
+def _give_terminal(fd: int, pgid: int) -> bool:
+    # A background group that sets the foreground group is sent SIGTTOU (a stop)
+    # unless it blocks it; blocking works in any thread, unlike changing the handler.
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTTOU})
+    try:
+        os.tcsetpgrp(fd, pgid)
+    except OSError:
+        return False
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return True
