@@ -8,7 +8,6 @@ JSON document on stdout. Exit status: 0 done, 1 AWS refused or unreachable,
 from __future__ import annotations
 
 import argparse
-import gc
 import getpass
 import json
 import logging
@@ -78,19 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Commands that run for months keep the cyclic garbage collector. The others last a
-# moment, mostly spent importing botocore, which the collector would walk again and
-# again (~10% of `roletray assume`); reference counting still frees what they drop.
-_LONG_RUNNING = frozenset({"run", "daemon", "demo"})
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     handler = _COMMANDS[command]
-    pause_gc = command not in _LONG_RUNNING and gc.isenabled()
-    if pause_gc:
-        gc.disable()
     try:
         return int(handler(args))
     except RoletrayError as e:
@@ -99,9 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("roletray: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if pause_gc:  # main() also runs in-process (tests): leave the collector as found
-            gc.enable()
 
 
 def _fail(args: argparse.Namespace, message: str, code: int) -> None:
