@@ -154,14 +154,16 @@ def _decode(data: bytes, path: Path) -> str:
 Read = tuple[Snapshot, str, inifile.Layout]
 
 
-def _read(real: Path, path: Path, keep: frozenset[str] = frozenset()) -> Read:
+def _read(real: Path, path: Path, keep: frozenset[str] = frozenset(),
+          settler: sharedfile.Settler | None = None) -> Read:
     """The file's bytes, text and layout, from a read that does not look torn.
 
     ``keep``: the sections an earlier read of this same write found. A read
     missing one of them is the file mid-rewrite, never a base to write from.
+    ``settler``: the write's own, so that one deadline bounds all its waits.
     """
     shown = display_path(path)
-    settler = sharedfile.Settler(PATIENCE)
+    settler = settler or sharedfile.Settler(PATIENCE)
     while True:
         snap = sharedfile.read_once(real, shown)
         quiet = settler.observe(snap)
@@ -435,8 +437,8 @@ def _update(path: Path, edit: Edit, *, create: bool) -> bool:
         settler = sharedfile.Settler(PATIENCE)
         seen: frozenset[str] = frozenset()  # every section any read of this write found
         while True:
-            snap, text, layout = _read(real, path, keep=seen)
-            seen |= layout.by_name.keys()
+            snap, text, layout = _read(real, path, keep=seen, settler=settler)
+            seen = seen | frozenset(layout.by_name)
             try:
                 new_text = edit(text, layout)
             except (inifile.IniEditError, ValueError) as e:
