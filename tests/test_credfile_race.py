@@ -124,3 +124,42 @@ def test_awscli_writer_racing_roletray_never_loses_default(isolated_env: Path) -
     assert found["awscli"] == {"region": "us-east-1"}
     # No section but roletray's changed, not even a byte of them.
     assert inifile.replace_section(text, "roletray", None) == BASE
+
+
+def test_awscli_writer_racing_roletray_assume(aws, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The same race through the whole command: `roletray assume` again and again."""
+    import time
+
+    from tray.cli import main
+
+    aws.seed_world()
+    path = aws.credentials_path
+    with open(path, "a") as f:
+        f.write("\n[awscli]\nregion = us-east-1\n")
+    base = path.read_text()
+    seconds = SECONDS / 2
+    theirs = subprocess.Popen([sys.executable, "-c", AWSCLI, str(path), str(seconds)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    codes: list[int] = []
+    try:
+        assert theirs.stdin is not None
+        theirs.stdin.write("go\n")
+        theirs.stdin.flush()
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:  # a loop bound, not a wait: no assertion on timing
+            codes.append(main(["assume", "platform"]))
+            err = capsys.readouterr().err
+            # botocore's own read of the source keys can land in the torn window too
+            # ("yields no credentials"): a failed assume that writes nothing. And the
+            # aws CLI can write back what it read before roletray's rename, reverting
+            # [roletray] ("yields key ..., not the new ..."): roletray says so.
+            assert codes[-1] == 0 or any(s in err for s in (
+                "kept changing", "vanished", "yields no credentials", "not the new")), err
+        their_out, _ = theirs.communicate(timeout=seconds + 30)
+    finally:
+        if theirs.poll() is None:
+            theirs.kill()
+            theirs.wait()
+    text = path.read_text()
+    assert inifile.replace_section(text, "roletray", None) == base  # [default] and [awscli] kept
+    assert int(their_out) > 100 and codes.count(0) >= 2, (their_out, codes)

@@ -204,7 +204,7 @@ class Settler:
 
 def replace(real: Path, data: bytes, base: Snapshot, shown: str) -> bool:
     """Replace ``real`` with ``data`` all at once; False (nothing written) when the file
-    no longer holds exactly ``base``'s bytes, in ``base``'s inode, by the time of the rename.
+    no longer holds exactly ``base``'s bytes by the time of the rename.
     """
     folder = real.parent
     try:
@@ -218,10 +218,11 @@ def replace(real: Path, data: bytes, base: Snapshot, shown: str) -> bool:
             f.flush()
             _copy_owner_and_mode(f.fileno(), base.st)
             os.fsync(f.fileno())
-        # The last look: the bytes themselves, not just stat, which a truncate-and-write
-        # within one mtime tick could leave looking unchanged.
+        # The last look compares the bytes, which is what the edit was made from: stat
+        # could miss a truncate-and-write within one mtime tick, and would flag a
+        # writer that rewrote the same bytes (harmless: nothing of its would be lost).
         now = read_once(real, shown)
-        if now.torn or now.fp != base.fp or now.data != base.data:
+        if now.torn or now.data != base.data:
             os.unlink(tmp)  # a program that ignores our lock wrote meanwhile: read again
             return False
         os.replace(tmp, real)
