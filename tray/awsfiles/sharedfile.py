@@ -157,10 +157,11 @@ def read_once(real: Path, shown: str) -> Snapshot:
 class Patience:
     """How to wait for a file that another program may be in the middle of writing.
 
-    A read that looks suspect (torn, empty, unparsable, missing sections an
-    earlier read had) is trusted only once the file has been quiet for
-    ``quiet`` seconds: its mtime is that old, or it read the same for that long.
-    After ``deadline`` seconds of a file that will not settle, the caller refuses.
+    A read that looks suspect (torn, empty, unparsable) is trusted only once the
+    file has been quiet for ``quiet`` seconds: its mtime is that old, or it read
+    the same for that long. (A read missing sections an earlier read had is never
+    trusted.) After ``deadline`` seconds of a file that will not settle, the
+    caller refuses.
     """
 
     quiet: float = 0.5
