@@ -6,14 +6,16 @@ import configparser
 import io
 import os
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakes import FakeClock
 from hypothesis import HealthCheck, example, given, settings
 from test_inifile import line_soup  # the same line-shaped soup its scanner tests use
 
 from tray.awsfiles import credfile, inifile
+from tray.awsfiles.sharedfile import Patience
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials
 
@@ -33,9 +35,17 @@ def cred_path(isolated_env: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def fresh_process_memory() -> None:
-    # Each test starts as a new process would: nothing known about any file.
-    credfile._known.clear()
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """credfile waits on this clock: a test's freshly written file is "a moment old"
+    until credfile has waited out its patience, which then costs no real time."""
+    fake = FakeClock(datetime.now(UTC))
+    monkeypatch.setattr(credfile, "PATIENCE", fake_patience(fake))
+    return fake
+
+
+def fake_patience(fake: FakeClock) -> Patience:
+    return Patience(sleep=lambda s: fake.advance(timedelta(seconds=s)),
+                    monotonic=fake.monotonic, wall=lambda: fake.now().timestamp())
 
 
 def parsed(text: str) -> dict[str, dict[str, str]]:
@@ -370,7 +380,6 @@ def test_threads_of_one_process_lose_nothing(cred_path: Path) -> None:
     with ThreadPoolExecutor(4) as pool:
         for future in [pool.submit(writer, f"t{k}") for k in range(4)]:
             future.result()  # re-raises a writer's error here
-    credfile._known.clear()
     for k in range(4):
         assert credfile.read_owned(cred_path, f"t{k}") == creds(14)
     assert text_of(cred_path).startswith("[default]\n" + LONG_TERM)
@@ -444,26 +453,21 @@ def test_remove_absent_does_not_touch_the_file(cred_path: Path) -> None:
     assert cred_path.stat().st_mtime_ns == 1_000_000_000
 
 
-# --- the known-file shortcut gives the same bytes as a full edit ----------------------------
+# --- rewrites ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
-def test_second_write_from_memory_equals_a_fresh_edit(cred_path: Path, tmp_path: Path,
-                                                      name: str) -> None:
+def test_a_rewrite_equals_a_first_write(cred_path: Path, tmp_path: Path, name: str) -> None:
+    """Writing twice gives the bytes that one write of the second keys gives."""
     start = inifile.replace_section(CORPUS[name], "roletray", None) if "roletray" in \
         inifile.parse(CORPUS[name]).by_name else CORPUS[name]
     write_raw(cred_path, start)
     credfile.write_credentials(cred_path, "roletray", creds(1), role="platform")
-    assert credfile._known  # this process now knows the file's bytes
     credfile.write_credentials(cred_path, "roletray", creds(2), role="longer-role-name")
-    from_memory = cred_path.read_bytes()
-
     other = tmp_path / "fresh-credentials"
     write_raw(other, start)
-    credfile.write_credentials(other, "roletray", creds(1), role="platform")
-    credfile._known.clear()
     credfile.write_credentials(other, "roletray", creds(2), role="longer-role-name")
-    assert from_memory == other.read_bytes()
+    assert cred_path.read_bytes() == other.read_bytes()
 
 
 def test_a_change_by_another_program_is_seen(cred_path: Path) -> None:

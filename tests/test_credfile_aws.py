@@ -23,7 +23,6 @@ LONG_TERM = ("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"
 
 @pytest.fixture
 def cred_path(isolated_env: Path) -> Path:
-    credfile._known.clear()
     return Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
 
 

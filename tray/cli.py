@@ -8,7 +8,6 @@ JSON document on stdout. Exit status: 0 done, 1 AWS refused or unreachable,
 from __future__ import annotations
 
 import argparse
-import gc
 import getpass
 import json
 import logging
@@ -84,12 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-# Commands that run for months keep the cyclic garbage collector. The others last a
-# moment, mostly spent importing botocore, which the collector would walk again and
-# again (~10% of `roletray assume`); reference counting still frees what they drop.
-_LONG_RUNNING = frozenset({"run", "daemon", "demo"})
-
-
 @dataclass(frozen=True)
 class Root:
     """What every command starts from: the environment and the paths resolved from it once."""
@@ -110,9 +103,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     handler = _COMMANDS[command]
-    pause_gc = command not in _LONG_RUNNING and gc.isenabled()
-    if pause_gc:
-        gc.disable()
     try:
         e = os.environ if env is None else env
         code = int(handler(args, Root(env=e, paths=Paths.from_env(e))))
@@ -129,9 +119,6 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         # at /dev/null so the interpreter's final flush does not fail again.
         _drop_stdout()
         return 141  # as a shell reports a command ended by SIGPIPE
-    finally:
-        if pause_gc:  # main() also runs in-process (tests): leave the collector as found
-            gc.enable()
 
 
 def _drop_stdout() -> None:

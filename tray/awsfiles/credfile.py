@@ -16,28 +16,34 @@ lines (never secret) let roletray recognise its own section later.
 
 Every write: lock ``.<name>.roletray.lock`` beside the real file, read the file
 afresh, refuse it if botocore could not parse it, edit the lines of one section
-(``tray.awsfiles.inifile``), write a temporary file in the same folder, fsync, rename it
-over the file, fsync the folder. Symlinks are followed to the real file.
+(``tray.awsfiles.inifile``), write a temporary file in the same folder, fsync, check
+that the file still holds the bytes the edit started from, rename the temporary file
+over it, fsync the folder. Symlinks are followed to the real file.
+
+Other programs write the file without roletray's lock, some by truncating it and
+writing it again (the aws CLI). So no read is trusted that looks torn: fewer bytes
+than ``fstat`` reports, a file that changed while it was read, an empty or
+unparsable file that was modified a moment ago, or one that lacks a section an
+earlier read of the same write had. Such a read is repeated until the file settles
+(``sharedfile.Patience``); a file that will not settle is refused, never written.
+Only regular files of at most ``sharedfile.MAX_SIZE`` bytes are read at all.
 """
 
 from __future__ import annotations
 
 import configparser
-import gc
 import io
 import os
 import re
 import shlex
-import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
-from tray.awsfiles import filelock_lite, inifile
+from tray.awsfiles import filelock_lite, inifile, sharedfile
+from tray.awsfiles.sharedfile import Fingerprint, Patience, Snapshot
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
 from tray.paths import display_path
@@ -52,6 +58,8 @@ LOCK_TIMEOUT = 30.0  # seconds; a write takes milliseconds, so this means a stuc
 STALE_TEMP_AGE = 60.0  # seconds after which a temp file of a live pid counts as abandoned
 NEW_FILE_MODE = 0o600
 NEW_FOLDER_MODE = 0o700
+# How long to wait for a file another program is writing; tests swap in a fake clock.
+PATIENCE = Patience()
 
 SectionState = Literal["absent", "owned", "foreign"]
 
@@ -94,8 +102,7 @@ def _parse(text: str, path: Path) -> inifile.Layout:
             f"{shown} line 1: the file starts with a UTF-8 byte-order mark (BOM), which botocore "
             "and the AWS CLI reject; save it as UTF-8 without BOM")
     try:
-        with _gc_paused():
-            layout = inifile.parse(text)
+        layout = inifile.parse(text)
     except inifile.IniSyntaxError as e:
         _judge(text, path, shown)
         _refuse(shown, e.lineno, e.problem)  # pragma: no cover - the scanner mirrors configparser
@@ -108,8 +115,7 @@ def _judge(text: str, path: Path, shown: str) -> None:
     """Parse as botocore does; refuse (naming the line, never its text) what it rejects."""
     cp = configparser.RawConfigParser()
     try:
-        with _gc_paused():
-            cp.read_file(io.StringIO(text, newline=None), source=str(path))
+        cp.read_file(io.StringIO(text, newline=None), source=str(path))
     except configparser.DuplicateSectionError as e:
         _refuse(shown, e.lineno, f"section [{e.section}] appears twice")
     except configparser.DuplicateOptionError as e:
@@ -123,19 +129,6 @@ def _judge(text: str, path: Path, shown: str) -> None:
     except configparser.Error as e:  # pragma: no cover - none other is raised by _read
         raise CredentialsFileError(f"{shown}: botocore cannot parse this file "
                                    f"({type(e).__name__})") from None
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Parsing allocates an object or more per line; the cyclic GC would walk the
-    # growing heap again and again and make a 20,000-section file quadratic.
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _refuse(shown: str, lineno: int | None, problem: str) -> NoReturn:
@@ -158,58 +151,71 @@ def _decode(data: bytes, path: Path) -> str:
         _refuse(display_path(path), lineno, "bytes that are not UTF-8 text")
 
 
-def _read_bytes(real: Path, path: Path) -> tuple[bytes, os.stat_result | None]:
-    """The file's bytes and stat; (b"", None) when it does not exist."""
-    try:
-        with open(real, "rb") as f:
-            st = os.fstat(f.fileno())
-            return f.read(), st
-    except FileNotFoundError:
-        return b"", None
-    except OSError as e:
-        raise CredentialsFileError(f"{display_path(path)}: cannot read it ({e.strerror})") from None
+Read = tuple[Snapshot, str, inifile.Layout]
 
 
-@dataclass(frozen=True)
-class _Known:
-    """A file exactly as this process last wrote it, and where ``[target]`` sits in it.
+def _read(real: Path, path: Path, keep: frozenset[str] = frozenset(),
+          settler: sharedfile.Settler | None = None) -> Read:
+    """The file's bytes, text and layout, from a read that does not look torn.
 
-    Bytes equal to ``data`` were validated before the write and edited in a
-    way proven to keep them valid, so they need no new parse: a rewrite of a
-    20,000-section file then costs about what copying it costs.
+    ``keep``: the sections an earlier read of this same write found. A read
+    missing one of them is the file mid-rewrite, never a base to write from.
+    ``settler``: the write's own, so that one deadline bounds all its waits.
     """
+    shown = display_path(path)
+    settler = settler or sharedfile.Settler(PATIENCE)
+    while True:
+        snap = sharedfile.read_once(real, shown)
+        quiet = settler.observe(snap)
+        problem: CredentialsFileError | None = None
+        if not snap.torn:
+            try:
+                text = _decode(snap.data, path)
+                layout = _parse(text, path)
+            except CredentialsFileError as e:
+                problem = e
+            else:
+                lost = keep - layout.by_name.keys()
+                if lost:
+                    problem = CredentialsFileError(
+                        f"{shown}: section{'s' if len(lost) > 1 else ''} "
+                        + ", ".join(f"[{n}]" for n in sorted(lost))
+                        + " vanished while roletray was writing it (another program is "
+                        "rewriting the file); roletray did not change the file")
+                    quiet = False  # only the deadline ends this wait: never write it
+                elif snap.data or snap.st is None or quiet:
+                    return snap, text, layout
+                # An empty file modified a moment ago: maybe truncated by a writer
+                # that is about to write it again.
+        if problem is not None and quiet:
+            raise problem  # the same unparsable bytes for a while: the file is so
+        if settler.expired():
+            raise problem or _kept_changing(shown)
+        settler.wait()
 
-    data: bytes
-    target: str
-    start: int  # byte offset of the header line
-    body: int  # byte offset after the header line
-    stop: int  # byte offset after the last key line
-    items: tuple[tuple[str, str], ...]
+
+def _kept_changing(shown: str) -> CredentialsFileError:
+    # Another program (not roletray: it would wait for the lock) keeps writing it.
+    return CredentialsFileError(f"{shown}: the file kept changing while roletray read it "
+                                "(another program is writing it); try again")
 
 
-_known: dict[Path, _Known] = {}
+def fingerprint(path: Path) -> Fingerprint | None:
+    """The credentials file's stat fingerprint (None: no file), for "unchanged?" checks.
 
-
-def _known_items(real: Path, data: bytes, target: str) -> dict[str, str] | None:
-    known = _known.get(real)
-    if known is not None and known.target == target and known.data == data:
-        return dict(known.items)
-    return None
+    A periodic check compares it with the fingerprint it saw with its last read
+    and reads (and parses) the file again only when they differ.
+    """
+    return sharedfile.fingerprint(_resolve(path))
 
 
 def _section_items_of(path: Path, target: str) -> dict[str, str] | None:
-    real = _resolve(path)
-    data, _ = _read_bytes(real, path)
-    items = _known_items(real, data, target)
-    if items is not None:
-        return items
-    layout = _parse(_decode(data, path), path)
+    _, _, layout = _read(_resolve(path), path)
     return _section_items(layout, target)
 
 
 def _load(path: Path) -> inifile.Layout:
-    data, _ = _read_bytes(_resolve(path), path)
-    return _parse(_decode(data, path), path)
+    return _read(_resolve(path), path)[2]
 
 
 def _classify(items: dict[str, str] | None) -> tuple[SectionState, str]:
@@ -292,13 +298,13 @@ def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: 
              (TOKEN_KEY, creds.session_token), (MARKER, "true"), (ROLE_KEY, role),
              (EXPIRATION_KEY, iso_utc(creds.expiration)))
 
-    def edit(text: str, layout: inifile.Layout) -> tuple[str, tuple[int, int] | None]:
+    def edit(text: str, layout: inifile.Layout) -> str:
         state, why = _classify(_section_items(layout, target))
         if state == "foreign":
             _refuse_foreign(shown, layout, target, why, force)
-        return inifile.replace_section_span(text, target, items, layout=layout)
+        return inifile.replace_section(text, target, items, layout=layout)
 
-    _update(path, edit, create=True, target=target, items=items)
+    _update(path, edit, create=True)
 
 
 def check_writable(path: Path, target: str, *, force: bool = False) -> None:
@@ -309,11 +315,7 @@ def check_writable(path: Path, target: str, *, force: bool = False) -> None:
     """
     shown = display_path(path)
     _check_target(target, shown)
-    real = _resolve(path)
-    data, _ = _read_bytes(real, path)
-    if _known_items(real, data, target) is not None:
-        return  # exactly as this process wrote it: ours
-    layout = _parse(_decode(data, path), path)
+    layout = _load(path)
     state, why = _classify(_section_items(layout, target))
     if state == "foreign":
         _refuse_foreign(shown, layout, target, why, force)
@@ -327,7 +329,7 @@ def remove_credentials(path: Path, target: str) -> bool:
     shown = display_path(path)
     _check_target(target, shown)
 
-    def edit(text: str, layout: inifile.Layout) -> tuple[str, None] | None:
+    def edit(text: str, layout: inifile.Layout) -> str | None:
         state, _ = _classify(_section_items(layout, target))
         if state == "absent":
             return None
@@ -335,7 +337,7 @@ def remove_credentials(path: Path, target: str) -> bool:
             raise CredentialsFileError(
                 f"{shown} line {layout.by_name[target].lineno}: section [{target}] was not "
                 "written by roletray; not removing it")
-        return inifile.replace_section(text, target, None, layout=layout), None
+        return inifile.replace_section(text, target, None, layout=layout)
 
     return _update(path, edit, create=False)
 
@@ -354,9 +356,9 @@ def set_profile_region(config_path: Path, target: str, region: str) -> None:
     if not _REGION_RE.match(region):
         raise CredentialsFileError(f"{shown}: '{region}' is not a region name")
 
-    def edit(text: str, layout: inifile.Layout) -> tuple[str, None]:
+    def edit(text: str, layout: inifile.Layout) -> str:
         name = _profile_section(layout, target)
-        return inifile.set_keys(text, name, {"region": region}, layout=layout), None
+        return inifile.set_keys(text, name, {"region": region}, layout=layout)
 
     # Lock-free first look: the common case (already set) creates no lock file either.
     with suppress(CredentialsFileError):
@@ -416,80 +418,41 @@ def _resolve(path: Path) -> Path:
     return Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
 
 
-Items = tuple[tuple[str, str], ...]
-# An edit gets the fresh text and its layout, and gives the new text (with the
-# target's character span when it has one), or None for "nothing to do".
-Edit = Callable[[str, inifile.Layout], "tuple[str, tuple[int, int] | None] | None"]
+# An edit gets the fresh text and its layout, and gives the new text, or None for
+# "nothing to do".
+Edit = Callable[[str, inifile.Layout], "str | None"]
 
 
-def _update(path: Path, edit: Edit, *, create: bool, target: str | None = None,
-            items: Items | None = None) -> bool:
-    """Lock, read afresh, validate, edit, write atomically. True when the file changed.
-
-    With ``target`` and ``items`` (a credentials write), a file still exactly
-    as this process left it is edited by splicing bytes (see ``_Known``).
-    """
+def _update(path: Path, edit: Edit, *, create: bool) -> bool:
+    """Lock, read afresh, validate, edit, write atomically. True when the file changed."""
     shown = display_path(path)
     real = _resolve(path)
     if not real.parent.is_dir():
         if not create:
             return False
         _make_folder(real.parent, shown)
+    sharedfile.check_regular(real, shown)  # a device's folder would refuse the lock file
     with _locked(real, shown):
         _remove_stale_temps(real)
-        for _ in range(5):
-            data, st = _read_bytes(real, path)
-            known = _known.get(real)
-            new_known: _Known | None
-            if (known is not None and items is not None and known.target == target
-                    and known.data == data):
-                new_data, new_known = _splice_known(known, items)
-            else:
-                text = _decode(data, path)
-                layout = _parse(text, path)
-                try:
-                    result = edit(text, layout)
-                except (inifile.IniEditError, ValueError) as e:
-                    line = f" line {e.lineno}" if isinstance(e, inifile.IniEditError) else ""
-                    raise CredentialsFileError(f"{shown}{line}: {getattr(e, 'problem', e)}; "
-                                               "roletray did not change the file") from None
-                if result is None or result[0] == text:
-                    return False
-                new_text, span = result
-                new_data = new_text.encode("utf-8")
-                new_known = (None if span is None or target is None or items is None
-                             else _know(new_text, new_data, span, target, items))
-            _known.pop(real, None)  # whatever happens next, the old picture is stale
-            if _write_atomic(real, new_data, st, shown):
-                if new_known is not None:
-                    _known[real] = new_known
+        settler = sharedfile.Settler(PATIENCE)
+        seen: frozenset[str] = frozenset()  # every section any read of this write found
+        while True:
+            snap, text, layout = _read(real, path, keep=seen, settler=settler)
+            seen = seen | frozenset(layout.by_name)
+            try:
+                new_text = edit(text, layout)
+            except (inifile.IniEditError, ValueError) as e:
+                line = f" line {e.lineno}" if isinstance(e, inifile.IniEditError) else ""
+                raise CredentialsFileError(f"{shown}{line}: {getattr(e, 'problem', e)}; "
+                                           "roletray did not change the file") from None
+            if new_text is None or new_text == text:
+                return False
+            if sharedfile.replace(real, new_text.encode("utf-8"), snap, shown):
                 return True
-        # Another program (not roletray: it would wait for the lock) keeps writing it.
-        raise CredentialsFileError(f"{shown}: the file kept changing while roletray wrote it; "
-                                   "try again")
-
-
-def _know(text: str, data: bytes, span: tuple[int, int], target: str, items: Items) -> _Known:
-    start, stop = span
-    if not text.isascii():  # character offsets to byte offsets
-        start, stop = len(text[:start].encode("utf-8")), len(text[:stop].encode("utf-8"))
-    ends = [i for i in (data.find(b"\n", start, stop), data.find(b"\r", start, stop)) if i >= 0]
-    body = min(ends) + 1
-    if data[body - 1:body + 1] == b"\r\n":
-        body += 1
-    return _Known(data, target, start, body, stop, items)
-
-
-def _splice_known(known: _Known, items: Items) -> tuple[bytes, _Known]:
-    """What ``inifile.replace_section`` gives for this file, without parsing it again."""
-    data = known.data
-    header = data[known.start:known.body]
-    nl = "\r\n" if header.endswith(b"\r\n") else header[-1:].decode()
-    block = header + "".join(inifile.render_items(items, nl)).encode("utf-8")
-    if known.stop == len(data) and not data.endswith((b"\n", b"\r")):
-        block = block[: len(block) - len(nl)]  # the file had no final line break, and still has none
-    new = data[:known.start] + block + data[known.stop:]
-    return new, _Known(new, known.target, known.start, known.body, known.start + len(block), items)
+            # Another program wrote the file since it was read: start over from its bytes.
+            if settler.expired():
+                raise _kept_changing(shown)
+            settler.wait()
 
 
 def _make_folder(folder: Path, shown: str) -> None:
@@ -562,63 +525,3 @@ def _pid_alive(pid: int) -> bool:
     except OverflowError:
         return False
     return True
-
-
-def _same_file(real: Path, st: os.stat_result | None) -> bool:
-    try:
-        now = os.stat(real)
-    except FileNotFoundError:
-        return st is None
-    return st is not None and (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) == (
-        st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns)
-
-
-def _write_atomic(real: Path, data: bytes, st: os.stat_result | None, shown: str) -> bool:
-    """Replace ``real`` with ``data`` all at once; False if the file changed since ``st``."""
-    folder = real.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.roletray-{os.getpid()}-",
-                                   suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise CredentialsFileError(f"{shown}: cannot write in its folder ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            _copy_owner_and_mode(f.fileno(), st)
-            os.fsync(f.fileno())
-        if not _same_file(real, st):
-            os.unlink(tmp)  # a program that ignores our lock wrote meanwhile: read again
-            return False
-        os.replace(tmp, real)
-    except BaseException as e:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise CredentialsFileError(f"{shown}: cannot write it ({e.strerror})") from None
-        raise
-    _fsync_folder(folder)
-    return True
-
-
-def _copy_owner_and_mode(fd: int, st: os.stat_result | None) -> None:
-    """Give the new file the old one's mode (and owner, as far as allowed); else 0600."""
-    if not hasattr(os, "fchmod"):  # Windows: modes are not ours to keep
-        return
-    if st is None:
-        os.fchmod(fd, NEW_FILE_MODE)  # mkstemp's 0600 may have met an odd umask
-        return
-    if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
-        with suppress(OSError):  # best effort: only root may give a file away
-            os.fchown(fd, st.st_uid, st.st_gid)
-    os.fchmod(fd, stat.S_IMODE(st.st_mode))
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The rename is durable only once the folder's entry is on disk.
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -424,49 +424,28 @@ def replace_section(text: str, name: str, items: Sequence[tuple[str, str]] | Non
     >>> replace_section("[a]\\r\\nk = 1\\r\\n", "b", [("x", "2")])
     '[a]\\r\\nk = 1\\r\\n\\r\\n[b]\\r\\nx = 2\\r\\n'
     """
-    return replace_section_span(text, name, items, layout=layout)[0]
-
-
-def replace_section_span(text: str, name: str, items: Sequence[tuple[str, str]] | None,
-                         *, layout: Layout | None = None) -> tuple[str, tuple[int, int] | None]:
-    """``replace_section``, and where the section's lines are in the new text.
-
-    The span (character offsets) runs from the start of its header line to the
-    end of its last key line; None when the section was removed.
-    """
     _check_name(name)
     layout = layout or parse(text)
     lines = layout.lines
     sec = layout.by_name.get(name)
     if items is None:
         if sec is None:
-            return text, None
-        return "".join(_remove(layout, sec)), None
+            return text
+        return "".join(_remove(layout, sec))
     expected = _check_items(items)
     if sec is not None:
         header = lines[sec.header]
         nl = _ending(header) or newline_of(lines)
         block = [header if _ending(header) else header + nl, *render_items(items, nl)]
-        new = _edit(layout, sec.header, sec.end, block, name, expected)
-        first = sec.header
-    else:
-        # The last line's own ending: after a lone "\r", a "\n" would fuse with it.
-        nl = (_ending(lines[-1]) if lines else "") or newline_of(lines)
-        block = []
-        if lines and _blank_before_headers(layout):
-            block.append(nl)  # even after a blank last line: removal takes exactly this one
-        block.append(f"[{name}]{nl}")
-        block += render_items(items, nl)
-        new = _edit(layout, len(lines), len(lines), block, name, expected)
-        first = len(lines) + len(block) - len(items) - 1
-    out = "".join(new)
-    start = sum(map(len, new[:first]))
-    sect = "".join(block[len(block) - len(items) - 1:])
-    if out.startswith(sect, start):
-        return out, (start, start + len(sect))
-    if out.endswith(sect.rstrip("\r\n")) and start + len(sect.rstrip("\r\n")) == len(out):
-        return out, (start, len(out))  # last in a file without a final line break
-    return out, None  # pragma: no cover - the span is only an optimisation
+        return "".join(_edit(layout, sec.header, sec.end, block, name, expected))
+    # The last line's own ending: after a lone "\r", a "\n" would fuse with it.
+    nl = (_ending(lines[-1]) if lines else "") or newline_of(lines)
+    block = []
+    if lines and _blank_before_headers(layout):
+        block.append(nl)  # even after a blank last line: removal takes exactly this one
+    block.append(f"[{name}]{nl}")
+    block += render_items(items, nl)
+    return "".join(_edit(layout, len(lines), len(lines), block, name, expected))
 
 
 def _remove(layout: Layout, sec: Section) -> list[str]:
