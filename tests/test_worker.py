@@ -13,12 +13,12 @@ from tray.awsfiles import credfile
 from tray.domain import errors
 from tray.domain.errors import (
     AccessDeniedError,
-    AwsError,
     EndpointError,
     MfaRequiredError,
     NeedsInputError,
     RoletrayError,
 )
+from tray.domain.needs import input_profile
 from tray.engine import actions, worker
 from tray.state import load_state
 
@@ -61,19 +61,10 @@ def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-u
     with pytest.raises(MfaRequiredError) as mfa:
         worker.assume_in_child("guarded", ctx=actions.Context())
     assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)
+    assert input_profile(mfa.value) == "guarded" and mfa.value.mfa_session is None
     with pytest.raises(errors.UnknownProfileError):
         worker.assume_in_child("nope", ctx=actions.Context())
     assert aws.credentials_path.read_bytes() == before
-
-
-def test_rebuild_error_keeps_message_class_and_exit_code() -> None:
-    e = worker.rebuild_error("MfaRequiredError", "profile 'x' needs an MFA code", 2)
-    assert type(e) is MfaRequiredError and str(e) == "profile 'x' needs an MFA code"
-    assert e.exit_code == 2
-    e = worker.rebuild_error("SomethingNew", "boom", 1)
-    assert type(e) is AwsError and e.exit_code == 1
-    e = worker.rebuild_error("Any", "not an error class", 2)  # in errors, not an error
-    assert type(e) is RoletrayError
 
 
 def test_a_hanging_call_is_bounded_and_the_child_killed(aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]

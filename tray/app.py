@@ -103,7 +103,7 @@ def build_refresher(ctx: actions.Context | None = None, *, scheduler: Scheduler 
     Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
     """
     refresher = Refresher(ctx or actions.Context(), scheduler or ApsScheduler(),
-                          tick_interval=tick_interval,
+                          tick_interval=tick_interval, mfa_sessions=True,
                           assume_fn=actions.assume if in_process else worker.assume_in_child)
     if notify is not None:
         refresher.subscribe(notify_subscriber(notify))
