@@ -46,8 +46,11 @@ def server(isolated_env: Path) -> Iterator[control.ControlServer]:
     srv.stop()
 
 
-def as_nobody(fn: Callable[[], bytes]) -> bytes:
-    """``fn()`` in a forked child running as uid/gid 65534; its bytes, or 'ERR ...'."""
+def start_as_nobody(fn: Callable[[], bytes]) -> tuple[int, int]:
+    """Fork a child that runs ``fn()`` as uid/gid 65534; ``finish`` collects its bytes.
+
+    Fork before opening any client socket: a child holding a copy of one would keep
+    that connection open after the parent closed it."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
@@ -61,12 +64,21 @@ def as_nobody(fn: Callable[[], bytes]) -> bytes:
         os.write(w, out)
         os._exit(0)
     os.close(w)
+    return pid, r
+
+
+def finish(child: tuple[int, int]) -> bytes:
+    pid, r = child
     chunks = []
     while chunk := os.read(r, 65536):
         chunks.append(chunk)
     os.close(r)
     os.waitpid(pid, 0)
     return b"".join(chunks)
+
+
+def as_nobody(fn: Callable[[], bytes]) -> bytes:
+    return finish(start_as_nobody(fn))
 
 
 def exchange(sock_path: Path, data: bytes, timeout: float = 5.0) -> bytes:
@@ -210,6 +222,13 @@ def test_the_client_refuses_a_socket_in_a_folder_others_can_write(isolated_env: 
             fake.accept()  # nobody even connected
 
 
+def test_a_plain_file_at_the_socket_path_means_no_instance(isolated_env: Path) -> None:
+    path = control.socket_path()
+    control.ensure_private_dir(path.parent)
+    path.write_text("left over\n")
+    assert control.send("status", {}) is None
+
+
 @needs_root
 def test_the_client_refuses_a_socket_owned_by_another_user(isolated_env: Path) -> None:
     path = control.socket_path()
@@ -241,8 +260,8 @@ def test_the_client_refuses_a_server_running_as_another_user(isolated_env: Path)
         conn.settimeout(5)
         return b"received " + conn.recv(4096)
 
-    t = threading.Thread(target=lambda: result.append(as_nobody(fake_server)))
-    t.start()
+    child = start_as_nobody(fake_server)
+    bound.close()  # the child has it
     try:
         deadline = time.monotonic() + 10
         with pytest.raises(UsageError, match=f"runs as uid {NOBODY}"):
@@ -250,8 +269,7 @@ def test_the_client_refuses_a_server_running_as_another_user(isolated_env: Path)
             while control.send("mfa", {"code": "902817"}, timeout=2) is None:
                 assert time.monotonic() < deadline, "the fake server never listened"
     finally:
-        t.join(10)
-        bound.close()
+        result.append(finish(child))
     assert result == [b"received "]  # it got a connection, and not one byte of the code
 
 

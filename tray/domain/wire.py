@@ -45,14 +45,15 @@ ERROR_CODES: dict[type, str] = {
     errors.SourceCredentialsError: "source_credentials",
 }
 _CLASSES: dict[str, type[RoletrayError]] = {code: cls for cls, code in ERROR_CODES.items()}
-INTERNAL = "internal"
+INTERNAL = "internal"  # not a RoletrayError: a bug on the other side, reported by type only
+
 # One set of deadlines, read by both ends. The worker's backstop for one AssumeRole
 # (botocore's own timeouts and the credential_process timeout end a call before it);
 # a handed-over command may first wait for a refresh in flight, then run its own:
 # the CLI waits longer than both, so it never reports a failure the instance then
 # turns into a success.
 WORKER_TIMEOUT = 60.0
-HANDOVER_TIMEOUT = 2 * WORKER_TIMEOUT + 15.0  # not a RoletrayError: a bug on the other side, reported by type only
+HANDOVER_TIMEOUT = 2 * WORKER_TIMEOUT + 15.0
 
 
 def code_of(error: RoletrayError) -> str:

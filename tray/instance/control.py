@@ -405,6 +405,8 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
         st = os.lstat(path)
     except FileNotFoundError:
         return None
+    if not stat.S_ISSOCK(st.st_mode):
+        return None  # nothing can listen on a plain file
     _check_socket(path, st)
     deadline = time.monotonic() + timeout
     try:
@@ -442,8 +444,6 @@ def _check_socket(path: Path, st: os.stat_result) -> None:
     if not hasattr(os, "getuid"):
         return
     uid = os.getuid()
-    if not stat.S_ISSOCK(st.st_mode):
-        raise UsageError(f"{path} is not a socket; refusing to use it")
     if st.st_uid != uid:
         raise UsageError(f"{path} belongs to uid {st.st_uid}, not to you; refusing to use it")
     folder = os.lstat(path.parent)
