@@ -44,7 +44,7 @@ def test_second_lock_in_the_same_process_is_refused_and_names_the_pid() -> None:
         assert f"pid {os.getpid()}" in str(err.value)
         assert control.lock_path().read_text().strip() == str(os.getpid())
         assert mode(control.lock_path()) == 0o600
-        assert mode(Paths.from_env(os.environ).runtime_dir) == 0o700
+        assert mode(Paths.from_env(os.environ).state_dir) == 0o700
         assert control.running_pid() == os.getpid()
     finally:
         first.release()
@@ -132,7 +132,8 @@ def test_commands_reach_the_refresher(rig: Rig) -> None:
 
     reply = control.send("assume", {"profile": "guarded"})  # needs a code: says so, no prompt
     assert reply is not None and reply["ok"] is False
-    assert reply["error_type"] == "MfaRequiredError" and reply["exit_code"] == 2
+    assert reply["code"] == "mfa_required" and reply["exit_code"] == 2
+    assert reply["profile"] == "guarded"
     assert "needs an MFA code" in reply["error"]
     reply = control.send("assume", {"profile": "guarded", "mfa_code": "902817"})
     assert reply is not None and reply["ok"] and reply["snapshot"]["role"] == "guarded"
@@ -147,8 +148,8 @@ def test_commands_reach_the_refresher(rig: Rig) -> None:
 def test_errors_become_replies_with_exit_codes(rig: Rig, isolated_env: Path) -> None:
     rig.sts.fail_with = AccessDeniedError("profile 'platform': AccessDenied: not authorized")
     reply = control.send("assume", {"profile": "platform"})
-    assert reply == {"ok": False, "error": "profile 'platform': AccessDenied: not authorized",
-                     "exit_code": 1, "error_type": "AccessDeniedError"}
+    assert reply == {"ok": False, "code": "access_denied", "exit_code": 1, "profile": None,
+                     "error": "profile 'platform': AccessDenied: not authorized"}
     reply = control.send("refresh", {})  # no active role
     assert reply is not None and reply["exit_code"] == 2 and "no active role" in reply["error"]
     for cmd, payload in [("launch", {}), ("assume", {}), ("assume", {"profile": 7}),
@@ -156,8 +157,7 @@ def test_errors_become_replies_with_exit_codes(rig: Rig, isolated_env: Path) -> 
         reply = control.send(cmd, payload)
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2, cmd
     reply = control.send("assume", {"profile": "nope"})
-    assert reply is not None and reply["error_type"] in ("UnknownProfileError",
-                                                         "NotAProfileError")
+    assert reply is not None and reply["code"] in ("unknown_profile", "not_a_profile")
 
 
 def raw_exchange(data: bytes) -> dict[str, Any]:
@@ -241,12 +241,28 @@ def test_mfa_codes_are_never_logged(rig: Rig, caplog: pytest.LogCaptureFixture) 
     assert "control: mfa" in caplog.text
 
 
-def test_another_uid_is_turned_away(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not hasattr(socket, "SO_PEERCRED"):
-        pytest.skip("no SO_PEERCRED here")
-    real_uid = os.getuid()
-    monkeypatch.setattr(control.os, "getuid", lambda: real_uid + 4242)
-    reply = control.send("assume", {"profile": "platform"})
-    assert reply is not None and reply == {"ok": False, "error": "permission denied",
-                                           "exit_code": 2}
-    assert rig.sts.calls == []
+def test_the_cli_asks_for_a_code_when_the_instance_answers_mfa_required(
+        isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI knows the answer by its wire code, not by a class name."""
+    from tray import cli
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
+
+    seen: list[dict[str, Any]] = []
+
+    def instance(request: dict[str, Any]) -> dict[str, Any]:
+        seen.append(request)
+        if request["cmd"] == "assume":
+            return wire.encode_error(MfaRequiredError(profile="guarded", mfa_serial="dev"))
+        return wire.ok(snapshot={"state": "fresh", "role": "guarded"})
+
+    monkeypatch.setattr(cli, "_needs_mfa", lambda profile, root: "dev")
+    monkeypatch.setattr(cli, "_prompt_mfa", lambda serial: "902817")  # the terminal
+    server = control.ControlServer(instance).start()
+    try:
+        root = cli.Root(env=os.environ, paths=Paths.from_env(os.environ))
+        reply = cli._handover_asking("assume", {"profile": "guarded"}, "guarded", "mfa", root)
+    finally:
+        server.stop()
+    assert [r["cmd"] for r in seen] == ["assume", "mfa"] and seen[1]["code"] == "902817"
+    assert reply["snapshot"]["role"] == "guarded"

@@ -7,7 +7,6 @@ whatever the process environment says.
 
 from __future__ import annotations
 
-import configparser
 import logging
 import os
 import stat
@@ -20,7 +19,7 @@ import pytest
 
 from tray import app
 from tray.domain.errors import SettingsError
-from tray.domain.models import RefreshState, RoleProfile
+from tray.domain.models import RefreshState
 from tray.engine import actions
 from tray.paths import Paths
 from tray.settings import Settings
@@ -111,21 +110,6 @@ def _home(root: Path, aws: Any, *, target: str, user: str, role_arn: str) -> dic
     return env
 
 
-def _sts_from(env: dict[str, str], url: str) -> Any:
-    """A client factory signing with the [default] keys in ``env``'s own credentials file
-    (the default factory's session reads the process's AWS variables: tray/aws's part)."""
-    import boto3
-
-    def factory(profile: RoleProfile, credentials: Any = None) -> Any:
-        keys = configparser.ConfigParser()
-        keys.read(Paths.from_env(env).aws_credentials)
-        return boto3.client("sts", endpoint_url=url, region_name="us-east-1",
-                            aws_access_key_id=keys["default"]["aws_access_key_id"],
-                            aws_secret_access_key=keys["default"]["aws_secret_access_key"])
-
-    return factory
-
-
 @pytest.fixture
 def two_users(aws: Any, tmp_path: Path) -> Iterator[tuple[actions.Context, actions.Context]]:
     arn_a = aws.create_role("platform-a", trust_principal=aws.user_arn("ana"))
@@ -133,8 +117,8 @@ def two_users(aws: Any, tmp_path: Path) -> Iterator[tuple[actions.Context, actio
     env_a = _home(tmp_path / "a", aws, target="alpha", user="ana", role_arn=arn_a)
     env_b = _home(tmp_path / "b", aws, target="beta", user="bo", role_arn=arn_b)
     aws.enforce()
-    yield (actions.Context.from_env(env_a, client_factory=_sts_from(env_a, aws.url)),
-           actions.Context.from_env(env_b, client_factory=_sts_from(env_b, aws.url)))
+    yield (actions.Context.from_env(env_a),
+           actions.Context.from_env(env_b))
 
 
 def test_two_contexts_with_different_environments_work_side_by_side(

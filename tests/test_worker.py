@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 from faultserver import FaultServer
+from stsproxy import StsProxy
 
 from tray.awsfiles import credfile
 from tray.domain import errors
 from tray.domain.errors import (
     AccessDeniedError,
-    AwsError,
     EndpointError,
     MfaRequiredError,
     NeedsInputError,
     RoletrayError,
 )
+from tray.domain.needs import input_profile
 from tray.engine import actions, worker
+from tray.engine.mfa_session import MfaSession
 from tray.paths import Paths
 from tray.state import load_state
 
@@ -63,19 +65,10 @@ def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-u
     with pytest.raises(MfaRequiredError) as mfa:
         worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ))
     assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)
+    assert input_profile(mfa.value) == "guarded" and mfa.value.mfa_session is None
     with pytest.raises(errors.UnknownProfileError):
         worker.assume_in_child("nope", ctx=actions.Context.from_env(os.environ))
     assert aws.credentials_path.read_bytes() == before
-
-
-def test_rebuild_error_keeps_message_class_and_exit_code() -> None:
-    e = worker.rebuild_error("MfaRequiredError", "profile 'x' needs an MFA code", 2)
-    assert type(e) is MfaRequiredError and str(e) == "profile 'x' needs an MFA code"
-    assert e.exit_code == 2
-    e = worker.rebuild_error("SomethingNew", "boom", 1)
-    assert type(e) is AwsError and e.exit_code == 1
-    e = worker.rebuild_error("Any", "not an error class", 2)  # in errors, not an error
-    assert type(e) is RoletrayError
 
 
 def test_a_hanging_call_is_bounded_and_the_child_killed(aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -119,3 +112,29 @@ def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
         assert not t.is_alive()
     assert failures and "exited" in str(failures[0])
     assert srv.forms[0].get("TokenCode") == "902817"  # it did go to STS, by stdin
+
+
+def test_a_session_started_before_a_denial_comes_back_on_the_error(
+        aws, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The code is spent on GetSessionToken; AssumeRole then fails: the parent must still
+    get the session, as a typed field of the error it rebuilds."""
+    akid, secret = aws.create_user("dev")
+    aws.create_role("guarded", trust_principal=aws.user_arn("dev"))
+    serial = f"arn:aws:iam::{ACCOUNT}:mfa/dev"
+    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                          f"aws_secret_access_key = {secret}\n")
+    aws.write_config("[default]\nregion = us-east-1\n\n"
+                     f"[profile guarded]\nrole_arn = arn:aws:iam::{ACCOUNT}:role/guarded\n"
+                     f"source_profile = default\nmfa_serial = {serial}\n")
+    with StsProxy(aws.url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+        proxy.fail("AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole")
+        with pytest.raises(AccessDeniedError) as denied:
+            worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ), mfa_code="902817",
+                                   mfa_session_hours=12)
+        assert proxy.actions == ["GetSessionToken", "AssumeRole"]
+    session = denied.value.mfa_session
+    assert isinstance(session, MfaSession) and session.key == ("default", serial)
+    assert session.credentials.secret_access_key  # the keys came back through the pipe
+    assert session.credentials.secret_access_key not in str(denied.value)
+

@@ -105,7 +105,7 @@ def build_refresher(ctx: actions.Context, *, scheduler: Scheduler | None = None,
     Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
     """
     refresher = Refresher(ctx, scheduler or ApsScheduler(),
-                          tick_interval=tick_interval,
+                          tick_interval=tick_interval, mfa_sessions=True,
                           assume_fn=actions.assume if in_process else worker.assume_in_child)
     if notify is not None:
         refresher.subscribe(notify_subscriber(notify))

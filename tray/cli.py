@@ -301,16 +301,10 @@ def _handover(cmd: str, payload: dict[str, Any], root: Root) -> Any | None:
 
 
 def _checked(reply: dict[str, Any]) -> dict[str, Any]:
-    from tray.domain.errors import RemoteError
+    from tray.domain import wire
 
-    if not reply.get("ok"):
-        raise RemoteError(str(reply.get("error", "the running instance refused the command")),
-                          int(reply.get("exit_code", 2)))
+    wire.raise_for(reply)
     return reply
-
-
-# What a running instance answers when it has no MFA session and needs a code.
-_MFA_NEEDED = ("MfaRequiredError", "MfaSessionEndedError")
 
 
 def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
@@ -318,13 +312,15 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
     """Hand ``cmd`` over without a code first: the running instance may hold an MFA
     session. If it needs a code, ask on the terminal and send it with ``retry``
     (``{"mfa_code": code}`` added to the payload). None when no instance runs."""
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
     from tray.instance import control
 
     path = control.socket_path(root.paths)
     reply = control.send(cmd, payload, path=path)
     if reply is None:
         return None
-    if not reply.get("ok") and reply.get("error_type") in _MFA_NEEDED:
+    if not reply.get("ok") and isinstance(wire.decode_error(reply), MfaRequiredError):
         serial = _needs_mfa(profile, root)
         code = _prompt_mfa(serial) if serial else None
         if code is not None:

@@ -7,7 +7,10 @@ paths and AWS error codes, never from a credential value.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:  # a type only: the domain imports nothing from the engine at run time
+    from tray.engine.mfa_session import MfaSession
 
 EXIT_OK = 0
 EXIT_AWS = 1  # AWS refused, or could not be reached
@@ -27,6 +30,8 @@ class RoletrayError(Exception):
 
     exit_code: ClassVar[int] = EXIT_USAGE
     fmt: ClassVar[str] = "{message}"
+    # An MFA session started (its code spent) before this failure: the caller keeps it.
+    mfa_session: MfaSession | None = None
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         if message is not None:

@@ -129,13 +129,9 @@ def assume(
     except RoletrayError as e:
         if started is not None and not isinstance(e, MfaSessionEndedError):
             # The code is spent either way: keep the session for the next attempt.
-            e.mfa_session = started  # type: ignore[attr-defined]
+            e.mfa_session = started
         raise
     return replace(outcome, mfa_session=started) if started is not None else outcome
-
-
-# The refresher hands MFA sessions only to assume functions that take them.
-assume.supports_mfa_session = True  # type: ignore[attr-defined]
 
 
 def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,

@@ -122,10 +122,9 @@ class Refresher:
         self._rng = rng or random.Random()
         self._assume_fn = assume_fn  # None: actions.assume, looked up at call time
         self._tick_interval = tick_interval
-        # MFA sessions need an assume function that takes them (actions.assume and
-        # worker.assume_in_child say so); any other keeps one code per AssumeRole.
-        self._mfa_enabled = mfa_sessions if mfa_sessions is not None else (
-            assume_fn is None or bool(getattr(assume_fn, "supports_mfa_session", False)))
+        # MFA sessions need an assume function that takes them: actions.assume (None)
+        # does; another says so with mfa_sessions=True, else one code per AssumeRole.
+        self._mfa_enabled = mfa_sessions if mfa_sessions is not None else assume_fn is None
         self._mfa = MfaSessionCache()  # secret: never logged, never published
 
         self._refresh_lock = threading.RLock()  # held for a whole refresh, AssumeRole included

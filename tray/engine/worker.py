@@ -23,8 +23,11 @@ and the state) and prints one JSON line::
      "identity_arn": "...", "assumed_role_id": "...", "access_key_id": "ASIA...",
      "expiration": "2026-11-28T14:26:50Z", "server_date": "2026-11-28T13:26:50Z",
      "mfa_session": null}
-    {"ok": false, "error_type": "AccessDeniedError", "error": "...", "exit_code": 1,
-     "input_profile": null, "mfa_session": null}
+    {"ok": false, "code": "access_denied", "error": "...", "exit_code": 1,
+     "profile": null, "mfa_session": null}
+
+Results and errors use ``tray.domain.wire``, the control socket's codec; only
+``mfa_session`` is this pipe's own (it never crosses the socket).
 
 The role's keys are not in it: the parent reads them back from the section the
 child wrote. The only secret in the answer is a newly started MFA session's
@@ -44,16 +47,15 @@ import threading
 from typing import Any
 
 from tray.awsfiles import credfile
-from tray.domain import errors
+from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.domain.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
-from tray.domain.needs import input_profile
 from tray.engine import actions
 from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
 
-TIMEOUT = 60.0  # botocore's own timeouts end a call long before; this is the backstop
+TIMEOUT = wire.WORKER_TIMEOUT  # botocore's own timeouts end a call long before
 
 _children: set[subprocess.Popen[str]] = set()
 _children_lock = threading.Lock()
@@ -96,20 +98,12 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
         raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
                             "without an answer; see the log")
     started = _session_of(reply)
-    if not reply.get("ok"):
-        error = rebuild_error(str(reply.get("error_type", "")), str(reply.get("error", "")),
-                              int(reply.get("exit_code", errors.EXIT_USAGE)))
-        if isinstance(reply.get("input_profile"), str):
-            error.kwargs["profile"] = reply["input_profile"]
-        if started is not None:
-            error.mfa_session = started  # type: ignore[attr-defined]
+    if reply.get("ok") is not True:
+        error = wire.decode_error(reply)
+        error.mfa_session = started
         raise error
     outcome = _outcome(reply, ctx, target)
     return dataclasses.replace(outcome, mfa_session=started) if started else outcome
-
-
-# The refresher hands MFA sessions only to assume functions that take them.
-assume_in_child.supports_mfa_session = True  # type: ignore[attr-defined]
 
 
 def _session_of(reply: dict[str, Any]) -> MfaSession | None:
@@ -156,18 +150,6 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
                            region=reply.get("region"), warnings=tuple(reply.get("warnings", ())))
 
 
-def rebuild_error(type_name: str, message: str, exit_code: int) -> RoletrayError:
-    """The child's error as the same class, so the refresher classifies it the same way."""
-    cls = getattr(errors, type_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, RoletrayError)):
-        cls = errors.AwsError if exit_code == errors.EXIT_AWS else RoletrayError
-    # Bypass the class's message template: the text is already formatted.
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    error.kwargs = {"message": message}
-    return error
-
-
 # --------------------------------------------------------------------- the child
 
 def _child() -> int:
@@ -182,23 +164,21 @@ def _child() -> int:
                                  mfa_session_hours=request.get("mfa_session_hours"),
                                  ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        started = getattr(e, "mfa_session", None)
-        reply: dict[str, Any] = {"ok": False, "error_type": type(e).__name__, "error": str(e),
-                                 "exit_code": e.exit_code, "input_profile": input_profile(e)
-                                 if isinstance(e, errors.NeedsInputError) else None,
+        started = e.mfa_session
+        reply: dict[str, Any] = {**wire.encode_error(e),
                                  "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        reply = {"ok": False, "error_type": "RoletrayError", "exit_code": errors.EXIT_USAGE,
-                 "error": f"internal error in the refresh worker ({type(e).__name__})"}
+        reply = wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     else:
         res = outcome.result
-        reply = {"ok": True, "role": dataclasses.asdict(outcome.role), "target": outcome.target,
-                 "region": outcome.region, "warnings": list(outcome.warnings),
-                 "identity_arn": res.identity_arn, "assumed_role_id": res.assumed_role_id,
-                 "access_key_id": res.credentials.access_key_id,
-                 "expiration": iso_utc(res.credentials.expiration),
-                 "server_date": iso_utc(res.server_date) if res.server_date else None,
-                 "mfa_session": outcome.mfa_session.to_wire() if outcome.mfa_session else None}
+        reply = wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
+                        region=outcome.region, warnings=list(outcome.warnings),
+                        identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
+                        access_key_id=res.credentials.access_key_id,
+                        expiration=iso_utc(res.credentials.expiration),
+                        server_date=iso_utc(res.server_date) if res.server_date else None,
+                        mfa_session=outcome.mfa_session.to_wire()
+                        if outcome.mfa_session else None)
     print(json.dumps(reply), flush=True)
     return 0
 

@@ -1,17 +1,24 @@
 """One running instance per user, and its private channel for the CLI.
 
-- ``InstanceLock``: an exclusive ``flock`` on ``runtime_dir()/instance.lock``,
-  which holds the owner's pid; a second instance gets ``InstanceRunningError``.
+- ``InstanceLock``: an exclusive ``flock`` on ``instance.lock`` in the state
+  folder, which holds the owner's pid; a second instance gets
+  ``InstanceRunningError``. Not in the runtime folder: two processes that see
+  different ``XDG_RUNTIME_DIR`` values must still find one lock.
 - ``ControlServer``: a Unix socket ``runtime_dir()/control.sock`` (folder 0700,
-  socket 0600, peer uid checked), never a TCP port. One JSON line in, one out::
+  opened without following links, socket 0600, peer uid checked before a request
+  is parsed), never a TCP port. At most ``MAX_CONNECTIONS`` requests are served at
+  once and each must arrive within ``REQUEST_TIMEOUT``; more wait in the listen
+  backlog. One JSON line in, one out (``tray.domain.wire``)::
 
       -> {"cmd": "assume", "profile": "platform", "target": null, "duration": null,
           "mfa_code": null, "force": false}
       <- {"ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
-      <- {"ok": false, "error": "profile 'platform': AccessDenied: ...", "exit_code": 1,
-          "error_type": "AccessDeniedError"}
+      <- {"ok": false, "code": "access_denied", "error": "profile 'platform': ...",
+          "exit_code": 1, "profile": "platform"}
 
-- ``send(cmd, payload)``: the client; None when no instance listens.
+- ``send(cmd, payload)``: the client; None when no instance listens. Before it
+  sends anything it checks that the socket and its folder are the user's own and
+  private, and that the listening process runs as the user (SO_PEERCRED).
 
 The request may carry an MFA code: it travels only over this socket and is
 never logged.
@@ -28,12 +35,14 @@ import socket
 import stat
 import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from tray import paths
-from tray.domain.errors import EXIT_AWS, EXIT_USAGE, InstanceRunningError, RoletrayError, UsageError
+from tray.domain import wire
+from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, UsageError
 
 if TYPE_CHECKING:
     from tray.engine.refresher import Refresher
@@ -44,13 +53,18 @@ LOCK_NAME = "instance.lock"
 SOCKET_NAME = "control.sock"
 MAX_LINE = 64 * 1024  # a request is a few hundred bytes; refuse anything absurd
 COMMANDS = ("assume", "refresh", "clear", "status", "mfa")
+BACKLOG = 128  # 60 CLI calls at once must queue, not fail with EAGAIN
+MAX_CONNECTIONS = 16  # requests served at once: one thread each
+REQUEST_TIMEOUT = 10.0  # for the whole request line, however slowly it trickles in
+ACCEPT_BACKOFF = 0.2  # after accept() fails (EMFILE): wait instead of spinning
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def lock_path(where: paths.Paths | None = None) -> Path:
-    """The lock in ``where.runtime_dir`` (the composition root passes its ``Paths``)."""
-    return (where.runtime_dir if where else paths.runtime_dir()) / LOCK_NAME
+    """The lock in the state folder, never the runtime folder: two instances that see
+    different ``XDG_RUNTIME_DIR`` values must still find one lock."""
+    return (where.state_dir if where else paths.state_dir()) / LOCK_NAME
 
 
 def socket_path(where: paths.Paths | None = None) -> Path:
@@ -58,13 +72,28 @@ def socket_path(where: paths.Paths | None = None) -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` 0700, or tighten it when it is ours; refuse one owned by someone else."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    st = path.stat()
-    if hasattr(os, "getuid") and st.st_uid != os.getuid():
-        raise UsageError(f"{path} belongs to another user; refusing to use it")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, 0o700)
+    """Create ``path`` 0700, or tighten it when it is ours; refuse a link, a non-folder,
+    or one owned by someone else. Opened with O_NOFOLLOW: a symlink planted in a shared
+    folder must not redirect the socket or the lock elsewhere."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise UsageError(f"{path} is a symbolic link or not a folder ({e.strerror}); "
+                         "refusing to use it") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{path} is not a folder; refusing to use it")
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise UsageError(f"{path} belongs to another user; refusing to use it")
+        if stat.S_IMODE(st.st_mode) & 0o077 and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
     return path
 
 
@@ -172,14 +201,12 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
         else:
             raise UsageError(f"unknown command {cmd!r} (known: {', '.join(COMMANDS)})")
     except RoletrayError as e:
-        return {"ok": False, "error": str(e), "exit_code": e.exit_code,
-                "error_type": type(e).__name__}
+        return wire.encode_error(e)
     except Exception as e:  # the server must answer something, and must survive
         log.exception("control command %s failed", cmd)
-        return {"ok": False, "error": f"internal error in the running roletray "
-                f"({type(e).__name__}); see its log", "exit_code": EXIT_USAGE,
-                "error_type": type(e).__name__}
-    reply: dict[str, Any] = {"ok": True, "snapshot": snap.to_json()}
+        return wire.internal_error(f"internal error in the running roletray "
+                                   f"({type(e).__name__}); see its log")
+    reply = wire.ok(snapshot=snap.to_json())
     outcome = refresher.last_outcome
     if cmd in ("assume", "refresh", "mfa") and outcome is not None:
         reply["access_key_id"] = outcome.result.credentials.masked_key
@@ -206,11 +233,17 @@ def _opt_int(request: dict[str, Any], key: str) -> int | None:
 
 class ControlServer:
     """Accepts on the socket in a daemon thread; each connection gets its own short thread,
-    so ``status`` answers while a slow ``assume`` is still talking to AWS."""
+    so ``status`` answers while a slow ``assume`` is still talking to AWS. At most
+    ``max_connections`` at once: the accept loop waits for a free slot, and a client
+    that trickles its request loses its slot after ``request_timeout``."""
 
-    def __init__(self, handler: Handler, path: Path | None = None) -> None:
+    def __init__(self, handler: Handler, path: Path | None = None, *,
+                 max_connections: int = MAX_CONNECTIONS,
+                 request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.handler = handler
         self.path = path or socket_path()
+        self.request_timeout = request_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -227,7 +260,7 @@ class ControlServer:
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
-        sock.listen(8)
+        sock.listen(BACKLOG)
         self._sock = sock
         self._thread = threading.Thread(target=self._serve, name="roletray-control", daemon=True)
         self._thread.start()
@@ -252,72 +285,102 @@ class ControlServer:
     def _serve(self) -> None:
         assert self._sock is not None
         while not self._closing.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue  # every slot busy: the next client waits in the backlog
             try:
                 conn, _ = self._sock.accept()
-            except OSError:
+            except OSError as e:
+                self._slots.release()
                 if self._closing.is_set():
                     return
+                # EMFILE and the like do not clear by retrying at once.
+                log.warning("control socket: accept failed (%s)", e.strerror or e)
+                self._closing.wait(ACCEPT_BACKOFF)
                 continue
             if self._closing.is_set():
                 conn.close()
+                self._slots.release()
                 return
             threading.Thread(target=self._handle, args=(conn,), name="roletray-control-conn",
                              daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                conn.settimeout(10.0)  # a client that connects and says nothing
-                # Read first, then judge: closing on unread data would reset the
-                # connection, and the client would never see why.
-                request = _read_json_line(conn)
-                if not _same_user(conn):
-                    _write(conn, {"ok": False, "error": "permission denied",
-                                  "exit_code": EXIT_USAGE})
-                    return
-                if not isinstance(request, dict):
-                    raise TypeError("not a JSON object")
-            except (OSError, ValueError, TypeError) as e:
-                with contextlib.suppress(OSError):
-                    _write(conn, {"ok": False, "error": f"bad request ({type(e).__name__})",
-                                  "exit_code": EXIT_USAGE})
+        try:
+            with conn:
+                self._answer(conn)
+        finally:
+            self._slots.release()
+
+    def _answer(self, conn: socket.socket) -> None:
+        try:
+            # Read first (bounded), then judge the peer, then parse: closing on unread
+            # data would reset the connection, and the client would never see why.
+            line = _read_line(conn, time.monotonic() + self.request_timeout)
+            if not _same_user(conn):
+                _write(conn, wire.encode_error(UsageError("permission denied")))
                 return
-            # The command only, never the payload (it may hold an MFA code); status is chatty.
-            log.log(logging.DEBUG if request.get("cmd") == "status" else logging.INFO,
-                    "control: %s", request.get("cmd"))
-            conn.settimeout(None)  # an assume may take a while; the client has its own timeout
-            reply = self.handler(request)
+            request = _parse(line)
+            if not isinstance(request, dict):
+                raise TypeError("not a JSON object")
+        except (OSError, ValueError, TypeError) as e:
             with contextlib.suppress(OSError):
-                _write(conn, reply)
+                _write(conn, wire.encode_error(UsageError(f"bad request ({type(e).__name__})")))
+            return
+        # The command only, never the payload (it may hold an MFA code); status is chatty.
+        log.log(logging.DEBUG if request.get("cmd") == "status" else logging.INFO,
+                "control: %s", request.get("cmd"))
+        reply = self.handler(request)  # an assume may take a while; the client waits for it
+        conn.settimeout(self.request_timeout)  # a client that stops reading loses its slot
+        with contextlib.suppress(OSError):
+            _write(conn, reply)
+
+
+def _peer_uid(conn: socket.socket) -> int | None:
+    """The uid of the process at the other end, where the platform tells it (Linux)."""
+    peercred = getattr(socket, "SO_PEERCRED", None)
+    if peercred is None:
+        return None
+    raw = conn.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
 
 
 def _same_user(conn: socket.socket) -> bool:
-    """The peer's uid, where the platform tells it (Linux); the 0700 folder guards the rest."""
-    peercred = getattr(socket, "SO_PEERCRED", None)
-    if peercred is None or not hasattr(os, "getuid"):
-        return True
-    raw = conn.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", raw)
-    return uid == os.getuid()
+    """Where the platform cannot tell, the 0700 folder guards the rest."""
+    uid = _peer_uid(conn)
+    return uid is None or not hasattr(os, "getuid") or uid == os.getuid()
 
 
 def _write(conn: socket.socket, doc: dict[str, Any]) -> None:
     conn.sendall(json.dumps(doc).encode("utf-8") + b"\n")
 
 
-def _read_json_line(conn: socket.socket) -> Any:
+def _read_line(conn: socket.socket, deadline: float) -> bytes:
+    """One line, within ``deadline`` (monotonic) as a whole: a byte every few seconds
+    does not keep the connection, and ``MAX_LINE`` bounds its size."""
     buf = bytearray()
     while b"\n" not in buf:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("no complete line in time")
+        conn.settimeout(left)
         chunk = conn.recv(4096)
         if not chunk:
             break
         buf += chunk
         if len(buf) > MAX_LINE:
-            raise ValueError("request too long")
+            raise ValueError("line too long")
     line = bytes(buf).split(b"\n", 1)[0]
     if not line:
-        raise ValueError("empty request")
-    return json.loads(line.decode("utf-8"))
+        raise ValueError("empty line")
+    return line
+
+
+def _parse(line: bytes) -> Any:
+    try:
+        return json.loads(line.decode("utf-8"))
+    except RecursionError:  # "[[[[..." 60,000 deep fits in MAX_LINE
+        raise ValueError("nested too deeply") from None
 
 
 def make_handler(refresher: Refresher) -> Handler:
@@ -326,9 +389,13 @@ def make_handler(refresher: Refresher) -> Handler:
 
 # ----------------------------------------------------------------------- client
 
-def send(cmd: str, payload: dict[str, Any] | None = None, timeout: float = 30.0,
-         *, path: Path | None = None) -> dict[str, Any] | None:
+def send(cmd: str, payload: dict[str, Any] | None = None,
+         timeout: float = wire.HANDOVER_TIMEOUT, *,
+         path: Path | None = None) -> dict[str, Any] | None:
     """Hand ``cmd`` to the running instance. None when none runs (no socket, or refused).
+
+    Raises ``UsageError`` when what listens there may not be the user's own instance:
+    nothing is sent to it. Every other failure is an error reply (``wire``), one line.
 
     Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code};
     mfa {code}; clear {target}; status {}.
@@ -336,33 +403,75 @@ def send(cmd: str, payload: dict[str, Any] | None = None, timeout: float = 30.0,
     if not hasattr(socket, "AF_UNIX"):
         return None
     path = path or socket_path()
-    if not path.exists():
-        return None
-    request = {**(payload or {}), "cmd": cmd}
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.settimeout(timeout)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISSOCK(st.st_mode):
+        return None  # nothing can listen on a plain file
+    _check_socket(path, st)
+    deadline = time.monotonic() + timeout
+    try:
+        sock = _connect(path, deadline)
+    except OSError as e:
+        return wire.encode_error(RoletrayError(
+            f"cannot reach the running roletray at {path} ({e.strerror or type(e).__name__})"))
+    if sock is None:
+        return None  # a stale socket: the instance is gone
+    with sock:
+        uid = _peer_uid(sock)
+        if uid is not None and hasattr(os, "getuid") and uid != os.getuid():
+            raise UsageError(f"{path}: the process listening there runs as uid {uid}, "
+                             "not as you; refusing to send it anything")
+        request = {**(payload or {}), "cmd": cmd}
         try:
-            sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            return None  # a stale socket: the instance is gone
-        except OSError as e:
-            if e.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK):
-                return None
-            raise
-        try:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
             _write(sock, request)
-            reply = _read_json_line(sock)
+            reply = _parse(_read_line(sock, deadline))
         except TimeoutError:
-            return {"ok": False, "exit_code": EXIT_AWS, "error_type": "TimeoutError",
-                    "error": f"the running roletray did not answer within {timeout:.0f} s"}
+            return wire.encode_error(AwsError(
+                f"the running roletray did not answer within {timeout:.0f} s; it may still "
+                "finish: see `roletray status`"))
         except (OSError, ValueError) as e:
-            return {"ok": False, "exit_code": EXIT_USAGE, "error_type": type(e).__name__,
-                    "error": f"the running roletray gave no usable answer ({type(e).__name__})"}
-    finally:
-        sock.close()
+            return wire.encode_error(RoletrayError(
+                f"the running roletray gave no usable answer ({type(e).__name__})"))
     if not isinstance(reply, dict):
-        return {"ok": False, "exit_code": EXIT_USAGE, "error_type": "ValueError",
-                "error": "the running roletray gave no usable answer"}
+        return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
     return reply
 
+
+def _check_socket(path: Path, st: os.stat_result) -> None:
+    """The socket and its folder must be the user's own, and the folder private: in a
+    shared folder, another user could listen there and collect MFA codes."""
+    if not hasattr(os, "getuid"):
+        return
+    uid = os.getuid()
+    if st.st_uid != uid:
+        raise UsageError(f"{path} belongs to uid {st.st_uid}, not to you; refusing to use it")
+    folder = os.lstat(path.parent)
+    if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != uid \
+            or stat.S_IMODE(folder.st_mode) & 0o077:
+        raise UsageError(f"{path.parent} is not a private folder of yours (mode "
+                         f"{stat.S_IMODE(folder.st_mode):o}, uid {folder.st_uid}); "
+                         "refusing to use its socket")
+
+
+def _connect(path: Path, deadline: float) -> socket.socket | None:
+    """Connected, or None when nobody listens. A full backlog (EAGAIN: many CLI calls at
+    once) is retried until ``deadline``."""
+    pause = 0.005
+    while True:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            sock.connect(str(path))
+            return sock
+        except OSError as e:
+            sock.close()
+            if e.errno in (errno.ENOENT, errno.ECONNREFUSED, errno.ENOTSOCK):
+                return None
+            if e.errno not in (errno.EAGAIN, errno.EWOULDBLOCK) \
+                    or time.monotonic() + pause >= deadline:
+                raise
+        time.sleep(pause)  # the server is accepting; give it a moment
+        pause = min(pause * 2, 0.1)

@@ -1,0 +1,109 @@
+"""One codec for results and errors that cross a process boundary.
+
+Both channels use it: the control socket (CLI -> running tray/daemon) and the
+refresh worker's pipe (daemon -> child). A reply is one JSON object::
+
+    {"ok": true, ...fields of the result}
+    {"ok": false, "code": "mfa_required", "error": "profile 'x' needs ...",
+     "exit_code": 2, "profile": "x"}
+
+Errors travel by a stable ``code`` registered per class below, never by a Python
+class name: renaming or moving a class does not change the wire, and a code this
+side does not know becomes the nearest base by exit code. ``profile`` is the
+profile a person must act on (``needs.input_profile``), so a rebuilt error asks
+for the same input as the original.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tray.domain import errors
+from tray.domain.errors import EXIT_AWS, EXIT_USAGE, RoletrayError
+
+# Stable: a code, once shipped, keeps its meaning (tests/test_wire.py pins every class).
+ERROR_CODES: dict[type, str] = {
+    errors.RoletrayError: "error",
+    errors.UsageError: "usage",
+    errors.ConfigError: "config",
+    errors.UnknownProfileError: "unknown_profile",
+    errors.NotAProfileError: "not_a_profile",
+    errors.CredentialsFileError: "credentials_file",
+    errors.SettingsError: "settings",
+    errors.StateError: "state",
+    errors.RemoteError: "remote",
+    errors.InstanceRunningError: "instance_running",
+    errors.NeedsInputError: "needs_input",
+    errors.MfaRequiredError: "mfa_required",
+    errors.MfaSessionEndedError: "mfa_session_ended",
+    errors.SsoLoginRequiredError: "sso_login_required",
+    errors.CredentialProcessTimeoutError: "credential_process_timeout",
+    errors.AwsError: "aws",
+    errors.AccessDeniedError: "access_denied",
+    errors.EndpointError: "endpoint",
+    errors.SourceCredentialsError: "source_credentials",
+}
+_CLASSES: dict[str, type[RoletrayError]] = {code: cls for cls, code in ERROR_CODES.items()}
+INTERNAL = "internal"  # not a RoletrayError: a bug on the other side, reported by type only
+
+# One set of deadlines, read by both ends. The worker's backstop for one AssumeRole
+# (botocore's own timeouts and the credential_process timeout end a call before it);
+# a handed-over command may first wait for a refresh in flight, then run its own:
+# the CLI waits longer than both, so it never reports a failure the instance then
+# turns into a success.
+WORKER_TIMEOUT = 60.0
+HANDOVER_TIMEOUT = 2 * WORKER_TIMEOUT + 15.0
+
+
+def code_of(error: RoletrayError) -> str:
+    """The registered code of ``error``'s class, or of its nearest registered base."""
+    for cls in type(error).__mro__:
+        if cls in ERROR_CODES:
+            return ERROR_CODES[cls]
+    return ERROR_CODES[RoletrayError]
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    return {"ok": True, **fields}
+
+
+def encode_error(error: RoletrayError) -> dict[str, Any]:
+    profile = error.kwargs.get("profile")
+    return {"ok": False, "code": code_of(error), "error": str(error),
+            "exit_code": error.exit_code,
+            "profile": profile if isinstance(profile, str) else None}
+
+
+def internal_error(message: str) -> dict[str, Any]:
+    """A failure that is not a RoletrayError; ``message`` must name a type, never a value."""
+    return {"ok": False, "code": INTERNAL, "error": message, "exit_code": EXIT_USAGE,
+            "profile": None}
+
+
+def decode_error(doc: Mapping[str, Any]) -> RoletrayError:
+    """The error ``encode_error`` wrote, as the same class with the same message and fields."""
+    message = doc.get("error")
+    message = message if isinstance(message, str) and message else "the other side failed"
+    exit_code = doc.get("exit_code")
+    if not isinstance(exit_code, int) or isinstance(exit_code, bool):
+        exit_code = EXIT_USAGE
+    code = doc.get("code")
+    cls = _CLASSES.get(code) if isinstance(code, str) else None
+    if cls is None or cls is errors.RemoteError:
+        cls = errors.AwsError if exit_code == EXIT_AWS else RoletrayError
+    # Bypass the class's message template: the text is already formatted.
+    error = cls.__new__(cls)
+    Exception.__init__(error, " ".join(message.split()))
+    error.kwargs = {"message": message}
+    profile = doc.get("profile")
+    if isinstance(profile, str):
+        error.kwargs["profile"] = profile
+    return error
+
+
+def raise_for(reply: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``reply`` when it says ok; else its error, raised."""
+    if reply.get("ok") is True:
+        return reply
+    raise decode_error(reply)
