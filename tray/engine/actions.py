@@ -17,6 +17,7 @@ from tray import paths
 from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import MfaSessionEndedError, RoletrayError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
+from tray.domain.problems import Problem
 from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
@@ -170,9 +171,9 @@ def status(ctx: Context | None = None) -> Snapshot:
     base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,
                     account=account, expiration=state.expiration, now=now)
     if creds is None:
-        return replace(base, state=RefreshState.ERROR,
-                        last_error=f"section [{state.target}] is missing from "
-                        f"{paths.display_path(ctx.credentials_path, ctx.env)}")
+        return replace(base, state=RefreshState.ERROR, problem=Problem(
+            "missing_section", f"section [{state.target}] is missing from "
+            f"{paths.display_path(ctx.credentials_path, ctx.env)}", profile=state.active_role))
     expiration = creds.expiration
     if expiration <= now:
         return replace(base, state=RefreshState.EXPIRED, expiration=expiration)
