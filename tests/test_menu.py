@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tray.domain.errors import InputKind
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
+from tray.domain.problems import Problem, ProblemCode
 from tray.ui.menu import (
     CHUNK_MAX,
     FLAT_MAX,
@@ -133,26 +135,50 @@ def test_idle_menu_disables_refresh_and_stop() -> None:
     assert "Start at login" not in text  # autostart unknown: hidden
 
 
-def test_last_error_is_one_disabled_line_with_the_gist() -> None:
-    reason = ("profile 'platform': AccessDenied: User: arn:aws:iam::123456789012:user/dev is "
-              "not authorized to perform: sts:AssumeRole on resource: "
-              "arn:aws:iam::123456789012:role/platform;\nthe role's trust relationship probably "
-              "does not include this user; run `roletray doctor platform`")
-    snap = fresh(state=RefreshState.ERROR, last_error=reason)
-    model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=MenuActions())
+DENIAL = ("profile 'platform': AccessDenied: User: arn:aws:iam::123456789012:user/dev is "
+          "not authorized to perform: sts:AssumeRole on resource: "
+          "arn:aws:iam::123456789012:role/platform;\nthe role's trust relationship probably "
+          "does not include this user; run `roletray doctor platform`")
+TRUST = "the role's trust relationship probably does not include this user"
+
+
+def problem_text(problem: Problem, state: RefreshState = RefreshState.ERROR) -> str:
+    model = build_menu_model(fresh(state=state, problem=problem), PROFILES, now=NOW, tz=PARIS,
+                             actions=MenuActions())
     line = find(model, "⚠")
     assert line is not None and not line.enabled
-    assert line.text == ("⚠ platform: AccessDenied: the role's trust relationship probably "
-                         "does not include this user")
-    other = fresh(state=RefreshState.RETRYING,
-                  last_error="profile 'platform': could not reach STS at http://127.0.0.1:9: "
-                             "the connection failed")
-    line = find(build_menu_model(other, PROFILES, now=NOW, tz=PARIS, actions=MenuActions()), "⚠")
-    assert line is not None
-    assert line.text == "⚠ platform: could not reach STS at http://127.0.0.1:9: the connection failed"
-    long = fresh(state=RefreshState.ERROR, last_error="x" * 500)
-    line = find(build_menu_model(long, PROFILES, now=NOW, tz=PARIS, actions=MenuActions()), "⚠")
-    assert line is not None and len(line.text) <= 112 and line.text.endswith("…")
+    return line.text
+
+
+def test_the_problem_is_one_disabled_line_with_the_gist() -> None:
+    denied = Problem("access_denied", DENIAL, profile="platform", hint=TRUST)
+    assert problem_text(denied) == f"⚠ platform: {TRUST}"
+    # Without a finding, AWS's denial (a paragraph of ARNs) is not the menu's line.
+    assert problem_text(Problem("access_denied", DENIAL, profile="platform")) == (
+        "⚠ platform: AWS denied access; Diagnose says why")
+    other = Problem("endpoint", "profile 'platform': could not reach STS at "
+                    "http://127.0.0.1:9: the connection failed", profile="platform")
+    assert problem_text(other, RefreshState.RETRYING) == (
+        "⚠ platform: could not reach STS at http://127.0.0.1:9: the connection failed")
+    long = problem_text(Problem("internal", "x" * 500))
+    assert len(long) <= 112 and long.endswith("…")
+
+
+@pytest.mark.parametrize("message", [
+    DENIAL.replace("'platform'", "'other'"),
+    "profile 'evil': Throttling: slow down; run `rm -rf`",
+    "AccessDenied: the role's trust relationship probably does not include this user",
+])
+def test_the_line_comes_from_fields_not_from_the_words(message: str) -> None:
+    """Text the old parser keyed on (a quoted profile, an AWS code, "; run `...`") in
+    the message changes nothing: the profile and the hint fields make the line."""
+    hinted = Problem("access_denied", message, profile="platform", hint="it trusts only you")
+    assert problem_text(hinted) == "⚠ platform: it trusts only you"
+    # A message that does not open with the problem's own profile is said whole.
+    plain = Problem("endpoint", message, profile="platform")
+    one_line = " ".join(message.split())
+    assert problem_text(plain) == "⚠ " + (one_line if len(one_line) <= 110
+                                          else one_line[:109] + "…")
 
 
 def test_actions_are_wired() -> None:
@@ -167,7 +193,9 @@ def test_actions_are_wired() -> None:
                        open_log=lambda: calls.append("log"),
                        toggle_autostart=lambda: calls.append("autostart"),
                        quit=lambda: calls.append("quit"))
-    snap = fresh(state=RefreshState.NEEDS_INPUT, last_error="needs an MFA code")
+    snap = fresh(state=RefreshState.NEEDS_INPUT,
+                 problem=Problem("needs_mfa", "needs an MFA code", profile="platform",
+                                 input_kind="mfa"))
     model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=acts, autostart=True)
     for text in ("readonly", "Enter MFA code…", "Refresh now", "Stop (remove keys)", "Diagnose…",
                  "Copy", "Open AWS config", "Open log", "Start at login", "Quit"):
@@ -318,6 +346,8 @@ def _recording() -> tuple[MenuActions, list[str]]:
 
 
 INPUT_ITEMS = ("Enter MFA code…", "Sign in to AWS SSO…", "Try again")
+CODES: dict[InputKind | None, ProblemCode] = {
+    None: "needs_mfa", "mfa": "needs_mfa", "sso": "needs_sso", "process": "process_timeout"}
 
 
 @pytest.mark.parametrize(("kind", "item", "action", "state_line", "hint"), [
@@ -328,10 +358,11 @@ INPUT_ITEMS = ("Enter MFA code…", "Sign in to AWS SSO…", "Try again")
      "credential process is waiting"),
 ])
 def test_the_input_item_and_labels_follow_what_is_needed(
-        kind: str | None, item: str, action: str, state_line: str, hint: str) -> None:
+        kind: InputKind | None, item: str, action: str, state_line: str, hint: str) -> None:
     acts, calls = _recording()
-    snap = fresh(state=RefreshState.NEEDS_INPUT, input_needed=kind, input_profile="sso-dev",
-                 last_error="something is needed")
+    snap = fresh(state=RefreshState.NEEDS_INPUT,
+                 problem=Problem(CODES[kind], "something is needed", profile="sso-dev",
+                                 input_kind=kind))
     model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=acts)
     lines = render_text(model).splitlines()
     node = find(model, item)
@@ -353,7 +384,8 @@ def test_no_input_item_outside_needs_input() -> None:
     for state in RefreshState:
         if state is RefreshState.NEEDS_INPUT:
             continue
-        model = build_menu_model(fresh(state=state, input_needed="sso"), PROFILES, now=NOW,
+        sso = Problem("needs_sso", "sign in", profile="sso-dev", input_kind="sso")
+        model = build_menu_model(fresh(state=state, problem=sso), PROFILES, now=NOW,
                                  tz=PARIS, actions=MenuActions())
         assert all(find(model, t) is None for t in INPUT_ITEMS), state
 

@@ -9,8 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tray.domain.errors import InputKind
 from tray.domain.models import RefreshState, Snapshot
+from tray.domain.problems import Problem, ProblemCode
 from tray.platform.notify import (
+    DENIED_PLAIN,
+    DIAGNOSE_ACTION,
     MFA_ACTION,
     MFA_ACTION_LABEL,
     SSO_ACTION,
@@ -23,6 +27,8 @@ from tray.platform.notify import (
     OsascriptNotifier,
     choose_notifier,
     local_time,
+    plain_reason,
+    refused_switch,
 )
 
 S = RefreshState
@@ -33,12 +39,17 @@ DENIED = ("AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authori
 
 
 def snap(state: RefreshState, *, role: str | None = "platform", minutes: float = 0,
-         exp: datetime | None = EXP, error: str | None = None) -> Snapshot:
+         exp: datetime | None = EXP, error: str | Problem | None = None) -> Snapshot:
+    """A snapshot; an ``error`` text is a problem of its own kind (AWS's denial, or the
+    endpoint's failure), for ``role``."""
+    if isinstance(error, str):
+        error = Problem("access_denied" if error.startswith("AccessDenied") else "endpoint",
+                        error, profile=role)
     return Snapshot(state=state, role=role, target="roletray",
                     identity_arn="arn:aws:sts::123456789012:assumed-role/platform/s" if role else None,
                     account="123456789012" if role else None,
                     expiration=exp if role else None, now=T0 + timedelta(minutes=minutes),
-                    last_error=error)
+                    problem=error)
 
 
 def run(policy: NotificationPolicy, seq: list[Snapshot], first: Snapshot | None = None
@@ -243,13 +254,19 @@ PROCESS_ERROR = ("credential_process for profile 'waits' did not answer within 3
                  "be waiting for you)")
 
 
-def waiting(kind: str, minutes: float, error: str, **kw: object) -> Snapshot:
-    return replace(snap(S.NEEDS_INPUT, minutes=minutes, error=error), input_needed=kind, **kw)
+CODES: dict[InputKind, ProblemCode] = {"mfa": "needs_mfa", "sso": "needs_sso",
+                                       "process": "process_timeout"}
+
+
+def waiting(kind: InputKind, minutes: float, error: str, profile: str = "platform",
+            **kw: object) -> Snapshot:
+    problem = Problem(CODES[kind], error, profile=profile, input_kind=kind)
+    return replace(snap(S.NEEDS_INPUT, minutes=minutes, error=problem), **kw)
 
 
 def test_sso_sign_in_is_asked_once_with_a_sign_in_button(policy: NotificationPolicy) -> None:
     policy.seed(snap(S.FRESH))
-    seq = [waiting("sso", 40 + i / 3, SSO_ERROR, input_profile="sso-dev") for i in range(60)]
+    seq = [waiting("sso", 40 + i / 3, SSO_ERROR, profile="sso-dev") for i in range(60)]
     notes = run(policy, seq, first=snap(S.FRESH))
     said = [n for n in notes if n]
     assert [n.kind for n in said] == ["needs-input", "expiring"]  # then 10 min before expiry
@@ -285,10 +302,10 @@ def test_the_mfa_ask_ahead_of_the_session_end_is_one_notification(
     policy.seed(snap(S.FRESH))
     seq = [replace(snap(S.FRESH, minutes=i / 3), mfa_session_expiration=session_end)
            for i in range(45)]  # 0 .. 14:40
-    seq += [waiting("mfa", 15 + i / 3, ahead, input_profile="platform",
+    seq += [waiting("mfa", 15 + i / 3, ahead,
                     mfa_session_expiration=session_end) for i in range(105)]  # .. 49:40
     seq += [replace(snap(S.REFRESHING, minutes=49.9), mfa_session_expiration=session_end),
-            waiting("mfa", 49.9, needs_code, input_profile="platform",
+            waiting("mfa", 49.9, needs_code,
                     mfa_session_expiration=session_end)]
     notes = run(policy, seq, first=snap(S.FRESH))
     said = [n for n in notes if n]
@@ -305,3 +322,58 @@ def test_the_mfa_ask_ahead_of_the_session_end_is_one_notification(
                 first=seq[-1])
     assert kinds(later) == ["expiring"] and later[0] is not None
     assert later[0].action == MFA_ACTION
+
+
+# ------------------------------------------------------------- what a problem's fields say
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/locked"
+FINDING = ("the trust policy of role 'locked' does not trust you (it trusts "
+           "arn:aws:iam::999999999999:root)")
+
+
+def test_a_refused_switch_leads_with_the_finding_then_the_role() -> None:
+    denied = Problem("access_denied", f"profile 'locked': {DENIED}; the role's trust "
+                     "relationship probably does not include this user", profile="locked",
+                     hint=FINDING)
+    note = refused_switch("locked", denied, ROLE_ARN)
+    assert (note.title, note.urgency) == ("Could not switch to locked", "critical")
+    assert note.body.splitlines() == [FINDING, f"Role: {ROLE_ARN}"]
+    # AWS's own text is behind the Diagnose button, for that role, not in the body.
+    assert "not authorized" not in note.body and "probably" not in note.body
+    assert (note.action, note.profile) == (DIAGNOSE_ACTION, "locked")
+
+
+def test_a_refused_switch_without_a_finding_says_denied_in_plain_words() -> None:
+    denied = Problem("access_denied", f"profile 'locked': {DENIED}", profile="locked")
+    note = refused_switch("locked", denied)
+    assert note.body.splitlines() == [DENIED_PLAIN, "Role: locked"]
+    # roletray's own sentences are plain words already: said as they are.
+    unreachable = Problem("endpoint", "profile 'locked': could not reach STS at "
+                          "http://127.0.0.1:9: the connection failed", profile="locked")
+    assert refused_switch("locked", unreachable, ROLE_ARN).body.splitlines() == [
+        unreachable.message, f"Role: {ROLE_ARN}"]
+
+
+def test_the_kind_of_input_comes_from_the_problem_not_its_words(
+        policy: NotificationPolicy) -> None:
+    """A message that reads like another kind (the SSO sentence, "MFA") changes nothing:
+    the problem's input kind decides the title and the button."""
+    policy.seed(snap(S.FRESH))
+    note = policy.on_change(snap(S.FRESH), waiting("process", 40, SSO_ERROR + " MFA code"))
+    assert note is not None and note.title == "platform: credential process is waiting"
+    assert note.action is None
+    policy = NotificationPolicy()
+    policy.seed(snap(S.FRESH))
+    note = policy.on_change(snap(S.FRESH), waiting("sso", 40, PROCESS_ERROR, profile="sso-dev"))
+    assert note is not None and (note.title, note.action) == (
+        "platform: SSO sign-in needed", SSO_ACTION)
+
+
+def test_plain_reason_reads_fields() -> None:
+    # An AccessDenied that was an MFA code being refused: the message is the reason.
+    rejected = Problem("access_denied", "profile 'secure': the MFA code was rejected",
+                       profile="secure", input_kind="mfa")
+    assert plain_reason(rejected) == rejected.message
+    # Words that look like a denial do not make an endpoint problem one.
+    assert plain_reason(Problem("endpoint", DENIED)) == DENIED
+    assert plain_reason(Problem("aws", DENIED, hint="check the clock")) == "check the clock"

@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from tray.domain.errors import AccessDeniedError, MfaRequiredError
+from tray.domain.errors import AccessDeniedError, MfaRequiredError, RoletrayError
 from tray.domain.models import RefreshState, Snapshot
+from tray.domain.problems import Problem
+from tray.platform.notify import DENIED_PLAIN
 from tray.ui import tray_app
 from tray.ui.menu import render_text
 from tray.ui.tray_app import ProfileCache, Services, TrayApp, TrayUnavailableError, select_backend
@@ -161,7 +163,8 @@ def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
     app, _, notifier = make(config)
     app.on_snapshot(fresh())
     app.on_snapshot(fresh(state=RefreshState.REFRESHING))
-    app.on_snapshot(fresh(state=RefreshState.ERROR, last_error="AccessDenied: no trust"))
+    app.on_snapshot(fresh(state=RefreshState.ERROR,
+                          problem=Problem("access_denied", "AccessDenied: no trust")))
     app.drain()
     assert [(t, b, u) for t, b, u, _ in notifier.sent] == [
         ("platform: failed", "AccessDenied: no trust", "critical")]
@@ -209,22 +212,62 @@ def test_switch_to_an_mfa_role_asks_first_and_cancel_does_nothing(config: Path) 
     assert len(refresher.calls) == 1
 
 
-def test_failed_switch_is_notified_and_shown_in_the_menu(config: Path) -> None:
-    app, refresher, notifier = make(config)
-    refresher.snap = fresh()
-    refresher.fail = AccessDeniedError("AccessDenied: the role's trust relationship does not "
-                                       "include you")
+FINDING = "the trust policy of role 'platform' does not trust you (it trusts 999999999999)"
+
+
+def test_failed_switch_leads_with_the_finding_and_offers_diagnose(config: Path) -> None:
+    opened: list[Path] = []
+    diagnosed: list[str | None] = []
+
+    def doctor(role: str | None) -> tuple[str, str]:
+        diagnosed.append(role)
+        return FINDING, f"full report of {role}"
+
+    app, refresher, notifier = make(config, doctor=doctor, open_path=opened.append)
+    refresher.snap = fresh("readonly")
+    aws_text = ("profile 'platform': AccessDenied: User: arn:aws:iam::123456789012:user/dev "
+                "is not authorized to perform: sts:AssumeRole")
+    refresher.fail = AccessDeniedError(aws_text)
     app._do_switch("platform")
     app.drain()
-    reason = "AccessDenied: the role's trust relationship does not include you"
-    assert notifier.sent[-1][:3] == ("Could not switch to platform", reason, "critical")
+    title, body, urgency, action = notifier.sent[-1]
+    assert (title, urgency) == ("Could not switch to platform", "critical")
+    assert body.splitlines() == [FINDING, "Role: arn:aws:iam::123456789012:role/platform"]
+    assert "not authorized" not in body  # AWS's words are behind "Diagnose"
+    assert diagnosed == ["platform"]
     text = render_text(app._model(refresher.snap))
-    assert "⚠ platform: AccessDenied: the role's trust relationship does not include you" in text
+    assert f"⚠ platform: {FINDING}"[:100] in text
     assert "Could not switch" not in text
-    assert "Switching to" not in text  # the busy line is gone again
+    assert "Switching to" not in text and "Diagnosing" not in text  # busy lines are gone
+    # The button diagnoses the refused role, not the active one.
+    assert action[0] == "Diagnose"
+    action[1]()
+    app.drain()
+    assert diagnosed == ["platform", "platform"]
+    assert opened and opened[-1].read_text() == "full report of platform\n"
     # A later success clears it.
     app.on_snapshot(fresh())
     assert "⚠" not in render_text(app._model(refresher.snap))
+
+
+def test_failed_switch_without_a_finding_still_says_why(config: Path) -> None:
+    def broken_doctor(role: str | None) -> tuple[str, str]:
+        raise RuntimeError("no doctor")
+
+    app, refresher, notifier = make(config, doctor=broken_doctor)
+    refresher.snap = fresh("readonly")
+    refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: not allowed")
+    app._do_switch("platform")
+    app.drain()
+    assert notifier.sent[-1][1].splitlines() == [
+        DENIED_PLAIN, "Role: arn:aws:iam::123456789012:role/platform"]
+    # Not a denial: no doctor run, roletray's own sentence is the reason.
+    refresher.fail = RoletrayError("profile 'platform': source profile 'default' does not exist")
+    app._do_switch("platform")
+    app.drain()
+    assert notifier.sent[-1][1].splitlines()[0] == refresher.fail.args[0]
+    assert "⚠ platform: source profile 'default' does not exist" in render_text(
+        app._model(refresher.snap))
 
 
 def test_refresh_of_mfa_role_asks_and_needs_input_is_left_to_the_snapshot(config: Path) -> None:
@@ -369,9 +412,9 @@ def test_a_session_that_ended_meanwhile_asks_then(config: Path,
     assert "909090" not in caplog.text + render_text(app._model(refresher.snap))
 
 
-SSO_SNAP = {"state": RefreshState.NEEDS_INPUT, "input_needed": "sso",
-            "input_profile": "sso-dev",
-            "last_error": "SSO sign-in needed for profile 'sso-dev' (token expired)"}
+SSO_ERROR = "SSO sign-in needed for profile 'sso-dev' (token expired)"
+SSO_SNAP = {"state": RefreshState.NEEDS_INPUT,
+            "problem": Problem("needs_sso", SSO_ERROR, profile="sso-dev", input_kind="sso")}
 SSO_TOKEN = "aoaAAAAAGsecret-access-token"
 
 
@@ -432,7 +475,7 @@ def test_sso_notification_button_runs_the_same_sign_in(config: Path) -> None:
     app.drain()
     (title, body, urgency, action), = notifier.sent
     assert (title, urgency, action[0]) == ("platform: SSO sign-in needed", "critical", "Sign in")
-    assert body == SSO_SNAP["last_error"]
+    assert body == SSO_ERROR
     action[1]()  # clicked, in the notifier's thread
     app.drain()
     assert [c[0] for c in login.calls] == ["sso-dev"] and refresher.calls == [("refresh", None)]
@@ -469,8 +512,9 @@ def test_sso_sign_in_is_skipped_once_no_longer_needed(config: Path) -> None:
 def test_try_again_after_a_credential_process_refreshes_without_a_prompt(config: Path) -> None:
     asked: list[str] = []
     app, refresher, _ = make(config, ask_code=lambda s, n: asked.append(n) or "123456")
-    refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT, input_needed="process",
-                           input_profile="waits")
+    refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT,
+                           problem=Problem("process_timeout", "did not answer",
+                                           profile="waits", input_kind="process"))
     node = next(n for n in app._model(refresher.snap) if n.text == "Try again")
     assert node.action is not None
     node.action()

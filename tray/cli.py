@@ -332,6 +332,7 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
 
 def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: str = "") -> None:
     from tray.domain.models import RefreshState, Snapshot, parse_iso_utc, utcnow
+    from tray.domain.problems import Problem
 
     if args.json:
         _emit(snap_json)
@@ -341,7 +342,7 @@ def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: 
         target=snap_json.get("target") or "roletray", identity_arn=snap_json.get("identity_arn"),
         account=snap_json.get("account"),
         expiration=parse_iso_utc(snap_json["expiration"]) if snap_json.get("expiration") else None,
-        now=utcnow(), last_error=snap_json.get("last_error"),
+        now=utcnow(), problem=Problem.from_json(snap_json.get("problem")),
         clock_skew_seconds=snap_json.get("clock_skew_seconds"),
         mfa_session_expiration=parse_iso_utc(snap_json["mfa_session_expiration"])
         if snap_json.get("mfa_session_expiration") else None)

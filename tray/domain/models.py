@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from tray.domain.problems import Problem
+
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):iam::(?P<account>\d{12}):role/(?P<path_name>[\w+=,.@/-]{1,512})$"
 )
@@ -112,14 +114,31 @@ class Snapshot:
     account: str | None = None
     expiration: datetime | None = None
     now: datetime | None = None
-    last_error: str | None = None
+    # Why roletray cannot go on by itself (the last failure), as fields to read.
+    problem: Problem | None = None
     clock_skew_seconds: float | None = None
     # When the active role's MFA session ends (AWS's clock); None without one.
     mfa_session_expiration: datetime | None = None
-    # In the needs-input state: what a person must provide ("mfa", "sso", "process"),
-    # and the profile it is about (the SSO profile to sign in, the process's profile).
-    input_needed: str | None = None
-    input_profile: str | None = None
+
+    @property
+    def last_error(self) -> str | None:
+        """The problem's whole message, one line (the CLI's "last error")."""
+        return self.problem.message if self.problem is not None else None
+
+    @property
+    def input_needed(self) -> str | None:
+        """In the needs-input state: what a person must provide ("mfa", "sso", "process")."""
+        if self.state is not RefreshState.NEEDS_INPUT or self.problem is None:
+            return None
+        return self.problem.input_kind
+
+    @property
+    def input_profile(self) -> str | None:
+        """In the needs-input state: the profile that input is about (the SSO profile to
+        sign in, the process's profile, the role an MFA code is for)."""
+        if self.state is not RefreshState.NEEDS_INPUT or self.problem is None:
+            return None
+        return self.problem.profile
 
     @property
     def seconds_left(self) -> int | None:
@@ -142,6 +161,7 @@ class Snapshot:
             if self.mfa_session_expiration else None,
             "input_needed": self.input_needed,
             "input_profile": self.input_profile,
+            "problem": self.problem.to_json() if self.problem is not None else None,
         }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import MfaSessionEndedError, RoletrayError, StateError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
+from tray.domain.problems import Problem
 from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.paths import Paths
 from tray.settings import Settings, load_settings
@@ -203,9 +204,9 @@ def status(ctx: Context) -> Snapshot:
     base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,
                     account=account, expiration=state.expiration, now=now)
     if creds is None:
-        return replace(base, state=RefreshState.ERROR,
-                        last_error=f"section [{state.target}] is missing from "
-                        f"{ctx.paths.display(ctx.credentials_path)}")
+        return replace(base, state=RefreshState.ERROR, problem=Problem(
+            "missing_section", f"section [{state.target}] is missing from "
+            f"{ctx.paths.display(ctx.credentials_path)}", profile=state.active_role))
     expiration = creds.expiration
     if expiration <= now:
         return replace(base, state=RefreshState.EXPIRED, expiration=expiration)

@@ -36,7 +36,6 @@ from typing import Any, Literal
 
 from tray import paths
 from tray.awsfiles import awsconfig, credfile
-from tray.domain import needs
 from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
@@ -49,6 +48,7 @@ from tray.domain.errors import (
     UsageError,
 )
 from tray.domain.models import RefreshState, RoleProfile, Snapshot, TempCredentials, iso_utc
+from tray.domain.problems import Problem, problem_from
 from tray.engine import actions
 from tray.engine.mfa_session import (
     EXPIRY_SLACK,
@@ -142,13 +142,12 @@ class Refresher:
         self._expiration: datetime | None = None  # by AWS's clock, as STS gave it
         self._lifetime: timedelta | None = None
         self._skew = timedelta(0)  # local clock minus AWS's; zero while within SKEW_LIMIT
-        self._last_error: str | None = None
+        self._problem: Problem | None = None
         self._creds: TempCredentials | None = None  # secret: never logged, never published
         self._failures = 0
         self._blocked = False  # the target holds keys that are not ours: hands off
         self.last_outcome: actions.Outcome | None = None
         self._mfa_key: SessionKey | None = None  # the active role's MFA session
-        self._input: tuple[str, str | None] | None = None  # (kind, profile) while needs-input
         self._sso_watch: tuple[Path, tuple[int, int] | None] | None = None
 
         self._gen = 0  # bumped whenever the refresh job is replaced: stale runs see it
@@ -177,7 +176,7 @@ class Refresher:
             except StateError as e:
                 log.error("%s", e)
                 saved = None
-                self._set(state=RefreshState.ERROR, last_error=str(e))
+                self._set(state=RefreshState.ERROR, problem=problem_from(e))
             else:
                 if saved is None:
                     self._publish()
@@ -282,7 +281,7 @@ class Refresher:
                     self._mfa_key = None
                 self._mfa.clear()  # clearing says "no more keys": the MFA sessions go too
                 log.info("cleared the active role")
-                self._set(state=RefreshState.IDLE, last_error=None)
+                self._set(state=RefreshState.IDLE, problem=None)
             return self.snapshot()
 
     def check_wake(self) -> None:
@@ -423,8 +422,8 @@ class Refresher:
             if mfa_code is not None and not is_transient(e):
                 # The code was rejected or the role refused: a new code is what helps.
                 # Never again with this code (an MFA device locks after a few failures).
-                self._set(state=RefreshState.NEEDS_INPUT, last_error=str(e),
-                          input=("mfa", role))
+                self._set(state=RefreshState.NEEDS_INPUT,
+                          problem=problem_from(e, role=role).waiting_for("mfa", role))
                 self._keep_session_schedule(role)
             else:
                 self._failed(e, transient=is_transient(e))
@@ -443,8 +442,8 @@ class Refresher:
         self._succeeded(outcome)
 
     def _needs_input(self, error: RoletrayError, role: str) -> None:
-        kind = needs.input_kind(error) or "mfa"
-        profile = needs.input_profile(error) if kind != "mfa" else role
+        problem = problem_from(error, role=role)
+        kind, profile = problem.input_kind or "mfa", problem.profile
         watch = None
         if kind == "sso" and profile:
             from tray.aws import sso  # only for SSO sources (it loads hashlib, OpenSSL's)
@@ -456,7 +455,7 @@ class Refresher:
                 pass
         with self._state_lock:
             self._sso_watch = watch
-        self._set(state=RefreshState.NEEDS_INPUT, last_error=str(error), input=(kind, profile))
+        self._set(state=RefreshState.NEEDS_INPUT, problem=problem.waiting_for(kind, profile))
 
     def _signed_in_meanwhile(self) -> bool:
         """In the needs-input state for SSO: has the token file been written since?"""
@@ -514,10 +513,10 @@ class Refresher:
         serial = session.mfa_serial
         log.warning("the MFA session for %s ends at %s; a code is needed to keep %s fresh "
                     "after that", serial, iso_utc(session.expiration), role)
-        self._set(state=RefreshState.NEEDS_INPUT, input=("mfa", role),
-                  last_error=f"the MFA session for {serial} ends at "
-                  f"{iso_utc(session.expiration)}: enter an MFA code to keep '{role}' fresh "
-                  "after that")
+        self._set(state=RefreshState.NEEDS_INPUT, problem=Problem(
+            "mfa_session_ending", f"the MFA session for {serial} ends at "
+            f"{iso_utc(session.expiration)}: enter an MFA code to keep '{role}' fresh "
+            "after that", profile=role, input_kind="mfa"))
 
     def _succeeded(self, outcome: actions.Outcome) -> None:
         res = outcome.result
@@ -555,7 +554,7 @@ class Refresher:
         if ask_now and session is not None:
             self._ask_for_code(outcome.role.name, session)
         else:
-            self._set(state=RefreshState.FRESH, last_error=None)
+            self._set(state=RefreshState.FRESH, problem=None)
 
     def _failed(self, error: RoletrayError, *, transient: bool) -> None:
         now = self._ctx.now()
@@ -572,7 +571,7 @@ class Refresher:
         log.warning("refresh of %s failed (%s); try %d, next in %.0f s: %s", self._role,
                     state.value, failures, delay.total_seconds(), error)
         self._schedule_refresh(now + delay)
-        self._set(state=state, last_error=str(error))
+        self._set(state=state, problem=problem_from(error, role=self._role))
 
     def _expire_if_past(self) -> None:
         with self._state_lock:
@@ -627,7 +626,7 @@ class Refresher:
                 self._refuse_foreign(str(e))
             else:
                 log.error("could not restore [%s]: %s", self._target, e)
-                self._set(state=RefreshState.ERROR, last_error=str(e))
+                self._set(state=RefreshState.ERROR, problem=problem_from(e, role=self._role))
             return
         self._log_restored(kind)
         if blocked or self._state is RefreshState.ERROR:
@@ -635,7 +634,7 @@ class Refresher:
                 self._blocked = False
             now = self._ctx.now()
             self._schedule_refresh(max(self._due_local() or now, now))
-            self._set(state=RefreshState.FRESH, last_error=None)
+            self._set(state=RefreshState.FRESH, problem=None)
 
     def _refuse_foreign(self, detail: str) -> None:
         with self._state_lock:
@@ -644,7 +643,8 @@ class Refresher:
         self._cancel(REFRESH_JOB)  # nothing to do until the section is ours again
         if first:
             log.error("not touching [%s]: %s", self._target, detail)
-        self._set(state=RefreshState.ERROR, last_error=detail)
+        self._set(state=RefreshState.ERROR,
+                  problem=Problem("foreign_section", detail, profile=self._role))
 
     def _log_restored(self, kind: str) -> None:
         what = "removed" if kind == "absent" else "changed"
@@ -731,7 +731,6 @@ class Refresher:
     def _set(self, **changes: Any) -> None:
         with self._state_lock:
             if changes.get("state", RefreshState.NEEDS_INPUT) is not RefreshState.NEEDS_INPUT:
-                changes.setdefault("input", None)
                 self._sso_watch = None
             for key, value in changes.items():
                 setattr(self, "_" + key, value)
@@ -746,11 +745,9 @@ class Refresher:
             expiration=self._expiration,
             # By AWS's clock when ours is off, so that seconds_left tells the truth.
             now=self._ctx.now() - self._skew,
-            last_error=self._last_error,
+            problem=self._problem,
             clock_skew_seconds=round(self._skew.total_seconds(), 1) if skewed else None,
             mfa_session_expiration=self._mfa_end_locked(),
-            input_needed=self._input[0] if self._input else None,
-            input_profile=self._input[1] if self._input else None,
         )
 
     def _mfa_end_locked(self) -> datetime | None:

@@ -28,6 +28,7 @@ from queue import Queue
 from typing import Any, Literal, Protocol
 
 from tray.domain.models import RefreshState, Snapshot
+from tray.domain.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -312,19 +313,67 @@ def choose_notifier(*, platform: str | None = None, env: Mapping[str, str] | Non
 @dataclass(frozen=True)
 class Notification:
     """What to tell the user. ``action`` offers a button: ``"mfa"`` "Enter MFA code",
-    ``"sso"`` "Sign in" (to AWS SSO); the tray maps each to the menu item's handler."""
+    ``"sso"`` "Sign in" (to AWS SSO), ``"diagnose"`` "Diagnose" (the doctor's report,
+    with AWS's own words); the tray maps each to the menu item's handler."""
 
     kind: str
     title: str
     body: str
     urgency: Urgency = "normal"
     action: str | None = None
+    profile: str | None = None  # the profile the action is about, when not the active role
 
 
 MFA_ACTION = "mfa"
 MFA_ACTION_LABEL = "Enter MFA code"
 SSO_ACTION = "sso"
 SSO_ACTION_LABEL = "Sign in"
+DIAGNOSE_ACTION = "diagnose"
+DIAGNOSE_ACTION_LABEL = "Diagnose"
+
+# Said instead of AWS's denial text (a paragraph of ARNs), which the Diagnose report keeps.
+DENIED_PLAIN = "AWS denied access; Diagnose says why"
+
+
+def _plain_words(p: Problem) -> str | None:
+    if p.hint:
+        return p.hint
+    if p.code == "access_denied" and p.input_kind is None:
+        return DENIED_PLAIN
+    return None
+
+
+def plain_reason(p: Problem) -> str:
+    """The problem in plain words, one line: the finding (``hint``) when one is known.
+
+    An AccessDenied without a finding says so in a few words; every other message is
+    roletray's own sentence already and is said as it is.
+    """
+    return _plain_words(p) or p.message
+
+
+def problem_line(p: Problem) -> str:
+    """The menu's line for a problem: ``platform: <plain words>``.
+
+    A message that opens with its own profile (``profile 'platform': ...``, as the
+    CLI says it) is shortened to that form; any other message is said whole.
+    """
+    words = _plain_words(p)
+    if p.profile is None:
+        return words or p.message
+    if words is None:
+        words = p.message.removeprefix(f"profile '{p.profile}': ")
+        if words == p.message:
+            return p.message
+    return f"{p.profile}: {words}"
+
+
+def refused_switch(name: str, problem: Problem, role_arn: str | None = None) -> Notification:
+    """A switch to ``name`` was refused: the finding in plain words on one line, then the
+    role; AWS's raw message is behind the "Diagnose" button, not in the body."""
+    body = f"{plain_reason(problem)}\nRole: {role_arn or name}"
+    return Notification("failure", f"Could not switch to {name}", body, "critical",
+                        action=DIAGNOSE_ACTION, profile=name)
 
 
 def input_action(s: Snapshot) -> str | None:
@@ -332,7 +381,8 @@ def input_action(s: Snapshot) -> str | None:
     which needs an answer in its own window, then "Try again" in the menu."""
     if s.state is not RefreshState.NEEDS_INPUT:
         return None
-    return {None: MFA_ACTION, "mfa": MFA_ACTION, "sso": SSO_ACTION}.get(s.input_needed)
+    kind = s.problem.input_kind if s.problem is not None else None
+    return {None: MFA_ACTION, "mfa": MFA_ACTION, "sso": SSO_ACTION}.get(kind)
 
 _TROUBLE = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
             RefreshState.EXPIRED}
@@ -421,7 +471,7 @@ class NotificationPolicy:
     @staticmethod
     def _key(s: Snapshot) -> tuple[object, ...]:
         if s.state is RefreshState.ERROR:
-            return (s.state, s.role, s.last_error)
+            return (s.state, s.role, s.problem)
         return (s.state, s.role, s.expiration)
 
     def _expiry(self, s: Snapshot, *, plural: bool = True) -> str:
@@ -440,7 +490,7 @@ class NotificationPolicy:
 
     def _decide(self, old: Snapshot, new: Snapshot) -> Notification | None:
         role = new.role or "?"
-        reason = new.last_error or "no reason given"
+        reason = new.problem.message if new.problem is not None else "no reason given"
         if new.state is RefreshState.IDLE:
             was = old.role or self._fresh_role
             self._fresh_role, self._problem, self._told_trouble = None, None, False
@@ -477,7 +527,7 @@ class NotificationPolicy:
                                     "normal")
             if new.state is RefreshState.EXPIRED:
                 return Notification("expired", f"{role}: keys expired",
-                                    (f"{reason}. " if new.last_error else "")
+                                    (f"{reason}. " if new.problem is not None else "")
                                     + "Tools using the keys will fail until a refresh "
                                     "succeeds.", "critical")
             return Notification("failure", f"{role}: failed", reason, "critical")
@@ -493,7 +543,7 @@ class NotificationPolicy:
         return None
 
     def _needs_input(self, new: Snapshot, role: str, reason: str, exp: str) -> Notification:
-        kind = new.input_needed or "mfa"
+        kind = (new.problem.input_kind if new.problem is not None else None) or "mfa"
         if kind == "sso":
             # The error says which profile and why, and how to sign in without the tray.
             return Notification("needs-input", f"{role}: SSO sign-in needed", reason,

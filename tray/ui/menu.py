@@ -22,7 +22,6 @@ Building is linear after one sort.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -30,11 +29,11 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
-from tray.platform.notify import expiry_phrase, human_left, mfa_session_phrase
+from tray.platform.notify import expiry_phrase, human_left, mfa_session_phrase, problem_line
 
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this
-ERROR_MAX = 110  # characters of the last error shown in the menu
+ERROR_MAX = 110  # characters of the problem line shown in the menu
 
 IconState = Literal["fresh", "warning", "error", "idle"]
 
@@ -90,29 +89,6 @@ def _one_line(text: str, limit: int = ERROR_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_PROFILE_RE = re.compile(r"^profile '([^']*)': ")
-_CODE_RE = re.compile(r"^([A-Z][A-Za-z]+): ")
-
-
-def short_reason(error: str) -> str:
-    """The gist of an error for one menu line: its AWS code and the likely cause.
-
-    >>> short_reason("profile 'locked': AccessDenied: User: arn:aws:iam::1:user/dev is not "
-    ...              "authorized to perform: sts:AssumeRole; the role's trust relationship "
-    ...              "probably does not include this user; run `roletray doctor locked`")
-    "locked: AccessDenied: the role's trust relationship probably does not include this user"
-    """
-    text = " ".join(error.split())
-    m = _PROFILE_RE.match(text)
-    who = f"{m.group(1)}: " if m else ""
-    text = text[m.end():] if m else text
-    parts = [p for p in text.split("; ") if not p.startswith("run `")]
-    code = _CODE_RE.match(parts[0]) if parts else None
-    if code and len(parts) > 1:
-        return f"{who}{code.group(1)}: {'; '.join(parts[1:])}"
-    return who + "; ".join(parts)
-
-
 T = TypeVar("T")
 
 
@@ -129,7 +105,8 @@ def input_needed(s: Snapshot) -> str | None:
     """In needs-input, what a person must provide: "mfa" (the default), "sso", "process"."""
     if s.state is not RefreshState.NEEDS_INPUT:
         return None
-    return s.input_needed or "mfa"
+    kind = s.problem.input_kind if s.problem is not None else None
+    return kind or "mfa"
 
 
 def needs_mfa(s: Snapshot) -> bool:
@@ -239,8 +216,8 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
     state_line = _state_line(s)
     if state_line:
         model.append(_info(state_line))
-    if s.last_error:
-        model.append(_info("⚠ " + _one_line(short_reason(s.last_error))))
+    if s.problem is not None:
+        model.append(_info("⚠ " + _one_line(problem_line(s.problem))))
     needed = input_node(s, actions)
     if needed is not None:
         model.append(needed)

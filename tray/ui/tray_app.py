@@ -31,7 +31,10 @@ from typing import Any
 from tray import paths
 from tray.domain.errors import MfaRequiredError, NeedsInputError, RoletrayError
 from tray.domain.models import RefreshState, RoleProfile, Snapshot, utcnow
+from tray.domain.problems import Problem, problem_from
 from tray.platform.notify import (
+    DIAGNOSE_ACTION,
+    DIAGNOSE_ACTION_LABEL,
     MFA_ACTION,
     MFA_ACTION_LABEL,
     SSO_ACTION,
@@ -40,6 +43,7 @@ from tray.platform.notify import (
     NotificationPolicy,
     Notifier,
     choose_notifier,
+    refused_switch,
 )
 from tray.ui.menu import (
     MenuActions,
@@ -345,7 +349,7 @@ class TrayApp:
         self._shown_title: str | None = None
         self._shown_menu: str | None = None
         self._busy: str | None = None  # "Switching to X…" while a user action runs
-        self._local_error: str | None = None  # a failed switch: the refresher keeps no trace
+        self._local_problem: Problem | None = None  # a failed switch: the refresher keeps no trace
         self._autostart: bool | None = None
         self._stop = threading.Event()
         self._work_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-action")
@@ -458,7 +462,7 @@ class TrayApp:
             prev = self._last
             self._last = snap
             if snap.state is RefreshState.FRESH:
-                self._local_error = None
+                self._local_problem = None
             if prev is None:
                 # What is true at start is not news, unless a person must act.
                 if snap.state in (RefreshState.NEEDS_INPUT, RefreshState.ERROR):
@@ -480,9 +484,9 @@ class TrayApp:
     def _model(self, snap: Snapshot) -> list[MenuNode]:
         profiles, problems = self._profiles.get()
         with self._lock:
-            busy, local_error = self._busy, self._local_error
-        if local_error and not snap.last_error:
-            snap = replace(snap, last_error=local_error)
+            busy, local_problem = self._busy, self._local_problem
+        if local_problem is not None and snap.problem is None:
+            snap = replace(snap, problem=local_problem)
         model = build_menu_model(snap, profiles, now=snap.now or self._now(), tz=self.tz,
                                  actions=self.actions, autostart=self._autostart,
                                  problems=problems,
@@ -526,6 +530,8 @@ class TrayApp:
             action = (MFA_ACTION_LABEL, lambda: self._work(self._do_enter_mfa))
         elif note.action == SSO_ACTION:
             action = (SSO_ACTION_LABEL, lambda: self._work(self._do_sso_login))
+        elif note.action == DIAGNOSE_ACTION:
+            action = (DIAGNOSE_ACTION_LABEL, lambda: self._side(self._do_diagnose, note.profile))
         notifier = self._notifier
 
         def send() -> None:
@@ -596,11 +602,12 @@ class TrayApp:
                     return
                 self.refresher.switch(name, mfa_code=code)
         except RoletrayError as e:
+            problem = problem_from(e, role=name)
+            if problem.code == "access_denied" and problem.hint is None:
+                problem = problem.with_hint(self._finding(name))
             with self._lock:
-                self._local_error = str(e) if str(e).startswith("profile '") \
-                    else f"profile '{name}': {e}"
-            self.show(Notification("failure", f"Could not switch to {name}", str(e),
-                                   "critical"))
+                self._local_problem = problem
+            self.show(refused_switch(name, problem, profile.role_arn if profile else None))
         finally:
             self._set_busy(None)
 
@@ -686,14 +693,24 @@ class TrayApp:
 
     def _do_stop(self) -> None:
         with self._lock:
-            self._local_error = None
+            self._local_problem = None
         try:
             self.refresher.clear()
         except RoletrayError as e:
             self.show(Notification("failure", "Could not remove the keys", str(e), "critical"))
 
-    def _do_diagnose(self) -> None:
-        role = self.refresher.snapshot().role
+    def _finding(self, name: str) -> str | None:
+        """The doctor's one-line finding for a refused switch, as the CLI gives it."""
+        self._set_busy(f"Diagnosing {name}…")
+        try:
+            summary, _ = (self.svc.doctor or _run_doctor)(name)
+        except Exception:  # the refusal is still said, without the finding
+            log.info("no diagnosis for %s", name, exc_info=True)
+            return None
+        return summary
+
+    def _do_diagnose(self, role: str | None = None) -> None:
+        role = role or self.refresher.snapshot().role
         self._set_busy("Diagnosing…")
         try:
             summary, report = (self.svc.doctor or _run_doctor)(role)
