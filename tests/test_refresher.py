@@ -224,6 +224,53 @@ def test_small_jump_when_nothing_is_due_does_not_refresh(rig: Rig) -> None:
     assert rig.sched.next_run(REFRESH) == T0 + 50 * MIN
 
 
+def test_the_wall_clock_check_is_a_scheduler_job(clock: FakeClock, world: Path) -> None:
+    """No thread of its own: the tick is the scheduler's job, replaced every 30 s."""
+    sched = FakeScheduler(clock)
+    fake = FakeSts(clock)
+    r = Refresher(actions.Context(now=clock.now, settings=Settings()), sched,
+                  monotonic=clock.monotonic, rng=random.Random(3), assume_fn=fake,
+                  tick_interval=30.0)
+    r.start()
+    assert sched.next_run("tick") == T0 + timedelta(seconds=30)
+    r.switch("platform")
+    assert sorted(sched.pending()) == [EXPIRE, REFRESH, "tick"]
+    sched.advance(timedelta(seconds=90))
+    assert [job for job, _ in sched.fired] == ["tick"] * 3
+    assert sched.next_run("tick") == T0 + timedelta(seconds=120)
+
+    clock.jump_wall(timedelta(hours=3))  # a suspend: the scheduler wakes late, once
+    sched.run_due()
+    assert [c["at"] for c in fake.calls] == [T0, T0 + timedelta(hours=3, seconds=90)]
+    assert [job for job, _ in sched.fired[3:]] == ["tick"]  # the stale refresh was replaced
+    assert sched.next_run("tick") == clock.now() + timedelta(seconds=30)
+
+    credfile.remove_credentials(world, "roletray")  # the next tick guards the section
+    sched.advance(timedelta(seconds=30))
+    assert credfile.read_owned(world, "roletray") is not None and len(fake.calls) == 2
+
+    assert r.stop()
+    assert sched.pending() == {}
+    sched.schedule("after", clock.now(), lambda: None)
+    sched.advance(timedelta(minutes=5))
+    assert sched.next_run("tick") is None  # stopped: it never comes back
+
+
+def test_jobs_are_named_after_their_section(rig: Rig) -> None:
+    rig.r.switch("platform")
+    old_refresh = rig.sched.job(REFRESH)
+    snap = rig.r.switch("other", target="work")
+    assert snap.target == "work" and snap.state is RefreshState.FRESH
+    assert sorted(rig.sched.pending()) == [job_id("expire", "work"), job_id("refresh", "work")]
+    assert old_refresh is not None
+    old_refresh()  # a run of the old section's job already under way: it does nothing
+    assert len(rig.sts.calls) == 2
+    rig.sched.advance(50 * MIN)
+    assert len(rig.sts.calls) == 3 and rig.section_key() == rig.sts.keys[0]
+    work = credfile.read_owned(rig.creds_path, "work")
+    assert work is not None and work.access_key_id == rig.sts.keys[-1]
+
+
 def test_overdue_job_runs_on_the_tick_even_without_a_jump(rig: Rig) -> None:
     rig.r.switch("platform")
     rig.clock.advance(52 * MIN)  # time passed, but the scheduler did not wake
