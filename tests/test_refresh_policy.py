@@ -146,6 +146,23 @@ def test_restorable_until_a_minute_before_expiry(now: datetime, restorable: bool
     assert not policy.restorable(T0, Keys())
 
 
+@pytest.mark.parametrize(("kind", "blocked", "waiting", "restorable", "action"), [
+    ("ours", False, False, True, "leave"),
+    ("ours", False, True, False, "leave"),
+    ("absent", False, False, True, "restore"),
+    ("changed", False, True, True, "restore"),  # keys still good: no person needed for that
+    ("absent", False, False, False, "refresh"),  # ours are too old: new ones
+    ("absent", False, True, False, "leave"),  # a new one needs a person: nothing to do
+    ("foreign", False, False, True, "restore"),  # the write refuses long-term keys
+    ("foreign", True, False, True, "leave"),  # refused before: said once, left alone
+    ("foreign", False, False, False, "refresh"),
+])
+def test_on_rewritten_section(kind: str, blocked: bool, waiting: bool, restorable: bool,
+                              action: str) -> None:
+    assert policy.on_rewritten_section(kind, blocked=blocked, waiting=waiting,
+                                       restorable=restorable) == action
+
+
 @pytest.mark.parametrize(("now", "refresh_at", "due"), [
     (T0, None, False), (T0, T0 + S, False), (T0, T0, True), (T0 + H, T0, True)])
 def test_overdue(now: datetime, refresh_at: datetime | None, due: bool) -> None:

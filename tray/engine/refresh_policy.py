@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from tray.domain.errors import AccessDeniedError, AwsError, RoletrayError, SourceCredentialsError
 from tray.domain.models import RefreshState
@@ -160,6 +161,19 @@ def restorable(now: datetime, keys: Keys) -> bool:
     """In-memory keys worth writing back into a section someone else rewrote."""
     return keys.expiration is not None and \
         keys.aws_now(now) < keys.expiration - RESTORE_SLACK
+
+
+def on_rewritten_section(kind: str, *, blocked: bool, waiting: bool,
+                         restorable: bool) -> Literal["leave", "refresh", "restore"]:
+    """What to do about the section when it is not as we left it. ``kind`` is what
+    ``SectionGuard.inspect`` found; ``blocked``: it already held keys not ours;
+    ``waiting``: a person must act first (needs-input); ``restorable``: our keys in
+    memory are worth writing back. Otherwise fresh keys are needed, by a refresh."""
+    if kind == "ours" or (kind == "foreign" and blocked):
+        return "leave"
+    if restorable:
+        return "restore"
+    return "leave" if waiting else "refresh"
 
 
 def wall_jump(before: tuple[datetime, float] | None, wall: datetime,

@@ -442,13 +442,12 @@ class Refresher:
             creds, blocked, keys = sec.creds, sec.blocked, sec.keys
             role, state = sec.role, sec.state
         kind = self._guard.inspect(sec.target, creds)
-        if kind == "ours" or (kind == "foreign" and blocked):
-            return
-        usable = creds is not None and policy.restorable(self._ctx.now(), keys)
-        if state is RefreshState.NEEDS_INPUT and not usable:
-            return  # nothing to restore, and refreshing needs a person
-        if not usable or creds is None or role is None:
+        action = policy.on_rewritten_section(
+            kind, blocked=blocked, waiting=state is RefreshState.NEEDS_INPUT,
+            restorable=creds is not None and policy.restorable(self._ctx.now(), keys))
+        if action == "refresh":
             self._refresh_locked(sec, None, reason=f"the section was {kind}")
+        if action != "restore" or creds is None or role is None:
             return
         try:
             self._guard.restore(sec.target, creds, role=role, kind=kind)
