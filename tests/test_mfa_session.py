@@ -275,7 +275,7 @@ def test_asks_for_a_code_before_the_session_ends_and_a_wrong_one_is_not_retried(
     assert snap.state is RefreshState.NEEDS_INPUT and snap.input_needed == "mfa"
     assert snap.last_error == str(err.value)
     # The old session still serves the refresh already due, so that stays scheduled.
-    assert rig.sched.next_run("refresh") is not None
+    assert rig.sched.next_run("refresh:roletray") is not None
 
     rig.sched.advance(2 * H)  # the session ends, then the keys: never the same code again
     assert len(proxy.of("GetSessionToken")) == 2

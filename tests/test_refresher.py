@@ -27,14 +27,18 @@ from tray.awsfiles import credfile
 from tray.domain.errors import AccessDeniedError, EndpointError, UsageError
 from tray.domain.models import RefreshState, Snapshot, TempCredentials, utcnow
 from tray.engine import actions
-from tray.engine.refresher import BACKOFF_CAP, Refresher, backoff_step
+from tray.engine.refresh_policy import BACKOFF_CAP, backoff_step
+from tray.engine.refresher import Refresher
 from tray.engine.scheduler import ApsScheduler
+from tray.engine.section import job_id
 from tray.paths import Paths
 from tray.settings import Settings
 from tray.state import load_state
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
+REFRESH = job_id("refresh", "roletray")
+EXPIRE = job_id("expire", "roletray")
 
 
 @dataclass
@@ -102,15 +106,15 @@ def test_refresh_is_scheduled_at_expiration_minus_margin(rig: Rig) -> None:
     assert snap.identity_arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/roletray-1"
     assert snap.expiration == T0 + timedelta(hours=1) and snap.seconds_left == 3600
     assert snap.clock_skew_seconds is None
-    assert rig.sched.next_run("refresh") == T0 + 50 * MIN
-    assert rig.sched.next_run("expire") == T0 + 60 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + 50 * MIN
+    assert rig.sched.next_run(EXPIRE) == T0 + 60 * MIN
 
     rig.sched.advance(50 * MIN - timedelta(seconds=1))
     assert len(rig.sts.calls) == 1
     rig.sched.advance(timedelta(seconds=1))
     assert [c["at"] for c in rig.sts.calls] == [T0, T0 + 50 * MIN]  # one AssumeRole per refresh
     assert rig.section_key() == rig.sts.keys[-1]
-    assert rig.sched.next_run("refresh") == T0 + 100 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + 100 * MIN
     assert rig.r.snapshot().state is RefreshState.FRESH
     # every change was published, refreshing included
     assert rig.states[-2:] == [RefreshState.REFRESHING, RefreshState.FRESH]
@@ -123,7 +127,7 @@ def test_margin_is_at_most_half_the_session(clock: FakeClock, world: Path) -> No
     rig = make_rig(clock, world, margin=timedelta(minutes=40), fake=FakeSts(clock, duration=900))
     rig.r.start()
     rig.r.switch("platform")
-    assert rig.sched.next_run("refresh") == T0 + timedelta(minutes=7, seconds=30)
+    assert rig.sched.next_run(REFRESH) == T0 + timedelta(minutes=7, seconds=30)
 
 
 def test_backoff_doubles_from_5s_to_the_cap_with_jitter_then_expires_then_recovers(
@@ -140,7 +144,7 @@ def test_backoff_doubles_from_5s_to_the_cap_with_jitter_then_expires_then_recove
     delays = []
     at = rig.clock.now()
     for _ in range(10):
-        nxt = rig.sched.next_run("refresh")
+        nxt = rig.sched.next_run(REFRESH)
         assert nxt is not None
         delays.append((nxt - at).total_seconds())
         rig.sched.advance_to(nxt)
@@ -157,7 +161,7 @@ def test_backoff_doubles_from_5s_to_the_cap_with_jitter_then_expires_then_recove
     assert expired and expired[0].now == T0 + 60 * MIN and expired[0].seconds_left == 0
     assert rig.r.snapshot().state is RefreshState.EXPIRED
     # ... and retrying goes on at the cap.
-    nxt = rig.sched.next_run("refresh")
+    nxt = rig.sched.next_run(REFRESH)
     assert nxt is not None and 0.8 * BACKOFF_CAP <= (nxt - at).total_seconds() <= BACKOFF_CAP
 
     rig.sts.fail_with = None  # AWS is back
@@ -166,11 +170,11 @@ def test_backoff_doubles_from_5s_to_the_cap_with_jitter_then_expires_then_recove
     assert snap.state is RefreshState.FRESH and snap.last_error is None
     assert rig.section_key() == rig.sts.keys[-1]
     # (STS gives whole seconds; the jittered retry ran at a fraction of one)
-    assert abs(rig.sched.next_run("refresh") - (nxt + 50 * MIN)) < timedelta(seconds=1)  # type: ignore[operator]
+    assert abs(rig.sched.next_run(REFRESH) - (nxt + 50 * MIN)) < timedelta(seconds=1)  # type: ignore[operator]
     # After recovery the backoff starts again from 5 s.
     rig.sts.fail_with = EndpointError("down again")
     rig.sched.advance(50 * MIN)
-    retry = rig.sched.next_run("refresh")
+    retry = rig.sched.next_run(REFRESH)
     assert retry is not None and 4 <= (retry - rig.clock.now()).total_seconds() <= 5
 
 
@@ -181,7 +185,7 @@ def test_access_denied_is_an_error_retried_at_the_cap(rig: Rig) -> None:
     rig.sched.advance(50 * MIN)
     snap = rig.r.snapshot()
     assert snap.state is RefreshState.ERROR and "AccessDenied" in (snap.last_error or "")
-    nxt = rig.sched.next_run("refresh")
+    nxt = rig.sched.next_run(REFRESH)
     assert nxt is not None and 240 <= (nxt - rig.clock.now()).total_seconds() <= 300
     rig.sts.fail_with = None  # the trust policy was fixed
     rig.sched.advance_to(nxt)
@@ -192,7 +196,7 @@ def test_access_denied_is_an_error_retried_at_the_cap(rig: Rig) -> None:
 
 def test_wake_after_a_3h_suspend_refreshes_at_once_and_drops_nothing(rig: Rig) -> None:
     rig.r.switch("platform")
-    stale_job = rig.sched.job("refresh")
+    stale_job = rig.sched.job(REFRESH)
     rig.r.check_wake()  # the tick before the suspend
     rig.clock.jump_wall(timedelta(hours=3))  # wall moved, monotonic did not
     assert len(rig.sts.calls) == 1  # nothing fired: the scheduler sleeps on monotonic time
@@ -202,7 +206,7 @@ def test_wake_after_a_3h_suspend_refreshes_at_once_and_drops_nothing(rig: Rig) -
     snap = rig.r.snapshot()
     assert snap.state is RefreshState.FRESH and snap.seconds_left == 3600
     assert rig.section_key() == rig.sts.keys[-1]
-    assert rig.sched.next_run("refresh") == T0 + timedelta(hours=3) + 50 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + timedelta(hours=3) + 50 * MIN
 
     # The real scheduler would still fire the stale job, late: it must not refresh again.
     assert stale_job is not None
@@ -219,7 +223,53 @@ def test_small_jump_when_nothing_is_due_does_not_refresh(rig: Rig) -> None:
     rig.clock.jump_wall(timedelta(minutes=20))
     rig.r.check_wake()
     assert len(rig.sts.calls) == 1
-    assert rig.sched.next_run("refresh") == T0 + 50 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + 50 * MIN
+
+
+def test_the_wall_clock_check_is_a_scheduler_job(clock: FakeClock, world: Path) -> None:
+    """No thread of its own: the tick is the scheduler's job, replaced every 30 s."""
+    sched = FakeScheduler(clock)
+    fake = FakeSts(clock)
+    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+                  monotonic=clock.monotonic, rng=random.Random(3), assume_fn=fake,
+                  tick_interval=30.0)
+    r.start()
+    assert sched.next_run("tick") == T0 + timedelta(seconds=30)
+    r.switch("platform")
+    assert sorted(sched.pending()) == [EXPIRE, REFRESH, "tick"]
+    sched.advance(timedelta(seconds=90))
+    assert [job for job, _ in sched.fired] == ["tick"] * 3
+    assert sched.next_run("tick") == T0 + timedelta(seconds=120)
+
+    clock.jump_wall(timedelta(hours=3))  # a suspend: the scheduler wakes late, once
+    sched.run_due()
+    assert [c["at"] for c in fake.calls] == [T0, T0 + timedelta(hours=3, seconds=90)]
+    assert [job for job, _ in sched.fired[3:]] == ["tick"]  # the stale refresh was replaced
+    assert sched.next_run("tick") == clock.now() + timedelta(seconds=30)
+
+    credfile.remove_credentials(world, "roletray")  # the next tick guards the section
+    sched.advance(timedelta(seconds=30))
+    assert credfile.read_owned(world, "roletray") is not None and len(fake.calls) == 2
+
+    tick = sched.job("tick")
+    assert tick is not None and r.stop()
+    tick()  # a tick that was already running when the refresher stopped
+    assert sched.pending() == {}  # it did not place itself again
+
+
+def test_jobs_are_named_after_their_section(rig: Rig) -> None:
+    rig.r.switch("platform")
+    old_refresh = rig.sched.job(REFRESH)
+    snap = rig.r.switch("other", target="work")
+    assert snap.target == "work" and snap.state is RefreshState.FRESH
+    assert sorted(rig.sched.pending()) == [job_id("expire", "work"), job_id("refresh", "work")]
+    assert old_refresh is not None
+    old_refresh()  # a run of the old section's job already under way: it does nothing
+    assert len(rig.sts.calls) == 2
+    rig.sched.advance(50 * MIN)
+    assert len(rig.sts.calls) == 3 and rig.section_key() == rig.sts.keys[0]
+    work = credfile.read_owned(rig.creds_path, "work")
+    assert work is not None and work.access_key_id == rig.sts.keys[-1]
 
 
 def test_overdue_job_runs_on_the_tick_even_without_a_jump(rig: Rig) -> None:
@@ -238,7 +288,7 @@ def test_skew_schedules_by_aws_time_and_reports_it(clock: FakeClock, world: Path
     snap = rig.r.switch("platform")
     assert snap.clock_skew_seconds == 7200
     assert snap.state is RefreshState.FRESH and snap.seconds_left == 3600
-    assert rig.sched.next_run("refresh") == T0 + 50 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + 50 * MIN
     assert "clock is +7200 s off AWS" in caplog.text
     rig.sched.advance(2 * 60 * MIN)
     assert len(rig.sts.calls) == 1 + 2  # no refresh loop
@@ -249,7 +299,7 @@ def test_fast_local_clock_without_a_date_cannot_loop(clock: FakeClock, world: Pa
                                               send_date=False))
     rig.r.start()
     rig.r.switch("platform")
-    assert rig.sched.next_run("refresh") == T0 + MIN  # the floor, not "now"
+    assert rig.sched.next_run(REFRESH) == T0 + MIN  # the floor, not "now"
     rig.sched.advance(10 * MIN)
     times = [c["at"] for c in rig.sts.calls]
     assert len(times) == 11
@@ -281,7 +331,7 @@ def test_resume_from_state_schedules_without_calling_aws(clock: FakeClock, world
     assert snap.state is RefreshState.FRESH and snap.role == "platform"
     assert snap.identity_arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/roletray-1"
     assert snap.seconds_left == 50 * 60
-    assert rig.sched.next_run("refresh") == T0 + 50 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + 50 * MIN
     assert len(first.sts.calls) == 1
     rig.sched.advance(40 * MIN)
     assert len(first.sts.calls) == 2
@@ -294,7 +344,7 @@ def test_resume_when_due_or_missing_or_expired_refreshes_at_once(clock: FakeCloc
     clock.advance(55 * MIN)  # due (not yet expired)
     rig = make_rig(clock, world, fake=first.sts)
     assert rig.r.start().state is RefreshState.REFRESHING
-    assert rig.sched.next_run("refresh") == clock.now()
+    assert rig.sched.next_run(REFRESH) == clock.now()
     rig.sched.run_due()
     assert len(first.sts.calls) == 2
     rig.r.stop()
@@ -319,7 +369,7 @@ def test_resume_keeps_the_margin_cap_of_short_sessions(clock: FakeClock, world: 
     earlier_run(clock, world, fake=fake)
     rig = make_rig(clock, world, fake=fake)
     rig.r.start()
-    assert rig.sched.next_run("refresh") == T0 + timedelta(minutes=7, seconds=30)
+    assert rig.sched.next_run(REFRESH) == T0 + timedelta(minutes=7, seconds=30)
 
 
 # ------------------------------------------------------------------- tampering
@@ -373,7 +423,7 @@ def test_foreign_long_term_keys_are_never_overwritten(
     assert snap.state is RefreshState.ERROR
     assert snap.last_error is not None and "long-term keys" in snap.last_error
     assert world.read_bytes() == before
-    assert rig.sched.next_run("refresh") is None  # nothing to do until it is ours again
+    assert rig.sched.next_run(REFRESH) is None  # nothing to do until it is ours again
     rig.sched.advance(2 * 60 * MIN)
     rig.r.check_wake()
     assert world.read_bytes() == before and len(rig.sts.calls) == 1
@@ -383,7 +433,7 @@ def test_foreign_long_term_keys_are_never_overwritten(
     rig.r.check_wake()
     snap = rig.r.snapshot()
     assert snap.state is RefreshState.FRESH and rig.section_key() == rig.sts.keys[-1]
-    assert rig.sched.next_run("refresh") is not None
+    assert rig.sched.next_run(REFRESH) is not None
 
 
 def test_tampering_noticed_at_refresh_time_is_restored_by_the_refresh(
@@ -409,7 +459,7 @@ def test_mfa_role_waits_for_a_code_without_blocking(rig: Rig,
     assert snap.state is RefreshState.NEEDS_INPUT
     assert snap.last_error is not None and "needs an MFA code" in snap.last_error
     assert len(rig.sts.calls) == 1  # no AssumeRole without a code
-    assert rig.sched.next_run("refresh") is None
+    assert rig.sched.next_run(REFRESH) is None
     rig.r.check_wake()
     rig.sched.advance(15 * MIN)  # expired meanwhile: still "needs input", which says what to do
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
@@ -422,7 +472,7 @@ def test_mfa_role_waits_for_a_code_without_blocking(rig: Rig,
 
     snap = rig.r.provide_mfa_code("665102")
     assert snap.state is RefreshState.FRESH and rig.sts.calls[-1]["mfa_code"] == "665102"
-    assert rig.sched.next_run("refresh") is not None
+    assert rig.sched.next_run(REFRESH) is not None
     for code in ("902817", "447310", "665102"):
         assert code not in caplog.text
 
@@ -448,7 +498,7 @@ def test_refresh_now_and_clear(rig: Rig, world: Path) -> None:
     rig.clock.advance(5 * MIN)
     snap = rig.r.refresh_now()
     assert len(rig.sts.calls) == 2 and snap.seconds_left == 3600
-    assert rig.sched.next_run("refresh") == T0 + 55 * MIN
+    assert rig.sched.next_run(REFRESH) == T0 + 55 * MIN
 
     rig.sts.fail_with = EndpointError("unreachable")
     with pytest.raises(EndpointError):
@@ -497,7 +547,7 @@ def test_one_assume_role_at_a_time(rig: Rig) -> None:
     rig.clock.advance(50 * MIN)  # the job is due
     rig.sts.gate = threading.Event()
     rig.sts.entered.clear()
-    job = rig.sched.job("refresh")
+    job = rig.sched.job(REFRESH)
     assert job is not None
     threads = [threading.Thread(target=job),
                threading.Thread(target=rig.r.refresh_now),

@@ -56,7 +56,7 @@ def test_the_contexts_env_is_the_only_one_read(aws: AwsSandbox, tmp_path: Path,
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(elsewhere / "credentials"))
     with FaultServer("refuse") as dead:
         monkeypatch.setenv("AWS_ENDPOINT_URL", dead.url)
-        ctx = actions.Context(env=env, settings=Settings())
+        ctx = actions.Context.from_env(env, settings=Settings())
         outcome = actions.assume("platform", ctx=ctx)
     assert "assumed-role/platform/" in outcome.result.identity_arn
     assert outcome.result.credentials.access_key_id in aws.credentials_path.read_text()
@@ -129,13 +129,14 @@ def _grandchild_script(tmp_path: Path) -> tuple[Path, Path]:
 
 
 _ASSUME = """
+import os
 import sys
 from tray.domain.errors import RoletrayError
 from tray.engine import actions
 from tray.settings import Settings
 print("stdin is a tty:", sys.stdin.isatty(), flush=True)
 try:
-    actions.assume(sys.argv[1], ctx=actions.Context(settings=Settings()))
+    actions.assume(sys.argv[1], ctx=actions.Context.from_env(os.environ, settings=Settings()))
     print("assumed")
 except RoletrayError as e:
     print("error:", e)

@@ -266,7 +266,7 @@ def test_the_refresher_waits_for_the_sign_in_then_resumes_by_itself(
     assert snap.input_needed == "sso" and snap.input_profile == "sso-dev"
     assert snap.last_error is not None
     assert snap.last_error.startswith("SSO sign-in needed for profile 'sso-dev' (token expired)")
-    assert sched.next_run("refresh") is None  # nothing retries until a person signs in
+    assert sched.next_run("refresh:roletray") is None  # nothing retries until a person signs in
     r.check_wake()  # nothing changed: still waiting, nothing called
     assert r.snapshot().state is RefreshState.NEEDS_INPUT and len(proxy.calls) == 1
 
@@ -276,5 +276,5 @@ def test_the_refresher_waits_for_the_sign_in_then_resumes_by_itself(
     snap = r.snapshot()
     assert snap.state is RefreshState.FRESH and snap.input_needed is None
     assert len(proxy.calls) == 2 and proxy.calls[-1].access_key_id == fake.role_keys[0]
-    assert sched.next_run("refresh") is not None
+    assert sched.next_run("refresh:roletray") is not None
     assert os.environ.get("AWS_ENDPOINT_URL_SSO") == fake.url  # never the real portal

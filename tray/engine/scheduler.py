@@ -1,8 +1,16 @@
 """When things run: a small Protocol, and the one adapter that imports APScheduler.
 
 The refresher only ever needs "run this function at that wall-clock time,
-replacing whatever ran under that id", so that is the whole seam. Tests use
-``FakeScheduler`` in tests/fakes.py, which fires due jobs when told to ``advance``.
+replacing whatever ran under that id", so that is the whole seam, and the
+scheduler is its one timer: its jobs are named after their section
+(``refresh:roletray``, ``expire:roletray``, ``mfa-ahead:roletray``) plus one
+``tick`` that re-places itself every 30 s. Tests use ``FakeScheduler`` in
+tests/fakes.py, which fires due jobs when told to ``advance``.
+
+APScheduler waits on monotonic time and picks due jobs by the wall clock: the
+tick keeps every wait short, so after a suspend due jobs run within one tick of
+waking. A wall clock stepped *back* delays every job, the tick included, by the
+step (a forward step or a suspend only makes jobs due sooner).
 """
 
 from __future__ import annotations

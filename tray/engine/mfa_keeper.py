@@ -1,0 +1,98 @@
+"""The refresher's MFA sessions: which session a role uses, starting one with a code,
+dropping one AWS no longer accepts. The sessions themselves (``MfaSession``, the
+in-memory ``MfaSessionCache``, GetSessionToken) live in ``tray.engine.mfa_session``;
+when to ask for the next code is ``refresh_policy.mfa_ask_at``.
+
+Sessions are kept only for assume functions that take them (``actions.assume`` and
+``worker.assume_in_child`` say so); any other gets one code per AssumeRole.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from tray.awsfiles import awsconfig
+from tray.domain.errors import MfaSessionEndedError, RoletrayError
+from tray.domain.models import RoleProfile, iso_utc
+from tray.engine import actions
+from tray.engine.mfa_session import MfaSession, MfaSessionCache, SessionKey, session_key
+
+log = logging.getLogger(__name__)
+
+AssumeFn = Callable[..., actions.Outcome]
+
+
+class MfaKeeper:
+    """The running instance's MFA sessions as the refresher uses them. Thread-safe."""
+
+    def __init__(self, ctx: actions.Context, *, enabled: bool) -> None:
+        self._ctx = ctx
+        self.enabled = enabled
+        self._cache = MfaSessionCache()  # secret: never logged, never published
+
+    def key(self, profile: str) -> SessionKey | None:
+        """The session ``profile`` would use; None without ``mfa_serial`` or sessions."""
+        role = self._role_profile(profile) if self.enabled else None
+        return session_key(role) if role is not None else None
+
+    def key_of(self, role: RoleProfile) -> SessionKey | None:
+        return session_key(role) if self.enabled else None
+
+    def session(self, key: SessionKey | None) -> MfaSession | None:
+        """The session for ``key``, even one that has ended."""
+        return self._cache.peek(key)
+
+    def end(self, key: SessionKey | None) -> datetime | None:
+        session = self._cache.peek(key)
+        return session.expiration if session is not None else None
+
+    def usable(self, key: SessionKey | None, aws_now: datetime) -> bool:
+        return self._cache.get(key, aws_now) is not None
+
+    def needs_code(self, profile: str, aws_now: datetime) -> bool:
+        """Whether assuming ``profile`` needs a code now (False while a usable session
+        lasts, or when it has no ``mfa_serial``)."""
+        role = self._role_profile(profile)
+        if role is None or not role.mfa_serial:
+            return False
+        return not self.enabled or self._cache.get(session_key(role), aws_now) is None
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def assume(self, fn: AssumeFn, profile: str, *, aws_now: datetime,
+               mfa_code: str | None = None, **kwargs: Any) -> actions.Outcome:
+        """``fn(profile, ...)`` with the session it can use, or with ``mfa_code`` to start
+        a new one; keeps what it started, drops what AWS refused."""
+        key = self.key(profile)
+        if key is None:
+            return fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
+        assert self._ctx.settings is not None
+        if mfa_code:  # a code starts a new session, replacing one that may be ending
+            kwargs["mfa_session_hours"] = self._ctx.settings.mfa_session_hours
+        else:
+            kwargs["mfa_session"] = self._cache.get(key, aws_now)
+        try:
+            outcome = fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
+        except MfaSessionEndedError:
+            self._cache.drop(key)
+            raise
+        except RoletrayError as e:
+            started = getattr(e, "mfa_session", None)
+            if isinstance(started, MfaSession):
+                self._cache.put(started)  # the code is spent; the session is still good
+            raise
+        if outcome.mfa_session is not None:
+            self._cache.put(outcome.mfa_session)
+            log.info("started an MFA session for %s (source %s) until %s", key[1], key[0],
+                     iso_utc(outcome.mfa_session.expiration))
+        return outcome
+
+    def _role_profile(self, profile: str) -> RoleProfile | None:
+        try:
+            return awsconfig.get_role_profile(profile, self._ctx.config_path)
+        except RoletrayError:
+            return None  # the assume itself reports what is wrong, with context
