@@ -364,3 +364,27 @@ def test_gtk_backend_quit_from_menu_and_single_instance(xs: XSession, aws: Any,
     from tray.instance import control
 
     assert control.running_pid() is None
+
+
+def test_ctrl_c_stops_the_tray_cleanly(xs: XSession, aws: Any, start_tray: Any,
+                                       tmp_path: Path) -> None:
+    """Issue 15 bug 1: pystray's loop reset SIGINT to the default, so Ctrl-C killed the
+    tray (exit 130) and left its icon file and control socket behind."""
+    import signal
+
+    from tray.instance import control
+
+    world(aws)
+    tmp = tmp_path / "tmp"  # pystray writes the icon image here
+    tmp.mkdir()
+    tray = start_tray(TMPDIR=str(tmp))
+    tray.wait_colour("idle")
+    assert list(tmp.iterdir()), "pystray wrote no icon file: the test would prove nothing"
+    assert control.socket_path().exists()
+    tray.proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+    assert tray.proc.wait(timeout=20) == 0, tray.tail()
+    wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
+    out = tray.tail()
+    assert "roletray: stopping on SIGINT" in out and "quit from the tray menu" not in out
+    assert list(tmp.iterdir()) == []
+    assert not control.socket_path().exists() and control.running_pid() is None
