@@ -1,46 +1,13 @@
-"""The role service's ask-and-retry flow, and opening a path without leaving a zombie."""
+"""Opening a file or URL from the tray leaves no child behind (issue 15 bug 5)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
 from xsession import wait_for
 
-from tray.domain.errors import MfaRequiredError
-from tray.engine.roles import Done, ask_and_retry
 from tray.platform import desktop_open
-
-
-def flow(needs: list[bool], answers: list[str | None], *, ask_first: bool
-         ) -> tuple[object, list[str | None]]:
-    tried: list[str | None] = []
-
-    def attempt(code: str | None) -> str:
-        tried.append(code)
-        if needs.pop(0):
-            raise MfaRequiredError(profile="p", mfa_serial="arn")
-        return "ok"
-
-    return ask_and_retry(attempt, lambda: answers.pop(0), ask_first=ask_first), tried
-
-
-@pytest.mark.parametrize(("needs", "answers", "ask_first", "result", "tried"), [
-    ([False], [], False, "ok", [None]),                     # a usable session: no prompt
-    ([False], ["123456"], True, "ok", ["123456"]),          # no session: asked first
-    ([], [None], True, Done.CANCELLED, []),                 # closed the prompt: nothing tried
-    ([True, False], ["654321"], False, "ok", [None, "654321"]),  # the session ended meanwhile
-    ([True], [None], False, Done.CANCELLED, [None]),
-])
-def test_ask_and_retry(needs: list[bool], answers: list[str | None], ask_first: bool,
-                       result: object, tried: list[str | None]) -> None:
-    assert flow(needs, answers, ask_first=ask_first) == (result, tried)
-
-
-def test_a_refused_code_is_not_asked_again() -> None:
-    with pytest.raises(MfaRequiredError):
-        flow([True], ["111111", "222222"], ask_first=True)
 
 
 def _children_named(name: str) -> list[str]:
