@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from xsession import wait_for
 
 from tray.platform import desktop_open
@@ -40,3 +41,8 @@ def test_opening_a_path_leaves_no_zombie(tmp_path: Path) -> None:
     # Once it has exited, a child of ours would stay a zombie until someone waits for it.
     wait_for(lambda: all(s == "Z" for s in _children_named("xdg-open")), 10, "xdg-open to end")
     assert _children_named("xdg-open") == []
+
+
+def test_a_missing_opener_is_said_not_swallowed(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="xdg-open is not installed"):
+        desktop_open.open_target(tmp_path, env={"PATH": str(tmp_path)})

@@ -549,7 +549,7 @@ def test_sso_menu_item_signs_in_then_refreshes(config: Path,
         t.click("Sign in to AWS SSO…")  # on the GUI thread: hands the sign-in to the worker
     (profile, kwargs), = login.calls
     assert profile == "sso-dev" and kwargs["config_path"] == config
-    assert "AWS_PROFILE" not in kwargs["env"] or kwargs["env"] == dict(os.environ)
+    assert kwargs["env"] == dict(os.environ)  # the environment the tray was started with
     assert login.threads[0].startswith("tray-action")
     assert login.refreshes_before == [0]  # signed in first...
     assert t.refresher.calls == [("refresh", None)]  # ...then refreshed at once

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from tray.domain.errors import MfaRequiredError, RoletrayError
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
@@ -178,16 +178,13 @@ class RoleService:
         def attempt(code: str | None) -> Done:
             self._busy(f"Switching to {name}…", lambda: self.refresher.switch(name, mfa_code=code))
             return Done.DONE
-        return self._settle(ask_and_retry(attempt, self._asker(name),
-                                          ask_first=self._code_needed_now(name)))
+        return ask_and_retry(attempt, self._asker(name), ask_first=self._code_needed_now(name))
 
     def refresh(self) -> Done:
         """Refresh the active role now, asking for a code first if no session is usable."""
         name = self.refresher.snapshot().role
-        if name is None:
-            return Done.NOT_NEEDED
         code = None
-        if self._code_needed_now(name):
+        if name is not None and self._code_needed_now(name):
             code = self._asker(name)()
             if code is None:
                 return Done.CANCELLED
@@ -245,7 +242,3 @@ class RoleService:
         role = self.refresher.snapshot().role
         summary, report = self._busy("Diagnosing…", lambda: self._doctor(role))
         return role, summary, report
-
-    @staticmethod
-    def _settle(result: Done | Any) -> Done:
-        return result if isinstance(result, Done) else Done.DONE

@@ -9,6 +9,7 @@ for here, and ``xdg-open`` is adopted by init, which reaps it.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -29,7 +30,11 @@ def open_target(target: Path | str, *, env: Mapping[str, str] | None = None) -> 
     if sys.platform.startswith("win"):
         os.startfile(str(target))  # type: ignore[attr-defined]
         return
-    argv = ["/bin/sh", "-c", _DETACH, "sh", *opener_argv(str(target))]
+    opener = opener_argv(str(target))
+    if shutil.which(opener[0], path=None if env is None else env.get("PATH")) is None:
+        # The shell would fail in the background, unseen: say it here.
+        raise FileNotFoundError(f"{opener[0]} is not installed")
+    argv = ["/bin/sh", "-c", _DETACH, "sh", *opener]
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, start_new_session=True, check=True, timeout=10,
                    env=None if env is None else dict(env))

@@ -160,10 +160,6 @@ class TrayApp:
     def refresher(self) -> Any:
         return self._refresher
 
-    @refresher.setter
-    def refresher(self, refresher: Any) -> None:
-        self.attach(refresher)
-
     def attach(self, refresher: Any) -> None:
         """Show ``refresher`` (built after the tray by the composition root)."""
         self._refresher = refresher
@@ -505,9 +501,8 @@ class TrayApp:
 
     def _toggle_autostart(self) -> None:
         backend = self._autostart_backend()
-        enabled = self._autostart
         try:
-            status = backend.disable() if enabled else backend.enable()
+            status = backend.disable() if backend.status().enabled else backend.enable()
         except RoletrayError as e:
             self.notify(Notification("failure", "Start at login", str(e), "normal"))
             return
