@@ -366,3 +366,57 @@ def test_gtk_backend_quit_from_menu_and_single_instance(xs: XSession, aws: Any,
     from tray.instance import control
 
     assert control.running_pid() is None
+
+
+def test_ctrl_c_stops_the_tray_cleanly(xs: XSession, aws: Any, start_tray: Any,
+                                       tmp_path: Path) -> None:
+    """Issue 15 bug 1: pystray's loop reset SIGINT to the default, so Ctrl-C killed the
+    tray (exit 130) and left its icon file and control socket behind."""
+    import signal
+
+    from tray.instance import control
+
+    world(aws)
+    tmp = tmp_path / "tmp"  # pystray writes the icon image here
+    tmp.mkdir()
+    tray = start_tray(TMPDIR=str(tmp))
+    tray.wait_colour("idle")
+    assert list(tmp.iterdir()), "pystray wrote no icon file: the test would prove nothing"
+    assert control.socket_path().exists()
+    tray.proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
+    assert tray.proc.wait(timeout=20) == 0, tray.tail()
+    wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
+    out = tray.tail()
+    assert "roletray: stopping on SIGINT" in out and "quit from the tray menu" not in out
+    assert list(tmp.iterdir()) == []
+    assert not control.socket_path().exists() and control.running_pid() is None
+
+
+def test_ctrl_c_ends_the_demo_tray_and_removes_its_sandbox(xs: XSession) -> None:
+    """`roletray demo` with a display: the README promises "Quit or Ctrl-C removes it all"."""
+    import signal
+    import tempfile
+
+    # The sandbox folder and pystray's icon file go here; short, as the sandbox's control
+    # socket must fit in a Unix socket path.
+    tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))
+    try:
+        _demo_story(xs, tmp, signal.SIGINT)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _demo_story(xs: XSession, tmp: Path, sig: int) -> None:
+    env = xs.env_with(os.environ)
+    env.update(PYTHONPATH=str(REPO), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    env.pop("PYSTRAY_BACKEND", None)
+    log = xs.workdir / "demo.log"
+    proc = xs.spawn([sys.executable, "-m", "tray", "demo"], stdout_path=log, env=env)
+    tray = Tray(xs, proc, log, "1")
+    tray.wait_colour("fresh", timeout=60)  # the demo assumed platform before the tray came up
+    assert any(p.name.startswith("roletray-demo-") for p in tmp.iterdir())
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 0, tray.tail()
+    wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
+    assert "roletray: stopping on SIGINT" in tray.tail()
+    assert list(tmp.iterdir()) == []

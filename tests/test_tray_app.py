@@ -1,7 +1,9 @@
-"""The tray's logic without a display: backend choice, actions, notifications, caching.
+"""The tray presenter without a display, through its public API: backend choice,
+menu actions, notifications, and events handed to the GUI thread.
 
 The icon itself is tested for real in tests/test_desktop.py; here TrayApp runs
-with no pystray icon (``render`` is then a no-op) and fake collaborators.
+with no pystray icon (``render`` is then a no-op), fake collaborators, and a fake
+GUI loop (``FakeGui``) in place of ``GLib.idle_add``.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import Any
 
 import pytest
 
-from tray.domain.errors import AccessDeniedError, MfaRequiredError, RoletrayError
+from tray.domain.errors import AccessDeniedError, MfaRequiredError
 from tray.domain.models import RefreshState, Snapshot
 from tray.domain.problems import Problem
-from tray.platform.notify import DENIED_PLAIN
-from tray.ui import tray_app
-from tray.ui.menu import render_text
-from tray.ui.tray_app import ProfileCache, Services, TrayApp, TrayUnavailableError, select_backend
+from tray.engine.roles import ProfileCache
+from tray.ui import backend as ui_backend
+from tray.ui.backend import TrayBackend, TrayUnavailableError, select_backend
+from tray.ui.menu import MenuNode
+from tray.ui.tray_app import Services, TrayApp
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -95,6 +98,74 @@ class FakeNotifier:
         pass
 
 
+class FakeGui:
+    """``GLib.idle_add`` for tests: calls queue up until ``run()``, on the test's thread."""
+
+    def __init__(self) -> None:
+        self.queue: list[Any] = []
+        self.lock = threading.Condition()
+        self.ran_on: set[str] = set()
+
+    def call_soon(self, fn: Any) -> None:
+        with self.lock:
+            self.queue.append(fn)
+            self.lock.notify_all()
+
+    def wait_queued(self, timeout: float = 10) -> None:
+        with self.lock:
+            assert self.lock.wait_for(lambda: bool(self.queue), timeout), "nothing queued"
+
+    def run(self) -> int:
+        ran = 0
+        while True:
+            with self.lock:
+                if not self.queue:
+                    return ran
+                fn = self.queue.pop(0)
+            self.ran_on.add(threading.current_thread().name)
+            fn()
+            ran += 1
+
+
+@dataclass
+class Tray:
+    app: TrayApp
+    refresher: FakeRefresher
+    notifier: FakeNotifier
+    gui: FakeGui
+
+    def settle(self) -> None:
+        """Run workers and the GUI loop until neither has anything left."""
+        while True:
+            self.app.drain()
+            if not self.gui.run():
+                self.app.drain()
+                if not self.gui.queue:
+                    return
+
+    def menu_text(self) -> str:
+        self.settle()
+        return self.app.menu_text()
+
+    def item(self, text: str) -> MenuNode:
+        def walk(nodes: list[MenuNode] | tuple[MenuNode, ...]) -> MenuNode | None:
+            for n in nodes:
+                if n.text == text:
+                    return n
+                found = walk(n.children)
+                if found is not None:
+                    return found
+            return None
+        node = walk(self.app.menu())
+        assert node is not None and node.action is not None, self.app.menu_text()
+        return node
+
+    def click(self, text: str) -> None:
+        """Choose a menu entry as a person does (on the GUI thread), and let it finish."""
+        self.item(text).action()  # type: ignore[misc]
+        self.settle()
+
+
 @pytest.fixture
 def config(isolated_env: Path) -> Path:
     path = isolated_env / ".aws" / "config"
@@ -102,12 +173,12 @@ def config(isolated_env: Path) -> Path:
     return path
 
 
-def make(config: Path, **svc: Any) -> tuple[TrayApp, FakeRefresher, FakeNotifier]:
-    refresher, notifier = FakeRefresher(), FakeNotifier()
-    services = Services(notifier=notifier, **svc)
+def make(config: Path, **svc: Any) -> Tray:
+    refresher, notifier, gui = FakeRefresher(), FakeNotifier(), FakeGui()
+    services = Services(notifier=notifier, call_soon=gui.call_soon, **svc)
     app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
                   tz=UTC, now=lambda: NOW, config_path=config)
-    return app, refresher, notifier
+    return Tray(app, refresher, notifier, gui)
 
 
 def fresh(role: str = "platform", **kw: Any) -> Snapshot:
@@ -132,16 +203,20 @@ def test_xorg_backend_is_refused_with_the_install_hint() -> None:
     assert 'pip install "pygobject<3.51"' in str(e.value) and e.value.exit_code == 2
 
 
-def test_backend_prefers_appindicator_then_gtk(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_backend_prefers_appindicator_then_gtk_and_leaves_the_env_alone(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("gi")
     env: dict[str, str] = {"DISPLAY": ":9"}
-    monkeypatch.setattr(tray_app, "_gi_has", lambda ns, v: ns == "Gtk")
-    assert select_backend(env, platform="linux") == "gtk" and env["PYSTRAY_BACKEND"] == "gtk"
-    monkeypatch.setattr(tray_app, "_gi_has", lambda ns, v: True)
-    env = {"DISPLAY": ":9"}
-    assert select_backend(env, platform="linux") == "appindicator"
-    assert select_backend({"DISPLAY": ":9", "PYSTRAY_BACKEND": "gtk"}, platform="linux") == "gtk"
-    assert select_backend({}, platform="darwin") == ""
+    monkeypatch.setattr(ui_backend, "_gi_has", lambda ns, v: ns == "Gtk")
+    assert select_backend(env, platform="linux") == TrayBackend(
+        "gtk", {"GDK_GL": "disable", "PYSTRAY_BACKEND": "gtk"})
+    assert env == {"DISPLAY": ":9"}  # a value, not a change to the environment
+    monkeypatch.setattr(ui_backend, "_gi_has", lambda ns, v: True)
+    assert select_backend(env, platform="linux").name == "appindicator"
+    chosen = select_backend({"DISPLAY": ":9", "PYSTRAY_BACKEND": "gtk", "GDK_GL": "x"},
+                            platform="linux")
+    assert chosen == TrayBackend("gtk", {})
+    assert select_backend({}, platform="darwin") == TrayBackend("")
 
 
 def test_run_without_pygobject_exits_2_saying_how_to_install(tmp_path: Path) -> None:
@@ -160,39 +235,61 @@ def test_run_without_pygobject_exits_2_saying_how_to_install(tmp_path: Path) -> 
 # ----------------------------------------------------------------------- snapshots
 
 def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
-    app, _, notifier = make(config)
-    app.on_snapshot(fresh())
-    app.on_snapshot(fresh(state=RefreshState.REFRESHING))
-    app.on_snapshot(fresh(state=RefreshState.ERROR,
-                          problem=Problem("access_denied", "AccessDenied: no trust")))
-    app.drain()
-    assert [(t, b, u) for t, b, u, _ in notifier.sent] == [
+    t = make(config)
+    t.app.on_snapshot(fresh())
+    t.app.on_snapshot(fresh(state=RefreshState.REFRESHING))
+    t.app.on_snapshot(fresh(state=RefreshState.ERROR,
+                            problem=Problem("access_denied", "AccessDenied: no trust")))
+    t.settle()
+    assert [(ti, b, u) for ti, b, u, _ in t.notifier.sent] == [
         ("platform: failed", "AccessDenied: no trust", "critical")]
 
 
+def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) -> None:
+    t = make(config)
+    worker = threading.Thread(target=t.app.on_snapshot, name="refresher-worker",
+                              args=(fresh(state=RefreshState.ERROR, problem=Problem("aws", "boom")),))
+    worker.start()
+    worker.join()
+    t.app.drain()
+    assert t.notifier.sent == [] and len(t.gui.queue) == 1  # queued, not handled there
+    t.settle()
+    assert t.gui.ran_on == {threading.current_thread().name}
+    assert [n[0] for n in t.notifier.sent] == ["platform: failed"]
+
+
 def test_needs_input_at_start_is_said_with_the_prompt_action(config: Path) -> None:
-    app, refresher, notifier = make(config, ask_code=lambda serial, name: "123456")
-    refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT)
-    app.on_snapshot(refresher.snap)
-    app.drain()
-    (title, _, urgency, action), = notifier.sent
+    t = make(config, ask_code=lambda serial, name: "123456")
+    t.refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT)
+    t.app.on_snapshot(t.refresher.snap)
+    t.settle()
+    (title, _, urgency, action), = t.notifier.sent
     assert (title, urgency, action[0]) == ("secure: MFA code needed", "critical", "Enter MFA code")
     action[1]()  # the user clicks the notification
-    app.drain()
-    assert refresher.calls == [("mfa", "123456")]
-    assert refresher.threads == ["tray-action_0"]
+    t.settle()
+    assert t.refresher.calls == [("mfa", "123456")]
+    assert t.refresher.threads == ["tray-action_0"]
+
+
+def test_keys_removed_is_not_called_roletray_stopped(config: Path) -> None:
+    t = make(config)
+    t.app.on_snapshot(fresh())
+    t.click("Stop (remove keys)")
+    assert t.refresher.calls == [("clear",)]
+    t.app.on_snapshot(Snapshot(now=NOW))  # what the refresher publishes after clear()
+    t.settle()
+    (title, body, _, _), = t.notifier.sent
+    assert title == "Keys removed" and "roletray stopped" not in title
+    assert body == "The keys of platform were removed from [roletray]."
 
 
 # ------------------------------------------------------------------------- actions
 
-def test_menu_actions_run_off_the_calling_thread(config: Path) -> None:
-    app, refresher, _ = make(config)
-    node = next(n for n in app._model(fresh()) if n.radio and n.text == "platform")
-    assert node.action is not None
-    node.action()
-    app.drain()
-    assert refresher.calls == [("switch", "platform", None)]
-    assert refresher.threads[0].startswith("tray-action")
+def test_menu_actions_run_off_the_gui_thread(config: Path) -> None:
+    t = make(config)
+    t.click("platform")
+    assert t.refresher.calls == [("switch", "platform", None)]
+    assert t.refresher.threads[0].startswith("tray-action")
 
 
 def test_switch_to_an_mfa_role_asks_first_and_cancel_does_nothing(config: Path) -> None:
@@ -203,113 +300,104 @@ def test_switch_to_an_mfa_role_asks_first_and_cancel_does_nothing(config: Path) 
         asked.append((serial, name))
         return answer[0]
 
-    app, refresher, _ = make(config, ask_code=ask)
-    app._do_switch("secure")
+    t = make(config, ask_code=ask)
+    t.app.actions.switch("secure")
+    t.settle()
     assert asked == [("arn:aws:iam::123456789012:mfa/dev", "secure")]
-    assert refresher.calls == [("switch", "secure", "654321")]
+    assert t.refresher.calls == [("switch", "secure", "654321")]
     answer[0] = None
-    app._do_switch("secure")
-    assert len(refresher.calls) == 1
+    t.app.actions.switch("secure")
+    t.settle()
+    assert len(t.refresher.calls) == 1
 
 
 FINDING = "the trust policy of role 'platform' does not trust you (it trusts 999999999999)"
 
 
 def test_failed_switch_leads_with_the_finding_and_offers_diagnose(config: Path) -> None:
-    opened: list[Path] = []
     diagnosed: list[str | None] = []
+    opened: list[Path] = []
 
     def doctor(role: str | None) -> tuple[str, str]:
         diagnosed.append(role)
         return FINDING, f"full report of {role}"
 
-    app, refresher, notifier = make(config, doctor=doctor, open_path=opened.append)
-    refresher.snap = fresh("readonly")
+    t = make(config, doctor=doctor, open_path=opened.append)
+    t.refresher.snap = fresh("readonly")
     aws_text = ("profile 'platform': AccessDenied: User: arn:aws:iam::123456789012:user/dev "
                 "is not authorized to perform: sts:AssumeRole")
-    refresher.fail = AccessDeniedError(aws_text)
-    app._do_switch("platform")
-    app.drain()
-    title, body, urgency, action = notifier.sent[-1]
+    t.refresher.fail = AccessDeniedError(aws_text)
+    t.app.actions.switch("platform")
+    t.settle()
+    title, body, urgency, action = t.notifier.sent[-1]
     assert (title, urgency) == ("Could not switch to platform", "critical")
     assert body.splitlines() == [FINDING, "Role: arn:aws:iam::123456789012:role/platform"]
     assert "not authorized" not in body  # AWS's words are behind "Diagnose"
     assert diagnosed == ["platform"]
-    text = render_text(app._model(refresher.snap))
-    assert f"⚠ platform: {FINDING}"[:100] in text
-    assert "Could not switch" not in text
-    assert "Switching to" not in text and "Diagnosing" not in text  # busy lines are gone
-    # The button diagnoses the refused role, not the active one.
-    assert action[0] == "Diagnose"
-    action[1]()
-    app.drain()
+    assert f"⚠ platform: {FINDING}"[:60] in t.menu_text()
+    assert "Switching to" not in t.menu_text()  # the busy line is gone again
+    assert action is not None and action[0] == "Diagnose"
+    action[1]()  # the button diagnoses the refused role, not the active one
+    t.settle()
     assert diagnosed == ["platform", "platform"]
     assert opened and opened[-1].read_text() == "full report of platform\n"
-    # A later success clears it.
-    app.on_snapshot(fresh())
-    assert "⚠" not in render_text(app._model(refresher.snap))
 
 
-def test_failed_switch_without_a_finding_still_says_why(config: Path) -> None:
-    def broken_doctor(role: str | None) -> tuple[str, str]:
-        raise RuntimeError("no doctor")
+def test_the_busy_line_shows_while_a_switch_runs(config: Path) -> None:
+    t = make(config)
+    seen: list[str] = []
+    gate = threading.Event()
+    original = t.refresher.switch
 
-    app, refresher, notifier = make(config, doctor=broken_doctor)
-    refresher.snap = fresh("readonly")
-    refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: not allowed")
-    app._do_switch("platform")
-    app.drain()
-    assert notifier.sent[-1][1].splitlines() == [
-        DENIED_PLAIN, "Role: arn:aws:iam::123456789012:role/platform"]
-    # Not a denial: no doctor run, roletray's own sentence is the reason.
-    refresher.fail = RoletrayError("profile 'platform': source profile 'default' does not exist")
-    app._do_switch("platform")
-    app.drain()
-    assert notifier.sent[-1][1].splitlines()[0] == refresher.fail.args[0]
-    assert "⚠ platform: source profile 'default' does not exist" in render_text(
-        app._model(refresher.snap))
+    def slow(profile: str, mfa_code: str | None = None) -> Snapshot:
+        gate.wait(10)
+        return original(profile, mfa_code)
+
+    t.refresher.switch = slow  # type: ignore[method-assign]
+    t.app.actions.switch("platform")
+    t.gui.wait_queued()  # the worker hands "Switching to platform…" to the GUI thread
+    t.gui.run()
+    seen.append(t.app.menu_text())
+    gate.set()
+    t.settle()
+    assert seen[0].splitlines()[0] == "Switching to platform… [disabled]"
+    assert "Switching" not in t.app.menu_text()
 
 
 def test_refresh_of_mfa_role_asks_and_needs_input_is_left_to_the_snapshot(config: Path) -> None:
-    app, refresher, notifier = make(config, ask_code=lambda s, n: "111222")
-    refresher.snap = fresh("secure")
-    refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn")
-    app._do_refresh()
-    app.drain()
-    assert refresher.calls == [("refresh", "111222")]
-    assert notifier.sent == []
+    t = make(config, ask_code=lambda s, n: "111222")
+    t.refresher.snap = fresh("secure")
+    t.refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn")
+    t.app.actions.refresh()
+    t.settle()
+    assert t.refresher.calls == [("refresh", "111222")]
+    assert t.notifier.sent == []
 
 
 def test_open_config_and_log_hand_the_paths_over(config: Path) -> None:
     opened: list[Path] = []
-    app, _, _ = make(config, open_path=opened.append)
-    app.actions.open_config()
-    app.drain()
-    app.actions.open_log()
-    app.drain()
+    t = make(config, open_path=opened.append)
+    t.app.actions.open_config()
+    t.settle()
+    t.app.actions.open_log()
+    t.settle()
     assert opened == [config, config.parent / "roletray.log"]
-
-
-def test_stop_clears(config: Path) -> None:
-    app, refresher, _ = make(config)
-    app._do_stop()
-    assert refresher.calls == [("clear",)]
 
 
 def test_diagnose_writes_a_private_report_opens_it_and_notifies(config: Path) -> None:
     opened: list[Path] = []
-    app, refresher, notifier = make(
-        config, open_path=opened.append,
-        doctor=lambda role: (f"AssumeRole of {role} was denied", "full report\nline 2"))
-    refresher.snap = fresh()
-    app._do_diagnose()
-    app.drain()
+    t = make(config, open_path=opened.append,
+             doctor=lambda role: (f"AssumeRole of {role} was denied", "full report\nline 2"))
+    t.refresher.snap = fresh()
+    t.app.actions.diagnose()
+    t.settle()
     (path,) = opened
     assert path.read_text() == "full report\nline 2\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    title, body, _, _ = notifier.sent[-1]
+    title, body, _, _ = t.notifier.sent[-1]
     assert title == "Diagnosis of platform"
     assert body.startswith("AssumeRole of platform was denied\nFull report: ~/")
+    assert "Diagnosing" not in t.menu_text()
 
 
 def test_copy_falls_back_to_a_notification(config: Path) -> None:
@@ -319,15 +407,15 @@ def test_copy_falls_back_to_a_notification(config: Path) -> None:
         copied.append(text)
         return ""
 
-    app, _, notifier = make(config, copy_text=no_clipboard)
-    app._do_copy()
-    app.drain()
+    t = make(config, copy_text=no_clipboard)
+    t.app.actions.copy_export()
+    t.settle()
     assert copied == ["export AWS_PROFILE=roletray"]
-    assert notifier.sent[-1][:2] == ("Copy this into your shell", "export AWS_PROFILE=roletray")
-    app2, _, notifier2 = make(config, copy_text=lambda t: "xclip")
-    app2._do_copy()
-    app2.drain()
-    assert notifier2.sent == []
+    assert t.notifier.sent[-1][:2] == ("Copy this into your shell", "export AWS_PROFILE=roletray")
+    t2 = make(config, copy_text=lambda text: "xclip")
+    t2.app.actions.copy_export()
+    t2.settle()
+    assert t2.notifier.sent == []
 
 
 def test_autostart_toggles(config: Path) -> None:
@@ -351,12 +439,12 @@ def test_autostart_toggles(config: Path) -> None:
             return Status(False)
 
     backend = Backend()
-    app, _, _ = make(config, autostart=backend)
-    app._autostart = app._autostart_status()
-    assert "[ ] Start at login" in render_text(app._model(fresh()))
-    app._do_toggle_autostart()
-    assert backend.on and "[x] Start at login" in render_text(app._model(fresh()))
-    app._do_toggle_autostart()
+    t = make(config, autostart=backend)
+    t.app.prepare()
+    assert "[ ] Start at login" in t.menu_text()
+    t.click("Start at login")
+    assert backend.on and "[x] Start at login" in t.menu_text()
+    t.click("Start at login")
     assert not backend.on
 
 
@@ -369,6 +457,23 @@ def test_profiles_are_read_again_only_when_the_file_changes(config: Path) -> Non
     assert "extra" in cache.get()[0]
 
 
+def test_a_signal_stops_the_tray_without_claiming_a_menu_quit(
+        config: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    import signal
+
+    t = make(config)
+    with caplog.at_level("INFO"):
+        t.app.stop_on_signal(signal.SIGTERM)
+        t.app.stop_on_signal(signal.SIGINT)  # a second signal while stopping: said once
+    assert "stopping on SIGTERM" in caplog.text
+    assert "quit from the tray menu" not in caplog.text and "SIGINT" not in caplog.text
+    assert capsys.readouterr().err == "roletray: stopping on SIGTERM\n"
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        make(config).app.quit()
+    assert "quit from the tray menu" in caplog.text
+
+
 # ------------------------------------------------------------ MFA sessions and SSO
 
 def test_a_usable_mfa_session_means_no_prompt(config: Path) -> None:
@@ -378,38 +483,43 @@ def test_a_usable_mfa_session_means_no_prompt(config: Path) -> None:
         asked.append(name)
         return "654321"
 
-    app, refresher, _ = make(config, ask_code=ask)
-    refresher.usable_session = True
-    app._do_switch("secure")
-    assert asked == [] and refresher.calls == [("switch", "secure", None)]
-    refresher.snap = fresh("secure")
-    app._do_refresh()
-    assert asked == [] and refresher.calls[-1] == ("refresh", None)
-    app._do_switch("platform")  # no mfa_serial: the refresher is not even asked
-    assert refresher.session_checks == ["secure", "secure"]
+    t = make(config, ask_code=ask)
+    t.refresher.usable_session = True
+    t.app.actions.switch("secure")
+    t.settle()
+    assert asked == [] and t.refresher.calls == [("switch", "secure", None)]
+    t.refresher.snap = fresh("secure")
+    t.app.actions.refresh()
+    t.settle()
+    assert asked == [] and t.refresher.calls[-1] == ("refresh", None)
+    t.app.actions.switch("platform")  # no mfa_serial: the refresher is not even asked
+    t.settle()
+    assert t.refresher.session_checks == ["secure", "secure"]
     # Without a usable session the same switch asks first.
-    refresher.usable_session = False
-    app._do_switch("secure")
-    assert asked == ["secure"] and refresher.calls[-1] == ("switch", "secure", "654321")
+    t.refresher.usable_session = False
+    t.app.actions.switch("secure")
+    t.settle()
+    assert asked == ["secure"] and t.refresher.calls[-1] == ("switch", "secure", "654321")
 
 
 def test_a_session_that_ended_meanwhile_asks_then(config: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
-    app, refresher, notifier = make(config)
-    refresher.usable_session = True
-    refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn:aws:iam::1:mfa/dev")
+    holder: list[FakeRefresher] = []
 
     def ask(serial: str, name: str) -> str | None:
-        refresher.fail = None  # the new code starts a new session
+        holder[0].fail = None  # the new code starts a new session
         return "909090"
 
-    app.svc.ask_code = ask
+    t = make(config, ask_code=ask)
+    holder.append(t.refresher)
+    t.refresher.usable_session = True
+    t.refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn:aws:iam::1:mfa/dev")
     with caplog.at_level("DEBUG"):
-        app._do_switch("secure")
-        app.drain()
-    assert refresher.calls == [("switch", "secure", None), ("switch", "secure", "909090")]
-    assert notifier.sent == []
-    assert "909090" not in caplog.text + render_text(app._model(refresher.snap))
+        t.app.actions.switch("secure")
+        t.settle()
+    assert t.refresher.calls == [("switch", "secure", None), ("switch", "secure", "909090")]
+    assert t.notifier.sent == []
+    assert "909090" not in caplog.text + t.menu_text()
 
 
 SSO_ERROR = "SSO sign-in needed for profile 'sso-dev' (token expired)"
@@ -420,13 +530,14 @@ SSO_TOKEN = "aoaAAAAAGsecret-access-token"
 
 @dataclass
 class FakeSsoLogin:
-    refresher: FakeRefresher
+    refresher: FakeRefresher | None = None
     fail: Exception | None = None
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     refreshes_before: list[int] = field(default_factory=list)
     threads: list[str] = field(default_factory=list)
 
     def __call__(self, profile: str, **kwargs: Any) -> Path:
+        assert self.refresher is not None
         self.calls.append((profile, kwargs))
         self.refreshes_before.append(len(self.refresher.calls))
         self.threads.append(threading.current_thread().name)
@@ -439,85 +550,81 @@ class FakeSsoLogin:
         return path
 
 
-def make_sso(config: Path) -> tuple[TrayApp, FakeRefresher, FakeNotifier, FakeSsoLogin]:
-    app, refresher, notifier = make(config)
-    login = FakeSsoLogin(refresher)
-    app.svc.sso_login = login
-    refresher.snap = fresh(**SSO_SNAP)
-    return app, refresher, notifier, login
+def make_sso(config: Path) -> tuple[Tray, FakeSsoLogin]:
+    login = FakeSsoLogin()
+    t = make(config, sso_login=login)
+    login.refresher = t.refresher
+    t.refresher.snap = fresh(**SSO_SNAP)
+    return t, login
 
 
 def test_sso_menu_item_signs_in_then_refreshes(config: Path,
                                                caplog: pytest.LogCaptureFixture) -> None:
-    app, refresher, notifier, login = make_sso(config)
-    node = next(n for n in app._model(refresher.snap) if n.text == "Sign in to AWS SSO…")
-    assert node.action is not None
+    t, login = make_sso(config)
     with caplog.at_level("DEBUG"):
-        node.action()  # on the GUI thread: hands the blocking sign-in to the worker
-        app.drain()
+        t.click("Sign in to AWS SSO…")  # on the GUI thread: hands the sign-in to the worker
     (profile, kwargs), = login.calls
     assert profile == "sso-dev" and kwargs["config_path"] == config
+    assert kwargs["env"] == dict(os.environ)  # the environment the tray was started with
     assert login.threads[0].startswith("tray-action")
     assert login.refreshes_before == [0]  # signed in first...
-    assert refresher.calls == [("refresh", None)]  # ...then refreshed at once
-    assert refresher.threads == login.threads
-    assert [s[:2] for s in notifier.sent] == [
+    assert t.refresher.calls == [("refresh", None)]  # ...then refreshed at once
+    assert t.refresher.threads == login.threads
+    assert [s[:2] for s in t.notifier.sent] == [
         ("AWS SSO sign-in for sso-dev", "Confirm code WDJB-MJHT in your browser")]
-    shown = caplog.text + repr(notifier.sent) + render_text(app._model(refresher.snap))
+    shown = caplog.text + repr(t.notifier.sent) + t.menu_text()
     assert SSO_TOKEN not in shown
-    assert "Signing in" not in render_text(app._model(refresher.snap))  # busy line gone
+    assert "Signing in" not in t.menu_text()  # busy line gone
 
 
 def test_sso_notification_button_runs_the_same_sign_in(config: Path) -> None:
-    app, refresher, notifier, login = make_sso(config)
-    app.on_snapshot(fresh())
-    app.on_snapshot(refresher.snap)
-    app.drain()
-    (title, body, urgency, action), = notifier.sent
+    t, login = make_sso(config)
+    t.app.on_snapshot(fresh())
+    t.app.on_snapshot(t.refresher.snap)
+    t.settle()
+    (title, body, urgency, action), = t.notifier.sent
     assert (title, urgency, action[0]) == ("platform: SSO sign-in needed", "critical", "Sign in")
     assert body == SSO_ERROR
     action[1]()  # clicked, in the notifier's thread
-    app.drain()
-    assert [c[0] for c in login.calls] == ["sso-dev"] and refresher.calls == [("refresh", None)]
+    t.settle()
+    assert [c[0] for c in login.calls] == ["sso-dev"] and t.refresher.calls == [("refresh", None)]
 
 
 def test_sso_sign_in_failure_is_notified_and_nothing_refreshed(config: Path) -> None:
     from tray.domain.errors import AwsError
 
-    app, refresher, notifier, login = make_sso(config)
+    t, login = make_sso(config)
     login.fail = AwsError("`aws sso login --profile sso-dev` failed (exit 255)")
-    app._do_sso_login()
-    app.drain()
-    assert refresher.calls == []
-    assert notifier.sent[-1][:3] == ("AWS SSO sign-in failed",
-                                     "`aws sso login --profile sso-dev` failed (exit 255)",
-                                     "critical")
+    t.app.actions.sso_login()
+    t.settle()
+    assert t.refresher.calls == []
+    assert t.notifier.sent[-1][:3] == ("AWS SSO sign-in failed",
+                                       "`aws sso login --profile sso-dev` failed (exit 255)",
+                                       "critical")
     # A refresh still refused after the sign-in is said too (the state may not change).
     login.fail = None
-    refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: not allowed")
-    app._do_sso_login()
-    app.drain()
-    assert refresher.calls == [("refresh", None)]
-    assert notifier.sent[-1][:3] == ("platform: refresh after the SSO sign-in failed",
-                                     "profile 'platform': AccessDenied: not allowed", "critical")
+    t.refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: not allowed")
+    t.app.actions.sso_login()
+    t.settle()
+    assert t.refresher.calls == [("refresh", None)]
+    assert t.notifier.sent[-1][:3] == ("platform: refresh after the SSO sign-in failed",
+                                       "profile 'platform': AccessDenied: not allowed", "critical")
 
 
 def test_sso_sign_in_is_skipped_once_no_longer_needed(config: Path) -> None:
-    app, refresher, _, login = make_sso(config)
-    refresher.snap = fresh()  # signed in meanwhile (a second click, or `aws sso login`)
-    app._do_sso_login()
-    assert login.calls == [] and refresher.calls == []
+    t, login = make_sso(config)
+    t.refresher.snap = fresh()  # signed in meanwhile (a second click, or `aws sso login`)
+    t.app.actions.sso_login()
+    t.settle()
+    assert login.calls == [] and t.refresher.calls == []
 
 
 def test_try_again_after_a_credential_process_refreshes_without_a_prompt(config: Path) -> None:
     asked: list[str] = []
-    app, refresher, _ = make(config, ask_code=lambda s, n: asked.append(n) or "123456")
-    refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT,
-                           problem=Problem("process_timeout", "did not answer",
-                                           profile="waits", input_kind="process"))
-    node = next(n for n in app._model(refresher.snap) if n.text == "Try again")
-    assert node.action is not None
-    node.action()
-    app.drain()
-    assert refresher.calls == [("refresh", None)] and asked == []
-    assert refresher.threads[0].startswith("tray-action")
+    t = make(config, ask_code=lambda s, n: asked.append(n) or "123456")
+    t.refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT,
+                             problem=Problem("process_timeout", "did not answer",
+                                             profile="waits", input_kind="process"))
+    t.click("Try again")
+    assert t.refresher.calls == [("refresh", None)] and asked == []
+    assert t.refresher.threads[0].startswith("tray-action")

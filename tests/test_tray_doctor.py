@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from tray.ui import tray_app
+from tray.engine import roles
 
 
 def test_diagnose_runs_in_a_child_and_names_the_trust_fix(aws) -> None:  # type: ignore[no-untyped-def]
@@ -16,11 +16,11 @@ def test_diagnose_runs_in_a_child_and_names_the_trust_fix(aws) -> None:  # type:
     with aws.config_path.open("a") as f:
         f.write(f"\n[profile locked]\nrole_arn = {locked}\nsource_profile = default\n")
     aws.enforce()
-    summary, report = tray_app._run_doctor("locked")
+    summary, report = roles.run_doctor_in_child("locked")
     assert "trust" in summary
     assert "sts:AssumeRole" in report and "locked" in report
     # and the calling process (a fresh one, as the tray is) has not loaded botocore
-    code = ("import json, sys; from tray.ui import tray_app; s, r = tray_app._run_doctor('locked'); "
+    code = ("import json, sys; from tray.engine import roles; s, r = roles.run_doctor_in_child('locked'); "
             "print(json.dumps([s, sorted(m for m in sys.modules if m.startswith('botocore'))]))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, check=False)
@@ -31,5 +31,5 @@ def test_diagnose_runs_in_a_child_and_names_the_trust_fix(aws) -> None:  # type:
 
 def test_diagnose_of_an_unknown_profile_still_reports(aws) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
-    summary, report = tray_app._run_doctor("nosuch")
+    summary, report = roles.run_doctor_in_child("nosuch")
     assert "nosuch" in summary + report

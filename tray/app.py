@@ -226,15 +226,15 @@ def run_tray(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """
     from tray.ui import tray_app  # the GUI is reached from here only
 
-    tray_app.select_backend()  # sets PYSTRAY_BACKEND before pystray is imported
+    backend = tray_app.select_backend(env)  # refuses before anything starts
     ctx = actions.Context.from_env(env)  # a broken settings file stops us before the lock
     log_path = setup_logging(to_stderr=True, quiet=bool(getattr(args, "quiet", True)),
                              log_file=ctx.paths.log_dir / LOG_NAME)
     app = tray_app.TrayApp(None, log_path=log_path, config_path=ctx.config_path,
-                           notifications=ctx.settings.notifications)
+                           notifications=ctx.settings.notifications, backend=backend)
     try:
         with running_instance(ctx=ctx, subscribers=(app.on_snapshot,)) as refresher:
-            app.refresher = refresher
+            app.attach(refresher)
             code = app.run()
             log.info("tray stopped")
     finally:

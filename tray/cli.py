@@ -311,23 +311,37 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
                      retry: str, root: Root) -> Any | None:
     """Hand ``cmd`` over without a code first: the running instance may hold an MFA
     session. If it needs a code, ask on the terminal and send it with ``retry``
-    (``{"mfa_code": code}`` added to the payload). None when no instance runs."""
+    (``{"mfa_code": code}`` added to the payload). None when no instance runs.
+    The tray's flow too (``tray.engine.roles.ask_and_retry``)."""
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
+    from tray.engine.roles import ask_and_retry
     from tray.instance import control
 
     path = control.socket_path(root.paths)
-    reply = control.send(cmd, payload, path=path)
-    if reply is None:
-        return None
-    if not reply.get("ok") and isinstance(wire.decode_error(reply), MfaRequiredError):
+    last: list[dict[str, Any] | None] = [None]
+
+    def attempt(code: str | None) -> None:
+        reply = control.send(cmd, payload, path=path) if code is None else \
+            control.send(retry, {**payload, "mfa_code": code, "code": code}, path=path)
+        if reply is None and code is not None:
+            raise UsageError("the running roletray went away while asking for the code")
+        last[0] = reply
+        if reply is not None and not reply.get("ok") and \
+                isinstance(wire.decode_error(reply), MfaRequiredError):
+            # A signal for ask_and_retry; the reply kept in ``last`` says the rest.
+            raise MfaRequiredError(profile=profile or "", mfa_serial="")
+
+    def ask() -> str | None:
         serial = _needs_mfa(profile, root)
-        code = _prompt_mfa(serial) if serial else None
-        if code is not None:
-            reply = control.send(retry, {**payload, "mfa_code": code, "code": code}, path=path)
-            if reply is None:
-                raise UsageError("the running roletray went away while asking for the code")
-    return _checked(reply)
+        return _prompt_mfa(serial) if serial else None
+
+    try:
+        ask_and_retry(attempt, ask, ask_first=False)
+    except MfaRequiredError:
+        pass  # refused with the code too: the instance's own reply says why
+    reply = last[0]
+    return None if reply is None else _checked(reply)
 
 
 def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: str = "") -> None:

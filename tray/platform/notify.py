@@ -495,7 +495,7 @@ class NotificationPolicy:
             was = old.role or self._fresh_role
             self._fresh_role, self._problem, self._told_trouble = None, None, False
             if old.state is not RefreshState.IDLE and was:
-                return Notification("stopped", "roletray stopped",
+                return Notification("stopped", "Keys removed",
                                     f"The keys of {was} were removed from [{new.target}].",
                                     "low")
             return None
