@@ -372,3 +372,21 @@ def test_session_duration_follows_the_keys_within_aws_limits():
     assert federation.session_duration(keys(3600), now) == 3600
     assert federation.session_duration(keys(60), now) == 900
     assert federation.session_duration(keys(50000), now) == 43200
+
+
+def test_no_browser_is_one_line_without_the_url(aws, fed, tmp_path):
+    aws.seed_world()
+    browser = tmp_path / "failing-browser.sh"
+    browser.write_text("#!/bin/sh\nexit 1\n")
+    browser.chmod(0o755)
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    # No display and nothing on PATH: webbrowser has no other browser to fall back on.
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update(BROWSER=str(browser), PATH=str(empty), PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, "-m", "tray", "console", "platform"],
+                         capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert "no web browser could be started" in _one_line(run.stderr)
+    assert TOKEN not in run.stderr and "SigninToken" not in run.stderr
