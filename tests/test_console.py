@@ -35,7 +35,8 @@ class FakeFederation(LocalServer):
     """AWS's /federation: answers getSigninToken as ``mode`` says, records each query.
 
     Modes: ok (a JSON token), html (a sign-in page), notoken (JSON without one),
-    500, redirect (to /elsewhere on itself), hang (no answer until stopped).
+    500, redirect (to /elsewhere on itself), garbage (not HTTP), hang (no answer
+    until stopped).
     """
 
     def __init__(self, mode: str = "ok") -> None:
@@ -64,6 +65,10 @@ class FakeFederation(LocalServer):
                     fake.queries.append(dict(urllib.parse.parse_qsl(parts.query)))
                 if fake.mode == "hang":
                     fake._stopped.wait(20)
+                    self.close_connection = True
+                    return
+                if fake.mode == "garbage":
+                    self.wfile.write(b"hello, not HTTP\r\n")
                     self.close_connection = True
                     return
                 if fake.mode == "redirect":
@@ -237,6 +242,7 @@ def test_the_active_role_is_the_default_profile(aws, fed, capsys):
     ("notoken", "answered without a sign-in token"),
     ("500", "answered HTTP 500"),
     ("redirect", "answered HTTP 302"),
+    ("garbage", "answered with something other than HTTP (BadStatusLine)"),
 ])
 def test_a_bad_federation_answer_is_exit_1_one_line_without_secrets(aws, fed, capsys,
                                                                     mode, needle):

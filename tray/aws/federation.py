@@ -12,6 +12,7 @@ wrong, nothing from the request.
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -155,11 +156,13 @@ def get_signin_token(url: str, keys: TempCredentials, *, session_duration: int |
         with opener.open(request, timeout=timeout) as answer:
             body = _read_bounded(answer, deadline)
     except urllib.error.HTTPError as e:
-        failure = f"answered HTTP {e.code}" + (f" ({_aws_error(e)})" if _aws_error(e) else "")
+        failure = f"answered HTTP {e.code}"
     except urllib.error.URLError as e:
         failure = _reason(e.reason)
     except TimeoutError:
         failure = "timed out: no answer"
+    except http.client.HTTPException as e:
+        failure = f"answered with something other than HTTP ({type(e).__name__})"
     except _TooSlow:
         failure = f"did not finish answering within {total_timeout:g} s"
     except _TooBig:
@@ -205,16 +208,6 @@ def _token(body: bytes, where: str) -> str:
     if not isinstance(token, str) or not token.strip():
         raise FederationError(f"federation endpoint {where} answered without a sign-in token")
     return token
-
-
-def _aws_error(e: urllib.error.HTTPError) -> str:
-    """The error code of a JSON error answer, if it is a plain word."""
-    try:
-        doc = json.loads(e.read(4096).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return ""
-    code = doc.get("code") or doc.get("Code") if isinstance(doc, dict) else None
-    return code if isinstance(code, str) and re.fullmatch(r"[A-Za-z.]{1,64}", code) else ""
 
 
 def _reason(reason: object) -> str:
