@@ -32,6 +32,8 @@ def console_url(profile: str, *, env: Mapping[str, str] | None = None,
 
     ``keys``: the role's temporary keys if already in hand; otherwise one
     AssumeRole as the profile says (``mfa_code`` for a role with mfa_serial).
+    ``env`` locates the AWS files and the endpoint override; the AssumeRole itself
+    resolves the source as botocore does, from the process environment.
     """
     env = os.environ if env is None else env
     config_path = paths.aws_config_file(env)
