@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("profile", nargs="?")
     doc.add_argument("--json", action="store_true")
 
+    co = sub.add_parser("console", help="open the AWS console as PROFILE (default: the active role)")
+    co.add_argument("profile", nargs="?")
+    co.add_argument("--print", action="store_true", help="print the sign-in URL instead")
+    co.add_argument("--destination", metavar="URL_OR_SERVICE",
+                    help="a service such as s3, or a console URL (default: the console home)")
+    co.add_argument("--region", metavar="R", help="the console's region (default: the role's)")
+
     au = sub.add_parser("autostart", help="start roletray at login, or not")
     au.add_argument("action", choices=["enable", "disable", "status"])
     au.add_argument("--force", action="store_true",
@@ -503,6 +510,25 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
     return int(report.exit_code)
 
 
+def cmd_console(args: argparse.Namespace, root: Root) -> int:
+    from tray import console
+
+    profile = args.profile
+    if profile is None:
+        from tray.state import load_state
+
+        state = load_state(root.paths)
+        if state is None:
+            raise UsageError("no active role: name a profile, e.g. `roletray console platform`")
+        profile = state.active_role
+    try:
+        url = console.console_url(profile, env=root.env, destination=args.destination,
+                                  region=args.region, mfa_code=_mfa_for(profile, None, root))
+    except AccessDeniedError as e:
+        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
+    return console.deliver(url, profile, print_only=args.print)
+
+
 def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
     from tray.platform import autostart
 
@@ -512,5 +538,5 @@ def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "run": cmd_run, "daemon": cmd_daemon, "demo": cmd_demo, "profiles": cmd_profiles,
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
-    "doctor": cmd_doctor, "autostart": cmd_autostart,
+    "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
 }

@@ -1,0 +1,109 @@
+"""``roletray console``: a console sign-in URL for a role profile.
+
+Everything that can be refused locally (the profile, the region, the destination,
+the federation endpoint) is checked before any call; then one AssumeRole (no
+credentials file is written), then the federation endpoint. A refused role never
+reaches the federation endpoint. The URL returned is a bearer credential.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from tray import paths
+from tray.aws import federation
+from tray.awsfiles import awsconfig
+from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
+from tray.domain.models import RoleProfile, TempCredentials, utcnow
+
+DEFAULT_REGION = "us-east-1"
+_TOKEN_KEYS = ("aws_session_token", "aws_security_token")
+
+
+def console_url(profile: str, *, env: Mapping[str, str] | None = None,
+                destination: str | None = None, region: str | None = None,
+                keys: TempCredentials | None = None, mfa_code: str | None = None,
+                client_factory: Callable[..., Any] | None = None,
+                now: Callable[[], datetime] = utcnow) -> str:
+    """The login URL that opens the console as ``profile``'s role.
+
+    ``keys``: the role's temporary keys if already in hand; otherwise one
+    AssumeRole as the profile says (``mfa_code`` for a role with mfa_serial).
+    ``env`` locates the AWS files and the endpoint override, and the AssumeRole
+    resolves the source from it as botocore would.
+    """
+    env = os.environ if env is None else env
+    config_path = paths.aws_config_file(env)
+    raw = awsconfig.raw_config_parse(config_path)
+    role = awsconfig.get_role_profile(profile, config_path, raw=raw)
+    profile_map = awsconfig.build_profile_map(raw)
+    partition = federation.partition_of(role.role_arn)
+    if region is not None:
+        federation.check_region(region)
+    else:
+        region = federation.check_region(
+            awsconfig.region_for(role, profile_map) or env.get("AWS_REGION")
+            or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION, f"profile '{role.name}': region")
+    dest = federation.destination(partition, region, destination)
+    url = federation.endpoint(partition, env)
+    duration: int | None = None
+    if keys is None:
+        from tray.aws import sts  # botocore, only for this one-shot call
+
+        keys = sts.assume_role(role, mfa_code=mfa_code, client_factory=client_factory,
+                               env=env, profile_map=profile_map, now=now).credentials
+        # AWS takes SessionDuration only for a session that long-term user keys assumed.
+        if long_term_source(role, profile_map, env):
+            duration = federation.session_duration(keys, now())
+    token = federation.get_signin_token(url, keys, session_duration=duration)
+    return federation.login_url(url, token, dest)
+
+
+def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]],
+                     env: Mapping[str, str]) -> bool:
+    """Whether AssumeRole for ``role`` is signed by an IAM user's long-term keys.
+
+    Not when its source is itself a role (a chained session: another role profile,
+    SSO, an instance or container role) or may be (a credential_process, keys with
+    a session token): then the federation endpoint refuses a SessionDuration.
+    """
+    if role.credential_source is not None:
+        return (role.credential_source == "Environment" and bool(env.get("AWS_ACCESS_KEY_ID"))
+                and not any(env.get(k.upper()) for k in _TOKEN_KEYS))
+    source = str(role.source_profile)
+    values = profile_map.get(source, {})
+    # botocore assumes a source's role before looking at its keys (unless it is the role itself).
+    if source != role.name and "role_arn" in values:
+        return False
+    try:
+        cred_values = awsconfig.raw_config_parse(paths.aws_credentials_file(env)).get(source, {})
+    except RoletrayError:
+        return False  # AssumeRole has read it already; when unsure, no SessionDuration
+    for keys in (cred_values, values):  # the credentials file first, as botocore reads them
+        if "aws_access_key_id" in keys:
+            return not any(keys.get(k) for k in _TOKEN_KEYS)
+    return False
+
+
+def deliver(url: str, profile: str, *, print_only: bool = False) -> int:
+    """Print ``url`` alone on stdout, or open it with ``webbrowser`` (which honours $BROWSER).
+
+    Only the person's own stdout or browser ever gets the URL: no log, no notification.
+    """
+    if print_only:
+        print(url)
+        return EXIT_OK
+    import webbrowser
+
+    try:
+        opened = webbrowser.open(url, new=2)
+    except webbrowser.Error:
+        opened = False
+    if not opened:
+        raise UsageError("no web browser could be started; set $BROWSER, or use --print "
+                         "and open the URL yourself")
+    print(f"Opened the AWS console as {profile} in your web browser.")
+    return EXIT_OK
