@@ -15,7 +15,7 @@ from tray.domain.errors import (
     RoletrayError,
     SsoLoginRequiredError,
 )
-from tray.domain.needs import input_kind, input_profile
+from tray.domain.problems import input_kind, input_profile
 
 
 def every_error_class() -> list[type[RoletrayError]]:

@@ -20,7 +20,7 @@ from tray.domain.errors import (
     NeedsInputError,
     RoletrayError,
 )
-from tray.domain.needs import input_profile
+from tray.domain.problems import input_profile
 from tray.engine import actions, worker
 from tray.engine.mfa_session import MfaSession
 from tray.paths import Paths

@@ -16,7 +16,7 @@ EXIT_OK = 0
 EXIT_AWS = 1  # AWS refused, or could not be reached
 EXIT_USAGE = 2  # bad usage, bad input file, or a refused write
 
-# What a person must provide to get past a NeedsInputError (see ``tray.domain.needs``).
+# What a person must provide to get past a NeedsInputError (see ``tray.domain.problems``).
 InputKind = Literal["mfa", "sso", "process"]
 
 
