@@ -246,3 +246,39 @@ def test_an_invalid_target_is_refused_before_any_call(
     assert cli.main(["assume", "other", "--target", "default"]) == 2
     assert "default" in capsys.readouterr().err
     assert fake.calls == [] and r.kept_targets() == []
+
+
+def test_the_tray_adds_a_kept_section_for_a_role_and_removes_it(
+        clock: FakeClock, world: Path) -> None:
+    from tray.ui.menu import find, render_text
+    from tray.ui.tray_app import Services, TrayApp
+
+    r, sched, fake = make(clock)
+    r.start()
+    r.switch("platform")
+    app = TrayApp(r, log_path=world.parent / "roletray.log", notifications=False,
+                  services=Services(call_soon=lambda fn: fn()), tz=UTC, now=clock.now,
+                  config_path=world.parent / "config")
+    keep = find(app.menu(), "Keep fresh in its own profile…")
+    assert keep is not None and [n.text for n in keep.children] == [
+        "guarded → [guarded-roletray]", "other → [other-roletray]",
+        "platform → [platform-roletray]"]
+    keep.children[1].action()  # type: ignore[misc]
+    app.drain()
+    assert fake.calls[-1]["target"] == "other-roletray" and r.kept_targets() == [
+        "other-roletray"]
+    assert key_in(world, "other-roletray") is not None
+    assert r.snapshot().role == "platform"  # the active role did not change
+    text = render_text(app.menu())
+    assert "Also kept fresh: other → [other-roletray] >" in text
+    assert "other → [other-roletray]" not in text.split("Keep fresh in its own profile…")[1]
+
+    stop = find(app.menu(), "Stop keeping [other-roletray] fresh")
+    assert stop is not None and stop.action is not None
+    stop.action()
+    app.drain()
+    assert r.kept_targets() == [] and key_in(world, "other-roletray") is None
+    assert "Also kept fresh" not in app.menu_text()
+    assert [s.target for s in load_states(Paths.from_env(os.environ))] == ["roletray"]
+    assert job_id("refresh", "other-roletray") not in sched.pending()
+    app.close()
