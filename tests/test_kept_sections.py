@@ -282,3 +282,21 @@ def test_the_tray_adds_a_kept_section_for_a_role_and_removes_it(
     assert [s.target for s in load_states(Paths.from_env(os.environ))] == ["roletray"]
     assert job_id("refresh", "other-roletray") not in sched.pending()
     app.close()
+
+
+def test_clear_alone_clears_the_default_target_only(
+        clock: FakeClock, world: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    r, _, _ = make(clock)
+    r.start()
+    keep_three(r)
+    r.stop()
+    assert cli.main(["clear"]) == 0  # no instance runs: the CLI does it itself
+    assert "Removed [roletray]" in capsys.readouterr().out
+    assert key_in(world, "roletray") is None
+    assert key_in(world, "second") is not None and key_in(world, "third") is not None
+    assert [s.target for s in load_states(Paths.from_env(os.environ))] == ["second", "third"]
+    assert cli.main(["clear"]) == 0
+    assert "Nothing to clear: no role kept in [roletray]" in capsys.readouterr().out
+    assert cli.main(["clear", "--target", "third", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["removed"] is True
+    assert [s.target for s in load_states(Paths.from_env(os.environ))] == ["second"]

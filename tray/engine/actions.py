@@ -176,19 +176,16 @@ def clear(target: str | None = None, *, ctx: Context) -> Cleared:
     """Remove a kept section and forget its role (the others stay kept).
 
     A state file that cannot be read is removed too: ``roletray clear`` is the way out
-    its error names. Without ``target``: the settings' target, or when that is not
-    kept, the first kept section (the one an older roletray kept). Nothing but the
-    state file is touched in roletray's state folder.
+    its error names. Without ``target``: the settings' target. Nothing but the state
+    file is touched in roletray's state folder.
     """
     try:
-        states = load_states(ctx.paths)
+        load_states(ctx.paths)
     except StateError:
-        states, unreadable = [], True
+        unreadable = True
     else:
         unreadable = False
-    if not target:
-        kept = [s.target for s in states]
-        target = ctx.target if ctx.target in kept or not kept else kept[0]
+    target = target or ctx.target  # as a running instance does: the others stay kept
     removed = credfile.remove_credentials(ctx.credentials_path, target)
     forgotten = clear_state(ctx.paths) if unreadable else forget_state(ctx.paths, target)
     return Cleared(target=target, section=removed, state=forgotten,
