@@ -89,7 +89,7 @@ class FakeSts:
         role = actions.prepare(profile_name, target, ctx, force=force)
         if role.mfa_serial and not mfa_code:  # as sts.assume_role: no call without a code
             raise MfaRequiredError(profile=role.name, mfa_serial=role.mfa_serial)
-        call: dict[str, Any] = {"profile": profile_name, "at": self.clock.now(),
+        call: dict[str, Any] = {"profile": profile_name, "target": target, "at": self.clock.now(),
                                 "mfa_code": mfa_code, "key": None}
         with self._lock:
             self.calls.append(call)

@@ -114,7 +114,8 @@ def test_socket_is_private(rig: Rig) -> None:
 
 def test_commands_reach_the_refresher(rig: Rig) -> None:
     reply = control.send("status", {})
-    assert reply == {"ok": True, "snapshot": rig.refresher.snapshot().to_json()}
+    snap_json = rig.refresher.snapshot().to_json()
+    assert reply == {"ok": True, "snapshot": snap_json, "sections": [snap_json]}
     assert reply["snapshot"]["state"] == "idle"
 
     reply = control.send("assume", {"profile": "platform", "target": None, "duration": 1800,

@@ -19,6 +19,7 @@ from tray.ui.menu import (
     MenuNode,
     build_menu_model,
     find,
+    own_target,
     render_text,
     tray_look,
 )
@@ -86,6 +87,11 @@ def test_fresh_menu_as_text() -> None:
         "Copy “export AWS_PROFILE=roletray”",
         "Open AWS config",
         "Open log",
+        "----",
+        "Keep fresh in its own profile… >",
+        "  admin → [admin-roletray]",
+        "  platform → [platform-roletray]",
+        "  readonly → [readonly-roletray]",
         "----",
         "[ ] Start at login",
         "Quit",
@@ -232,7 +238,7 @@ def test_flat_up_to_the_limit_then_grouped_by_account() -> None:
     flat = {f"r{i:02d}": role(f"r{i:02d}", ACCT if i % 2 else "210987654321")
             for i in range(FLAT_MAX)}
     model = build_menu_model(fresh(role="r03"), flat, now=NOW, tz=PARIS, actions=MenuActions())
-    assert not submenus(model)
+    assert [n.text for n in submenus(model)] == ["Keep fresh in its own profile…"]
     many = {f"r{i:02d}": role(f"r{i:02d}", ACCT if i % 2 else "210987654321")
             for i in range(FLAT_MAX + 1)}
     model = build_menu_model(fresh(role="r03"), many, now=NOW, tz=PARIS, actions=MenuActions())
@@ -407,3 +413,35 @@ def test_mfa_session_end_is_an_info_line_after_the_expiry() -> None:
     without = render_text(build_menu_model(fresh(), PROFILES, now=NOW, tz=PARIS,
                                            actions=MenuActions()))
     assert "MFA session" not in without
+
+
+def test_extra_kept_sections_are_shown_each_with_its_state_and_a_way_to_remove_it() -> None:
+    did: list[tuple[str, str]] = []
+    acts = MenuActions(keep=lambda name: did.append(("keep", name)),
+                       unkeep=lambda target: did.append(("unkeep", target)))
+    second = fresh(role="readonly", target="second", identity_arn=None)
+    third = fresh(role="admin", target="admin-roletray", state=RefreshState.RETRYING,
+                  problem=Problem("endpoint", "STS unreachable", profile="admin"))
+    model = build_menu_model(fresh(), PROFILES, now=NOW, tz=PARIS, actions=acts,
+                             kept=[second, third])
+    text = render_text(model)
+    assert "Also kept fresh: readonly → [second] >" in text
+    assert "Also kept fresh: admin → [admin-roletray] · Refresh failed; retrying >" in text
+    assert "⚠ STS unreachable" in text  # the section's own problem, under its entry
+    keep = find(model, "Keep fresh in its own profile…")
+    assert keep is not None  # admin's own section is kept already: not offered again
+    assert [n.text for n in keep.children] == ["platform → [platform-roletray]",
+                                               "readonly → [readonly-roletray]"]
+    stop = find(model, "Stop keeping [second] fresh")
+    assert stop is not None and stop.action is not None
+    stop.action()
+    keep.children[0].action()  # type: ignore[misc]
+    assert did == [("unkeep", "second"), ("keep", "platform")]
+
+
+def test_own_target_is_a_valid_target_name() -> None:
+    from tray.awsfiles import awsconfig
+
+    assert own_target("platform") == "platform-roletray"
+    # The switch checks it like every target (a refusal is shown as a refused switch).
+    awsconfig.check_target(own_target("platform"), {}, role("platform"), "config")

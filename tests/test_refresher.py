@@ -259,17 +259,22 @@ def test_the_wall_clock_check_is_a_scheduler_job(clock: FakeClock, world: Path) 
 
 def test_jobs_are_named_after_their_section(rig: Rig) -> None:
     rig.r.switch("platform")
-    old_refresh = rig.sched.job(REFRESH)
-    snap = rig.r.switch("other", target="work")
-    assert snap.target == "work" and snap.state is RefreshState.FRESH
-    assert sorted(rig.sched.pending()) == [job_id("expire", "work"), job_id("refresh", "work")]
-    assert old_refresh is not None
-    old_refresh()  # a run of the old section's job already under way: it does nothing
-    assert len(rig.sts.calls) == 2
-    rig.sched.advance(50 * MIN)
-    assert len(rig.sts.calls) == 3 and rig.section_key() == rig.sts.keys[0]
+    snap = rig.r.switch("other", target="work")  # another target: kept too, not instead
+    assert snap.target == "work" and snap.role == "other" and snap.state is RefreshState.FRESH
+    assert sorted(rig.sched.pending()) == sorted(
+        job_id(kind, t) for kind in ("expire", "refresh") for t in ("roletray", "work"))
+    assert rig.r.snapshot().role == "platform"  # the default section is still the active role
+    rig.sched.advance(50 * MIN)  # each section's own refresh: one AssumeRole each
+    assert len(rig.sts.calls) == 4 and sorted(c["profile"] for c in rig.sts.calls[2:]) == [
+        "other", "platform"]
     work = credfile.read_owned(rig.creds_path, "work")
-    assert work is not None and work.access_key_id == rig.sts.keys[-1]
+    assert work is not None and work.access_key_id in rig.sts.keys[2:]
+    assert rig.section_key() in rig.sts.keys[2:] and rig.section_key() != work.access_key_id
+    old_refresh = rig.sched.job(job_id("refresh", "work"))
+    rig.r.clear("work")
+    assert old_refresh is not None
+    old_refresh()  # a run of the cleared section's job already under way: it does nothing
+    assert len(rig.sts.calls) == 4 and credfile.read_owned(rig.creds_path, "work") is None
 
 
 def test_overdue_job_runs_on_the_tick_even_without_a_jump(rig: Rig) -> None:

@@ -103,7 +103,7 @@ def test_clear_gets_past_a_corrupt_state_removing_only_that_file(aws, capsys):
     assert main(["clear"]) == 0
     out = capsys.readouterr().out
     assert "unreadable state file ~/.local/state/roletray/state.json (only that file)" in out
-    assert "Removed roletray's section from ~/.aws/credentials" in out
+    assert "Removed [roletray] from ~/.aws/credentials" in out
     assert not p.state_file.exists()
     assert neighbour.read_text() == "kept\n"  # nothing else in the folder
     assert "[roletray]" not in aws.credentials_path.read_text()

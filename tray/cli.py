@@ -60,15 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="take over a target section holding temporary keys roletray did not write")
     a.add_argument("--json", action="store_true")
 
-    s = sub.add_parser("status", help="the active role, identity and expiry")
+    s = sub.add_parser("status", help="every kept section's role, identity, expiry and state")
     s.add_argument("--json", action="store_true")
 
     r = sub.add_parser("refresh", help="refresh the active role now")
     r.add_argument("--mfa-code", metavar="CODE", help="MFA code ('-' reads it from stdin)")
     r.add_argument("--json", action="store_true")
 
-    c = sub.add_parser("clear", help="remove roletray's section and forget the active role")
-    c.add_argument("--target")
+    c = sub.add_parser("clear", help="stop keeping a section fresh and remove it "
+                       "(default: roletray's; the others stay kept)")
+    c.add_argument("--target", help="the kept section to remove (default: the active role's)")
     c.add_argument("--json", action="store_true")
 
     doc = sub.add_parser("doctor", help="explain what stops PROFILE from working, with the fix")
@@ -352,13 +353,32 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
 
 
 def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: str = "") -> None:
-    from tray.domain.models import RefreshState, Snapshot, parse_iso_utc, utcnow
-    from tray.domain.problems import Problem
-
     if args.json:
         _emit(snap_json)
         return
-    snap = Snapshot(
+    if extra:
+        print(extra)
+    print(_table(_snapshot_rows(_snapshot_of(snap_json))))
+
+
+def _print_sections(args: argparse.Namespace, sections: list[dict[str, Any]]) -> None:
+    """``status``: the default target's section, then every other kept one. ``--json``:
+    the first one's document (as before) with all of them under ``sections``."""
+    if args.json:
+        _emit({**sections[0], "sections": sections})
+        return
+    print(_table(_snapshot_rows(_snapshot_of(sections[0]))))
+    for snap_json in sections[1:]:
+        snap = _snapshot_of(snap_json)
+        print(f"\nAlso kept fresh: {snap.role or '-'} -> [{snap.target}]")
+        print(_table(_snapshot_rows(snap)))
+
+
+def _snapshot_of(snap_json: dict[str, Any]) -> Any:
+    from tray.domain.models import RefreshState, Snapshot, parse_iso_utc, utcnow
+    from tray.domain.problems import Problem
+
+    return Snapshot(
         state=RefreshState(snap_json.get("state", "idle")), role=snap_json.get("role"),
         target=snap_json.get("target") or "roletray", identity_arn=snap_json.get("identity_arn"),
         account=snap_json.get("account"),
@@ -367,9 +387,6 @@ def _print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: 
         clock_skew_seconds=snap_json.get("clock_skew_seconds"),
         mfa_session_expiration=parse_iso_utc(snap_json["mfa_session_expiration"])
         if snap_json.get("mfa_session_expiration") else None)
-    if extra:
-        print(extra)
-    print(_table(_snapshot_rows(snap)))
 
 
 def cmd_assume(args: argparse.Namespace, root: Root) -> int:
@@ -385,8 +402,11 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
                                         "force": args.force}, args.profile, retry="assume",
                             root=root)
     if reply is not None:
-        _print_snapshot(args, reply["snapshot"],
-                        extra=f"Switched the running roletray to {args.profile}.")
+        target = reply["snapshot"].get("target")
+        default = root.context().target
+        said = f"Switched the running roletray to {args.profile}." if target in (None, default) \
+            else f"The running roletray keeps {args.profile} fresh in [{target}] too."
+        _print_snapshot(args, reply["snapshot"], extra=said)
         return EXIT_OK
     mfa_code = _mfa_for(args.profile, given, root)
     try:
@@ -438,9 +458,9 @@ def cmd_status(args: argparse.Namespace, root: Root) -> int:
 
     reply = _handover("status", {}, root)
     if reply is not None:
-        _print_snapshot(args, reply["snapshot"])
+        _print_sections(args, reply.get("sections") or [reply["snapshot"]])
         return EXIT_OK
-    _print_snapshot(args, actions.status(root.context()).to_json())
+    _print_sections(args, [s.to_json() for s in actions.statuses(root.context())])
     return EXIT_OK
 
 
@@ -473,21 +493,26 @@ def cmd_clear(args: argparse.Namespace, root: Root) -> int:
 
     reply = _handover("clear", {"target": args.target}, root)
     if reply is not None:
-        removed, unreadable, section = True, False, True
+        # The running instance says what it removed (an older one did not: assume it did).
+        removed, unreadable = bool(reply.get("removed", True)), False
+        section = bool(reply.get("section", removed))
+        target = reply.get("target") or args.target
     else:
         cleared = actions.clear(args.target, ctx=root.context())
         removed, unreadable, section = cleared.anything, cleared.unreadable_state, cleared.section
+        target = cleared.target
     if args.json:
         _emit({"ok": True, "removed": removed, "unreadable_state_removed": unreadable})
         return EXIT_OK
     if unreadable:
         print(f"Removed roletray's unreadable state file {root.paths.display(root.paths.state_file)}"
               " (only that file); the next assume writes a new one.")
+    where = f"[{target}]" if target else "roletray's section"
     if removed and (section or not unreadable):
-        print(f"Removed roletray's section from {root.paths.display(root.paths.aws_credentials)}"
-              " and forgot the active role.")
+        print(f"Removed {where} from {root.paths.display(root.paths.aws_credentials)}"
+              " and stopped keeping it fresh.")
     elif not removed:
-        print("Nothing to clear: no active role and no roletray section.")
+        print(f"Nothing to clear: no role kept in {where} and no such roletray section.")
     return EXIT_OK
 
 

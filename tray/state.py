@@ -1,14 +1,17 @@
-"""Persisted, non-secret state: which role is active, in which target, until when.
+"""Persisted, non-secret state: which role each kept section holds, until when.
 
 Stored as JSON in ``user_state_dir("roletray")/state.json``::
 
     {"version": 1, "active_role": "platform", "target": "roletray",
      "expiration": "2026-11-28T14:26:50Z",
      "identity_arn": "arn:aws:sts::111122223333:assumed-role/platform/roletray-1764340010",
-     "updated_at": "2026-11-28T13:26:50Z"}
+     "updated_at": "2026-11-28T13:26:50Z",
+     "also_kept": [{"active_role": "platform2", "target": "second", ...}]}
 
-Never a key, a token or an MFA code. A broken file is an error naming the file
-and line; it is never silently replaced (``roletray clear`` removes it).
+The top level is the first kept section (the file an older roletray wrote, and can
+still read); ``also_kept`` holds the others, one per target. Never a key, a token
+or an MFA code. A broken file is an error naming the file and line; it is never
+silently replaced (``roletray clear`` removes it).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +40,10 @@ class State:
     updated_at: datetime | None = None
 
     def to_json(self) -> dict[str, object]:
+        return {"version": VERSION, **self._entry()}
+
+    def _entry(self) -> dict[str, object]:
         return {
-            "version": VERSION,
             "active_role": self.active_role,
             "target": self.target,
             "expiration": iso_utc(self.expiration) if self.expiration else None,
@@ -46,13 +52,25 @@ class State:
         }
 
 
+# One writer at a time in this process (the refresher's sections, the control server's
+# threads): each save reads the others' entries and writes them back.
+_write_lock = threading.Lock()
+
+
 def load_state(paths: Paths) -> State | None:
+    """The first kept section (what an older roletray called the active role)."""
+    states = load_states(paths)
+    return states[0] if states else None
+
+
+def load_states(paths: Paths) -> list[State]:
+    """Every kept section, the first one first; one per target."""
     path = paths.state_file
     shown = paths.display(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        return []
     except (OSError, UnicodeDecodeError) as e:
         raise StateError(f"{shown}: cannot read state: {e.__class__.__name__}") from e
     try:
@@ -63,33 +81,77 @@ def load_state(paths: Paths) -> State | None:
     if not isinstance(data, dict) or data.get("version") != VERSION:
         raise StateError(f"{shown}, line 1: not a roletray state file of version {VERSION}")
     try:
-        role = data["active_role"]
-        target = data["target"]
-        if not isinstance(role, str) or not isinstance(target, str):
-            raise TypeError("active_role and target must be strings")
-        exp = data.get("expiration")
-        upd = data.get("updated_at")
-        arn = data.get("identity_arn")
-        return State(
-            active_role=role,
-            target=target,
-            expiration=parse_iso_utc(exp) if exp else None,
-            identity_arn=arn if isinstance(arn, str) else None,
-            updated_at=parse_iso_utc(upd) if upd else None,
-        )
+        others = data.get("also_kept", [])
+        if not isinstance(others, list):
+            raise TypeError("also_kept must be a list")
+        states: dict[str, State] = {}
+        for entry in [data, *others]:
+            state = _parse_entry(entry)
+            states.setdefault(state.target, state)
+        return list(states.values())
     except (KeyError, TypeError, ValueError) as e:
         raise StateError(f"{shown}: field {e} is missing or malformed; "
                          "run `roletray clear` to start over") from e
 
 
+def _parse_entry(data: object) -> State:
+    if not isinstance(data, dict):
+        raise TypeError("each kept section must be an object")
+    role = data["active_role"]
+    target = data["target"]
+    if not isinstance(role, str) or not isinstance(target, str):
+        raise TypeError("active_role and target must be strings")
+    exp = data.get("expiration")
+    upd = data.get("updated_at")
+    arn = data.get("identity_arn")
+    return State(
+        active_role=role,
+        target=target,
+        expiration=parse_iso_utc(exp) if exp else None,
+        identity_arn=arn if isinstance(arn, str) else None,
+        updated_at=parse_iso_utc(upd) if upd else None,
+    )
+
+
 def save_state(state: State, paths: Paths) -> None:
+    """Record ``state`` for its target, keeping the other kept sections (in place: the
+    first one stays first). A file that cannot be read is replaced, as it always was."""
+    with _write_lock:
+        try:
+            states = load_states(paths)
+        except StateError:
+            states = []
+        kept = {s.target: s for s in states}
+        kept[state.target] = state
+        _write(list(kept.values()), paths)
+
+
+def forget_state(paths: Paths, target: str) -> bool:
+    """Stop recording ``target``; the file goes when nothing is left. False: not kept.
+    Raises ``StateError`` for a file that cannot be read (``clear_state`` removes it)."""
+    with _write_lock:
+        states = load_states(paths)
+        left = [s for s in states if s.target != target]
+        if len(left) == len(states):
+            return False
+        if left:
+            _write(left, paths)
+        else:
+            clear_state(paths)
+        return True
+
+
+def _write(states: list[State], paths: Paths) -> None:
     """Atomic write, 0600 in a 0700 folder."""
+    doc = states[0].to_json()
+    if len(states) > 1:
+        doc["also_kept"] = [s._entry() for s in states[1:]]
     path = paths.state_file
     make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(state.to_json(), f, indent=2)
+            json.dump(doc, f, indent=2)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())

@@ -20,7 +20,7 @@ from tray.domain.problems import Problem
 from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.paths import Paths
 from tray.settings import Settings, load_settings
-from tray.state import State, clear_state, load_state, save_state
+from tray.state import State, clear_state, forget_state, load_states, save_state
 
 
 @dataclass(frozen=True)
@@ -173,32 +173,43 @@ class Cleared:
 
 
 def clear(target: str | None = None, *, ctx: Context) -> Cleared:
-    """Remove roletray's section and forget the active role.
+    """Remove a kept section and forget its role (the others stay kept).
 
     A state file that cannot be read is removed too: ``roletray clear`` is the way out
-    its error names. Then the settings' target is the section cleared (unless given),
-    and nothing but that one file is touched in roletray's state folder.
+    its error names. Without ``target``: the settings' target. Nothing but the state
+    file is touched in roletray's state folder.
     """
     try:
-        state = load_state(ctx.paths)
+        load_states(ctx.paths)
     except StateError:
-        state, unreadable = None, True
+        unreadable = True
     else:
         unreadable = False
-    target = target or (state.target if state else None) or ctx.target
+    target = target or ctx.target  # as a running instance does: the others stay kept
     removed = credfile.remove_credentials(ctx.credentials_path, target)
-    forget = state is None or state.target == target
-    forgotten = clear_state(ctx.paths) if forget else False
+    forgotten = clear_state(ctx.paths) if unreadable else forget_state(ctx.paths, target)
     return Cleared(target=target, section=removed, state=forgotten,
                    unreadable_state=unreadable and forgotten)
 
 
 def status(ctx: Context) -> Snapshot:
-    """What the files say now, without calling AWS."""
+    """What the files say now about the default target (or the first kept section when
+    that is not kept), without calling AWS."""
+    return statuses(ctx)[0]
+
+
+def statuses(ctx: Context) -> list[Snapshot]:
+    """Every kept section, the default target's (or the first kept) first; without
+    calling AWS."""
     now = ctx.now()
-    state = load_state(ctx.paths)
-    if state is None:
-        return Snapshot(state=RefreshState.IDLE, target=ctx.target, now=now)
+    states = load_states(ctx.paths)
+    if not states:
+        return [Snapshot(state=RefreshState.IDLE, target=ctx.target, now=now)]
+    states.sort(key=lambda s: s.target != ctx.target)  # stable: the rest keep their order
+    return [_status_of(state, ctx, now) for state in states]
+
+
+def _status_of(state: State, ctx: Context, now: datetime) -> Snapshot:
     creds = credfile.read_owned(ctx.credentials_path, state.target)
     account = state.identity_arn.split(":")[4] if state.identity_arn else None
     base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,

@@ -1,6 +1,10 @@
-"""The refresh engine: keeps the active role's keys fresh in the target section.
+"""The refresh engine: keeps every kept section's role fresh in its target section.
 
-One ``Refresher`` per running instance (tray or daemon). It is the orchestrator:
+One ``Refresher`` per running instance (tray or daemon). It keeps one ``Section``
+per target: the default target's (settings.target: "the active role" the tray's
+radio items switch) and one for each other target a role was assumed into
+(``assume PROFILE --target NAME``), each with its own schedule, retries, MFA
+session use and state, all on the one scheduler. It is the orchestrator:
 when to refresh, retry, expire and ask for an MFA code is ``refresh_policy`` (pure);
 which MFA session a role uses is ``MfaKeeper``; noticing and restoring a section
 another program rewrote is ``SectionGuard``; what is known about the section is a
@@ -29,6 +33,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from tray.awsfiles import credfile
@@ -48,7 +53,7 @@ from tray.engine.refresh_policy import BACKOFF_CAP, MFA_ASK_AHEAD, Keys, backoff
 from tray.engine.scheduler import Scheduler
 from tray.engine.section import EXPIRE_JOB, JOB_KINDS, MFA_JOB, REFRESH_JOB, Section, store_problem
 from tray.engine.section_guard import SectionGuard
-from tray.state import State, load_state
+from tray.state import State, load_states
 
 __all__ = ["BACKOFF_CAP", "MFA_ASK_AHEAD", "TICK_INTERVAL", "TICK_JOB", "AssumeFn", "Refresher",
            "Subscriber", "backoff_step", "is_transient"]
@@ -63,7 +68,7 @@ _LIVE = (RefreshState.FRESH, RefreshState.RETRYING, RefreshState.REFRESHING)
 
 
 class Refresher:
-    """Keeps one active role fresh. See the module docstring for the threads involved."""
+    """Keeps the kept sections fresh. See the module docstring for the threads involved."""
 
     def __init__(
         self,
@@ -91,41 +96,66 @@ class Refresher:
         self._subscribers: list[Subscriber] = []
         self._stopping = threading.Event()
         self.stopped_cleanly = True
-        self._section = Section(ctx.target)  # the active one; replaced on a new target
+        # The default target's section always; another target's while it is kept.
+        self._sections: dict[str, Section] = {ctx.target: Section(ctx.target)}
         self._clocks: tuple[datetime, float] | None = None  # (wall, monotonic) at the last look
 
     # ------------------------------------------------------------------ public
+
+    @property
+    def _section(self) -> Section:
+        """The default target's section (the active role)."""
+        return self._sections[self._ctx.target]
 
     @property
     def last_outcome(self) -> actions.Outcome | None:
         """The active section's last successful assume (for the control socket's reply)."""
         return self._section.last_outcome
 
+    def outcome_of(self, target: str | None) -> actions.Outcome | None:
+        """The last successful assume into ``target`` (default: the default target)."""
+        with self._state_lock:
+            sec = self._sections.get(target or self._ctx.target)
+            return sec.last_outcome if sec is not None else None
+
     def subscribe(self, cb: Subscriber) -> None:
         """``cb(snapshot)`` on every change, from whichever thread made it; keep it short."""
         with self._state_lock:
             self._subscribers.append(cb)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, target: str | None = None) -> Snapshot:
+        """The default target's section (or ``target``'s; the default's when not kept)."""
         with self._state_lock:
-            sec = self._section
+            sec = self._sections.get(target or self._ctx.target, self._section)
             return sec.snapshot(self._ctx.now(), self._mfa.end(sec.mfa_key))
 
+    def snapshots(self) -> list[Snapshot]:
+        """Every kept section, the default target's first."""
+        with self._state_lock:
+            now = self._ctx.now()
+            return [sec.snapshot(now, self._mfa.end(sec.mfa_key))
+                    for sec in self._sections.values()]
+
+    def kept_targets(self) -> list[str]:
+        """The targets kept besides the default one."""
+        with self._state_lock:
+            return [t for t in self._sections if t != self._ctx.target]
+
     def start(self) -> Snapshot:
-        """Resume the active role from the state file; refresh at once when due."""
+        """Resume every kept section from the state file; refresh at once when due."""
         self._sched.start()
         with self._refresh_lock:
             self._mark_clocks()
             try:
-                saved = load_state(self._ctx.paths)
+                saved = load_states(self._ctx.paths)
             except StateError as e:
                 log.error("%s", e)
                 self._enter(self._section, RefreshState.ERROR, e)
             else:
-                if saved is None:
+                if not saved:
                     self._publish()
-                else:
-                    self._resume(saved)
+                for state in saved:
+                    self._resume(state)
         self._schedule_tick()
         return self.snapshot()
 
@@ -135,7 +165,8 @@ class Refresher:
         idle = self._refresh_lock.acquire(timeout=timeout)
         try:
             with self._state_lock:
-                self._cancel_jobs(self._section)
+                for sec in self._sections.values():
+                    self._cancel_jobs(sec)
             self._sched.cancel(TICK_JOB)
         finally:
             if idle:
@@ -155,8 +186,9 @@ class Refresher:
 
     def switch(self, profile: str, mfa_code: str | None = None, *, target: str | None = None,
                duration: int | None = None, force: bool = False) -> Snapshot:
-        """Assume ``profile`` now and make it the active role. Errors are raised; the
-        current role stays as it was."""
+        """Assume ``profile`` now and keep it fresh in ``target`` (default: the default
+        target, whose role is the active one). Errors are raised; the section's role
+        stays as it was. Returns the target section's snapshot."""
         with self._refresh_lock:
             target = target or self._ctx.target
             try:
@@ -166,30 +198,33 @@ class Refresher:
                 log.warning("switch to %s failed: %s", profile, e)
                 raise
             with self._state_lock:
-                sec = self._section
-                if target != sec.target:
-                    self._cancel_jobs(sec)  # that section is not kept any more
-                    sec = self._section = Section(target)
+                sec = self._sections.get(target)
+                if sec is None:
+                    sec = self._sections[target] = Section(target)
                 elif profile != sec.role:
                     sec.creds = None  # not ours to compare against any more
                 sec.role, sec.duration = profile, duration
-            log.info("active role is now %s in [%s]", profile, target)
+            log.info("%s is now kept fresh in [%s]", profile, target)
             self._succeeded(sec, outcome)
-            return self.snapshot()
+            return self.snapshot(target)
 
-    def refresh_now(self, mfa_code: str | None = None) -> Snapshot:
-        """Refresh the active role at once; a failure updates the state and is raised."""
+    def refresh_now(self, mfa_code: str | None = None, *, target: str | None = None
+                    ) -> Snapshot:
+        """Refresh a section (default: the active role) at once; a failure updates its
+        state and is raised."""
         with self._refresh_lock:
-            sec = self._section
-            if sec.role is None:
-                raise UsageError("no active role to refresh: assume a role first")
+            with self._state_lock:
+                sec = self._sections.get(target or self._ctx.target)
+            if sec is None or sec.role is None:
+                what = f"role kept in [{target}]" if target else "active role"
+                raise UsageError(f"no {what} to refresh: assume a role first")
             self._refresh_locked(sec, mfa_code, reason="asked", raise_errors=True)
-            return self.snapshot()
+            return self.snapshot(sec.target)
 
-    def provide_mfa_code(self, code: str) -> Snapshot:
+    def provide_mfa_code(self, code: str, *, target: str | None = None) -> Snapshot:
         """The code a person typed after a needs-input event (or ahead of the MFA
-        session's end): it starts a new MFA session for the active role."""
-        return self.refresh_now(mfa_code=code)
+        session's end): it starts a new MFA session for the section's role."""
+        return self.refresh_now(mfa_code=code, target=target)
 
     def needs_mfa_code(self, profile: str) -> bool:
         """Whether switching to ``profile`` needs a code now (False while an MFA
@@ -206,31 +241,48 @@ class Refresher:
         return self._mfa.end(key)
 
     def clear(self, target: str | None = None) -> Snapshot:
-        """Remove the section and forget the active role (only that section if ``target``
-        names another one)."""
+        """Stop keeping ``target`` (default: the default target) and remove its section;
+        the other sections stay kept. Returns the default target's snapshot."""
+        self.clear_section(target)
+        return self.snapshot()
+
+    def clear_section(self, target: str | None = None) -> actions.Cleared:
+        """``clear``, saying what was removed."""
         with self._refresh_lock:
-            actions.clear(target, ctx=self._ctx)
-            sec = self._section
-            if target is None or target == sec.target:
-                with self._state_lock:
+            target = target or self._ctx.target
+            cleared = actions.clear(target, ctx=self._ctx)
+            with self._state_lock:
+                sec = self._sections.get(target)
+                kept = sec is not None and sec.role is not None
+                if sec is not None:
                     self._cancel_jobs(sec)
-                    sec.forget_role()
-                self._mfa.clear()  # clearing says "no more keys": the MFA sessions go too
-                log.info("cleared the active role")
+                    if target == self._ctx.target:
+                        sec.forget_role()
+                    else:
+                        del self._sections[target]
+                left = any(s.role is not None for s in self._sections.values())
+            if not left:
+                self._mfa.clear()  # nothing kept any more: the MFA sessions go too
+            if sec is None:
+                return cleared
+            log.info("stopped keeping [%s]%s", target,
+                     "" if cleared.section else " (its section was gone already)")
+            if target == self._ctx.target:
                 self._enter(sec, RefreshState.IDLE, None)
-            return self.snapshot()
+            else:
+                self._publish()
+            # Kept in memory until now counts as forgotten, whatever the state file said.
+            return replace(cleared, state=True) if kept else cleared
 
     def check_wake(self) -> None:
         """The tick: catch up after a suspend or a clock jump, run a refresh the scheduler
-        slept through, notice an SSO sign-in, guard the section."""
+        slept through, notice an SSO sign-in, guard the sections."""
         now = self._ctx.now()
         mono = self._monotonic()
         with self._state_lock:
             jumped = policy.wall_jump(self._clocks, now, mono)
             self._clocks = (now, mono)
-            sec = self._section
-            planned = sec.refresh_at
-        due = policy.overdue(now, planned)
+            planned = [(sec, sec.refresh_at) for sec in self._sections.values()]
         if jumped is not None:
             log.info("the wall clock moved %+.0f s more than the monotonic one (suspend or "
                      "clock change)", jumped.total_seconds())
@@ -238,20 +290,34 @@ class Refresher:
         if not self._refresh_lock.acquire(blocking=False):
             return
         try:
-            if sec.role is None or self._stopping.is_set() or sec is not self._section:
-                return
-            if due:
-                if sec.refresh_at == planned:  # the scheduled job has not run it meanwhile
-                    self._refresh_locked(sec, None, reason="due after a suspend or clock "
-                                         "jump" if jumped is not None else "overdue")
-                return
-            if self._signed_in_meanwhile(sec):
-                self._refresh_locked(sec, None, reason="the SSO token was renewed")
-                return
-            self._guard_section(sec)
-            self._expire_if_past(sec)
+            for sec, refresh_at in planned:
+                if self._stopping.is_set():
+                    return
+                self._check_section(sec, now, refresh_at, jumped is not None)
         finally:
             self._refresh_lock.release()
+
+    def _check_section(self, sec: Section, now: datetime, planned: datetime | None,
+                       jumped: bool) -> None:
+        """One section's part of the tick; the caller holds ``_refresh_lock``."""
+        due = policy.overdue(now, planned)
+        if sec.role is None or not self._is_kept(sec):
+            return
+        if due:
+            if sec.refresh_at == planned:  # the scheduled job has not run it meanwhile
+                self._refresh_locked(sec, None, reason="due after a suspend or clock "
+                                     "jump" if jumped else "overdue")
+            return
+        if self._signed_in_meanwhile(sec):
+            self._refresh_locked(sec, None, reason="the SSO token was renewed")
+            return
+        self._guard_section(sec)
+        self._expire_if_past(sec)
+
+    def _is_kept(self, sec: Section) -> bool:
+        """Whether ``sec`` is still the one kept for its target (not cleared or replaced)."""
+        with self._state_lock:
+            return self._sections.get(sec.target) is sec
 
     # ---------------------------------------------------------------- refreshing
 
@@ -262,8 +328,12 @@ class Refresher:
                                 target=target, duration=duration, force=force)
 
     def _aws_now(self) -> datetime:
+        """AWS's time: the clock skew is this machine's, measured by whichever section
+        refreshed (the default one's first)."""
         with self._state_lock:
-            return self._section.keys.aws_now(self._ctx.now())
+            keys = next((s.keys for s in self._sections.values() if s.keys.skew),
+                        self._section.keys)
+            return keys.aws_now(self._ctx.now())
 
     def _margin(self) -> timedelta:
         assert self._ctx.settings is not None
@@ -282,9 +352,9 @@ class Refresher:
             issued = saved.updated_at if saved.updated_at is not None else creds.expiration
             keys = Keys.issued(creds.expiration, issued, timedelta(0))
         with self._state_lock:
-            sec = self._section = Section(saved.target, role=saved.active_role,
-                                          identity_arn=saved.identity_arn, keys=keys,
-                                          creds=creds)
+            sec = self._sections[saved.target] = Section(
+                saved.target, role=saved.active_role, identity_arn=saved.identity_arn,
+                keys=keys, creds=creds)
         plan = policy.on_resume(self._ctx.now(), keys, self._margin(),
                                 have_keys=creds is not None)
         log.info("resuming %s in [%s]", saved.active_role, saved.target)
@@ -490,7 +560,7 @@ class Refresher:
         def run() -> None:
             with self._refresh_lock:
                 with self._state_lock:
-                    current = sec is self._section and sec.refresh_at == run_at
+                    current = self._sections.get(sec.target) is sec and sec.refresh_at == run_at
                 if current and not self._stopping.is_set():
                     self._refresh_locked(sec, None, reason="scheduled")
                 # else: replaced meanwhile, done by the tick or a hand-over, or stopping
@@ -500,7 +570,7 @@ class Refresher:
     def _schedule_expiry(self, sec: Section, run_at: datetime) -> None:
         def run() -> None:
             with self._refresh_lock:
-                if sec is self._section:
+                if self._is_kept(sec):
                     self._expire_if_past(sec)
 
         self._schedule(sec, EXPIRE_JOB, run_at, run)
@@ -515,7 +585,7 @@ class Refresher:
         def run() -> None:
             with self._refresh_lock:
                 with self._state_lock:
-                    current = sec is self._section and sec.role == role and \
+                    current = self._sections.get(sec.target) is sec and sec.role == role and \
                         self._mfa.session(sec.mfa_key) is session
                     live = sec.state in (RefreshState.FRESH, RefreshState.RETRYING)
                 if current and live:

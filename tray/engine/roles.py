@@ -37,10 +37,11 @@ class RefresherPort(Protocol):
 
     def snapshot(self) -> Snapshot: ...
     def needs_mfa_code(self, profile: str) -> bool: ...
-    def switch(self, profile: str, mfa_code: str | None = None) -> Snapshot: ...
+    def switch(self, profile: str, mfa_code: str | None = None, *,
+               target: str | None = None) -> Snapshot: ...
     def refresh_now(self, mfa_code: str | None = None) -> Snapshot: ...
     def provide_mfa_code(self, code: str) -> Snapshot: ...
-    def clear(self) -> Snapshot: ...
+    def clear(self, target: str | None = None) -> Snapshot: ...
 
 
 class Done(Enum):
@@ -173,10 +174,16 @@ class RoleService:
             self._progress(None)
 
     # -- workflows -----------------------------------------------------------------
-    def switch(self, name: str) -> Done:
-        """Make ``name`` the active role. Raises ``RoletrayError`` when refused."""
+    def switch(self, name: str, *, target: str | None = None) -> Done:
+        """Make ``name`` the active role (or keep it fresh in ``target`` too). Raises
+        ``RoletrayError`` when refused."""
         def attempt(code: str | None) -> Done:
-            self._busy(f"Switching to {name}…", lambda: self.refresher.switch(name, mfa_code=code))
+            if target is None:  # the active role
+                self._busy(f"Switching to {name}…",
+                           lambda: self.refresher.switch(name, mfa_code=code))
+            else:
+                self._busy(f"Keeping {name} fresh in [{target}]…",
+                           lambda: self.refresher.switch(name, mfa_code=code, target=target))
             return Done.DONE
         return ask_and_retry(attempt, self._asker(name), ask_first=self._code_needed_now(name))
 

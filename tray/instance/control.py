@@ -178,26 +178,35 @@ def running_pid() -> int | None:
 def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
     """One request to the refresher; errors become ``{"ok": false, ...}``, never exceptions."""
     cmd = request.get("cmd")
+    extra: dict[str, Any] = {}
+    target = None
     try:
         if cmd == "status":
             snap = refresher.snapshot()
+            # Every kept section, the default target's first (the top level is that one).
+            extra["sections"] = [s.to_json() for s in refresher.snapshots()]
         elif cmd == "assume":
             profile = request.get("profile")
             if not isinstance(profile, str) or not profile:
                 raise UsageError("assume: a profile name is required")
-            snap = refresher.switch(profile, _opt_str(request, "mfa_code"),
-                                    target=_opt_str(request, "target"),
+            target = _opt_str(request, "target")
+            snap = refresher.switch(profile, _opt_str(request, "mfa_code"), target=target,
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
         elif cmd == "refresh":
-            snap = refresher.refresh_now(_opt_str(request, "mfa_code"))
+            target = _opt_str(request, "target")
+            snap = refresher.refresh_now(_opt_str(request, "mfa_code"), target=target)
         elif cmd == "mfa":
             code = _opt_str(request, "code") or _opt_str(request, "mfa_code")
             if not code:
                 raise UsageError("mfa: a code is required")
-            snap = refresher.provide_mfa_code(code)
+            target = _opt_str(request, "target")
+            snap = refresher.provide_mfa_code(code, target=target)
         elif cmd == "clear":
-            snap = refresher.clear(_opt_str(request, "target"))
+            cleared = refresher.clear_section(_opt_str(request, "target"))
+            snap = refresher.snapshot()
+            extra.update(removed=cleared.anything, section=cleared.section,
+                         target=cleared.target)
         else:
             raise UsageError(f"unknown command {cmd!r} (known: {', '.join(COMMANDS)})")
     except RoletrayError as e:
@@ -206,8 +215,8 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
         log.exception("control command %s failed", cmd)
         return wire.internal_error(f"internal error in the running roletray "
                                    f"({type(e).__name__}); see its log")
-    reply = wire.ok(snapshot=snap.to_json())
-    outcome = refresher.last_outcome
+    reply = wire.ok(snapshot=snap.to_json(), **extra)
+    outcome = refresher.outcome_of(target)
     if cmd in ("assume", "refresh", "mfa") and outcome is not None:
         reply["access_key_id"] = outcome.result.credentials.masked_key
         reply["region"] = outcome.region

@@ -78,6 +78,8 @@ class MenuActions:
     open_log: Callable[[], None] = _noop
     toggle_autostart: Callable[[], None] = _noop
     quit: Callable[[], None] = _noop
+    keep: Callable[[str], None] = lambda name: None  # keep a role fresh in its own section
+    unkeep: Callable[[str], None] = lambda target: None  # stop keeping a section, remove it
 
 
 def _info(text: str) -> MenuNode:
@@ -204,12 +206,53 @@ def role_nodes(profiles: Iterable[RoleProfile], active: str | None,
             for g in groups]
 
 
+def own_target(profile: str) -> str:
+    """The section "Keep fresh in its own profile…" writes ``profile``'s keys to."""
+    return f"{profile}-roletray"
+
+
+def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: datetime,
+               tz: tzinfo | None, actions: MenuActions) -> list[MenuNode]:
+    """The sections kept fresh besides the active role's, each with its own state and a
+    way to stop keeping it; and the way to add one for a role."""
+    nodes: list[MenuNode] = []
+    for s in kept:
+        line = _state_line(s)
+        children = [*identity_nodes(s, now, tz)[1:]]
+        if s.problem is not None:
+            children.append(_info("⚠ " + _one_line(problem_line(s.problem))))
+        children.append(MenuNode(f"Stop keeping [{s.target}] fresh (remove keys)",
+                                 partial(actions.unkeep, s.target)))
+        nodes.append(MenuNode(f"Also kept fresh: {s.role or '-'} → [{s.target}]"
+                              + (f" · {line}" if line else ""), children=tuple(children)))
+    taken = {s.target for s in kept}
+    offer = [p for p in sorted(items, key=lambda p: (p.name.casefold(), p.name))
+             if own_target(p.name) not in taken]
+    if not offer:
+        return nodes
+
+    def item(p: RoleProfile) -> MenuNode:
+        return MenuNode(f"{p.name} → [{own_target(p.name)}]", partial(actions.keep, p.name))
+
+    # (first name, last name, node): submenus of at most CHUNK_MAX, nested as deep as needed.
+    level = [(p.name, p.name, item(p)) for p in offer]
+    while len(level) > CHUNK_MAX:
+        level = [(part[0][0], part[-1][1], MenuNode(f"{part[0][0]} … {part[-1][1]}",
+                                                    children=tuple(n for _, _, n in part)))
+                 for part in chunk(level)]
+    nodes.append(MenuNode("Keep fresh in its own profile…",
+                          children=tuple(n for _, _, n in level)))
+    return nodes
+
+
 def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | Iterable[RoleProfile],
                      *, now: datetime, tz: tzinfo | None, actions: MenuActions,
                      autostart: bool | None = None, problems: int = 0,
-                     config_hint: str = "~/.aws/config") -> list[MenuNode]:
+                     config_hint: str = "~/.aws/config",
+                     kept: Sequence[Snapshot] = ()) -> list[MenuNode]:
     """The whole tray menu for one snapshot. ``tz`` is the zone times are shown in
-    (None: the machine's); ``autostart`` None hides "Start at login"."""
+    (None: the machine's); ``autostart`` None hides "Start at login"; ``kept``: the
+    sections kept fresh besides the active role's."""
     items = list(profiles.values()) if isinstance(profiles, Mapping) else list(profiles)
     s = snapshot
     model: list[MenuNode] = identity_nodes(s, now, tz)
@@ -240,6 +283,9 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
         MenuNode("Open log", actions.open_log),
         SEPARATOR,
     ]
+    extra = kept_nodes(kept, items, now=now, tz=tz, actions=actions)
+    if extra:
+        model += [*extra, SEPARATOR]
     if autostart is not None:
         model.append(MenuNode("Start at login", actions.toggle_autostart, checked=autostart))
     model.append(MenuNode("Quit", actions.quit))

@@ -52,7 +52,14 @@ from tray.ui.backend import (  # noqa: F401 - re-exported: the composition root 
     load_pystray,
     select_backend,
 )
-from tray.ui.menu import MenuActions, MenuNode, build_menu_model, render_text, tray_look
+from tray.ui.menu import (
+    MenuActions,
+    MenuNode,
+    build_menu_model,
+    own_target,
+    render_text,
+    tray_look,
+)
 from tray.ui.mfa_prompt import MfaPrompts
 from tray.ui.pystray_menu import to_pystray
 
@@ -155,6 +162,8 @@ class TrayApp:
             open_log=lambda: self._side(self._open, self.log_path),
             toggle_autostart=lambda: self._side(self._toggle_autostart),
             quit=self.quit,
+            keep=lambda name: self._work(self._keep, name),
+            unkeep=lambda target: self._work(self._unkeep, target),
         )
         if refresher is not None:
             self.attach(refresher)
@@ -319,10 +328,18 @@ class TrayApp:
         model = build_menu_model(snap, profiles, now=snap.now or self._now(), tz=self.tz,
                                  actions=self.actions, autostart=self._autostart,
                                  problems=problems,
-                                 config_hint=paths.display_path(self._profiles.path))
+                                 config_hint=paths.display_path(self._profiles.path),
+                                 kept=self._kept())
         if self._busy:
             model.insert(0, MenuNode(self._busy, enabled=False))
         return model
+
+    def _kept(self) -> list[Snapshot]:
+        """The sections kept besides the active role's, timed now."""
+        snapshots = getattr(self._refresher, "snapshots", None)
+        if snapshots is None:
+            return []
+        return [s if s.now is not None else replace(s, now=self._now()) for s in snapshots()[1:]]
 
     def menu_text(self) -> str:
         """The menu as text, as a person reads it (``render_text``)."""
@@ -452,6 +469,20 @@ class TrayApp:
             self._service().clear()
         except RoletrayError as e:
             self.notify(Notification("failure", "Could not remove the keys", str(e),
+                                     "critical"))
+
+    def _keep(self, name: str) -> None:
+        """"Keep fresh in its own profile…": ``name`` in ``[name-roletray]`` too."""
+        try:
+            self._service().switch(name, target=own_target(name))
+        except RoletrayError as e:
+            self._failed_switch(name, e)
+
+    def _unkeep(self, target: str) -> None:
+        try:
+            self._service().refresher.clear(target)
+        except RoletrayError as e:
+            self.notify(Notification("failure", f"Could not remove [{target}]", str(e),
                                      "critical"))
 
     def _diagnose(self, role: str | None = None) -> None:
