@@ -235,13 +235,14 @@ def test_daemon_serves_the_aws_cli_from_memory(aws: AwsSandbox, spawn,  # noqa: 
 
         assert parse_iso_utc(left) - utcnow() > document.MIN_LEFT
 
-        # The client path stays small: no botocore, no engine.
+        # The served path is the lean one: no botocore, not even the full command line.
         timed = credproc("-X", "importtime", "platform")
-        assert timed.returncode == 0
+        assert timed.returncode == 0 and assert_document(timed.stdout) == json.loads(
+            first.stdout)
         imported = {ln.rsplit("|", 1)[-1].strip() for ln in timed.stderr.splitlines()}
-        assert "tray.cli" in imported
+        assert "tray.serve.fastpath" in imported
         assert not {m for m in imported if m.split(".")[0] in ("botocore", "boto3")}
-        assert "tray.engine.actions" not in imported
+        assert not imported & {"tray.cli", "tray.engine.actions", "argparse", "logging"}
 
         unknown = credproc("nope")
         assert (unknown.returncode, unknown.stdout) == (2, "")
@@ -360,3 +361,53 @@ def test_keeper_single_flight_in_threads(aws: AwsSandbox,
         keys = set(pool.map(call, range(20)))
     assert len(keys) == 1 and inst.keeper.assume_calls == 1
     assert len(proxy.of("AssumeRole")) == 1
+
+
+# ----------------------------------------------------------------- the lean path
+
+def test_fastpath_finds_the_socket_the_instance_listens_on() -> None:
+    from tray.serve import fastpath
+
+    assert fastpath.socket_path(os.environ) == str(
+        control.socket_path(Paths.from_env(os.environ)))
+    assert fastpath.socket_path({}) == ""  # no runtime folder: the full path resolves it
+
+
+def test_fastpath_refuses_a_socket_in_a_folder_others_can_enter(tmp_path: Path) -> None:
+    """The full path's checks, kept: nothing is sent, and the full path then says why."""
+    from tray.domain.errors import UsageError
+    from tray.serve import fastpath
+
+    folder = tmp_path / "open"
+    folder.mkdir()
+    path = folder / "control.sock"
+    got: list[bytes] = []
+
+    def handler(request: dict[str, object]) -> dict[str, object]:
+        got.append(json.dumps(request).encode())
+        return {"ok": True, "document": {"Version": 1}}
+
+    server = control.ControlServer(handler, path).start()  # makes the folder 0700
+    try:
+        assert fastpath.ask(str(path), "platform") == {"Version": 1}  # private: served
+        os.chmod(folder, 0o755)
+        assert fastpath.ask(str(path), "platform") is None
+        assert len(got) == 1
+        with pytest.raises(UsageError, match="not a private folder"):
+            control.send("credentials", {"profile": "platform"}, path=path)
+    finally:
+        server.stop()
+
+
+def test_fastpath_leaves_errors_to_the_full_command_line(tmp_path: Path) -> None:
+    from tray.domain import wire
+    from tray.domain.errors import AccessDeniedError
+    from tray.serve import fastpath
+
+    path = tmp_path / "run" / "control.sock"
+    server = control.ControlServer(
+        lambda _: wire.encode_error(AccessDeniedError("profile 'p': denied")), path).start()
+    try:
+        assert fastpath.ask(str(path), "p") is None
+    finally:
+        server.stop()

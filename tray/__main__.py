@@ -2,6 +2,6 @@
 
 import sys
 
-from tray.cli import main
+from tray.serve.fastpath import entry
 
-sys.exit(main())
+sys.exit(entry())
