@@ -411,3 +411,27 @@ def test_fastpath_leaves_errors_to_the_full_command_line(tmp_path: Path) -> None
         assert fastpath.ask(str(path), "p") is None
     finally:
         server.stop()
+
+
+def test_a_served_mfa_role_is_not_retried_on_a_timer_and_the_next_caller_is_asked(
+        aws: AwsSandbox, instance: tuple[Instance, StsProxy]) -> None:
+    from tray.domain.errors import MfaRequiredError
+
+    live_world(aws)
+    with aws.config_path.open("a") as f:
+        f.write("\n[profile guarded]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
+                "source_profile = default\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n")
+    aws.enforce()
+    inst, proxy = instance
+    first = inst.keeper.credentials("guarded", "123456")
+    assert inst.keeper.credentials("guarded") == first  # no code needed while good
+    due = inst.sched.next_run(JOB_PREFIX + "guarded")
+    assert due is not None
+    inst.sched.advance_to(due)  # needs a code: fails, and is not rescheduled
+    assert inst.sched.next_run(JOB_PREFIX + "guarded") is None
+    assert inst.keeper.credentials("guarded") == first  # 25 min left: still handed out
+    inst.sched.advance(timedelta(minutes=11))
+    with pytest.raises(MfaRequiredError):
+        inst.keeper.credentials("guarded")
+    assert inst.keeper.credentials("guarded", "654321").access_key_id != first.access_key_id
+    assert len(proxy.of("AssumeRole")) == 2

@@ -327,8 +327,10 @@ class ControlServer:
             with contextlib.suppress(OSError):
                 _write(conn, wire.encode_error(UsageError(f"bad request ({type(e).__name__})")))
             return
-        # The command only, never the payload (it may hold an MFA code); status is chatty.
-        log.log(logging.DEBUG if request.get("cmd") == "status" else logging.INFO,
+        # The command only, never the payload (it may hold an MFA code); status and
+        # credentials (every SDK process start) are chatty.
+        log.log(logging.DEBUG if request.get("cmd") in ("status", "credentials")
+                else logging.INFO,
                 "control: %s", request.get("cmd"))
         reply = self.handler(request)  # an assume may take a while; the client waits for it
         conn.settimeout(self.request_timeout)  # a client that stops reading loses its slot

@@ -10,6 +10,9 @@ Single flight: each role has its own lock, held across its AssumeRole; twenty
 callers arriving together wait on the first one's call and then read its keys.
 A failed scheduled refresh is retried on the refresh policy's backoff while the old
 keys are still handed out (they have more than 15 minutes left, or they are not).
+One that needs a person (an MFA code, an SSO sign-in) is not retried on a timer: the
+first call after the keys run low gets the error, and ``credential-process`` asks on
+the terminal, sending the code with its next request.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tray.domain.errors import RoletrayError
+from tray.domain.errors import NeedsInputError, RoletrayError
 from tray.domain.models import TempCredentials
 from tray.engine import actions
 from tray.engine import refresh_policy as policy
@@ -125,6 +128,10 @@ class ServedKeeper:
         with served.lock:
             try:
                 self._assume_locked(served, None)
+            except NeedsInputError as e:
+                # A code or a sign-in is needed: retrying on a timer cannot help. The keys
+                # are handed out while good; the next call after that asks the person.
+                log.warning("served role %s: %s; asking the next caller", profile, e)
             except RoletrayError as e:
                 served.failures += 1
                 now = self._ctx.now()
