@@ -435,3 +435,53 @@ def test_a_served_mfa_role_is_not_retried_on_a_timer_and_the_next_caller_is_aske
         inst.keeper.credentials("guarded")
     assert inst.keeper.credentials("guarded", "654321").access_key_id != first.access_key_id
     assert len(proxy.of("AssumeRole")) == 2
+
+
+# ------------------------------------------------------------------ roletray serve
+
+def test_serve_prints_the_two_lines_boto3_gets_keys_and_ctrl_c_cleans_up(
+        aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    import boto3
+
+    live_world(aws)
+    aws.enforce()
+    proc = subprocess.Popen([sys.executable, "-m", "tray", "serve", "platform"],
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip(), proc.stdout.readline().strip()]
+        exports = dict(ln.removeprefix("export ").split("=", 1) for ln in lines)
+        assert set(exports) == {"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"}
+        token_file = Path(exports["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"])
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert token_file.read_text() not in "".join(lines)  # the token is in the file only
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        # botocore tries the credentials file before the container: point it at nothing.
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws.home / "none"))
+        session = boto3.Session(region_name="us-east-1")
+        who = session.client("sts").get_caller_identity()
+        assert ":assumed-role/platform/" in who["Arn"]
+        assert session.get_credentials().method == "container-role"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+        assert not token_file.exists()
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_serve_refuses_an_unknown_profile_before_starting(aws: AwsSandbox) -> None:
+    live_world(aws)
+    r = subprocess.run([sys.executable, "-m", "tray", "serve", "nope"],
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                       text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    assert (r.returncode, r.stdout) == (2, "") and "'nope'" in r.stderr
+    assert not list(Paths.from_env(os.environ).runtime_dir.glob("serve-*.token"))

@@ -2,6 +2,6 @@
 
 import sys
 
-from tray.serve.fastpath import entry
+from tray.launch import entry
 
 sys.exit(entry())

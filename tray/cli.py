@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print PROFILE's keys for an AWS `credential_process` line")
     cp.add_argument("profile")
 
+    sv = sub.add_parser("serve", help="a loopback container-credentials endpoint for PROFILE, "
+                        "in the foreground")
+    sv.add_argument("profile")
+
     au = sub.add_parser("autostart", help="start roletray at login, or not")
     au.add_argument("action", choices=["enable", "disable", "status"])
     au.add_argument("--force", action="store_true",
@@ -600,6 +604,12 @@ def _tty_mfa_code(profile: str, root: Root) -> str:
     return code
 
 
+def cmd_serve(args: argparse.Namespace, root: Root) -> int:
+    from tray.serve import foreground
+
+    return foreground.run(args.profile, root.env)
+
+
 def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
     from tray.platform import autostart
 
@@ -610,5 +620,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "run": cmd_run, "daemon": cmd_daemon, "demo": cmd_demo, "profiles": cmd_profiles,
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
-    "credential-process": cmd_credential_process,
+    "credential-process": cmd_credential_process, "serve": cmd_serve,
 }

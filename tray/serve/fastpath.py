@@ -85,12 +85,3 @@ def main() -> "int | None":
     sys.stdout.flush()
     return 0
 
-
-def entry() -> int:
-    """The ``roletray`` command: the lean path when it can answer, else the full CLI."""
-    code = main()
-    if code is not None:
-        return code
-    from tray.cli import main as full_main
-
-    return full_main()
