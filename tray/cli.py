@@ -539,9 +539,10 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     """``credential_process = roletray credential-process PROFILE``: the Version 1 document
-    on stdout and nothing else. A running tray or daemon answers from memory (this path
-    imports neither botocore nor the engine: it runs before every SDK process starts);
-    without one, the role is assumed here and nothing is written."""
+    on stdout and nothing else. A served answer is normally printed by
+    ``tray.serve.fastpath`` before this module loads; this is the full path: an error
+    reply (reported with the doctor's diagnosis), an MFA code to ask for on the
+    terminal, or no running instance (the role is assumed here, nothing written)."""
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
