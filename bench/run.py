@@ -1,7 +1,7 @@
 """Run every benchmark, print one table, and write it to ``bench/results.md``.
 
     python bench/run.py            # all
-    python bench/run.py write      # only some: assume, write, daemon, tray, menu
+    python bench/run.py write      # only some: assume, write, daemon, tray, menu, credproc
 
 Figures are ratios against a peer measured in the same run on this machine.
 """
@@ -25,6 +25,7 @@ BENCHES = {
     "daemon": "daemon_idle",
     "tray": "tray_idle",
     "menu": "menu_build",
+    "credproc": "bench_credential_process",
 }
 
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from tray.cli import main
+from tray.launch import entry
 
-sys.exit(main())
+sys.exit(entry())

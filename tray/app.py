@@ -24,6 +24,7 @@ from tray.engine import actions, worker
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control
+from tray.serve.keeper import ServedKeeper
 from tray.state import make_private_dirs
 
 log = logging.getLogger(__name__)
@@ -124,12 +125,14 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     make_private_dirs(ctx.paths.runtime_dir)
     lock = control.InstanceLock(control.lock_path(ctx.paths)).acquire()
     server: control.ControlServer | None = None
-    refresher = build_refresher(ctx, notify=notify)
+    scheduler = ApsScheduler()  # the one timer: the refresher's sections and served roles
+    refresher = build_refresher(ctx, notify=notify, scheduler=scheduler)
+    keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:
         refresher.start()
-        server = control.ControlServer(control.make_handler(refresher),
+        server = control.ControlServer(control.make_handler(refresher, keeper),
                                        control.socket_path(ctx.paths)).start()
         log.info("roletray %s running (pid %d); control socket %s", _version(), os.getpid(),
                  ctx.paths.display(server.path))

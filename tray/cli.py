@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a service such as s3, or a console URL (default: the console home)")
     co.add_argument("--region", metavar="R", help="the console's region (default: the role's)")
 
+    cp = sub.add_parser("credential-process",
+                        help="print PROFILE's keys for an AWS `credential_process` line")
+    cp.add_argument("profile")
+
+    sv = sub.add_parser("serve", help="a loopback container-credentials endpoint for PROFILE, "
+                        "in the foreground")
+    sv.add_argument("profile")
+
     au = sub.add_parser("autostart", help="start roletray at login, or not")
     au.add_argument("action", choices=["enable", "disable", "status"])
     au.add_argument("--force", action="store_true",
@@ -554,6 +562,80 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
     return console.deliver(url, profile, print_only=args.print)
 
 
+def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
+    """``credential_process = roletray credential-process PROFILE``: the Version 1 document
+    on stdout and nothing else. A served answer is normally printed by
+    ``tray.serve.fastpath`` before this module loads; this is the full path: an error
+    reply (reported with the doctor's diagnosis), an MFA code to ask for on the
+    terminal, or no running instance (the role is assumed here, nothing written)."""
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
+    from tray.instance import control
+
+    path = control.socket_path(root.paths)
+    reply = control.send("credentials", {"profile": args.profile}, path=path)
+    if reply is not None and not reply.get("ok") \
+            and isinstance(wire.decode_error(reply), MfaRequiredError):
+        code = _tty_mfa_code(args.profile, root)
+        reply = control.send("credentials", {"profile": args.profile, "mfa_code": code},
+                             path=path)
+        if reply is None:
+            raise UsageError("the running roletray went away while asking for the code")
+    if reply is not None:
+        try:
+            wire.raise_for(reply)
+        except AccessDeniedError as e:
+            raise AccessDeniedError(
+                f"{e}. Diagnosis: {_diagnosis(args.profile, str(e), root)}") from e
+        document = reply["document"]
+    else:
+        document = _serve_here(args.profile, root)
+    sys.stdout.write(json.dumps(document) + "\n")
+    return EXIT_OK
+
+
+def _serve_here(profile: str, root: Root) -> dict[str, Any]:
+    """No running instance: one AssumeRole in this process, nothing written."""
+    from tray.domain.errors import MfaRequiredError
+    from tray.engine import actions
+    from tray.serve.document import process_document
+
+    ctx = root.context()
+    try:
+        try:
+            out = actions.assume_only(profile, ctx=ctx)
+        except MfaRequiredError:
+            out = actions.assume_only(profile, ctx=ctx,
+                                      mfa_code=_tty_mfa_code(profile, root))
+    except AccessDeniedError as e:
+        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
+    return process_document(out.result.credentials)
+
+
+def _tty_mfa_code(profile: str, root: Root) -> str:
+    """Ask on the controlling terminal: stdout belongs to the SDK reading the document,
+    and stdin may be its pipe. No terminal: an error that says how to get past it."""
+    serial = _needs_mfa(profile, root) or "the MFA device"
+    try:
+        tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 (closed below)
+    except OSError:
+        raise UsageError(
+            f"profile '{profile}' needs an MFA code and there is no terminal to ask on; "
+            "start the tray (`roletray`) or `roletray daemon` and give it the code "
+            f"(`roletray assume {profile}`), then run this again") from None
+    with tty:
+        code = getpass.getpass(f"MFA code for {serial}: ", stream=tty).strip()
+    if not code:
+        raise UsageError(f"profile '{profile}': no MFA code given")
+    return code
+
+
+def cmd_serve(args: argparse.Namespace, root: Root) -> int:
+    from tray.serve import foreground
+
+    return foreground.run(args.profile, root.env)
+
+
 def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
     from tray.platform import autostart
 
@@ -564,4 +646,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "run": cmd_run, "daemon": cmd_daemon, "demo": cmd_demo, "profiles": cmd_profiles,
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
+    "credential-process": cmd_credential_process, "serve": cmd_serve,
 }

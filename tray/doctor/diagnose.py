@@ -104,6 +104,11 @@ def run_doctor(
     target, settings_problem = _target(target, e)
     if profile_name is None:
         profile_name = _active_role(e)
+    served = served_profile(profile_map.get(profile_name or "", {}))
+    if served is not None and profile_name is not None:
+        found["served"] = Finding("served", "ok", f"profile '{profile_name}' runs `roletray "
+                                  f"credential-process {served}`: checking role '{served}'")
+        profile_name = served
     role: RoleProfile | None = None
     if profile_name is None:
         found.setdefault("profile", Finding("profile", "unknown", "no profile named and no "
@@ -191,6 +196,21 @@ def _profile_fix(name: str, profile_map: Mapping[str, Mapping[str, str]], config
 # ------------------------------------------------------------------ output
 
 _TAGS = {"ok": "ok", "problem": "PROBLEM", "unknown": "unknown"}
+
+
+def served_profile(section: Mapping[str, str]) -> str | None:
+    """The role a ``credential_process = roletray credential-process NAME`` line serves."""
+    import shlex
+
+    try:
+        words = shlex.split(section.get("credential_process", ""))
+    except ValueError:
+        return None
+    for i, word in enumerate(words[:-1]):
+        if word == "credential-process" and i > 0 and \
+                (os.path.basename(words[i - 1]) == "roletray" or words[i - 1] == "tray"):
+            return words[i + 1]
+    return None
 
 
 def format_report(report: Report) -> str:

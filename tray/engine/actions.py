@@ -158,6 +158,44 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 
+# A served role asks STS for at least this long: with the 15-minute minimum session,
+# keys would be inside botocore's 15-minute advisory window at birth, so every SDK call
+# would run the process again. One hour (every role allows it, even a chained one) hands
+# the same keys out for 35 minutes before ``SERVE_MARGIN`` renews them.
+SERVE_DURATION = 3600
+
+
+def served_duration(role: RoleProfile, duration: int | None = None) -> int:
+    """The session length a served role asks for: the given or configured one, at least
+    ``SERVE_DURATION``."""
+    return max(SERVE_DURATION, duration or role.duration_seconds or 0)
+
+
+def assume_only(
+    profile_name: str,
+    *,
+    duration: int | None = None,
+    mfa_code: str | None = None,
+    ctx: Context,
+    mfa_session: MfaSession | None = None,
+) -> Outcome:
+    """AssumeRole once for a served role (``credential-process``) and return the keys:
+    nothing is written, neither a section nor the state. ``Outcome.target`` is ''."""
+    raw = awsconfig.raw_config_parse(ctx.config_path)
+    profile_map = awsconfig.build_profile_map(raw)
+    role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
+    session = mfa_session if mfa_code is None and mfa_session is not None \
+        and mfa_session.key == session_key(role) else None
+    from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
+
+    result = sts.assume_role(role, mfa_code=mfa_code, duration=served_duration(role, duration),
+                             client_factory=ctx.client_factory, now=ctx.now,
+                             session=session.credentials if session else None, env=ctx.env,
+                             profile_map=profile_map)
+    return Outcome(result=result, role=role, target="",
+                   region=awsconfig.region_for(role, profile_map))
+
+
 @dataclass(frozen=True)
 class Cleared:
     """What ``clear`` removed."""

@@ -32,6 +32,12 @@ Results and errors use ``tray.domain.wire``, the control socket's codec; only
 The role's keys are not in it: the parent reads them back from the section the
 child wrote. The only secret in the answer is a newly started MFA session's
 keys, which exist nowhere else; they go back through this private pipe.
+
+The other mode, ``{"profile": ..., "write": false, "duration": null, "mfa_code": null,
+"mfa_session": null}``, serves a role (``credential-process``): the child runs
+``actions.assume_only``, writes nothing, and its answer carries the keys themselves
+(``"credentials": {"access_key_id", "secret_access_key", "session_token",
+"expiration"}``), which exist nowhere else either.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from typing import Any
 from tray.awsfiles import credfile
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
-from tray.domain.models import AssumeResult, RoleProfile, iso_utc, parse_iso_utc
+from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, iso_utc, parse_iso_utc
 from tray.engine import actions
 from tray.engine.mfa_session import MfaSession
 
@@ -72,17 +78,53 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
                               force=force, ctx=ctx, mfa_session=mfa_session,
                               mfa_session_hours=mfa_session_hours)
     target = target or ctx.target
-    request = json.dumps({"profile": profile, "target": target, "duration": duration,
-                          "mfa_code": mfa_code, "force": force,
-                          "mfa_session": mfa_session.to_wire() if mfa_session else None,
-                          "mfa_session_hours": mfa_session_hours})
+    reply = _run_child({"profile": profile, "target": target, "duration": duration,
+                        "mfa_code": mfa_code, "force": force,
+                        "mfa_session": mfa_session.to_wire() if mfa_session else None,
+                        "mfa_session_hours": mfa_session_hours}, profile, ctx, timeout)
+    started = _session_of(reply)
+    if reply.get("ok") is not True:
+        error = wire.decode_error(reply)
+        error.mfa_session = started
+        raise error
+    outcome = _outcome(reply, ctx, target)
+    return dataclasses.replace(outcome, mfa_session=started) if started else outcome
+
+
+def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | None = None,
+                         mfa_code: str | None = None, mfa_session: MfaSession | None = None,
+                         timeout: float = TIMEOUT) -> actions.Outcome:
+    """``actions.assume_only`` (keys returned, nothing written) run in the child."""
+    if getattr(sys, "frozen", False):
+        return actions.assume_only(profile, duration=duration, mfa_code=mfa_code, ctx=ctx,
+                                   mfa_session=mfa_session)
+    reply = _run_child({"profile": profile, "write": False, "duration": duration,
+                        "mfa_code": mfa_code,
+                        "mfa_session": mfa_session.to_wire() if mfa_session else None},
+                       profile, ctx, timeout)
+    if reply.get("ok") is not True:
+        raise wire.decode_error(reply)
+    keys = reply["credentials"]
+    creds = TempCredentials(keys["access_key_id"], keys["secret_access_key"],
+                            keys["session_token"], parse_iso_utc(keys["expiration"]))
+    server_date = reply.get("server_date")
+    result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
+                          identity_arn=reply["identity_arn"],
+                          assumed_role_id=reply["assumed_role_id"],
+                          server_date=parse_iso_utc(server_date) if server_date else None)
+    return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target="",
+                           region=reply.get("region"))
+
+
+def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
+               timeout: float) -> dict[str, Any]:
     proc = subprocess.Popen([sys.executable, "-m", "tray.engine.worker"], env=dict(ctx.env),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     with _children_lock:
         _children.add(proc)
     try:
-        out, err = proc.communicate(request + "\n", timeout=timeout)
+        out, err = proc.communicate(json.dumps(request) + "\n", timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
@@ -97,13 +139,7 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
     if reply is None:
         raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
                             "without an answer; see the log")
-    started = _session_of(reply)
-    if reply.get("ok") is not True:
-        error = wire.decode_error(reply)
-        error.mfa_session = started
-        raise error
-    outcome = _outcome(reply, ctx, target)
-    return dataclasses.replace(outcome, mfa_session=started) if started else outcome
+    return reply
 
 
 def _session_of(reply: dict[str, Any]) -> MfaSession | None:
@@ -156,6 +192,9 @@ def _child() -> int:
     try:
         request = json.loads(sys.stdin.readline())
         session = request.get("mfa_session")
+        if request.get("write") is False:
+            print(json.dumps(_serve_child(request)), flush=True)
+            return 0
         outcome = actions.assume(request["profile"], target=request.get("target"),
                                  duration=request.get("duration"),
                                  mfa_code=request.get("mfa_code"),
@@ -181,6 +220,29 @@ def _child() -> int:
                         if outcome.mfa_session else None)
     print(json.dumps(reply), flush=True)
     return 0
+
+
+def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
+    session = request.get("mfa_session")
+    try:
+        outcome = actions.assume_only(request["profile"], duration=request.get("duration"),
+                                      mfa_code=request.get("mfa_code"),
+                                      mfa_session=MfaSession.from_wire(session)
+                                      if session else None,
+                                      ctx=actions.Context.from_env(os.environ))
+    except RoletrayError as e:
+        return wire.encode_error(e)
+    except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
+        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
+    res = outcome.result
+    creds = res.credentials
+    return wire.ok(role=dataclasses.asdict(outcome.role), region=outcome.region,
+                   identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
+                   server_date=iso_utc(res.server_date) if res.server_date else None,
+                   credentials={"access_key_id": creds.access_key_id,
+                                "secret_access_key": creds.secret_access_key,
+                                "session_token": creds.session_token,
+                                "expiration": iso_utc(creds.expiration)})
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, Us
 
 if TYPE_CHECKING:
     from tray.engine.refresher import Refresher
+    from tray.serve.keeper import ServedKeeper
 
 log = logging.getLogger(__name__)
 
@@ -335,8 +336,10 @@ class ControlServer:
             with contextlib.suppress(OSError):
                 _write(conn, wire.encode_error(UsageError(f"bad request ({type(e).__name__})")))
             return
-        # The command only, never the payload (it may hold an MFA code); status is chatty.
-        log.log(logging.DEBUG if request.get("cmd") == "status" else logging.INFO,
+        # The command only, never the payload (it may hold an MFA code); status and
+        # credentials (every SDK process start) are chatty.
+        log.log(logging.DEBUG if request.get("cmd") in ("status", "credentials")
+                else logging.INFO,
                 "control: %s", request.get("cmd"))
         reply = self.handler(request)  # an assume may take a while; the client waits for it
         conn.settimeout(self.request_timeout)  # a client that stops reading loses its slot
@@ -392,8 +395,33 @@ def _parse(line: bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def make_handler(refresher: Refresher) -> Handler:
-    return lambda request: dispatch(refresher, request)
+def make_handler(refresher: Refresher, keeper: ServedKeeper | None = None) -> Handler:
+    def handle(request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("cmd") == "credentials" and keeper is not None:
+            return serve_credentials(keeper, request)
+        return dispatch(refresher, request)
+
+    return handle
+
+
+def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str, Any]:
+    """``credentials {profile, mfa_code}``: the ``credential_process`` document of a served
+    role, from memory (``tray.serve.keeper``). The reply holds the keys: it goes only to
+    a peer that runs as the user, and is never logged."""
+    from tray.serve.document import process_document
+
+    try:
+        profile = request.get("profile")
+        if not isinstance(profile, str) or not profile:
+            raise UsageError("credentials: a profile name is required")
+        keys = keeper.credentials(profile, _opt_str(request, "mfa_code"))
+    except RoletrayError as e:
+        return wire.encode_error(e)
+    except Exception as e:  # the server must answer something, and must survive
+        log.exception("control command credentials failed")
+        return wire.internal_error(f"internal error in the running roletray "
+                                   f"({type(e).__name__}); see its log")
+    return wire.ok(document=process_document(keys))
 
 
 # ----------------------------------------------------------------------- client
@@ -407,7 +435,7 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     nothing is sent to it. Every other failure is an error reply (``wire``), one line.
 
     Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code};
-    mfa {code}; clear {target}; status {}.
+    mfa {code}; clear {target}; status {}; credentials {profile, mfa_code}.
     """
     if not hasattr(socket, "AF_UNIX"):
         return None

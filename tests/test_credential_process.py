@@ -1,0 +1,487 @@
+"""``roletray credential-process PROFILE``: served roles, kept in memory by a running instance.
+
+Against moto's server. The refresh part runs an in-process keeper on a FakeClock and
+FakeScheduler behind a real control socket; the rest runs ``roletray daemon`` in a
+subprocess, and the aws CLI and boto3 as the SDKs that run the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import AwsSandbox
+from fakes import FakeClock, FakeScheduler
+from stsproxy import StsProxy
+from test_daemon import Daemon, poll_until, spawn  # noqa: F401 (a fixture)
+
+from tray.domain.models import utcnow
+from tray.engine import actions, worker
+from tray.instance import control
+from tray.paths import Paths
+from tray.serve import document
+from tray.serve.keeper import JOB_PREFIX, ServedKeeper
+
+REPO = Path(__file__).resolve().parent.parent
+LIVE = ("\n[profile platform-live]\ncredential_process = roletray credential-process platform\n"
+        "region = us-east-1\n")
+
+
+@pytest.fixture
+def roletray_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A ``roletray`` command that runs this checkout, first on PATH (the SDKs run it)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "roletray"
+    exe.write_text(f"#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m tray \"$@\"\n")
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    return exe
+
+
+def live_world(aws: AwsSandbox) -> None:
+    aws.seed_world()
+    with aws.config_path.open("a") as f:
+        f.write(LIVE)
+
+
+def credproc(*args: str, env: dict[str, str] | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args[:-1], "-m", "tray", "credential-process",
+                           args[-1]],
+                          env={**(env or os.environ), "PYTHONPATH": str(REPO)},
+                          capture_output=True, text=True, timeout=60, check=False,
+                          stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def run_aws(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("aws") or str(Path(sys.executable).with_name("aws"))
+    return subprocess.run([exe, *args, "--output", "json"], capture_output=True, text=True,
+                          timeout=60, check=False, stdin=subprocess.DEVNULL)
+
+
+def assert_document(out: str) -> dict[str, object]:
+    doc = json.loads(out)  # the whole of stdout is the one document
+    assert set(doc) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken",
+                        "Expiration"}
+    assert doc["Version"] == 1 and str(doc["AccessKeyId"]).startswith("ASIA")
+    return doc  # type: ignore[no-any-return]
+
+
+# ----------------------------------------------------------------- the use case
+
+def test_served_duration_is_at_least_an_hour() -> None:
+    from tray.domain.models import RoleProfile
+
+    role = RoleProfile(name="p", role_arn="arn:aws:iam::123456789012:role/p",
+                       source_profile="default")
+    assert actions.served_duration(role) == 3600
+    assert actions.served_duration(role, 900) == 3600  # 900 s would be born inside 15 min
+    assert actions.served_duration(replace(role, duration_seconds=7200)) == 7200
+
+
+def test_assume_only_in_child_returns_keys_and_writes_nothing(aws: AwsSandbox) -> None:
+    live_world(aws)
+    aws.enforce()
+    creds_before = aws.credentials_path.read_bytes()
+    config_before = aws.config_path.read_bytes()
+    ctx = actions.Context.from_env({**os.environ, "PYTHONPATH": str(REPO)})
+    out = worker.assume_only_in_child("platform", ctx=ctx)
+    left = out.result.credentials.expiration - utcnow()
+    assert timedelta(minutes=55) < left <= timedelta(hours=1)  # asked for 3600 s
+    assert out.result.identity_arn.endswith(":assumed-role/platform/" +
+                                            out.result.identity_arn.rsplit("/", 1)[1])
+    assert aws.credentials_path.read_bytes() == creds_before
+    assert aws.config_path.read_bytes() == config_before
+    assert not Paths.from_env(os.environ).state_file.exists()
+
+
+# ------------------------------------------- an in-process instance on a FakeClock
+
+class Instance:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.sched = FakeScheduler(clock)
+        ctx = actions.Context.from_env(os.environ, now=clock.now)
+        self.keeper = ServedKeeper(ctx, self.sched, assume_fn=actions.assume_only)
+        self.server = control.ControlServer(
+            lambda request: control.serve_credentials(self.keeper, request),
+            control.socket_path(Paths.from_env(os.environ)))
+
+
+@pytest.fixture
+def instance(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Instance,
+                                                                                StsProxy]]:
+    # AWS lives on the fake clock, 50 minutes behind the real one: a served key then has
+    # 10 real minutes left, so botocore in the long-running process asks the process again
+    # on every call, and sees whatever the instance hands out by then.
+    clock = FakeClock(utcnow().replace(microsecond=0) - timedelta(minutes=50))
+    with StsProxy(aws.url, clock=clock) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+        inst = Instance(clock)
+        inst.server.start()
+        try:
+            yield inst, proxy
+        finally:
+            inst.server.stop()
+
+
+def test_keeper_hands_out_the_same_keys_then_refreshes_before_15_minutes(
+        aws: AwsSandbox, instance: tuple[Instance, StsProxy]) -> None:
+    live_world(aws)
+    aws.enforce()
+    inst, proxy = instance
+    first = inst.keeper.credentials("platform")
+    assert inst.keeper.credentials("platform") == first
+    assert len(proxy.of("AssumeRole")) == 1
+    due = inst.sched.next_run(JOB_PREFIX + "platform")
+    assert due == first.expiration - document.SERVE_MARGIN
+    inst.sched.advance(due - inst.clock.now() - timedelta(seconds=1))
+    assert inst.keeper.credentials("platform") == first  # still good: no STS call
+    assert len(proxy.of("AssumeRole")) == 1
+    inst.sched.advance(timedelta(seconds=2))
+    second = inst.keeper.credentials("platform")
+    assert second.access_key_id != first.access_key_id
+    assert len(proxy.of("AssumeRole")) == 2
+    assert second.expiration - inst.clock.now() > document.MIN_LEFT
+    # nothing written anywhere
+    assert "ASIA" not in aws.credentials_path.read_text()
+
+
+def test_keeper_retries_a_failed_refresh_and_keeps_serving_good_keys(
+        aws: AwsSandbox, instance: tuple[Instance, StsProxy]) -> None:
+    live_world(aws)
+    aws.enforce()
+    inst, proxy = instance
+    first = inst.keeper.credentials("platform")
+    proxy.fail("AssumeRole", "AccessDenied", "not now", times=1)  # botocore retries none
+    due = inst.sched.next_run(JOB_PREFIX + "platform")
+    assert due is not None
+    inst.sched.advance_to(due)
+    retry = inst.sched.next_run(JOB_PREFIX + "platform")
+    now = inst.clock.now()
+    assert retry is not None and now + timedelta(seconds=239) < retry <= now + timedelta(
+        seconds=300)  # a person's problem: retried at the policy's cap
+    assert inst.keeper.credentials("platform") == first  # 25 min left: still handed out
+    assert len(proxy.of("AssumeRole")) == 2
+    inst.sched.advance(timedelta(seconds=300))
+    assert inst.keeper.credentials("platform").access_key_id != first.access_key_id
+
+
+def test_long_running_boto3_session_sees_the_new_key_across_a_refresh(
+        aws: AwsSandbox, instance: tuple[Instance, StsProxy], roletray_on_path: Path) -> None:
+    import boto3
+
+    live_world(aws)
+    aws.enforce()
+    inst, proxy = instance
+    session = boto3.Session(profile_name="platform-live")
+    sts = session.client("sts")
+    assert ":assumed-role/platform/" in sts.get_caller_identity()["Arn"]
+    first = session.get_credentials().get_frozen_credentials().access_key
+    assert first == inst.keeper.credentials("platform").access_key_id
+
+    inst.sched.advance(timedelta(minutes=36))  # past expiration - SERVE_MARGIN
+    new = inst.keeper.credentials("platform").access_key_id
+    assert new != first and len(proxy.of("AssumeRole")) == 2
+    assert ":assumed-role/platform/" in sts.get_caller_identity()["Arn"]  # the same client
+    assert session.get_credentials().get_frozen_credentials().access_key == new
+    assert len(proxy.of("AssumeRole")) == 2  # the process was served from memory
+
+
+def test_twenty_concurrent_first_calls_get_one_assume_role(
+        aws: AwsSandbox, instance: tuple[Instance, StsProxy]) -> None:
+    live_world(aws)
+    aws.enforce()
+    _inst, proxy = instance
+    with ThreadPoolExecutor(20) as pool:
+        docs = list(pool.map(lambda _: credproc("platform"), range(20)))
+    assert [d.returncode for d in docs] == [0] * 20, docs[0].stderr
+    assert len({assert_document(d.stdout)["AccessKeyId"] for d in docs}) == 1
+    assert len(proxy.of("AssumeRole")) == 1
+
+
+# ------------------------------------------------------------- a daemon process
+
+def test_daemon_serves_the_aws_cli_from_memory(aws: AwsSandbox, spawn,  # noqa: F811
+                                              roletray_on_path: Path) -> None:
+    live_world(aws)
+    aws.enforce()
+    before = aws.credentials_path.read_bytes()
+    with StsProxy(aws.url) as proxy:
+        d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url})
+        d.wait_ready()
+        who = run_aws("sts", "get-caller-identity", "--profile", "platform-live")
+        assert who.returncode == 0, who.stderr
+        assert ":assumed-role/platform/" in json.loads(who.stdout)["Arn"]
+        first = credproc("platform")
+        again = credproc("platform")
+        assert first.returncode == again.returncode == 0 and first.stderr == ""
+        assert assert_document(first.stdout) == assert_document(again.stdout)
+        assert len(proxy.of("AssumeRole")) == 1
+        left = json.loads(first.stdout)["Expiration"]
+        from tray.domain.models import parse_iso_utc
+
+        assert parse_iso_utc(left) - utcnow() > document.MIN_LEFT
+
+        # The served path is the lean one: no botocore, not even the full command line.
+        timed = credproc("-X", "importtime", "platform")
+        assert timed.returncode == 0 and assert_document(timed.stdout) == json.loads(
+            first.stdout)
+        imported = {ln.rsplit("|", 1)[-1].strip() for ln in timed.stderr.splitlines()}
+        assert "tray.serve.fastpath" in imported
+        assert not {m for m in imported if m.split(".")[0] in ("botocore", "boto3")}
+        assert not imported & {"tray.cli", "tray.engine.actions", "argparse", "logging"}
+
+        unknown = credproc("nope")
+        assert (unknown.returncode, unknown.stdout) == (2, "")
+        assert "nope" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
+    assert aws.credentials_path.read_bytes() == before  # nothing written
+    secret = json.loads(first.stdout)["SecretAccessKey"]
+    assert secret not in d.stderr
+
+
+# ------------------------------------------------------------ no running instance
+
+def test_without_an_instance_it_assumes_itself_and_writes_nothing(
+        aws: AwsSandbox, roletray_on_path: Path) -> None:
+    live_world(aws)
+    aws.enforce()
+    before = aws.credentials_path.read_bytes()
+    who = run_aws("sts", "get-caller-identity", "--profile", "platform-live")
+    assert who.returncode == 0, who.stderr
+    assert ":assumed-role/platform/" in json.loads(who.stdout)["Arn"]
+    out = credproc("platform")
+    assert out.returncode == 0 and out.stderr == ""
+    assert_document(out.stdout)
+    assert aws.credentials_path.read_bytes() == before
+    assert not Paths.from_env(os.environ).state_file.exists()
+
+
+def test_errors_are_one_line_with_empty_stdout(aws: AwsSandbox) -> None:
+    live_world(aws)
+    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
+    with aws.config_path.open("a") as f:
+        f.write(f"\n[profile locked]\nrole_arn = {locked}\nsource_profile = default\n"
+                "\n[profile guarded]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
+                "source_profile = default\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n")
+    aws.enforce()
+    secret = aws.users["dev"][1]
+
+    unknown = credproc("nope")
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    assert unknown.stderr.startswith("roletray: ") and "'nope'" in unknown.stderr
+
+    denied = credproc("locked")
+    assert (denied.returncode, denied.stdout) == (1, "")
+    assert "Diagnosis:" in denied.stderr and len(denied.stderr.splitlines()) == 1
+
+    no_tty = credproc("guarded")
+    assert no_tty.returncode != 0 and no_tty.stdout == ""
+    assert "start the tray" in no_tty.stderr and len(no_tty.stderr.splitlines()) == 1
+
+    down = credproc("platform", env={**os.environ,
+                                     "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9",
+                                     "AWS_MAX_ATTEMPTS": "1"})
+    assert (down.returncode, down.stdout) == (1, "")
+    assert len(down.stderr.splitlines()) == 1
+    for r in (unknown, denied, no_tty, down):
+        assert "Traceback" not in r.stderr and secret not in r.stderr
+
+
+def test_daemon_passes_errors_on_with_their_exit_codes(aws: AwsSandbox, spawn  # noqa: F811
+                                                      ) -> None:
+    live_world(aws)
+    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
+    with aws.config_path.open("a") as f:
+        f.write(f"\n[profile locked]\nrole_arn = {locked}\nsource_profile = default\n")
+    aws.enforce()
+    d = spawn()
+    d.wait_ready()
+    unknown = credproc("nope")
+    assert (unknown.returncode, unknown.stdout) == (2, "")
+    denied = credproc("locked")
+    assert (denied.returncode, denied.stdout) == (1, "")
+    assert "Diagnosis:" in denied.stderr and len(denied.stderr.splitlines()) == 1
+    ok = poll_until("a served answer", lambda: credproc("platform").returncode == 0)
+    assert ok
+
+
+# ------------------------------------------------------------------------ doctor
+
+def test_doctor_follows_a_credential_process_line_to_the_role(aws: AwsSandbox) -> None:
+    from tray.doctor import diagnose
+
+    arn = aws.seed_world()
+    with aws.config_path.open("a") as f:
+        f.write(LIVE)
+    report = diagnose.run_doctor("platform-live", try_assume=False, env=os.environ)
+    ids = {f.id: f for f in report.findings}
+    assert ids["served"].status == "ok" and "platform" in ids["served"].message
+    assert report.role_arn == arn and report.profile == "platform"
+
+
+@pytest.mark.parametrize(("line", "served"), [
+    ("roletray credential-process platform", "platform"),
+    ("/usr/local/bin/roletray credential-process 'with space'", "with space"),
+    ("python -m tray credential-process x", "x"),
+    ("aws-vault export --format=json platform", None),
+    ("roletray credential-process", None),
+    ("roletray 'unclosed", None),
+])
+def test_served_profile_reads_the_line(line: str, served: str | None) -> None:
+    from tray.doctor.diagnose import served_profile
+
+    assert served_profile({"credential_process": line}) == served
+
+
+def test_keeper_single_flight_in_threads(aws: AwsSandbox,
+                                         instance: tuple[Instance, StsProxy]) -> None:
+    live_world(aws)
+    aws.enforce()
+    inst, proxy = instance
+    start = threading.Barrier(20)
+
+    def call(_: int) -> str:
+        start.wait()
+        return inst.keeper.credentials("platform").access_key_id
+
+    with ThreadPoolExecutor(20) as pool:
+        keys = set(pool.map(call, range(20)))
+    assert len(keys) == 1 and inst.keeper.assume_calls == 1
+    assert len(proxy.of("AssumeRole")) == 1
+
+
+# ----------------------------------------------------------------- the lean path
+
+def test_fastpath_finds_the_socket_the_instance_listens_on() -> None:
+    from tray.serve import fastpath
+
+    assert fastpath.socket_path(os.environ) == str(
+        control.socket_path(Paths.from_env(os.environ)))
+    assert fastpath.socket_path({}) == ""  # no runtime folder: the full path resolves it
+
+
+def test_fastpath_refuses_a_socket_in_a_folder_others_can_enter(tmp_path: Path) -> None:
+    """The full path's checks, kept: nothing is sent, and the full path then says why."""
+    from tray.domain.errors import UsageError
+    from tray.serve import fastpath
+
+    folder = tmp_path / "open"
+    folder.mkdir()
+    path = folder / "control.sock"
+    got: list[bytes] = []
+
+    def handler(request: dict[str, object]) -> dict[str, object]:
+        got.append(json.dumps(request).encode())
+        return {"ok": True, "document": {"Version": 1}}
+
+    server = control.ControlServer(handler, path).start()  # makes the folder 0700
+    try:
+        assert fastpath.ask(str(path), "platform") == {"Version": 1}  # private: served
+        os.chmod(folder, 0o755)
+        assert fastpath.ask(str(path), "platform") is None
+        assert len(got) == 1
+        with pytest.raises(UsageError, match="not a private folder"):
+            control.send("credentials", {"profile": "platform"}, path=path)
+    finally:
+        server.stop()
+
+
+def test_fastpath_leaves_errors_to_the_full_command_line(tmp_path: Path) -> None:
+    from tray.domain import wire
+    from tray.domain.errors import AccessDeniedError
+    from tray.serve import fastpath
+
+    path = tmp_path / "run" / "control.sock"
+    server = control.ControlServer(
+        lambda _: wire.encode_error(AccessDeniedError("profile 'p': denied")), path).start()
+    try:
+        assert fastpath.ask(str(path), "p") is None
+    finally:
+        server.stop()
+
+
+def test_a_served_mfa_role_is_not_retried_on_a_timer_and_the_next_caller_is_asked(
+        aws: AwsSandbox, instance: tuple[Instance, StsProxy]) -> None:
+    from tray.domain.errors import MfaRequiredError
+
+    live_world(aws)
+    with aws.config_path.open("a") as f:
+        f.write("\n[profile guarded]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
+                "source_profile = default\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n")
+    aws.enforce()
+    inst, proxy = instance
+    first = inst.keeper.credentials("guarded", "123456")
+    assert inst.keeper.credentials("guarded") == first  # no code needed while good
+    due = inst.sched.next_run(JOB_PREFIX + "guarded")
+    assert due is not None
+    inst.sched.advance_to(due)  # needs a code: fails, and is not rescheduled
+    assert inst.sched.next_run(JOB_PREFIX + "guarded") is None
+    assert inst.keeper.credentials("guarded") == first  # 25 min left: still handed out
+    inst.sched.advance(timedelta(minutes=11))
+    with pytest.raises(MfaRequiredError):
+        inst.keeper.credentials("guarded")
+    assert inst.keeper.credentials("guarded", "654321").access_key_id != first.access_key_id
+    assert len(proxy.of("AssumeRole")) == 2
+
+
+# ------------------------------------------------------------------ roletray serve
+
+def test_serve_prints_the_two_lines_boto3_gets_keys_and_ctrl_c_cleans_up(
+        aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    import boto3
+
+    live_world(aws)
+    aws.enforce()
+    proc = subprocess.Popen([sys.executable, "-m", "tray", "serve", "platform"],
+                            env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline().strip(), proc.stdout.readline().strip()]
+        exports = dict(ln.removeprefix("export ").split("=", 1) for ln in lines)
+        assert set(exports) == {"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"}
+        token_file = Path(exports["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"])
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        assert token_file.read_text() not in "".join(lines)  # the token is in the file only
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        # botocore tries the credentials file before the container: point it at nothing.
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(aws.home / "none"))
+        session = boto3.Session(region_name="us-east-1")
+        who = session.client("sts").get_caller_identity()
+        assert ":assumed-role/platform/" in who["Arn"]
+        assert session.get_credentials().method == "container-role"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0
+        assert not token_file.exists()
+        assert "Traceback" not in (proc.stderr.read() if proc.stderr else "")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_serve_refuses_an_unknown_profile_before_starting(aws: AwsSandbox) -> None:
+    live_world(aws)
+    r = subprocess.run([sys.executable, "-m", "tray", "serve", "nope"],
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                       text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
+    assert (r.returncode, r.stdout) == (2, "") and "'nope'" in r.stderr
+    assert not list(Paths.from_env(os.environ).runtime_dir.glob("serve-*.token"))

@@ -1,0 +1,87 @@
+"""``roletray credential-process PROFILE`` answered by a running instance, on a lean path.
+
+It runs before every SDK process that uses the profile, so its start-up is the cost:
+``tray.cli`` and ``tray.instance.control`` bring argparse, logging, dataclasses,
+pathlib and threading (~30 ms here). This module imports only what a Unix socket
+and JSON need, asks the instance, and prints the document. Anything else (no
+instance, an error reply, a platform without ``AF_UNIX``) returns None, and the
+full command line takes over: it asks again and reports with its diagnosis.
+
+The checks are ``tray.instance.control.send``'s, kept in step by
+tests/test_credential_process.py: the socket and its folder must be the user's own
+and the folder private, and the listening process must run as the user.
+"""
+
+import json
+import os
+import socket
+import stat
+import struct
+import sys
+
+TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
+MAX_REPLY = 64 * 1024
+
+
+def socket_path(env: "dict[str, str] | os._Environ[str]") -> str:
+    """``tray.paths.Paths.runtime_dir / control.sock`` for the usual layout (Linux with
+    ``XDG_RUNTIME_DIR``), without importing it; '' otherwise: the full path resolves it."""
+    base = env.get("XDG_RUNTIME_DIR")
+    if not sys.platform.startswith("linux") or not base or not os.path.isdir(base):
+        return ""
+    return os.path.join(base, "roletray", "control.sock")
+
+
+def ask(path: str, profile: str) -> "dict[str, object] | None":
+    """The document, or None (the full command line decides what to do)."""
+    if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
+        return None
+    try:
+        st = os.lstat(path)
+        folder = os.lstat(os.path.dirname(path))
+    except OSError:
+        return None
+    uid = os.getuid()
+    if not stat.S_ISSOCK(st.st_mode) or st.st_uid != uid or not stat.S_ISDIR(folder.st_mode) \
+            or folder.st_uid != uid or stat.S_IMODE(folder.st_mode) & 0o077:
+        return None  # the full path says what is wrong with it
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(TIMEOUT)
+            sock.connect(path)
+            peercred = getattr(socket, "SO_PEERCRED", None)
+            if peercred is not None:
+                raw = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
+                if struct.unpack("3i", raw)[1] != uid:
+                    return None
+            sock.sendall(json.dumps({"cmd": "credentials", "profile": profile}).encode() + b"\n")
+            buf = b""
+            while b"\n" not in buf and len(buf) < MAX_REPLY:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+    except OSError:
+        return None
+    try:
+        reply = json.loads(buf.split(b"\n", 1)[0])
+    except ValueError:
+        return None
+    if not isinstance(reply, dict) or reply.get("ok") is not True:
+        return None
+    document = reply.get("document")
+    return document if isinstance(document, dict) and document.get("Version") == 1 else None
+
+
+def main() -> "int | None":
+    """Served: print the document, return 0. Otherwise None."""
+    argv = sys.argv[1:]
+    if len(argv) != 2 or argv[0] != "credential-process" or argv[1].startswith("-"):
+        return None
+    document = ask(socket_path(os.environ), argv[1])
+    if document is None:
+        return None
+    sys.stdout.write(json.dumps(document) + "\n")
+    sys.stdout.flush()
+    return 0
+

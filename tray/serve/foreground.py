@@ -1,0 +1,105 @@
+"""``roletray serve PROFILE...``: the container endpoint in the foreground, until Ctrl-C.
+
+Prints the two lines a shell evaluates to point SDK processes at it::
+
+    export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:PORT/role/platform
+    export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/user/1000/roletray/serve-PORT.token
+
+The token lives in that file (0600, in the private runtime folder), never in argv,
+the environment or the output. Keys come from the running tray or daemon (its served
+roles, kept in memory) when one runs, else from a keeper in this process; either way
+the AssumeRole runs in the worker child, so this process never loads botocore.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from tray.domain.models import TempCredentials, parse_iso_utc, utcnow
+from tray.engine import actions, worker
+from tray.engine.scheduler import ApsScheduler
+from tray.instance import control
+from tray.serve.container import ContainerEndpoint
+from tray.serve.keeper import ServedKeeper
+
+log = logging.getLogger(__name__)
+
+
+def write_token(folder: Path) -> tuple[Path, str]:
+    """A new random token in ``folder/serve-PID.token``, born 0600."""
+    control.ensure_private_dir(folder)
+    path = folder / f"serve-{os.getpid()}.token"
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(token)
+    return path, token
+
+
+def key_source(ctx: actions.Context, keeper: ServedKeeper) -> Callable[[str], TempCredentials]:
+    """The running instance's served keys when one runs, else this process's keeper."""
+    sock = control.socket_path(ctx.paths)
+
+    def keys_for(profile: str) -> TempCredentials:
+        reply = control.send("credentials", {"profile": profile}, path=sock)
+        if reply is None:
+            return keeper.credentials(profile)
+        from tray.domain import wire
+
+        wire.raise_for(reply)
+        doc = reply["document"]
+        return TempCredentials(doc["AccessKeyId"], doc["SecretAccessKey"], doc["SessionToken"],
+                               parse_iso_utc(doc["Expiration"]))
+
+    return keys_for
+
+
+def run(profile: str, env: Mapping[str, str]) -> int:
+    """Serve ``profile`` until SIGINT or SIGTERM; the token file is removed on the way out.
+
+    One profile: a process reads one ``AWS_CONTAINER_CREDENTIALS_FULL_URI``.
+    """
+    from tray.awsfiles import awsconfig
+
+    ctx = actions.Context.from_env(env)
+    awsconfig.get_role_profile(profile, ctx.config_path)  # refused before anything starts
+    scheduler = ApsScheduler()
+    keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child)
+    token_path, token = write_token(ctx.paths.runtime_dir)
+    endpoint = ContainerEndpoint(key_source(ctx, keeper), {profile}, token, now=utcnow)
+    rsock, wsock = socket.socketpair()
+    wsock.setblocking(False)
+    old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
+    old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scheduler.start()
+        endpoint.start()
+        print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={endpoint.url_for(profile)}")
+        print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token_path}", flush=True)
+        print("# serving until Ctrl-C", file=sys.stderr, flush=True)
+        wanted = {int(signal.SIGINT), int(signal.SIGTERM)}
+        while not wanted & set(rsock.recv(16)):
+            pass
+    finally:
+        signal.set_wakeup_fd(old_fd)
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        rsock.close()
+        wsock.close()
+        endpoint.stop()
+        scheduler.shutdown(wait=False)
+        worker.terminate_children()
+        with contextlib.suppress(FileNotFoundError):
+            token_path.unlink()
+    return 0
