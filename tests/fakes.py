@@ -77,7 +77,7 @@ class FakeScheduler:
         self.max_jobs_per_call = 2000
 
     # -- the Protocol --
-    def schedule(self, job_id: str, run_at: datetime, fn: JobFn) -> None:
+    def schedule(self, job_id: str, run_at: datetime, fn: JobFn, *, inline: bool = False) -> None:
         if run_at.tzinfo is None:
             raise ValueError("run_at must be timezone-aware")
         self._jobs[job_id] = _Job(run_at, next(self._seq), fn)

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 TICK_INTERVAL = 30.0
 TICK_JOB = "tick"  # one for the whole instance: it looks at every section
+TICK_WORK_JOB = "tick-work"  # what the tick found to do, on the pool
 
 Subscriber = Callable[[Snapshot], None]
 _LIVE = (RefreshState.FRESH, RefreshState.RETRYING, RefreshState.REFRESHING)
@@ -168,6 +169,7 @@ class Refresher:
                 for sec in self._sections.values():
                     self._cancel_jobs(sec)
             self._sched.cancel(TICK_JOB)
+            self._sched.cancel(TICK_WORK_JOB)
         finally:
             if idle:
                 self._refresh_lock.release()
@@ -607,15 +609,37 @@ class Refresher:
     def _schedule_tick(self) -> None:
         if self._tick_interval and not self._stopping.is_set():
             self._sched.schedule(TICK_JOB, self._ctx.now() + timedelta(
-                seconds=self._tick_interval), self._tick)
+                seconds=self._tick_interval), self._tick, inline=True)
 
     def _tick(self) -> None:
+        """On the scheduler's own thread (an inline job: an idle instance wakes one thread
+        every 30 s): the cheap checks here; a refresh to catch up goes to the pool."""
         try:
-            self.check_wake()
+            if self._catch_up_needed():
+                self._sched.schedule(TICK_WORK_JOB, self._ctx.now(), self._tick_work)
+            else:
+                self.check_wake()
         except Exception:  # the tick must survive anything
             log.exception("wake check failed")
         finally:
             self._schedule_tick()
+
+    def _tick_work(self) -> None:
+        try:
+            self.check_wake()
+        except Exception:
+            log.exception("wake check failed")
+
+    def _catch_up_needed(self) -> bool:
+        """Would ``check_wake`` refresh something now (a suspend, a clock jump, an overdue
+        refresh, a renewed SSO token)? Reads clocks and file stats only; changes nothing."""
+        now = self._ctx.now()
+        with self._state_lock:
+            if policy.wall_jump(self._clocks, now, self._monotonic()) is not None:
+                return True
+            sections = list(self._sections.values())
+        return any(policy.overdue(now, sec.refresh_at) or self._signed_in_meanwhile(sec)
+                   for sec in sections if sec.role is not None)
 
     def _mark_clocks(self) -> None:
         with self._state_lock:
