@@ -34,7 +34,7 @@ from tray.aws.session import (
 from tray.aws.session import (
     session_name as default_session_name,
 )
-from tray.awsfiles import awsconfig
+from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
@@ -466,9 +466,16 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str]) -> No
         raise CredentialsFileError(f"profile '{target}' resolves through {method}, not "
                                    f"{shown_creds}; choose another target")
     found = credentials.access_key
-    if found != access_key_id:
+    if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found):
         raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields key {mask(found)}, "
                                    f"not the new {mask(access_key_id)}")
+
+
+def _rewritten_by_roletray(creds_path: Path, target: str, found: str) -> bool:
+    """Whether ``found`` is in roletray's own ``[target]``: another roletray wrote the
+    section (under the lock) after this one did, which is no failure of this write."""
+    current = credfile.read_owned(creds_path, target)
+    return current is not None and current.access_key_id == found
 
 
 def env_warnings(target: str, env: Mapping[str, str]) -> list[str]:

@@ -21,6 +21,7 @@ from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.paths import Paths
 from tray.settings import Settings, load_settings
 from tray.state import State, clear_state, load_state, save_state
+from tray.state import check_writable as check_state_writable
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
     role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
     awsconfig.check_target(target, profile_map, role, ctx.config_path)
     credfile.check_writable(ctx.credentials_path, target, force=force)
+    # The switch changes up to three files together: each must be writable before
+    # AWS is asked, so that a refusal never comes after the keys changed.
+    credfile.check_can_write(ctx.credentials_path)
+    region = awsconfig.region_for(role, profile_map)
+    if region and profile_map.get(target, {}).get("region") != region:
+        credfile.check_can_write(ctx.config_path)
+    check_state_writable(ctx.paths)
     return role, profile_map
 
 
@@ -143,19 +151,36 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     """
     from tray.aws import sts
 
+    before = credfile.previous(ctx.credentials_path, ctx.config_path, target)
+    key = result.credentials.access_key_id
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
                                role=role.name, force=force)
-    if profile_map is None:
-        profile_map = awsconfig.load_profile_map(ctx.config_path)
-    region = awsconfig.region_for(role, profile_map)
-    if region:
-        credfile.set_profile_region(ctx.config_path, target, region)
-    sts.verify_target(target, result.credentials.access_key_id, ctx.env)
-    warnings = tuple(sts.env_warnings(target, ctx.env))
-    save_state(State(active_role=role.name, target=target,
-                     expiration=result.credentials.expiration,
-                     identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
+    try:
+        if profile_map is None:
+            profile_map = awsconfig.load_profile_map(ctx.config_path)
+        region = awsconfig.region_for(role, profile_map)
+        if region:
+            credfile.set_profile_region(ctx.config_path, target, region)
+        sts.verify_target(target, key, ctx.env)
+        save_state(State(active_role=role.name, target=target,
+                         expiration=result.credentials.expiration,
+                         identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
+    except RoletrayError as e:
+        _roll_back(e, before, key, ctx)
+        raise
+    warnings = (*credfile.file_warnings(ctx.credentials_path), *sts.env_warnings(target, ctx.env))
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
+
+
+def _roll_back(e: RoletrayError, before: credfile.Previous, key: str, ctx: Context) -> None:
+    """Undo a half-done switch, and say in ``e`` (one line) whether that worked."""
+    try:
+        credfile.restore(ctx.credentials_path, ctx.config_path, before, key)
+    except RoletrayError as undo:
+        e.args = ((f"{e}; and roletray could not put back the previous [{before.target}] "
+                   f"section: {undo}"),)
+    else:
+        e.args = (f"{e}; roletray put back the previous [{before.target}] section",)
 
 
 @dataclass(frozen=True)
