@@ -19,7 +19,7 @@ from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot
 from tray.domain.problems import Problem
 from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.paths import Paths
-from tray.settings import Settings, load_settings
+from tray.settings import Settings, check_target, load_settings
 from tray.state import State, clear_state, load_state, save_state
 from tray.state import check_writable as check_state_writable
 
@@ -81,6 +81,7 @@ def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False
 def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
              ) -> tuple[RoleProfile, awsconfig.ProfileMap]:
     """``prepare``, and the profile map it read the config file into (read once)."""
+    check_target(target)
     raw = awsconfig.raw_config_parse(ctx.config_path)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
@@ -210,7 +211,7 @@ def clear(target: str | None = None, *, ctx: Context) -> Cleared:
         state, unreadable = None, True
     else:
         unreadable = False
-    target = target or (state.target if state else None) or ctx.target
+    target = check_target(target) or (state.target if state else None) or ctx.target
     removed = credfile.remove_credentials(ctx.credentials_path, target)
     forget = state is None or state.target == target
     forgotten = clear_state(ctx.paths) if forget else False

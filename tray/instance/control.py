@@ -43,6 +43,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tray import paths
 from tray.domain import wire
 from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, UsageError
+from tray.settings import check_target
 
 if TYPE_CHECKING:
     from tray.engine.refresher import Refresher
@@ -186,7 +187,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(profile, str) or not profile:
                 raise UsageError("assume: a profile name is required")
             snap = refresher.switch(profile, _opt_str(request, "mfa_code"),
-                                    target=_opt_str(request, "target"),
+                                    target=check_target(_opt_str(request, "target")),
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
         elif cmd == "refresh":
@@ -197,7 +198,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
                 raise UsageError("mfa: a code is required")
             snap = refresher.provide_mfa_code(code)
         elif cmd == "clear":
-            snap = refresher.clear(_opt_str(request, "target"))
+            snap = refresher.clear(check_target(_opt_str(request, "target")))
         else:
             raise UsageError(f"unknown command {cmd!r} (known: {', '.join(COMMANDS)})")
     except RoletrayError as e:
