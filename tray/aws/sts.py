@@ -17,6 +17,7 @@ import email.utils
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,7 @@ def assume_role(
         raise _source_error(e, profile, secrets, env) from e
     try:
         response = client.assume_role(**params)
+        received_at = now()
     except RoletrayError:
         raise
     except Exception as e:
@@ -163,7 +165,7 @@ def assume_role(
             raise MfaSessionEndedError(profile=profile.name, mfa_serial=profile.mfa_serial,
                                        code=code) from e
         raise error from e
-    return _result(profile, response, _endpoint_of(client))
+    return replace(_result(profile, response, _endpoint_of(client)), received_at=received_at)
 
 
 def get_session_token(
