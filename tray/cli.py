@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--target", help="credentials-file section to write (default: roletray)")
     a.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
     a.add_argument("--mfa-code", metavar="CODE",
-                   help="MFA code ('-' reads it from stdin; asked on a terminal when needed)")
+                   help="MFA code; '-' reads it from stdin, which keeps it out of `ps` "
+                        "(asked on a terminal when needed)")
     a.add_argument("--force", action="store_true",
                    help="take over a target section holding temporary keys roletray did not write")
     a.add_argument("--json", action="store_true")
@@ -66,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     r = sub.add_parser("refresh", help="refresh the active role now")
-    r.add_argument("--mfa-code", metavar="CODE", help="MFA code ('-' reads it from stdin)")
+    r.add_argument("--mfa-code", metavar="CODE",
+                   help="MFA code; '-' reads it from stdin, which keeps it out of `ps`")
     r.add_argument("--json", action="store_true")
 
     c = sub.add_parser("clear", help="remove roletray's section and forget the active role")
