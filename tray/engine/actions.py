@@ -166,22 +166,25 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
         save_state(State(active_role=role.name, target=target,
                          expiration=result.credentials.expiration,
                          identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
-    except RoletrayError as e:
+    except Exception as e:  # a bug too: the switch must not stay half done
         _roll_back(e, before, key, ctx)
         raise
     warnings = (*credfile.file_warnings(ctx.credentials_path), *sts.env_warnings(target, ctx.env))
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 
-def _roll_back(e: RoletrayError, before: credfile.Previous, key: str, ctx: Context) -> None:
-    """Undo a half-done switch, and say in ``e`` (one line) whether that worked."""
+def _roll_back(e: Exception, before: credfile.Previous, key: str, ctx: Context) -> None:
+    """Undo a half-done switch, and say in ``e`` (one line, when it is ours) whether
+    that worked. Only ``RoletrayError`` messages are shown to people as they are."""
     try:
         credfile.restore(ctx.credentials_path, ctx.config_path, before, key)
     except RoletrayError as undo:
-        e.args = ((f"{e}; and roletray could not put back the previous [{before.target}] "
-                   f"section: {undo}"),)
+        said = (f"{e}; and roletray could not put back the previous [{before.target}] "
+                f"section: {undo}")
     else:
-        e.args = (f"{e}; roletray put back the previous [{before.target}] section",)
+        said = f"{e}; roletray put back the previous [{before.target}] section"
+    if isinstance(e, RoletrayError):
+        e.args = (said,)
 
 
 @dataclass(frozen=True)
