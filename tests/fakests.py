@@ -63,11 +63,13 @@ class FakeSts:
     """``actions.assume`` with a scripted STS in the middle."""
 
     def __init__(self, clock: FakeClock, *, duration: int = 3600,
-                 server_offset: timedelta = timedelta(0), send_date: bool = True) -> None:
+                 server_offset: timedelta = timedelta(0), send_date: bool = True,
+                 step_after_answer: timedelta = timedelta(0)) -> None:
         self.clock = clock
         self.duration = duration
         self.server_offset = server_offset  # AWS's clock minus ours
         self.send_date = send_date
+        self.step_after_answer = step_after_answer  # a suspend between answer and handling
         self.errors: list[Exception] = []  # raised one per call, in order, before successes
         self.fail_with: Exception | None = None  # raised on every call while set
         self.calls: list[dict[str, Any]] = []  # every AssumeRole that reached "AWS"
@@ -120,5 +122,9 @@ class FakeSts:
             profile=profile_name, credentials=creds,
             identity_arn=f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.role_name}/roletray-{n}",
             assumed_role_id=f"AROAFAKE:roletray-{n}",
-            server_date=server_now.replace(microsecond=0) if self.send_date else None)
-        return actions.write(result, role, target, ctx, force=force)
+            server_date=server_now.replace(microsecond=0) if self.send_date else None,
+            received_at=self.clock.now())
+        outcome = actions.write(result, role, target, ctx, force=force)
+        if self.step_after_answer:
+            self.clock.advance(self.step_after_answer)
+        return outcome

@@ -8,6 +8,7 @@ Modes:
 - ``error``: answers ``status`` with the given AWS error ``code``/``message``.
 - ``slow``: waits ``delay`` seconds, then forwards to ``upstream`` (or answers 500).
 - ``proxy``: forwards every request to ``upstream`` unchanged (a counting proxy).
+- ``answer``: answers 200 with ``body`` as ``content_type`` (a broken success).
 
 Every request is recorded (``requests``, ``actions``, ``forms``). The server is
 bounded: it stops by itself after ``lifetime`` seconds, and a hanging or slow
@@ -31,7 +32,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-MODES = ("refuse", "hang", "500", "throttle", "error", "slow", "proxy")
+MODES = ("refuse", "hang", "500", "throttle", "error", "slow", "proxy", "answer")
 
 _ERROR_XML = """<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
   <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>
@@ -95,7 +96,8 @@ class FaultServer(LocalServer):
 
     def __init__(self, mode: str, *, upstream: str | None = None, delay: float = 1.0,
                  status: int = 400, code: str = "AccessDenied", message: str = "denied",
-                 lifetime: float = 30.0) -> None:
+                 lifetime: float = 30.0, body: str = "",
+                 content_type: str = "text/xml") -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         if mode == "proxy" and not upstream:
@@ -107,6 +109,8 @@ class FaultServer(LocalServer):
         self.code = code
         self.message = message
         self.lifetime = lifetime
+        self.body = body
+        self.content_type = content_type
         self.forms: list[dict[str, str]] = []  # parsed request bodies, in order
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -168,6 +172,8 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
                 return
             if mode in ("proxy", "slow") and server.upstream:
                 self._forward(body)
+            elif mode == "answer":
+                self._send(200, server.body.encode(), server.content_type)
             elif mode == "throttle":
                 self._error(400, "Throttling", "Rate exceeded")
             elif mode == "error":
@@ -180,8 +186,11 @@ def _make_handler(server: FaultServer) -> type[BaseHTTPRequestHandler]:
         def _error(self, status: int, code: str, message: str) -> None:
             kind = "Receiver" if status >= 500 else "Sender"
             data = _ERROR_XML.format(kind=kind, code=code, message=message).encode()
+            self._send(status, data, "text/xml")
+
+        def _send(self, status: int, data: bytes, content_type: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -12,6 +12,7 @@ import getpass
 import json
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tray import __version__
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
+from tray.settings import check_target
 
 if TYPE_CHECKING:
     from tray.engine.actions import Context
@@ -55,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--target", help="credentials-file section to write (default: roletray)")
     a.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
     a.add_argument("--mfa-code", metavar="CODE",
-                   help="MFA code ('-' reads it from stdin; asked on a terminal when needed)")
+                   help="MFA code; '-' reads it from stdin, which keeps it out of `ps` "
+                        "(asked on a terminal when needed)")
     a.add_argument("--force", action="store_true",
                    help="take over a target section holding temporary keys roletray did not write")
     a.add_argument("--json", action="store_true")
@@ -64,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     r = sub.add_parser("refresh", help="refresh the active role now")
-    r.add_argument("--mfa-code", metavar="CODE", help="MFA code ('-' reads it from stdin)")
+    r.add_argument("--mfa-code", metavar="CODE",
+                   help="MFA code; '-' reads it from stdin, which keeps it out of `ps`")
     r.add_argument("--json", action="store_true")
 
     c = sub.add_parser("clear", help="stop keeping a section fresh and remove it "
@@ -146,8 +150,17 @@ def _drop_stdout() -> None:
         pass
 
 
+def shown(text: str) -> str:
+    """``text`` for a terminal: a name from a config file may hold escape sequences,
+    control characters or bidi overrides; those are shown escaped (as ``ascii()``
+    does), never sent raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def _fail(args: argparse.Namespace, message: str, code: int) -> None:
-    print(f"roletray: {message}", file=sys.stderr)
+    print(f"roletray: {shown(message)}", file=sys.stderr)
     if getattr(args, "json", False):
         _emit({"ok": False, "error": message, "exit_code": code})
 
@@ -182,7 +195,7 @@ def relative(dt: datetime, now: datetime) -> str:
 
 def _table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+    return "\n".join(f"{k.ljust(width)}  {shown(v)}" for k, v in rows)
 
 
 def _snapshot_rows(snap: Any) -> list[tuple[str, str]]:
@@ -257,14 +270,15 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
     for it in items:
         if "problem" in it:
             continue
-        rows.append((it["name"], it["role_arn"], it["source"], it["region"] or "-",
+        rows.append((shown(it["name"]), shown(it["role_arn"]), shown(it["source"]),
+                     shown(it["region"] or "-"),
                      "yes" if it["mfa"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     for it in items:
         if "problem" in it:
-            print(f"warning: {it['problem']}", file=sys.stderr)
+            print(f"warning: {shown(it['problem'])}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -401,6 +415,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     from tray.domain.models import iso_utc
     from tray.engine import actions
 
+    check_target(args.target)  # before the socket: one rule, and the same words, everywhere
     given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
         raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
@@ -414,7 +429,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         default = root.context().target
         said = f"Switched the running roletray to {args.profile}." if target in (None, default) \
             else f"The running roletray keeps {args.profile} fresh in [{target}] too."
-        _print_snapshot(args, reply["snapshot"], extra=said)
+        _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
     mfa_code = _mfa_for(args.profile, given, root)
     try:
@@ -424,7 +439,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(args.profile, str(e), root)}") from e
     creds = out.result.credentials
     for w in out.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {shown(w)}", file=sys.stderr)
     cred_path = root.paths.aws_credentials
     if args.json:
         _emit({"ok": True, "profile": out.role.name, "role_arn": out.role.role_arn,
@@ -439,9 +454,10 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
             ("access key", creds.masked_key), ("expires", local_time(creds.expiration, utcnow())),
             ("wrote", f"[{out.target}] in {root.paths.display(cred_path)}"
              + (f", region {out.region}" if out.region else ""))]
-    print(f"Assumed {out.role.name} ({out.role.role_arn})")
+    print(shown(f"Assumed {out.role.name} ({out.role.role_arn})"))
     print(_table(rows))
-    print(f"\nUse it:  export AWS_PROFILE={out.target}   or   aws --profile {out.target} ...")
+    quoted = shlex.quote(out.target)
+    print(f"\nUse it:  export AWS_PROFILE={quoted}   or   aws --profile {quoted} ...")
     print("Keep it fresh: run `roletray` (tray) or `roletray daemon`.")
     return EXIT_OK
 
@@ -499,6 +515,7 @@ def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
 def cmd_clear(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
 
+    check_target(args.target)
     reply = _handover("clear", {"target": args.target}, root)
     if reply is not None:
         # The running instance says what it removed (an older one did not: assume it did).
@@ -539,7 +556,7 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
     if args.json:
         _emit(report.to_json())
     else:
-        print(diagnose.format_report(report))
+        print("\n".join(shown(line) for line in diagnose.format_report(report).splitlines()))
     return int(report.exit_code)
 
 

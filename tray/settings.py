@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Any
 
-from tray.domain.errors import SettingsError
+from tray.domain.errors import SettingsError, UsageError
 from tray.paths import Paths
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
@@ -31,6 +31,34 @@ class Settings:
     refresh_margin: timedelta = timedelta(minutes=10)
     notifications: bool = True
     mfa_session_hours: int = 12
+
+
+TARGET_RULE = "letters, digits and _ . @ + - only, at most 64"
+_TARGET_RE = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
+
+
+def target_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a target section, or None when it can.
+
+    The one rule for every entry point (config.toml, ``--target``, the control
+    socket): no control characters, bidi overrides, spaces or shell metacharacters
+    reach the credentials file, a message or an ``export AWS_PROFILE=`` line.
+    """
+    if not isinstance(name, str):
+        return "the target must be a string"
+    if not _TARGET_RE.fullmatch(name):
+        return f"target {name!a} is not a section name roletray writes ({TARGET_RULE})"
+    return None
+
+
+def check_target(name: str | None) -> str | None:
+    """``name`` itself (None: the settings' default), or ``UsageError`` naming the rule."""
+    if name is None:
+        return None
+    problem = target_problem(name)
+    if problem:
+        raise UsageError(problem)
+    return name
 
 
 def parse_duration(value: object) -> timedelta | None:
@@ -76,8 +104,9 @@ def load_settings(paths: Paths) -> Settings:
         if key not in known:
             raise SettingsError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
         if key == "target":
-            if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.@+-]+", value):
-                raise SettingsError(f"{where}: target must be a section name such as \"roletray\"")
+            if target_problem(value):
+                raise SettingsError(f"{where}: target must be a section name such as \"roletray\" "
+                                    f"({TARGET_RULE})")
             values[key] = value
         elif key == "refresh_margin":
             margin = parse_duration(value)

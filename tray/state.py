@@ -142,17 +142,41 @@ def forget_state(paths: Paths, target: str) -> bool:
 
 
 def _write(states: list[State], paths: Paths) -> None:
-    """Atomic write, 0600 in a 0700 folder."""
+    """Atomic write, 0600 in a 0700 folder. ``StateError`` (one line) when it cannot."""
     doc = states[0].to_json()
     if len(states) > 1:
         doc["also_kept"] = [s._entry() for s in states[1:]]
-    path = paths.state_file
+    text = json.dumps(doc, indent=2) + "\n"
+    try:
+        _write_atomic(paths.state_file, text)
+    except OSError as e:
+        raise _cannot_write(paths, e) from None
+
+
+def check_writable(paths: Paths) -> None:
+    """Raise the ``StateError`` ``save_state`` would (a read-only or full folder), now,
+    before anything else is changed: a state file about as large as a real one is
+    written beside it and removed."""
+    probe = paths.state_file.with_name(".probe-state.json")
+    try:
+        _write_atomic(probe, " " * 1024 + "\n")
+        probe.unlink()
+    except OSError as e:
+        raise _cannot_write(paths, e) from None
+
+
+def _cannot_write(paths: Paths, e: OSError) -> StateError:
+    why = e.strerror or type(e).__name__
+    return StateError(f"{paths.display(paths.state_file.parent)}: cannot write roletray's "
+                      f"state there ({why})")
+
+
+def _write_atomic(path: Path, text: str) -> None:
     make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=2)
-            f.write("\n")
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o600)

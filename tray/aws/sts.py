@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import email.utils
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from tray.aws.session import (
 from tray.aws.session import (
     session_name as default_session_name,
 )
-from tray.awsfiles import awsconfig
+from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
@@ -151,6 +153,7 @@ def assume_role(
         raise _source_error(e, profile, secrets, env) from e
     try:
         response = client.assume_role(**params)
+        received_at = now()
     except RoletrayError:
         raise
     except Exception as e:
@@ -162,7 +165,7 @@ def assume_role(
             raise MfaSessionEndedError(profile=profile.name, mfa_serial=profile.mfa_serial,
                                        code=code) from e
         raise error from e
-    return _result(profile, response)
+    return replace(_result(profile, response, _endpoint_of(client)), received_at=received_at)
 
 
 def get_session_token(
@@ -197,12 +200,28 @@ def get_session_token(
         raise _call_error(e, profile.name, source=_source_name(profile),
                           endpoint=_endpoint_of(client), secrets=secrets,
                           mfa_serial=profile.mfa_serial, operation="GetSessionToken") from e
-    creds = response["Credentials"]
-    return (TempCredentials(access_key_id=creds["AccessKeyId"],
-                            secret_access_key=creds["SecretAccessKey"],
-                            session_token=creds["SessionToken"],
-                            expiration=_utc(creds["Expiration"])),
-            server_date(response))
+    with _complete(profile.name, "GetSessionToken", _endpoint_of(client)):
+        creds = response["Credentials"]
+        keys = TempCredentials(access_key_id=creds["AccessKeyId"],
+                               secret_access_key=creds["SecretAccessKey"],
+                               session_token=creds["SessionToken"],
+                               expiration=_utc(creds["Expiration"]))
+    return keys, server_date(response)
+
+
+@contextmanager
+def _complete(name: str, operation: str, endpoint: str) -> Iterator[None]:
+    """A 200 answer lacking a field (a broken proxy, a fake STS) is a transient
+    ``EndpointError`` naming the field, never a ``KeyError`` far from its cause."""
+    try:
+        yield
+    except KeyError as e:
+        raise EndpointError(f"profile '{name}': STS at {endpoint} answered {operation} "
+                            f"without {e.args[0]}; try again later") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise EndpointError(f"profile '{name}': STS at {endpoint} answered {operation} "
+                            f"with a malformed field ({type(e).__name__}); "
+                            "try again later") from None
 
 
 def _utc(value: Any) -> datetime:
@@ -213,23 +232,20 @@ def _utc(value: Any) -> datetime:
     return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-def _result(profile: RoleProfile, response: Mapping[str, Any]) -> AssumeResult:
-    creds = response["Credentials"]
-    expiration = creds["Expiration"]
-    if isinstance(expiration, str):
-        expiration = datetime.fromisoformat(expiration)
-    if expiration.tzinfo is None:  # STS times are UTC
-        expiration = expiration.replace(tzinfo=UTC)
-    user = response["AssumedRoleUser"]
-    return AssumeResult(
-        profile=profile.name,
-        credentials=TempCredentials(
-            access_key_id=creds["AccessKeyId"], secret_access_key=creds["SecretAccessKey"],
-            session_token=creds["SessionToken"], expiration=expiration.astimezone(UTC)),
-        identity_arn=user["Arn"],
-        assumed_role_id=user["AssumedRoleId"],
-        server_date=server_date(response),
-    )
+def _result(profile: RoleProfile, response: Mapping[str, Any],
+            endpoint: str = "STS") -> AssumeResult:
+    with _complete(profile.name, "AssumeRole", endpoint):
+        creds = response["Credentials"]
+        user = response["AssumedRoleUser"]
+        return AssumeResult(
+            profile=profile.name,
+            credentials=TempCredentials(
+                access_key_id=creds["AccessKeyId"], secret_access_key=creds["SecretAccessKey"],
+                session_token=creds["SessionToken"], expiration=_utc(creds["Expiration"])),
+            identity_arn=user["Arn"],
+            assumed_role_id=user["AssumedRoleId"],
+            server_date=server_date(response),
+        )
 
 
 def server_date(response: Mapping[str, Any]) -> datetime | None:
@@ -277,6 +293,9 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
     if isinstance(e, (exc.InvalidConfigError, exc.PartialCredentialsError,
                       exc.InfiniteLoopConfigError, exc.UnknownCredentialError)):
         return ConfigError(f"{prefix}: {_clean(str(e), secrets)}")
+    if isinstance(e, (ValueError, TypeError, KeyError)) and _sso_chain(profile, env):
+        # botocore reading a garbage token cache file (not JSON, not UTF-8, wrong types).
+        return _sso_error(profile, env)
     if isinstance(e, exc.NoCredentialsError):
         return SourceCredentialsError(f"{prefix} yields no credentials (no keys, "
                                       "credential_process or SSO configured)")
@@ -294,6 +313,17 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
         return _call_error(e, profile.name, source=_source_name(profile), endpoint="STS",
                            secrets=secrets)
     return SourceCredentialsError(f"{prefix} could not be resolved ({type(e).__name__})")
+
+
+def _sso_chain(profile: RoleProfile, env: Mapping[str, str]) -> bool:
+    """Whether ``profile``'s source chain ends in an SSO profile."""
+    from tray.aws import sso
+
+    try:
+        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env))
+    except RoletrayError:
+        return False
+    return sso.find_sso_profile(str(profile.source_profile), profile_map) is not None
 
 
 def _sso_error(profile: RoleProfile, env: Mapping[str, str]) -> RoletrayError:
@@ -366,6 +396,13 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
     if isinstance(e, (exc.ConnectionError, exc.HTTPClientError)):
         return EndpointError(f"profile '{name}': could not reach STS at {url} "
                              f"({type(e).__name__})")
+    from botocore.parsers import ResponseParserError
+
+    # botocore's parser raises a bare KeyError on XML of another shape (an HTML page).
+    if isinstance(e, (ResponseParserError, KeyError)):
+        return EndpointError(f"profile '{name}': STS at {url} answered with something that is "
+                             f"not an {operation} answer (a proxy or captive portal?); "
+                             "try again later")
     if isinstance(e, exc.NoCredentialsError):
         return SourceCredentialsError(f"profile '{name}': {source} yields no credentials")
     if isinstance(e, exc.NoRegionError):
@@ -466,9 +503,16 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str]) -> No
         raise CredentialsFileError(f"profile '{target}' resolves through {method}, not "
                                    f"{shown_creds}; choose another target")
     found = credentials.access_key
-    if found != access_key_id:
+    if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found):
         raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields key {mask(found)}, "
                                    f"not the new {mask(access_key_id)}")
+
+
+def _rewritten_by_roletray(creds_path: Path, target: str, found: str) -> bool:
+    """Whether ``found`` is in roletray's own ``[target]``: another roletray wrote the
+    section (under the lock) after this one did, which is no failure of this write."""
+    current = credfile.read_owned(creds_path, target)
+    return current is not None and current.access_key_id == found
 
 
 def env_warnings(target: str, env: Mapping[str, str]) -> list[str]:

@@ -36,9 +36,11 @@ import io
 import os
 import re
 import shlex
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -369,6 +371,112 @@ def set_profile_region(config_path: Path, target: str, region: str) -> None:
     _update(config_path, edit, create=True)
 
 
+@dataclass(frozen=True)
+class Previous:
+    """What a write is about to replace, kept to put it back if the switch fails later.
+
+    ``items``: ``[target]`` of the credentials file (None: no such section).
+    ``region``: the ``region`` of ``[profile <target>]`` in the config file, and
+    ``had_section``: whether that section existed. Never logged: ``items`` may hold keys.
+    """
+
+    target: str
+    items: tuple[tuple[str, str], ...] | None
+    region: str | None = None
+    had_section: bool = True
+
+    def __repr__(self) -> str:  # the items are secrets
+        return f"Previous(target={self.target!r})"
+
+
+def previous(path: Path, config_path: Path, target: str) -> Previous:
+    """``[target]`` and its config region as they are now (see ``Previous``)."""
+    items = _section_items_of(path, target)
+    region: str | None = None
+    had_section = False
+    with suppress(CredentialsFileError):
+        layout = _load(config_path)
+        sec = layout.by_name.get(_profile_section(layout, target))
+        if sec is not None:
+            had_section = True
+            region = layout.items(sec).get("region")
+    return Previous(target, None if items is None else tuple(items.items()), region,
+                    had_section)
+
+
+def restore(path: Path, config_path: Path, before: Previous, written_key: str) -> None:
+    """Put back what ``before`` recorded, undoing a write of ``written_key``.
+
+    A section that no longer holds ``written_key`` was written again since (by
+    another roletray, under the lock): that newer write stays.
+    """
+    target = before.target
+
+    def edit(text: str, layout: inifile.Layout) -> str | None:
+        items = _section_items(layout, target)
+        if not items or items.get(ACCESS_KEY) != written_key:
+            return None
+        return inifile.replace_section(text, target, before.items, layout=layout)
+
+    _update(path, edit, create=False)
+
+    def edit_config(text: str, layout: inifile.Layout) -> str | None:
+        name = _profile_section(layout, target)
+        sec = layout.by_name.get(name)
+        if sec is None or layout.items(sec).get("region") == before.region:
+            return None
+        if not before.had_section and set(layout.items(sec)) <= {"region"}:
+            return inifile.replace_section(text, name, None, layout=layout)
+        return inifile.set_keys(text, name, {"region": before.region}, layout=layout)
+
+    _update(config_path, edit_config, create=False)
+
+
+def check_can_write(path: Path) -> None:
+    """Refuse now, before AWS is asked for keys, a file roletray could not rewrite.
+
+    A write needs the real file (behind a symlink) writable, its folder
+    writable (the temporary file and the rename; the lock file on first use),
+    and a lock file that is a regular file if there is one. ``os.access``
+    judges as the kernel would, a read-only mount included (even for root).
+    """
+    shown = display_path(path)
+    real = _resolve(path)
+    if real.exists() and not os.access(real, os.W_OK):
+        raise CredentialsFileError(f"{shown}: the file is read-only"
+                                   + (f" (a link to {display_path(real)})" if real != path
+                                      else "") + "; roletray changed nothing")
+    folder = real.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # created on write: its nearest existing parent decides
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CredentialsFileError(f"{shown}: its folder {display_path(folder)} is not "
+                                   "writable; roletray changed nothing")
+    lock = lock_path(path)
+    with suppress(FileNotFoundError):
+        if not stat.S_ISREG(os.lstat(lock).st_mode):
+            raise CredentialsFileError(f"{shown}: its lock file {display_path(lock)} is not "
+                                       "a regular file; roletray changed nothing")
+
+
+def file_warnings(path: Path) -> list[str]:
+    """Warnings about who else may change the credentials file roletray just wrote."""
+    real = _resolve(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return []
+    shown = display_path(path)
+    warnings = []
+    if st.st_mode & 0o022:
+        warnings.append(f"{shown} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
+                        f"run: chmod 600 {shlex.quote(str(path))}")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        warnings.append(f"{shown} belongs to another user (uid {st.st_uid}), who can read and "
+                        "change the keys roletray writes into it")
+    return warnings
+
+
 def _profile_section(layout: inifile.Layout, target: str) -> str:
     """The config-file section botocore reads as profile ``target`` (the last one wins)."""
     found = [s.name for s in layout.sections if _config_profile_name(s.name) == target]
@@ -483,10 +591,22 @@ def _locked(real: Path, shown: str) -> Iterator[None]:
                                    f"{LOCK_TIMEOUT:.0f} s; try again") from None
     except OSError as e:
         raise CredentialsFileError(f"{shown}: cannot lock it ({e.strerror})") from None
+    _give_lock_to_folder_owner(fd, real.parent)
     try:
         yield
     finally:
         filelock_lite.release(fd)
+
+
+def _give_lock_to_folder_owner(fd: int, folder: Path) -> None:
+    """A root run must not leave a lock file only root can open in a user's folder."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    with suppress(OSError):
+        st = os.fstat(fd)
+        owner = os.stat(folder)
+        if st.st_uid == 0 and owner.st_uid != 0:
+            os.fchown(fd, owner.st_uid, owner.st_gid)
 
 
 def _temp_re(real: Path) -> re.Pattern[str]:

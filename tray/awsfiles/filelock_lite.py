@@ -70,15 +70,24 @@ _FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) 
     | getattr(os, "O_BINARY", 0)
 
 
+def _open_existing(path: str) -> int:
+    try:
+        return os.open(path, _FLAGS)
+    except PermissionError:
+        # Someone else's lock file (left by a root run, say): flock needs no write
+        # access, so a read-only descriptor takes the same lock.
+        return os.open(path, _FLAGS & ~os.O_RDWR | os.O_RDONLY)
+
+
 def _open(path: str, mode: int) -> int:
     try:
-        return os.open(path, _FLAGS)  # the usual case: it is there from an earlier write
+        return _open_existing(path)  # the usual case: it is there from an earlier write
     except FileNotFoundError:
         pass
     try:
         fd = os.open(path, _FLAGS | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:  # another process created it just now
-        return os.open(path, _FLAGS)
+        return _open_existing(path)
     if hasattr(os, "fchmod"):
         try:
             os.fchmod(fd, mode)  # os.open's mode went through the umask

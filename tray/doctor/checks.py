@@ -32,7 +32,7 @@ from tray.aws.session import (
 )
 from tray.awsfiles import awsconfig
 from tray.doctor import fixes, iamread, policy
-from tray.doctor.findings import Finding, Status
+from tray.doctor.findings import UNREACHABLE, Finding, Status
 from tray.doctor.policy import Verdict
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, iso_utc
@@ -141,8 +141,11 @@ def _server_date(response_or_error: Any) -> datetime | None:
 
 # What an AWS call can raise: every one of them becomes a finding, never a crash.
 # (ResponseParserError is what a garbled answer gives: moto's HTML 500, a proxy page.)
+# botocore's query parser raises a bare KeyError on well-formed XML of another shape
+# (an HTML page answered with 200).
+_GARBLED = (botocore.parsers.ResponseParserError, KeyError)
 _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError,
-               botocore.parsers.ResponseParserError, RoletrayError)
+               *_GARBLED, RoletrayError)
 
 _UNREACHABLE = (botocore.exceptions.EndpointConnectionError,
                 botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError,
@@ -260,7 +263,12 @@ def _source_failure(e: Exception, run: Run, src: str) -> Finding:
                        fix=f"run `aws sts get-caller-identity --profile {src}` to see why")
     if isinstance(e, _UNREACHABLE):
         url = getattr(e, "kwargs", {}).get("endpoint_url", "STS")
-        return Finding("whoami", "unknown", f"could not reach {url} ({type(e).__name__})")
+        return Finding("whoami", "unknown", f"could not reach {url} ({type(e).__name__})",
+                       data={UNREACHABLE: True})
+    if isinstance(e, _GARBLED):
+        return Finding("whoami", "unknown", "STS answered with something that is not an AWS "
+                       "answer (a proxy or captive portal in the way?)",
+                       data={UNREACHABLE: True})
     code, message = _code(e), _aws_message(e)
     if code == "InvalidClientTokenId":
         return Finding("whoami", "problem",

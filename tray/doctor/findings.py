@@ -49,6 +49,9 @@ class Finding:
                        self.detail)
 
 
+UNREACHABLE = "unreachable"  # a Finding.data flag: AWS could not be reached, or answered garbage
+
+
 @dataclass
 class Report:
     """Every finding for one profile. ``exit_code``: 0 nothing wrong found, 1 a problem."""
@@ -73,7 +76,9 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.problems else 0
+        """1 also when AWS could not be reached: nothing was checked, so nothing is known good."""
+        unreachable = any(f.data and f.data.get(UNREACHABLE) for f in self.findings)
+        return 1 if self.problems or unreachable else 0
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ its mode; a value is never kept or shown.
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from collections.abc import Mapping
 from datetime import datetime
@@ -108,7 +109,7 @@ def check_environment(target: str, env: Mapping[str, str]) -> Finding:
         unset = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                              "AWS_SECURITY_TOKEN") if env.get(v)]
         fix = (["unset " + " ".join(unset)] if unset else []) + [
-            f"export AWS_PROFILE={target}   # or pass --profile {target}"]
+            f"export AWS_PROFILE={shlex.quote(target)}   # or pass --profile {shlex.quote(target)}"]
         return Finding("environment", "problem", "; ".join(warnings), fix="\n".join(fix))
     if env.get("AWS_PROFILE") == target:
         return Finding("environment", "ok", f"AWS_PROFILE={target}: tools use roletray's keys")

@@ -86,6 +86,9 @@ class AssumeResult:
     identity_arn: str  # AssumedRoleUser.Arn, e.g. arn:aws:sts::1111:assumed-role/platform/s
     assumed_role_id: str
     server_date: datetime | None = None  # the response's Date header, for clock skew
+    # The local clock when that answer arrived: skew is judged against it, not against
+    # the clock when a parent process handles the result (a suspend may come between).
+    received_at: datetime | None = None
 
     @property
     def account(self) -> str:

@@ -19,8 +19,9 @@ from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot
 from tray.domain.problems import Problem
 from tray.engine.mfa_session import MfaSession, session_key, start_session
 from tray.paths import Paths
-from tray.settings import Settings, load_settings
+from tray.settings import Settings, check_target, load_settings
 from tray.state import State, clear_state, forget_state, load_states, save_state
+from tray.state import check_writable as check_state_writable
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,19 @@ def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False
 def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
              ) -> tuple[RoleProfile, awsconfig.ProfileMap]:
     """``prepare``, and the profile map it read the config file into (read once)."""
+    check_target(target)
     raw = awsconfig.raw_config_parse(ctx.config_path)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
     awsconfig.check_target(target, profile_map, role, ctx.config_path)
     credfile.check_writable(ctx.credentials_path, target, force=force)
+    # The switch changes up to three files together: each must be writable before
+    # AWS is asked, so that a refusal never comes after the keys changed.
+    credfile.check_can_write(ctx.credentials_path)
+    region = awsconfig.region_for(role, profile_map)
+    if region and profile_map.get(target, {}).get("region") != region:
+        credfile.check_can_write(ctx.config_path)
+    check_state_writable(ctx.paths)
     return role, profile_map
 
 
@@ -143,18 +152,24 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     """
     from tray.aws import sts
 
+    before = credfile.previous(ctx.credentials_path, ctx.config_path, target)
+    key = result.credentials.access_key_id
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
                                role=role.name, force=force)
-    if profile_map is None:
-        profile_map = awsconfig.load_profile_map(ctx.config_path)
-    region = awsconfig.region_for(role, profile_map)
-    if region:
-        credfile.set_profile_region(ctx.config_path, target, region)
-    sts.verify_target(target, result.credentials.access_key_id, ctx.env)
-    warnings = tuple(sts.env_warnings(target, ctx.env))
-    save_state(State(active_role=role.name, target=target,
-                     expiration=result.credentials.expiration,
-                     identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
+    try:
+        if profile_map is None:
+            profile_map = awsconfig.load_profile_map(ctx.config_path)
+        region = awsconfig.region_for(role, profile_map)
+        if region:
+            credfile.set_profile_region(ctx.config_path, target, region)
+        sts.verify_target(target, key, ctx.env)
+        save_state(State(active_role=role.name, target=target,
+                         expiration=result.credentials.expiration,
+                         identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
+    except Exception as e:  # a bug too: the switch must not stay half done
+        _roll_back(e, before, key, ctx)
+        raise
+    warnings = (*credfile.file_warnings(ctx.credentials_path), *sts.env_warnings(target, ctx.env))
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 
@@ -196,6 +211,20 @@ def assume_only(
                    region=awsconfig.region_for(role, profile_map))
 
 
+def _roll_back(e: Exception, before: credfile.Previous, key: str, ctx: Context) -> None:
+    """Undo a half-done switch, and say in ``e`` (one line, when it is ours) whether
+    that worked. Only ``RoletrayError`` messages are shown to people as they are."""
+    try:
+        credfile.restore(ctx.credentials_path, ctx.config_path, before, key)
+    except RoletrayError as undo:
+        said = (f"{e}; and roletray could not put back the previous [{before.target}] "
+                f"section: {undo}")
+    else:
+        said = f"{e}; roletray put back the previous [{before.target}] section"
+    if isinstance(e, RoletrayError):
+        e.args = (said,)
+
+
 @dataclass(frozen=True)
 class Cleared:
     """What ``clear`` removed."""
@@ -223,7 +252,7 @@ def clear(target: str | None = None, *, ctx: Context) -> Cleared:
         unreadable = True
     else:
         unreadable = False
-    target = target or ctx.target  # as a running instance does: the others stay kept
+    target = check_target(target) or ctx.target  # as a running instance does: the others stay kept
     removed = credfile.remove_credentials(ctx.credentials_path, target)
     forgotten = clear_state(ctx.paths) if unreadable else forget_state(ctx.paths, target)
     return Cleared(target=target, section=removed, state=forgotten,

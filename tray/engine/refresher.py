@@ -421,7 +421,7 @@ class Refresher:
     def _succeeded(self, sec: Section, outcome: actions.Outcome) -> None:
         res = outcome.result
         now = self._ctx.now()
-        skew = policy.measure_skew(now, res.server_date)
+        skew = policy.measure_skew(res.received_at or now, res.server_date)
         if skew:
             log.warning("this machine's clock is %+.0f s off AWS's (the Date of the STS "
                         "response); scheduling refreshes by AWS's time", skew.total_seconds())

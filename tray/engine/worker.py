@@ -177,11 +177,12 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
     if creds is None or creds.access_key_id != reply["access_key_id"]:
         raise CredentialsFileError(f"[{target}] changed again right after roletray wrote it; "
                                    "will try again")
-    server_date = reply.get("server_date")
+    server_date, received_at = reply.get("server_date"), reply.get("received_at")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
                           identity_arn=reply["identity_arn"],
                           assumed_role_id=reply["assumed_role_id"],
-                          server_date=parse_iso_utc(server_date) if server_date else None)
+                          server_date=parse_iso_utc(server_date) if server_date else None,
+                          received_at=parse_iso_utc(received_at) if received_at else None)
     return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target=target,
                            region=reply.get("region"), warnings=tuple(reply.get("warnings", ())))
 
@@ -216,6 +217,7 @@ def _child() -> int:
                         access_key_id=res.credentials.access_key_id,
                         expiration=iso_utc(res.credentials.expiration),
                         server_date=iso_utc(res.server_date) if res.server_date else None,
+                        received_at=iso_utc(res.received_at) if res.received_at else None,
                         mfa_session=outcome.mfa_session.to_wire()
                         if outcome.mfa_session else None)
     print(json.dumps(reply), flush=True)

@@ -43,6 +43,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tray import paths
 from tray.domain import wire
 from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, UsageError
+from tray.settings import check_target
 
 if TYPE_CHECKING:
     from tray.engine.refresher import Refresher
@@ -190,7 +191,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
             profile = request.get("profile")
             if not isinstance(profile, str) or not profile:
                 raise UsageError("assume: a profile name is required")
-            target = _opt_str(request, "target")
+            target = check_target(_opt_str(request, "target"))
             snap = refresher.switch(profile, _opt_str(request, "mfa_code"), target=target,
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
@@ -204,7 +205,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
             target = _opt_str(request, "target")
             snap = refresher.provide_mfa_code(code, target=target)
         elif cmd == "clear":
-            cleared = refresher.clear_section(_opt_str(request, "target"))
+            cleared = refresher.clear_section(check_target(_opt_str(request, "target")))
             snap = refresher.snapshot()
             extra.update(removed=cleared.anything, section=cleared.section,
                          target=cleared.target)
