@@ -3,7 +3,7 @@
 Prints the two lines a shell evaluates to point SDK processes at it::
 
     export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:PORT/role/platform
-    export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/user/1000/roletray/serve-PORT.token
+    export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/user/1000/roletray/serve-PID.token
 
 The token lives in that file (0600, in the private runtime folder), never in argv,
 the environment or the output. Keys come from the running tray or daemon (its served
