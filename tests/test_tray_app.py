@@ -241,8 +241,10 @@ def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
     t.app.on_snapshot(fresh(state=RefreshState.ERROR,
                             problem=Problem("access_denied", "AccessDenied: no trust")))
     t.settle()
+    # The keys still work for an hour: refused, with until when, not "failed".
     assert [(ti, b, u) for ti, b, u, _ in t.notifier.sent] == [
-        ("platform: failed", "AccessDenied: no trust", "critical")]
+        ("platform: refresh refused",
+         "AWS denied access; Diagnose says why; keys work until 13:00 UTC.", "normal")]
 
 
 def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) -> None:
@@ -255,7 +257,7 @@ def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) ->
     assert t.notifier.sent == [] and len(t.gui.queue) == 1  # queued, not handled there
     t.settle()
     assert t.gui.ran_on == {threading.current_thread().name}
-    assert [n[0] for n in t.notifier.sent] == ["platform: failed"]
+    assert [n[0] for n in t.notifier.sent] == ["platform: refresh refused"]
 
 
 def test_needs_input_at_start_is_said_with_the_prompt_action(config: Path) -> None:
