@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -343,6 +343,90 @@ def test_failed_switch_leads_with_the_finding_and_offers_diagnose(config: Path) 
     t.settle()
     assert diagnosed == ["platform", "platform"]
     assert opened and opened[-1].read_text() == "full report of platform\n"
+
+
+def test_the_reason_of_a_failed_switch_stays_until_switch_refresh_or_dismiss(
+        config: Path) -> None:
+    """Issue 15, bug 3: a FRESH snapshot from the periodic tick used to clear it."""
+    t = make(config, doctor=lambda role: (FINDING, "report"))
+    t.refresher.snap = fresh("readonly")
+    t.app.on_snapshot(t.refresher.snap)
+    t.refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: no")
+
+    def fail_switch() -> None:
+        t.app.actions.switch("platform")
+        t.settle()
+        assert f"⚠ platform: {FINDING}"[:60] in t.menu_text()
+
+    fail_switch()
+    for minutes in (1, 2, 5):  # the tick: same keys, later
+        t.app.on_snapshot(replace(t.refresher.snap, now=NOW + timedelta(minutes=minutes)))
+        assert f"⚠ platform: {FINDING}"[:60] in t.menu_text()
+    assert "Dismiss this message" in t.menu_text()
+    t.click("Dismiss this message")
+    assert "⚠" not in t.menu_text() and "Dismiss" not in t.menu_text()
+
+    fail_switch()
+    t.refresher.fail = None
+    t.click("Refresh now")
+    assert "⚠" not in t.menu_text()
+
+    t.refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: no")
+    fail_switch()
+    # The scheduler refreshed the keys by itself: new keys, the failure is history.
+    t.app.on_snapshot(fresh("readonly", expiration=NOW + timedelta(hours=2)))
+    assert "⚠" not in t.menu_text()
+
+
+@dataclass
+class FakeIcon:
+    """What ``render`` hands to pystray's icon: each assignment is a redraw."""
+    sets: list[str] = field(default_factory=list)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "sets":
+            self.sets.append(name)
+        object.__setattr__(self, name, value)
+
+
+def test_an_idle_tray_redraws_only_what_changed(config: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The menu is rebuilt only when its content changes (not each minute for "in N
+    min"); the icon image at most when the badge's minute changes."""
+    from tray.ui import tray_app
+
+    monkeypatch.setattr(tray_app, "to_pystray", tuple)  # no display here: the model itself
+    t = make(config)
+    icon = FakeIcon()
+    t.app._icon = icon
+    t.refresher.snap = fresh(expiration=NOW + timedelta(minutes=50, seconds=59))
+    t.app.render()
+    assert sorted(icon.sets) == ["icon", "menu", "title"]
+    for seconds in (20, 40, 59):  # the same minute left: nothing to draw
+        icon.sets.clear()
+        t.refresher.snap = replace(t.refresher.snap, now=NOW + timedelta(seconds=seconds))
+        t.app.render()
+        assert icon.sets == []
+    for minute in range(1, 6):  # badge and tooltip follow; the menu is the same menu
+        icon.sets.clear()
+        t.refresher.snap = replace(t.refresher.snap, now=NOW + timedelta(minutes=minute))
+        t.app.render()
+        assert sorted(icon.sets) == ["icon", "title"]
+    icon.sets.clear()
+    t.refresher.snap = replace(t.refresher.snap, role="readonly")
+    t.app.render()
+    assert "menu" in icon.sets
+
+
+@pytest.mark.parametrize(("left", "delay"), [
+    (50 * 60 + 10, 10.5), (50 * 60, 5.0), (50 * 60 + 59.8, 60.0), (50 * 60 + 2, 5.0),
+    (-5, 60.0), (None, 60.0)])
+def test_the_tick_wakes_once_a_minute_just_after_the_minute_left_changes(
+        left: float | None, delay: float) -> None:
+    from tray.ui.tray_app import next_tick
+
+    exp = None if left is None else NOW + timedelta(seconds=left)
+    assert next_tick(fresh(expiration=exp), NOW) == pytest.approx(delay)
 
 
 def test_the_busy_line_shows_while_a_switch_runs(config: Path) -> None:
