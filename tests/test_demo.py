@@ -50,3 +50,60 @@ def test_demo_headless_runs_the_seed_story_and_cleans_up(isolated_env: Path) -> 
             proc.kill()
     assert rc == 0, "".join(lines) + (proc.stdout.read() if proc.stdout else "")
     assert folder is not None and not folder.exists()  # Ctrl-C cleans up
+
+
+def _start_headless(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "tray", "demo", "--headless"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("[fresh] platform"):
+            break
+    return proc, lines
+
+
+def test_the_banner_block_makes_another_shell_talk_to_the_demo_and_sighup_cleans_up(
+        isolated_env: Path) -> None:
+    """Issue 15: the banner's ONE block, pasted into a shell with nothing of the demo's
+    environment, makes `roletray status` see the demo; SIGHUP removes the sandbox."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("DISPLAY", None)
+    proc, lines = _start_headless(env)
+    folder = None
+    try:
+        out = "".join(lines)
+        assert "[fresh] platform" in out, out
+        m = re.search(r"sandbox in (\S+)", out)
+        assert m is not None
+        folder = Path(m.group(1))
+        assert "pip install awscli" in out
+        block = out.split("paste this block there:\n", 1)[1].split("\nthen try:", 1)[0]
+        assert all(line.startswith("export ") for line in block.splitlines()), block
+        assert {"AWS_CONFIG_FILE", "AWS_ENDPOINT_URL", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"} <= {
+            line.split()[1].split("=")[0] for line in block.splitlines()}
+        # A second shell: none of the demo's (or the test's) AWS_* / XDG_* variables.
+        shell_env = {k: v for k, v in env.items()
+                     if not k.startswith(("AWS_", "XDG_")) and k != "PYTHONUNBUFFERED"}
+        second = subprocess.run(
+            ["sh", "-c", f'{block}\nexec "$0" -m tray status', sys.executable],
+            env=shell_env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "platform" in second.stdout, second.stdout
+        # Without the block the same shell does not see the demo.
+        alone = subprocess.run([sys.executable, "-m", "tray", "status"], env=shell_env,
+                               capture_output=True, text=True, timeout=60)
+        assert "platform" not in alone.stdout
+    finally:
+        proc.send_signal(signal.SIGHUP)
+        try:
+            rc = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    assert rc == 0, "".join(lines) + (proc.stdout.read() if proc.stdout else "")
+    assert folder is not None and not folder.exists()  # SIGHUP cleans up like SIGTERM

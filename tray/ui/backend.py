@@ -20,7 +20,7 @@ INSTALL_HINT = (
     "the tray needs PyGObject (the `gi` module) for its menu; pystray's xorg backend has "
     "none. Install it with `apt install python3-gi gir1.2-gtk-3.0 "
     "gir1.2-ayatanaappindicator3-0.1` for Debian's python3, or in a virtualenv: "
-    "`apt install libgirepository1.0-dev libcairo2-dev pkg-config gir1.2-gtk-3.0 "
+    "`apt install libgirepository1.0-dev libcairo2-dev pkg-config python3-dev gcc gir1.2-gtk-3.0 "
     "gir1.2-ayatanaappindicator3-0.1` then `pip install \"pygobject<3.51\"`. "
     "Without a desktop, run `roletray daemon`"
 )

@@ -63,7 +63,8 @@ ICON_SIZE = 64
 # the minute left changes (an idle tray should not wake more: issue 15's idle cost).
 TICK_MAX_SECONDS = 60.0
 TICK_MIN_SECONDS = 5.0
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# SIGHUP: the terminal that started it closed (``roletray demo``): stop cleanly too.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 CallSoon = Callable[[Callable[[], None]], None]
 
