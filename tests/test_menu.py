@@ -368,6 +368,11 @@ def test_without_relative_times_the_menu_changes_only_with_the_keys() -> None:
                                             actions=MenuActions(), relative=False))
     assert "expires 14:26 CET [disabled]" in text(NOW)
     assert text(NOW) == text(NOW + timedelta(minutes=7))
+    with_session = fresh(mfa_session_expiration=NOW + timedelta(hours=11, minutes=40))
+    sessions = {render_text(build_menu_model(with_session, PROFILES, now=NOW + timedelta(minutes=m),
+                                             tz=PARIS, actions=MenuActions(), relative=False))
+                for m in (0, 1, 30)}
+    assert len(sessions) == 1 and "MFA session ends tomorrow 01:14 CET [disabled]" in sessions.pop()
     assert "expired 14:26 CET [disabled]" in text(EXP + timedelta(minutes=1))
 
 

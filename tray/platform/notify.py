@@ -444,10 +444,14 @@ def keys_work_until(expiration: datetime, now: datetime, tz: tzinfo | None) -> s
     return f"keys work until {local_time(expiration, tz, now)}"
 
 
-def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None) -> str:
-    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``."""
+def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None, *,
+                       relative: bool = True) -> str:
+    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``;
+    ``relative`` False leaves out the part in brackets."""
     left = int((end - now).total_seconds())
     when = local_time(end, tz, now)
+    if not relative:
+        return f"MFA session {'ends' if left > 0 else 'ended'} {when}"
     if left > 0:
         return f"MFA session ends {when} (in {human_left(left)})"
     return f"MFA session ended {when} ({human_left(-left)} ago)"

@@ -188,7 +188,8 @@ def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None, *,
     if s.expiration is not None:
         nodes.append(_info(expiry_phrase(s.expiration, now, tz, relative=relative)))
     if s.mfa_session_expiration is not None:
-        nodes.append(_info(mfa_session_phrase(s.mfa_session_expiration, now, tz)))
+        nodes.append(_info(mfa_session_phrase(s.mfa_session_expiration, now, tz,
+                                              relative=relative)))
     return nodes
 
 
