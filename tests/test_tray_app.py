@@ -219,6 +219,21 @@ def test_backend_prefers_appindicator_then_gtk_and_leaves_the_env_alone(
     assert select_backend({}, platform="darwin") == TrayBackend("")
 
 
+def test_choosing_the_backend_does_not_start_gdk_before_gdk_gl_is_set() -> None:
+    """Importing Gtk initialises GDK, which reads GDK_GL then: the choice must only look
+    for the typelibs, or GDK's GLX probe maps Mesa and LLVM (~55 MiB) into the tray."""
+    pytest.importorskip("gi")
+    code = ("import sys; from tray.ui.backend import select_backend; "
+            "b = select_backend({'DISPLAY': ':9'}, platform='linux'); "
+            "print(b.name, sorted(m for m in sys.modules if m.startswith('gi.repository.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    name, loaded = out.stdout.split(" ", 1)
+    assert name in ("appindicator", "gtk")
+    for namespace in ("Gtk", "Gdk", "AyatanaAppIndicator3", "AppIndicator3"):
+        assert f"'gi.repository.{namespace}'" not in loaded, loaded
+
+
 def test_run_without_pygobject_exits_2_saying_how_to_install(tmp_path: Path) -> None:
     blocker = tmp_path / "block" / "gi"
     blocker.mkdir(parents=True)

@@ -40,12 +40,14 @@ class TrayBackend:
 
 
 def _gi_has(namespace: str, version: str) -> bool:
+    """Whether the typelib is installed. Not imported here: importing Gtk (AppIndicator
+    pulls it in) initialises GDK, before ``load_pystray`` has set GDK_GL=disable, and its
+    GLX probe then maps Mesa and LLVM (~55 MiB resident) into the tray."""
     import gi
 
     try:
         gi.require_version(namespace, version)
-        __import__(f"gi.repository.{namespace}")
-    except (ValueError, ImportError):
+    except ValueError:
         return False
     return True
 
