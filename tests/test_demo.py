@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 
 def test_demo_headless_runs_the_seed_story_and_cleans_up(isolated_env: Path) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -50,3 +52,110 @@ def test_demo_headless_runs_the_seed_story_and_cleans_up(isolated_env: Path) -> 
             proc.kill()
     assert rc == 0, "".join(lines) + (proc.stdout.read() if proc.stdout else "")
     assert folder is not None and not folder.exists()  # Ctrl-C cleans up
+
+
+def _start_headless(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "tray", "demo", "--headless"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("[fresh] platform"):
+            break
+    return proc, lines
+
+
+def test_the_banner_block_makes_another_shell_talk_to_the_demo_and_sighup_cleans_up(
+        isolated_env: Path) -> None:
+    """Issue 15: the banner's ONE block, pasted into a shell with nothing of the demo's
+    environment, makes `roletray status` see the demo; SIGHUP removes the sandbox."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("DISPLAY", None)
+    proc, lines = _start_headless(env)
+    folder = None
+    try:
+        out = "".join(lines)
+        assert "[fresh] platform" in out, out
+        m = re.search(r"sandbox in (\S+)", out)
+        assert m is not None
+        folder = Path(m.group(1))
+        assert "pip install awscli" in out
+        block = out.split("paste this block there:\n", 1)[1].split("\nthen try:", 1)[0]
+        assert all(line.startswith("export ") for line in block.splitlines()), block
+        assert {"AWS_CONFIG_FILE", "AWS_ENDPOINT_URL", "XDG_STATE_HOME", "XDG_RUNTIME_DIR"} <= {
+            line.split()[1].split("=")[0] for line in block.splitlines()}
+        # A second shell: none of the demo's (or the test's) AWS_* / XDG_* variables.
+        shell_env = {k: v for k, v in env.items()
+                     if not k.startswith(("AWS_", "XDG_")) and k != "PYTHONUNBUFFERED"}
+        second = subprocess.run(
+            ["sh", "-c", f'{block}\nexec "$0" -m tray status', sys.executable],
+            env=shell_env, capture_output=True, text=True, timeout=60, check=False)
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert "platform" in second.stdout, second.stdout
+        # Without the block the same shell does not see the demo.
+        alone = subprocess.run([sys.executable, "-m", "tray", "status"], env=shell_env,
+                               capture_output=True, text=True, timeout=60, check=False)
+        assert "platform" not in alone.stdout
+    finally:
+        proc.send_signal(signal.SIGHUP)
+        try:
+            rc = proc.wait(timeout=20)
+        finally:
+            proc.kill()
+    assert rc == 0, "".join(lines) + (proc.stdout.read() if proc.stdout else "")
+    assert folder is not None and not folder.exists()  # SIGHUP cleans up like SIGTERM
+
+
+# ------------------------------------------------------------------ first run (issue 15)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_gui_extra_caps_pygobject_below_3_51_on_linux() -> None:
+    """PyGObject 3.51+ needs girepository-2.0, missing on Debian 12 and Ubuntu 22.04/24.04:
+    the README's `pip install '.[gui]'` fails there without the cap."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    gui = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["gui"]
+    (gi,) = [Requirement(r) for r in gui if r.lower().startswith("pygobject")]
+    assert not gi.specifier.contains("3.51.0") and gi.specifier.contains("3.50.0")
+    assert gi.marker is not None and gi.marker.evaluate({"sys_platform": "linux"})
+    readme = (REPO / "README.md").read_text()
+    for text in (readme, (REPO / "docs" / "INSTALL.md").read_text()):
+        assert "libgirepository1.0-dev libcairo2-dev pkg-config python3-dev gcc" in text
+
+
+def test_assume_help_explains_profile_and_json() -> None:
+    res = subprocess.run([sys.executable, "-m", "tray", "assume", "--help"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    help_text = " ".join(res.stdout.split())
+    assert "profile the role profile of the AWS config to assume" in help_text
+    assert "--json print the new identity and expiry as JSON" in help_text
+
+
+def test_desktop_tests_skip_saying_why_without_pygobject(tmp_path: Path) -> None:
+    """The README's test command with Xvfb installed but no PyGObject: skips, not errors."""
+    import shutil
+
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed: the desktop tests skip before looking for gi")
+    blocker = tmp_path / "block" / "gi"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('blocked for this test')\n")
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PYTHONPATH"] = f"{blocker.parent}{os.pathsep}{REPO}"
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                          "-k", "menu", str(REPO / "tests" / "test_desktop.py")],
+                         env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                         check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "error" not in res.stdout.splitlines()[-1], res.stdout
+    assert "skipped" in res.stdout and "PyGObject is not installed" in res.stdout, res.stdout

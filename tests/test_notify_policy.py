@@ -161,7 +161,15 @@ def test_errors_name_the_reason_and_repeat_only_when_it_changes(
     assert kinds(notes) == [None, "failure", None, None, "failure"]
     first = notes[1]
     assert first is not None
-    assert (first.title, first.body, first.urgency) == ("platform: failed", DENIED, "critical")
+    # The keys still work (until 14:00 CET): refused, not failed; critical once they are gone.
+    assert (first.title, first.urgency) == ("platform: refresh refused", "normal")
+    assert first.body == "AWS denied access; Diagnose says why; keys work until 14:00 CET."
+    assert first.action == "diagnose"
+    gone = NotificationPolicy(tz=policy.tz)
+    gone.seed(snap(S.FRESH))
+    late = gone.on_change(snap(S.FRESH), snap(S.ERROR, minutes=61, error=DENIED))
+    assert late is not None
+    assert (late.title, late.body, late.urgency) == ("platform: failed", DENIED, "critical")
 
 
 def test_expired_is_critical_and_said_once(policy: NotificationPolicy) -> None:

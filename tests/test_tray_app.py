@@ -13,7 +13,7 @@ import stat
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -219,6 +219,21 @@ def test_backend_prefers_appindicator_then_gtk_and_leaves_the_env_alone(
     assert select_backend({}, platform="darwin") == TrayBackend("")
 
 
+def test_choosing_the_backend_does_not_start_gdk_before_gdk_gl_is_set() -> None:
+    """Importing Gtk initialises GDK, which reads GDK_GL then: the choice must only look
+    for the typelibs, or GDK's GLX probe maps Mesa and LLVM (~55 MiB) into the tray."""
+    pytest.importorskip("gi")
+    code = ("import sys; from tray.ui.backend import select_backend; "
+            "b = select_backend({'DISPLAY': ':9'}, platform='linux'); "
+            "print(b.name, sorted(m for m in sys.modules if m.startswith('gi.repository.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    name, loaded = out.stdout.split(" ", 1)
+    assert name in ("appindicator", "gtk")
+    for namespace in ("Gtk", "Gdk", "AyatanaAppIndicator3", "AppIndicator3"):
+        assert f"'gi.repository.{namespace}'" not in loaded, loaded
+
+
 def test_run_without_pygobject_exits_2_saying_how_to_install(tmp_path: Path) -> None:
     blocker = tmp_path / "block" / "gi"
     blocker.mkdir(parents=True)
@@ -241,8 +256,10 @@ def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
     t.app.on_snapshot(fresh(state=RefreshState.ERROR,
                             problem=Problem("access_denied", "AccessDenied: no trust")))
     t.settle()
+    # The keys still work for an hour: refused, with until when, not "failed".
     assert [(ti, b, u) for ti, b, u, _ in t.notifier.sent] == [
-        ("platform: failed", "AccessDenied: no trust", "critical")]
+        ("platform: refresh refused",
+         "AWS denied access; Diagnose says why; keys work until 13:00 UTC.", "normal")]
 
 
 def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) -> None:
@@ -255,7 +272,7 @@ def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) ->
     assert t.notifier.sent == [] and len(t.gui.queue) == 1  # queued, not handled there
     t.settle()
     assert t.gui.ran_on == {threading.current_thread().name}
-    assert [n[0] for n in t.notifier.sent] == ["platform: failed"]
+    assert [n[0] for n in t.notifier.sent] == ["platform: refresh refused"]
 
 
 def test_needs_input_at_start_is_said_with_the_prompt_action(config: Path) -> None:
@@ -341,6 +358,90 @@ def test_failed_switch_leads_with_the_finding_and_offers_diagnose(config: Path) 
     t.settle()
     assert diagnosed == ["platform", "platform"]
     assert opened and opened[-1].read_text() == "full report of platform\n"
+
+
+def test_the_reason_of_a_failed_switch_stays_until_switch_refresh_or_dismiss(
+        config: Path) -> None:
+    """Issue 15, bug 3: a FRESH snapshot from the periodic tick used to clear it."""
+    t = make(config, doctor=lambda role: (FINDING, "report"))
+    t.refresher.snap = fresh("readonly")
+    t.app.on_snapshot(t.refresher.snap)
+    t.refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: no")
+
+    def fail_switch() -> None:
+        t.app.actions.switch("platform")
+        t.settle()
+        assert f"⚠ platform: {FINDING}"[:60] in t.menu_text()
+
+    fail_switch()
+    for minutes in (1, 2, 5):  # the tick: same keys, later
+        t.app.on_snapshot(replace(t.refresher.snap, now=NOW + timedelta(minutes=minutes)))
+        assert f"⚠ platform: {FINDING}"[:60] in t.menu_text()
+    assert "Dismiss this message" in t.menu_text()
+    t.click("Dismiss this message")
+    assert "⚠" not in t.menu_text() and "Dismiss" not in t.menu_text()
+
+    fail_switch()
+    t.refresher.fail = None
+    t.click("Refresh now")
+    assert "⚠" not in t.menu_text()
+
+    t.refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: no")
+    fail_switch()
+    # The scheduler refreshed the keys by itself: new keys, the failure is history.
+    t.app.on_snapshot(fresh("readonly", expiration=NOW + timedelta(hours=2)))
+    assert "⚠" not in t.menu_text()
+
+
+@dataclass
+class FakeIcon:
+    """What ``render`` hands to pystray's icon: each assignment is a redraw."""
+    sets: list[str] = field(default_factory=list)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "sets":
+            self.sets.append(name)
+        object.__setattr__(self, name, value)
+
+
+def test_an_idle_tray_redraws_only_what_changed(config: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The menu is rebuilt only when its content changes (not each minute for "in N
+    min"); the icon image at most when the badge's minute changes."""
+    from tray.ui import tray_app
+
+    monkeypatch.setattr(tray_app, "to_pystray", tuple)  # no display here: the model itself
+    t = make(config)
+    icon = FakeIcon()
+    t.app._icon = icon
+    t.refresher.snap = fresh(expiration=NOW + timedelta(minutes=50, seconds=59))
+    t.app.render()
+    assert sorted(icon.sets) == ["icon", "menu", "title"]
+    for seconds in (20, 40, 59):  # the same minute left: nothing to draw
+        icon.sets.clear()
+        t.refresher.snap = replace(t.refresher.snap, now=NOW + timedelta(seconds=seconds))
+        t.app.render()
+        assert icon.sets == []
+    for minute in range(1, 6):  # badge and tooltip follow; the menu is the same menu
+        icon.sets.clear()
+        t.refresher.snap = replace(t.refresher.snap, now=NOW + timedelta(minutes=minute))
+        t.app.render()
+        assert sorted(icon.sets) == ["icon", "title"]
+    icon.sets.clear()
+    t.refresher.snap = replace(t.refresher.snap, role="readonly")
+    t.app.render()
+    assert "menu" in icon.sets
+
+
+@pytest.mark.parametrize(("left", "delay"), [
+    (50 * 60 + 10, 10.5), (50 * 60, 5.0), (50 * 60 + 59.8, 60.0), (50 * 60 + 2, 5.0),
+    (-5, 60.0), (None, 60.0)])
+def test_the_tick_wakes_once_a_minute_just_after_the_minute_left_changes(
+        left: float | None, delay: float) -> None:
+    from tray.ui.tray_app import next_tick
+
+    exp = None if left is None else NOW + timedelta(seconds=left)
+    assert next_tick(fresh(expiration=exp), NOW) == pytest.approx(delay)
 
 
 def test_the_busy_line_shows_while_a_switch_runs(config: Path) -> None:

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     a = sub.add_parser("assume", help="assume PROFILE now and write the target section")
-    a.add_argument("profile")
+    a.add_argument("profile", help="the role profile of the AWS config to assume "
+                   "(`roletray profiles` lists them)")
     a.add_argument("--target", help="credentials-file section to write (default: roletray)")
     a.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
     a.add_argument("--mfa-code", metavar="CODE",
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(asked on a terminal when needed)")
     a.add_argument("--force", action="store_true",
                    help="take over a target section holding temporary keys roletray did not write")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--json", action="store_true",
+                   help="print the new identity and expiry as JSON")
 
     s = sub.add_parser("status", help="every kept section's role, identity, expiry and state")
     s.add_argument("--json", action="store_true")

@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -147,15 +149,45 @@ def apply_env(box: Sandbox, environ: MutableMapping[str, str]) -> None:
     environ.update(box.env)
 
 
+def paste_block(box: Sandbox) -> str:
+    """The lines that make another shell talk to the demo: its AWS files and endpoint
+    (for roletray and the aws CLI) and its XDG folders (roletray's state, settings and
+    control socket, so ``roletray status`` finds the demo and nothing lands in the real
+    home). Quoted for a POSIX shell."""
+    return "\n".join(f"export {k}={shlex.quote(v)}" for k, v in box.env.items())
+
+
 def banner(box: Sandbox) -> str:
-    exports = "\n".join(f"  export {k}={v}" for k, v in box.env.items()
-                        if k.startswith("AWS_"))
     return (f"roletray demo: a local AWS on {box.endpoint}, sandbox in {box.folder}\n"
-            "The real ~/.aws is not read or written. Try the aws CLI against it:\n"
-            f"{exports}\n"
+            "The real ~/.aws is not read or written. The local AWS listens on 127.0.0.1 only\n"
+            "but without a password: other users of this machine could reach it (and the\n"
+            "sandbox's fake keys, which work nowhere else) while the demo runs.\n"
+            "To talk to the demo from another shell, paste this block there:\n"
+            f"{paste_block(box)}\n"
+            "then try: roletray status; roletray assume locked; roletray doctor locked\n"
+            "The aws CLI is not included (pip install awscli); with it:\n"
             "  aws sts get-caller-identity --profile roletray\n"
-            "  roletray status; roletray assume locked; roletray doctor locked\n"
             "Profiles: platform (works), locked (AccessDenied: its trust names another account).\n")
+
+
+TRAY_NEEDS = (
+    "For the tray, add PyGObject: `sudo apt install libgirepository1.0-dev libcairo2-dev "
+    "pkg-config python3-dev gcc gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1` then "
+    "`pip install 'roletray[gui]'` (on Debian 12 / Ubuntu; see docs/INSTALL.md)")
+
+
+def _stop_on_hangup_and_term() -> None:
+    """SIGHUP (the terminal closed) stops the demo like SIGTERM; and until the tray or
+    daemon installs its own handlers, SIGTERM unwinds so the sandbox is removed."""
+    def hangup(signum: int, frame: object) -> None:
+        signal.raise_signal(signal.SIGTERM)  # whatever handles SIGTERM now: the same stop
+
+    def term(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, term)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, hangup)
 
 
 def _has_display() -> bool:
@@ -170,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     from tray import app
     from tray.engine import actions
 
+    _stop_on_hangup_and_term()
     with sandbox(keep=getattr(args, "keep", False)) as box:
         apply_env(box, os.environ)
         print(banner(box), flush=True)
@@ -181,8 +214,14 @@ def run(args: argparse.Namespace) -> int:
 
                 select_backend()
             except (RoletrayError, ImportError) as e:  # e.g. no PyGObject: the demo still runs
-                print(f"No tray here ({e}); running the daemon instead.", flush=True)
+                print(f"No tray here: {e}.\n{TRAY_NEEDS}.\nRunning the daemon instead "
+                      "(Ctrl-C stops it).", flush=True)
             else:
+                from tray.paths import Paths
+
+                log_file = Paths.from_env(os.environ).log_dir / app.LOG_NAME
+                print(f"The tray is starting; its log is {log_file}.\n"
+                      "Quit from the menu or press Ctrl-C.", flush=True)
                 return app.run_tray(args, os.environ)
         args.status_line = True
         return app.run_daemon(args, os.environ)

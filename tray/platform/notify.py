@@ -426,20 +426,32 @@ def human_left(seconds: int) -> str:
 
 
 def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
-                  plural: bool = False) -> str:
+                  plural: bool = False, relative: bool = True) -> str:
     """``expires 14:26 CET (in 52 min)`` or ``expired 14:26 CET (4 min ago)``;
-    ``plural`` gives ``expire ...`` for "the keys expire ..."."""
+    ``plural`` gives ``expire ...`` for "the keys expire ..."; ``relative`` False leaves
+    out the part in brackets."""
     left = int((expiration - now).total_seconds())
     when = local_time(expiration, tz, now)
+    if not relative:
+        return f"{'expire' if plural else 'expires'} {when}" if left > 0 else f"expired {when}"
     if left > 0:
         return f"{'expire' if plural else 'expires'} {when} (in {human_left(left)})"
     return f"expired {when} ({human_left(-left)} ago)"
 
 
-def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None) -> str:
-    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``."""
+def keys_work_until(expiration: datetime, now: datetime, tz: tzinfo | None) -> str:
+    """``keys work until 08:16 CET``: after a refused refresh, how long tools still work."""
+    return f"keys work until {local_time(expiration, tz, now)}"
+
+
+def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None, *,
+                       relative: bool = True) -> str:
+    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``;
+    ``relative`` False leaves out the part in brackets."""
     left = int((end - now).total_seconds())
     when = local_time(end, tz, now)
+    if not relative:
+        return f"MFA session {'ends' if left > 0 else 'ended'} {when}"
     if left > 0:
         return f"MFA session ends {when} (in {human_left(left)})"
     return f"MFA session ended {when} ({human_left(-left)} ago)"
@@ -530,6 +542,14 @@ class NotificationPolicy:
                                     (f"{reason}. " if new.problem is not None else "")
                                     + "Tools using the keys will fail until a refresh "
                                     "succeeds.", "critical")
+            left = new.seconds_left
+            if new.problem is not None and left is not None and left > 0 and new.now is not None:
+                # The keys still work: say until when, and leave red for when they do not.
+                assert new.expiration is not None
+                until = keys_work_until(new.expiration, new.now, self.tz)
+                return Notification("failure", f"{role}: refresh refused",
+                                    f"{plain_reason(new.problem)}; {until}.", "normal",
+                                    action=DIAGNOSE_ACTION, profile=new.role)
             return Notification("failure", f"{role}: failed", reason, "critical")
         # Same problem as before: only the approaching expiry is news.
         if (new.state in _STUCK and new.seconds_left is not None

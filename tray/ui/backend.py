@@ -20,7 +20,7 @@ INSTALL_HINT = (
     "the tray needs PyGObject (the `gi` module) for its menu; pystray's xorg backend has "
     "none. Install it with `apt install python3-gi gir1.2-gtk-3.0 "
     "gir1.2-ayatanaappindicator3-0.1` for Debian's python3, or in a virtualenv: "
-    "`apt install libgirepository1.0-dev libcairo2-dev pkg-config gir1.2-gtk-3.0 "
+    "`apt install libgirepository1.0-dev libcairo2-dev pkg-config python3-dev gcc gir1.2-gtk-3.0 "
     "gir1.2-ayatanaappindicator3-0.1` then `pip install \"pygobject<3.51\"`. "
     "Without a desktop, run `roletray daemon`"
 )
@@ -40,12 +40,14 @@ class TrayBackend:
 
 
 def _gi_has(namespace: str, version: str) -> bool:
+    """Whether the typelib is installed. Not imported here: importing Gtk (AppIndicator
+    pulls it in) initialises GDK, before ``load_pystray`` has set GDK_GL=disable, and its
+    GLX probe then maps Mesa and LLVM (~55 MiB resident) into the tray."""
     import gi
 
     try:
         gi.require_version(namespace, version)
-        __import__(f"gi.repository.{namespace}")
-    except (ValueError, ImportError):
+    except ValueError:
         return False
     return True
 

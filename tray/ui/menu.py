@@ -29,13 +29,23 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
-from tray.platform.notify import expiry_phrase, human_left, mfa_session_phrase, problem_line
+from tray.platform.notify import (
+    expiry_phrase,
+    human_left,
+    keys_work_until,
+    mfa_session_phrase,
+    plain_reason,
+    problem_line,
+)
 
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this
 ERROR_MAX = 110  # characters of the problem line shown in the menu
 
 IconState = Literal["fresh", "warning", "error", "idle"]
+# Marks the account (and chunk, and range) row that leads to the active role. Rows that
+# open a submenu carry no check state: GTK toggles check items as their submenus open.
+ACTIVE_MARK = " ✓"
 
 
 def _noop() -> None:
@@ -125,6 +135,21 @@ def input_label(s: Snapshot) -> str:
     return INPUT_LABELS.get(input_needed(s) or "mfa", "input needed")
 
 
+def refused_with_keys_left(s: Snapshot, now: datetime) -> bool:
+    """An error (a refused refresh) while the keys the tools use still work: amber, not red."""
+    return (s.state is RefreshState.ERROR and s.expiration is not None
+            and s.expiration > now)
+
+
+def _refused_line(s: Snapshot, now: datetime, tz: tzinfo | None) -> str:
+    assert s.expiration is not None
+    until = keys_work_until(s.expiration, now, tz)
+    reason = plain_reason(s.problem) if s.problem is not None else "no reason given"
+    head = "Refresh refused: "
+    room = ERROR_MAX - len(head) - len(until) - 2
+    return f"{head}{_one_line(reason, max(room, 20))}; {until}"
+
+
 def _state_line(s: Snapshot) -> str | None:
     if s.state is RefreshState.NEEDS_INPUT:
         label = input_label(s)
@@ -149,8 +174,12 @@ def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
     return MenuNode("Enter MFA code…", actions.enter_mfa)
 
 
-def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None) -> list[MenuNode]:
-    """Who the keys make you, as ``aws sts get-caller-identity`` shows it, and until when."""
+def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None, *,
+                   relative: bool = True) -> list[MenuNode]:
+    """Who the keys make you, as ``aws sts get-caller-identity`` shows it, and until when.
+
+    ``relative`` False leaves out "(in 52 min)": the line then changes only with the keys,
+    so an idle tray need not rebuild its menu every minute (the badge and tooltip count)."""
     if s.role is None:
         return [_info("No role active: choose one below")]
     nodes = [_info(f"{s.role} → [{s.target}]")]
@@ -159,9 +188,10 @@ def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None) -> list[MenuNo
     if s.identity_arn:
         nodes.append(_info(s.identity_arn))
     if s.expiration is not None:
-        nodes.append(_info(expiry_phrase(s.expiration, now, tz)))
+        nodes.append(_info(expiry_phrase(s.expiration, now, tz, relative=relative)))
     if s.mfa_session_expiration is not None:
-        nodes.append(_info(mfa_session_phrase(s.mfa_session_expiration, now, tz)))
+        nodes.append(_info(mfa_session_phrase(s.mfa_session_expiration, now, tz,
+                                              relative=relative)))
     return nodes
 
 
@@ -171,6 +201,15 @@ def _role_item(p: RoleProfile, active: str | None, actions: MenuActions,
     if p.mfa_serial:
         text += " (MFA)"
     return MenuNode(text, partial(actions.switch, p.name), checked=p.name == active, radio=True)
+
+
+def _group(text: str, children: tuple[MenuNode, ...], active: bool) -> MenuNode:
+    return MenuNode(text + (ACTIVE_MARK if active else ""), children=children)
+
+
+def is_marked(node: MenuNode) -> bool:
+    """Whether a submenu row is marked as leading to the active role."""
+    return node.is_submenu and node.text.endswith(ACTIVE_MARK)
 
 
 def role_nodes(profiles: Iterable[RoleProfile], active: str | None,
@@ -191,18 +230,18 @@ def role_nodes(profiles: Iterable[RoleProfile], active: str | None,
             children = tuple(_role_item(p, active, actions) for p in members)
         else:
             children = tuple(
-                MenuNode(f"{part[0].name} … {part[-1].name}",
-                         children=tuple(_role_item(p, active, actions) for p in part),
-                         checked=any(p.name == active for p in part), radio=True)
+                _group(f"{part[0].name} … {part[-1].name}",
+                       tuple(_role_item(p, active, actions) for p in part),
+                       any(p.name == active for p in part))
                 for part in parts)
         n = len(members)
-        account_nodes.append(MenuNode(f"{account} ({n} role{'s' if n != 1 else ''})",
-                                      children=children, checked=has_active, radio=True))
+        account_nodes.append(_group(f"{account} ({n} role{'s' if n != 1 else ''})",
+                                    children, has_active))
     groups = chunk(account_nodes)
     if len(groups) == 1:
         return account_nodes
-    return [MenuNode(f"Accounts {g[0].text.split()[0]} … {g[-1].text.split()[0]}",
-                     children=tuple(g), checked=any(n.checked for n in g), radio=True)
+    return [_group(f"Accounts {g[0].text.split()[0]} … {g[-1].text.split()[0]}",
+                   tuple(g), any(is_marked(n) for n in g))
             for g in groups]
 
 
@@ -249,17 +288,18 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
                      *, now: datetime, tz: tzinfo | None, actions: MenuActions,
                      autostart: bool | None = None, problems: int = 0,
                      config_hint: str = "~/.aws/config",
-                     kept: Sequence[Snapshot] = ()) -> list[MenuNode]:
+                     relative: bool = True, kept: Sequence[Snapshot] = ()) -> list[MenuNode]:
     """The whole tray menu for one snapshot. ``tz`` is the zone times are shown in
-    (None: the machine's); ``autostart`` None hides "Start at login"; ``kept``: the
-    sections kept fresh besides the active role's."""
+    (None: the machine's); ``autostart`` None hides "Start at login"; ``relative``: see
+    ``identity_nodes``; ``kept``: the sections kept fresh besides the active role's."""
     items = list(profiles.values()) if isinstance(profiles, Mapping) else list(profiles)
     s = snapshot
-    model: list[MenuNode] = identity_nodes(s, now, tz)
-    state_line = _state_line(s)
+    model: list[MenuNode] = identity_nodes(s, now, tz, relative=relative)
+    refused = refused_with_keys_left(s, now)
+    state_line = _refused_line(s, now, tz) if refused else _state_line(s)
     if state_line:
         model.append(_info(state_line))
-    if s.problem is not None:
+    if s.problem is not None and not refused:  # the refused line already gives the reason
         model.append(_info("⚠ " + _one_line(problem_line(s.problem))))
     needed = input_node(s, actions)
     if needed is not None:
@@ -336,18 +376,19 @@ class TrayLook:
 
 
 def tray_look(s: Snapshot, now: datetime) -> TrayLook:
-    """fresh → green; refreshing, retrying, input needed → amber; expired, error, or no
-    usable keys (unless a refresh is running) → red; idle → grey. The badge counts
-    minutes in the last hour of the keys."""
+    """fresh → green; refreshing, retrying, input needed, or a refused refresh while the
+    keys still work → amber; expired, error without working keys, or no usable keys
+    (unless a refresh is running) → red; idle → grey. Red means tools fail now. The badge
+    counts minutes in the last hour of the keys."""
     left = None if s.expiration is None else int((s.expiration - now).total_seconds())
     if s.role is None or s.state is RefreshState.IDLE:
         return TrayLook("idle", None, "roletray · no role active")
     state: IconState
     no_keys = left is None or left <= 0  # tools using the target fail now
-    if s.state in (RefreshState.EXPIRED, RefreshState.ERROR) or (
-            no_keys and s.state is not RefreshState.REFRESHING):
+    if s.state is RefreshState.EXPIRED or (no_keys and s.state is not RefreshState.REFRESHING):
         state = "error"
-    elif s.state in (RefreshState.REFRESHING, RefreshState.RETRYING, RefreshState.NEEDS_INPUT):
+    elif s.state in (RefreshState.REFRESHING, RefreshState.RETRYING, RefreshState.NEEDS_INPUT,
+                     RefreshState.ERROR):
         state = "warning"
     else:
         state = "fresh"
@@ -361,7 +402,7 @@ def tray_look(s: Snapshot, now: datetime) -> TrayLook:
         RefreshState.REFRESHING: "refreshing",
         RefreshState.RETRYING: "retrying",
         RefreshState.NEEDS_INPUT: input_label(s),
-        RefreshState.ERROR: "error",
+        RefreshState.ERROR: "refresh refused" if not no_keys else "error",
     }.get(s.state)
     if hint:
         parts.append(hint)

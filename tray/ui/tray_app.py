@@ -66,8 +66,12 @@ from tray.ui.pystray_menu import to_pystray
 log = logging.getLogger(__name__)
 
 ICON_SIZE = 64
-TICK_SECONDS = 20.0  # the tooltip, badge and "in N min" follow the clock this often
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The badge and tooltip count minutes: the clock is looked at once a minute, just after
+# the minute left changes (an idle tray should not wake more: issue 15's idle cost).
+TICK_MAX_SECONDS = 60.0
+TICK_MIN_SECONDS = 5.0
+# SIGHUP: the terminal that started it closed (``roletray demo``): stop cleanly too.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 CallSoon = Callable[[Callable[[], None]], None]
 
@@ -111,6 +115,18 @@ class Services:
     call_soon: CallSoon = _glib_call_soon  # run on the GUI thread
 
 
+def next_tick(snap: Snapshot, now: datetime) -> float:
+    """Seconds until the minutes left of the keys change (then the badge and tooltip do),
+    at most a minute."""
+    if snap.expiration is None:
+        return TICK_MAX_SECONDS
+    left = (snap.expiration - (snap.now or now)).total_seconds()
+    if left <= 0:
+        return TICK_MAX_SECONDS
+    # Just past the boundary, so that the minute shown has changed when we look.
+    return min(TICK_MAX_SECONDS, max(TICK_MIN_SECONDS, left % 60 + 0.5))
+
+
 class TrayApp:
     """One tray icon for one refresher. ``run()`` blocks the main thread until Quit."""
 
@@ -141,7 +157,10 @@ class TrayApp:
         self._shown_title: str | None = None
         self._shown_menu: str | None = None
         self._busy: str | None = None  # "Switching to X…" while a workflow runs
-        self._local_problem: Problem | None = None  # a failed switch: the refresher keeps no trace
+        # A failed switch (the refresher keeps no trace), shown until the next switch, refresh
+        # (new keys or another role: ``_problem_keys`` changes) or "Dismiss".
+        self._local_problem: Problem | None = None
+        self._problem_keys: tuple[str | None, datetime | None] | None = None
         self._autostart: bool | None = None
         self._stop = threading.Event()
         self._work_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-action")
@@ -165,6 +184,7 @@ class TrayApp:
             keep=lambda name: self._work(self._keep, name),
             unkeep=lambda target: self._work(self._unkeep, target),
         )
+        self._dismiss_node = MenuNode("Dismiss this message", self._forget_problem)
         if refresher is not None:
             self.attach(refresher)
 
@@ -266,11 +286,15 @@ class TrayApp:
             self._pending.add(future)
 
     def _tick_loop(self) -> None:
-        while not self._stop.wait(TICK_SECONDS):
+        delay = TICK_MAX_SECONDS
+        while not self._stop.wait(delay):
             try:
-                self.on_snapshot(self._refresher.snapshot())
+                snap = self._refresher.snapshot()
+                self.on_snapshot(snap)
+                delay = next_tick(snap, self._now())
             except Exception:
                 log.exception("tray tick failed")
+                delay = TICK_MAX_SECONDS
 
     # -- events from the core (any thread) -------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
@@ -290,7 +314,9 @@ class TrayApp:
             problem = problem.with_hint(self._service().finding(name))
 
         def show() -> None:
+            snap = self._current()
             self._local_problem = problem
+            self._problem_keys = (snap.role, snap.expiration)
             self.render()
         self._call_soon(show)
         profile = self._profiles.get()[0].get(name)
@@ -299,8 +325,8 @@ class TrayApp:
     # -- the GUI thread --------------------------------------------------------------
     def _show_snapshot(self, snap: Snapshot) -> None:
         prev, self._last = self._last, snap
-        if snap.state is RefreshState.FRESH:
-            self._local_problem = None
+        if self._local_problem is not None and (snap.role, snap.expiration) != self._problem_keys:
+            self._local_problem = None  # new keys or another role: the failure is history
         if prev is None:
             # What is true at start is not news, unless a person must act.
             if snap.state in (RefreshState.NEEDS_INPUT, RefreshState.ERROR):
@@ -323,13 +349,20 @@ class TrayApp:
         """The menu for ``snap`` (default: the refresher's state now), as ``MenuNode``s."""
         snap = snap or self._current()
         profiles, problems = self._profiles.get()
-        if self._local_problem is not None and snap.problem is None:
+        local = self._local_problem is not None and snap.problem is None
+        if local:
             snap = replace(snap, problem=self._local_problem)
+        # No "(in 52 min)": the menu then changes only with its content, and an idle tray
+        # does not rebuild it (every widget, over D-Bus too) each minute.
         model = build_menu_model(snap, profiles, now=snap.now or self._now(), tz=self.tz,
                                  actions=self.actions, autostart=self._autostart,
                                  problems=problems,
                                  config_hint=paths.display_path(self._profiles.path),
-                                 kept=self._kept())
+                                 relative=False, kept=self._kept())
+        if local:
+            at = next((i for i, n in enumerate(model) if n.text.startswith("⚠ ")), None)
+            if at is not None:
+                model.insert(at + 1, self._dismiss_node)
         if self._busy:
             model.insert(0, MenuNode(self._busy, enabled=False))
         return model
@@ -415,13 +448,25 @@ class TrayApp:
         assert self.roles is not None, "attach() a refresher first"
         return self.roles
 
+    def _forget_problem(self) -> None:
+        """On the GUI thread: "Dismiss this message", and the start of a switch or refresh."""
+        self._local_problem = None
+        self.render()
+
+    def _forget_shown_problem(self) -> None:
+        # Read off the GUI thread: at worst a forget that finds nothing left to forget.
+        if self._local_problem is not None:
+            self._call_soon(self._forget_problem)
+
     def _switch(self, name: str) -> None:
+        self._forget_shown_problem()
         try:
             self._service().switch(name)
         except RoletrayError as e:
             self._failed_switch(name, e)
 
     def _refresh(self) -> None:
+        self._forget_shown_problem()
         try:
             self._service().refresh()
         except NeedsInputError:
@@ -462,9 +507,7 @@ class TrayApp:
                                          "failed", str(e), "critical"))
 
     def _clear(self) -> None:
-        def forget() -> None:
-            self._local_problem = None
-        self._call_soon(forget)
+        self._call_soon(self._forget_problem)
         try:
             self._service().clear()
         except RoletrayError as e:
