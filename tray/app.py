@@ -12,7 +12,6 @@ import logging
 import logging.handlers
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -24,6 +23,7 @@ from tray.engine import actions, worker
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control
+from tray.platform import stop_signals
 from tray.serve.keeper import ServedKeeper
 from tray.state import make_private_dirs
 
@@ -165,37 +165,6 @@ def _status_line(snap: Snapshot) -> None:
     print(" ".join(parts), flush=True)
 
 
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[socket.socket]:
-    """SIGINT/SIGTERM become a byte on a socket the main thread blocks on.
-
-    Whichever thread the kernel delivers the signal to, Python's C handler
-    writes it to the wakeup fd; the main thread sleeps in ``recv`` (no polling,
-    no wakeups while idle) and nothing runs inside a signal handler.
-    """
-    rsock, wsock = socket.socketpair()
-    wsock.setblocking(False)
-    old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
-    old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield rsock
-    finally:
-        signal.set_wakeup_fd(old_fd)
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        rsock.close()
-        wsock.close()
-
-
-def _wait_for_stop(rsock: socket.socket) -> int:
-    wanted = {int(signal.SIGINT), int(signal.SIGTERM)}
-    while True:
-        data = rsock.recv(16)
-        for signum in data:
-            if signum in wanted:
-                return signum
-
-
 def run_daemon(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     """``roletray daemon``: the refresher in the foreground until SIGINT or SIGTERM.
 
@@ -208,10 +177,10 @@ def run_daemon(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     subscribers: tuple[Callable[[Snapshot], None], ...] = ()
     if getattr(args, "status_line", False):
         subscribers = (_status_line,)
-    with _stop_signals() as rsock, running_instance(ctx=ctx, subscribers=subscribers) as refresher:
+    with stop_signals.blocked_until_stop() as rsock, running_instance(ctx=ctx, subscribers=subscribers) as refresher:
         log.info("daemon logging to %s; stop with Ctrl-C or SIGTERM",
                  ctx.paths.display(log_path))
-        signum = _wait_for_stop(rsock)
+        signum = stop_signals.wait(rsock)
         log.info("stopping on %s", signal.Signals(signum).name)
     _exit_now_if_stuck(refresher, 0)
     log.info("stopped")

@@ -50,7 +50,7 @@ def call_in_child(call: str, *, env: Mapping[str, str] | None = None,
                               env=None if env is None else dict(env))
     except subprocess.TimeoutExpired:
         raise RoletrayError(f"{call} did not finish within {timeout:.0f} s") from None
-    reply = _last_json(proc.stdout)
+    reply = last_json(proc.stdout)
     if reply is None:
         last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
         raise RoletrayError(f"{call} stopped: {last[:300]}")
@@ -59,7 +59,8 @@ def call_in_child(call: str, *, env: Mapping[str, str] | None = None,
     return reply.get("result")
 
 
-def _last_json(out: str) -> dict[str, Any] | None:
+def last_json(out: str) -> dict[str, Any] | None:
+    """The last line of a child's stdout that is a JSON object (its reply)."""
     for line in reversed(out.splitlines()):
         with contextlib.suppress(ValueError):
             doc = json.loads(line)

@@ -57,6 +57,7 @@ from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, iso_utc, parse_iso_utc
 from tray.engine import actions
+from tray.engine.child import last_json
 from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
             _children.discard(proc)
     for line in err.splitlines()[-5:]:
         log.warning("worker: %s", line[:300])
-    reply = _last_json(out)
+    reply = last_json(out)
     if reply is None:
         raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
                             "without an answer; see the log")
@@ -161,15 +162,6 @@ def terminate_children() -> int:
         with contextlib.suppress(OSError):
             proc.terminate()
     return len(procs)
-
-
-def _last_json(out: str) -> dict[str, Any] | None:
-    for line in reversed(out.splitlines()):
-        with contextlib.suppress(ValueError):
-            doc = json.loads(line)
-            if isinstance(doc, dict):
-                return doc
-    return None
 
 
 def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> actions.Outcome:

@@ -17,8 +17,6 @@ import contextlib
 import logging
 import os
 import secrets
-import signal
-import socket
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -27,6 +25,7 @@ from tray.domain.models import TempCredentials, parse_iso_utc, utcnow
 from tray.engine import actions, worker
 from tray.engine.scheduler import ApsScheduler
 from tray.instance import control
+from tray.platform import stop_signals
 from tray.serve.container import ContainerEndpoint
 from tray.serve.keeper import ServedKeeper
 
@@ -78,28 +77,18 @@ def run(profile: str, env: Mapping[str, str]) -> int:
     keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child)
     token_path, token = write_token(ctx.paths.runtime_dir)
     endpoint = ContainerEndpoint(key_source(ctx, keeper), {profile}, token, now=utcnow)
-    rsock, wsock = socket.socketpair()
-    wsock.setblocking(False)
-    old_fd = signal.set_wakeup_fd(wsock.fileno(), warn_on_full_buffer=False)
-    old = {s: signal.signal(s, lambda *_: None) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        scheduler.start()
-        endpoint.start()
-        print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={endpoint.url_for(profile)}")
-        print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token_path}", flush=True)
-        print("# serving until Ctrl-C", file=sys.stderr, flush=True)
-        wanted = {int(signal.SIGINT), int(signal.SIGTERM)}
-        while not wanted & set(rsock.recv(16)):
-            pass
-    finally:
-        signal.set_wakeup_fd(old_fd)
-        for s, handler in old.items():
-            signal.signal(s, handler)
-        rsock.close()
-        wsock.close()
-        endpoint.stop()
-        scheduler.shutdown(wait=False)
-        worker.terminate_children()
-        with contextlib.suppress(FileNotFoundError):
-            token_path.unlink()
+    with stop_signals.blocked_until_stop() as rsock:
+        try:
+            scheduler.start()
+            endpoint.start()
+            print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={endpoint.url_for(profile)}")
+            print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token_path}", flush=True)
+            print("# serving until Ctrl-C", file=sys.stderr, flush=True)
+            stop_signals.wait(rsock)
+        finally:
+            endpoint.stop()
+            scheduler.shutdown(wait=False)
+            worker.terminate_children()
+            with contextlib.suppress(FileNotFoundError):
+                token_path.unlink()
     return 0
