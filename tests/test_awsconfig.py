@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import botocore.configloader
@@ -283,7 +284,7 @@ def test_check_target_refusals(target_world: tuple[dict[str, dict[str, str]], Ro
                                target: str, expected: str) -> None:
     pm, role = target_world
     with pytest.raises(CredentialsFileError) as err:
-        awsconfig.check_target(target, pm, role, awsconfig.paths.aws_config_file())
+        awsconfig.check_target(target, pm, role, awsconfig.paths.aws_config_file(os.environ))
     assert expected in str(err.value)
     assert err.value.exit_code == 2 and "\n" not in str(err.value)
 

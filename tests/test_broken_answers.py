@@ -3,6 +3,8 @@ one-line error, never a traceback; the daemon retries it as a transient failure.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from faultserver import FaultServer
 from test_sso import world  # noqa: F401 - a fixture
@@ -63,7 +65,7 @@ def test_a_garbage_sso_cache_file_asks_for_a_sign_in(world, garbage, capsys):  #
 
     from tray.aws import sso
 
-    path = sso.cache_dir() / (hashlib.sha1(b"corp").hexdigest() + ".json")
+    path = sso.cache_dir(env=os.environ) / (hashlib.sha1(b"corp").hexdigest() + ".json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(garbage)
     code = main(["assume", "via-sso"])

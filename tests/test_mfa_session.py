@@ -367,7 +367,7 @@ def test_daemon_keeps_the_session_for_cli_hand_overs(aws: AwsSandbox, tmp_path: 
                                       stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20
-            while control.send("status", {}, timeout=5) is None:
+            while control.send("status", {}, timeout=5, path=control.socket_path(Paths.from_env(os.environ))) is None:
                 assert daemon.poll() is None, stderr.read_text()
                 assert time.monotonic() < deadline, "the daemon never listened"
                 time.sleep(0.05)  # polling for the socket, not timing
@@ -422,7 +422,7 @@ def test_refresh_on_a_terminal_asks_and_hands_the_code_over(
     rig.r.switch("guarded-a", mfa_code="902817")
     rig.sched.advance(13 * H)  # the session and then the keys ended: a code is needed
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
-    server = control.ControlServer(control.make_handler(rig.r)).start()
+    server = control.ControlServer(control.make_handler(rig.r), path=control.socket_path(Paths.from_env(os.environ))).start()
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tray", "refresh"],

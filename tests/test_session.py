@@ -94,8 +94,8 @@ def test_the_doctor_stops_a_stuck_process_too(aws: AwsSandbox) -> None:
     # Issue 11: `roletray doctor` hung on a source credential_process that never
     # answers, while `assume` stopped it: the doctor now builds the same session.
     _stuck_source(aws, "sleep 100")
-    code = ("from tray.doctor import diagnose; "
-            "r = diagnose.run_doctor('via-stuck', try_assume=False); "
+    code = ("import os; from tray.doctor import diagnose; "
+            "r = diagnose.run_doctor('via-stuck', try_assume=False, env=os.environ); "
             "print(diagnose.format_report(r))")
     env = {**os.environ, "PYTHONPATH": str(REPO), aws_session.PROCESS_TIMEOUT_ENV: "2"}
     start = time.monotonic()

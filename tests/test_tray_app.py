@@ -177,7 +177,7 @@ def make(config: Path, **svc: Any) -> Tray:
     refresher, notifier, gui = FakeRefresher(), FakeNotifier(), FakeGui()
     services = Services(notifier=notifier, call_soon=gui.call_soon, **svc)
     app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
-                  tz=UTC, now=lambda: NOW, config_path=config)
+                  tz=UTC, now=lambda: NOW, config_path=config, env=os.environ)
     return Tray(app, refresher, notifier, gui)
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import shlex
 import threading
@@ -57,7 +58,7 @@ def raw_config_parse(path: Path | str) -> dict[str, dict[str, str]]:
     naming the file and line. Indented sub-blocks stay as their raw string.
     """
     path = Path(path)
-    shown = paths.display_path(path)
+    shown = _shown(path)
     if not path.is_file():  # botocore treats a missing (or non-file) config as empty
         return {}
     try:
@@ -172,7 +173,7 @@ def _profile_name(section: str) -> str | None:
 
 
 def load_profile_map(path: Path | str | None = None) -> ProfileMap:
-    return build_profile_map(raw_config_parse(paths.aws_config_file() if path is None else path))
+    return build_profile_map(raw_config_parse(paths.aws_config_file(os.environ) if path is None else path))
 
 
 def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
@@ -182,7 +183,7 @@ def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
     """
     from tray.awsfiles import credfile
 
-    path = Path(paths.aws_credentials_file() if path is None else path)
+    path = Path(paths.aws_credentials_file(os.environ) if path is None else path)
     try:
         return set(credfile.section_names(path))
     except (CredentialsFileError, OSError):
@@ -200,7 +201,7 @@ def build_role_profiles(
     ``credential_profiles`` are the credentials file's section names (read
     from the file when None; an unreadable file skips that existence check).
     """
-    shown = paths.display_path(Path(paths.aws_config_file() if path is None else path))
+    shown = _shown(Path(paths.aws_config_file(os.environ) if path is None else path))
     cred_names: set[str] | None = (
         set(credential_profiles) if credential_profiles is not None else credential_profile_names()
     )
@@ -326,8 +327,8 @@ def get_role_profile(name: str, path: Path | str | None = None, *,
 
     ``raw`` is the file at ``path`` already parsed by ``raw_config_parse``.
     """
-    config_path = Path(paths.aws_config_file() if path is None else path)
-    shown = paths.display_path(config_path)
+    config_path = Path(paths.aws_config_file(os.environ) if path is None else path)
+    shown = _shown(config_path)
     if raw is None:
         raw = raw_config_parse(config_path)
     profile_map = build_profile_map(raw)
@@ -379,7 +380,7 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
 
     Raises ``CredentialsFileError`` (exit 2); returns None when the target is fine.
     """
-    shown = paths.display_path(Path(paths.aws_config_file() if path is None else path))
+    shown = _shown(Path(paths.aws_config_file(os.environ) if path is None else path))
     if not target or target != target.strip() or any(c.isspace() for c in target):
         raise CredentialsFileError(f"target '{target}' must be a non-empty section name "
                                    "without spaces")
@@ -405,3 +406,8 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
         raise CredentialsFileError(
             f"{shown}: profile '{target}' has {shadow[0]}: botocore would use that and ignore "
             "keys written to the credentials file; choose another target")
+
+
+def _shown(path: Path) -> str:
+    # Transitional (issue 11): the caller's HOME should come in; until then the process's.
+    return paths.display_path(path, os.environ)

@@ -85,8 +85,7 @@ def ask_and_retry(attempt: Callable[[str | None], T], ask: Callable[[], str | No
         return attempt(code)
 
 
-def run_doctor_in_child(profile: str | None, *, env: Mapping[str, str] | None = None
-                        ) -> tuple[str, str]:
+def run_doctor_in_child(profile: str | None, *, env: Mapping[str, str]) -> tuple[str, str]:
     """(summary, report) from a child process: the doctor loads botocore, which would
     otherwise stay in the long-running parent's memory for good."""
     from tray.engine.child import call_in_child
