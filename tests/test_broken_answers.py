@@ -9,6 +9,7 @@ import pytest
 from faultserver import FaultServer
 from test_sso import world  # noqa: F401 - a fixture
 
+from tray import paths
 from tray.cli import main
 from tray.domain.errors import EndpointError
 from tray.engine.refresh_policy import is_transient
@@ -45,10 +46,9 @@ def test_a_partial_sts_answer_is_a_transient_endpoint_error(aws, monkeypatch):
     from tray.awsfiles import awsconfig
 
     aws.seed_world()
-    role = awsconfig.get_role_profile("platform", aws.config_path)
+    role = awsconfig.get_role_profile("platform", aws.config_path, credentials_path=paths.aws_credentials_file(os.environ))
     with FaultServer("answer", body=PARTIAL) as srv:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
-        import os
         with pytest.raises(EndpointError) as caught:
             sts.assume_role(role, env=dict(os.environ))
     assert is_transient(caught.value)

@@ -37,7 +37,7 @@ from conftest import ACCOUNT, AwsSandbox
 from fakes import EPOCH, FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
-from tray import app
+from tray import app, paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
@@ -149,7 +149,8 @@ def everything_written(rig: Rig, aws: AwsSandbox, log: Path) -> str:
 def test_get_session_token_then_assume_role_from_the_session(aws: AwsSandbox,
                                                              proxy: StsProxy) -> None:
     akid, _ = mfa_world(aws)
-    role = awsconfig.get_role_profile("guarded-a")
+    role = awsconfig.get_role_profile("guarded-a", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     session = mfa_session.start_session(role, "902817", hours=12, env=os.environ)
     assert session is not None and session.key == ("default", SERIAL)
     assert session.expiration == EPOCH + 12 * H

@@ -223,9 +223,7 @@ ROOTS: dict[str, frozenset[str] | None] = {
 }
 # Still reading the process environment, to be given theirs (issue 11): empty when done.
 NOT_YET: dict[str, frozenset[str]] = {
-    "awsfiles/awsconfig.py": frozenset({"_shown", "load_profile_map", "credential_profile_names",
-                                        "build_role_profiles", "get_role_profile",
-                                        "check_target"}),
+    "awsfiles/awsconfig.py": frozenset({"_shown"}),
     "awsfiles/credfile.py": frozenset({"_shown"}),
 }
 

@@ -18,6 +18,7 @@ import pytest
 from conftest import AwsSandbox
 from faultserver import FaultServer
 
+from tray import paths
 from tray.aws import session as aws_session
 from tray.awsfiles import awsconfig
 from tray.domain.errors import CredentialProcessTimeoutError
@@ -72,7 +73,8 @@ def test_two_envs_in_one_process(aws: AwsSandbox, tmp_path: Path) -> None:
     other = {"HOME": str(other_home), "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
     role = RoleProfile(name="platform", role_arn="arn:aws:iam::123456789012:role/platform",
                        source_profile="platform")
-    here = aws_session.client_creator(awsconfig.get_role_profile("platform"),
+    here = aws_session.client_creator(awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)),
                                       env=dict(os.environ))
     there = aws_session.client_creator(role, env=other)
     assert here("sts", aws_access_key_id="AKIAX", aws_secret_access_key="s").meta.region_name \
@@ -208,7 +210,8 @@ def test_a_stuck_process_in_process(aws: AwsSandbox, tmp_path: Path) -> None:
     # Without a terminal (the tray, the daemon's worker) the same bound holds.
     script, pid_file = _grandchild_script(tmp_path)
     _stuck_source(aws, str(script))
-    role = awsconfig.get_role_profile("via-stuck")
+    role = awsconfig.get_role_profile("via-stuck", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     creator = aws_session.client_creator(role, env=dict(os.environ),
                                          limits=aws_session.Limits(process_timeout=1))
     start = time.monotonic()

@@ -25,6 +25,7 @@ from fakes import FakeClock, FakeScheduler
 from ssofake import SsoFake
 from stsproxy import StsProxy
 
+from tray import paths
 from tray.aws import sso, sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AwsError, SsoLoginRequiredError
@@ -105,7 +106,8 @@ def test_an_sso_source_signs_with_the_portals_keys(world: tuple[SsoFake, StsProx
                                                   key_source: str, start_url: str) -> None:
     fake, proxy = world
     write_token(key_source, start_url=start_url)
-    result = assume(awsconfig.get_role_profile(role))
+    result = assume(awsconfig.get_role_profile(role, paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "assumed-role/platform/" in result.identity_arn
     [call] = proxy.calls
     assert call.action == "AssumeRole" and call.access_key_id == fake.role_keys[0]
@@ -125,7 +127,8 @@ def test_a_sign_in_is_asked_for_naming_the_profile_and_why(
     if token_kwargs is not None:
         write_token("corp", **token_kwargs)  # type: ignore[arg-type]
     with pytest.raises(SsoLoginRequiredError) as err:
-        assume(awsconfig.get_role_profile("via-sso"))
+        assume(awsconfig.get_role_profile("via-sso", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert str(err.value).startswith(f"SSO sign-in needed for profile 'sso-dev' ({reason})")
     assert "aws sso login --profile sso-dev" in str(err.value)
     assert err.value.exit_code == 2 and err.value.input_kind == "sso"
@@ -176,7 +179,8 @@ def test_device_flow_writes_botocores_cache_and_botocore_uses_it(
     assert sso.token_state(sso.load_config("sso-dev", env=os.environ), env=os.environ) == "valid"
 
     # botocore itself reads the file we wrote: the role is assumed with the portal's keys.
-    result = assume(awsconfig.get_role_profile("via-sso"))
+    result = assume(awsconfig.get_role_profile("via-sso", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "assumed-role/platform/" in result.identity_arn
     assert proxy.calls[-1].access_key_id == fake.role_keys[0]
     for secret in (fake.issued_token, "fake-refresh-token", "fake-client-secret"):

@@ -550,7 +550,7 @@ def test_autostart_toggles(config: Path) -> None:
 
 
 def test_profiles_are_read_again_only_when_the_file_changes(config: Path) -> None:
-    cache = ProfileCache(config)
+    cache = ProfileCache(config, config.parent / "credentials")
     profiles, problems = cache.get()
     assert sorted(profiles) == ["platform", "secure"] and problems == 1
     assert cache.get()[0] is profiles  # unchanged file: same object, no parse

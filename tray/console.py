@@ -36,7 +36,8 @@ def console_url(profile: str, *, env: Mapping[str, str],
     """
     config_path = paths.aws_config_file(env)
     raw = awsconfig.raw_config_parse(config_path)
-    role = awsconfig.get_role_profile(profile, config_path, raw=raw)
+    role = awsconfig.get_role_profile(
+        profile, config_path, credentials_path=paths.aws_credentials_file(env), raw=raw)
     profile_map = awsconfig.build_profile_map(raw)
     partition = federation.partition_of(role.role_arn)
     if region is not None:

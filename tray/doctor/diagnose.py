@@ -115,7 +115,8 @@ def run_doctor(
                                             "active role: only local checks were run"))
     elif "profile" not in found:
         try:
-            role = awsconfig.get_role_profile(profile_name, config_path)
+            role = awsconfig.get_role_profile(profile_name, config_path,
+                                                credentials_path=creds_path)
         except RoletrayError as err:
             found["profile"] = Finding("profile", "problem", str(err),
                                        fix=_profile_fix(profile_name, profile_map, config_path, e))

@@ -145,7 +145,8 @@ class TrayApp:
         self._paths = Paths.from_env(env)
         self._call_soon = self.svc.call_soon
         self._prompts = MfaPrompts(self._child_env)
-        self._profiles = ProfileCache(config_path or self._paths.aws_config)
+        self._profiles = ProfileCache(config_path or self._paths.aws_config,
+                                     self._paths.aws_credentials)
         self.policy = NotificationPolicy(tz=tz)
         self._notifications = notifications
         self._notifier: Notifier | None = self.svc.notifier
