@@ -282,3 +282,34 @@ def test_the_environment_check_sees_each_way_in() -> None:
     assert [(w, what) for _, w, what in _environment_reads(source)] == [
         ("", "platformdirs"), ("", "from os import environ"), ("f", "os.environ"),
         ("C.m", "os.getenv")]
+
+
+def test_a_source_in_the_contexts_credentials_file_is_found(
+        isolated_env: Path, tmp_path: Path) -> None:
+    # Issue 11: the credentials file looked in was the process's, not the caller's.
+    from tray.awsfiles import awsconfig
+
+    config, creds = tmp_path / "other" / "config", tmp_path / "other" / "credentials"
+    config.parent.mkdir()
+    config.write_text("[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/p\n"
+                      "source_profile = keys-only\n")
+    creds.write_text("[keys-only]\naws_access_key_id = AKIAEXAMPLE\n"
+                     "aws_secret_access_key = x\n")
+    role = awsconfig.get_role_profile("platform", config, credentials_path=creds)
+    assert role.source_profile == "keys-only"
+    roles, errors = awsconfig.build_role_profiles(awsconfig.load_profile_map(config), config,
+                                                  credentials_path=creds)
+    assert set(roles) == {"platform"} and errors == {}
+
+
+def test_the_sso_token_watch_looks_under_the_given_home(
+        isolated_env: Path, tmp_path: Path) -> None:
+    # Issue 11: the refresher's sign-in watch followed the process's HOME.
+    from tray.engine import sso_watch
+
+    config = tmp_path / "config"
+    config.write_text("[profile dev]\nsso_start_url = https://corp.awsapps.com/start\n"
+                      "sso_region = us-east-1\nsso_account_id = 1\nsso_role_name = r\n")
+    watch = sso_watch.watch_token("dev", config, {"HOME": str(tmp_path / "ana")})
+    assert watch is not None
+    assert watch[0].parent == tmp_path / "ana" / ".aws" / "sso" / "cache" and watch[1] is None
