@@ -518,8 +518,10 @@ def test_run_key_write_refused() -> None:
 def test_backend_for_platforms() -> None:
     assert isinstance(backend_for("linux", env=os.environ, command=CMD), XdgAutostart)
     assert isinstance(backend_for("freebsd14", env=os.environ, command=CMD), XdgAutostart)
-    assert isinstance(backend_for("darwin", env=os.environ, command=CMD, runner=Runner()), LaunchAgent)
-    assert isinstance(backend_for("win32", env=os.environ, command=CMD, registry=FakeWinreg()), RunKey)
+    assert isinstance(backend_for("darwin", env=os.environ, command=CMD, runner=Runner()),
+                      LaunchAgent)
+    assert isinstance(backend_for("win32", env=os.environ, command=CMD, registry=FakeWinreg()),
+                      RunKey)
     if sys.platform.startswith("linux"):
         assert isinstance(backend_for(env=os.environ, command=CMD), XdgAutostart)
 

@@ -156,10 +156,14 @@ def test_source_profile_only_in_credentials_file(config: Path, credentials: Path
     credentials.write_text("[dev-keys]\naws_access_key_id = AKIAEXAMPLE\n"
                            "aws_secret_access_key = x\n")
     config.write_text(f"[profile platform]\nrole_arn = {ARN}\nsource_profile = dev-keys\n")
-    roles, errors = awsconfig.build_role_profiles(awsconfig.load_profile_map(paths.aws_config_file(os.environ)), config, credentials_path=paths.aws_credentials_file(os.environ))
+    roles, errors = awsconfig.build_role_profiles(
+        awsconfig.load_profile_map(config), config,
+        credentials_path=paths.aws_credentials_file(os.environ))
     assert errors == {} and roles["platform"].source_profile == "dev-keys"
     credentials.write_text("[other]\n")
-    roles, errors = awsconfig.build_role_profiles(awsconfig.load_profile_map(paths.aws_config_file(os.environ)), config, credentials_path=paths.aws_credentials_file(os.environ))
+    roles, errors = awsconfig.build_role_profiles(
+        awsconfig.load_profile_map(config), config,
+        credentials_path=paths.aws_credentials_file(os.environ))
     assert "does not exist" in str(errors["platform"])
 
 
@@ -244,7 +248,8 @@ def test_region_for(config: Path) -> None:
         "[profile keys]\nregion = us-west-2\n"
         f"[profile plain]\nrole_arn = {ARN}\nsource_profile = default\n")
     pm = awsconfig.load_profile_map(paths.aws_config_file(os.environ))
-    roles, _ = awsconfig.build_role_profiles(pm, config, credential_profiles=(), credentials_path=None)
+    roles, _ = awsconfig.build_role_profiles(pm, config, credential_profiles=(),
+                                             credentials_path=None)
     assert awsconfig.region_for(roles["own"], pm) == "eu-west-1"
     assert awsconfig.region_for(roles["top"], pm) == "us-west-2"  # from the source chain
     assert awsconfig.region_for(roles["plain"], pm) == "ap-northeast-2"
@@ -267,7 +272,8 @@ def target_world(config: Path) -> tuple[dict[str, dict[str, str]], RoleProfile]:
         "[profile web]\nweb_identity_token_file = /tmp/t\nrole_arn = " + ARN + "\n"
         "[profile roletray]\nregion = a\n")
     pm = awsconfig.load_profile_map(paths.aws_config_file(os.environ))
-    return pm, awsconfig.build_role_profiles(pm, config, credential_profiles=("base",), credentials_path=None)[0][
+    return pm, awsconfig.build_role_profiles(pm, config, credential_profiles=("base",),
+                                             credentials_path=None)[0][
         "platform"]
 
 
@@ -300,5 +306,6 @@ def test_check_target_accepts_plain_names(
         target_world: tuple[dict[str, dict[str, str]], RoleProfile]) -> None:
     pm, role = target_world
     # A config profile that only carries a region (as roletray writes) is fine.
-    awsconfig.check_target("roletray", pm, role, paths.aws_config_file(os.environ))  # raises when refused
+    awsconfig.check_target("roletray", pm, role,
+                           paths.aws_config_file(os.environ))  # raises when refused
     awsconfig.check_target("work-role_2", pm, role, paths.aws_config_file(os.environ))

@@ -46,7 +46,8 @@ def test_a_partial_sts_answer_is_a_transient_endpoint_error(aws, monkeypatch):
     from tray.awsfiles import awsconfig
 
     aws.seed_world()
-    role = awsconfig.get_role_profile("platform", aws.config_path, credentials_path=paths.aws_credentials_file(os.environ))
+    role = awsconfig.get_role_profile("platform", aws.config_path,
+                                      credentials_path=paths.aws_credentials_file(os.environ))
     with FaultServer("answer", body=PARTIAL) as srv:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
         with pytest.raises(EndpointError) as caught:

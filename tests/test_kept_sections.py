@@ -35,6 +35,11 @@ MIN = timedelta(minutes=1)
 KEPT = {"roletray": "platform", "second": "other", "third": "platform"}
 
 
+
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    return control.socket_path(Paths.from_env(os.environ))
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
@@ -207,7 +212,7 @@ def test_status_json_lists_every_kept_section_without_an_instance(
 def instance(clock: FakeClock, world: Path) -> Iterator[tuple[Refresher, FakeScheduler, FakeSts]]:
     r, sched, fake = make(clock)
     r.start()
-    server = control.ControlServer(control.make_handler(r), control.socket_path(Paths.from_env(os.environ))).start()
+    server = control.ControlServer(control.make_handler(r), sock()).start()
     yield r, sched, fake
     server.stop()
 

@@ -50,6 +50,10 @@ from tray.paths import Paths
 from tray.settings import Settings
 
 
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    return control.socket_path(Paths.from_env(os.environ))
+
 def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
     """``sts.assume_role`` with the process environment, which conftest points at moto."""
     return sts.assume_role(role, env=os.environ, **kwargs)
@@ -368,7 +372,7 @@ def test_daemon_keeps_the_session_for_cli_hand_overs(aws: AwsSandbox, tmp_path: 
                                       stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20
-            while control.send("status", {}, timeout=5, path=control.socket_path(Paths.from_env(os.environ))) is None:
+            while control.send("status", {}, timeout=5, path=sock()) is None:
                 assert daemon.poll() is None, stderr.read_text()
                 assert time.monotonic() < deadline, "the daemon never listened"
                 time.sleep(0.05)  # polling for the socket, not timing
@@ -423,7 +427,7 @@ def test_refresh_on_a_terminal_asks_and_hands_the_code_over(
     rig.r.switch("guarded-a", mfa_code="902817")
     rig.sched.advance(13 * H)  # the session and then the keys ended: a code is needed
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
-    server = control.ControlServer(control.make_handler(rig.r), path=control.socket_path(Paths.from_env(os.environ))).start()
+    server = control.ControlServer(control.make_handler(rig.r), path=sock()).start()
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tray", "refresh"],

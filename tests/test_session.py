@@ -73,7 +73,8 @@ def test_two_envs_in_one_process(aws: AwsSandbox, tmp_path: Path) -> None:
     other = {"HOME": str(other_home), "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
     role = RoleProfile(name="platform", role_arn="arn:aws:iam::123456789012:role/platform",
                        source_profile="platform")
-    here = aws_session.client_creator(awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+    here = aws_session.client_creator(awsconfig.get_role_profile("platform",
+                                                                 paths.aws_config_file(os.environ),
         credentials_path=paths.aws_credentials_file(os.environ)),
                                       env=dict(os.environ))
     there = aws_session.client_creator(role, env=other)

@@ -37,7 +37,8 @@ def test_a_suspend_after_the_answer_is_not_read_as_skew(isolated_env: Path) -> N
 
 def test_sts_records_when_the_answer_arrived(aws) -> None:
     aws.seed_world()
-    role = awsconfig.get_role_profile("platform", aws.config_path, credentials_path=paths.aws_credentials_file(os.environ))
+    role = awsconfig.get_role_profile("platform", aws.config_path,
+                                      credentials_path=paths.aws_credentials_file(os.environ))
     at = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
     result = sts.assume_role(role, env=dict(os.environ), now=lambda: at)
     assert result.received_at == at and result.server_date is not None

@@ -158,7 +158,8 @@ def test_device_flow_writes_botocores_cache_and_botocore_uses_it(
     slept: list[float] = []
     codes: list[tuple[str, str]] = []
     path = sso.start_sso_login("sso-dev", which=lambda _: None, opener=opened.append,
-                               sleep=slept.append, on_code=lambda c, u: codes.append((c, u)), env=os.environ)
+                               sleep=slept.append, on_code=lambda c, u: codes.append((c, u)),
+                               env=os.environ)
     assert path == sso.cache_dir(env=os.environ) / (hashlib.sha1(b"corp").hexdigest() + ".json")
     assert opened == ["https://device.sso.example/?user_code=ABCD-EFGH"]
     assert codes == [("ABCD-EFGH", opened[0])]
@@ -230,7 +231,8 @@ def test_aws_cli_v2_signs_in_when_it_is_there(world: tuple[SsoFake, StsProxy], t
     monkeypatch.setenv("DISPLAY", ":77")
     aws = _fake_aws(tmp_path, "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64")
     path = sso.start_sso_login("sso-dev", which=lambda name: str(aws) if name == "aws" else None,
-                               opener=lambda _: pytest.fail("the CLI opens the browser"), env=os.environ)
+                               opener=lambda _: pytest.fail("the CLI opens the browser"),
+                               env=os.environ)
     record = json.loads((tmp_path / "aws-record.json").read_text())
     assert record == {"argv": ["sso", "login", "--profile", "sso-dev"], "display": ":77"}
     assert path == sso.token_path(sso.load_config("sso-dev", env=os.environ), env=os.environ)

@@ -297,8 +297,9 @@ def test_region_and_regional_endpoints(aws: AwsSandbox, monkeypatch: pytest.Monk
                     f"[profile regional]\nrole_arn = {arn}\nsource_profile = default\n"
                     "region = us-east-1\nsts_regional_endpoints = regional\n")
     def client(name: str):  # type: ignore[no-untyped-def]
-        return sts.default_client_factory(awsconfig.get_role_profile(name, paths.aws_config_file(os.environ),
-        credentials_path=paths.aws_credentials_file(os.environ)), env=os.environ)("sts")
+        role = awsconfig.get_role_profile(name, paths.aws_config_file(os.environ),
+                                          credentials_path=paths.aws_credentials_file(os.environ))
+        return sts.default_client_factory(role, env=os.environ)("sts")
 
     assert client("platform").meta.region_name == "ap-northeast-2"  # the default's
     assert client("eu").meta.region_name == "eu-west-1"
@@ -490,7 +491,8 @@ def test_verify_target_ok_even_with_env_keys(aws: AwsSandbox,
     aws.write_config("[profile roletray]\nregion = eu-west-1\n")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123", os.environ)  # raises when it does not match
+    sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123",
+                      os.environ)  # raises when it does not match
 
 
 def test_verify_target_mismatch_is_masked(aws: AwsSandbox) -> None:

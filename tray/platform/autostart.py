@@ -568,7 +568,8 @@ class RunKey:
 
 def backend_for(platform: str | None = None, *, env: Mapping[str, str], **injected: Any
                 ) -> Backend:
-    """The backend of ``platform`` (default ``sys.platform``) for ``env``, built with ``injected``."""
+    """The backend of ``platform`` (default ``sys.platform``) for ``env``, built with
+    ``injected``."""
     plat = platform if platform is not None else sys.platform
     if plat == "darwin":
         return LaunchAgent(env=env, **injected)
