@@ -53,6 +53,7 @@ def validate_desktop(path: Path) -> None:
 
 def xdg(**kw: object) -> XdgAutostart:
     kw.setdefault("command", CMD)
+    kw.setdefault("env", os.environ)
     return XdgAutostart(**kw)  # type: ignore[arg-type]
 
 
@@ -120,7 +121,7 @@ def test_status_never_writes(isolated_env: Path) -> None:
     entry_path(isolated_env).unlink()  # the user removed it by hand
     for _ in range(2):
         assert not b.status().enabled
-        assert not backend_for("linux", command=CMD).status().enabled
+        assert not backend_for("linux", env=os.environ, command=CMD).status().enabled
     assert not entry_path(isolated_env).exists()
 
 
@@ -338,7 +339,7 @@ def test_launch_command_falls_back_to_python_m_tray(tmp_path: Path) -> None:
 
 
 def test_default_command_ends_with_run(isolated_env: Path) -> None:
-    b = XdgAutostart()
+    b = XdgAutostart(env=os.environ)
     assert b.command[-1] == "run" and os.path.isabs(b.command[0])
 
 
@@ -366,7 +367,7 @@ class Runner:
 
 
 def agent(runner: Runner | None = None) -> LaunchAgent:
-    return LaunchAgent(command=CMD, runner=runner or Runner(), uid=501)
+    return LaunchAgent(env=os.environ, command=CMD, runner=runner or Runner(), uid=501)
 
 
 def test_launch_agent_enable_writes_the_plist(isolated_env: Path) -> None:
@@ -476,7 +477,7 @@ WIN_CMD = [r"C:\Users\Me Too\pipx\venvs\roletray\Scripts\pythonw.exe", "-m", "tr
 
 def test_run_key_enable_status_disable() -> None:
     reg = FakeWinreg()
-    b = RunKey(command=WIN_CMD, registry=reg)
+    b = RunKey(env=os.environ, command=WIN_CMD, registry=reg)
     assert not b.status().enabled
     st_ = b.enable()
     value, kind = reg.keys[autostart.RUN_KEY]["roletray"]
@@ -491,7 +492,7 @@ def test_run_key_enable_status_disable() -> None:
 
 def test_run_key_disabled_in_task_manager() -> None:
     reg = FakeWinreg()
-    b = RunKey(command=WIN_CMD, registry=reg)
+    b = RunKey(env=os.environ, command=WIN_CMD, registry=reg)
     b.enable()
     # What Task Manager writes for "Disable": first byte 03 (02 = enabled).
     approved = reg.CreateKeyEx(reg.HKEY_CURRENT_USER, autostart.STARTUP_APPROVED_KEY)
@@ -508,38 +509,40 @@ def test_run_key_write_refused() -> None:
     reg = FakeWinreg()
     reg.read_only = True
     with pytest.raises(AutostartError, match="Access is denied"):
-        RunKey(command=WIN_CMD, registry=reg).enable()
+        RunKey(env=os.environ, command=WIN_CMD, registry=reg).enable()
 
 
 # --- choosing, and the command line --------------------------------------------------
 
 
 def test_backend_for_platforms() -> None:
-    assert isinstance(backend_for("linux", command=CMD), XdgAutostart)
-    assert isinstance(backend_for("freebsd14", command=CMD), XdgAutostart)
-    assert isinstance(backend_for("darwin", command=CMD, runner=Runner()), LaunchAgent)
-    assert isinstance(backend_for("win32", command=CMD, registry=FakeWinreg()), RunKey)
+    assert isinstance(backend_for("linux", env=os.environ, command=CMD), XdgAutostart)
+    assert isinstance(backend_for("freebsd14", env=os.environ, command=CMD), XdgAutostart)
+    assert isinstance(backend_for("darwin", env=os.environ, command=CMD, runner=Runner()),
+                      LaunchAgent)
+    assert isinstance(backend_for("win32", env=os.environ, command=CMD, registry=FakeWinreg()),
+                      RunKey)
     if sys.platform.startswith("linux"):
-        assert isinstance(backend_for(command=CMD), XdgAutostart)
+        assert isinstance(backend_for(env=os.environ, command=CMD), XdgAutostart)
 
 
 def test_cli_json_and_text(isolated_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     b = xdg()
-    assert cli("enable", json_output=True, backend=b) == 0
+    assert cli("enable", env=os.environ, json_output=True, backend=b) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == {"enabled": True, "location": "~/.config/autostart/roletray.desktop",
                    "detail": "starts: '/opt/role tray/bin/roletray' run (missing: /opt/role "
                    "tray/bin/roletray; 'roletray autostart enable' updates it)"}
-    assert cli("disable", backend=b) == 0
+    assert cli("disable", env=os.environ, backend=b) == 0
     out = capsys.readouterr().out
     assert out.startswith("autostart disabled: ~/.config/autostart/roletray.desktop\n")
-    assert cli("status", json_output=True, backend=b) == 0
+    assert cli("status", env=os.environ, json_output=True, backend=b) == 0
     assert json.loads(capsys.readouterr().out)["enabled"] is False
 
 
 def test_cli_unknown_action() -> None:
     with pytest.raises(AutostartError, match="unknown action 'maybe'"):
-        cli("maybe", backend=xdg())
+        cli("maybe", env=os.environ, backend=xdg())
 
 
 def test_core_imports_no_gui() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import botocore.configloader
@@ -9,6 +10,7 @@ import botocore.exceptions
 import botocore.session
 import pytest
 
+from tray import paths
 from tray.awsfiles import awsconfig
 from tray.domain.errors import ConfigError, CredentialsFileError, UnknownProfileError
 from tray.domain.models import RoleProfile
@@ -30,14 +32,14 @@ def roles_of(text: str, config: Path, creds: tuple[str, ...] = ("default",)
              ) -> tuple[dict[str, RoleProfile], dict[str, ConfigError]]:
     config.write_text(text)
     return awsconfig.build_role_profiles(awsconfig.load_profile_map(config), config,
-                                         credential_profiles=creds)
+                                         credential_profiles=creds, credentials_path=None)
 
 
 # --- parsing -----------------------------------------------------------------
 
 def test_missing_file_is_empty(config: Path) -> None:
     assert awsconfig.raw_config_parse(config) == {}
-    assert awsconfig.load_profile_map() == {}
+    assert awsconfig.load_profile_map(paths.aws_config_file(os.environ)) == {}
 
 
 def test_profile_map_follows_botocore(config: Path) -> None:
@@ -154,10 +156,14 @@ def test_source_profile_only_in_credentials_file(config: Path, credentials: Path
     credentials.write_text("[dev-keys]\naws_access_key_id = AKIAEXAMPLE\n"
                            "aws_secret_access_key = x\n")
     config.write_text(f"[profile platform]\nrole_arn = {ARN}\nsource_profile = dev-keys\n")
-    roles, errors = awsconfig.build_role_profiles(awsconfig.load_profile_map(), config)
+    roles, errors = awsconfig.build_role_profiles(
+        awsconfig.load_profile_map(config), config,
+        credentials_path=paths.aws_credentials_file(os.environ))
     assert errors == {} and roles["platform"].source_profile == "dev-keys"
     credentials.write_text("[other]\n")
-    roles, errors = awsconfig.build_role_profiles(awsconfig.load_profile_map(), config)
+    roles, errors = awsconfig.build_role_profiles(
+        awsconfig.load_profile_map(config), config,
+        credentials_path=paths.aws_credentials_file(os.environ))
     assert "does not exist" in str(errors["platform"])
 
 
@@ -202,7 +208,8 @@ def test_web_identity_profile_is_not_ours(config: Path) -> None:
                              "web_identity_token_file = /tmp/token\n", config)
     assert roles == {} and errors == {}
     with pytest.raises(ConfigError, match="uses web_identity_token_file"):
-        awsconfig.get_role_profile("ci")
+        awsconfig.get_role_profile("ci", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
 
 
 # --- get_role_profile ---------------------------------------------------------
@@ -213,16 +220,21 @@ def test_get_role_profile(config: Path, credentials: Path) -> None:
                       "source_profile = default\n[platform2]\nrole_arn = x\n"
                       "[profile plain]\nregion = eu-west-1\n[profile broken]\n"
                       f"role_arn = {ARN}\nsource_profile = default\nduration_seconds = 1\n")
-    assert awsconfig.get_role_profile("platform").role_arn == ARN
+    assert awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)).role_arn == ARN
     with pytest.raises(UnknownProfileError) as err:
-        awsconfig.get_role_profile("nope")
+        awsconfig.get_role_profile("nope", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     assert str(err.value) == "~/.aws/config: no profile named 'nope'"
     with pytest.raises(UnknownProfileError, match=r"name it \[profile platform2\]"):
-        awsconfig.get_role_profile("platform2")
+        awsconfig.get_role_profile("platform2", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     with pytest.raises(ConfigError, match="'plain' is not a role profile: it has no role_arn"):
-        awsconfig.get_role_profile("plain")
+        awsconfig.get_role_profile("plain", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     with pytest.raises(ConfigError, match="profile 'broken': duration_seconds '1'"):
-        awsconfig.get_role_profile("broken")
+        awsconfig.get_role_profile("broken", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
 
 
 # --- region_for ------------------------------------------------------------------
@@ -235,8 +247,9 @@ def test_region_for(config: Path) -> None:
         f"[profile mid]\nrole_arn = {ARN}\nsource_profile = keys\n"
         "[profile keys]\nregion = us-west-2\n"
         f"[profile plain]\nrole_arn = {ARN}\nsource_profile = default\n")
-    pm = awsconfig.load_profile_map()
-    roles, _ = awsconfig.build_role_profiles(pm, config, credential_profiles=())
+    pm = awsconfig.load_profile_map(paths.aws_config_file(os.environ))
+    roles, _ = awsconfig.build_role_profiles(pm, config, credential_profiles=(),
+                                             credentials_path=None)
     assert awsconfig.region_for(roles["own"], pm) == "eu-west-1"
     assert awsconfig.region_for(roles["top"], pm) == "us-west-2"  # from the source chain
     assert awsconfig.region_for(roles["plain"], pm) == "ap-northeast-2"
@@ -258,8 +271,9 @@ def target_world(config: Path) -> tuple[dict[str, dict[str, str]], RoleProfile]:
         "[profile legacy-sso]\nsso_start_url = https://x.awsapps.com/start\n"
         "[profile web]\nweb_identity_token_file = /tmp/t\nrole_arn = " + ARN + "\n"
         "[profile roletray]\nregion = a\n")
-    pm = awsconfig.load_profile_map()
-    return pm, awsconfig.build_role_profiles(pm, config, credential_profiles=("base",))[0][
+    pm = awsconfig.load_profile_map(paths.aws_config_file(os.environ))
+    return pm, awsconfig.build_role_profiles(pm, config, credential_profiles=("base",),
+                                             credentials_path=None)[0][
         "platform"]
 
 
@@ -283,7 +297,7 @@ def test_check_target_refusals(target_world: tuple[dict[str, dict[str, str]], Ro
                                target: str, expected: str) -> None:
     pm, role = target_world
     with pytest.raises(CredentialsFileError) as err:
-        awsconfig.check_target(target, pm, role, awsconfig.paths.aws_config_file())
+        awsconfig.check_target(target, pm, role, paths.aws_config_file(os.environ))
     assert expected in str(err.value)
     assert err.value.exit_code == 2 and "\n" not in str(err.value)
 
@@ -292,5 +306,6 @@ def test_check_target_accepts_plain_names(
         target_world: tuple[dict[str, dict[str, str]], RoleProfile]) -> None:
     pm, role = target_world
     # A config profile that only carries a region (as roletray writes) is fine.
-    awsconfig.check_target("roletray", pm, role, None)  # raises when refused
-    awsconfig.check_target("work-role_2", pm, role, None)
+    awsconfig.check_target("roletray", pm, role,
+                           paths.aws_config_file(os.environ))  # raises when refused
+    awsconfig.check_target("work-role_2", pm, role, paths.aws_config_file(os.environ))

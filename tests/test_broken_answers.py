@@ -3,10 +3,13 @@ one-line error, never a traceback; the daemon retries it as a transient failure.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from faultserver import FaultServer
 from test_sso import world  # noqa: F401 - a fixture
 
+from tray import paths
 from tray.cli import main
 from tray.domain.errors import EndpointError
 from tray.engine.refresh_policy import is_transient
@@ -43,10 +46,10 @@ def test_a_partial_sts_answer_is_a_transient_endpoint_error(aws, monkeypatch):
     from tray.awsfiles import awsconfig
 
     aws.seed_world()
-    role = awsconfig.get_role_profile("platform", aws.config_path)
+    role = awsconfig.get_role_profile("platform", aws.config_path,
+                                      credentials_path=paths.aws_credentials_file(os.environ))
     with FaultServer("answer", body=PARTIAL) as srv:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
-        import os
         with pytest.raises(EndpointError) as caught:
             sts.assume_role(role, env=dict(os.environ))
     assert is_transient(caught.value)
@@ -63,7 +66,7 @@ def test_a_garbage_sso_cache_file_asks_for_a_sign_in(world, garbage, capsys):  #
 
     from tray.aws import sso
 
-    path = sso.cache_dir() / (hashlib.sha1(b"corp").hexdigest() + ".json")
+    path = sso.cache_dir(env=os.environ) / (hashlib.sha1(b"corp").hexdigest() + ".json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(garbage)
     code = main(["assume", "via-sso"])

@@ -29,6 +29,15 @@ from tray.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 
 
+
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    return control.socket_path(Paths.from_env(os.environ))
+
+
+def lock() -> Path:
+    return control.lock_path(Paths.from_env(os.environ))
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -36,25 +45,26 @@ def mode(path: Path) -> int:
 # ------------------------------------------------------------------- the lock
 
 def test_second_lock_in_the_same_process_is_refused_and_names_the_pid() -> None:
-    first = control.InstanceLock().acquire()
+    first = control.InstanceLock(lock()).acquire()
     try:
         with pytest.raises(InstanceRunningError) as err:
-            control.InstanceLock().acquire()
+            control.InstanceLock(lock()).acquire()
         assert err.value.exit_code == 2
         assert f"pid {os.getpid()}" in str(err.value)
-        assert control.lock_path().read_text().strip() == str(os.getpid())
-        assert mode(control.lock_path()) == 0o600
+        assert lock().read_text().strip() == str(os.getpid())
+        assert mode(lock()) == 0o600
         assert mode(Paths.from_env(os.environ).state_dir) == 0o700
-        assert control.running_pid() == os.getpid()
+        assert control.running_pid(lock()) == os.getpid()
     finally:
         first.release()
-    with control.InstanceLock():  # free again
+    with control.InstanceLock(lock()):  # free again
         pass
-    assert control.running_pid() is None
+    assert control.running_pid(lock()) is None
 
 
 def test_lock_held_by_another_process_until_it_dies() -> None:
-    code = ("import sys; from tray.instance import control; lock = control.InstanceLock().acquire(); "
+    code = ("import os, sys; from tray.instance import control; from tray.paths import Paths; "
+            "lock = control.InstanceLock(control.lock_path(Paths.from_env(os.environ))).acquire(); "
             "print('locked', flush=True); sys.stdin.read()")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
@@ -62,12 +72,12 @@ def test_lock_held_by_another_process_until_it_dies() -> None:
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "locked"
         with pytest.raises(InstanceRunningError, match=f"pid {child.pid}"):
-            control.InstanceLock().acquire()
+            control.InstanceLock(lock()).acquire()
     finally:
         child.kill()
         child.wait(10)
     # The kernel dropped the dead process's lock: no stale lock to clean up.
-    with control.InstanceLock():
+    with control.InstanceLock(lock()):
         pass
 
 
@@ -92,7 +102,8 @@ class Rig:
                                    rng=random.Random(3), assume_fn=self.sts,
                                    tick_interval=None)
         self.refresher.start()
-        self.server = control.ControlServer(control.make_handler(self.refresher)).start()
+        self.server = control.ControlServer(control.make_handler(self.refresher),
+                                            path=sock()).start()
 
 
 @pytest.fixture
@@ -103,23 +114,23 @@ def rig(isolated_env: Path) -> Iterator[Rig]:
 
 
 def test_no_instance_means_none() -> None:
-    assert control.send("status", {}) is None
+    assert control.send("status", {}, path=sock()) is None
 
 
 def test_socket_is_private(rig: Rig) -> None:
-    path = control.socket_path()
+    path = sock()
     assert stat.S_ISSOCK(path.stat().st_mode)
     assert mode(path) == 0o600 and mode(path.parent) == 0o700
 
 
 def test_commands_reach_the_refresher(rig: Rig) -> None:
-    reply = control.send("status", {})
+    reply = control.send("status", {}, path=sock())
     snap_json = rig.refresher.snapshot().to_json()
     assert reply == {"ok": True, "snapshot": snap_json, "sections": [snap_json]}
     assert reply["snapshot"]["state"] == "idle"
 
     reply = control.send("assume", {"profile": "platform", "target": None, "duration": 1800,
-                                    "mfa_code": None, "force": False})
+                                    "mfa_code": None, "force": False}, path=sock())
     assert reply is not None and reply["ok"] is True
     snap = reply["snapshot"]
     assert snap["role"] == "platform" and snap["state"] == "fresh"
@@ -128,43 +139,44 @@ def test_commands_reach_the_refresher(rig: Rig) -> None:
     assert reply["region"] == "ap-northeast-2" and reply["warnings"] == []
     assert rig.sts.calls[-1]["profile"] == "platform"
 
-    reply = control.send("refresh", {"mfa_code": None})
+    reply = control.send("refresh", {"mfa_code": None}, path=sock())
     assert reply is not None and reply["ok"] and len(rig.sts.calls) == 2
 
-    reply = control.send("assume", {"profile": "guarded"})  # needs a code: says so, no prompt
+    reply = control.send("assume", {"profile": "guarded"},
+                         path=sock())  # needs a code: says so, no prompt
     assert reply is not None and reply["ok"] is False
     assert reply["code"] == "mfa_required" and reply["exit_code"] == 2
     assert reply["profile"] == "guarded"
     assert "needs an MFA code" in reply["error"]
-    reply = control.send("assume", {"profile": "guarded", "mfa_code": "902817"})
+    reply = control.send("assume", {"profile": "guarded", "mfa_code": "902817"}, path=sock())
     assert reply is not None and reply["ok"] and reply["snapshot"]["role"] == "guarded"
-    reply = control.send("mfa", {"code": "447310"})
+    reply = control.send("mfa", {"code": "447310"}, path=sock())
     assert reply is not None and reply["ok"] and rig.sts.calls[-1]["mfa_code"] == "447310"
 
-    reply = control.send("clear", {"target": None})
+    reply = control.send("clear", {"target": None}, path=sock())
     assert reply is not None and reply["ok"] and reply["snapshot"]["state"] == "idle"
     assert rig.refresher.snapshot().role is None
 
 
 def test_errors_become_replies_with_exit_codes(rig: Rig, isolated_env: Path) -> None:
     rig.sts.fail_with = AccessDeniedError("profile 'platform': AccessDenied: not authorized")
-    reply = control.send("assume", {"profile": "platform"})
+    reply = control.send("assume", {"profile": "platform"}, path=sock())
     assert reply == {"ok": False, "code": "access_denied", "exit_code": 1, "profile": None,
                      "error": "profile 'platform': AccessDenied: not authorized"}
-    reply = control.send("refresh", {})  # no active role
+    reply = control.send("refresh", {}, path=sock())  # no active role
     assert reply is not None and reply["exit_code"] == 2 and "no active role" in reply["error"]
     for cmd, payload in [("launch", {}), ("assume", {}), ("assume", {"profile": 7}),
                          ("assume", {"profile": "platform", "duration": "long"}), ("mfa", {})]:
-        reply = control.send(cmd, payload)
+        reply = control.send(cmd, payload, path=sock())
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2, cmd
-    reply = control.send("assume", {"profile": "nope"})
+    reply = control.send("assume", {"profile": "nope"}, path=sock())
     assert reply is not None and reply["code"] in ("unknown_profile", "not_a_profile")
 
 
 def raw_exchange(data: bytes) -> dict[str, Any]:
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(5)
-        s.connect(str(control.socket_path()))
+        s.connect(str(sock()))
         s.sendall(data)
         buf = b""
         while not buf.endswith(b"\n"):
@@ -179,18 +191,18 @@ def test_malformed_requests_get_an_answer_and_the_server_lives_on(rig: Rig) -> N
     assert raw_exchange(b"not json\n")["ok"] is False
     assert raw_exchange(b"[1, 2]\n")["ok"] is False
     assert raw_exchange(b"x" * (control.MAX_LINE + 10))["ok"] is False
-    assert control.send("status", {}) is not None
+    assert control.send("status", {}, path=sock()) is not None
 
 
 def test_status_answers_while_an_assume_is_in_flight(rig: Rig) -> None:
     rig.sts.gate = threading.Event()
     replies: list[dict[str, Any] | None] = []
-    t = threading.Thread(target=lambda: replies.append(control.send("assume",
-                                                                    {"profile": "platform"})))
+    t = threading.Thread(target=lambda: replies.append(
+        control.send("assume", {"profile": "platform"}, path=sock())))
     t.start()
     try:
         assert rig.sts.entered.wait(5)
-        status = control.send("status", {}, timeout=5)
+        status = control.send("status", {}, timeout=5, path=sock())
         assert status is not None and status["snapshot"]["state"] == "idle"
     finally:
         rig.sts.gate.set()
@@ -205,9 +217,9 @@ def test_a_silent_instance_times_out_with_an_error_reply(isolated_env: Path) -> 
         release.wait(10)
         return {"ok": True}
 
-    server = control.ControlServer(stuck).start()
+    server = control.ControlServer(stuck, path=sock()).start()
     try:
-        reply = control.send("status", {}, timeout=0.3)
+        reply = control.send("status", {}, timeout=0.3, path=sock())
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 1
         assert "did not answer" in reply["error"]
     finally:
@@ -216,27 +228,28 @@ def test_a_silent_instance_times_out_with_an_error_reply(isolated_env: Path) -> 
 
 
 def test_stale_socket_means_none_and_is_replaced_at_start(isolated_env: Path) -> None:
-    path = control.socket_path()
+    path = sock()
     control.ensure_private_dir(path.parent)
     dead = socket.socket(socket.AF_UNIX)
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: a crashed instance
     assert path.exists()
-    assert control.send("status", {}) is None
+    assert control.send("status", {}, path=sock()) is None
 
-    server = control.ControlServer(lambda req: {"ok": True, "echo": req["cmd"]}).start()
+    server = control.ControlServer(lambda req: {"ok": True, "echo": req["cmd"]},
+                                   path=sock()).start()
     try:
-        assert control.send("status", {}) == {"ok": True, "echo": "status"}
+        assert control.send("status", {}, path=sock()) == {"ok": True, "echo": "status"}
     finally:
         server.stop()
     assert not path.exists()
-    assert control.send("status", {}) is None
+    assert control.send("status", {}, path=sock()) is None
 
 
 def test_mfa_codes_are_never_logged(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    control.send("assume", {"profile": "guarded", "mfa_code": "902817"})
-    control.send("mfa", {"code": "447310"})
+    control.send("assume", {"profile": "guarded", "mfa_code": "902817"}, path=sock())
+    control.send("mfa", {"code": "447310"}, path=sock())
     assert rig.sts.calls[-1]["mfa_code"] == "447310"
     assert "902817" not in caplog.text and "447310" not in caplog.text
     assert "control: mfa" in caplog.text
@@ -259,7 +272,7 @@ def test_the_cli_asks_for_a_code_when_the_instance_answers_mfa_required(
 
     monkeypatch.setattr(cli, "_needs_mfa", lambda profile, root: "dev")
     monkeypatch.setattr(cli, "_prompt_mfa", lambda serial: "902817")  # the terminal
-    server = control.ControlServer(instance).start()
+    server = control.ControlServer(instance, path=sock()).start()
     try:
         root = cli.Root(env=os.environ, paths=Paths.from_env(os.environ))
         reply = cli._handover_asking("assume", {"profile": "guarded"}, "guarded", "mfa", root)

@@ -28,6 +28,7 @@ from tray import paths
 from tray.domain import wire
 from tray.domain.errors import InstanceRunningError, UsageError
 from tray.instance import control
+from tray.paths import Paths
 
 REPO = Path(__file__).resolve().parent.parent
 NOBODY = 65534
@@ -35,13 +36,22 @@ needs_root = pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,
                                 reason="acting as another user needs root")
 
 
+
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    return control.socket_path(Paths.from_env(os.environ))
+
+
+def lock() -> Path:
+    return control.lock_path(Paths.from_env(os.environ))
+
 def echo(request: dict[str, Any]) -> dict[str, Any]:
     return wire.ok(echo=request.get("cmd"))
 
 
 @pytest.fixture
 def server(isolated_env: Path) -> Iterator[control.ControlServer]:
-    srv = control.ControlServer(echo).start()
+    srv = control.ControlServer(echo, path=sock()).start()
     yield srv
     srv.stop()
 
@@ -101,7 +111,8 @@ def test_the_lock_holds_across_different_runtime_dirs(isolated_env: Path, tmp_pa
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     other_run = tmp_path / "other-run"
     other_run.mkdir(mode=0o700)
-    code = ("import sys; from tray.instance import control; lock = control.InstanceLock().acquire(); "
+    code = ("import os, sys; from tray.instance import control; from tray.paths import Paths; "
+            "lock = control.InstanceLock(control.lock_path(Paths.from_env(os.environ))).acquire(); "
             "print('locked', flush=True); sys.stdin.read()")
     env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_RUNTIME_DIR": str(other_run)}
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
@@ -114,11 +125,11 @@ def test_the_lock_holds_across_different_runtime_dirs(isolated_env: Path, tmp_pa
             else:
                 monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
             with pytest.raises(InstanceRunningError, match=f"pid {child.pid}"):
-                control.InstanceLock().acquire()
+                control.InstanceLock(lock()).acquire()
     finally:
         child.kill()
         child.wait(10)
-    assert control.lock_path().parent == paths.state_dir()
+    assert lock().parent == paths.state_dir(os.environ)
 
 
 # ------------------------------------------------- many clients at once (item 6)
@@ -139,14 +150,14 @@ def gated(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 def test_sixty_pending_connections_fit_in_the_backlog(isolated_env: Path,
                                                       gated: threading.Event) -> None:
-    srv = control.ControlServer(echo).start()
+    srv = control.ControlServer(echo, path=sock()).start()
     socks: list[socket.socket] = []
     try:
         for _ in range(60):  # as 60 CLI calls connect before the server accepts any
             s = socket.socket(socket.AF_UNIX)
             socks.append(s)
             s.settimeout(5)  # non-blocking underneath, like the client: EAGAIN if full
-            s.connect(str(control.socket_path()))
+            s.connect(str(sock()))
             s.sendall(b'{"cmd": "status"}\n')
         gated.set()
         for s in socks:
@@ -161,21 +172,21 @@ def test_sixty_pending_connections_fit_in_the_backlog(isolated_env: Path,
 def test_a_full_backlog_is_retried_then_reported_in_one_line(
         isolated_env: Path, gated: threading.Event, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "BACKLOG", 1)
-    srv = control.ControlServer(echo).start()
+    srv = control.ControlServer(echo, path=sock()).start()
     socks: list[socket.socket] = []
     try:
         while True:  # fill the backlog
             s = socket.socket(socket.AF_UNIX)
             s.setblocking(False)
             try:
-                s.connect(str(control.socket_path()))
+                s.connect(str(sock()))
             except BlockingIOError:
                 s.close()
                 break
             socks.append(s)
             assert len(socks) < 50
         start = time.monotonic()
-        reply = control.send("status", {}, timeout=0.5)
+        reply = control.send("status", {}, timeout=0.5, path=sock())
         assert time.monotonic() - start >= 0.4  # it kept trying until its deadline
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2
         assert "cannot reach the running roletray" in reply["error"]
@@ -193,7 +204,7 @@ def test_sixty_concurrent_cli_calls_all_get_answers(server: control.ControlServe
 
     def call() -> None:
         try:
-            replies.append(control.send("status", {}, timeout=60))
+            replies.append(control.send("status", {}, timeout=60, path=sock()))
         except BaseException as e:  # noqa: BLE001 - collected and asserted below
             failures.append(e)
 
@@ -209,36 +220,36 @@ def test_sixty_concurrent_cli_calls_all_get_answers(server: control.ControlServe
 # ----------------------------------------------- who is at the other end (item 8)
 
 def test_the_client_refuses_a_socket_in_a_folder_others_can_write(isolated_env: Path) -> None:
-    path = control.socket_path()
+    path = sock()
     control.ensure_private_dir(path.parent)
     with socket.socket(socket.AF_UNIX) as fake:
         fake.bind(str(path))
         fake.listen(8)
         os.chmod(path.parent, 0o777)  # a shared folder: anyone could have put it there
         with pytest.raises(UsageError, match=f"{path.parent} is not a private folder"):
-            control.send("mfa", {"code": "902817"}, timeout=1)
+            control.send("mfa", {"code": "902817"}, timeout=1, path=sock())
         fake.setblocking(False)
         with pytest.raises(BlockingIOError):
             fake.accept()  # nobody even connected
 
 
 def test_a_plain_file_at_the_socket_path_means_no_instance(isolated_env: Path) -> None:
-    path = control.socket_path()
+    path = sock()
     control.ensure_private_dir(path.parent)
     path.write_text("left over\n")
-    assert control.send("status", {}) is None
+    assert control.send("status", {}, path=sock()) is None
 
 
 @needs_root
 def test_the_client_refuses_a_socket_owned_by_another_user(isolated_env: Path) -> None:
-    path = control.socket_path()
+    path = sock()
     control.ensure_private_dir(path.parent)
     with socket.socket(socket.AF_UNIX) as fake:
         fake.bind(str(path))
         fake.listen(8)
         os.chown(path, NOBODY, NOBODY)
         with pytest.raises(UsageError, match=f"belongs to uid {NOBODY}"):
-            control.send("mfa", {"code": "902817"}, timeout=1)
+            control.send("mfa", {"code": "902817"}, timeout=1, path=sock())
         fake.setblocking(False)
         with pytest.raises(BlockingIOError):
             fake.accept()
@@ -247,7 +258,7 @@ def test_the_client_refuses_a_socket_owned_by_another_user(isolated_env: Path) -
 @needs_root
 def test_the_client_refuses_a_server_running_as_another_user(isolated_env: Path) -> None:
     """Our socket file in our private folder, but another user's process listens on it."""
-    path = control.socket_path()
+    path = sock()
     control.ensure_private_dir(path.parent)
     bound = socket.socket(socket.AF_UNIX)
     bound.bind(str(path))
@@ -266,7 +277,7 @@ def test_the_client_refuses_a_server_running_as_another_user(isolated_env: Path)
         deadline = time.monotonic() + 10
         with pytest.raises(UsageError, match=f"runs as uid {NOBODY}"):
             # None until the child listens (connect: ECONNREFUSED)
-            while control.send("mfa", {"code": "902817"}, timeout=2) is None:
+            while control.send("mfa", {"code": "902817"}, timeout=2, path=sock()) is None:
                 assert time.monotonic() < deadline, "the fake server never listened"
     finally:
         result.append(finish(child))
@@ -303,29 +314,29 @@ def test_the_server_turns_another_user_away_before_parsing(tmp_path: Path) -> No
 def test_the_server_refuses_a_symlinked_folder(isolated_env: Path, tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir(mode=0o700)
-    folder = control.socket_path().parent
+    folder = sock().parent
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.symlink_to(elsewhere)
     with pytest.raises(UsageError, match="symbolic link"):
-        control.ControlServer(echo).start()
+        control.ControlServer(echo, path=sock()).start()
     assert list(elsewhere.iterdir()) == []
 
 
 # ------------------------------------------------------------- the Low items
 
 def test_a_deeply_nested_request_gets_a_one_line_answer(server: control.ControlServer) -> None:
-    reply = json.loads(exchange(control.socket_path(), b"[" * 60000 + b"\n"))
+    reply = json.loads(exchange(sock(), b"[" * 60000 + b"\n"))
     assert reply["ok"] is False and reply["code"] == "usage"
     assert reply["error"] == "bad request (ValueError)"
-    assert control.send("status", {}) == {"ok": True, "echo": "status"}
+    assert control.send("status", {}, path=sock()) == {"ok": True, "echo": "status"}
 
 
 def test_a_trickling_client_loses_its_connection_at_the_request_deadline(
         isolated_env: Path) -> None:
-    srv = control.ControlServer(echo, request_timeout=0.5).start()
+    srv = control.ControlServer(echo, request_timeout=0.5, path=sock()).start()
     try:
         with socket.socket(socket.AF_UNIX) as s:
-            s.connect(str(control.socket_path()))
+            s.connect(str(sock()))
             s.settimeout(0.1)
             start = time.monotonic()
             answer = b""
@@ -346,14 +357,14 @@ def test_a_trickling_client_loses_its_connection_at_the_request_deadline(
 
 
 def test_idle_connections_hold_at_most_the_bound_of_threads(isolated_env: Path) -> None:
-    srv = control.ControlServer(echo, max_connections=4, request_timeout=0.3).start()
+    srv = control.ControlServer(echo, max_connections=4, request_timeout=0.3, path=sock()).start()
     idle = []
     try:
         for _ in range(20):
             s = socket.socket(socket.AF_UNIX)
-            s.connect(str(control.socket_path()))
+            s.connect(str(sock()))
             idle.append(s)
-        assert control.send("status", {}, timeout=20) == {"ok": True, "echo": "status"}
+        assert control.send("status", {}, timeout=20, path=sock()) == {"ok": True, "echo": "status"}
         serving = [t for t in threading.enumerate() if t.name == "roletray-control-conn"]
         assert len(serving) <= 4
     finally:
@@ -365,7 +376,7 @@ def test_idle_connections_hold_at_most_the_bound_of_threads(isolated_env: Path) 
 def test_a_failing_accept_backs_off_instead_of_spinning(isolated_env: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "ACCEPT_BACKOFF", 0.05)
-    srv = control.ControlServer(echo)
+    srv = control.ControlServer(echo, path=sock())
     calls: list[float] = []
 
     class OutOfFiles:
@@ -383,7 +394,7 @@ def test_a_failing_accept_backs_off_instead_of_spinning(isolated_env: Path,
 
 def test_a_trickling_server_does_not_hold_the_client_past_its_deadline(
         isolated_env: Path) -> None:
-    path = control.socket_path()
+    path = sock()
     control.ensure_private_dir(path.parent)
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(path))
@@ -406,7 +417,7 @@ def test_a_trickling_server_does_not_hold_the_client_past_its_deadline(
     t.start()
     try:
         start = time.monotonic()
-        reply = control.send("status", {}, timeout=0.5)
+        reply = control.send("status", {}, timeout=0.5, path=sock())
         elapsed = time.monotonic() - start
     finally:
         t.join(10)

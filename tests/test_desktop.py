@@ -29,6 +29,19 @@ MFA_CODE = "864209"  # shares no six digits with the account id 123456789012
 OTHER = "arn:aws:iam::123456789012:user/other"
 
 
+
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    from tray.instance import control
+
+    return control.socket_path(Paths.from_env(os.environ))
+
+
+def lock() -> Path:
+    from tray.instance import control
+
+    return control.lock_path(Paths.from_env(os.environ))
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"desktop tests cannot run in CI: {reason}")
@@ -398,7 +411,7 @@ def test_gtk_backend_quit_from_menu_and_single_instance(xs: XSession, aws: Any,
     wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
     from tray.instance import control
 
-    assert control.running_pid() is None
+    assert control.running_pid(lock()) is None
 
 
 def test_ctrl_c_stops_the_tray_cleanly(xs: XSession, aws: Any, start_tray: Any,
@@ -415,14 +428,14 @@ def test_ctrl_c_stops_the_tray_cleanly(xs: XSession, aws: Any, start_tray: Any,
     tray = start_tray(TMPDIR=str(tmp))
     tray.wait_colour("idle")
     assert list(tmp.iterdir()), "pystray wrote no icon file: the test would prove nothing"
-    assert control.socket_path().exists()
+    assert sock().exists()
     tray.proc.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends
     assert tray.proc.wait(timeout=20) == 0, tray.tail()
     wait_for(lambda: xs.tray_icon_geometry() is None, 10, "the icon to leave trayer")
     out = tray.tail()
     assert "roletray: stopping on SIGINT" in out and "quit from the tray menu" not in out
     assert list(tmp.iterdir()) == []
-    assert not control.socket_path().exists() and control.running_pid() is None
+    assert not sock().exists() and control.running_pid(lock()) is None
 
 
 def test_ctrl_c_ends_the_demo_tray_and_removes_its_sandbox(xs: XSession) -> None:

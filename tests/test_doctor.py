@@ -82,7 +82,7 @@ def test_seed_trust_names_another_account(aws):
     _, (_, secret) = world(aws, trust=OTHER_ROOT)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert report.exit_code == 1
     assert report.caller_arn == USER_ARN
@@ -132,7 +132,7 @@ def test_role_that_trusts_the_user_is_ok(aws):
     world(aws, trust=USER_ARN)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert report.exit_code == 0, format_report(report)
     for check in ("profile", "whoami", "trust", "identity", "limits", "assume", "target",
@@ -161,7 +161,7 @@ def test_trust_requires_mfa_and_profile_has_no_mfa_serial(aws):
     world(aws, trust_policy=trust_doc(USER_ARN, MFA_TRUE))
     aws.enforce()
 
-    report = run_doctor("platform", try_assume=False)
+    report = run_doctor("platform", try_assume=False, env=os.environ)
 
     trust = get(report, "trust")
     assert trust.status == "problem" and report.exit_code == 1
@@ -177,7 +177,7 @@ def test_mfa_condition_moto_ignores_it_and_the_real_call_wins(aws):
     world(aws, trust_policy=trust_doc(USER_ARN, MFA_TRUE))
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert status(report, "assume") == "ok"
     trust = get(report, "trust")
@@ -190,7 +190,7 @@ def test_mfa_serial_satisfies_the_condition_and_no_code_means_no_try(aws):
           profile_extra=f"mfa_serial = arn:aws:iam::{ACCOUNT}:mfa/dev\n")
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert status(report, "trust") == "ok"
     assume = get(report, "assume")
@@ -206,7 +206,7 @@ def test_trust_requires_external_id_and_profile_has_none(aws):
     world(aws, trust_policy=trust_doc(USER_ARN, EXTERNAL))
     aws.enforce()
 
-    report = run_doctor("platform", try_assume=False)
+    report = run_doctor("platform", try_assume=False, env=os.environ)
 
     trust = get(report, "trust")
     assert trust.status == "problem" and "external ID" in trust.message
@@ -218,7 +218,7 @@ def test_wrong_external_id_is_a_problem_and_moto_agrees(aws):
     world(aws, trust_policy=trust_doc(USER_ARN, EXTERNAL), profile_extra="external_id = nope-1\n")
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert status(report, "trust") == "problem"
     assert "not the one" in get(report, "trust").message
@@ -228,7 +228,7 @@ def test_wrong_external_id_is_a_problem_and_moto_agrees(aws):
 def test_right_external_id_is_ok(aws):
     world(aws, trust_policy=trust_doc(USER_ARN, EXTERNAL), profile_extra="external_id = ext-4242\n")
     aws.enforce()
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
     assert status(report, "trust") == "ok" and status(report, "assume") == "ok"
     assert report.exit_code == 0
 
@@ -241,7 +241,7 @@ def test_user_without_assume_permission(aws):
     role_arn, _ = world(aws, trust=ROOT_ARN, allow_assume=False)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     trust = get(report, "trust")
     assert trust.status == "ok" and "trusts your account" in trust.message
@@ -267,7 +267,7 @@ def test_explicit_deny_in_a_group_policy(aws):
                          PolicyDocument=json.dumps(deny))
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     identity = get(report, "identity")
     assert identity.status == "problem" and "denies" in identity.message
@@ -283,7 +283,7 @@ def test_same_account_trust_naming_the_user_needs_no_identity_policy(aws):
     world(aws, trust=USER_ARN, allow_assume=False)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     identity = get(report, "identity")
     assert identity.status == "ok" and "none is needed" in identity.message
@@ -298,7 +298,7 @@ def test_account_root_trust_where_moto_differs(aws):
     world(aws, trust=ROOT_ARN)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert status(report, "trust") == "ok"
     assert status(report, "identity") == "ok"
@@ -312,7 +312,7 @@ def test_iam_reads_denied_says_what_it_could_not_see(aws):
     _, (_, secret) = world(aws, trust=OTHER_ROOT, reads=False)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert status(report, "whoami") == "ok"
     trust = get(report, "trust")
@@ -342,7 +342,7 @@ def test_iam_reads_denied_but_the_role_works(aws):
     world(aws, trust=USER_ARN, reads=False)
     aws.enforce()
 
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
 
     assert status(report, "assume") == "ok"
     assert {f.id for f in report.unknowns} == {"trust", "identity"}
@@ -357,7 +357,7 @@ def test_duration_above_max_session_duration(aws):
     aws.admin("iam").update_role(RoleName="platform", MaxSessionDuration=3600)
     aws.enforce()
 
-    report = run_doctor("platform", try_assume=False)
+    report = run_doctor("platform", try_assume=False, env=os.environ)
 
     limits = get(report, "limits")
     assert limits.status == "problem" and "MaxSessionDuration" in limits.message
@@ -375,7 +375,7 @@ def test_role_chaining_is_capped_at_one_hour(aws):
 
     # moto compares the session ARN with the trusted role ARN and refuses; AWS
     # trusts the role's sessions. The policies decide here: no probe.
-    report = run_doctor("deploy", try_assume=False)
+    report = run_doctor("deploy", try_assume=False, env=os.environ)
 
     assert get(report, "whoami").data["Arn"].startswith(
         f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/")
@@ -402,7 +402,7 @@ def test_permissions_boundary_of_the_source_role(aws):
                                       PermissionsBoundary=boundary["Policy"]["Arn"])
     aws.enforce()
 
-    report = run_doctor("deploy", try_assume=False)
+    report = run_doctor("deploy", try_assume=False, env=os.environ)
 
     assert status(report, "trust") == "ok"
     identity = get(report, "identity")
@@ -446,7 +446,7 @@ def test_foreign_target_section_is_reported(aws):
     world(aws, trust=USER_ARN)
     with aws.credentials_path.open("a") as f:
         f.write("\n[roletray]\naws_access_key_id = AKIAOTHER\naws_secret_access_key = y\n")
-    report = run_doctor("platform", try_assume=False)
+    report = run_doctor("platform", try_assume=False, env=os.environ)
     target = get(report, "target")
     assert target.status == "problem" and "long-term keys" in target.message
 
@@ -454,7 +454,7 @@ def test_foreign_target_section_is_reported(aws):
 def test_clock_skew_from_the_date_header(aws):
     world(aws, trust=USER_ARN)
     aws.enforce()
-    report = run_doctor("platform", now=lambda: utcnow() + timedelta(minutes=5),
+    report = run_doctor("platform", env=os.environ, now=lambda: utcnow() + timedelta(minutes=5),
                         try_assume=False)
     clock = get(report, "clock")
     assert clock.status == "problem" and "ahead of" in clock.message
@@ -468,7 +468,7 @@ def test_source_without_keys(aws):
     aws.write_credentials("[other]\naws_access_key_id = AKIAX\naws_secret_access_key = y\n")
     aws.write_config("[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
                      "source_profile = default\n[default]\nregion = us-east-1\n")
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
     who = get(report, "whoami")
     assert who.status == "problem" and "yields no credentials" in who.message
     assert "aws configure --profile default" in (who.fix or "")
@@ -488,7 +488,7 @@ def test_credential_source_environment_uses_the_env_given(aws):
     assert secret not in format_report(report) and secret not in json.dumps(report.to_json())
 
     # Without the variables, the source has nothing, even though [default] has keys.
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
     who = get(report, "whoami")
     assert who.status == "problem" and "yields no credentials" in who.message
 
@@ -498,7 +498,7 @@ def test_unknown_access_key(aws):
     aws.write_credentials("[default]\naws_access_key_id = AKIADELETED0000\n"
                           "aws_secret_access_key = nothing\n")
     aws.enforce()
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
     who = get(report, "whoami")
     assert who.status == "problem" and "does not know the access key" in who.message
     assert report.exit_code == 1
@@ -506,7 +506,7 @@ def test_unknown_access_key(aws):
 
 def test_unknown_profile_lists_the_role_profiles(aws):
     world(aws, trust=USER_ARN)
-    report = run_doctor("plaform")
+    report = run_doctor("plaform", env=os.environ)
     found = get(report, "profile")
     assert found.status == "problem" and "plaform" in found.message
     assert "role profiles found: platform" in (found.fix or "")
@@ -518,7 +518,7 @@ def test_unreachable_endpoint_is_unknown_not_a_crash(aws, monkeypatch):
 
     world(aws, trust=USER_ARN)
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
     assert status(report, "whoami") == "unknown"
     assert "could not reach" in get(report, "whoami").message
     assert status(report, "clock") == "unknown"
@@ -527,14 +527,14 @@ def test_unreachable_endpoint_is_unknown_not_a_crash(aws, monkeypatch):
 def test_broken_config_is_a_finding_not_a_crash(aws):
     aws.write_config("[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
                      "this line is not ini\n")
-    report = run_doctor("platform")
+    report = run_doctor("platform", env=os.environ)
     found = get(report, "profile")
     assert found.status == "problem" and "line 3" in found.message
     assert report.exit_code == 1 and report.finding("file-mode") is not None
 
 
 def test_no_profile_and_no_active_role_runs_the_local_checks():
-    report = run_doctor(None)
+    report = run_doctor(None, env=os.environ)
     assert status(report, "profile") == "unknown"
     assert report.finding("whoami") is None and status(report, "environment") == "ok"
     assert report.exit_code == 0
@@ -584,7 +584,7 @@ def test_client_factory_is_the_seam(aws):
 
         return create_client
 
-    report = run_doctor("platform", client_factory=counting)
+    report = run_doctor("platform", client_factory=counting, env=os.environ)
     assert report.exit_code == 0
     assert set(calls) == {"sts", "iam"} and calls[0] == "sts"
     assert built == ["platform"]  # one source session per run: a chained source assumes once

@@ -35,6 +35,11 @@ MIN = timedelta(minutes=1)
 KEPT = {"roletray": "platform", "second": "other", "third": "platform"}
 
 
+
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    return control.socket_path(Paths.from_env(os.environ))
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
@@ -207,7 +212,7 @@ def test_status_json_lists_every_kept_section_without_an_instance(
 def instance(clock: FakeClock, world: Path) -> Iterator[tuple[Refresher, FakeScheduler, FakeSts]]:
     r, sched, fake = make(clock)
     r.start()
-    server = control.ControlServer(control.make_handler(r)).start()
+    server = control.ControlServer(control.make_handler(r), sock()).start()
     yield r, sched, fake
     server.stop()
 
@@ -258,7 +263,7 @@ def test_the_tray_adds_a_kept_section_for_a_role_and_removes_it(
     r.switch("platform")
     app = TrayApp(r, log_path=world.parent / "roletray.log", notifications=False,
                   services=Services(call_soon=lambda fn: fn()), tz=UTC, now=clock.now,
-                  config_path=world.parent / "config")
+                  config_path=world.parent / "config", env=os.environ)
     keep = find(app.menu(), "Keep fresh in its own profile…")
     assert keep is not None and [n.text for n in keep.children] == [
         "guarded → [guarded-roletray]", "other → [other-roletray]",

@@ -37,7 +37,7 @@ from conftest import ACCOUNT, AwsSandbox
 from fakes import EPOCH, FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
-from tray import app
+from tray import app, paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
@@ -49,6 +49,10 @@ from tray.instance import control
 from tray.paths import Paths
 from tray.settings import Settings
 
+
+def sock() -> Path:
+    """The control socket of the environment the test set up."""
+    return control.socket_path(Paths.from_env(os.environ))
 
 def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
     """``sts.assume_role`` with the process environment, which conftest points at moto."""
@@ -149,7 +153,8 @@ def everything_written(rig: Rig, aws: AwsSandbox, log: Path) -> str:
 def test_get_session_token_then_assume_role_from_the_session(aws: AwsSandbox,
                                                              proxy: StsProxy) -> None:
     akid, _ = mfa_world(aws)
-    role = awsconfig.get_role_profile("guarded-a")
+    role = awsconfig.get_role_profile("guarded-a", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     session = mfa_session.start_session(role, "902817", hours=12, env=os.environ)
     assert session is not None and session.key == ("default", SERIAL)
     assert session.expiration == EPOCH + 12 * H
@@ -367,7 +372,7 @@ def test_daemon_keeps_the_session_for_cli_hand_overs(aws: AwsSandbox, tmp_path: 
                                       stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20
-            while control.send("status", {}, timeout=5) is None:
+            while control.send("status", {}, timeout=5, path=sock()) is None:
                 assert daemon.poll() is None, stderr.read_text()
                 assert time.monotonic() < deadline, "the daemon never listened"
                 time.sleep(0.05)  # polling for the socket, not timing
@@ -422,7 +427,7 @@ def test_refresh_on_a_terminal_asks_and_hands_the_code_over(
     rig.r.switch("guarded-a", mfa_code="902817")
     rig.sched.advance(13 * H)  # the session and then the keys ended: a code is needed
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
-    server = control.ControlServer(control.make_handler(rig.r)).start()
+    server = control.ControlServer(control.make_handler(rig.r), path=sock()).start()
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tray", "refresh"],

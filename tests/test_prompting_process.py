@@ -19,6 +19,7 @@ import pytest
 from conftest import AwsSandbox
 from fakes import FakeClock, FakeScheduler
 
+from tray import paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import CredentialProcessTimeoutError
@@ -71,7 +72,8 @@ def gone(pid: int) -> bool:
 
 def test_a_waiting_process_is_stopped_after_the_bound(aws: AwsSandbox, tmp_path: Path) -> None:
     block, pid_file = waiting_source(aws, tmp_path)
-    role = awsconfig.get_role_profile("via-process")
+    role = awsconfig.get_role_profile("via-process", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     factory = sts.make_client_factory(process_timeout=1)
     assert "assumed-role/platform/" in assume(role, client_factory=factory).identity_arn
 

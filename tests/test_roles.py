@@ -17,6 +17,7 @@ from tray.engine import actions
 from tray.engine.refresher import Refresher
 from tray.engine.roles import Done, ask_and_retry
 from tray.instance import control
+from tray.paths import Paths
 from tray.settings import Settings
 
 
@@ -62,7 +63,8 @@ def instance(isolated_env: Path) -> Iterator[FakeSts]:
     refresher = Refresher(ctx, FakeScheduler(clock), monotonic=clock.monotonic,
                           rng=random.Random(3), assume_fn=sts, tick_interval=None)
     refresher.start()
-    server = control.ControlServer(control.make_handler(refresher)).start()
+    server = control.ControlServer(control.make_handler(refresher),
+                                   path=control.socket_path(Paths.from_env(os.environ))).start()
     yield sts
     server.stop()
 

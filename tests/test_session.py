@@ -18,6 +18,7 @@ import pytest
 from conftest import AwsSandbox
 from faultserver import FaultServer
 
+from tray import paths
 from tray.aws import session as aws_session
 from tray.awsfiles import awsconfig
 from tray.domain.errors import CredentialProcessTimeoutError
@@ -72,7 +73,9 @@ def test_two_envs_in_one_process(aws: AwsSandbox, tmp_path: Path) -> None:
     other = {"HOME": str(other_home), "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9"}
     role = RoleProfile(name="platform", role_arn="arn:aws:iam::123456789012:role/platform",
                        source_profile="platform")
-    here = aws_session.client_creator(awsconfig.get_role_profile("platform"),
+    here = aws_session.client_creator(awsconfig.get_role_profile("platform",
+                                                                 paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)),
                                       env=dict(os.environ))
     there = aws_session.client_creator(role, env=other)
     assert here("sts", aws_access_key_id="AKIAX", aws_secret_access_key="s").meta.region_name \
@@ -94,8 +97,8 @@ def test_the_doctor_stops_a_stuck_process_too(aws: AwsSandbox) -> None:
     # Issue 11: `roletray doctor` hung on a source credential_process that never
     # answers, while `assume` stopped it: the doctor now builds the same session.
     _stuck_source(aws, "sleep 100")
-    code = ("from tray.doctor import diagnose; "
-            "r = diagnose.run_doctor('via-stuck', try_assume=False); "
+    code = ("import os; from tray.doctor import diagnose; "
+            "r = diagnose.run_doctor('via-stuck', try_assume=False, env=os.environ); "
             "print(diagnose.format_report(r))")
     env = {**os.environ, "PYTHONPATH": str(REPO), aws_session.PROCESS_TIMEOUT_ENV: "2"}
     start = time.monotonic()
@@ -208,7 +211,8 @@ def test_a_stuck_process_in_process(aws: AwsSandbox, tmp_path: Path) -> None:
     # Without a terminal (the tray, the daemon's worker) the same bound holds.
     script, pid_file = _grandchild_script(tmp_path)
     _stuck_source(aws, str(script))
-    role = awsconfig.get_role_profile("via-stuck")
+    role = awsconfig.get_role_profile("via-stuck", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     creator = aws_session.client_creator(role, env=dict(os.environ),
                                          limits=aws_session.Limits(process_timeout=1))
     start = time.monotonic()

@@ -11,6 +11,7 @@ from fakes import FakeClock
 from fakests import write_world
 from test_refresher import REFRESH, make_rig
 
+from tray import paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.models import AssumeResult, TempCredentials, iso_utc
@@ -36,7 +37,8 @@ def test_a_suspend_after_the_answer_is_not_read_as_skew(isolated_env: Path) -> N
 
 def test_sts_records_when_the_answer_arrived(aws) -> None:
     aws.seed_world()
-    role = awsconfig.get_role_profile("platform", aws.config_path)
+    role = awsconfig.get_role_profile("platform", aws.config_path,
+                                      credentials_path=paths.aws_credentials_file(os.environ))
     at = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
     result = sts.assume_role(role, env=dict(os.environ), now=lambda: at)
     assert result.received_at == at and result.server_date is not None
@@ -47,7 +49,8 @@ def test_the_worker_reply_carries_it(isolated_env: Path) -> None:
 
     creds_path = write_world(isolated_env)[1]
     ctx = actions.Context.from_env(os.environ)
-    role = awsconfig.get_role_profile("platform")
+    role = awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     creds = TempCredentials("ASIAWORKER0000000000", "s" * 40, "t" * 60, T0 + 60 * MIN)
     actions.write(AssumeResult("platform", creds, "arn:aws:sts::1:assumed-role/p/s", "AROA:s",
                                server_date=T0, received_at=T0 + MIN), role, "roletray", ctx)

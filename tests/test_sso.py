@@ -25,6 +25,7 @@ from fakes import FakeClock, FakeScheduler
 from ssofake import SsoFake
 from stsproxy import StsProxy
 
+from tray import paths
 from tray.aws import sso, sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AwsError, SsoLoginRequiredError
@@ -87,7 +88,7 @@ def world(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Ss
 
 def write_token(key_source: str, *, token: str = TOKEN, expires_in: timedelta = timedelta(hours=8),
                 start_url: str = START_URL) -> Path:
-    path = sso.cache_dir() / (hashlib.sha1(key_source.encode()).hexdigest() + ".json")
+    path = sso.cache_dir(env=os.environ) / (hashlib.sha1(key_source.encode()).hexdigest() + ".json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"startUrl": start_url, "region": "us-east-1",
                                 "accessToken": token,
@@ -105,7 +106,8 @@ def test_an_sso_source_signs_with_the_portals_keys(world: tuple[SsoFake, StsProx
                                                   key_source: str, start_url: str) -> None:
     fake, proxy = world
     write_token(key_source, start_url=start_url)
-    result = assume(awsconfig.get_role_profile(role))
+    result = assume(awsconfig.get_role_profile(role, paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "assumed-role/platform/" in result.identity_arn
     [call] = proxy.calls
     assert call.action == "AssumeRole" and call.access_key_id == fake.role_keys[0]
@@ -125,7 +127,8 @@ def test_a_sign_in_is_asked_for_naming_the_profile_and_why(
     if token_kwargs is not None:
         write_token("corp", **token_kwargs)  # type: ignore[arg-type]
     with pytest.raises(SsoLoginRequiredError) as err:
-        assume(awsconfig.get_role_profile("via-sso"))
+        assume(awsconfig.get_role_profile("via-sso", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert str(err.value).startswith(f"SSO sign-in needed for profile 'sso-dev' ({reason})")
     assert "aws sso login --profile sso-dev" in str(err.value)
     assert err.value.exit_code == 2 and err.value.input_kind == "sso"
@@ -155,8 +158,9 @@ def test_device_flow_writes_botocores_cache_and_botocore_uses_it(
     slept: list[float] = []
     codes: list[tuple[str, str]] = []
     path = sso.start_sso_login("sso-dev", which=lambda _: None, opener=opened.append,
-                               sleep=slept.append, on_code=lambda c, u: codes.append((c, u)))
-    assert path == sso.cache_dir() / (hashlib.sha1(b"corp").hexdigest() + ".json")
+                               sleep=slept.append, on_code=lambda c, u: codes.append((c, u)),
+                               env=os.environ)
+    assert path == sso.cache_dir(env=os.environ) / (hashlib.sha1(b"corp").hexdigest() + ".json")
     assert opened == ["https://device.sso.example/?user_code=ABCD-EFGH"]
     assert codes == [("ABCD-EFGH", opened[0])]
     assert slept == [1, 1, 1, 6]  # pending, pending, slow down (+5 s), granted
@@ -173,10 +177,11 @@ def test_device_flow_writes_botocores_cache_and_botocore_uses_it(
     assert doc["accessToken"] == fake.issued_token and doc["startUrl"] == START_URL
     assert doc["refreshToken"] == "fake-refresh-token" and doc["clientId"] == "fake-client-id"
     assert doc["expiresAt"].endswith("Z") and doc["registrationExpiresAt"].endswith("Z")
-    assert sso.token_state(sso.load_config("sso-dev")) == "valid"
+    assert sso.token_state(sso.load_config("sso-dev", env=os.environ), env=os.environ) == "valid"
 
     # botocore itself reads the file we wrote: the role is assumed with the portal's keys.
-    result = assume(awsconfig.get_role_profile("via-sso"))
+    result = assume(awsconfig.get_role_profile("via-sso", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "assumed-role/platform/" in result.identity_arn
     assert proxy.calls[-1].access_key_id == fake.role_keys[0]
     for secret in (fake.issued_token, "fake-refresh-token", "fake-client-secret"):
@@ -193,9 +198,9 @@ def test_device_flow_gives_up_when_nobody_approves(world: tuple[SsoFake, StsProx
 
     with pytest.raises(AwsError, match="was not approved in time"):
         sso.start_sso_login("sso-dev", which=lambda _: None, opener=lambda _: None,
-                            sleep=sleep, monotonic=lambda: mono[0], timeout=5)
+                            sleep=sleep, monotonic=lambda: mono[0], timeout=5, env=os.environ)
     assert fake.paths().count("/token") == 5
-    assert sso.token_state(sso.load_config("sso-dev")) == "missing"
+    assert sso.token_state(sso.load_config("sso-dev", env=os.environ), env=os.environ) == "missing"
 
 
 def _fake_aws(tmp_path: Path, version: str) -> Path:
@@ -226,11 +231,12 @@ def test_aws_cli_v2_signs_in_when_it_is_there(world: tuple[SsoFake, StsProxy], t
     monkeypatch.setenv("DISPLAY", ":77")
     aws = _fake_aws(tmp_path, "aws-cli/2.15.30 Python/3.11.8 Linux/6.1 exe/x86_64")
     path = sso.start_sso_login("sso-dev", which=lambda name: str(aws) if name == "aws" else None,
-                               opener=lambda _: pytest.fail("the CLI opens the browser"))
+                               opener=lambda _: pytest.fail("the CLI opens the browser"),
+                               env=os.environ)
     record = json.loads((tmp_path / "aws-record.json").read_text())
     assert record == {"argv": ["sso", "login", "--profile", "sso-dev"], "display": ":77"}
-    assert path == sso.token_path(sso.load_config("sso-dev"))
-    assert sso.token_state(sso.load_config("sso-dev")) == "valid"
+    assert path == sso.token_path(sso.load_config("sso-dev", env=os.environ), env=os.environ)
+    assert sso.token_state(sso.load_config("sso-dev", env=os.environ), env=os.environ) == "valid"
     assert fake.requests == []  # the CLI did it all
 
 
@@ -239,10 +245,10 @@ def test_aws_cli_v1_has_no_sso_login_so_the_device_flow_runs(
     fake, _ = world
     aws = _fake_aws(tmp_path, "aws-cli/1.45.11 Python/3.11.7 Linux/6.18 botocore/1.43.11")
     sso.start_sso_login("sso-dev", which=lambda _: str(aws), opener=lambda _: None,
-                        sleep=lambda _: None)
+                        sleep=lambda _: None, env=os.environ)
     assert not (tmp_path / "aws-record.json").exists()
     assert "/device_authorization" in fake.paths()
-    assert sso.token_state(sso.load_config("sso-dev")) == "valid"
+    assert sso.token_state(sso.load_config("sso-dev", env=os.environ), env=os.environ) == "valid"
 
 
 # ---------------------------------------------------------------------- refreshing
@@ -271,7 +277,7 @@ def test_the_refresher_waits_for_the_sign_in_then_resumes_by_itself(
     assert r.snapshot().state is RefreshState.NEEDS_INPUT and len(proxy.calls) == 1
 
     sso.start_sso_login("sso-dev", which=lambda _: None, opener=lambda _: None,
-                        sleep=lambda _: None)
+                        sleep=lambda _: None, env=os.environ)
     r.check_wake()  # the token file changed: refresh at once
     snap = r.snapshot()
     assert snap.state is RefreshState.FRESH and snap.input_needed is None

@@ -16,6 +16,7 @@ import pytest
 from conftest import ACCOUNT, AwsSandbox  # tests/ is on sys.path (pytest's rootdir-less import)
 from faultserver import FaultServer
 
+from tray import paths
 from tray.aws import session as aws_session
 from tray.aws import sts
 from tray.awsfiles import awsconfig
@@ -66,7 +67,8 @@ def proxy(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultSer
 def test_seed_flow(aws: AwsSandbox, proxy: FaultServer) -> None:
     aws.seed_world()
     aws.enforce()
-    result = assume(awsconfig.get_role_profile("platform"), now=lambda: NOW)
+    result = assume(awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)), now=lambda: NOW)
     ts = int(NOW.timestamp())
     assert result.identity_arn == (f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/"
                                    f"roletray-{ts}")
@@ -92,7 +94,8 @@ def test_parameters_from_profile_and_arguments(aws: AwsSandbox, proxy: FaultServ
     add_config(aws, f"[profile tuned]\nrole_arn = {arn}\nsource_profile = default\n"
                     "external_id = ext-42\nrole_session_name = alice\nduration_seconds = 1800\n")
     aws.enforce()
-    role = awsconfig.get_role_profile("tuned")
+    role = awsconfig.get_role_profile("tuned", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     first = assume(role)
     assert first.identity_arn.endswith("assumed-role/platform/alice")
     assert first.server_date is not None
@@ -111,7 +114,8 @@ def test_mfa(aws: AwsSandbox, proxy: FaultServer) -> None:
     add_config(aws, f"[profile mfa]\nrole_arn = {arn}\nsource_profile = default\n"
                     f"mfa_serial = {serial}\n")
     aws.enforce()
-    role = awsconfig.get_role_profile("mfa")
+    role = awsconfig.get_role_profile("mfa", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     with pytest.raises(MfaRequiredError) as err:
         assume(role)
     assert serial in str(err.value) and err.value.exit_code == 2
@@ -125,7 +129,8 @@ def test_mfa(aws: AwsSandbox, proxy: FaultServer) -> None:
 def test_bad_duration_argument(aws: AwsSandbox, proxy: FaultServer) -> None:
     aws.seed_world()
     with pytest.raises(UsageError, match="duration 60 must be a whole number from 900"):
-        assume(awsconfig.get_role_profile("platform"), duration=60)
+        assume(awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)), duration=60)
     assert proxy.requests == 0
 
 
@@ -138,7 +143,8 @@ def test_chained_role_source(aws: AwsSandbox) -> None:
                     f"role_session_name = chain\n[profile top]\nrole_arn = {top}\n"
                     "source_profile = base\n")
     aws.enforce()
-    result = assume(awsconfig.get_role_profile("top"))
+    result = assume(awsconfig.get_role_profile("top", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert result.identity_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/top/roletray-")
 
 
@@ -149,7 +155,8 @@ def test_chained_source_denied_names_the_source(aws: AwsSandbox) -> None:
                     f"[profile top]\nrole_arn = {base}\nsource_profile = base\n")
     aws.enforce()
     with pytest.raises(AccessDeniedError) as err:
-        assume(awsconfig.get_role_profile("top"))
+        assume(awsconfig.get_role_profile("top", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert str(err.value).startswith("profile 'top': profile 'base': AccessDenied")
 
 
@@ -161,7 +168,8 @@ def test_chained_source_is_bounded_too(aws: AwsSandbox, monkeypatch: pytest.Monk
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
         start = time.monotonic()
         with pytest.raises(EndpointError) as err:
-            assume(awsconfig.get_role_profile("top"), client_factory=FAST)
+            assume(awsconfig.get_role_profile("top", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)), client_factory=FAST)
         assert time.monotonic() - start < 10  # botocore's defaults would wait minutes
     assert str(err.value).startswith("profile 'top': STS at ")
     assert srv.requests == 2  # base's AssumeRole, retried once; ours never started
@@ -181,10 +189,12 @@ def test_credential_process_source(aws: AwsSandbox, tmp_path: Path) -> None:
                     f"[profile via-badproc]\nrole_arn = {arn}\nsource_profile = badproc\n")
     aws.write_credentials("")  # the process is the only source of keys
     aws.enforce()
-    result = assume(awsconfig.get_role_profile("via-proc"))
+    result = assume(awsconfig.get_role_profile("via-proc", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "assumed-role/platform/" in result.identity_arn
     with pytest.raises(SourceCredentialsError) as err:
-        assume(awsconfig.get_role_profile("via-badproc"))
+        assume(awsconfig.get_role_profile("via-badproc", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert str(err.value) == (
         "credential_process for profile 'badproc' exited with code 3; its messages are not "
         "repeated here (they may hold a secret): run `aws sts get-caller-identity --profile "
@@ -206,7 +216,8 @@ def test_a_failing_process_never_repeats_its_stderr(aws: AwsSandbox, tmp_path: P
     aws.write_credentials("")
     caplog.set_level("DEBUG")
     with pytest.raises(SourceCredentialsError) as err:
-        assume(awsconfig.get_role_profile("via-leaky"))
+        assume(awsconfig.get_role_profile("via-leaky", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "exited with code 1" in str(err.value) and "--profile leaky" in str(err.value)
     shown = str(err.value) + repr(err.value.kwargs) + caplog.text
     assert fake_secret not in shown and "refresh failed" not in shown
@@ -219,7 +230,8 @@ def test_credential_source_environment(aws: AwsSandbox,
     add_config(aws, f"[profile envrole]\nrole_arn = {arn}\ncredential_source = Environment\n")
     aws.write_credentials("")
     aws.enforce()
-    role = awsconfig.get_role_profile("envrole")
+    role = awsconfig.get_role_profile("envrole", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     with pytest.raises(SourceCredentialsError, match="credential_source Environment"):
         assume(role)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", akid)
@@ -234,7 +246,8 @@ def test_role_profile_that_is_its_own_source(aws: AwsSandbox) -> None:
                     f"aws_access_key_id = {akid}\naws_secret_access_key = {secret}\n")
     aws.write_credentials("")
     aws.enforce()
-    result = assume(awsconfig.get_role_profile("selfish"))
+    result = assume(awsconfig.get_role_profile("selfish", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert "assumed-role/platform/" in result.identity_arn
 
 
@@ -247,7 +260,8 @@ def test_sts_endpoint_variable_wins(aws: AwsSandbox, monkeypatch: pytest.MonkeyP
     with FaultServer("refuse") as dead:
         monkeypatch.setenv("AWS_ENDPOINT_URL", dead.url)
         assert "assumed-role/platform/" in assume(
-            awsconfig.get_role_profile("platform")).identity_arn
+            awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))).identity_arn
 
 
 def test_sts_endpoint_variable_alone(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,7 +269,8 @@ def test_sts_endpoint_variable_alone(aws: AwsSandbox, monkeypatch: pytest.Monkey
     aws.enforce()
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", aws.url)
-    role = awsconfig.get_role_profile("platform")
+    role = awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     # Checked before the call, so that a mistake never reaches the real AWS.
     assert sts.default_client_factory(role, env=os.environ)("sts").meta.endpoint_url == aws.url
     assert "assumed-role/platform/" in assume(role).identity_arn
@@ -267,7 +282,8 @@ def test_profile_endpoint_url(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) 
                     f"endpoint_url = {aws.url}\n")
     aws.enforce()
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    role = awsconfig.get_role_profile("local")
+    role = awsconfig.get_role_profile("local", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
     assert sts.default_client_factory(role, env=os.environ)("sts").meta.endpoint_url == aws.url
     assert "assumed-role/platform/" in assume(role).identity_arn
 
@@ -281,7 +297,9 @@ def test_region_and_regional_endpoints(aws: AwsSandbox, monkeypatch: pytest.Monk
                     f"[profile regional]\nrole_arn = {arn}\nsource_profile = default\n"
                     "region = us-east-1\nsts_regional_endpoints = regional\n")
     def client(name: str):  # type: ignore[no-untyped-def]
-        return sts.default_client_factory(awsconfig.get_role_profile(name), env=os.environ)("sts")
+        role = awsconfig.get_role_profile(name, paths.aws_config_file(os.environ),
+                                          credentials_path=paths.aws_credentials_file(os.environ))
+        return sts.default_client_factory(role, env=os.environ)("sts")
 
     assert client("platform").meta.region_name == "ap-northeast-2"  # the default's
     assert client("eu").meta.region_name == "eu-west-1"
@@ -303,7 +321,8 @@ def test_access_denied_by_trust(aws: AwsSandbox) -> None:
     add_config(aws, f"[profile locked]\nrole_arn = {locked}\nsource_profile = default\n")
     aws.enforce()
     with pytest.raises(AccessDeniedError) as err:
-        assume(awsconfig.get_role_profile("locked"))
+        assume(awsconfig.get_role_profile("locked", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     msg = str(err.value)
     # AWS's own words, quoted (moto leaves out AWS's "on resource: ARN"; the role is named).
     assert f"User: arn:aws:iam::{ACCOUNT}:user/dev is not authorized to perform: sts:AssumeRole" \
@@ -321,7 +340,8 @@ def test_revoked_source_keys(aws: AwsSandbox) -> None:
     aws.admin("iam").delete_access_key(UserName="dev", AccessKeyId=akid)
     aws.enforce()
     with pytest.raises(SourceCredentialsError) as err:
-        assume(awsconfig.get_role_profile("platform"))
+        assume(awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     msg = str(err.value)
     assert msg.startswith("profile 'platform': source profile 'default' keys were rejected "
                           "by AWS: InvalidClientTokenId")
@@ -369,7 +389,8 @@ def test_broken_credentials_file_is_not_quoted(aws: AwsSandbox) -> None:
     akid, secret = aws.users["dev"]
     aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n{secret}\n")
     with pytest.raises(ConfigError) as err:
-        assume(awsconfig.get_role_profile("platform"))
+        assume(awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert str(err.value) == "profile 'platform': botocore cannot parse ~/.aws/credentials"
     assert secret not in str(err.value)
 
@@ -380,7 +401,8 @@ def test_source_role_needing_mfa_is_refused(aws: AwsSandbox, proxy: FaultServer)
                     f"mfa_serial = arn:aws:iam::{ACCOUNT}:mfa/dev\n"
                     f"[profile top]\nrole_arn = {arn}\nsource_profile = mid\n")
     with pytest.raises(ConfigError, match="source profile 'mid' needs an MFA code"):
-        assume(awsconfig.get_role_profile("top"))
+        assume(awsconfig.get_role_profile("top", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ)))
     assert proxy.requests == 0  # botocore never got to prompt on a terminal
 
 
@@ -389,7 +411,8 @@ def test_source_role_needing_mfa_is_refused(aws: AwsSandbox, proxy: FaultServer)
 def _seed_pointing_at(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch, url: str) -> RoleProfile:
     aws.seed_world()
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", url)
-    return awsconfig.get_role_profile("platform")
+    return awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
+        credentials_path=paths.aws_credentials_file(os.environ))
 
 
 def test_refused_port_fails_fast(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -468,7 +491,8 @@ def test_verify_target_ok_even_with_env_keys(aws: AwsSandbox,
     aws.write_config("[profile roletray]\nregion = eu-west-1\n")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAFROMENV")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123", os.environ)  # raises when it does not match
+    sts.verify_target("roletray", "ASIAEXAMPLENEWKEY123",
+                      os.environ)  # raises when it does not match
 
 
 def test_verify_target_mismatch_is_masked(aws: AwsSandbox) -> None:

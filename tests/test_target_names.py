@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,8 @@ def test_the_socket_refuses_a_hostile_target(isolated_env: Path, name):
     try:
         for cmd, payload in [("assume", {"profile": "platform", "target": name}),
                              ("clear", {"target": name})]:
-            reply = control.send(cmd, payload)
+            reply = control.send(cmd, payload,
+                                 path=control.socket_path(Paths.from_env(os.environ)))
             assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2, cmd
             assert "is not a section name roletray writes" in reply["error"]
         assert rig.sts.calls == []

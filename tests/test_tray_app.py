@@ -177,7 +177,7 @@ def make(config: Path, **svc: Any) -> Tray:
     refresher, notifier, gui = FakeRefresher(), FakeNotifier(), FakeGui()
     services = Services(notifier=notifier, call_soon=gui.call_soon, **svc)
     app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
-                  tz=UTC, now=lambda: NOW, config_path=config)
+                  tz=UTC, now=lambda: NOW, config_path=config, env=os.environ)
     return Tray(app, refresher, notifier, gui)
 
 
@@ -550,7 +550,7 @@ def test_autostart_toggles(config: Path) -> None:
 
 
 def test_profiles_are_read_again_only_when_the_file_changes(config: Path) -> None:
-    cache = ProfileCache(config)
+    cache = ProfileCache(config, config.parent / "credentials")
     profiles, problems = cache.get()
     assert sorted(profiles) == ["platform", "secure"] and problems == 1
     assert cache.get()[0] is profiles  # unchanged file: same object, no parse

@@ -203,7 +203,8 @@ def run_tray(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     log_path = setup_logging(to_stderr=True, quiet=bool(getattr(args, "quiet", True)),
                              log_file=ctx.paths.log_dir / LOG_NAME)
     app = tray_app.TrayApp(None, log_path=log_path, config_path=ctx.config_path,
-                           notifications=ctx.settings.notifications, backend=backend)
+                           notifications=ctx.settings.notifications, backend=backend,
+                           env=env)
     try:
         with running_instance(ctx=ctx, subscribers=(app.on_snapshot,)) as refresher:
             app.attach(refresher)

@@ -246,7 +246,8 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
 
     config_path = root.paths.aws_config
     profile_map = awsconfig.load_profile_map(config_path)
-    roles, problems = awsconfig.build_role_profiles(profile_map, config_path)
+    roles, problems = awsconfig.build_role_profiles(
+        profile_map, config_path, credentials_path=root.paths.aws_credentials)
     items: list[dict[str, Any]] = []
     for name in sorted(set(roles) | set(problems)):
         role = roles.get(name)
@@ -308,7 +309,9 @@ def _needs_mfa(profile_name: str | None, root: Root) -> str | None:
     from tray.awsfiles import awsconfig
 
     try:
-        return awsconfig.get_role_profile(profile_name, root.paths.aws_config).mfa_serial
+        return awsconfig.get_role_profile(
+            profile_name, root.paths.aws_config,
+            credentials_path=root.paths.aws_credentials).mfa_serial
     except RoletrayError:
         return None  # the real call reports the problem with full context
 

@@ -8,7 +8,6 @@ reaches the federation endpoint. The URL returned is a bearer credential.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ DEFAULT_REGION = "us-east-1"
 _TOKEN_KEYS = ("aws_session_token", "aws_security_token")
 
 
-def console_url(profile: str, *, env: Mapping[str, str] | None = None,
+def console_url(profile: str, *, env: Mapping[str, str],
                 destination: str | None = None, region: str | None = None,
                 keys: TempCredentials | None = None, mfa_code: str | None = None,
                 client_factory: Callable[..., Any] | None = None,
@@ -35,10 +34,10 @@ def console_url(profile: str, *, env: Mapping[str, str] | None = None,
     ``env`` locates the AWS files and the endpoint override, and the AssumeRole
     resolves the source from it as botocore would.
     """
-    env = os.environ if env is None else env
     config_path = paths.aws_config_file(env)
     raw = awsconfig.raw_config_parse(config_path)
-    role = awsconfig.get_role_profile(profile, config_path, raw=raw)
+    role = awsconfig.get_role_profile(
+        profile, config_path, credentials_path=paths.aws_credentials_file(env), raw=raw)
     profile_map = awsconfig.build_profile_map(raw)
     partition = federation.partition_of(role.role_arn)
     if region is not None:

@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 from tray.ui.tray_app import select_backend
 
-                select_backend()
+                select_backend(os.environ)
             except (RoletrayError, ImportError) as e:  # e.g. no PyGObject: the demo still runs
                 print(f"No tray here: {e}.\n{TRAY_NEEDS}.\nRunning the daemon instead "
                       "(Ctrl-C stops it).", flush=True)

@@ -94,36 +94,29 @@ def _shorten(path: Path, home: str) -> str:
     return s
 
 
-# --- for modules that do not take a ``Paths`` yet (aws, awsfiles, doctor, ui, control's
-# defaults) ------------------------------------------------------------------------------
-# Each reads the process environment when ``env`` is None; new code takes a ``Paths``.
+# --- for modules that take an env mapping rather than a ``Paths`` (aws, awsfiles, doctor,
+# ui): each reads only the mapping it is given, never the process environment. ---------------
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
-
-
-def aws_config_file(env: Mapping[str, str] | None = None) -> Path:
-    e = _env(env)
-    return _expand(e.get("AWS_CONFIG_FILE") or "~/.aws/config", e)
+def aws_config_file(env: Mapping[str, str]) -> Path:
+    return _expand(env.get("AWS_CONFIG_FILE") or "~/.aws/config", env)
 
 
-def aws_credentials_file(env: Mapping[str, str] | None = None) -> Path:
-    e = _env(env)
-    return _expand(e.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials", e)
+def aws_credentials_file(env: Mapping[str, str]) -> Path:
+    return _expand(env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials", env)
 
 
-def settings_file(env: Mapping[str, str] | None = None) -> Path:
-    return Paths.from_env(_env(env)).settings_file
+def settings_file(env: Mapping[str, str]) -> Path:
+    return Paths.from_env(env).settings_file
 
 
-def state_dir(env: Mapping[str, str] | None = None) -> Path:
-    return Paths.from_env(_env(env)).state_dir
+def state_dir(env: Mapping[str, str]) -> Path:
+    return Paths.from_env(env).state_dir
 
 
-def runtime_dir(env: Mapping[str, str] | None = None) -> Path:
-    return Paths.from_env(_env(env)).runtime_dir
+def runtime_dir(env: Mapping[str, str]) -> Path:
+    return Paths.from_env(env).runtime_dir
 
 
-def display_path(path: Path, env: Mapping[str, str] | None = None) -> str:
+def display_path(path: Path, env: Mapping[str, str]) -> str:
     """A path as the user would write it: ``~/.aws/credentials``."""
-    return _shorten(path, _home(_env(env)))
+    return _shorten(path, _home(env))

@@ -69,19 +69,13 @@ class SsoConfig:
         return hashlib.sha1((self.session_name or self.start_url).encode("utf-8")).hexdigest()
 
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    # The one fallback to the process environment in tray/aws, for callers that do
-    # not pass theirs yet (the refresher's token watch, the tray's sign-in).
-    return os.environ if env is None else env
-
-
-def cache_dir(env: Mapping[str, str] | None = None) -> Path:
+def cache_dir(env: Mapping[str, str]) -> Path:
     """``~/.aws/sso/cache`` under ``env``'s HOME (botocore fixes its own copy at import)."""
-    home = _env(env).get("HOME") or os.path.expanduser("~")
+    home = env.get("HOME") or os.path.expanduser("~")
     return Path(home) / ".aws" / "sso" / "cache"
 
 
-def token_path(cfg: SsoConfig, env: Mapping[str, str] | None = None) -> Path:
+def token_path(cfg: SsoConfig, env: Mapping[str, str]) -> Path:
     return cache_dir(env) / f"{cfg.cache_key}.json"
 
 
@@ -97,8 +91,8 @@ def find_sso_profile(name: str, profile_map: Mapping[str, Mapping[str, str]]) ->
     return None
 
 
-def load_config(profile: str, config_path: Path | None = None,
-                env: Mapping[str, str] | None = None) -> SsoConfig:
+def load_config(profile: str, config_path: Path | None = None, *,
+                env: Mapping[str, str]) -> SsoConfig:
     """The SSO settings of ``profile``, its ``[sso-session]`` merged in."""
     path = config_path or paths.aws_config_file(env)
     shown = paths.display_path(path, env)
@@ -126,8 +120,8 @@ def load_config(profile: str, config_path: Path | None = None,
                      session_name=session_name, scopes=scopes)
 
 
-def token_state(cfg: SsoConfig, now: datetime | None = None,
-                env: Mapping[str, str] | None = None) -> TokenState:
+def token_state(cfg: SsoConfig, now: datetime | None = None, *,
+                env: Mapping[str, str]) -> TokenState:
     """What the cached token of ``cfg`` looks like; never returns the token."""
     path = token_path(cfg, env)
     try:
@@ -167,7 +161,7 @@ def start_sso_login(
     profile: str,
     *,
     config_path: Path | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     which: Callable[[str], str | None] = shutil.which,
     runner: Runner = subprocess.run,
     opener: Opener | None = None,
@@ -184,14 +178,14 @@ def start_sso_login(
     it off the UI thread. ``on_code(user_code, url)`` lets the caller show the
     code the browser page asks to confirm (device flow only).
     """
-    cfg = load_config(profile, config_path, env)
+    cfg = load_config(profile, config_path, env=env)
     aws = aws_cli_v2(which=which, runner=runner, env=env)
     if aws is not None:
         log.info("signing in to AWS SSO for profile %s with %s", profile, aws)
         try:
             # Arguments are names only; the CLI inherits the desktop session to open a browser.
             done = runner([aws, "sso", "login", "--profile", profile],
-                          env=dict(_env(env)), timeout=timeout,
+                          env=dict(env), timeout=timeout,
                           check=False)
         except subprocess.TimeoutExpired as e:
             raise AwsError(f"`aws sso login --profile {profile}` did not finish within "
@@ -205,14 +199,14 @@ def start_sso_login(
 
 
 def aws_cli_v2(*, which: Callable[[str], str | None] = shutil.which, runner: Runner = subprocess.run,
-               env: Mapping[str, str] | None = None) -> str | None:
+               env: Mapping[str, str]) -> str | None:
     """The path of an AWS CLI that has ``aws sso login`` (version 2), or None."""
     path = which("aws")
     if not path:
         return None
     try:
         out = runner([path, "--version"], capture_output=True, text=True, timeout=20,
-                     env=dict(_env(env)), check=False)
+                     env=dict(env), check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = f"{out.stdout or ''} {out.stderr or ''}"
@@ -229,7 +223,7 @@ def device_login(
     now: Callable[[], datetime] = utcnow,
     on_code: Callable[[str, str], None] | None = None,
     timeout: float = LOGIN_TIMEOUT,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
 ) -> Path:
     """The device authorization flow of ``sso-oidc``, then botocore's cache file
     (under ``env``'s HOME)."""
@@ -291,17 +285,16 @@ def device_login(
     return path
 
 
-def _oidc_client(region: str, env: Mapping[str, str] | None) -> Any:
+def _oidc_client(region: str, env: Mapping[str, str]) -> Any:
     from botocore import UNSIGNED
     from botocore.config import Config
 
     from tray.aws import session as aws_session
 
-    e = _env(env)
-    session = aws_session.base_session(e)
+    session = aws_session.base_session(env)
     return session.create_client(
         "sso-oidc", region_name=region,
-        endpoint_url=aws_session.endpoint_from(e, "sso-oidc"), config=Config(
+        endpoint_url=aws_session.endpoint_from(env, "sso-oidc"), config=Config(
         signature_version=UNSIGNED, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
         retries={"mode": "standard", "total_max_attempts": 2}))
 

@@ -336,7 +336,8 @@ def _sso_error(profile: RoleProfile, env: Mapping[str, str]) -> RoletrayError:
         config_path = paths.aws_config_file(env)
         profile_map = awsconfig.load_profile_map(config_path)
         name = sso.find_sso_profile(name, profile_map) or name
-        reason = sso.login_reason(sso.token_state(sso.load_config(name, config_path), env=env))
+        reason = sso.login_reason(sso.token_state(sso.load_config(name, config_path, env=env),
+                                                  env=env))
     except RoletrayError:
         pass  # the sign-in itself will say what is wrong with the configuration
     return SsoLoginRequiredError(profile=name, reason=reason)

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import shlex
 import threading
@@ -57,7 +58,7 @@ def raw_config_parse(path: Path | str) -> dict[str, dict[str, str]]:
     naming the file and line. Indented sub-blocks stay as their raw string.
     """
     path = Path(path)
-    shown = paths.display_path(path)
+    shown = _shown(path)
     if not path.is_file():  # botocore treats a missing (or non-file) config as empty
         return {}
     try:
@@ -171,18 +172,18 @@ def _profile_name(section: str) -> str | None:
     return parts[1] if len(parts) == 2 else None
 
 
-def load_profile_map(path: Path | str | None = None) -> ProfileMap:
-    return build_profile_map(raw_config_parse(paths.aws_config_file() if path is None else path))
+def load_profile_map(path: Path | str) -> ProfileMap:
+    return build_profile_map(raw_config_parse(path))
 
 
-def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
+def credential_profile_names(path: Path | str) -> set[str] | None:
     """Section names of the shared credentials file, read-only; None if unreadable.
 
     botocore lets ``source_profile`` name a profile that exists only there.
     """
     from tray.awsfiles import credfile
 
-    path = Path(paths.aws_credentials_file() if path is None else path)
+    path = Path(path)
     try:
         return set(credfile.section_names(path))
     except (CredentialsFileError, OSError):
@@ -191,18 +192,22 @@ def credential_profile_names(path: Path | str | None = None) -> set[str] | None:
 
 def build_role_profiles(
     profile_map: Mapping[str, Mapping[str, str]],
-    path: Path | str | None = None,
+    path: Path | str,
     *,
+    credentials_path: Path | str | None,
     credential_profiles: Iterable[str] | None = None,
 ) -> tuple[dict[str, RoleProfile], dict[str, ConfigError]]:
     """The valid role profiles, and a ``ConfigError`` for each broken one.
 
-    ``credential_profiles`` are the credentials file's section names (read
-    from the file when None; an unreadable file skips that existence check).
+    ``credential_profiles`` are the credentials file's section names (read from
+    ``credentials_path`` when None; None there, or an unreadable file, skips that
+    existence check).
     """
-    shown = paths.display_path(Path(paths.aws_config_file() if path is None else path))
+    shown = _shown(Path(path))
     cred_names: set[str] | None = (
-        set(credential_profiles) if credential_profiles is not None else credential_profile_names()
+        set(credential_profiles) if credential_profiles is not None
+        else credential_profile_names(credentials_path) if credentials_path is not None
+        else None
     )
     roles: dict[str, RoleProfile] = {}
     errors: dict[str, ConfigError] = {}
@@ -320,18 +325,20 @@ def _has_static_keys(name: str, profile_map: Mapping[str, Mapping[str, str]],
     return any(k in values for k in STATIC_KEYS) or bool(cred_names and name in cred_names)
 
 
-def get_role_profile(name: str, path: Path | str | None = None, *,
+def get_role_profile(name: str, path: Path | str, *, credentials_path: Path | str | None,
                      raw: Mapping[str, Mapping[str, str]] | None = None) -> RoleProfile:
     """The role profile ``name``, or the error that says why it is not usable.
 
-    ``raw`` is the file at ``path`` already parsed by ``raw_config_parse``.
+    ``raw`` is the file at ``path`` already parsed by ``raw_config_parse``; a
+    ``source_profile`` may also name a section of ``credentials_path``.
     """
-    config_path = Path(paths.aws_config_file() if path is None else path)
-    shown = paths.display_path(config_path)
+    config_path = Path(path)
+    shown = _shown(config_path)
     if raw is None:
         raw = raw_config_parse(config_path)
     profile_map = build_profile_map(raw)
-    roles, errors = build_role_profiles(profile_map, config_path)
+    roles, errors = build_role_profiles(profile_map, config_path,
+                                        credentials_path=credentials_path)
     if name in roles:
         return roles[name]
     if name in errors:
@@ -374,12 +381,12 @@ def region_for(profile: RoleProfile | str, profile_map: Mapping[str, Mapping[str
 
 
 def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
-                 role: RoleProfile | None, path: Path | str | None = None) -> None:
+                 role: RoleProfile | None, path: Path | str) -> None:
     """Refuse a target section that botocore would not read as plain keys, or that is not ours.
 
     Raises ``CredentialsFileError`` (exit 2); returns None when the target is fine.
     """
-    shown = paths.display_path(Path(paths.aws_config_file() if path is None else path))
+    shown = _shown(Path(path))
     if not target or target != target.strip() or any(c.isspace() for c in target):
         raise CredentialsFileError(f"target '{target}' must be a non-empty section name "
                                    "without spaces")
@@ -405,3 +412,8 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
         raise CredentialsFileError(
             f"{shown}: profile '{target}' has {shadow[0]}: botocore would use that and ignore "
             "keys written to the credentials file; choose another target")
+
+
+def _shown(path: Path) -> str:
+    # Transitional (issue 11): the caller's HOME should come in; until then the process's.
+    return paths.display_path(path, os.environ)

@@ -44,11 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NoReturn
 
+from tray import paths
 from tray.awsfiles import filelock_lite, inifile, sharedfile
 from tray.awsfiles.sharedfile import Fingerprint, Patience, Snapshot
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
-from tray.paths import display_path
 
 MARKER = "x_roletray_managed"
 ROLE_KEY = "x_roletray_role"
@@ -84,7 +84,7 @@ def validate_text(text: str, path: Path) -> None:
             text.encode("utf-8")
         except UnicodeEncodeError as e:  # text decoded with surrogateescape, say
             lineno = len(inifile.split_lines(text[: e.start] + "x"))
-            _refuse(display_path(path), lineno, "bytes that are not UTF-8 text")
+            _refuse(_shown(path), lineno, "bytes that are not UTF-8 text")
     _parse(text, path)
 
 
@@ -98,7 +98,7 @@ def _parse(text: str, path: Path) -> inifile.Layout:
     file, and double-checks files with whitespace or line breaks other than
     space, tab, CR and LF, the corner where two readers could most easily part.
     """
-    shown = display_path(path)
+    shown = _shown(path)
     if text.startswith("\ufeff"):
         raise CredentialsFileError(
             f"{shown} line 1: the file starts with a UTF-8 byte-order mark (BOM), which botocore "
@@ -150,7 +150,7 @@ def _decode(data: bytes, path: Path) -> str:
     except UnicodeDecodeError as e:
         before = data[: e.start].decode("utf-8")
         lineno = len(inifile.split_lines(before + "x"))
-        _refuse(display_path(path), lineno, "bytes that are not UTF-8 text")
+        _refuse(_shown(path), lineno, "bytes that are not UTF-8 text")
 
 
 Read = tuple[Snapshot, str, inifile.Layout]
@@ -164,7 +164,7 @@ def _read(real: Path, path: Path, keep: frozenset[str] = frozenset(),
     missing one of them is the file mid-rewrite, never a base to write from.
     ``settler``: the write's own, so that one deadline bounds all its waits.
     """
-    shown = display_path(path)
+    shown = _shown(path)
     settler = settler or sharedfile.Settler(PATIENCE)
     while True:
         snap = sharedfile.read_once(real, shown)
@@ -287,7 +287,7 @@ def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: 
     A section that roletray did not write is refused (``CredentialsFileError``)
     unless it is empty, or ``force`` is given and it holds no long-term keys.
     """
-    shown = display_path(path)
+    shown = _shown(path)
     _check_target(target, shown)
     if not role or role != role.strip() or "\n" in role or "\r" in role:
         raise CredentialsFileError(f"{shown}: role name {role!r} cannot be written")
@@ -315,7 +315,7 @@ def check_writable(path: Path, target: str, *, force: bool = False) -> None:
     For callers that want to refuse before asking AWS for keys: a file botocore
     cannot parse, a bad target name, a section roletray may not replace.
     """
-    shown = display_path(path)
+    shown = _shown(path)
     _check_target(target, shown)
     layout = _load(path)
     state, why = _classify(_section_items(layout, target))
@@ -328,7 +328,7 @@ def remove_credentials(path: Path, target: str) -> bool:
 
     A section roletray did not write is refused with ``CredentialsFileError``.
     """
-    shown = display_path(path)
+    shown = _shown(path)
     _check_target(target, shown)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
@@ -351,7 +351,7 @@ def set_profile_region(config_path: Path, target: str, region: str) -> None:
     folder, 0700) is created when missing. Nothing is written, not even the
     file's mtime, when the region is already set.
     """
-    shown = display_path(config_path)
+    shown = _shown(config_path)
     _check_target(target, shown)
     if target != "default" and shlex.split(f"profile {target}") != ["profile", target]:
         raise CredentialsFileError(f"{shown}: [profile {target}] is not a name botocore reads")
@@ -440,22 +440,22 @@ def check_can_write(path: Path) -> None:
     and a lock file that is a regular file if there is one. ``os.access``
     judges as the kernel would, a read-only mount included (even for root).
     """
-    shown = display_path(path)
+    shown = _shown(path)
     real = _resolve(path)
     if real.exists() and not os.access(real, os.W_OK):
         raise CredentialsFileError(f"{shown}: the file is read-only"
-                                   + (f" (a link to {display_path(real)})" if real != path
+                                   + (f" (a link to {_shown(real)})" if real != path
                                       else "") + "; roletray changed nothing")
     folder = real.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # created on write: its nearest existing parent decides
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CredentialsFileError(f"{shown}: its folder {display_path(folder)} is not "
+        raise CredentialsFileError(f"{shown}: its folder {_shown(folder)} is not "
                                    "writable; roletray changed nothing")
     lock = lock_path(path)
     with suppress(FileNotFoundError):
         if not stat.S_ISREG(os.lstat(lock).st_mode):
-            raise CredentialsFileError(f"{shown}: its lock file {display_path(lock)} is not "
+            raise CredentialsFileError(f"{shown}: its lock file {_shown(lock)} is not "
                                        "a regular file; roletray changed nothing")
 
 
@@ -466,7 +466,7 @@ def file_warnings(path: Path) -> list[str]:
         st = os.stat(real)
     except OSError:
         return []
-    shown = display_path(path)
+    shown = _shown(path)
     warnings = []
     if st.st_mode & 0o022:
         warnings.append(f"{shown} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
@@ -533,7 +533,7 @@ Edit = Callable[[str, inifile.Layout], "str | None"]
 
 def _update(path: Path, edit: Edit, *, create: bool) -> bool:
     """Lock, read afresh, validate, edit, write atomically. True when the file changed."""
-    shown = display_path(path)
+    shown = _shown(path)
     real = _resolve(path)
     if not real.parent.is_dir():
         if not create:
@@ -645,3 +645,8 @@ def _pid_alive(pid: int) -> bool:
     except OverflowError:
         return False
     return True
+
+
+def _shown(path: Path) -> str:
+    # Transitional (issue 11): the caller's HOME should come in; until then the process's.
+    return paths.display_path(path, os.environ)

@@ -77,7 +77,7 @@ def run_doctor(
     profile_name: str | None,
     *,
     client_factory: ClientFactory | None = None,
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str],
     now: Callable[[], datetime] | None = None,
     try_assume: bool = True,
     mfa_code: str | None = None,
@@ -89,7 +89,7 @@ def run_doctor(
     ``profile_name`` None means the active role. ``try_assume=False`` skips the
     real AssumeRole (the policies are still read and evaluated).
     """
-    e: Mapping[str, str] = os.environ if env is None else env
+    e = env
     clock = now or utcnow
     config_path, creds_path = paths.aws_config_file(e), paths.aws_credentials_file(e)
     found: dict[str, Finding] = {}
@@ -115,7 +115,8 @@ def run_doctor(
                                             "active role: only local checks were run"))
     elif "profile" not in found:
         try:
-            role = awsconfig.get_role_profile(profile_name, config_path)
+            role = awsconfig.get_role_profile(profile_name, config_path,
+                                                credentials_path=creds_path)
         except RoletrayError as err:
             found["profile"] = Finding("profile", "problem", str(err),
                                        fix=_profile_fix(profile_name, profile_map, config_path, e))

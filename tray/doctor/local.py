@@ -27,7 +27,7 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
                  role: RoleProfile | None, config_path: Path, creds_path: Path,
                  env: Mapping[str, str]) -> Finding:
     """The target section must be one botocore reads as plain keys, and ours to write."""
-    settings_shown = paths.display_path(paths.settings_file(), env)
+    settings_shown = paths.display_path(paths.settings_file(env), env)
     shadow = [k for k in awsconfig.SHADOWING_KEYS if k in profile_map.get(target, {})]
     if shadow:
         config_shown = paths.display_path(config_path, env)

@@ -84,7 +84,8 @@ def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
     check_target(target)
     raw = awsconfig.raw_config_parse(ctx.config_path)
     profile_map = awsconfig.build_profile_map(raw)
-    role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
+    role = awsconfig.get_role_profile(profile_name, ctx.config_path,
+                                      credentials_path=ctx.credentials_path, raw=raw)
     awsconfig.check_target(target, profile_map, role, ctx.config_path)
     credfile.check_writable(ctx.credentials_path, target, force=force)
     # The switch changes up to three files together: each must be writable before
@@ -198,7 +199,8 @@ def assume_only(
     nothing is written, neither a section nor the state. ``Outcome.target`` is ''."""
     raw = awsconfig.raw_config_parse(ctx.config_path)
     profile_map = awsconfig.build_profile_map(raw)
-    role = awsconfig.get_role_profile(profile_name, ctx.config_path, raw=raw)
+    role = awsconfig.get_role_profile(profile_name, ctx.config_path,
+                                      credentials_path=ctx.credentials_path, raw=raw)
     session = mfa_session if mfa_code is None and mfa_session is not None \
         and mfa_session.key == session_key(role) else None
     from tray.aws import sts  # not at import: the tray and the daemon never call it themselves

@@ -5,7 +5,8 @@ botocore's models after they are freed, so a long-running tray that ran it
 in-process would stay ~10 MiB larger for good. The function is named as
 ``"package.module:function"`` (no import here, so the parent's import graph
 stays free of it); its keyword arguments go through the child's stdin, never
-argv::
+argv, and it gets ``env=``, the environment it runs in (the child's own: the parent's
+``env``)::
 
     parent -> {"call": "tray.doctor.brief:brief", "kwargs": {"profile": "platform"}}
     child  -> {"ok": true, "result": ...}  or  {"ok": false, "error": "..."}
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -34,7 +36,7 @@ def _resolve(call: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def call_in_child(call: str, *, env: Mapping[str, str] | None = None,
+def call_in_child(call: str, *, env: Mapping[str, str],
                   timeout: float = TIMEOUT, **kwargs: Any) -> Any:
     """``module:function(**kwargs)`` in ``python -m tray.engine.child``; its result.
 
@@ -42,12 +44,12 @@ def call_in_child(call: str, *, env: Mapping[str, str] | None = None,
     answers nothing.
     """
     if getattr(sys, "frozen", False):
-        return _resolve(call)(**kwargs)
+        return _resolve(call)(env=env, **kwargs)
     request = json.dumps({"call": call, "kwargs": kwargs})
     try:
         proc = subprocess.run([sys.executable, "-m", "tray.engine.child"], input=request + "\n",
                               capture_output=True, text=True, timeout=timeout, check=False,
-                              env=None if env is None else dict(env))
+                              env=dict(env))
     except subprocess.TimeoutExpired:
         raise RoletrayError(f"{call} did not finish within {timeout:.0f} s") from None
     reply = last_json(proc.stdout)
@@ -72,7 +74,9 @@ def last_json(out: str) -> dict[str, Any] | None:
 def _child() -> int:
     try:
         request = json.loads(sys.stdin.readline())
-        result = _resolve(str(request["call"]))(**dict(request.get("kwargs") or {}))
+        # The child's main is a composition root: its environment is the one the parent chose.
+        result = _resolve(str(request["call"]))(env=os.environ,
+                                                **dict(request.get("kwargs") or {}))
         reply: dict[str, Any] = {"ok": True, "result": result}
     except RoletrayError as e:
         reply = {"ok": False, "error": str(e)}

@@ -93,6 +93,7 @@ class MfaKeeper:
 
     def _role_profile(self, profile: str) -> RoleProfile | None:
         try:
-            return awsconfig.get_role_profile(profile, self._ctx.config_path)
+            return awsconfig.get_role_profile(
+                profile, self._ctx.config_path, credentials_path=self._ctx.credentials_path)
         except RoletrayError:
             return None  # the assume itself reports what is wrong, with context

@@ -473,7 +473,7 @@ class Refresher:
     def _needs_input(self, sec: Section, error: RoletrayError, role: str) -> None:
         problem = problem_from(error, role=role)
         kind, profile = problem.input_kind or "mfa", problem.profile
-        watch = sso_watch.watch_token(profile, self._ctx.config_path) \
+        watch = sso_watch.watch_token(profile, self._ctx.config_path, self._ctx.env) \
             if kind == "sso" and profile else None
         self._enter(sec, RefreshState.NEEDS_INPUT, error, input=(kind, profile), watch=watch)
 

@@ -85,8 +85,7 @@ def ask_and_retry(attempt: Callable[[str | None], T], ask: Callable[[], str | No
         return attempt(code)
 
 
-def run_doctor_in_child(profile: str | None, *, env: Mapping[str, str] | None = None
-                        ) -> tuple[str, str]:
+def run_doctor_in_child(profile: str | None, *, env: Mapping[str, str]) -> tuple[str, str]:
     """(summary, report) from a child process: the doctor loads botocore, which would
     otherwise stay in the long-running parent's memory for good."""
     from tray.engine.child import call_in_child
@@ -98,8 +97,9 @@ def run_doctor_in_child(profile: str | None, *, env: Mapping[str, str] | None = 
 class ProfileCache:
     """The role profiles of the AWS config, read again only when the file changes."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, credentials_path: Path) -> None:
         self.path = config_path
+        self._credentials_path = credentials_path
         self._key: tuple[int, int] | None = None
         self._profiles: dict[str, RoleProfile] = {}
         self._problems = 0
@@ -118,7 +118,8 @@ class ProfileCache:
             if key != self._key or key is None:
                 try:
                     pmap = awsconfig.load_profile_map(self.path)
-                    self._profiles, errors = awsconfig.build_role_profiles(pmap, self.path)
+                    self._profiles, errors = awsconfig.build_role_profiles(
+                        pmap, self.path, credentials_path=self._credentials_path)
                     self._problems = len(errors)
                 except RoletrayError as e:
                     log.warning("%s", e)

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from tray.domain.errors import RoletrayError
@@ -12,12 +13,12 @@ from tray.domain.errors import RoletrayError
 Watch = tuple[Path, tuple[int, int] | None]
 
 
-def watch_token(profile: str, config_path: Path) -> Watch | None:
-    """The token file of ``profile``'s SSO session and its signature now."""
+def watch_token(profile: str, config_path: Path, env: Mapping[str, str]) -> Watch | None:
+    """The token file of ``profile``'s SSO session (under ``env``'s HOME) and its signature now."""
     from tray.aws import sso
 
     try:
-        path = sso.token_path(sso.load_config(profile, config_path))
+        path = sso.token_path(sso.load_config(profile, config_path, env=env), env)
     except RoletrayError:
         return None
     return path, sso.file_signature(path)

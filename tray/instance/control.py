@@ -4,7 +4,7 @@
   folder, which holds the owner's pid; a second instance gets
   ``InstanceRunningError``. Not in the runtime folder: two processes that see
   different ``XDG_RUNTIME_DIR`` values must still find one lock.
-- ``ControlServer``: a Unix socket ``runtime_dir()/control.sock`` (folder 0700,
+- ``ControlServer``: a Unix socket ``Paths.runtime_dir/control.sock`` (folder 0700,
   opened without following links, socket 0600, peer uid checked before a request
   is parsed), never a TCP port. At most ``MAX_CONNECTIONS`` requests are served at
   once and each must arrive within ``REQUEST_TIMEOUT``; more wait in the listen
@@ -63,14 +63,14 @@ ACCEPT_BACKOFF = 0.2  # after accept() fails (EMFILE): wait instead of spinning
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def lock_path(where: paths.Paths | None = None) -> Path:
+def lock_path(where: paths.Paths) -> Path:
     """The lock in the state folder, never the runtime folder: two instances that see
     different ``XDG_RUNTIME_DIR`` values must still find one lock."""
-    return (where.state_dir if where else paths.state_dir()) / LOCK_NAME
+    return where.state_dir / LOCK_NAME
 
 
-def socket_path(where: paths.Paths | None = None) -> Path:
-    return (where.runtime_dir if where else paths.runtime_dir()) / SOCKET_NAME
+def socket_path(where: paths.Paths) -> Path:
+    return where.runtime_dir / SOCKET_NAME
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -107,8 +107,8 @@ class InstanceLock:
     The kernel drops a ``flock`` when its holder dies, so a crash leaves no stale lock.
     """
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or lock_path()
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self._file: IO[str] | None = None
 
     def acquire(self) -> InstanceLock:
@@ -163,10 +163,10 @@ def _lock_nonblocking(f: IO[str]) -> None:
     fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def running_pid() -> int | None:
-    """The pid in the lock file, if an instance holds the lock now."""
+def running_pid(path: Path) -> int | None:
+    """The pid in the lock file ``path``, if an instance holds the lock now."""
     try:
-        with InstanceLock():
+        with InstanceLock(path):
             return None
     except InstanceRunningError as e:
         try:
@@ -248,11 +248,11 @@ class ControlServer:
     ``max_connections`` at once: the accept loop waits for a free slot, and a client
     that trickles its request loses its slot after ``request_timeout``."""
 
-    def __init__(self, handler: Handler, path: Path | None = None, *,
+    def __init__(self, handler: Handler, path: Path, *,
                  max_connections: int = MAX_CONNECTIONS,
                  request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.handler = handler
-        self.path = path or socket_path()
+        self.path = path
         self.request_timeout = request_timeout
         self._slots = threading.BoundedSemaphore(max_connections)
         self._sock: socket.socket | None = None
@@ -429,7 +429,7 @@ def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str
 
 def send(cmd: str, payload: dict[str, Any] | None = None,
          timeout: float = wire.HANDOVER_TIMEOUT, *,
-         path: Path | None = None) -> dict[str, Any] | None:
+         path: Path) -> dict[str, Any] | None:
     """Hand ``cmd`` to the running instance. None when none runs (no socket, or refused).
 
     Raises ``UsageError`` when what listens there may not be the user's own instance:
@@ -440,7 +440,6 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     """
     if not hasattr(socket, "AF_UNIX"):
         return None
-    path = path or socket_path()
     try:
         st = os.lstat(path)
     except FileNotFoundError:

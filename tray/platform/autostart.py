@@ -111,10 +111,6 @@ def _scripts_dirs() -> list[str]:
     return [d for d in dirs if d]
 
 
-def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
-    return os.environ if env is None else env
-
-
 def _home(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or os.path.expanduser("~"))
 
@@ -314,13 +310,12 @@ def _packaged_icon() -> str | None:
     return str(path) if path.is_file() else None
 
 
-def xdg_config_home(env: Mapping[str, str] | None = None) -> Path:
+def xdg_config_home(env: Mapping[str, str]) -> Path:
     """``$XDG_CONFIG_HOME``, ignored unless absolute (XDG Base Directory spec), else ``~/.config``."""
-    e = _env(env)
-    value = e.get("XDG_CONFIG_HOME", "")
+    value = env.get("XDG_CONFIG_HOME", "")
     if value and os.path.isabs(value):
         return Path(value)
-    return _home(e) / ".config"
+    return _home(env) / ".config"
 
 
 class XdgAutostart:
@@ -329,11 +324,11 @@ class XdgAutostart:
     def __init__(
         self,
         *,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str],
         command: Sequence[str] | None = None,
         icon: str | None = None,
     ) -> None:
-        self.env = _env(env)
+        self.env = env
         self.command = list(command) if command is not None else launch_command() + ["run"]
         self.icon = icon if icon is not None else _packaged_icon()
         self.path = xdg_config_home(self.env) / "autostart" / DESKTOP_NAME
@@ -420,12 +415,12 @@ class LaunchAgent:
     def __init__(
         self,
         *,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str],
         command: Sequence[str] | None = None,
         runner: Runner | None = None,
         uid: int | None = None,
     ) -> None:
-        self.env = _env(env)
+        self.env = env
         self.command = list(command) if command is not None else launch_command() + ["run"]
         self.runner = runner if runner is not None else _run_quietly
         self.uid = uid if uid is not None else (os.getuid() if hasattr(os, "getuid") else 0)
@@ -500,11 +495,11 @@ class RunKey:
     def __init__(
         self,
         *,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str],
         command: Sequence[str] | None = None,
         registry: Any = None,
     ) -> None:
-        self.env = _env(env)
+        self.env = env
         self.command = list(command) if command is not None else _windows_command()
         self._registry = registry
 
@@ -571,20 +566,22 @@ class RunKey:
 # --- choosing and the command line ---------------------------------------------------
 
 
-def backend_for(platform: str | None = None, **injected: Any) -> Backend:
-    """The backend of ``platform`` (default ``sys.platform``), built with ``injected``."""
+def backend_for(platform: str | None = None, *, env: Mapping[str, str], **injected: Any
+                ) -> Backend:
+    """The backend of ``platform`` (default ``sys.platform``) for ``env``, built with
+    ``injected``."""
     plat = platform if platform is not None else sys.platform
     if plat == "darwin":
-        return LaunchAgent(**injected)
+        return LaunchAgent(env=env, **injected)
     if plat in ("win32", "cygwin"):
-        return RunKey(**injected)
-    return XdgAutostart(**injected)
+        return RunKey(env=env, **injected)
+    return XdgAutostart(env=env, **injected)
 
 
 ACTIONS = ("enable", "disable", "status")
 
 
-def cli(action: str, *, env: Mapping[str, str] | None = None, json_output: bool = False,
+def cli(action: str, *, env: Mapping[str, str], json_output: bool = False,
         force: bool = False, backend: Backend | None = None) -> int:
     """Run one action and print its result; raises AutostartError (exit 2) on failure.
 

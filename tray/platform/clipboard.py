@@ -14,12 +14,12 @@ TOOLS = (["wl-copy"], ["xclip", "-selection", "clipboard"], ["xsel", "--clipboar
          ["pbcopy"])
 
 
-def copy_with_tools(text: str, *, env: Mapping[str, str] | None = None) -> str:
+def copy_with_tools(text: str, *, env: Mapping[str, str]) -> str:
     """Copy ``text`` with the first tool found on PATH. Returns its name, "" when none."""
     for argv in TOOLS:
-        if shutil.which(argv[0], path=None if env is None else env.get("PATH")):
+        if shutil.which(argv[0], path=env.get("PATH")):
             subprocess.run(argv, input=text.encode(), check=True, timeout=5,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           env=None if env is None else dict(env))
+                           env=dict(env))
             return argv[0]
     return ""

@@ -25,16 +25,16 @@ def opener_argv(target: str, platform: str | None = None) -> list[str]:
     return ["open", target] if platform == "darwin" else ["xdg-open", target]
 
 
-def open_target(target: Path | str, *, env: Mapping[str, str] | None = None) -> None:
+def open_target(target: Path | str, *, env: Mapping[str, str]) -> None:
     """Show ``target`` (a path or a URL) in its default application, detached."""
     if sys.platform.startswith("win"):
         os.startfile(str(target))  # type: ignore[attr-defined]
         return
     opener = opener_argv(str(target))
-    if shutil.which(opener[0], path=None if env is None else env.get("PATH")) is None:
+    if shutil.which(opener[0], path=env.get("PATH")) is None:
         # The shell would fail in the background, unseen: say it here.
         raise FileNotFoundError(f"{opener[0]} is not installed")
     argv = ["/bin/sh", "-c", _DETACH, "sh", *opener]
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, start_new_session=True, check=True, timeout=10,
-                   env=None if env is None else dict(env))
+                   env=dict(env))

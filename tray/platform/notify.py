@@ -17,7 +17,6 @@ ids, times and one-line error reasons.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import threading
@@ -277,7 +276,7 @@ def _run_logged(fn: Callable[[], None]) -> None:
         log.exception("notification action failed")
 
 
-def choose_notifier(*, platform: str | None = None, env: Mapping[str, str] | None = None,
+def choose_notifier(*, env: Mapping[str, str], platform: str | None = None,
                     icon_notify: Callable[[str, str], None] | None = None,
                     enabled: bool = True) -> Notifier:
     """The best notifier for this platform, falling back to the log.
@@ -286,7 +285,6 @@ def choose_notifier(*, platform: str | None = None, env: Mapping[str, str] | Non
     Windows path, and a fallback elsewhere).
     """
     platform = platform or sys.platform
-    env = os.environ if env is None else env
     fallback: list[Notifier] = []
     if icon_notify is not None:
         fallback.append(CallbackNotifier(icon_notify))

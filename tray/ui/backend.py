@@ -52,13 +52,11 @@ def _gi_has(namespace: str, version: str) -> bool:
     return True
 
 
-def select_backend(env: Mapping[str, str] | None = None, platform: str | None = None
-                   ) -> TrayBackend:
-    """The backend for a tray with a menu, given the environment ``env`` (default: ours).
+def select_backend(env: Mapping[str, str], platform: str | None = None) -> TrayBackend:
+    """The backend for a tray with a menu, given the environment ``env``.
 
     Raises ``TrayUnavailableError`` when only the menu-less xorg backend could run.
     """
-    env = os.environ if env is None else env
     platform = platform or sys.platform
     if platform == "darwin" or platform.startswith("win"):
         return TrayBackend(env.get("PYSTRAY_BACKEND", ""))

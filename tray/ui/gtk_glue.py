@@ -37,7 +37,7 @@ def on_signals(signals: Iterable[signal.Signals], handler: Callable[[signal.Sign
         GLib.unix_signal_add(GLib.PRIORITY_HIGH, int(sig), fire)
 
 
-def copy_text(text: str, env: Mapping[str, str] | None = None) -> str:
+def copy_text(text: str, env: Mapping[str, str]) -> str:
     """Put ``text`` on the clipboard: GTK's (on the GUI thread), else a desktop tool.
     Returns how ("" when nothing could)."""
     try:

@@ -26,11 +26,11 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from tray import paths
 from tray.domain.errors import NeedsInputError, RoletrayError
 from tray.domain.models import RefreshState, Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
 from tray.engine.roles import ProfileCache, RoleService, StepFailed, run_doctor_in_child
+from tray.paths import Paths
 from tray.platform import desktop_open
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
@@ -110,7 +110,7 @@ class Services:
     sso_login: Callable[..., Path] = start_sso_login
     open_path: Callable[[Path], None] | None = None
     copy_text: Callable[[str], str] | None = None  # -> how ("" when it could not)
-    autostart: Any = None  # tray.platform.autostart.Backend; None: backend_for()
+    autostart: Any = None  # tray.platform.autostart.Backend; None: backend_for(env)
     doctor: Callable[[str | None], tuple[str, str]] | None = None  # -> (summary, report)
     call_soon: CallSoon = _glib_call_soon  # run on the GUI thread
 
@@ -134,17 +134,19 @@ class TrayApp:
                  tz: tzinfo | None = None, now: Callable[[], datetime] = utcnow,
                  config_path: Path | None = None, notifications: bool = True,
                  backend: TrayBackend | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str]) -> None:
         self.log_path = log_path
         self.svc = services or Services()
         self.tz = tz
         self._now = now
         self._backend = backend or TrayBackend("")
         # Programs the tray opens get the environment it was started with.
-        self._child_env = dict(os.environ if env is None else env)
+        self._child_env = dict(env)
+        self._paths = Paths.from_env(env)
         self._call_soon = self.svc.call_soon
         self._prompts = MfaPrompts(self._child_env)
-        self._profiles = ProfileCache(config_path or paths.aws_config_file())
+        self._profiles = ProfileCache(config_path or self._paths.aws_config,
+                                     self._paths.aws_credentials)
         self.policy = NotificationPolicy(tz=tz)
         self._notifications = notifications
         self._notifier: Notifier | None = self.svc.notifier
@@ -222,7 +224,8 @@ class TrayApp:
         if self._notifier is None:
             icon_notify = self._icon.notify if getattr(self._icon, "HAS_NOTIFICATION", False) \
                 else None
-            self._notifier = choose_notifier(icon_notify=icon_notify, enabled=self._notifications)
+            self._notifier = choose_notifier(icon_notify=icon_notify, enabled=self._notifications,
+                                             env=self._child_env)
         # Once the loop runs: pystray resets SIGINT to the default as it starts its loop.
         self._call_soon(self._install_stop_signals)
         log.info("tray running with pystray backend %s", type(self._icon).__module__)
@@ -357,7 +360,7 @@ class TrayApp:
         model = build_menu_model(snap, profiles, now=snap.now or self._now(), tz=self.tz,
                                  actions=self.actions, autostart=self._autostart,
                                  problems=problems,
-                                 config_hint=paths.display_path(self._profiles.path),
+                                 config_hint=self._paths.display(self._profiles.path),
                                  relative=False, kept=self._kept())
         if local:
             at = next((i for i, n in enumerate(model) if n.text.startswith("⚠ ")), None)
@@ -535,14 +538,14 @@ class TrayApp:
             log.exception("diagnosis failed")
             role = self._service().refresher.snapshot().role
             summary, report = f"the diagnosis failed ({e.__class__.__name__}); see the log", ""
-        path = paths.state_dir() / "doctor-report.txt"
+        path = self._paths.state_dir / "doctor-report.txt"
         body = summary
         if report:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(report + "\n")
-            body += f"\nFull report: {paths.display_path(path)}"
+            body += f"\nFull report: {self._paths.display(path)}"
         self.notify(Notification("diagnosis", f"Diagnosis of {role or 'roletray'}", body))
         if report:
             self._open(path)
@@ -573,7 +576,7 @@ class TrayApp:
         if self.svc.autostart is None:
             from tray.platform import autostart
 
-            self.svc.autostart = autostart.backend_for()
+            self.svc.autostart = autostart.backend_for(env=self._child_env)
         return self.svc.autostart
 
     def _autostart_status(self) -> bool | None:
