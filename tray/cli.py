@@ -546,17 +546,22 @@ def cmd_clear(args: argparse.Namespace, root: Root) -> int:
     return EXIT_OK
 
 
+def _profile_or_active(profile: str | None, root: Root, command: str) -> str:
+    """``profile``, else the active role (refused when there is none)."""
+    if profile is not None:
+        return profile
+    from tray.state import load_state
+
+    state = load_state(root.paths)
+    if state is None:
+        raise UsageError(f"no active role: name a profile, e.g. `roletray {command} platform`")
+    return state.active_role
+
+
 def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
     from tray.doctor import diagnose
 
-    profile = args.profile
-    if profile is None:
-        from tray.state import load_state
-
-        state = load_state(root.paths)
-        if state is None:
-            raise UsageError("no active role: name a profile, e.g. `roletray doctor platform`")
-        profile = state.active_role
+    profile = _profile_or_active(args.profile, root, "doctor")
     report = diagnose.run_doctor(profile, env=root.env)
     if args.json:
         _emit(report.to_json())
@@ -568,14 +573,7 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
 def cmd_console(args: argparse.Namespace, root: Root) -> int:
     from tray import console
 
-    profile = args.profile
-    if profile is None:
-        from tray.state import load_state
-
-        state = load_state(root.paths)
-        if state is None:
-            raise UsageError("no active role: name a profile, e.g. `roletray console platform`")
-        profile = state.active_role
+    profile = _profile_or_active(args.profile, root, "console")
     try:
         url = console.console_url(profile, env=root.env, destination=args.destination,
                                   region=args.region, mfa_code=_mfa_for(profile, None, root))
