@@ -16,23 +16,13 @@ import pytest
 def test_demo_headless_runs_the_seed_story_and_cleans_up(isolated_env: Path) -> None:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("DISPLAY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "tray", "demo", "--headless"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
+    proc, lines = _start_headless(env)
     folder = None
     try:
-        deadline = time.monotonic() + 60
-        assert proc.stdout is not None
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
+        for line in lines:
             m = re.search(r"sandbox in (\S+)", line)
             if m:
                 folder = Path(m.group(1))
-            if line.startswith("[fresh] platform"):
-                break
         out = "".join(lines)
         assert "[fresh] platform" in out, out
         assert folder is not None and folder.is_dir()
