@@ -23,20 +23,12 @@ import subprocess
 import sys
 import time
 
-from common import free_port, sandbox_env, seed, tmpdir
+from common import sandbox_env, seed, start_moto, tmpdir
 from counting_proxy import CountingProxy
 
 
 def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server, endpoint = start_moto()
     folder = tmpdir("roletray-bench-")
     try:
         env = sandbox_env(folder, endpoint)

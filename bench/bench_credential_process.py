@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import free_port, sandbox_env, seed, tmpdir
+from common import sandbox_env, seed, start_moto, tmpdir
 
 from tray.instance import control
 from tray.paths import Paths
@@ -45,15 +45,7 @@ def _wait_for_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: float
 
 
 def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server, endpoint = start_moto()
     folder = tmpdir("roletray-bench-cp-")
     daemon: subprocess.Popen[bytes] | None = None
     try:

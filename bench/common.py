@@ -9,8 +9,22 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tray.demo import free_port, post_text  # noqa: F401  (free_port: for the benchmarks)
+from tray.demo import free_port, post_text
+
+
+def start_moto() -> tuple[Any, str]:
+    """moto's server on a free loopback port, started: (the server, its endpoint URL)."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
 
 
 def sandbox_env(folder: Path, endpoint: str) -> dict[str, str]:

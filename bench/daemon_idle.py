@@ -20,7 +20,6 @@ worker process (``tray.engine.worker``). Until 2026-05 it did, and so did this p
 
 from __future__ import annotations
 
-import logging
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO))
 
-from common import free_port, sandbox_env, seed, tmpdir
+from common import sandbox_env, seed, start_moto, tmpdir
 
 TARGET_RSS_MIB = 40.0
 TARGET_WAKEUPS = 0.1
@@ -76,13 +75,7 @@ REFRESHES = 5
 
 def _prepare(folder: Path) -> tuple[dict[str, str], Any]:
     """A sandbox, moto on loopback, and an active role assumed once."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server, endpoint = start_moto()
     env = sandbox_env(folder, endpoint)
     env["PYTHONPATH"] = str(REPO)
     seed(folder, endpoint)
