@@ -17,7 +17,7 @@ EXIT_AWS = 1  # AWS refused, or could not be reached
 EXIT_USAGE = 2  # bad usage, bad input file, or a refused write
 
 # What a person must provide to get past a NeedsInputError (see ``tray.domain.problems``).
-InputKind = Literal["mfa", "sso", "process"]
+InputKind = Literal["mfa", "sso", "process", "keyring"]
 
 
 class RoletrayError(Exception):
@@ -114,6 +114,20 @@ class CredentialProcessTimeoutError(NeedsInputError):
     input_kind: ClassVar[InputKind] = "process"
     fmt = ("credential_process for profile '{profile}' did not answer within {seconds} s "
            "(it may be waiting for you)")
+
+
+class KeyringUnavailableError(RoletrayError):
+    """No OS secret store can be used (no backend, or the backend failed to start)."""
+
+    fmt = "no OS keyring to keep keys in: {reason}; nothing was moved"
+
+
+class KeyringLockedError(NeedsInputError):
+    """The OS keyring is locked and was not unlocked (the prompt was dismissed, or none
+    could be shown)."""
+
+    input_kind: ClassVar[InputKind] = "keyring"
+    fmt = "the OS keyring holding the keys of '{source}' is locked: {how}"
 
 
 class AwsError(RoletrayError):

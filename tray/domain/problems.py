@@ -25,6 +25,7 @@ from tray.domain.errors import (
     CredentialsFileError,
     EndpointError,
     InputKind,
+    KeyringLockedError,
     MfaRequiredError,
     NeedsInputError,
     RoletrayError,
@@ -149,7 +150,8 @@ def input_kind(error: RoletrayError, *, code_given: bool = False) -> InputKind |
 
     A code that was given and refused (AccessDenied) asks for the next code.
     """
-    if isinstance(error, (SsoLoginRequiredError, CredentialProcessTimeoutError)):
+    if isinstance(error, (SsoLoginRequiredError, CredentialProcessTimeoutError,
+                          KeyringLockedError)):
         return error.input_kind
     if isinstance(error, NeedsInputError):
         return "mfa"  # MfaRequiredError, and the generic class

@@ -39,6 +39,8 @@ ERROR_CODES: dict[type, str] = {
     errors.MfaSessionEndedError: "mfa_session_ended",
     errors.SsoLoginRequiredError: "sso_login_required",
     errors.CredentialProcessTimeoutError: "credential_process_timeout",
+    errors.KeyringUnavailableError: "keyring_unavailable",
+    errors.KeyringLockedError: "keyring_locked",
     errors.AwsError: "aws",
     errors.AccessDeniedError: "access_denied",
     errors.EndpointError: "endpoint",

@@ -1,0 +1,173 @@
+"""A source's long-term access keys in the OS secret store, through ``keyring``.
+
+One item per source profile: service ``roletray``, user name the source's name,
+the secret a small JSON document with the key pair. The Secret Service item's label
+names the source and the access key id (never the secret), so a person can find it
+in Seahorse or KWallet. macOS Keychain and Windows Credential Locker come from
+``keyring``'s own backend selection.
+
+``keyring`` is imported lazily, by one-shot commands and the short-lived children
+that call AWS: the long-running tray and daemon never load it.
+
+Errors are the user's to act on and name the piece that is missing:
+- no usable backend: ``KeyringUnavailableError`` (exit 2);
+- a locked store that stayed locked (the system's prompt was dismissed, or none can
+  be shown): ``KeyringLockedError``, a needs-input state like an MFA code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tray.domain.errors import KeyringLockedError, KeyringUnavailableError
+from tray.domain.models import mask
+
+SERVICE = "roletray"
+
+# What to do about a locked store, for a person without a desktop prompt.
+UNLOCK_HOW = ("unlock it from your desktop (it asks for your login password), or without a "
+              "desktop run `echo -n PASSWORD | gnome-keyring-daemon --replace --unlock` "
+              "(GNOME) or `keyring get roletray SOURCE` in a terminal, then try again")
+
+
+class Backend(Protocol):
+    """The part of ``keyring.backend.KeyringBackend`` roletray uses."""
+
+    def get_password(self, service: str, username: str) -> str | None: ...
+
+    def set_password(self, service: str, username: str, password: str) -> None: ...
+
+    def delete_password(self, service: str, username: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class StoredKeys:
+    """A source's long-term key pair. ``repr`` shows the masked key id only."""
+
+    source: str
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+    @property
+    def masked_key(self) -> str:
+        return mask(self.access_key_id)
+
+    def to_secret(self) -> str:
+        return json.dumps({"Version": 1, "AccessKeyId": self.access_key_id,
+                           "SecretAccessKey": self.secret_access_key})
+
+    @classmethod
+    def from_secret(cls, source: str, secret: str) -> StoredKeys | None:
+        """None when the item is not one of ours (hand-made, or damaged)."""
+        try:
+            doc = json.loads(secret)
+        except ValueError:
+            return None
+        if not isinstance(doc, dict) or doc.get("Version") != 1:
+            return None
+        key_id, secret_key = doc.get("AccessKeyId"), doc.get("SecretAccessKey")
+        if not isinstance(key_id, str) or not isinstance(secret_key, str) \
+                or not key_id or not secret_key:
+            return None
+        return cls(source, key_id, secret_key)
+
+
+def label_for(keys: StoredKeys) -> str:
+    return f"roletray: AWS keys of '{keys.source}' ({keys.access_key_id})"
+
+
+class SecretStore:
+    """The OS keyring as seen by roletray. ``backend`` is resolved on first use when
+    not given (tests pass a fake one)."""
+
+    def __init__(self, backend: Backend | None = None) -> None:
+        self._backend = backend
+
+    # ------------------------------------------------------------------ backend
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = _default_backend()
+        return self._backend
+
+    def describe(self) -> str:
+        """The backend's name for messages and the doctor ("SecretService Keyring")."""
+        backend = self.backend
+        name = getattr(backend, "name", None)
+        return name if isinstance(name, str) else type(backend).__name__
+
+    # ------------------------------------------------------------------ items
+
+    def get(self, source: str) -> StoredKeys | None:
+        secret = self._call(source, "get_password", SERVICE, source)
+        return StoredKeys.from_secret(source, secret) if isinstance(secret, str) else None
+
+    def put(self, keys: StoredKeys) -> None:
+        self._call(keys.source, "set_password", SERVICE, keys.source, keys.to_secret())
+        _relabel(self.backend, keys)
+
+    def delete(self, source: str) -> bool:
+        """False when there was nothing to delete."""
+        from keyring.errors import PasswordDeleteError
+
+        try:
+            self._call(source, "delete_password", SERVICE, source)
+        except PasswordDeleteError:
+            return False
+        return True
+
+    def _call(self, source: str, method: str, *args: str) -> Any:
+        try:
+            from keyring import errors as kerr
+        except ImportError as e:
+            raise KeyringUnavailableError(reason="the Python package 'keyring' is not "
+                                                 "installed") from e
+        try:
+            return getattr(self.backend, method)(*args)
+        except kerr.KeyringLocked as e:
+            raise KeyringLockedError(source=source, profile=source, how=UNLOCK_HOW) from e
+        except (kerr.NoKeyringError, kerr.InitError) as e:
+            raise KeyringUnavailableError(reason=_reason(e)) from e
+
+
+def _default_backend() -> Backend:
+    try:
+        import keyring
+        from keyring.backends import fail
+    except ImportError as e:
+        raise KeyringUnavailableError(reason="the Python package 'keyring' is not "
+                                             "installed") from e
+    backend = keyring.get_keyring()
+    if isinstance(backend, fail.Keyring):
+        raise KeyringUnavailableError(
+            reason="keyring found no backend (on Linux: a Secret Service such as "
+                   "gnome-keyring or KWallet on the D-Bus session bus)")
+    return backend  # type: ignore[no-any-return]
+
+
+def _reason(error: Exception) -> str:
+    """A one-line reason from keyring's own message (it names the backend, never a secret)."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:200]
+
+
+def _relabel(backend: Backend, keys: StoredKeys) -> None:
+    """Secret Service: name the source and the key id in the item's label (keyring's
+    own label is "Password for 'SOURCE' on 'roletray'"). Best effort: a label is a
+    courtesy, never a reason to fail an import."""
+    get_collection = getattr(backend, "get_preferred_collection", None)
+    query = getattr(backend, "_query", None)
+    if get_collection is None or query is None:
+        return
+    try:
+        from contextlib import closing
+
+        collection = get_collection()
+        with closing(collection.connection):
+            for item in collection.search_items(query(SERVICE, keys.source)):
+                item.set_label(label_for(keys))
+    except Exception:  # noqa: BLE001 (see the docstring)
+        return
