@@ -90,6 +90,8 @@ class MenuActions:
     quit: Callable[[], None] = _noop
     keep: Callable[[str], None] = lambda name: None  # keep a role fresh in its own section
     unkeep: Callable[[str], None] = lambda target: None  # stop keeping a section, remove it
+    open_console: Callable[[str], None] = lambda name: None  # the console as a kept role
+    copy_process_line: Callable[[str], None] = lambda name: None  # its credential_process
 
 
 def _info(text: str) -> MenuNode:
@@ -195,6 +197,19 @@ def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None, *,
     return nodes
 
 
+def role_tools(s: Snapshot, now: datetime, actions: MenuActions) -> list[MenuNode]:
+    """What a kept role offers besides switching: the console with its keys (while they
+    work) and the ``credential_process`` profile to paste. Only where a role is kept (the
+    active one, each extra section): a row per role would double a 2,000-profile menu."""
+    if s.role is None:
+        return []
+    keys_work = s.expiration is not None and s.expiration > now
+    return [MenuNode(f"Open console as {s.role}", partial(actions.open_console, s.role),
+                     enabled=keys_work),
+            MenuNode(f"Copy credential_process line for {s.role}",
+                     partial(actions.copy_process_line, s.role))]
+
+
 def _role_item(p: RoleProfile, active: str | None, actions: MenuActions,
                label: str | None = None) -> MenuNode:
     text = label or p.name
@@ -260,6 +275,7 @@ def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: d
         children = [*identity_nodes(s, now, tz)[1:]]
         if s.problem is not None:
             children.append(_info("⚠ " + _one_line(problem_line(s.problem))))
+        children += role_tools(s, s.now or now, actions)
         children.append(MenuNode(f"Stop keeping [{s.target}] fresh (remove keys)",
                                  partial(actions.unkeep, s.target)))
         nodes.append(MenuNode(f"Also kept fresh: {s.role or '-'} → [{s.target}]"
@@ -317,6 +333,7 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
         SEPARATOR,
         MenuNode("Refresh now", actions.refresh, enabled=active),
         MenuNode("Stop (remove keys)", actions.stop, enabled=active),
+        *role_tools(s, now, actions),
         MenuNode("Diagnose…", actions.diagnose),
         MenuNode(f"Copy “export AWS_PROFILE={s.target}”", actions.copy_export),
         MenuNode("Open AWS config", actions.open_config),

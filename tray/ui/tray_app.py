@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -98,6 +99,13 @@ def start_sso_login(profile: str, **kwargs: Any) -> Path:
     return sso.start_sso_login(profile, **kwargs)
 
 
+def process_profile(profile: str) -> str:
+    """The config profile whose SDK processes ask roletray again for ``profile``'s keys
+    (README, "Long-running processes")."""
+    return (f"[profile {profile}-live]\n"
+            f"credential_process = roletray credential-process {shlex.quote(profile)}")
+
+
 @dataclass
 class Services:
     """What the tray needs besides the refresher; tests replace any of them.
@@ -109,6 +117,7 @@ class Services:
     ask_code: Callable[[str, str], str | None] | None = None  # (serial, profile) -> code
     sso_login: Callable[..., Path] = start_sso_login
     open_path: Callable[[Path], None] | None = None
+    open_url: Callable[[str], None] | None = None  # a bearer URL: to the browser alone
     copy_text: Callable[[str], str] | None = None  # -> how ("" when it could not)
     autostart: Any = None  # tray.platform.autostart.Backend; None: backend_for(env)
     doctor: Callable[[str | None], tuple[str, str]] | None = None  # -> (summary, report)
@@ -185,6 +194,8 @@ class TrayApp:
             quit=self.quit,
             keep=lambda name: self._work(self._keep, name),
             unkeep=lambda target: self._work(self._unkeep, target),
+            open_console=lambda name: self._side(self._open_console, name),
+            copy_process_line=self._copy_process_line,
         )
         self._dismiss_node = MenuNode("Dismiss this message", self._forget_problem)
         if refresher is not None:
@@ -562,15 +573,60 @@ class TrayApp:
     def _copy_export(self) -> None:
         """On the GUI thread: GTK's clipboard belongs to it."""
         text = f"export AWS_PROFILE={self._current().target}"
-        try:
-            how = (self.svc.copy_text(text) if self.svc.copy_text is not None
-                   else _copy_text(text, self._child_env))
-        except (OSError, subprocess.SubprocessError):
-            how = ""
+        how = self._to_clipboard(text)
         if not how:
             self.notify(Notification("copy", "Copy this into your shell", text, "low"))
         else:
             log.info("copied %r to the clipboard with %s", text, how)
+
+    def _open_console(self, profile: str) -> None:
+        """"Open console as NAME": the keys the refresher keeps for it (no AssumeRole, no
+        botocore here: the federation call is plain HTTP), then the browser. The sign-in
+        URL is a bearer credential: never logged, never notified."""
+        from tray import console
+
+        keys = self._refresher.held_keys(profile)
+        try:
+            if keys is None:
+                raise RoletrayError(f"roletray holds no working keys for {profile} now; "
+                                    "Refresh now, then try again")
+            url = console.console_url(profile, env=self._child_env, keys=keys, now=self._now)
+        except RoletrayError as e:
+            self.notify(Notification("failure", f"Could not open the console as {profile}",
+                                     str(e), "normal"))
+            return
+        try:
+            if self.svc.open_url is not None:
+                self.svc.open_url(url)
+            else:
+                desktop_open.open_url(url, env=self._child_env)
+        except (OSError, subprocess.SubprocessError) as e:
+            self.notify(Notification("failure", f"Could not open the console as {profile}",
+                                     f"no web browser could be started ({type(e).__name__}); "
+                                     "set $BROWSER, or run `roletray console --print`",
+                                     "normal"))
+            return
+        log.info("opened the console as %s", profile)
+
+    def _copy_process_line(self, profile: str) -> None:
+        """On the GUI thread: a profile for long-running processes, to paste into the config."""
+        text = process_profile(profile)
+        where = self._paths.display(self._profiles.path)
+        how = self._to_clipboard(text)
+        if how:
+            log.info("copied the credential_process profile of %s with %s", profile, how)
+            self.notify(Notification("copy", f"Copied a credential_process profile for {profile}",
+                                     f"Paste it into {where}:\n{text}", "low"))
+        else:
+            self.notify(Notification("copy", f"Copy this into {where}", text, "low"))
+
+    def _to_clipboard(self, text: str) -> str:
+        """On the GUI thread (GTK's clipboard belongs to it): how it was copied, "" if not."""
+        try:
+            return (self.svc.copy_text(text) if self.svc.copy_text is not None
+                    else _copy_text(text, self._child_env))
+        except (OSError, subprocess.SubprocessError):
+            return ""
 
     def _autostart_backend(self) -> Any:
         if self.svc.autostart is None:
