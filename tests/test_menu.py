@@ -524,3 +524,27 @@ def test_console_and_credential_process_line_for_the_active_role_and_each_kept_o
     idle = render_text(build_menu_model(Snapshot(now=NOW), PROFILES, now=NOW, tz=PARIS,
                                         actions=MenuActions()))
     assert "Open console" not in idle and "credential_process" not in idle
+
+
+def test_a_kept_section_in_trouble_colours_the_icon_and_is_named_in_the_tooltip() -> None:
+    second = fresh(role="readonly", target="second")
+    assert tray_look(fresh(), NOW, [second]).state == "fresh"
+    assert tray_look(fresh(), NOW, [replace_state(second, RefreshState.REFRESHING)]
+                     ).state == "fresh"  # its routine refresh stays quiet
+    mfa = replace_state(second, RefreshState.NEEDS_INPUT)
+    look = tray_look(fresh(), NOW, [mfa])
+    assert look.state == "warning" and look.minutes_left == 52  # the badge stays the active's
+    assert look.tooltip.endswith(" · [second] readonly: MFA code needed")
+    dead = replace_state(second, RefreshState.EXPIRED)
+    assert tray_look(fresh(), NOW, [mfa, dead]).state == "error"  # the worst one wins
+    assert tray_look(fresh(state=RefreshState.EXPIRED, expiration=NOW), NOW, [mfa]
+                     ).state == "error"  # never better than the active role's own
+    idle = tray_look(Snapshot(now=NOW), NOW, [mfa])
+    assert idle.state == "warning"
+    assert idle.tooltip == "roletray · no role active · [second] readonly: MFA code needed"
+
+
+def replace_state(s: Snapshot, state: RefreshState) -> Snapshot:
+    from dataclasses import replace
+
+    return replace(s, state=state)

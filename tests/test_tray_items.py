@@ -149,3 +149,30 @@ def test_copy_credential_process_line_copies_the_profile_and_says_what(config: P
 
 def test_the_line_quotes_a_profile_name_the_shell_would_split() -> None:
     assert process_profile("dev team").endswith("credential-process 'dev team'")
+
+
+def test_a_kept_sections_trouble_is_notified_once_naming_it(config: Path) -> None:
+    """Issue 12: an extra section has its own state: its failure is said, once."""
+    from tray.domain.models import RefreshState
+    from tray.domain.problems import Problem
+
+    t, _ = keeping(config)
+    t.app.on_snapshot(t.refresher.snap)
+    t.settle()
+    assert t.notifier.sent == []  # everything fresh at start: not news
+
+    failing = fresh("secure", target="second", state=RefreshState.RETRYING,
+                    problem=Problem("endpoint", "STS could not be reached", profile="secure"))
+
+    class Failing(KeepingRefresher):
+        def snapshots(self) -> list[Snapshot]:
+            return [self.snap, failing]
+
+    refresher = Failing(snap=fresh(), held={"platform": KEYS})
+    t.app.attach(refresher)
+    for _ in range(3):  # the refresher publishes on every change, the tick every minute
+        t.app.on_snapshot(refresher.snap)
+        t.settle()
+    [(title, body, _urgency, _action)] = t.notifier.sent
+    assert title == "[second] secure: refresh failed, retrying"
+    assert "STS could not be reached" in body

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tray.domain.errors import NeedsInputError, RoletrayError
-from tray.domain.models import RefreshState, Snapshot, utcnow
+from tray.domain.models import Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
 from tray.engine.roles import ProfileCache, RoleService, StepFailed, run_doctor_in_child
 from tray.paths import Paths
@@ -40,6 +40,7 @@ from tray.platform.notify import (
     MFA_ACTION_LABEL,
     SSO_ACTION,
     SSO_ACTION_LABEL,
+    KeptNotices,
     Notification,
     NotificationPolicy,
     Notifier,
@@ -157,6 +158,7 @@ class TrayApp:
         self._profiles = ProfileCache(config_path or self._paths.aws_config,
                                      self._paths.aws_credentials)
         self.policy = NotificationPolicy(tz=tz)
+        self._kept_notices = KeptNotices(tz=tz)
         self._notifications = notifications
         self._notifier: Notifier | None = self.svc.notifier
         self._icon: Any = None
@@ -227,7 +229,7 @@ class TrayApp:
         pystray = load_pystray(self._backend)
         self.prepare()
         snap = self._current()
-        look = tray_look(snap, snap.now or self._now())
+        look = tray_look(snap, snap.now or self._now(), self._kept())
         self._icon = pystray.Icon("roletray", self._image(look.state, look.minutes_left),
                                   look.tooltip, to_pystray(self.menu(snap)))
         self._shown = (look.state, look.minutes_left)
@@ -341,17 +343,12 @@ class TrayApp:
         prev, self._last = self._last, snap
         if self._local_problem is not None and (snap.role, snap.expiration) != self._problem_keys:
             self._local_problem = None  # new keys or another role: the failure is history
-        if prev is None:
-            # What is true at start is not news, unless a person must act.
-            if snap.state in (RefreshState.NEEDS_INPUT, RefreshState.ERROR):
-                note = self.policy.on_change(Snapshot(), snap)
-            else:
-                self.policy.seed(snap)
-                note = None
-        else:
-            note = self.policy.on_change(prev, snap)
+        note = self.policy.first(snap) if prev is None else self.policy.on_change(prev, snap)
         if note is not None:
             self.notify(note)
+        # The kept sections' trouble too, one notification each, by the same rules.
+        for kept_note in self._kept_notices.on_change(self._kept()):
+            self.notify(kept_note)
         self.render()
 
     def _current(self) -> Snapshot:
@@ -404,7 +401,7 @@ class TrayApp:
         if icon is None:
             return
         snap = self._current()
-        look = tray_look(snap, snap.now or self._now())
+        look = tray_look(snap, snap.now or self._now(), self._kept())
         if (look.state, look.minutes_left) != self._shown:
             icon.icon = self._image(look.state, look.minutes_left)
             self._shown = (look.state, look.minutes_left)
