@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -582,6 +583,10 @@ class TrayApp:
         URL is a bearer credential: never logged, never notified."""
         from tray import console
 
+        def failed(why: str) -> None:
+            self.notify(Notification("failure", f"Could not open the console as {profile}",
+                                     why, "normal"))
+
         keys = self._refresher.held_keys(profile)
         try:
             if keys is None:
@@ -589,19 +594,14 @@ class TrayApp:
                                     "Refresh now, then try again")
             url = console.console_url(profile, env=self._child_env, keys=keys, now=self._now)
         except RoletrayError as e:
-            self.notify(Notification("failure", f"Could not open the console as {profile}",
-                                     str(e), "normal"))
+            failed(str(e))
             return
+        browser = self.svc.open_url or partial(desktop_open.open_url, env=self._child_env)
         try:
-            if self.svc.open_url is not None:
-                self.svc.open_url(url)
-            else:
-                desktop_open.open_url(url, env=self._child_env)
+            browser(url)
         except (OSError, subprocess.SubprocessError) as e:
-            self.notify(Notification("failure", f"Could not open the console as {profile}",
-                                     f"no web browser could be started ({type(e).__name__}); "
-                                     "set $BROWSER, or run `roletray console --print`",
-                                     "normal"))
+            failed(f"no web browser could be started ({type(e).__name__}); set $BROWSER, "
+                   "or run `roletray console --print`")
             return
         log.info("opened the console as %s", profile)
 
