@@ -572,11 +572,21 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_console(args: argparse.Namespace, root: Root) -> int:
     from tray import console
+    from tray.instance import control
 
     profile = _profile_or_active(args.profile, root, "console")
+    # A running instance that keeps the role hands its keys over: no AssumeRole.
+    held = console.instance_keys(profile, path=control.socket_path(root.paths))
+
+    def assume(role: Any, profile_map: Any) -> Any:
+        from tray.aws import sts
+
+        return sts.assume_role(role, mfa_code=_mfa_for(profile, None, root), env=root.env,
+                               profile_map=profile_map).credentials
+
     try:
         url = console.console_url(profile, env=root.env, destination=args.destination,
-                                  region=args.region, mfa_code=_mfa_for(profile, None, root))
+                                  region=args.region, keys=held, assume=assume)
     except AccessDeniedError as e:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
     return console.deliver(url, profile, print_only=args.print)
