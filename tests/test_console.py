@@ -31,6 +31,21 @@ TOKEN = "fake-signin-token-" + "Q" * 40
 REPO = Path(__file__).resolve().parent.parent
 
 
+def forwarded_url(uri: str) -> str:
+    """The sign-in URL behind the private page a browser is given (``signin_page``): the
+    page is the user's alone, and the URL is on no command line."""
+    import html
+    import re
+    import stat
+
+    assert uri.startswith("file://") and "SigninToken" not in uri, uri
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(uri).path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    found = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', path.read_text())
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
 class FakeFederation(LocalServer):
     """AWS's /federation: answers getSigninToken as ``mode`` says, records each query.
 
@@ -307,7 +322,8 @@ def test_browser_gets_the_url_and_nothing_else_prints_it(aws, fed, tmp_path):
     run = subprocess.run([sys.executable, "-m", "tray", "console", "platform"],
                          capture_output=True, text=True, env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
-    [url] = got.read_text().splitlines()
+    [uri] = got.read_text().splitlines()
+    url = forwarded_url(uri)
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert params["SigninToken"] == TOKEN and params["Action"] == "login"
     assert "Opened the AWS console as platform" in run.stdout

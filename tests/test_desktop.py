@@ -269,7 +269,7 @@ def test_open_console_from_the_menu_hands_the_url_to_browser_only(
     import json
     import urllib.parse
 
-    from test_console import TOKEN, FakeFederation
+    from test_console import TOKEN, FakeFederation, forwarded_url
 
     world(aws)
     got = tmp_path / "browser-argv"
@@ -284,7 +284,8 @@ def test_open_console_from_the_menu_hands_the_url_to_browser_only(
         # Active menu: platform, readonly, Refresh now, Stop, Open console as platform.
         tray.choose(5)
         wait_for(lambda: got.exists() and got.read_text(), 30, "the browser to be started")
-        [url] = got.read_text().splitlines()
+        [uri] = got.read_text().splitlines()
+        url = forwarded_url(uri)
         params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
         assert params["Action"] == "login" and params["SigninToken"] == TOKEN
         [sent] = fed.queries

@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_console import TOKEN, FakeFederation
+from test_console import TOKEN, FakeFederation, forwarded_url
 from test_tray_app import CONFIG, NOW, FakeRefresher, Tray, fresh, make
 
 from tray.aws import federation
@@ -65,7 +65,8 @@ def test_open_console_signs_in_with_the_kept_keys_and_hands_the_url_to_the_brows
     caplog.set_level(logging.DEBUG)
     t, opened = keeping(config)
     t.click("Open console as platform")
-    [url] = opened
+    [uri] = opened
+    url = forwarded_url(uri)
     assert t.refresher.asked == ["platform"]  # type: ignore[attr-defined]
     [sent] = fed.queries
     assert json.loads(sent["Session"]) == {"sessionId": "ASIAKEPTKEYS",

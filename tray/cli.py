@@ -589,7 +589,8 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
                                   region=args.region, keys=held, assume=assume)
     except AccessDeniedError as e:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
-    return console.deliver(url, profile, print_only=args.print)
+    return console.deliver(url, profile, print_only=args.print,
+                           folder=control.ensure_private_dir(root.paths.runtime_dir))
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:

@@ -108,21 +108,27 @@ def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, s
     return False
 
 
-def deliver(url: str, profile: str, *, print_only: bool = False) -> int:
+def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False) -> int:
     """Print ``url`` alone on stdout, or open it with ``webbrowser`` (which honours $BROWSER).
 
-    Only the person's own stdout or browser ever gets the URL: no log, no notification.
+    Only the person's own stdout or browser ever gets the URL: no log, no notification,
+    no command line (the browser is given a private page in ``folder`` that forwards to it,
+    see ``tray.platform.signin_page``).
     """
     if print_only:
         print(url)
         return EXIT_OK
     import webbrowser
 
+    from tray.platform import signin_page
+
+    forward = signin_page.write(url, folder)
     try:
-        opened = webbrowser.open(url, new=2)
+        opened = webbrowser.open(forward.as_uri(), new=2)
     except webbrowser.Error:
         opened = False
     if not opened:
+        forward.unlink(missing_ok=True)
         raise UsageError("no web browser could be started; set $BROWSER, or use --print "
                          "and open the URL yourself")
     print(f"Opened the AWS console as {profile} in your web browser.")

@@ -32,8 +32,9 @@ from tray.domain.errors import NeedsInputError, RoletrayError
 from tray.domain.models import Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
 from tray.engine.roles import ProfileCache, RoleService, StepFailed, run_doctor_in_child
+from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
-from tray.platform import desktop_open
+from tray.platform import desktop_open, signin_page
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
     DIAGNOSE_ACTION_LABEL,
@@ -598,8 +599,10 @@ class TrayApp:
             return
         browser = self.svc.open_url or partial(desktop_open.open_url, env=self._child_env)
         try:
-            browser(url)
-        except (OSError, subprocess.SubprocessError) as e:
+            # Never on a command line: the browser gets a private page that forwards to it.
+            forward = signin_page.write(url, ensure_private_dir(self._paths.runtime_dir))
+            browser(forward.as_uri())
+        except (OSError, subprocess.SubprocessError, RoletrayError) as e:
             failed(f"no web browser could be started ({type(e).__name__}); set $BROWSER, "
                    "or run `roletray console --print`")
             return
