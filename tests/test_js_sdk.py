@@ -23,18 +23,17 @@ from typing import IO, Any
 
 import pytest
 from conftest import ACCOUNT, AwsSandbox
-from fakes import FakeClock
 from stsproxy import StsProxy
 from test_credential_process import (  # noqa: F401 (a fixture)
     Instance,
     assert_document,
     credproc,
+    instance_behind,
     live_world,
     roletray_on_path,
 )
 from test_daemon import poll_until, spawn  # noqa: F401 (a fixture)
 
-from tray.domain.models import utcnow
 from tray.serve import document
 
 JS = Path(__file__).resolve().parent / "js"
@@ -132,19 +131,12 @@ def test_js_sdk_gets_the_daemons_served_keys_through_the_profile(
 @pytest.fixture
 def near_end(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch
              ) -> Iterator[tuple[Instance, StsProxy]]:
-    # The instance's AWS lives on a FakeClock 57 minutes behind the real one: a served
-    # key (an hour by that clock) has 3 real minutes left, inside the JS SDK's 5-minute
-    # refresh window, so the long-running node process runs the process again (in the
-    # background of a call) and sees whatever the instance hands out by then.
-    clock = FakeClock(utcnow().replace(microsecond=0) - timedelta(minutes=57))
-    with StsProxy(aws.url, clock=clock) as proxy:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
-        inst = Instance(clock)
-        inst.server.start()
-        try:
-            yield inst, proxy
-        finally:
-            inst.server.stop()
+    # 57 minutes behind: a served key (an hour by the instance's clock) has 3 real
+    # minutes left, inside the JS SDK's 5-minute refresh window, so the long-running
+    # node process runs the process again (in the background of a call) and sees
+    # whatever the instance hands out by then.
+    with instance_behind(aws, monkeypatch, timedelta(minutes=57)) as running:
+        yield running
 
 
 def test_long_running_js_sdk_client_sees_the_new_key_across_a_refresh(
