@@ -198,7 +198,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
         elif cmd == "refresh":
-            target = _opt_str(request, "target")
+            target = check_target(_opt_str(request, "target"))
             snap = refresher.refresh_now(_opt_str(request, "mfa_code"), target=target)
         elif cmd == "mfa":
             code = _opt_str(request, "code") or _opt_str(request, "mfa_code")
@@ -454,8 +454,8 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     Raises ``UsageError`` when what listens there may not be the user's own instance:
     nothing is sent to it. Every other failure is an error reply (``wire``), one line.
 
-    Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code};
-    mfa {code}; clear {target}; status {}; credentials {profile, mfa_code};
+    Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code,
+    target}; mfa {code, target}; clear {target}; status {}; credentials {profile, mfa_code};
     section_keys {profile}.
     """
     if not hasattr(socket, "AF_UNIX"):
