@@ -147,3 +147,34 @@ def test_a_locked_keyring_is_a_clear_error_and_a_needs_input_state(
     assert (problem["code"], problem["input_kind"], problem["profile"]) == (
         "needs_keyring", "keyring", "default")
     assert "gnome-keyring-daemon --replace --unlock" in problem["message"]  # how, headless
+
+
+def test_errors_are_one_line_exit_2_with_an_empty_stdout(
+        aws: AwsSandbox, service: SecretService) -> None:
+    keyring_world(aws)
+    unknown = credproc("--source", "nosuch")
+    missing_store = store()
+    missing_store.delete("default")
+    missing = credproc("--source", "default")
+    with aws.config_path.open("a") as f:
+        f.write("\n[profile mfa-keys]\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n"
+                "credential_process = roletray credential-process --source mfa-keys\n")
+    no_tty = credproc("--source", "mfa-keys")
+    for out, words in ((unknown, "'nosuch'"), (missing, "roletray keys import default"),
+                       (no_tty, "no terminal to ask on")):
+        assert (out.returncode, out.stdout) == (2, ""), out.stderr
+        assert len(out.stderr.splitlines()) == 1 and words in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["credential-process"],
+    ["credential-process", "platform", "--source", "default"],
+    ["credential-process", "platform", "--no-session"],
+])
+def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from tray import cli
+
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1

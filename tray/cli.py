@@ -664,7 +664,8 @@ def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any
     reply = control.send("credentials", {"source": source}, path=path)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
-        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env))
+        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
+                             source=True)
         reply = control.send("credentials", {"source": source, "mfa_code": code}, path=path)
         if reply is None:
             raise UsageError("the running roletray went away while asking for the code")
@@ -674,22 +675,27 @@ def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any
     try:
         made = source_keys.start_session(source, env=root.env)
     except MfaRequiredError:
-        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env))
+        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
+                             source=True)
         made = source_keys.start_session(source, env=root.env, mfa_code=code)
     return process_document(made.credentials)
 
 
-def _tty_mfa_code(profile: str, root: Root, *, serial: str | None = None) -> str:
+def _tty_mfa_code(profile: str, root: Root, *, serial: str | None = None,
+                  source: bool = False) -> str:
     """Ask on the controlling terminal: stdout belongs to the SDK reading the document,
     and stdin may be its pipe. No terminal: an error that says how to get past it."""
     serial = serial or _needs_mfa(profile, root) or "the MFA device"
     try:
         tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError:
+        how = ("start the tray (`roletray`) or `roletray daemon`, and run "
+               f"`aws sts get-caller-identity --profile {profile}` in a terminal once (the "
+               "instance keeps the session)" if source else "start the tray (`roletray`) or `roletray daemon` and "
+               f"give it the code (`roletray assume {profile}`)")
         raise UsageError(
             f"profile '{profile}' needs an MFA code and there is no terminal to ask on; "
-            "start the tray (`roletray`) or `roletray daemon` and give it the code "
-            f"(`roletray assume {profile}`), then run this again") from None
+            f"{how}, then run this again") from None
     with tty:
         code = getpass.getpass(f"MFA code for {serial}: ", stream=tty).strip()
     if not code:

@@ -39,6 +39,7 @@ from tray.awsfiles import awsconfig
 from tray.domain.errors import (
     ConfigError,
     CredentialProcessTimeoutError,
+    KeyringKeysMissingError,
     SourceCredentialsError,
 )
 from tray.domain.models import RoleProfile
@@ -331,7 +332,7 @@ def load_keyring_keys(source: str, store: SecretStore | None = None) -> StoredKe
 
     found = (store or SecretStore()).get(source)
     if found is None:
-        raise SourceCredentialsError(
+        raise KeyringKeysMissingError(
             f"source profile '{source}': its keys are not in the OS keyring; put them in "
             f"the credentials file and run `roletray keys import {source}`, or remove the "
             f"profile's credential_process line (`roletray keys export {source}` does both "
