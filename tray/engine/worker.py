@@ -58,6 +58,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from tray.awsfiles import credfile
@@ -228,7 +229,8 @@ def _child() -> int:
         request = json.loads(sys.stdin.readline())
         session = request.get("mfa_session")
         if "source" in request:
-            print(json.dumps(_source_child(request)), flush=True)
+            # The child's main is a composition root: its env is the one the parent chose.
+            print(json.dumps(_source_child(request, os.environ)), flush=True)
             return 0
         if request.get("write") is False:
             print(json.dumps(_serve_child(request)), flush=True)
@@ -281,11 +283,11 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
                    credentials=_creds_to(creds))
 
 
-def _source_child(request: dict[str, Any]) -> dict[str, Any]:
+def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
     from tray.aws import source_keys  # botocore and keyring: the child's, never the parent's
 
     try:
-        made = source_keys.start_session(str(request["source"]), env=os.environ,
+        made = source_keys.start_session(str(request["source"]), env=env,
                                           mfa_code=request.get("mfa_code"),
                                           duration=request.get("duration"))
     except RoletrayError as e:
