@@ -412,7 +412,8 @@ def _recording() -> tuple[MenuActions, list[str]]:
 
 INPUT_ITEMS = ("Enter MFA code…", "Sign in to AWS SSO…", "Try again")
 CODES: dict[InputKind | None, ProblemCode] = {
-    None: "needs_mfa", "mfa": "needs_mfa", "sso": "needs_sso", "process": "process_timeout"}
+    None: "needs_mfa", "mfa": "needs_mfa", "sso": "needs_sso", "process": "process_timeout",
+    "keyring": "needs_keyring"}
 
 
 @pytest.mark.parametrize(("kind", "item", "action", "state_line", "hint"), [
@@ -421,6 +422,8 @@ CODES: dict[InputKind | None, ProblemCode] = {
     ("sso", "Sign in to AWS SSO…", "sso", "SSO sign-in needed", "SSO sign-in needed"),
     ("process", "Try again", "retry", "Credential process is waiting",
      "credential process is waiting"),
+    ("keyring", "Try again", "retry", "Keyring locked — unlock it",
+     "keyring locked — unlock it"),
 ])
 def test_the_input_item_and_labels_follow_what_is_needed(
         kind: InputKind | None, item: str, action: str, state_line: str, hint: str) -> None:
@@ -441,7 +444,7 @@ def test_the_input_item_and_labels_follow_what_is_needed(
     look = tray_look(snap, NOW)
     assert look.state == "warning"
     assert look.tooltip == f"platform · {ACCT} · expires in 52 min · {hint}"
-    if kind in ("sso", "process"):
+    if kind in ("sso", "process", "keyring"):
         assert "MFA" not in look.tooltip and "MFA code" not in render_text(model)
 
 

@@ -263,7 +263,10 @@ PROCESS_ERROR = ("credential_process for profile 'waits' did not answer within 3
 
 
 CODES: dict[InputKind, ProblemCode] = {"mfa": "needs_mfa", "sso": "needs_sso",
-                                       "process": "process_timeout"}
+                                       "process": "process_timeout",
+                                       "keyring": "needs_keyring"}
+KEYRING_ERROR = ("the OS keyring holding the keys of 'default' is locked: unlock it from "
+                 "your desktop (it asks for your login password), then try again")
 
 
 def waiting(kind: InputKind, minutes: float, error: str, profile: str = "platform",
@@ -294,6 +297,19 @@ def test_a_waiting_credential_process_offers_no_mfa_button(policy: NotificationP
     assert said[0].title == "platform: credential process is waiting"
     assert said[0].body == f"{PROCESS_ERROR}. The keys expire 14:00 CET (in 20 min)."
     assert [n.action for n in said] == [None, None]
+    assert all("MFA" not in n.title + n.body for n in said)
+
+
+def test_a_locked_keyring_says_unlock_it_once_without_an_mfa_button(
+        policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = [waiting("keyring", 40 + i / 3, KEYRING_ERROR, profile="default")
+           for i in range(60)]
+    said = [n for n in run(policy, seq, first=snap(S.FRESH)) if n]
+    assert [n.kind for n in said] == ["needs-input", "expiring"]
+    assert said[0].title == "platform: keyring locked — unlock it"
+    assert said[0].body == f"{KEYRING_ERROR}. The keys expire 14:00 CET (in 20 min)."
+    assert [n.action for n in said] == [None, None]  # the menu's "Try again" after unlocking
     assert all("MFA" not in n.title + n.body for n in said)
 
 

@@ -127,7 +127,8 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     server: control.ControlServer | None = None
     scheduler = ApsScheduler()  # the one timer: the refresher's sections and served roles
     refresher = build_refresher(ctx, notify=notify, scheduler=scheduler)
-    keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child)
+    keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child,
+                          source_fn=worker.source_session_in_child)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:

@@ -92,8 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--region", metavar="R", help="the console's region (default: the role's)")
 
     cp = sub.add_parser("credential-process",
-                        help="print PROFILE's keys for an AWS `credential_process` line")
-    cp.add_argument("profile")
+                        help="print PROFILE's keys for an AWS `credential_process` line "
+                             "(--source SOURCE: a session of a keyring-held source's keys)")
+    cp.add_argument("profile", nargs="?")
+    cp.add_argument("--source", metavar="SOURCE",
+                    help="a source profile whose keys are in the OS keyring "
+                         "(`roletray keys import`): print a GetSessionToken session of them")
+    cp.add_argument("--no-session", action="store_true",
+                    help="with --source: print the long-term keys themselves (for calls a "
+                         "session cannot make, such as IAM without MFA)")
 
     sv = sub.add_parser("serve", help="a loopback container-credentials endpoint for PROFILE, "
                         "in the foreground")
@@ -626,6 +633,15 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
 
+    if args.source is not None or args.no_session:
+        if args.profile is not None or not args.source:
+            raise UsageError("credential-process: give either PROFILE or --source SOURCE "
+                             "(--no-session goes with --source)")
+        document = _source_document(args.source, root, session=not args.no_session)
+        sys.stdout.write(json.dumps(document) + "\n")
+        return EXIT_OK
+    if args.profile is None:
+        raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
     path = control.socket_path(root.paths)
     reply = control.send("credentials", {"profile": args.profile}, path=path)
     if reply is not None and not reply.get("ok") \
@@ -666,17 +682,54 @@ def _serve_here(profile: str, root: Root) -> dict[str, Any]:
     return process_document(out.result.credentials)
 
 
-def _tty_mfa_code(profile: str, root: Root) -> str:
+def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any]:
+    """``credential-process --source SOURCE``: a GetSessionToken session of the
+    keyring-held keys, from the running instance (which keeps it) or made here;
+    ``session`` False: the long-term pair, read here (the instance never holds it)."""
+    from tray.aws import source_keys
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
+    from tray.instance import control
+    from tray.serve.document import process_document
+
+    if not session:
+        return source_keys.long_term_document(source_keys.long_term(source, env=root.env))
+    path = control.socket_path(root.paths)
+    reply = control.send("credentials", {"source": source}, path=path)
+    if reply is not None and not reply.get("ok") \
+            and isinstance(wire.decode_error(reply), MfaRequiredError):
+        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
+                             source=True)
+        reply = control.send("credentials", {"source": source, "mfa_code": code}, path=path)
+        if reply is None:
+            raise UsageError("the running roletray went away while asking for the code")
+    if reply is not None:
+        wire.raise_for(reply)
+        return dict(reply["document"])
+    try:
+        made = source_keys.start_session(source, env=root.env)
+    except MfaRequiredError:
+        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
+                             source=True)
+        made = source_keys.start_session(source, env=root.env, mfa_code=code)
+    return process_document(made.credentials)
+
+
+def _tty_mfa_code(profile: str, root: Root, *, serial: str | None = None,
+                  source: bool = False) -> str:
     """Ask on the controlling terminal: stdout belongs to the SDK reading the document,
     and stdin may be its pipe. No terminal: an error that says how to get past it."""
-    serial = _needs_mfa(profile, root) or "the MFA device"
+    serial = serial or _needs_mfa(profile, root) or "the MFA device"
     try:
         tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError:
+        how = ("start the tray (`roletray`) or `roletray daemon`, and run "
+               f"`aws sts get-caller-identity --profile {profile}` in a terminal once (the "
+               "instance keeps the session)" if source else "start the tray (`roletray`) or `roletray daemon` and "
+               f"give it the code (`roletray assume {profile}`)")
         raise UsageError(
             f"profile '{profile}' needs an MFA code and there is no terminal to ask on; "
-            "start the tray (`roletray`) or `roletray daemon` and give it the code "
-            f"(`roletray assume {profile}`), then run this again") from None
+            f"{how}, then run this again") from None
     with tty:
         code = getpass.getpass(f"MFA code for {serial}: ", stream=tty).strip()
     if not code:

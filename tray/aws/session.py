@@ -39,12 +39,16 @@ from tray.awsfiles import awsconfig
 from tray.domain.errors import (
     ConfigError,
     CredentialProcessTimeoutError,
+    KeyringKeysMissingError,
     SourceCredentialsError,
 )
 from tray.domain.models import RoleProfile
+from tray.domain.source_line import is_roletray_source_line
 
 if TYPE_CHECKING:
     import botocore.session
+
+    from tray.platform.secret_store import SecretStore, StoredKeys
 
 ClientCreator = Callable[..., Any]
 """``(service_name, region_name=None, api_version=None, use_ssl=True, verify=None,
@@ -133,20 +137,24 @@ class Limits:
     process_timeout: float | None = None  # None: the env's ROLETRAY_PROCESS_TIMEOUT, else 30 s
 
 
-def make_client_factory(limits: Limits | None = None) -> ClientFactory:
-    """A ``ClientFactory`` with ``limits`` (tests and the doctor use shorter ones)."""
+def make_client_factory(limits: Limits | None = None, *,
+                        store: SecretStore | None = None) -> ClientFactory:
+    """A ``ClientFactory`` with ``limits`` (tests and the doctor use shorter ones);
+    ``store``: where keyring-held sources' keys are read (None: the OS keyring)."""
     bounds = limits or Limits()
 
     def factory(profile: RoleProfile, *, env: Mapping[str, str],
                 profile_map: Mapping[str, Mapping[str, str]] | None = None) -> ClientCreator:
-        return client_creator(profile, env=env, profile_map=profile_map, limits=bounds)
+        return client_creator(profile, env=env, profile_map=profile_map, limits=bounds,
+                              store=store)
 
     return factory
 
 
 def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
                    profile_map: Mapping[str, Mapping[str, str]] | None = None,
-                   limits: Limits | None = None) -> ClientCreator:
+                   limits: Limits | None = None,
+                   store: SecretStore | None = None) -> ClientCreator:
     """``session.create_client`` for ``profile``'s source, configured as ``profile``.
 
     Nothing is resolved yet: the source's credentials are, on the first client
@@ -164,7 +172,8 @@ def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
     config = Config(connect_timeout=bounds.connect_timeout, read_timeout=bounds.read_timeout,
                     retries={"mode": "standard", "total_max_attempts": bounds.max_attempts})
     session = source_session(profile, env=env, region_name=where, config=config,
-                             process_timeout=process_timeout_seconds(env, bounds.process_timeout))
+                             process_timeout=process_timeout_seconds(env, bounds.process_timeout),
+                             store=store)
     configured: list[bool] = []
 
     def create_client(service_name: str, region_name: str | None = None,
@@ -229,8 +238,14 @@ def base_session(env: Mapping[str, str], profile: str | None = None,
 
 
 def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name: str,
-                   config: Any, process_timeout: float) -> botocore.session.Session:
-    """A session whose credential resolver is the role's source's, and only that."""
+                   config: Any, process_timeout: float,
+                   store: SecretStore | None = None) -> botocore.session.Session:
+    """A session whose credential resolver is the role's source's, and only that.
+
+    A source whose ``credential_process`` is roletray's own ``--source`` line signs
+    with the keyring's long-term keys directly (``KeyringOrProcess``): running that
+    line would start roletray again, to hand back a session that cannot sign an
+    MFA session's GetSessionToken."""
     import botocore.credentials
 
     if profile.credential_source is not None:
@@ -250,9 +265,12 @@ def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name:
     if profile.source_profile == profile.name:
         # A role profile that is its own source signs with its static keys, not the role.
         resolver.remove("assume-role")
-    _swap(resolver, botocore.credentials.ProcessProvider(
-        profile_name=source, load_config=lambda: session.full_config,
-        popen=partial(BoundedPopen, timeout=process_timeout, profile=source, env=dict(env))))
+    _swap(resolver, KeyringOrProcess(
+        botocore.credentials.ProcessProvider(
+            profile_name=source, load_config=lambda: session.full_config,
+            popen=partial(BoundedPopen, timeout=process_timeout, profile=source,
+                          env=dict(env))),
+        profile_name=source, load_config=lambda: session.full_config, store=store))
     _swap(resolver, _sso_provider(session, source, env))
     _swap(resolver, botocore.credentials.ContainerProvider(environ=dict(env)))
     return session
@@ -264,6 +282,62 @@ def _swap(resolver: Any, provider: Any) -> None:
         # After it, then remove the first of that name: botocore's, not ours.
         resolver.insert_after(provider.METHOD, provider)
         resolver.remove(provider.METHOD)
+
+
+class KeyringOrProcess:
+    """botocore's ``custom-process`` provider, except for roletray's own line
+    (``credential_process = roletray credential-process --source SOURCE``): then the
+    long-term keys come from the OS keyring (``SecretStore.get``), as static keys.
+
+    It takes the process provider's place in botocore's order, so keys the
+    credentials file still holds for the profile win (the moment between
+    ``keys import`` writing the line and removing the file's keys).
+    """
+
+    METHOD = "custom-process"
+    CANONICAL_NAME = "custom-process"
+
+    def __init__(self, process: Any, *, profile_name: str,
+                 load_config: Callable[[], Mapping[str, Any]],
+                 store: SecretStore | None = None) -> None:
+        self._process = process
+        self._profile = profile_name
+        self._load_config = load_config
+        self._store = store
+
+    def load(self) -> Any:
+        profiles = self._load_config().get("profiles", {})
+        line = profiles.get(self._profile, {}).get("credential_process")
+        source = is_roletray_source_line(line)
+        if source is None:
+            return self._process.load()
+        return keyring_credentials(source, self._store)
+
+
+def keyring_credentials(source: str, store: SecretStore | None = None) -> Any:
+    """botocore ``Credentials`` of SOURCE's long-term keys in the OS keyring.
+
+    Raises ``SourceCredentialsError`` when the keyring holds none, and the secret
+    store's ``KeyringLockedError`` / ``KeyringUnavailableError``."""
+    import botocore.credentials
+
+    keys = load_keyring_keys(source, store)
+    return botocore.credentials.Credentials(keys.access_key_id, keys.secret_access_key,
+                                            method="roletray-keyring")
+
+
+def load_keyring_keys(source: str, store: SecretStore | None = None) -> StoredKeys:
+    """SOURCE's ``StoredKeys``; ``SourceCredentialsError`` naming the fix when absent."""
+    from tray.platform.secret_store import SecretStore
+
+    found = (store or SecretStore()).get(source)
+    if found is None:
+        raise KeyringKeysMissingError(
+            f"source profile '{source}': its keys are not in the OS keyring; put them in "
+            f"the credentials file and run `roletray keys import {source}`, or remove the "
+            f"profile's credential_process line (`roletray keys export {source}` does both "
+            "when the keyring still has them)")
+    return found
 
 
 def configure_as(session: botocore.session.Session, profile: RoleProfile) -> None:

@@ -426,15 +426,20 @@ def make_handler(refresher: Refresher, keeper: ServedKeeper | None = None) -> Ha
 
 def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str, Any]:
     """``credentials {profile, mfa_code}``: the ``credential_process`` document of a served
-    role, from memory (``tray.serve.keeper``). The reply holds the keys: it goes only to
-    a peer that runs as the user, and is never logged."""
+    role, from memory (``tray.serve.keeper``); ``credentials {source, mfa_code}``: a
+    session of a keyring-held source (``credential-process --source``). The reply holds
+    the keys: it goes only to a peer that runs as the user, and is never logged."""
     from tray.serve.document import process_document
 
     try:
-        profile = request.get("profile")
-        if not isinstance(profile, str) or not profile:
-            raise UsageError("credentials: a profile name is required")
-        keys = keeper.credentials(profile, _opt_str(request, "mfa_code"))
+        profile, source = request.get("profile"), request.get("source")
+        code = _opt_str(request, "mfa_code")
+        if isinstance(source, str) and source and profile is None:
+            keys = keeper.source_credentials(source, code)
+        elif isinstance(profile, str) and profile and source is None:
+            keys = keeper.credentials(profile, code)
+        else:
+            raise UsageError("credentials: a profile name or a source name is required")
     except RoletrayError as e:
         return wire.encode_error(e)
     except Exception as e:  # the server must answer something, and must survive
@@ -455,8 +460,8 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     nothing is sent to it. Every other failure is an error reply (``wire``), one line.
 
     Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code,
-    target}; mfa {code, target}; clear {target}; status {}; credentials {profile, mfa_code};
-    section_keys {profile}.
+    target}; mfa {code, target}; clear {target}; status {}; credentials {profile, mfa_code}
+    or {source, mfa_code}; section_keys {profile}.
     """
     if not hasattr(socket, "AF_UNIX"):
         return None

@@ -585,6 +585,12 @@ class NotificationPolicy:
             # The error says which profile and why, and how to sign in without the tray.
             return Notification("needs-input", f"{role}: SSO sign-in needed", reason,
                                 "critical", action=SSO_ACTION)
+        if kind == "keyring":
+            # The message says how to unlock without a desktop; with one, the system's
+            # own prompt does it, then "Try again" in the menu.
+            return Notification("needs-input", f"{role}: keyring locked — unlock it",
+                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+                                "critical")
         if kind == "process":
             return Notification("needs-input", f"{role}: credential process is waiting",
                                 f"{reason}." + (f" The keys {exp}." if exp else ""),

@@ -116,7 +116,8 @@ def chunk(items: Sequence[T], size: int = CHUNK_MAX) -> list[Sequence[T]]:
 
 
 def input_needed(s: Snapshot) -> str | None:
-    """In needs-input, what a person must provide: "mfa" (the default), "sso", "process"."""
+    """In needs-input, what a person must provide: "mfa" (the default), "sso", "process",
+    "keyring"."""
     if s.state is not RefreshState.NEEDS_INPUT:
         return None
     kind = s.problem.input_kind if s.problem is not None else None
@@ -130,7 +131,8 @@ def needs_mfa(s: Snapshot) -> bool:
 
 # What needs-input waits for, in the tooltip and (capitalised) on the menu's state line.
 INPUT_LABELS = {"mfa": "MFA code needed", "sso": "SSO sign-in needed",
-                "process": "credential process is waiting"}
+                "process": "credential process is waiting",
+                "keyring": "keyring locked — unlock it"}
 
 
 def input_label(s: Snapshot) -> str:
@@ -171,7 +173,8 @@ def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
         return None
     if kind == "sso":
         return MenuNode("Sign in to AWS SSO…", actions.sso_login)
-    if kind == "process":
+    if kind in ("process", "keyring"):
+        # The unlock happens in the system's own prompt (or a terminal); then retry.
         return MenuNode("Try again", actions.retry)
     return MenuNode("Enter MFA code…", actions.enter_mfa)
 
