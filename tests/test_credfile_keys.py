@@ -24,10 +24,10 @@ def config(isolated_env: Path) -> Path:
 
 @pytest.mark.parametrize("text, state", [
     ("[default]\naws_access_key_id = AKIA1\naws_secret_access_key = s1\n", "long-term"),
-    ("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s1\n"
-     "aws_session_token = t\n", "temporary"),
-    ("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s1\n"
-     "aws_session_token = t\nx_roletray_managed = true\n", "owned"),
+    (("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s1\n"
+     "aws_session_token = t\n"), "temporary"),
+    (("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s1\n"
+     "aws_session_token = t\nx_roletray_managed = true\n"), "owned"),
     ("[default]\naws_access_key_id = AKIA1\n", "partial"),
     ("[default]\nregion = us-east-1\n", "other"),
     ("[default]\n", "absent"),

@@ -108,10 +108,10 @@ def test_a_stop_at_any_step_keeps_the_keys_and_import_completes_it(
 
 
 @pytest.mark.parametrize("credentials, config, message", [
-    ("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n"
-     "aws_session_token = t\n", "", r"section \[default\] holds temporary keys"),
-    ("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n"
-     "aws_session_token = t\nx_roletray_managed = true\n", "", "roletray's own kept section"),
+    (("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n"
+     "aws_session_token = t\n"), "", r"section \[default\] holds temporary keys"),
+    (("[default]\naws_access_key_id = ASIA1\naws_secret_access_key = s\n"
+     "aws_session_token = t\nx_roletray_managed = true\n"), "", "roletray's own kept section"),
     ("[other]\naws_access_key_id = AKIA1\naws_secret_access_key = s\n", "",
      r"no access key pair in section \[default\]"),
     ("[default]\naws_access_key_id = AKIA1\n", "", "has only one of"),
@@ -138,7 +138,7 @@ def test_import_refuses_and_moves_nothing(aws: AwsSandbox, credentials: str, con
 
 
 def test_keys_aws_refuses_are_not_moved(aws: AwsSandbox, world: tuple[str, str]) -> None:
-    akid, secret = world
+    akid = world[0]
     aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
                           "aws_secret_access_key = not-the-secret\n")
     aws.enforce()
