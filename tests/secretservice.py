@@ -18,7 +18,6 @@ signal, not a sleep).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -32,7 +31,7 @@ LOGIN = "/org/freedesktop/secrets/collection/login"
 START_TIMEOUT = 20.0  # seconds; a start takes well under one
 PROGRAMS = ("dbus-daemon", "gnome-keyring-daemon")
 # Nothing of the machine's desktop session may leak into the test's processes.
-_DROP = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "GNOME_KEYRING_CONTROL",
+DROP = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "GNOME_KEYRING_CONTROL",
          "PYTHON_KEYRING_BACKEND", "SSH_AUTH_SOCK")
 
 _BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
@@ -119,7 +118,7 @@ class SecretService:
 def start(env: Mapping[str, str], workdir: Path, password: str = "test-login") -> SecretService:
     """Start the bus and the daemon for a test whose folders ``env`` names (HOME,
     XDG_DATA_HOME, XDG_RUNTIME_DIR); ``workdir``: a private folder for the bus."""
-    base = {k: v for k, v in env.items() if k not in _DROP}
+    base = {k: v for k, v in env.items() if k not in DROP}
     folder = workdir / "bus"
     folder.mkdir(mode=0o700)
     config = workdir / "bus.conf"

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def cli_env(service: secretservice.SecretService, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in secretservice._DROP}
+    env = {k: v for k, v in os.environ.items() if k not in secretservice.DROP}
     return {**env, "DBUS_SESSION_BUS_ADDRESS": service.address, "PYTHONPATH": str(REPO),
             **extra}
 
