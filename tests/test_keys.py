@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import AwsSandbox
 from tests.fakekeyring import FakeKeyring
-from tray import keys_index
+from tray import keys, keys_index
 from tray.aws import sts
 from tray.domain.errors import (
     AwsError,
@@ -19,7 +19,6 @@ from tray.domain.errors import (
     KeyringLockedError,
     KeyringUnavailableError,
 )
-from tray.engine import keys
 from tray.paths import Paths
 from tray.platform.secret_store import SecretStore, StoredKeys
 

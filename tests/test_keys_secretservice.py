@@ -18,7 +18,7 @@ from conftest import AwsSandbox
 
 from tests import secretservice
 from tray.domain.source_line import is_roletray_source_line
-from tray.engine.keys import STEPS
+from tray.keys import STEPS
 
 REPO = Path(__file__).resolve().parent.parent
 

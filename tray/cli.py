@@ -672,7 +672,7 @@ def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
 
 
 def cmd_keys(args: argparse.Namespace, root: Root) -> int:
-    from tray.engine import keys
+    from tray import keys
 
     if (args.action == "list") != (args.source is None):
         raise UsageError("`roletray keys list` takes no SOURCE" if args.source else
@@ -742,7 +742,7 @@ def _yes(flag: bool) -> str:
 def _keys_context(root: Root) -> Any:
     """The keys use cases' collaborators: the OS keyring, GetCallerIdentity (botocore,
     loaded here only), this installation's command, and the kill -9 tests' pause."""
-    from tray.engine.keys import KeysContext, test_pause
+    from tray.keys import KeysContext, test_pause
     from tray.platform.secret_store import SecretStore, StoredKeys
 
     def verify(k: StoredKeys) -> Mapping[str, str]:
