@@ -213,6 +213,20 @@ def test_export_puts_the_keys_back_and_removes_only_our_line(
     assert sts.caller_identity("default", env=os.environ)["Arn"] == aws.user_arn("dev")
 
 
+@pytest.mark.parametrize("step", keys.EXPORT_STEPS)
+def test_a_stop_during_export_keeps_the_keys_and_export_completes_it(
+        aws: AwsSandbox, world: tuple[str, str], step: str) -> None:
+    akid = world[0]
+    backend = FakeKeyring()
+    keys.import_keys("default", make_ctx(backend))
+    with pytest.raises(Crash):
+        keys.export_keys("default", make_ctx(backend, crash_at=step))
+    assert akid in aws.credentials_path.read_text() and held(backend) is not None
+    assert ("credential_process" in aws.config_path.read_text()) == (step == "file")
+    keys.export_keys("default", make_ctx(backend))
+    assert "credential_process" not in aws.config_path.read_text()
+
+
 def test_remove_refuses_without_the_file_copy(aws: AwsSandbox,
                                               world: tuple[str, str]) -> None:
     backend = FakeKeyring()
@@ -251,3 +265,18 @@ def test_a_broken_index_is_named(aws: AwsSandbox, isolated_env: Path) -> None:
     keys_index.index_path(paths).write_text("{not json")
     with pytest.raises(keys.RoletrayError, match=r"keys.json: cannot read roletray's keys"):
         keys.list_keys(make_ctx(FakeKeyring()))
+
+
+def test_a_check_error_with_a_template_of_its_own_is_reported_as_it_is(
+        aws: AwsSandbox, world: tuple[str, str]) -> None:
+    from tray.domain.errors import UnknownProfileError
+
+    def verify(k: StoredKeys) -> dict[str, str]:
+        raise UnknownProfileError(profile=k.source, path="~/.aws/config")
+
+    backend = FakeKeyring()
+    ctx = keys.KeysContext(paths=Paths.from_env(os.environ), store=SecretStore(backend),
+                           verify=verify)
+    with pytest.raises(UnknownProfileError, match="^~/.aws/config: no profile named 'default'$"):
+        keys.import_keys("default", ctx)
+    assert backend.items == {}

@@ -730,8 +730,7 @@ def cmd_keys(args: argparse.Namespace, root: Root) -> int:
     if args.json:
         _emit({"ok": True, **doc})
     else:
-        print(shown(text) if "\n" not in text else
-              "\n".join(shown(line) for line in text.splitlines()))
+        print("\n".join(shown(line) for line in text.splitlines()))
     return EXIT_OK
 
 

@@ -162,8 +162,7 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
         if before is None:  # ours alone: leave the keyring as it was
             ctx.store.delete(source)
             keys_index.forget(source, ctx.paths)
-        raise type(e)(f"{e}; the keys stay in {ctx.paths.display(cred)}, "
-                      "nothing was moved") from e
+        raise _told(e, f"the keys stay in {ctx.paths.display(cred)}, nothing was moved") from e
     ctx.pause("verified")
     credfile.set_source_line(config, source, line)
     ctx.pause("config")
@@ -171,6 +170,14 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
     ctx.pause("file")
     return Imported(source, keys.masked_key, ctx.store.describe(),
                     identity.get("Arn"), line)
+
+
+def _told(error: RoletrayError, more: str) -> RoletrayError:
+    """``error`` of the same class (so the same exit code), its message followed by
+    ``more``; a class with a message template of its own is left as it is."""
+    if type(error).fmt != RoletrayError.fmt:
+        return error
+    return type(error)(f"{error}; {more}")
 
 
 def _check_profile(source: str, ctx: KeysContext) -> bool:

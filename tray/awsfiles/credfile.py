@@ -1,7 +1,8 @@
 """The credentials-file section editor: lossless, validated, locked, atomic, owned sections only.
 
-The only module that writes ``~/.aws/credentials`` (and the ``region`` line of
-``[profile <target>]`` in ``~/.aws/config``). roletray's section looks like::
+The only module that writes ``~/.aws/credentials`` (and, in ``~/.aws/config``, the
+``region`` line of ``[profile <target>]`` and the ``credential_process`` line of a
+source whose keys ``roletray keys import`` moved into the OS keyring). roletray's section looks like::
 
     [roletray]
     aws_access_key_id = ASIA...
