@@ -14,12 +14,8 @@ LINE = "roletray credential-process --source default"
 
 @pytest.fixture
 def cred(isolated_env: Path) -> Path:
+    """The test HOME's credentials file; its config file is ``cred.with_name("config")``."""
     return isolated_env / ".aws" / "credentials"
-
-
-@pytest.fixture
-def config(isolated_env: Path) -> Path:
-    return isolated_env / ".aws" / "config"
 
 
 @pytest.mark.parametrize("text, state", [
@@ -92,7 +88,8 @@ def test_put_creates_the_file_0600(cred: Path) -> None:
     assert cred.stat().st_mode & 0o777 == 0o600
 
 
-def test_the_config_line_goes_into_default_and_comes_out_again(config: Path) -> None:
+def test_the_config_line_goes_into_default_and_comes_out_again(cred: Path) -> None:
+    config = cred.with_name("config")
     text = "# mine\n[default]\nregion = eu-west-1\n\n[profile platform]\nrole_arn = x\n"
     config.write_text(text)
     assert credfile.set_source_line(config, "default", LINE)
@@ -103,7 +100,8 @@ def test_the_config_line_goes_into_default_and_comes_out_again(config: Path) -> 
     assert config.read_text() == text
 
 
-def test_the_config_line_of_another_profile_gets_its_own_section(config: Path) -> None:
+def test_the_config_line_of_another_profile_gets_its_own_section(cred: Path) -> None:
+    config = cred.with_name("config")
     config.write_text("[default]\nregion = eu-west-1\n")
     line = "roletray credential-process --source ci"
     assert credfile.set_source_line(config, "ci", line)
@@ -113,7 +111,8 @@ def test_the_config_line_of_another_profile_gets_its_own_section(config: Path) -
     assert config.read_text() == "[default]\nregion = eu-west-1\n"
 
 
-def test_another_credential_process_is_neither_replaced_nor_removed(config: Path) -> None:
+def test_another_credential_process_is_neither_replaced_nor_removed(cred: Path) -> None:
+    config = cred.with_name("config")
     text = "[profile ci]\ncredential_process = aws-vault exec ci --json\n"
     config.write_text(text)
     with pytest.raises(CredentialsFileError, match="profile 'ci' already has a "
@@ -123,7 +122,8 @@ def test_another_credential_process_is_neither_replaced_nor_removed(config: Path
     assert config.read_text() == text
 
 
-def test_our_line_for_another_source_is_not_removed(config: Path) -> None:
+def test_our_line_for_another_source_is_not_removed(cred: Path) -> None:
+    config = cred.with_name("config")
     text = "[profile ci]\ncredential_process = roletray credential-process --source other\n"
     config.write_text(text)
     assert credfile.remove_source_line(config, "ci") is False
