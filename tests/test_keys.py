@@ -280,3 +280,15 @@ def test_a_check_error_with_a_template_of_its_own_is_reported_as_it_is(
     with pytest.raises(UnknownProfileError, match="^~/.aws/config: no profile named 'default'$"):
         keys.import_keys("default", ctx)
     assert backend.items == {}
+
+
+def test_import_of_a_named_source_writes_its_profile_section(aws: AwsSandbox) -> None:
+    aws.seed_world()
+    akid, secret = aws.create_user("ci")
+    aws.write_credentials(f"[ci]\naws_access_key_id = {akid}\naws_secret_access_key = {secret}\n")
+    aws.enforce()
+    done = keys.import_keys("ci", make_ctx(FakeKeyring()))
+    assert done.identity_arn == aws.user_arn("ci")
+    assert aws.config_path.read_text().endswith(
+        "\n\n[profile ci]\ncredential_process = roletray credential-process --source ci\n")
+    assert aws.credentials_path.read_text() == ""
