@@ -128,3 +128,12 @@ def test_our_line_for_another_source_is_not_removed(cred: Path) -> None:
     config.write_text(text)
     assert credfile.remove_source_line(config, "ci") is False
     assert config.read_text() == text
+
+
+def test_our_line_changed_by_hand_stays_as_it_is(cred: Path) -> None:
+    config = cred.with_name("config")
+    text = ("[default]\ncredential_process = /opt/rt/bin/roletray credential-process "
+            "--source default --no-session\n")
+    config.write_text(text)
+    assert credfile.set_source_line(config, "default", LINE) is False
+    assert config.read_text() == text

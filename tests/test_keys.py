@@ -292,3 +292,19 @@ def test_import_of_a_named_source_writes_its_profile_section(aws: AwsSandbox) ->
     assert aws.config_path.read_text().endswith(
         "\n\n[profile ci]\ncredential_process = roletray credential-process --source ci\n")
     assert aws.credentials_path.read_text() == ""
+
+
+def test_a_refused_new_key_gives_the_keyring_its_earlier_keys_back(
+        aws: AwsSandbox, world: tuple[str, str]) -> None:
+    akid, secret = world
+    backend = FakeKeyring()
+    keys.import_keys("default", make_ctx(backend))
+    # A new key pasted into the file by hand, one AWS does not know.
+    aws.write_credentials("[default]\naws_access_key_id = AKIAWRONGWRONGWRONG0\n"
+                          "aws_secret_access_key = wrong\n")
+    aws.enforce()
+    with pytest.raises(AwsError, match="nothing was moved"):
+        keys.import_keys("default", make_ctx(backend))
+    assert held(backend) == StoredKeys("default", akid, secret)
+    [one] = keys.list_keys(make_ctx(backend))
+    assert one.masked_key.endswith(akid[-4:])

@@ -138,6 +138,7 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
     if found.state in ("absent", "other"):
         held = _locked_says_how(lambda: ctx.store.get(source), source)
         if held is not None and line_in_place:
+            _record(held, ctx)
             return Imported(source, held.masked_key, ctx.store.describe(), None, line)
         raise CredentialsFileError(f"{ctx.paths.display(cred)}: no access key pair in section "
                                    f"[{source}] to import")
@@ -159,9 +160,13 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
     try:
         identity = ctx.verify(keys)
     except RoletrayError as e:
-        if before is None:  # ours alone: leave the keyring as it was
+        # Leave the keyring as it was: an earlier import's (working) keys come back.
+        if before is None:
             ctx.store.delete(source)
             keys_index.forget(source, ctx.paths)
+        elif before != keys:
+            ctx.store.put(before)
+            _record(before, ctx)
         raise _told(e, f"the keys stay in {ctx.paths.display(cred)}, nothing was moved") from e
     ctx.pause("verified")
     credfile.set_source_line(config, source, line)

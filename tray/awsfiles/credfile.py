@@ -486,7 +486,8 @@ def set_source_line(config_path: Path, source: str, line: str) -> bool:
     ``[profile SOURCE]``, created when missing; other lines and comments stay).
 
     Refused when the profile has a ``credential_process`` that is not roletray's line
-    for ``source``. False when the line is in place already.
+    for ``source``. False when roletray's line for ``source`` is in place already (as
+    written, or changed by hand: another program path, ``--no-session``).
     """
     shown = _shown(config_path)
     name_checked(config_path, source)
@@ -495,9 +496,9 @@ def set_source_line(config_path: Path, source: str, line: str) -> bool:
         name = _profile_section(layout, source)
         sec = layout.by_name.get(name)
         current = None if sec is None else layout.items(sec).get(PROCESS_KEY)
-        if current == line:
+        if current is not None and is_roletray_source_line(current) == source:
             return None
-        if current is not None and is_roletray_source_line(current) != source:
+        if current is not None:
             raise CredentialsFileError(
                 f"{shown} line {layout.by_name[name].lineno}: profile '{source}' already has "
                 "a credential_process that is not roletray's; roletray does not replace it")
