@@ -36,7 +36,7 @@ from tray.domain.errors import (
     KeyringUnavailableError,
     RoletrayError,
 )
-from tray.domain.models import mask, utcnow
+from tray.domain.models import iso_utc, mask, utcnow
 from tray.domain.source_line import PROGRAM, is_roletray_source_line, source_line
 from tray.paths import Paths
 from tray.platform.secret_store import UNLOCK_HOW, SecretStore, StoredKeys
@@ -108,7 +108,7 @@ class Held:
         return {"source": self.source, "key": self.masked_key, "backend": self.backend,
                 "in_keyring": self.in_keyring, "config_line": self.config_line,
                 "file_has_keys": self.file_has_keys,
-                "imported_at": self.imported_at.isoformat().replace("+00:00", "Z")}
+                "imported_at": iso_utc(self.imported_at)}
 
 
 @dataclass(frozen=True)
