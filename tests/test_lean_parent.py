@@ -38,7 +38,7 @@ def run_py(code: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
 def test_importing_the_tray_and_the_daemon_loads_no_botocore() -> None:
     doc = run_py("import tray.app, tray.cli, tray.engine.refresher, tray.engine.worker, tray.instance.control, "
                  "tray.engine.actions, tray.aws.sts, tray.awsfiles.awsconfig, tray.awsfiles.credfile, tray.engine.mfa_session, "
-                 "tray.ui.tray_app\n"
+                 "tray.ui.tray_app, tray.console, tray.aws.federation\n"
                  "print(json.dumps({'loaded': loaded()}))")
     assert doc["loaded"] == []
 

@@ -26,6 +26,7 @@ from tray.settings import check_target
 
 if TYPE_CHECKING:
     from tray.engine.actions import Context
+    from tray.state import State
 
 log = logging.getLogger("roletray")
 
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="every kept section's role, identity, expiry and state")
     s.add_argument("--json", action="store_true")
 
-    r = sub.add_parser("refresh", help="refresh the active role now")
+    r = sub.add_parser("refresh", help="refresh a kept section now (default: the active role's)")
+    r.add_argument("--target", help="the kept section to refresh (default: the active role's)")
     r.add_argument("--mfa-code", metavar="CODE",
                    help="MFA code; '-' reads it from stdin, which keeps it out of `ps`")
     r.add_argument("--json", action="store_true")
@@ -504,26 +506,47 @@ def cmd_status(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
-    from tray.state import load_state
 
-    state = load_state(root.paths)
-    if state is None:
-        raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
+    state = _kept_section(check_target(args.target), root)
+    said = f"Refreshed {state.active_role}" + (
+        f" in [{state.target}]." if args.target else ".")
     given = _read_mfa_code(args.mfa_code)
     # The running instance may refresh from its MFA session; if it needs a code, it
-    # gets the one typed here through the `mfa` command.
-    reply = _handover_asking("refresh", {"mfa_code": given}, state.active_role, retry="mfa",
-                             root=root)
+    # gets the one typed here through the `mfa` command (for the same target).
+    reply = _handover_asking("refresh", {"mfa_code": given, "target": state.target},
+                             state.active_role, retry="mfa", root=root)
     if reply is not None:
-        _print_snapshot(args, reply["snapshot"], extra=f"Refreshed {state.active_role}.")
+        _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
     mfa_code = _mfa_for(state.active_role, given, root)
     ctx = root.context()  # one settings read for the refresh and the status after it
     out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx)
     for w in out.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    _print_snapshot(args, actions.status(ctx).to_json(), extra=f"Refreshed {out.role.name}.")
+        print(f"warning: {shown(w)}", file=sys.stderr)
+    snap = next(s for s in actions.statuses(ctx) if s.target == out.target)
+    _print_snapshot(args, snap.to_json(), extra=shown(said))
     return EXIT_OK
+
+
+def _kept_section(target: str | None, root: Root) -> State:
+    """The kept section ``target`` names (the state file says which role it holds), or
+    without one the active role's: the default target's, else the first kept (as
+    ``status`` shows it). ``UsageError`` (exit 2) naming it when it is not kept."""
+    from tray.state import load_states
+
+    states = load_states(root.paths)
+    if target is None:
+        default = root.context().target
+        states.sort(key=lambda s: s.target != default)
+        if not states:
+            raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
+        return states[0]
+    for state in states:
+        if state.target == target:
+            return state
+    kept = ", ".join(f"[{s.target}]" for s in states) or "none"
+    raise UsageError(f"[{target}] is not a section roletray keeps (kept: {kept}); "
+                     f"`roletray assume PROFILE --target {target}` keeps one there")
 
 
 def cmd_clear(args: argparse.Namespace, root: Root) -> int:
@@ -581,14 +604,25 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_console(args: argparse.Namespace, root: Root) -> int:
     from tray import console
+    from tray.instance import control
 
     profile = _profile_or_active(args.profile, root, "console")
+    # A running instance that keeps the role hands its keys over: no AssumeRole.
+    held = console.instance_keys(profile, path=control.socket_path(root.paths))
+
+    def assume(role: Any, profile_map: Any) -> Any:
+        from tray.aws import sts
+
+        return sts.assume_role(role, mfa_code=_mfa_for(profile, None, root), env=root.env,
+                               profile_map=profile_map).credentials
+
     try:
         url = console.console_url(profile, env=root.env, destination=args.destination,
-                                  region=args.region, mfa_code=_mfa_for(profile, None, root))
+                                  region=args.region, keys=held, assume=assume)
     except AccessDeniedError as e:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
-    return console.deliver(url, profile, print_only=args.print)
+    return console.deliver(url, profile, print_only=args.print,
+                           folder=control.ensure_private_dir(root.paths.runtime_dir))
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
