@@ -829,6 +829,7 @@ def _keys_context(root: Root) -> Any:
     """The keys use cases' collaborators: the OS keyring, GetCallerIdentity (botocore,
     loaded here only), this installation's command, and the kill -9 tests' pause."""
     from tray.keys import KeysContext, test_pause
+    from tray.platform.autostart import this_roletray
     from tray.platform.secret_store import SecretStore, StoredKeys
 
     def verify(k: StoredKeys) -> Mapping[str, str]:
@@ -837,22 +838,9 @@ def _keys_context(root: Root) -> Any:
         return sts.keys_identity(k.source, k.access_key_id, k.secret_access_key, env=root.env)
 
     return KeysContext(paths=root.paths, store=SecretStore(), verify=verify,
-                       program=_this_roletray(root.env),
+                       program=this_roletray(root.env),
                        pause=test_pause(root.env.get("ROLETRAY_TEST_PAUSE_FILE"),
                                         root.env.get("ROLETRAY_TEST_PAUSE_AT")))
-
-
-def _this_roletray(env: Mapping[str, str]) -> list[str]:
-    """``roletray`` when that name on PATH is this installation, else its absolute command."""
-    import shutil
-
-    from tray.platform.autostart import launch_command
-
-    argv = launch_command()
-    found = shutil.which("roletray", path=env.get("PATH"))
-    if found and os.path.realpath(found) == os.path.realpath(argv[0]):
-        return ["roletray"]
-    return argv
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
