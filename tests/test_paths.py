@@ -83,7 +83,7 @@ def test_building_a_context_reads_no_file(tmp_path: Path) -> None:
     p = Paths.from_env(env)
     p.settings_file.parent.mkdir(parents=True)
     p.settings_file.write_text("target = [\n")  # broken
-    ctx = actions.Context(paths=p, env=env)  # no I/O: no error
+    ctx = actions.Context(paths=p, env=env, settings=Settings())  # no I/O: no error
     assert ctx.target == "roletray" and ctx.credentials_path == p.aws_credentials
     with pytest.raises(SettingsError, match=r"config\.toml: not valid TOML"):
         actions.Context.from_env(env)  # the composition root's way: reads the file

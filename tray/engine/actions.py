@@ -8,7 +8,7 @@ refresher inject their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,11 +27,13 @@ from tray.state import check_writable as check_state_writable
 @dataclass(frozen=True)
 class Context:
     """Who and where a use case runs for. Building one does no I/O: ``from_env`` (for
-    a composition root) reads the settings file; tests pass ``settings`` themselves."""
+    a composition root) reads the settings file; other callers pass the ``settings``
+    they hold (no silent defaults: a context without the file's settings would write
+    to the wrong target)."""
 
     paths: Paths
     env: Mapping[str, str]  # what the AWS tools will see: AWS_PROFILE warnings, the worker
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings
     now: Callable[[], datetime] = utcnow
     client_factory: Callable[[RoleProfile], Any] | None = None
 
