@@ -80,11 +80,14 @@ def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False
     return _prepare(profile_name, target, ctx, force=force)[0]
 
 
-def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
+def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool,
+             raw: Mapping[str, Mapping[str, str]] | None = None
              ) -> tuple[RoleProfile, awsconfig.ProfileMap]:
-    """``prepare``, and the profile map it read the config file into (read once)."""
+    """``prepare``, and the profile map of the config file (read once: here, unless the
+    caller passes it parsed as ``raw``)."""
     check_target(target)
-    raw = awsconfig.raw_config_parse(ctx.config_path)
+    if raw is None:
+        raw = awsconfig.raw_config_parse(ctx.config_path)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
                                       credentials_path=ctx.credentials_path, raw=raw)
@@ -110,15 +113,17 @@ def assume(
     ctx: Context,
     mfa_session: MfaSession | None = None,
     mfa_session_hours: int | None = None,
+    raw: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Outcome:
     """AssumeRole once, write the target section, make the profile the active role.
 
     For a role with ``mfa_serial``: ``mfa_session`` (its source's and device's) is
     used instead of a code; with ``mfa_code`` and ``mfa_session_hours``, the code
-    first starts a new MFA session (returned in ``Outcome.mfa_session``).
+    first starts a new MFA session (returned in ``Outcome.mfa_session``). ``raw``: the
+    config file as the caller already parsed it (``awsconfig.raw_config_parse``).
     """
     target = target or ctx.target
-    role, profile_map = _prepare(profile_name, target, ctx, force=force)
+    role, profile_map = _prepare(profile_name, target, ctx, force=force, raw=raw)
     started: MfaSession | None = None
     if role.mfa_serial and mfa_code and mfa_session_hours:
         started = start_session(role, mfa_code, hours=mfa_session_hours, env=ctx.env,
