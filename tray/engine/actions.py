@@ -170,7 +170,7 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
         region = awsconfig.region_for(role, profile_map)
         if region:
             credfile.set_profile_region(ctx.config_path, target, region)
-        sts.verify_target(target, key, ctx.env)
+        sts.verify_target(target, key, ctx.env, profile_map=profile_map)
         save_state(State(active_role=role.name, target=target,
                          expiration=result.credentials.expiration,
                          identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
