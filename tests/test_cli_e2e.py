@@ -181,9 +181,9 @@ def test_assume_parses_the_config_file_once(aws, capsys, monkeypatch):
     parsed: list[Path] = []
     real = awsconfig.raw_config_parse
 
-    def counted(path):
+    def counted(path, **kw):
         parsed.append(Path(path))
-        return real(path)
+        return real(path, **kw)
 
     monkeypatch.setattr(awsconfig, "raw_config_parse", counted)
     assert main(["assume", "platform"]) == 0

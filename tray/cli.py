@@ -263,9 +263,10 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
     from tray.awsfiles import awsconfig
 
     config_path = root.paths.aws_config
-    profile_map = awsconfig.load_profile_map(config_path)
+    profile_map = awsconfig.load_profile_map(config_path, home=root.paths.home)
     roles, problems = awsconfig.build_role_profiles(
-        profile_map, config_path, credentials_path=root.paths.aws_credentials)
+        profile_map, config_path, credentials_path=root.paths.aws_credentials,
+        home=root.paths.home)
     items: list[dict[str, Any]] = []
     for name in sorted(set(roles) | set(problems)):
         role = roles.get(name)
@@ -331,7 +332,8 @@ def _needs_mfa(profile_name: str | None, root: Root,
     try:
         return awsconfig.get_role_profile(
             profile_name, root.paths.aws_config,
-            credentials_path=root.paths.aws_credentials, raw=raw).mfa_serial
+            credentials_path=root.paths.aws_credentials, raw=raw,
+            home=root.paths.home).mfa_serial
     except RoletrayError:
         return None  # the real call reports the problem with full context
 
@@ -352,7 +354,7 @@ def _parsed_config(root: Root) -> dict[str, dict[str, str]]:
     """The config file, parsed once for the MFA check and the switch that follows."""
     from tray.awsfiles import awsconfig
 
-    return awsconfig.raw_config_parse(root.paths.aws_config)
+    return awsconfig.raw_config_parse(root.paths.aws_config, home=root.paths.home)
 
 
 def _handover(cmd: str, payload: dict[str, Any], root: Root) -> Any | None:

@@ -397,7 +397,9 @@ def _sso_error(profile: RoleProfile, env: Mapping[str, str],
 def _profile_map(given: Mapping[str, Mapping[str, str]] | None, env: Mapping[str, str]
                  ) -> Mapping[str, Mapping[str, str]]:
     """The config file's profiles: the caller's, else read from ``env``'s config file."""
-    return given if given is not None else awsconfig.load_profile_map(paths.aws_config_file(env))
+    if given is not None:
+        return given
+    return awsconfig.load_profile_map(paths.aws_config_file(env), home=paths.home_of(env))
 
 
 def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
@@ -577,15 +579,16 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str], *,
         raise CredentialsFileError(f"profile '{target}' resolves through {method}, not "
                                    f"{shown_creds}; choose another target")
     found = credentials.access_key
-    if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found):
+    if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found, env):
         raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields key {mask(found)}, "
                                    f"not the new {mask(access_key_id)}")
 
 
-def _rewritten_by_roletray(creds_path: Path, target: str, found: str) -> bool:
+def _rewritten_by_roletray(creds_path: Path, target: str, found: str,
+                           env: Mapping[str, str]) -> bool:
     """Whether ``found`` is in roletray's own ``[target]``: another roletray wrote the
     section (under the lock) after this one did, which is no failure of this write."""
-    current = credfile.read_owned(creds_path, target)
+    current = credfile.read_owned(creds_path, target, home=paths.home_of(env))
     return current is not None and current.access_key_id == found
 
 

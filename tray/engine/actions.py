@@ -87,18 +87,19 @@ def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool,
     caller passes it parsed as ``raw``)."""
     check_target(target)
     if raw is None:
-        raw = awsconfig.raw_config_parse(ctx.config_path)
+        raw = awsconfig.raw_config_parse(ctx.config_path, home=ctx.paths.home)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
-                                      credentials_path=ctx.credentials_path, raw=raw)
-    awsconfig.check_target(target, profile_map, role, ctx.config_path)
-    credfile.check_writable(ctx.credentials_path, target, force=force)
+                                      credentials_path=ctx.credentials_path, raw=raw,
+                                      home=ctx.paths.home)
+    awsconfig.check_target(target, profile_map, role, ctx.config_path, home=ctx.paths.home)
+    credfile.check_writable(ctx.credentials_path, target, force=force, home=ctx.paths.home)
     # The switch changes up to three files together: each must be writable before
     # AWS is asked, so that a refusal never comes after the keys changed.
-    credfile.check_can_write(ctx.credentials_path)
+    credfile.check_can_write(ctx.credentials_path, home=ctx.paths.home)
     region = awsconfig.region_for(role, profile_map)
     if region and profile_map.get(target, {}).get("region") != region:
-        credfile.check_can_write(ctx.config_path)
+        credfile.check_can_write(ctx.config_path, home=ctx.paths.home)
     check_state_writable(ctx.paths)
     return role, profile_map
 
@@ -160,16 +161,17 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     """
     from tray.aws import sts
 
-    before = credfile.previous(ctx.credentials_path, ctx.config_path, target)
+    before = credfile.previous(ctx.credentials_path, ctx.config_path, target,
+                               home=ctx.paths.home)
     key = result.credentials.access_key_id
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
-                               role=role.name, force=force)
+                               role=role.name, force=force, home=ctx.paths.home)
     try:
         if profile_map is None:
-            profile_map = awsconfig.load_profile_map(ctx.config_path)
+            profile_map = awsconfig.load_profile_map(ctx.config_path, home=ctx.paths.home)
         region = awsconfig.region_for(role, profile_map)
         if region:
-            credfile.set_profile_region(ctx.config_path, target, region)
+            credfile.set_profile_region(ctx.config_path, target, region, home=ctx.paths.home)
         sts.verify_target(target, key, ctx.env, profile_map=profile_map)
         save_state(State(active_role=role.name, target=target,
                          expiration=result.credentials.expiration,
@@ -177,7 +179,8 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     except Exception as e:  # a bug too: the switch must not stay half done
         _roll_back(e, before, key, ctx)
         raise
-    warnings = (*credfile.file_warnings(ctx.credentials_path), *sts.env_warnings(target, ctx.env))
+    warnings = (*credfile.file_warnings(ctx.credentials_path, home=ctx.paths.home),
+                *sts.env_warnings(target, ctx.env))
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 
@@ -204,10 +207,11 @@ def assume_only(
 ) -> Outcome:
     """AssumeRole once for a served role (``credential-process``) and return the keys:
     nothing is written, neither a section nor the state. ``Outcome.target`` is ''."""
-    raw = awsconfig.raw_config_parse(ctx.config_path)
+    raw = awsconfig.raw_config_parse(ctx.config_path, home=ctx.paths.home)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
-                                      credentials_path=ctx.credentials_path, raw=raw)
+                                      credentials_path=ctx.credentials_path, raw=raw,
+                                      home=ctx.paths.home)
     session = mfa_session if mfa_code is None and mfa_session is not None \
         and mfa_session.key == session_key(role) else None
     from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
@@ -224,7 +228,7 @@ def _roll_back(e: Exception, before: credfile.Previous, key: str, ctx: Context) 
     """Undo a half-done switch, and say in ``e`` (one line, when it is ours) whether
     that worked. Only ``RoletrayError`` messages are shown to people as they are."""
     try:
-        credfile.restore(ctx.credentials_path, ctx.config_path, before, key)
+        credfile.restore(ctx.credentials_path, ctx.config_path, before, key, home=ctx.paths.home)
     except RoletrayError as undo:
         said = (f"{e}; and roletray could not put back the previous [{before.target}] "
                 f"section: {undo}")
@@ -262,7 +266,7 @@ def clear(target: str | None = None, *, ctx: Context) -> Cleared:
     else:
         unreadable = False
     target = check_target(target) or ctx.target  # as a running instance does: the others stay kept
-    removed = credfile.remove_credentials(ctx.credentials_path, target)
+    removed = credfile.remove_credentials(ctx.credentials_path, target, home=ctx.paths.home)
     forgotten = clear_state(ctx.paths) if unreadable else forget_state(ctx.paths, target)
     return Cleared(target=target, section=removed, state=forgotten,
                    unreadable_state=unreadable and forgotten)
@@ -286,7 +290,7 @@ def statuses(ctx: Context) -> list[Snapshot]:
 
 
 def _status_of(state: State, ctx: Context, now: datetime) -> Snapshot:
-    creds = credfile.read_owned(ctx.credentials_path, state.target)
+    creds = credfile.read_owned(ctx.credentials_path, state.target, home=ctx.paths.home)
     account = state.identity_arn.split(":")[4] if state.identity_arn else None
     base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,
                     account=account, expiration=state.expiration, now=now)
