@@ -32,7 +32,8 @@ def roles_of(text: str, config: Path, creds: tuple[str, ...] = ("default",)
              ) -> tuple[dict[str, RoleProfile], dict[str, ConfigError]]:
     config.write_text(text)
     return awsconfig.build_role_profiles(awsconfig.load_profile_map(config), config,
-                                         credential_profiles=creds, credentials_path=None)
+                                         credential_profiles=creds, credentials_path=None,
+                                         home=Path.home())
 
 
 # --- parsing -----------------------------------------------------------------
@@ -69,7 +70,7 @@ def test_profile_map_follows_botocore(config: Path) -> None:
 def test_parse_errors_name_file_and_line(config: Path, text: str, line: int, what: str) -> None:
     config.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
-        awsconfig.load_profile_map(config)
+        awsconfig.load_profile_map(config, home=Path.home())
     msg = str(err.value)
     assert msg.startswith(f"~/.aws/config, line {line}: ")
     assert what in msg
@@ -86,7 +87,7 @@ def test_botocore_rejects_what_we_reject(config: Path) -> None:
 def test_invalid_utf8_names_line(config: Path) -> None:
     config.write_bytes(b"[default]\nregion = a\n# caf\xe9\n")
     with pytest.raises(ConfigError, match=r"^~/\.aws/config, line 3: not valid UTF-8$"):
-        awsconfig.raw_config_parse(config)
+        awsconfig.raw_config_parse(config, home=Path.home())
 
 
 # --- role profiles -----------------------------------------------------------
@@ -224,7 +225,7 @@ def test_get_role_profile(config: Path, credentials: Path) -> None:
         credentials_path=paths.aws_credentials_file(os.environ)).role_arn == ARN
     with pytest.raises(UnknownProfileError) as err:
         awsconfig.get_role_profile("nope", paths.aws_config_file(os.environ),
-        credentials_path=paths.aws_credentials_file(os.environ))
+        credentials_path=paths.aws_credentials_file(os.environ), home=Path.home())
     assert str(err.value) == "~/.aws/config: no profile named 'nope'"
     with pytest.raises(UnknownProfileError, match=r"name it \[profile platform2\]"):
         awsconfig.get_role_profile("platform2", paths.aws_config_file(os.environ),

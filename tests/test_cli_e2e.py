@@ -169,3 +169,23 @@ def test_a_reader_that_leaves_early_gets_no_traceback(isolated_env):
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 141  # as a shell reports a command ended by SIGPIPE
     assert err == ""  # no BrokenPipeError traceback, no "Exception ignored"
+
+
+def test_assume_parses_the_config_file_once(aws, capsys, monkeypatch):
+    # The MFA check, the local checks, the region and the check after the write all
+    # share the one parse (they parsed it three times; a cache hid the cost).
+    from tray.awsfiles import awsconfig
+
+    aws.seed_world()
+    aws.enforce()
+    parsed: list[Path] = []
+    real = awsconfig.raw_config_parse
+
+    def counted(path, **kw):
+        parsed.append(Path(path))
+        return real(path, **kw)
+
+    monkeypatch.setattr(awsconfig, "raw_config_parse", counted)
+    assert main(["assume", "platform"]) == 0
+    assert "[roletray]" in aws.credentials_path.read_text()
+    assert parsed == [aws.config_path]

@@ -240,13 +240,15 @@ def test_broken_files_are_refused_and_untouched(cred_path: Path, name: str) -> N
     write_raw(cred_path, data)
     os.utime(cred_path, ns=(1_000_000_000, 1_000_000_000))
     before = cred_path.stat()
+    home = Path.home()  # the messages name the file under it as ~/...
     calls = [
         lambda: credfile.write_credentials(cred_path, "roletray", creds(), role="platform",
-                                           force=True),
-        lambda: credfile.remove_credentials(cred_path, "roletray"),
-        lambda: credfile.read_owned(cred_path, "roletray"),
-        lambda: credfile.section_state(cred_path, "roletray"),
-        lambda: credfile.validate_text(data.decode("utf-8", "surrogateescape"), cred_path),
+                                           force=True, home=home),
+        lambda: credfile.remove_credentials(cred_path, "roletray", home=home),
+        lambda: credfile.read_owned(cred_path, "roletray", home=home),
+        lambda: credfile.section_state(cred_path, "roletray", home=home),
+        lambda: credfile.validate_text(data.decode("utf-8", "surrogateescape"), cred_path,
+                                       home=home),
     ]
     for call in calls:
         with pytest.raises(CredentialsFileError) as e:
@@ -282,7 +284,7 @@ def test_validate_refuses_exactly_what_configparser_refuses(cred_path: Path, tex
     if text.startswith("\ufeff"):
         want = 1
     try:
-        credfile.validate_text(text, cred_path)
+        credfile.validate_text(text, cred_path, home=Path.home())
     except CredentialsFileError as e:
         assert want is not None, text
         assert f"~/.aws/credentials line {want}: " in str(e)
@@ -608,6 +610,6 @@ def test_region_follows_botocore_section_naming(config_path: Path) -> None:
 def test_region_refuses_broken_config_and_bad_values(config_path: Path) -> None:
     write_raw(config_path, "[profile roletray]\nregion = a\n[profile roletray]\n")
     with pytest.raises(CredentialsFileError, match="^~/.aws/config line 3: section"):
-        credfile.set_profile_region(config_path, "roletray", "eu-west-1")
+        credfile.set_profile_region(config_path, "roletray", "eu-west-1", home=Path.home())
     with pytest.raises(CredentialsFileError, match="not a region name"):
         credfile.set_profile_region(config_path, "roletray", "eu west\n1")

@@ -65,7 +65,7 @@ def cred_path(isolated_env: Path) -> Path:
 
 def write() -> None:
     credfile.write_credentials(Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]), "roletray",
-                               CREDS, role="platform")
+                               CREDS, role="platform", home=Path.home())
 
 
 def sections(path: Path) -> list[str]:
@@ -187,8 +187,8 @@ def test_a_file_that_never_settles_is_refused(cred_path: Path, waits: Waits,
 def test_a_fifo_is_refused_without_blocking(isolated_env: Path, waits: Waits) -> None:
     fifo = isolated_env / ".aws" / "credentials"
     os.mkfifo(fifo)
-    for call in (lambda: credfile.section_state(fifo, "roletray"), write,
-                 lambda: credfile.remove_credentials(fifo, "roletray")):
+    for call in (lambda: credfile.section_state(fifo, "roletray", home=isolated_env), write,
+                 lambda: credfile.remove_credentials(fifo, "roletray", home=isolated_env)):
         with pytest.raises(CredentialsFileError) as err:
             call()
         assert str(err.value) == ("~/.aws/credentials: is a FIFO (named pipe), not a regular "

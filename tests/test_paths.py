@@ -83,7 +83,7 @@ def test_building_a_context_reads_no_file(tmp_path: Path) -> None:
     p = Paths.from_env(env)
     p.settings_file.parent.mkdir(parents=True)
     p.settings_file.write_text("target = [\n")  # broken
-    ctx = actions.Context(paths=p, env=env)  # no I/O: no error
+    ctx = actions.Context(paths=p, env=env, settings=Settings())  # no I/O: no error
     assert ctx.target == "roletray" and ctx.credentials_path == p.aws_credentials
     with pytest.raises(SettingsError, match=r"config\.toml: not valid TOML"):
         actions.Context.from_env(env)  # the composition root's way: reads the file
@@ -222,10 +222,7 @@ ROOTS: dict[str, frozenset[str] | None] = {
     "paths.py": frozenset({"Paths.from_env"}),
 }
 # Still reading the process environment, to be given theirs (issue 11): empty when done.
-NOT_YET: dict[str, frozenset[str]] = {
-    "awsfiles/awsconfig.py": frozenset({"_shown"}),
-    "awsfiles/credfile.py": frozenset({"_shown"}),
-}
+NOT_YET: dict[str, frozenset[str]] = {}
 
 
 def _environment_reads(source: str) -> list[tuple[int, str, str]]:
@@ -313,3 +310,30 @@ def test_the_sso_token_watch_looks_under_the_given_home(
     watch = sso_watch.watch_token("dev", config, {"HOME": str(tmp_path / "ana")})
     assert watch is not None
     assert watch[0].parent == tmp_path / "ana" / ".aws" / "sso" / "cache" and watch[1] is None
+
+
+def test_messages_name_files_under_the_given_home_not_the_process(
+        isolated_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 11: credfile and awsconfig shortened paths with the process's HOME, so a
+    # context with a HOME of its own got its files named in full (and the process's
+    # files would have been the ones shown as ~/...).
+    from tray.cli import main
+
+    home = tmp_path / "ana"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "config").write_text(
+        "[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/p\n"
+        "source_profile = default\n")
+    creds = home / ".aws" / "credentials"
+    creds.write_text("[default]\naws_access_key_id = AKIAEXAMPLE\n[default]\n")
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(tmp_path / "conf"),
+           "XDG_STATE_HOME": str(tmp_path / "state")}
+    assert Path(os.environ["HOME"]) != home
+
+    assert main(["assume", "platform"], env=env) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("roletray: ~/.aws/credentials line 3: section [default] appears "
+                          "twice"), err
+    (home / ".aws" / "config").write_text("[profile platform]\nrole_arn = x\n[x\n")
+    assert main(["profiles"], env=env) == 2
+    assert capsys.readouterr().err.startswith("roletray: ~/.aws/config, line 3: ")

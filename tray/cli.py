@@ -263,9 +263,10 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
     from tray.awsfiles import awsconfig
 
     config_path = root.paths.aws_config
-    profile_map = awsconfig.load_profile_map(config_path)
+    profile_map = awsconfig.load_profile_map(config_path, home=root.paths.home)
     roles, problems = awsconfig.build_role_profiles(
-        profile_map, config_path, credentials_path=root.paths.aws_credentials)
+        profile_map, config_path, credentials_path=root.paths.aws_credentials,
+        home=root.paths.home)
     items: list[dict[str, Any]] = []
     for name in sorted(set(roles) | set(problems)):
         role = roles.get(name)
@@ -320,8 +321,10 @@ def _prompt_mfa(serial: str) -> str | None:
     return code or None
 
 
-def _needs_mfa(profile_name: str | None, root: Root) -> str | None:
-    """The mfa_serial of a profile, if it has one (checked locally, before any call)."""
+def _needs_mfa(profile_name: str | None, root: Root,
+               raw: Mapping[str, Mapping[str, str]] | None = None) -> str | None:
+    """The mfa_serial of a profile, if it has one (checked locally, before any call).
+    ``raw``: the config file already parsed, to be shared with the switch after."""
     if not profile_name:
         return None
     from tray.awsfiles import awsconfig
@@ -329,18 +332,29 @@ def _needs_mfa(profile_name: str | None, root: Root) -> str | None:
     try:
         return awsconfig.get_role_profile(
             profile_name, root.paths.aws_config,
-            credentials_path=root.paths.aws_credentials).mfa_serial
+            credentials_path=root.paths.aws_credentials, raw=raw,
+            home=root.paths.home).mfa_serial
     except RoletrayError:
         return None  # the real call reports the problem with full context
 
 
-def _mfa_for(profile_name: str | None, given: str | None, root: Root) -> str | None:
+def _mfa_for(profile_name: str | None, given: str | None, root: Root, *,
+             raw: Mapping[str, Mapping[str, str]] | None = None) -> str | None:
     code = _read_mfa_code(given)
     if code is None:
-        serial = _needs_mfa(profile_name, root)
-        if serial:
-            code = _prompt_mfa(serial)
+        code = _ask_mfa(_needs_mfa(profile_name, root, raw))
     return code
+
+
+def _ask_mfa(serial: str | None) -> str | None:
+    return _prompt_mfa(serial) if serial else None
+
+
+def _parsed_config(root: Root) -> dict[str, dict[str, str]]:
+    """The config file, parsed once for the MFA check and the switch that follows."""
+    from tray.awsfiles import awsconfig
+
+    return awsconfig.raw_config_parse(root.paths.aws_config, home=root.paths.home)
 
 
 def _handover(cmd: str, payload: dict[str, Any], root: Root) -> Any | None:
@@ -386,8 +400,7 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
             raise MfaRequiredError(profile=profile or "", mfa_serial="")
 
     def ask() -> str | None:
-        serial = _needs_mfa(profile, root)
-        return _prompt_mfa(serial) if serial else None
+        return _ask_mfa(_needs_mfa(profile, root))
 
     try:
         ask_and_retry(attempt, ask, ask_first=False)
@@ -454,10 +467,12 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
             else f"The running roletray keeps {args.profile} fresh in [{target}] too."
         _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
-    mfa_code = _mfa_for(args.profile, given, root)
+    ctx = root.context()  # a broken settings file is reported before the config file
+    raw = _parsed_config(root)
+    mfa_code = _mfa_for(args.profile, given, root, raw=raw)
     try:
         out = actions.assume(args.profile, target=args.target, duration=args.duration,
-                             mfa_code=mfa_code, force=args.force, ctx=root.context())
+                             mfa_code=mfa_code, force=args.force, ctx=ctx, raw=raw)
     except AccessDeniedError as e:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(args.profile, str(e), root)}") from e
     creds = out.result.credentials
@@ -525,9 +540,11 @@ def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     if reply is not None:
         _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
-    mfa_code = _mfa_for(state.active_role, given, root)
     ctx = root.context()  # one settings read for the refresh and the status after it
-    out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx)
+    raw = _parsed_config(root)
+    mfa_code = _mfa_for(state.active_role, given, root, raw=raw)
+    out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx,
+                         raw=raw)
     for w in out.warnings:
         print(f"warning: {shown(w)}", file=sys.stderr)
     snap = next(s for s in actions.statuses(ctx) if s.target == out.target)
@@ -620,7 +637,7 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
     def assume(role: Any, profile_map: Any) -> Any:
         from tray.aws import sts
 
-        return sts.assume_role(role, mfa_code=_mfa_for(profile, None, root), env=root.env,
+        return sts.assume_role(role, mfa_code=_ask_mfa(role.mfa_serial), env=root.env,
                                profile_map=profile_map).credentials
 
     try:

@@ -39,9 +39,11 @@ def console_url(profile: str, *, env: Mapping[str, str],
     imports botocore: the tray calls it with ``keys`` in its own process.
     """
     config_path = paths.aws_config_file(env)
-    raw = awsconfig.raw_config_parse(config_path)
+    home = paths.home_of(env)
+    raw = awsconfig.raw_config_parse(config_path, home=home)
     role = awsconfig.get_role_profile(
-        profile, config_path, credentials_path=paths.aws_credentials_file(env), raw=raw)
+        profile, config_path, credentials_path=paths.aws_credentials_file(env), raw=raw,
+        home=home)
     profile_map = awsconfig.build_profile_map(raw)
     partition = federation.partition_of(role.role_arn)
     if region is not None:

@@ -133,7 +133,7 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
     cred, config = ctx.paths.aws_credentials, ctx.paths.aws_config
     line = source_line(source, ctx.program)
     line_in_place = _check_profile(source, ctx)
-    found = credfile.read_source_keys(cred, source)
+    found = credfile.read_source_keys(cred, source, home=ctx.paths.home)
     where = f"{ctx.paths.display(cred)} line {found.lineno}: section [{source}]"
     if found.state in ("absent", "other"):
         held = _locked_says_how(lambda: ctx.store.get(source), source)
@@ -169,9 +169,9 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
             _record(before, ctx)
         raise _told(e, f"the keys stay in {ctx.paths.display(cred)}, nothing was moved") from e
     ctx.pause("verified")
-    credfile.set_source_line(config, source, line)
+    credfile.set_source_line(config, source, line, home=ctx.paths.home)
     ctx.pause("config")
-    credfile.remove_source_keys(cred, source, keys.access_key_id)
+    credfile.remove_source_keys(cred, source, keys.access_key_id, home=ctx.paths.home)
     ctx.pause("file")
     return Imported(source, keys.masked_key, ctx.store.describe(),
                     identity.get("Arn"), line)
@@ -189,8 +189,8 @@ def _check_profile(source: str, ctx: KeysContext) -> bool:
     """Refuse a config profile that gets its keys elsewhere; True when roletray's line
     for ``source`` is in place (an import that ran, or was killed after step 3)."""
     config = ctx.paths.aws_config
-    credfile.name_checked(config, source)
-    values = awsconfig.load_profile_map(config).get(source, {})
+    credfile.name_checked(config, source, home=ctx.paths.home)
+    values = awsconfig.load_profile_map(config, home=ctx.paths.home).get(source, {})
     process = values.get("credential_process")
     if process is not None and is_roletray_source_line(process) != source:
         raise ConfigError(f"{ctx.paths.display(config)}: profile '{source}' has a "
@@ -241,8 +241,8 @@ def list_keys(ctx: KeysContext) -> list[Held]:
     held = []
     for name, entry in sorted(entries.items()):
         keys = ctx.store.get(name)
-        found = credfile.read_source_keys(ctx.paths.aws_credentials, name)
-        line = credfile.source_line_of(ctx.paths.aws_config, name)
+        found = credfile.read_source_keys(ctx.paths.aws_credentials, name, home=ctx.paths.home)
+        line = credfile.source_line_of(ctx.paths.aws_config, name, home=ctx.paths.home)
         held.append(Held(name, keys.masked_key if keys else entry.masked_key, backend,
                          keys is not None, is_roletray_source_line(line) == name,
                          found.state == "long-term", entry.imported_at))
@@ -260,9 +260,10 @@ def export_keys(source: str, ctx: KeysContext) -> Exported:
     if keys is None:
         raise CredentialsFileError(f"the OS keyring ({ctx.store.describe()}) holds no keys "
                                    f"for '{source}'; `roletray keys list` shows what it holds")
-    credfile.put_source_keys(cred, source, keys.access_key_id, keys.secret_access_key)
+    credfile.put_source_keys(cred, source, keys.access_key_id, keys.secret_access_key,
+                             home=ctx.paths.home)
     ctx.pause("file")
-    removed = credfile.remove_source_line(ctx.paths.aws_config, source)
+    removed = credfile.remove_source_line(ctx.paths.aws_config, source, home=ctx.paths.home)
     ctx.pause("config")
     return Exported(source, keys.masked_key, removed)
 
@@ -275,8 +276,8 @@ def remove_keys(source: str, ctx: KeysContext, *, force: bool = False) -> Remove
     keys = ctx.store.get(source)
     if keys is None:
         keys_index.forget(source, ctx.paths)
-        return Removed(source, False, credfile.remove_source_line(ctx.paths.aws_config, source))
-    found = credfile.read_source_keys(cred, source)
+        return Removed(source, False, credfile.remove_source_line(ctx.paths.aws_config, source, home=ctx.paths.home))
+    found = credfile.read_source_keys(cred, source, home=ctx.paths.home)
     in_file = (found.state == "long-term" and found.access_key_id == keys.access_key_id
                and found.secret_access_key == keys.secret_access_key)
     if not in_file and not force:
@@ -284,7 +285,7 @@ def remove_keys(source: str, ctx: KeysContext, *, force: bool = False) -> Remove
             f"{ctx.paths.display(cred)} does not hold the keys of '{source}' "
             f"({mask(keys.access_key_id)}) that the keyring holds; forgetting them would lose "
             f"them: run `roletray keys export {source}` first, or --force")
-    line_removed = credfile.remove_source_line(ctx.paths.aws_config, source)
+    line_removed = credfile.remove_source_line(ctx.paths.aws_config, source, home=ctx.paths.home)
     ctx.store.delete(source)
     keys_index.forget(source, ctx.paths)
     return Removed(source, True, line_removed)

@@ -21,6 +21,10 @@ from pathlib import Path
 
 APP = "roletray"
 
+# A home folder given to a module that names files in its messages: ``~/...`` under it;
+# None names them as given. Never the process's HOME read behind the caller's back.
+Home = Path | str | None
+
 
 def _home(env: Mapping[str, str]) -> str:
     return env.get("HOME") or os.path.expanduser("~")
@@ -120,3 +124,13 @@ def runtime_dir(env: Mapping[str, str]) -> Path:
 def display_path(path: Path, env: Mapping[str, str]) -> str:
     """A path as the user would write it: ``~/.aws/credentials``."""
     return _shorten(path, _home(env))
+
+
+def home_of(env: Mapping[str, str]) -> Path:
+    """The home folder ``env`` names (what ``display_path`` shortens to ``~``)."""
+    return Path(_home(env))
+
+
+def display_in(path: Path | str, home: Home) -> str:
+    """``path`` as ``~/...`` when under ``home``; as given when not, or with no ``home``."""
+    return str(path) if home is None else _shorten(Path(path), str(home))

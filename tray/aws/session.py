@@ -166,7 +166,8 @@ def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
 
     bounds = limits or Limits()
     if profile_map is None:
-        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env))
+        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env),
+                                                 home=paths.home_of(env))
     refuse_prompting_chain(profile, profile_map)
     where = region(profile, profile_map, env)
     config = Config(connect_timeout=bounds.connect_timeout, read_timeout=bounds.read_timeout,

@@ -38,7 +38,7 @@ DEFAULT_SESSION = timedelta(hours=12)
 def source_profile(source: str, env: Mapping[str, str]) -> dict[str, str]:
     """The config profile SOURCE (``[default]`` or ``[profile SOURCE]``); exit 2 when absent."""
     config_path = paths.aws_config_file(env)
-    profile_map = awsconfig.load_profile_map(config_path)
+    profile_map = awsconfig.load_profile_map(config_path, home=paths.home_of(env))
     if source not in profile_map:
         raise UnknownProfileError(profile=source, path=paths.display_path(config_path, env))
     return profile_map[source]

@@ -96,7 +96,7 @@ def load_config(profile: str, config_path: Path | None = None, *,
     """The SSO settings of ``profile``, its ``[sso-session]`` merged in."""
     path = config_path or paths.aws_config_file(env)
     shown = paths.display_path(path, env)
-    raw = awsconfig.raw_config_parse(path)
+    raw = awsconfig.raw_config_parse(path, home=paths.home_of(env))
     values = awsconfig.build_profile_map(raw).get(profile)
     if values is None:
         raise ConfigError(f"{shown}: no profile named '{profile}'")

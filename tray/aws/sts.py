@@ -94,7 +94,7 @@ def _creator(profile: RoleProfile, factory: ClientFactory | None, env: Mapping[s
     except RoletrayError:
         raise
     except Exception as e:
-        raise _source_error(e, profile, secrets, env) from e
+        raise _source_error(e, profile, secrets, env, profile_map) from e
 
 
 def assume_role(
@@ -151,7 +151,7 @@ def assume_role(
     except RoletrayError:
         raise
     except Exception as e:
-        raise _source_error(e, profile, secrets, env) from e
+        raise _source_error(e, profile, secrets, env, profile_map) from e
     try:
         response = client.assume_role(**params)
         received_at = now()
@@ -193,7 +193,7 @@ def get_session_token(
     except RoletrayError:
         raise
     except Exception as e:
-        raise _source_error(e, profile, secrets, env) from e
+        raise _source_error(e, profile, secrets, env, profile_map) from e
     try:
         response = client.get_session_token(SerialNumber=profile.mfa_serial,
                                             TokenCode=mfa_code, DurationSeconds=duration)
@@ -325,8 +325,10 @@ def _source_name(profile: RoleProfile, mfa_session: bool = False) -> str:
 
 
 def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, ...],
-                  env: Mapping[str, str]) -> RoletrayError:
-    """A failure while resolving the source's credentials, before our AssumeRole."""
+                  env: Mapping[str, str],
+                  profile_map: Mapping[str, Mapping[str, str]] | None = None) -> RoletrayError:
+    """A failure while resolving the source's credentials, before our AssumeRole.
+    ``profile_map``: the config file as the caller read it (read here when None)."""
     import botocore.exceptions
 
     prefix = f"profile '{profile.name}': {_source_name(profile)}"
@@ -340,15 +342,16 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
     if isinstance(e, (exc.InvalidConfigError, exc.PartialCredentialsError,
                       exc.InfiniteLoopConfigError, exc.UnknownCredentialError)):
         return ConfigError(f"{prefix}: {_clean(str(e), secrets)}")
-    if isinstance(e, (ValueError, TypeError, KeyError)) and _sso_chain(profile, env):
+    if isinstance(e, (ValueError, TypeError, KeyError)) \
+            and _sso_chain(profile, env, profile_map):
         # botocore reading a garbage token cache file (not JSON, not UTF-8, wrong types).
-        return _sso_error(profile, env)
+        return _sso_error(profile, env, profile_map)
     if isinstance(e, exc.NoCredentialsError):
         return SourceCredentialsError(f"{prefix} yields no credentials (no keys, "
                                       "credential_process or SSO configured)")
     if isinstance(e, (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError,
                       exc.TokenRetrievalError)):
-        return _sso_error(profile, env)
+        return _sso_error(profile, env, profile_map)
     if isinstance(e, exc.CredentialRetrievalError):
         return SourceCredentialsError(f"{prefix} gave no credentials: {_clean(str(e), secrets)}")
     if isinstance(e, exc.ClientError):
@@ -362,18 +365,20 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
     return SourceCredentialsError(f"{prefix} could not be resolved ({type(e).__name__})")
 
 
-def _sso_chain(profile: RoleProfile, env: Mapping[str, str]) -> bool:
+def _sso_chain(profile: RoleProfile, env: Mapping[str, str],
+               profile_map: Mapping[str, Mapping[str, str]] | None) -> bool:
     """Whether ``profile``'s source chain ends in an SSO profile."""
     from tray.aws import sso
 
     try:
-        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env))
+        profile_map = _profile_map(profile_map, env)
     except RoletrayError:
         return False
     return sso.find_sso_profile(str(profile.source_profile), profile_map) is not None
 
 
-def _sso_error(profile: RoleProfile, env: Mapping[str, str]) -> RoletrayError:
+def _sso_error(profile: RoleProfile, env: Mapping[str, str],
+               profile_map: Mapping[str, Mapping[str, str]] | None) -> RoletrayError:
     """The SSO profile of the chain to sign in again, and why (from the token cache)."""
     from tray.aws import sso
 
@@ -381,13 +386,20 @@ def _sso_error(profile: RoleProfile, env: Mapping[str, str]) -> RoletrayError:
     reason = "not signed in"
     try:
         config_path = paths.aws_config_file(env)
-        profile_map = awsconfig.load_profile_map(config_path)
-        name = sso.find_sso_profile(name, profile_map) or name
+        name = sso.find_sso_profile(name, _profile_map(profile_map, env)) or name
         reason = sso.login_reason(sso.token_state(sso.load_config(name, config_path, env=env),
                                                   env=env))
     except RoletrayError:
         pass  # the sign-in itself will say what is wrong with the configuration
     return SsoLoginRequiredError(profile=name, reason=reason)
+
+
+def _profile_map(given: Mapping[str, Mapping[str, str]] | None, env: Mapping[str, str]
+                 ) -> Mapping[str, Mapping[str, str]]:
+    """The config file's profiles: the caller's, else read from ``env``'s config file."""
+    if given is not None:
+        return given
+    return awsconfig.load_profile_map(paths.aws_config_file(env), home=paths.home_of(env))
 
 
 def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
@@ -524,17 +536,20 @@ def _identity_creator(profile_name: str | None, env: Mapping[str, str]
     return create
 
 
-def verify_target(target: str, access_key_id: str, env: Mapping[str, str]) -> None:
+def verify_target(target: str, access_key_id: str, env: Mapping[str, str], *,
+                  profile_map: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Check, with botocore's resolution and no network, that ``target`` yields the new key.
 
     Raises ``CredentialsFileError`` when it does not (say, a role profile of the
     same name in the config file shadows the keys in the credentials file).
+    ``profile_map``: the config file as the caller read it (read here when None);
+    botocore reads both files afresh either way.
     """
     config_path = paths.aws_config_file(env)
     creds_path = paths.aws_credentials_file(env)
     shown_config = paths.display_path(config_path, env)
     shown_creds = paths.display_path(creds_path, env)
-    values = awsconfig.load_profile_map(config_path).get(target, {})
+    values = _profile_map(profile_map, env).get(target, {})
     # Profiles that resolve by themselves would run a process or call AWS to be checked.
     shadow = [k for k in awsconfig.SHADOWING_KEYS if k in values]
     if shadow:
@@ -564,15 +579,16 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str]) -> No
         raise CredentialsFileError(f"profile '{target}' resolves through {method}, not "
                                    f"{shown_creds}; choose another target")
     found = credentials.access_key
-    if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found):
+    if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found, env):
         raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields key {mask(found)}, "
                                    f"not the new {mask(access_key_id)}")
 
 
-def _rewritten_by_roletray(creds_path: Path, target: str, found: str) -> bool:
+def _rewritten_by_roletray(creds_path: Path, target: str, found: str,
+                           env: Mapping[str, str]) -> bool:
     """Whether ``found`` is in roletray's own ``[target]``: another roletray wrote the
     section (under the lock) after this one did, which is no failure of this write."""
-    current = credfile.read_owned(creds_path, target)
+    current = credfile.read_owned(creds_path, target, home=paths.home_of(env))
     return current is not None and current.access_key_id == found
 
 

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import configparser
-import os
 import re
 import shlex
 import threading
@@ -48,17 +47,20 @@ _WHOLE_RE = re.compile(r"^[0-9]+$")
 _SECTION_HEADER_RE = re.compile(r"^\s*\[(?P<name>[^\]]*)\]")
 
 ProfileMap = dict[str, dict[str, str]]
+# The caller's home folder: messages name files under it as ``~/...`` (as given without one).
+Home = paths.Home
 
 
-def raw_config_parse(path: Path | str) -> dict[str, dict[str, str]]:
+def raw_config_parse(path: Path | str, *, home: Home = None) -> dict[str, dict[str, str]]:
     """Every section of an INI file as a dict; a missing file gives ``{}``.
 
     Parsed as botocore's ``raw_config_parse`` does (RawConfigParser, strict,
     lowercased keys), but a parse error becomes a one-line ``ConfigError``
-    naming the file and line. Indented sub-blocks stay as their raw string.
+    naming the file (``~/...`` under the caller's ``home``) and line. Indented
+    sub-blocks stay as their raw string.
     """
     path = Path(path)
-    shown = _shown(path)
+    shown = _shown(path, home)
     if not path.is_file():  # botocore treats a missing (or non-file) config as empty
         return {}
     try:
@@ -172,8 +174,8 @@ def _profile_name(section: str) -> str | None:
     return parts[1] if len(parts) == 2 else None
 
 
-def load_profile_map(path: Path | str) -> ProfileMap:
-    return build_profile_map(raw_config_parse(path))
+def load_profile_map(path: Path | str, *, home: Home = None) -> ProfileMap:
+    return build_profile_map(raw_config_parse(path, home=home))
 
 
 def credential_profile_names(path: Path | str) -> set[str] | None:
@@ -196,6 +198,7 @@ def build_role_profiles(
     *,
     credentials_path: Path | str | None,
     credential_profiles: Iterable[str] | None = None,
+    home: Home = None,
 ) -> tuple[dict[str, RoleProfile], dict[str, ConfigError]]:
     """The valid role profiles, and a ``ConfigError`` for each broken one.
 
@@ -203,7 +206,7 @@ def build_role_profiles(
     ``credentials_path`` when None; None there, or an unreadable file, skips that
     existence check).
     """
-    shown = _shown(Path(path))
+    shown = _shown(Path(path), home)
     cred_names: set[str] | None = (
         set(credential_profiles) if credential_profiles is not None
         else credential_profile_names(credentials_path) if credentials_path is not None
@@ -326,19 +329,20 @@ def _has_static_keys(name: str, profile_map: Mapping[str, Mapping[str, str]],
 
 
 def get_role_profile(name: str, path: Path | str, *, credentials_path: Path | str | None,
-                     raw: Mapping[str, Mapping[str, str]] | None = None) -> RoleProfile:
+                     raw: Mapping[str, Mapping[str, str]] | None = None,
+                     home: Home = None) -> RoleProfile:
     """The role profile ``name``, or the error that says why it is not usable.
 
     ``raw`` is the file at ``path`` already parsed by ``raw_config_parse``; a
     ``source_profile`` may also name a section of ``credentials_path``.
     """
     config_path = Path(path)
-    shown = _shown(config_path)
+    shown = _shown(config_path, home)
     if raw is None:
-        raw = raw_config_parse(config_path)
+        raw = raw_config_parse(config_path, home=home)
     profile_map = build_profile_map(raw)
     roles, errors = build_role_profiles(profile_map, config_path,
-                                        credentials_path=credentials_path)
+                                        credentials_path=credentials_path, home=home)
     if name in roles:
         return roles[name]
     if name in errors:
@@ -381,12 +385,12 @@ def region_for(profile: RoleProfile | str, profile_map: Mapping[str, Mapping[str
 
 
 def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
-                 role: RoleProfile | None, path: Path | str) -> None:
+                 role: RoleProfile | None, path: Path | str, *, home: Home = None) -> None:
     """Refuse a target section that botocore would not read as plain keys, or that is not ours.
 
     Raises ``CredentialsFileError`` (exit 2); returns None when the target is fine.
     """
-    shown = _shown(Path(path))
+    shown = _shown(Path(path), home)
     if not target or target != target.strip() or any(c.isspace() for c in target):
         raise CredentialsFileError(f"target '{target}' must be a non-empty section name "
                                    "without spaces")
@@ -414,6 +418,6 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
             "keys written to the credentials file; choose another target")
 
 
-def _shown(path: Path) -> str:
-    # Transitional (issue 11): the caller's HOME should come in; until then the process's.
-    return paths.display_path(path, os.environ)
+def _shown(path: Path, home: Home) -> str:
+    """``path`` for a message: ``~/...`` under the caller's ``home``, else as given."""
+    return paths.display_in(path, home)

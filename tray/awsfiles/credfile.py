@@ -67,6 +67,8 @@ NEW_FOLDER_MODE = 0o700
 PATIENCE = Patience()
 
 SectionState = Literal["absent", "owned", "foreign"]
+# The caller's home folder: messages name files under it as ``~/...`` (as given without one).
+Home = paths.Home
 
 _REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _TARGET_RE = re.compile(r"^[^\s\[\]'\"\\]+$")
@@ -76,7 +78,7 @@ _SPACE_RE = re.compile(r"\s")
 # --- reading and validating ---------------------------------------------------------------
 
 
-def validate_text(text: str, path: Path) -> None:
+def validate_text(text: str, path: Path, *, home: Home = None) -> None:
     """Refuse what botocore could not parse, with a one-line message naming file and line.
 
     botocore parses with ``configparser.RawConfigParser()`` (strict) after
@@ -87,11 +89,11 @@ def validate_text(text: str, path: Path) -> None:
             text.encode("utf-8")
         except UnicodeEncodeError as e:  # text decoded with surrogateescape, say
             lineno = len(inifile.split_lines(text[: e.start] + "x"))
-            _refuse(_shown(path), lineno, "bytes that are not UTF-8 text")
-    _parse(text, path)
+            _refuse(_shown(path, home), lineno, "bytes that are not UTF-8 text")
+    _parse(text, path, home)
 
 
-def _parse(text: str, path: Path) -> inifile.Layout:
+def _parse(text: str, path: Path, home: Home) -> inifile.Layout:
     """The file's layout; ``CredentialsFileError`` where botocore's parser would fail.
 
     ``inifile`` reads lines exactly as ``configparser.RawConfigParser`` (strict)
@@ -101,7 +103,7 @@ def _parse(text: str, path: Path) -> inifile.Layout:
     file, and double-checks files with whitespace or line breaks other than
     space, tab, CR and LF, the corner where two readers could most easily part.
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     if text.startswith("\ufeff"):
         raise CredentialsFileError(
             f"{shown} line 1: the file starts with a UTF-8 byte-order mark (BOM), which botocore "
@@ -147,19 +149,19 @@ def _section_at(text: str, lineno: int | None) -> str:
     return "" if name is None else f" (in section [{name}])"
 
 
-def _decode(data: bytes, path: Path) -> str:
+def _decode(data: bytes, path: Path, home: Home) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         before = data[: e.start].decode("utf-8")
         lineno = len(inifile.split_lines(before + "x"))
-        _refuse(_shown(path), lineno, "bytes that are not UTF-8 text")
+        _refuse(_shown(path, home), lineno, "bytes that are not UTF-8 text")
 
 
 Read = tuple[Snapshot, str, inifile.Layout]
 
 
-def _read(real: Path, path: Path, keep: frozenset[str] = frozenset(),
+def _read(real: Path, path: Path, home: Home, keep: frozenset[str] = frozenset(),
           settler: sharedfile.Settler | None = None) -> Read:
     """The file's bytes, text and layout, from a read that does not look torn.
 
@@ -167,7 +169,7 @@ def _read(real: Path, path: Path, keep: frozenset[str] = frozenset(),
     missing one of them is the file mid-rewrite, never a base to write from.
     ``settler``: the write's own, so that one deadline bounds all its waits.
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     settler = settler or sharedfile.Settler(PATIENCE)
     while True:
         snap = sharedfile.read_once(real, shown)
@@ -175,8 +177,8 @@ def _read(real: Path, path: Path, keep: frozenset[str] = frozenset(),
         problem: CredentialsFileError | None = None
         if not snap.torn:
             try:
-                text = _decode(snap.data, path)
-                layout = _parse(text, path)
+                text = _decode(snap.data, path, home)
+                layout = _parse(text, path, home)
             except CredentialsFileError as e:
                 problem = e
             else:
@@ -214,13 +216,13 @@ def fingerprint(path: Path) -> Fingerprint | None:
     return sharedfile.fingerprint(_resolve(path))
 
 
-def _section_items_of(path: Path, target: str) -> dict[str, str] | None:
-    _, _, layout = _read(_resolve(path), path)
+def _section_items_of(path: Path, target: str, home: Home) -> dict[str, str] | None:
+    _, _, layout = _read(_resolve(path), path, home)
     return _section_items(layout, target)
 
 
-def _load(path: Path) -> inifile.Layout:
-    return _read(_resolve(path), path)[2]
+def _load(path: Path, home: Home) -> inifile.Layout:
+    return _read(_resolve(path), path, home)[2]
 
 
 def _classify(items: dict[str, str] | None) -> tuple[SectionState, str]:
@@ -241,20 +243,20 @@ def _section_items(layout: inifile.Layout, target: str) -> dict[str, str] | None
     return None if sec is None else layout.items(sec)
 
 
-def section_state(path: Path, target: str) -> SectionState:
+def section_state(path: Path, target: str, *, home: Home = None) -> SectionState:
     """Whether ``[target]`` is missing (or an empty header), roletray's own, or someone else's.
 
     Raises ``CredentialsFileError`` when the file cannot be parsed.
     """
-    return _classify(_section_items_of(path, target))[0]
+    return _classify(_section_items_of(path, target, home))[0]
 
 
-def read_owned(path: Path, target: str) -> TempCredentials | None:
+def read_owned(path: Path, target: str, *, home: Home = None) -> TempCredentials | None:
     """The keys in roletray's own ``[target]``; None when absent, not ours, or incomplete.
 
     Raises ``CredentialsFileError`` when the file cannot be parsed.
     """
-    items = _section_items_of(path, target)
+    items = _section_items_of(path, target, home)
     if _classify(items)[0] != "owned":
         return None
     assert items is not None
@@ -267,30 +269,30 @@ def read_owned(path: Path, target: str) -> TempCredentials | None:
         return None  # edited by hand: the next write makes it whole again
 
 
-def owned_role(path: Path, target: str) -> str | None:
+def owned_role(path: Path, target: str, *, home: Home = None) -> str | None:
     """The role profile named in roletray's own ``[target]``, if any."""
-    items = _section_items_of(path, target)
+    items = _section_items_of(path, target, home)
     if _classify(items)[0] != "owned" or items is None:
         return None
     return items.get(ROLE_KEY) or None
 
 
-def section_names(path: Path) -> list[str]:
+def section_names(path: Path, *, home: Home = None) -> list[str]:
     """The section names of an AWS INI file, in file order; [] when it does not exist."""
-    return [s.name for s in _load(path).sections]
+    return [s.name for s in _load(path, home).sections]
 
 
 # --- writing ---------------------------------------------------------------------------------
 
 
 def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: str,
-                      force: bool = False) -> None:
+                      force: bool = False, home: Home = None) -> None:
     """Put ``creds`` into ``[target]``, replacing roletray's own section or creating it.
 
     A section that roletray did not write is refused (``CredentialsFileError``)
     unless it is empty, or ``force`` is given and it holds no long-term keys.
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     _check_target(target, shown)
     if not role or role != role.strip() or "\n" in role or "\r" in role:
         raise CredentialsFileError(f"{shown}: role name {role!r} cannot be written")
@@ -309,29 +311,30 @@ def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: 
             _refuse_foreign(shown, layout, target, why, force)
         return inifile.replace_section(text, target, items, layout=layout)
 
-    _update(path, edit, create=True)
+    _update(path, edit, create=True, home=home)
 
 
-def check_writable(path: Path, target: str, *, force: bool = False) -> None:
+def check_writable(path: Path, target: str, *, force: bool = False,
+                   home: Home = None) -> None:
     """Raise now what ``write_credentials`` would raise for this file, and write nothing.
 
     For callers that want to refuse before asking AWS for keys: a file botocore
     cannot parse, a bad target name, a section roletray may not replace.
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     _check_target(target, shown)
-    layout = _load(path)
+    layout = _load(path, home)
     state, why = _classify(_section_items(layout, target))
     if state == "foreign":
         _refuse_foreign(shown, layout, target, why, force)
 
 
-def remove_credentials(path: Path, target: str) -> bool:
+def remove_credentials(path: Path, target: str, *, home: Home = None) -> bool:
     """Remove roletray's own ``[target]``. False when there is none (or just an empty header).
 
     A section roletray did not write is refused with ``CredentialsFileError``.
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     _check_target(target, shown)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
@@ -344,18 +347,19 @@ def remove_credentials(path: Path, target: str) -> bool:
                 "written by roletray; not removing it")
         return inifile.replace_section(text, target, None, layout=layout)
 
-    return _update(path, edit, create=False)
+    return _update(path, edit, create=False, home=home)
 
 
-def set_profile_region(config_path: Path, target: str, region: str) -> None:
+def set_profile_region(config_path: Path, target: str, region: str, *,
+                       home: Home = None) -> None:
     """Give ``[profile <target>]`` of the AWS config file ``region = <region>``.
 
     Other keys of the section stay; the section (and the file, 0600, and its
     folder, 0700) is created when missing. Nothing is written, not even the
     file's mtime, when the region is already set.
     """
-    shown = _shown(config_path)
-    name_checked(config_path, target)
+    shown = _shown(config_path, home)
+    name_checked(config_path, target, home=home)
     if not _REGION_RE.match(region):
         raise CredentialsFileError(f"{shown}: '{region}' is not a region name")
 
@@ -365,11 +369,11 @@ def set_profile_region(config_path: Path, target: str, region: str) -> None:
 
     # Lock-free first look: the common case (already set) creates no lock file either.
     with suppress(CredentialsFileError):
-        layout = _load(config_path)
+        layout = _load(config_path, home)
         sec = layout.by_name.get(_profile_section(layout, target))
         if sec is not None and layout.items(sec).get("region") == region:
             return
-    _update(config_path, edit, create=True)
+    _update(config_path, edit, create=True, home=home)
 
 
 # --- a source's long-term keys (`roletray keys`) -----------------------------------------
@@ -393,13 +397,13 @@ class SourceKeys:
     lineno: int | None = None
 
 
-def read_source_keys(path: Path, source: str) -> SourceKeys:
+def read_source_keys(path: Path, source: str, *, home: Home = None) -> SourceKeys:
     """``[source]``'s access key pair and what kind of section it is (see ``SourceKeys``).
 
     Raises ``CredentialsFileError`` when the file cannot be parsed.
     """
-    _check_target(source, _shown(path))
-    layout = _load(path)
+    _check_target(source, _shown(path, home))
+    layout = _load(path, home)
     sec = layout.by_name.get(source)
     if sec is None:
         return SourceKeys("absent")
@@ -423,11 +427,12 @@ def _source_keys(items: dict[str, str], lineno: int) -> SourceKeys:
     return SourceKeys(kind, key_id, secret, lineno)
 
 
-def remove_source_keys(path: Path, source: str, access_key_id: str) -> bool:
+def remove_source_keys(path: Path, source: str, access_key_id: str, *,
+                       home: Home = None) -> bool:
     """Remove the two key lines of ``[source]`` when it holds ``access_key_id`` as
     long-term keys; a section left without keys is removed (its header; comments
     stay). False when there was nothing to remove (already done, or other keys now)."""
-    shown = _shown(path)
+    shown = _shown(path, home)
     _check_target(source, shown)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
@@ -444,17 +449,17 @@ def remove_source_keys(path: Path, source: str, access_key_id: str) -> bool:
             return text
         return inifile.replace_section(text, source, None, layout=layout)
 
-    return _update(path, edit, create=False)
+    return _update(path, edit, create=False, home=home)
 
 
 def put_source_keys(path: Path, source: str, access_key_id: str,
-                    secret_access_key: str) -> bool:
+                    secret_access_key: str, *, home: Home = None) -> bool:
     """Give ``[source]`` the key pair (created when missing; other lines stay).
 
     False when it holds them already. Refused (``CredentialsFileError``) when the
     section holds other keys, temporary keys or is roletray's kept section.
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     _check_target(source, shown)
     if any(not v or _SPACE_RE.search(v) for v in (access_key_id, secret_access_key)):
         raise CredentialsFileError(f"{shown}: the keys for [{source}] contain whitespace "
@@ -474,14 +479,15 @@ def put_source_keys(path: Path, source: str, access_key_id: str,
         return inifile.set_keys(text, source, {ACCESS_KEY: access_key_id,
                                                SECRET_KEY: secret_access_key}, layout=layout)
 
-    return _update(path, edit, create=True)
+    return _update(path, edit, create=True, home=home)
 
 
 _KIND_SHOWN = {"owned": "roletray's own temporary keys", "temporary": "temporary keys",
                "long-term": "other long-term keys", "partial": "a key line"}
 
 
-def set_source_line(config_path: Path, source: str, line: str) -> bool:
+def set_source_line(config_path: Path, source: str, line: str, *,
+                    home: Home = None) -> bool:
     """``credential_process = LINE`` in the config profile ``source`` (``[default]`` or
     ``[profile SOURCE]``, created when missing; other lines and comments stay).
 
@@ -489,8 +495,8 @@ def set_source_line(config_path: Path, source: str, line: str) -> bool:
     for ``source``. False when roletray's line for ``source`` is in place already (as
     written, or changed by hand: another program path, ``--no-session``).
     """
-    shown = _shown(config_path)
-    name_checked(config_path, source)
+    shown = _shown(config_path, home)
+    name_checked(config_path, source, home=home)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
         name = _profile_section(layout, source)
@@ -504,14 +510,14 @@ def set_source_line(config_path: Path, source: str, line: str) -> bool:
                 "a credential_process that is not roletray's; roletray does not replace it")
         return inifile.set_keys(text, name, {PROCESS_KEY: line}, layout=layout)
 
-    return _update(config_path, edit, create=True)
+    return _update(config_path, edit, create=True, home=home)
 
 
-def remove_source_line(config_path: Path, source: str) -> bool:
+def remove_source_line(config_path: Path, source: str, *, home: Home = None) -> bool:
     """Remove roletray's ``credential_process`` line for ``source`` from the config
     profile ``source`` (only that line: another program's stays); a section left
     empty is removed. False when there was none."""
-    name_checked(config_path, source)
+    name_checked(config_path, source, home=home)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
         name = _profile_section(layout, source)
@@ -525,19 +531,19 @@ def remove_source_line(config_path: Path, source: str) -> bool:
             return text
         return inifile.replace_section(text, name, None, layout=layout)
 
-    return _update(config_path, edit, create=False)
+    return _update(config_path, edit, create=False, home=home)
 
 
-def source_line_of(config_path: Path, source: str) -> str | None:
+def source_line_of(config_path: Path, source: str, *, home: Home = None) -> str | None:
     """The ``credential_process`` value of the config profile ``source``, if any."""
-    layout = _load(config_path)
+    layout = _load(config_path, home)
     sec = layout.by_name.get(_profile_section(layout, source))
     return None if sec is None else layout.items(sec).get(PROCESS_KEY)
 
 
-def name_checked(config_path: Path, profile: str) -> None:
+def name_checked(config_path: Path, profile: str, *, home: Home = None) -> None:
     """Refuse a profile name roletray cannot write as a config section botocore reads."""
-    shown = _shown(config_path)
+    shown = _shown(config_path, home)
     _check_target(profile, shown)
     if profile != "default" and shlex.split(f"profile {profile}") != ["profile", profile]:
         raise CredentialsFileError(f"{shown}: [profile {profile}] is not a name botocore reads")
@@ -561,13 +567,13 @@ class Previous:
         return f"Previous(target={self.target!r})"
 
 
-def previous(path: Path, config_path: Path, target: str) -> Previous:
+def previous(path: Path, config_path: Path, target: str, *, home: Home = None) -> Previous:
     """``[target]`` and its config region as they are now (see ``Previous``)."""
-    items = _section_items_of(path, target)
+    items = _section_items_of(path, target, home)
     region: str | None = None
     had_section = False
     with suppress(CredentialsFileError):
-        layout = _load(config_path)
+        layout = _load(config_path, home)
         sec = layout.by_name.get(_profile_section(layout, target))
         if sec is not None:
             had_section = True
@@ -576,7 +582,8 @@ def previous(path: Path, config_path: Path, target: str) -> Previous:
                     had_section)
 
 
-def restore(path: Path, config_path: Path, before: Previous, written_key: str) -> None:
+def restore(path: Path, config_path: Path, before: Previous, written_key: str, *,
+            home: Home = None) -> None:
     """Put back what ``before`` recorded, undoing a write of ``written_key``.
 
     A section that no longer holds ``written_key`` was written again since (by
@@ -590,7 +597,7 @@ def restore(path: Path, config_path: Path, before: Previous, written_key: str) -
             return None
         return inifile.replace_section(text, target, before.items, layout=layout)
 
-    _update(path, edit, create=False)
+    _update(path, edit, create=False, home=home)
 
     def edit_config(text: str, layout: inifile.Layout) -> str | None:
         name = _profile_section(layout, target)
@@ -601,10 +608,10 @@ def restore(path: Path, config_path: Path, before: Previous, written_key: str) -
             return inifile.replace_section(text, name, None, layout=layout)
         return inifile.set_keys(text, name, {"region": before.region}, layout=layout)
 
-    _update(config_path, edit_config, create=False)
+    _update(config_path, edit_config, create=False, home=home)
 
 
-def check_can_write(path: Path) -> None:
+def check_can_write(path: Path, *, home: Home = None) -> None:
     """Refuse now, before AWS is asked for keys, a file roletray could not rewrite.
 
     A write needs the real file (behind a symlink) writable, its folder
@@ -612,33 +619,33 @@ def check_can_write(path: Path) -> None:
     and a lock file that is a regular file if there is one. ``os.access``
     judges as the kernel would, a read-only mount included (even for root).
     """
-    shown = _shown(path)
+    shown = _shown(path, home)
     real = _resolve(path)
     if real.exists() and not os.access(real, os.W_OK):
         raise CredentialsFileError(f"{shown}: the file is read-only"
-                                   + (f" (a link to {_shown(real)})" if real != path
+                                   + (f" (a link to {_shown(real, home)})" if real != path
                                       else "") + "; roletray changed nothing")
     folder = real.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # created on write: its nearest existing parent decides
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CredentialsFileError(f"{shown}: its folder {_shown(folder)} is not "
+        raise CredentialsFileError(f"{shown}: its folder {_shown(folder, home)} is not "
                                    "writable; roletray changed nothing")
     lock = lock_path(path)
     with suppress(FileNotFoundError):
         if not stat.S_ISREG(os.lstat(lock).st_mode):
-            raise CredentialsFileError(f"{shown}: its lock file {_shown(lock)} is not "
+            raise CredentialsFileError(f"{shown}: its lock file {_shown(lock, home)} is not "
                                        "a regular file; roletray changed nothing")
 
 
-def file_warnings(path: Path) -> list[str]:
+def file_warnings(path: Path, *, home: Home = None) -> list[str]:
     """Warnings about who else may change the credentials file roletray just wrote."""
     real = _resolve(path)
     try:
         st = os.stat(real)
     except OSError:
         return []
-    shown = _shown(path)
+    shown = _shown(path, home)
     warnings = []
     if st.st_mode & 0o022:
         warnings.append(f"{shown} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
@@ -703,9 +710,9 @@ def _resolve(path: Path) -> Path:
 Edit = Callable[[str, inifile.Layout], "str | None"]
 
 
-def _update(path: Path, edit: Edit, *, create: bool) -> bool:
+def _update(path: Path, edit: Edit, *, create: bool, home: Home) -> bool:
     """Lock, read afresh, validate, edit, write atomically. True when the file changed."""
-    shown = _shown(path)
+    shown = _shown(path, home)
     real = _resolve(path)
     if not real.parent.is_dir():
         if not create:
@@ -717,7 +724,7 @@ def _update(path: Path, edit: Edit, *, create: bool) -> bool:
         settler = sharedfile.Settler(PATIENCE)
         seen: frozenset[str] = frozenset()  # every section any read of this write found
         while True:
-            snap, text, layout = _read(real, path, keep=seen, settler=settler)
+            snap, text, layout = _read(real, path, home, keep=seen, settler=settler)
             seen = seen | frozenset(layout.by_name)
             try:
                 new_text = edit(text, layout)
@@ -819,6 +826,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _shown(path: Path) -> str:
-    # Transitional (issue 11): the caller's HOME should come in; until then the process's.
-    return paths.display_path(path, os.environ)
+def _shown(path: Path, home: Home) -> str:
+    """``path`` for a message: ``~/...`` under the caller's ``home``, else as given."""
+    return paths.display_in(path, home)

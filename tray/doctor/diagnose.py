@@ -101,7 +101,8 @@ def run_doctor(
     found: dict[str, Finding] = {}
 
     try:
-        profile_map: Mapping[str, Mapping[str, str]] = awsconfig.load_profile_map(config_path)
+        profile_map: Mapping[str, Mapping[str, str]] = awsconfig.load_profile_map(
+            config_path, home=paths.home_of(env))
     except RoletrayError as err:
         found["profile"] = Finding("profile", "problem", str(err),
                                    fix="correct that line: the AWS tools cannot read the file "
@@ -132,7 +133,8 @@ def run_doctor(
     elif "profile" not in found:
         try:
             role = awsconfig.get_role_profile(profile_name, config_path,
-                                                credentials_path=creds_path)
+                                                credentials_path=creds_path,
+                                                home=paths.home_of(env))
         except RoletrayError as err:
             found["profile"] = Finding("profile", "problem", str(err),
                                        fix=_profile_fix(profile_name, profile_map, config_path, e))

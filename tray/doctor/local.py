@@ -43,7 +43,8 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
                            f"{config_shown}, or choose another target "
                            f"(`target = \"roletray-keys\"` in {settings_shown})")
     try:
-        awsconfig.check_target(target, profile_map, role, config_path)
+        awsconfig.check_target(target, profile_map, role, config_path,
+                               home=paths.home_of(env))
     except RoletrayError as e:
         return Finding("target", "problem", str(e), fix=(
             f"choose another target: `target = \"roletray\"` in {settings_shown}, "
@@ -53,7 +54,7 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
     shown = paths.display_path(creds_path, env)
     where = f"[{target}] in {shown}"
     try:
-        state = credfile.section_state(creds_path, target)
+        state = credfile.section_state(creds_path, target, home=paths.home_of(env))
     except RoletrayError as e:
         return Finding("target", "problem", str(e),
                        fix=f"correct {shown} at that line: the AWS tools cannot read it either")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,11 +28,13 @@ from tray.state import check_writable as check_state_writable
 @dataclass(frozen=True)
 class Context:
     """Who and where a use case runs for. Building one does no I/O: ``from_env`` (for
-    a composition root) reads the settings file; tests pass ``settings`` themselves."""
+    a composition root) reads the settings file; other callers pass the ``settings``
+    they hold (no silent defaults: a context without the file's settings would write
+    to the wrong target)."""
 
     paths: Paths
     env: Mapping[str, str]  # what the AWS tools will see: AWS_PROFILE warnings, the worker
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings
     now: Callable[[], datetime] = utcnow
     client_factory: Callable[[RoleProfile], Any] | None = None
 
@@ -79,22 +81,26 @@ def prepare(profile_name: str, target: str, ctx: Context, *, force: bool = False
     return _prepare(profile_name, target, ctx, force=force)[0]
 
 
-def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool
+def _prepare(profile_name: str, target: str, ctx: Context, *, force: bool,
+             raw: Mapping[str, Mapping[str, str]] | None = None
              ) -> tuple[RoleProfile, awsconfig.ProfileMap]:
-    """``prepare``, and the profile map it read the config file into (read once)."""
+    """``prepare``, and the profile map of the config file (read once: here, unless the
+    caller passes it parsed as ``raw``)."""
     check_target(target)
-    raw = awsconfig.raw_config_parse(ctx.config_path)
+    if raw is None:
+        raw = awsconfig.raw_config_parse(ctx.config_path, home=ctx.paths.home)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
-                                      credentials_path=ctx.credentials_path, raw=raw)
-    awsconfig.check_target(target, profile_map, role, ctx.config_path)
-    credfile.check_writable(ctx.credentials_path, target, force=force)
+                                      credentials_path=ctx.credentials_path, raw=raw,
+                                      home=ctx.paths.home)
+    awsconfig.check_target(target, profile_map, role, ctx.config_path, home=ctx.paths.home)
+    credfile.check_writable(ctx.credentials_path, target, force=force, home=ctx.paths.home)
     # The switch changes up to three files together: each must be writable before
     # AWS is asked, so that a refusal never comes after the keys changed.
-    credfile.check_can_write(ctx.credentials_path)
+    credfile.check_can_write(ctx.credentials_path, home=ctx.paths.home)
     region = awsconfig.region_for(role, profile_map)
     if region and profile_map.get(target, {}).get("region") != region:
-        credfile.check_can_write(ctx.config_path)
+        credfile.check_can_write(ctx.config_path, home=ctx.paths.home)
     check_state_writable(ctx.paths)
     return role, profile_map
 
@@ -109,15 +115,17 @@ def assume(
     ctx: Context,
     mfa_session: MfaSession | None = None,
     mfa_session_hours: int | None = None,
+    raw: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Outcome:
     """AssumeRole once, write the target section, make the profile the active role.
 
     For a role with ``mfa_serial``: ``mfa_session`` (its source's and device's) is
     used instead of a code; with ``mfa_code`` and ``mfa_session_hours``, the code
-    first starts a new MFA session (returned in ``Outcome.mfa_session``).
+    first starts a new MFA session (returned in ``Outcome.mfa_session``). ``raw``: the
+    config file as the caller already parsed it (``awsconfig.raw_config_parse``).
     """
     target = target or ctx.target
-    role, profile_map = _prepare(profile_name, target, ctx, force=force)
+    role, profile_map = _prepare(profile_name, target, ctx, force=force, raw=raw)
     with _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code, mfa_session=mfa_session,
                        mfa_session_hours=mfa_session_hours) as (started, session):
         result = _assume_role(role, profile_map, ctx, duration=duration, mfa_code=mfa_code,
@@ -173,24 +181,26 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
     """
     from tray.aws import sts
 
-    before = credfile.previous(ctx.credentials_path, ctx.config_path, target)
+    before = credfile.previous(ctx.credentials_path, ctx.config_path, target,
+                               home=ctx.paths.home)
     key = result.credentials.access_key_id
     credfile.write_credentials(ctx.credentials_path, target, result.credentials,
-                               role=role.name, force=force)
+                               role=role.name, force=force, home=ctx.paths.home)
     try:
         if profile_map is None:
-            profile_map = awsconfig.load_profile_map(ctx.config_path)
+            profile_map = awsconfig.load_profile_map(ctx.config_path, home=ctx.paths.home)
         region = awsconfig.region_for(role, profile_map)
         if region:
-            credfile.set_profile_region(ctx.config_path, target, region)
-        sts.verify_target(target, key, ctx.env)
+            credfile.set_profile_region(ctx.config_path, target, region, home=ctx.paths.home)
+        sts.verify_target(target, key, ctx.env, profile_map=profile_map)
         save_state(State(active_role=role.name, target=target,
                          expiration=result.credentials.expiration,
                          identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
     except Exception as e:  # a bug too: the switch must not stay half done
         _roll_back(e, before, key, ctx)
         raise
-    warnings = (*credfile.file_warnings(ctx.credentials_path), *sts.env_warnings(target, ctx.env))
+    warnings = (*credfile.file_warnings(ctx.credentials_path, home=ctx.paths.home),
+                *sts.env_warnings(target, ctx.env))
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 
@@ -219,10 +229,11 @@ def assume_only(
     """AssumeRole once for a served role (``credential-process``) and return the keys:
     nothing is written, neither a section nor the state. ``Outcome.target`` is ''.
     MFA sessions as ``assume``: the refresher's and the served roles' are one."""
-    raw = awsconfig.raw_config_parse(ctx.config_path)
+    raw = awsconfig.raw_config_parse(ctx.config_path, home=ctx.paths.home)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
-                                      credentials_path=ctx.credentials_path, raw=raw)
+                                      credentials_path=ctx.credentials_path, raw=raw,
+                                      home=ctx.paths.home)
     with _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code, mfa_session=mfa_session,
                        mfa_session_hours=mfa_session_hours) as (started, session):
         result = _assume_role(role, profile_map, ctx, mfa_code=mfa_code, session=session,
@@ -235,7 +246,7 @@ def _roll_back(e: Exception, before: credfile.Previous, key: str, ctx: Context) 
     """Undo a half-done switch, and say in ``e`` (one line, when it is ours) whether
     that worked. Only ``RoletrayError`` messages are shown to people as they are."""
     try:
-        credfile.restore(ctx.credentials_path, ctx.config_path, before, key)
+        credfile.restore(ctx.credentials_path, ctx.config_path, before, key, home=ctx.paths.home)
     except RoletrayError as undo:
         said = (f"{e}; and roletray could not put back the previous [{before.target}] "
                 f"section: {undo}")
@@ -273,7 +284,7 @@ def clear(target: str | None = None, *, ctx: Context) -> Cleared:
     else:
         unreadable = False
     target = check_target(target) or ctx.target  # as a running instance does: the others stay kept
-    removed = credfile.remove_credentials(ctx.credentials_path, target)
+    removed = credfile.remove_credentials(ctx.credentials_path, target, home=ctx.paths.home)
     forgotten = clear_state(ctx.paths) if unreadable else forget_state(ctx.paths, target)
     return Cleared(target=target, section=removed, state=forgotten,
                    unreadable_state=unreadable and forgotten)
@@ -297,7 +308,7 @@ def statuses(ctx: Context) -> list[Snapshot]:
 
 
 def _status_of(state: State, ctx: Context, now: datetime) -> Snapshot:
-    creds = credfile.read_owned(ctx.credentials_path, state.target)
+    creds = credfile.read_owned(ctx.credentials_path, state.target, home=ctx.paths.home)
     account = state.identity_arn.split(":")[4] if state.identity_arn else None
     base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,
                     account=account, expiration=state.expiration, now=now)

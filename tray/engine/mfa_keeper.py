@@ -70,7 +70,6 @@ class MfaKeeper:
         key = self.key(profile)
         if key is None:
             return fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
-        assert self._ctx.settings is not None
         if mfa_code:  # a code starts a new session, replacing one that may be ending
             kwargs["mfa_session_hours"] = self._ctx.settings.mfa_session_hours
         else:
@@ -94,6 +93,7 @@ class MfaKeeper:
     def _role_profile(self, profile: str) -> RoleProfile | None:
         try:
             return awsconfig.get_role_profile(
-                profile, self._ctx.config_path, credentials_path=self._ctx.credentials_path)
+                profile, self._ctx.config_path, credentials_path=self._ctx.credentials_path,
+                home=self._ctx.paths.home)
         except RoletrayError:
             return None  # the assume itself reports what is wrong, with context

@@ -29,10 +29,10 @@ class SectionGuard:
         """``ours``: the keys we wrote last (None: whatever roletray wrote is ours)."""
         path = self._ctx.credentials_path
         try:
-            state = credfile.section_state(path, target)
+            state = credfile.section_state(path, target, home=self._ctx.paths.home)
             if state != "owned":
                 return "absent" if state == "absent" else "foreign"
-            owned = credfile.read_owned(path, target)
+            owned = credfile.read_owned(path, target, home=self._ctx.paths.home)
         except CredentialsFileError:
             return "ours"  # unparsable: the next write reports it, naming the line
         if ours is not None and (owned is None or owned.access_key_id != ours.access_key_id):
@@ -43,7 +43,7 @@ class SectionGuard:
                 kind: SectionKind) -> None:
         """Write ``creds`` back; raises ``CredentialsFileError`` when the file refuses."""
         credfile.write_credentials(self._ctx.credentials_path, target, creds, role=role,
-                                   force=kind == "foreign")
+                                   force=kind == "foreign", home=self._ctx.paths.home)
         self.log_restored(target, kind)
 
     def log_restored(self, target: str, kind: SectionKind) -> None:

@@ -216,7 +216,7 @@ def terminate_children() -> int:
 
 
 def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> actions.Outcome:
-    creds = credfile.read_owned(ctx.credentials_path, target)
+    creds = credfile.read_owned(ctx.credentials_path, target, home=ctx.paths.home)
     if creds is None or creds.access_key_id != reply["access_key_id"]:
         raise CredentialsFileError(f"[{target}] changed again right after roletray wrote it; "
                                    "will try again")

@@ -73,7 +73,7 @@ def run(profile: str, env: Mapping[str, str]) -> int:
 
     ctx = actions.Context.from_env(env)
     awsconfig.get_role_profile(  # refused before anything starts
-        profile, ctx.config_path, credentials_path=ctx.credentials_path)
+        profile, ctx.config_path, credentials_path=ctx.credentials_path, home=ctx.paths.home)
     scheduler = ApsScheduler()
     keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child)
     token_path, token = write_token(ctx.paths.runtime_dir)
