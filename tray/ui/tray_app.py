@@ -61,7 +61,7 @@ from tray.ui.menu import (
     tray_look,
 )
 from tray.ui.mfa_prompt import MfaPrompts
-from tray.ui.pystray_menu import to_pystray
+from tray.ui.pystray_menu import lazy_icon_class, to_pystray
 
 log = logging.getLogger(__name__)
 
@@ -217,8 +217,10 @@ class TrayApp:
         self.prepare()
         snap = self._current()
         look = tray_look(snap, snap.now or self._now())
-        self._icon = pystray.Icon("roletray", self._image(look.state, look.minutes_left),
-                                  look.tooltip, to_pystray(self.menu(snap)))
+        # GTK backends: a submenu's widgets are built when it first opens (2,000 roles).
+        icon_class = lazy_icon_class(pystray.Icon)
+        self._icon = icon_class("roletray", self._image(look.state, look.minutes_left),
+                                look.tooltip, to_pystray(self.menu(snap)))
         self._shown = (look.state, look.minutes_left)
         self._shown_title = look.tooltip
         if self._notifier is None:
@@ -381,8 +383,15 @@ class TrayApp:
         """The menu as text, as a person reads it (``render_text``)."""
         return render_text(self.menu())
 
-    @staticmethod
-    def _image(state: str, minutes: int | None) -> Any:
+    def _image(self, state: str, minutes: int | None) -> Any:
+        if self._backend.name in ("appindicator", "gtk"):
+            # pystray's GTK backends only save it as PNG: no PIL in the tray (~5 MiB).
+            from tray.ui.png_icon import PngIcon, icon_png
+
+            try:
+                return PngIcon(icon_png(state, ICON_SIZE, minutes))
+            except (FileNotFoundError, ValueError):
+                pass  # a checkout without the shipped PNGs: PIL draws them
         from tray.ui.icons import load_icon
 
         return load_icon(state, ICON_SIZE, minutes)
