@@ -31,6 +31,21 @@ TOKEN = "fake-signin-token-" + "Q" * 40
 REPO = Path(__file__).resolve().parent.parent
 
 
+def forwarded_url(uri: str) -> str:
+    """The sign-in URL behind the private page a browser is given (``signin_page``): the
+    page is the user's alone, and the URL is on no command line."""
+    import html
+    import re
+    import stat
+
+    assert uri.startswith("file://") and "SigninToken" not in uri, uri
+    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(uri).path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    found = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', path.read_text())
+    assert found is not None
+    return html.unescape(found.group(1))
+
+
 class FakeFederation(LocalServer):
     """AWS's /federation: answers getSigninToken as ``mode`` says, records each query.
 
@@ -307,7 +322,8 @@ def test_browser_gets_the_url_and_nothing_else_prints_it(aws, fed, tmp_path):
     run = subprocess.run([sys.executable, "-m", "tray", "console", "platform"],
                          capture_output=True, text=True, env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
-    [url] = got.read_text().splitlines()
+    [uri] = got.read_text().splitlines()
+    url = forwarded_url(uri)
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert params["SigninToken"] == TOKEN and params["Action"] == "login"
     assert "Opened the AWS console as platform" in run.stdout
@@ -396,3 +412,78 @@ def test_no_browser_is_one_line_without_the_url(aws, fed, tmp_path):
     assert run.stdout == ""
     assert "no web browser could be started" in _one_line(run.stderr)
     assert TOKEN not in run.stderr and "SigninToken" not in run.stderr
+
+
+# ------------------------------------------------- keys handed over by a running instance
+
+def _held(section: str) -> dict[str, str]:
+    """The keys a section of the credentials file holds."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(os.environ["AWS_SHARED_CREDENTIALS_FILE"])
+    return dict(parser[section])
+
+
+def test_a_running_instance_hands_its_keys_over_no_assume_role(aws, fed, capsys, caplog,
+                                                                monkeypatch):
+    """`roletray console PROFILE` signs in with the keys a running instance keeps for that
+    role (the active one, or an extra section's), handed over its socket: no AssumeRole."""
+    from stsproxy import StsProxy
+
+    from tray import app
+    from tray.engine.actions import Context
+
+    caplog.set_level(logging.DEBUG)
+    aws.seed_world()
+    arn = aws.create_role("readonly")
+    with open(aws.config_path, "a") as f:
+        f.write(f"\n[profile readonly]\nrole_arn = {arn}\nsource_profile = default\n")
+    aws.enforce()
+    with StsProxy(aws.url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
+        with app.running_instance(ctx=Context.from_env(os.environ)) as refresher:
+            refresher.switch("platform")
+            refresher.switch("readonly", target="second")
+            assumed = len(proxy.of("AssumeRole"))
+            assert assumed == 2
+
+            assert main(["console", "platform", "--print"]) == 0
+            assert main(["console", "readonly", "--print"]) == 0
+            assert len(proxy.of("AssumeRole")) == assumed  # none of our own
+            sessions = [json.loads(q["Session"]) for q in fed.queries]
+            assert [s["sessionId"] for s in sessions] == [
+                _held("roletray")["aws_access_key_id"], _held("second")["aws_access_key_id"]]
+            assert sessions[1]["sessionKey"] == _held("second")["aws_secret_access_key"]
+
+            # A role no section keeps: the command assumes it itself, once.
+            refresher.clear_section("second")
+            assert main(["console", "readonly", "--print"]) == 0
+            assert len(proxy.of("AssumeRole")) == assumed + 1
+            assert json.loads(fed.queries[2]["Session"])["sessionId"] != \
+                sessions[1]["sessionId"]
+    out, err = capsys.readouterr()
+    assert err == "" and len(out.splitlines()) == 3
+    for s in sessions:  # the keys crossed the socket, and went nowhere else
+        assert s["sessionKey"] not in caplog.text and s["sessionToken"] not in caplog.text
+
+
+def test_section_keys_only_for_a_kept_role_with_working_keys(isolated_env):
+    """The control command answers from memory: the kept section's keys, or none."""
+    from datetime import UTC, datetime, timedelta
+
+    from tray.instance import control
+
+    keys = TempCredentials("ASIAHELD", "held-secret", "held-token",
+                           datetime.now(UTC) + timedelta(minutes=30))
+
+    class Refresher:
+        def held_keys(self, profile: str) -> TempCredentials | None:
+            return keys if profile == "platform" else None
+
+    reply = control.dispatch(Refresher(), {"cmd": "section_keys", "profile": "platform"})  # type: ignore[arg-type]
+    assert reply["ok"] and reply["document"]["SecretAccessKey"] == "held-secret"
+    assert control.dispatch(Refresher(), {"cmd": "section_keys", "profile": "other"})[  # type: ignore[arg-type]
+        "document"] is None
+    bad = control.dispatch(Refresher(), {"cmd": "section_keys"})  # type: ignore[arg-type]
+    assert not bad["ok"] and bad["exit_code"] == 2

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -120,13 +121,12 @@ class Instance:
             control.socket_path(Paths.from_env(os.environ)))
 
 
-@pytest.fixture
-def instance(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Instance,
-                                                                                StsProxy]]:
-    # AWS lives on the fake clock, 50 minutes behind the real one: a served key then has
-    # 10 real minutes left, so botocore in the long-running process asks the process again
-    # on every call, and sees whatever the instance hands out by then.
-    clock = FakeClock(utcnow().replace(microsecond=0) - timedelta(minutes=50))
+@contextmanager
+def instance_behind(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch, behind: timedelta
+                    ) -> Iterator[tuple[Instance, StsProxy]]:
+    """An instance whose AWS (the STS proxy) lives on a FakeClock ``behind`` the real one:
+    its served keys have an hour less ``behind`` left by the real clock the SDKs use."""
+    clock = FakeClock(utcnow().replace(microsecond=0) - behind)
     with StsProxy(aws.url, clock=clock) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
         inst = Instance(clock)
@@ -135,6 +135,16 @@ def instance(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
             yield inst, proxy
         finally:
             inst.server.stop()
+
+
+@pytest.fixture
+def instance(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Instance,
+                                                                                StsProxy]]:
+    # 50 minutes behind: a served key then has 10 real minutes left, so botocore in the
+    # long-running process asks the process again on every call, and sees whatever the
+    # instance hands out by then.
+    with instance_behind(aws, monkeypatch, timedelta(minutes=50)) as running:
+        yield running
 
 
 def test_keeper_hands_out_the_same_keys_then_refreshes_before_15_minutes(

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,16 @@ def test_the_banner_block_makes_another_shell_talk_to_the_demo_and_sighup_cleans
             env=shell_env, capture_output=True, text=True, timeout=60, check=False)
         assert second.returncode == 0, second.stdout + second.stderr
         assert "platform" in second.stdout, second.stdout
+        # The demo's local sign-in: the console URL leads to a page naming the role.
+        console = subprocess.run(
+            ["sh", "-c", f'{block}\nexec "$0" -m tray console platform --print', sys.executable],
+            env=shell_env, capture_output=True, text=True, timeout=60, check=False)
+        assert console.returncode == 0 and console.stderr == "", console.stderr
+        url = console.stdout.strip()
+        assert url.startswith("http://127.0.0.1:") and "Action=login" in url
+        with urllib.request.urlopen(url, timeout=30) as page:
+            text = page.read().decode()
+        assert re.search(r"Signed in as platform \(arn:aws:iam::\d{12}:role/platform\)", text)
         # Without the block the same shell does not see the demo.
         alone = subprocess.run([sys.executable, "-m", "tray", "status"], env=shell_env,
                                capture_output=True, text=True, timeout=60, check=False)
@@ -149,3 +160,28 @@ def test_desktop_tests_skip_saying_why_without_pygobject(tmp_path: Path) -> None
     assert res.returncode == 0, res.stdout + res.stderr
     assert "error" not in res.stdout.splitlines()[-1], res.stdout
     assert "skipped" in res.stdout and "PyGObject is not installed" in res.stdout, res.stdout
+
+
+def test_demo_signin_refuses_keys_aws_refuses_and_tokens_it_did_not_give(aws) -> None:  # type: ignore[no-untyped-def]
+    import urllib.error
+    from datetime import UTC, datetime, timedelta
+
+    from tray.aws import federation
+    from tray.demo_signin import DemoSignIn, role_of
+    from tray.domain.models import TempCredentials
+
+    assert role_of("arn:aws:sts::123456789012:assumed-role/platform/roletray-1") == (
+        "platform", "arn:aws:iam::123456789012:role/platform")
+    aws.seed_world()
+    aws.enforce()
+    signin = DemoSignIn(aws.url).start()
+    try:
+        bad = TempCredentials("ASIANOTAKEY", "wrong", "wrong", datetime.now(UTC) + timedelta(hours=1))
+        with pytest.raises(federation.FederationError, match="answered HTTP 400"):
+            federation.get_signin_token(signin.endpoint, bad)
+        forged = federation.login_url(signin.endpoint, "forged", "https://console.aws.amazon.com/")
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(forged, timeout=10)
+        assert e.value.code == 403
+    finally:
+        signin.stop()

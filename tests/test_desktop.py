@@ -261,6 +261,41 @@ def test_menu_switches_roles_and_the_icon_follows(xs: XSession, aws: Any, start_
     assert not leaked
 
 
+def test_open_console_from_the_menu_hands_the_url_to_browser_only(
+        xs: XSession, aws: Any, start_tray: Any, tmp_path: Path) -> None:
+    """Issue 14: "Open console as platform" signs in with the tray's own keys for the role
+    (no AssumeRole of its own) and gives $BROWSER the login URL, which no log or
+    notification holds."""
+    import json
+    import urllib.parse
+
+    from test_console import TOKEN, FakeFederation, forwarded_url
+
+    world(aws)
+    got = tmp_path / "browser-argv"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{got}'\n")
+    browser.chmod(0o755)
+    seen = len(xs.notifications())
+    with FakeFederation() as fed:
+        tray = start_tray(BROWSER=str(browser), ROLETRAY_FEDERATION_ENDPOINT=fed.endpoint)
+        tray.choose(1)  # platform
+        tray.wait_colour("fresh")
+        # Active menu: platform, readonly, Refresh now, Stop, Open console as platform.
+        tray.choose(5)
+        wait_for(lambda: got.exists() and got.read_text(), 30, "the browser to be started")
+        [uri] = got.read_text().splitlines()
+        url = forwarded_url(uri)
+        params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        assert params["Action"] == "login" and params["SigninToken"] == TOKEN
+        [sent] = fed.queries
+        assert json.loads(sent["Session"])["sessionId"] == section(aws)["aws_access_key_id"]
+        assert tray.stop() == 0
+    said = json.dumps(notes(xs, seen))
+    for secret in (TOKEN, url, *secrets_of(aws)):
+        assert secret not in tray.log.read_text() and secret not in said
+
+
 def test_denied_role_is_notified_and_turns_red(xs: XSession, aws: Any, start_tray: Any) -> None:
     world(aws, locked=True)
     from tray.state import State, save_state

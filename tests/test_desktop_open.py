@@ -46,3 +46,31 @@ def test_opening_a_path_leaves_no_zombie(tmp_path: Path) -> None:
 def test_a_missing_opener_is_said_not_swallowed(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="xdg-open is not installed"):
         desktop_open.open_target(tmp_path, env={"PATH": str(tmp_path)})
+
+
+def test_browser_argv_reads_browser_as_webbrowser_does(tmp_path: Path) -> None:
+    for name in ("firefox", "chromium"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    url = "https://signin.example/federation?Action=login&SigninToken=t%20k"
+    env = {"PATH": str(tmp_path)}
+    assert desktop_open.browser_argv(url, env) is None  # no $BROWSER
+    assert desktop_open.browser_argv(url, {**env, "BROWSER": "firefox --new-tab"}) == [
+        "firefox", "--new-tab", url]
+    assert desktop_open.browser_argv(url, {**env, "BROWSER": "chromium --app=%s"}) == [
+        "chromium", f"--app={url}"]
+    # The first command found on PATH wins, as in webbrowser.
+    assert desktop_open.browser_argv(url, {**env, "BROWSER": f"nope{os.pathsep}chromium"}) == [
+        "chromium", url]
+
+
+def test_open_url_runs_browser_detached_with_the_url_as_one_argument(tmp_path: Path) -> None:
+    seen = tmp_path / "argv"
+    browser = tmp_path / "browser"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {seen}\n')
+    browser.chmod(0o755)
+    url = "http://127.0.0.1:1/federation?Action=login&Destination=a%20b&SigninToken=x;y"
+    desktop_open.open_url(url, env={**os.environ, "BROWSER": str(browser)})
+    wait_for(lambda: seen.exists() and seen.read_text() == url + "\n", 10, "the browser to run")
+    wait_for(lambda: all(s == "Z" for s in _children_named("browser")), 10, "it to end")
+    assert _children_named("browser") == []

@@ -1,4 +1,4 @@
-"""The tray and the daemon never load botocore themselves: their refresh workers do.
+"""The tray and the daemon never load botocore (nor keyring) themselves: their workers do.
 
 botocore's models and handlers cost a long-running process ~10 MiB that CPython
 keeps after they are freed; each AssumeRole runs in a child (``tray.engine.worker``)
@@ -14,10 +14,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keyringd
+import pytest
+from test_source_keyring_e2e import keyring_world, service  # noqa: F401 (a fixture)
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Imported by botocore and nothing else the tray needs; filelock is no longer used.
-HEAVY = ("botocore", "boto3", "s3transfer", "urllib3", "filelock")
+# keyring (and its Secret Service client) is read by the worker child only: the parent
+# never holds a source's long-term keys, nor the library that reads them.
+HEAVY = ("botocore", "boto3", "s3transfer", "urllib3", "filelock", "keyring", "secretstorage")
 
 REPORT = f"""
 import json, sys
@@ -38,7 +44,7 @@ def run_py(code: str, timeout: float = 60) -> dict:  # type: ignore[type-arg]
 def test_importing_the_tray_and_the_daemon_loads_no_botocore() -> None:
     doc = run_py("import tray.app, tray.cli, tray.engine.refresher, tray.engine.worker, tray.instance.control, "
                  "tray.engine.actions, tray.aws.sts, tray.awsfiles.awsconfig, tray.awsfiles.credfile, tray.engine.mfa_session, "
-                 "tray.ui.tray_app\n"
+                 "tray.ui.tray_app, tray.console, tray.aws.federation\n"
                  "print(json.dumps({'loaded': loaded()}))")
     assert doc["loaded"] == []
 
@@ -76,3 +82,23 @@ def test_a_one_shot_assume_still_works_without_filelock_or_boto3(aws) -> None:  
     assert doc["rc"] == 0
     assert "botocore" in doc["loaded"]  # the CLI assumes in-process, through botocore ...
     assert not [m for m in doc["loaded"] if m.split(".")[0] in ("boto3", "filelock")]
+
+
+@pytest.mark.skipif(not keyringd.available(), reason="needs a Secret Service to start")
+def test_a_running_instance_serves_a_keyring_source_without_loading_keyring(
+        aws, service) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    # The session of a keyring-held source is made in the worker child, which reads
+    # the keyring (a real Secret Service on a private bus) with the parent's env.
+    keyring_world(aws)
+    doc = run_py(
+        "import os\n"
+        "from tray import app\n"
+        "from tray.engine.actions import Context\n"
+        "from tray.instance import control\n"
+        "ctx = Context.from_env(os.environ)\n"
+        "with app.running_instance(ctx=ctx):\n"
+        "    reply = control.send('credentials', {'source': 'default'},\n"
+        "                         path=control.socket_path(ctx.paths), timeout=60)\n"
+        "print(json.dumps({'ok': reply['ok'], 'token': bool(reply['document']['SessionToken']),\n"
+        "                  'loaded': loaded()}))")
+    assert doc == {"ok": True, "token": True, "loaded": []}

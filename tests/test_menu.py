@@ -84,6 +84,8 @@ def test_fresh_menu_as_text() -> None:
         "----",
         "Refresh now",
         "Stop (remove keys)",
+        "Open console as platform",
+        "Copy credential_process line for platform",
         "Diagnose…",
         "Copy “export AWS_PROFILE=roletray”",
         "Open AWS config",
@@ -201,18 +203,23 @@ def test_actions_are_wired() -> None:
                        open_config=lambda: calls.append("config"),
                        open_log=lambda: calls.append("log"),
                        toggle_autostart=lambda: calls.append("autostart"),
-                       quit=lambda: calls.append("quit"))
+                       quit=lambda: calls.append("quit"),
+                       open_console=lambda n: calls.append(("console", n)),
+                       copy_process_line=lambda n: calls.append(("line", n)))
     snap = fresh(state=RefreshState.NEEDS_INPUT,
                  problem=Problem("needs_mfa", "needs an MFA code", profile="platform",
                                  input_kind="mfa"))
     model = build_menu_model(snap, PROFILES, now=NOW, tz=PARIS, actions=acts, autostart=True)
-    for text in ("readonly", "Enter MFA code…", "Refresh now", "Stop (remove keys)", "Diagnose…",
-                 "Copy", "Open AWS config", "Open log", "Start at login", "Quit"):
+    for text in ("readonly", "Enter MFA code…", "Refresh now", "Stop (remove keys)",
+                 "Open console as platform", "Copy credential_process line for platform",
+                 "Diagnose…", "Copy “export", "Open AWS config", "Open log", "Start at login",
+                 "Quit"):
         node = find(model, text)
         assert node is not None and node.action is not None and node.enabled, text
         node.action()
-    assert calls == [("switch", "readonly"), "mfa", "refresh", "stop", "diagnose", "copy",
-                     "config", "log", "autostart", "quit"]
+    assert calls == [("switch", "readonly"), "mfa", "refresh", "stop", ("console", "platform"),
+                     ("line", "platform"), "diagnose", "copy", "config", "log", "autostart",
+                     "quit"]
     assert "[x] Start at login" in render_text(model)
 
 
@@ -344,14 +351,14 @@ def test_no_keys_at_all_is_red_unless_a_refresh_runs(state: RefreshState, colour
 
 def test_tray_look_idle_and_tooltip() -> None:
     assert tray_look(Snapshot(now=NOW), NOW).state == "idle"
-    look = tray_look(fresh(expiration=NOW + timedelta(minutes=42)), NOW, PARIS)
+    look = tray_look(fresh(expiration=NOW + timedelta(minutes=42)), NOW, tz=PARIS)
     # A clock time: the tooltip changes with the keys, not every minute.
     assert look.tooltip == f"platform · {ACCT} · expires 14:16 CET"
     assert tray_look(fresh(expiration=NOW + timedelta(minutes=42)),
-                     NOW + timedelta(minutes=7), PARIS).tooltip == look.tooltip
-    late = tray_look(fresh(), EXP + timedelta(seconds=1), PARIS)
+                     NOW + timedelta(minutes=7), tz=PARIS).tooltip == look.tooltip
+    late = tray_look(fresh(), EXP + timedelta(seconds=1), tz=PARIS)
     assert late.state == "error" and late.tooltip.endswith("expired 14:26 CET")
-    mfa = tray_look(fresh(state=RefreshState.NEEDS_INPUT), NOW, PARIS)
+    mfa = tray_look(fresh(state=RefreshState.NEEDS_INPUT), NOW, tz=PARIS)
     assert mfa.tooltip == f"platform · {ACCT} · expires 14:26 CET · MFA code needed"
 
 
@@ -410,7 +417,8 @@ def _recording() -> tuple[MenuActions, list[str]]:
 
 INPUT_ITEMS = ("Enter MFA code…", "Sign in to AWS SSO…", "Try again")
 CODES: dict[InputKind | None, ProblemCode] = {
-    None: "needs_mfa", "mfa": "needs_mfa", "sso": "needs_sso", "process": "process_timeout"}
+    None: "needs_mfa", "mfa": "needs_mfa", "sso": "needs_sso", "process": "process_timeout",
+    "keyring": "needs_keyring"}
 
 
 @pytest.mark.parametrize(("kind", "item", "action", "state_line", "hint"), [
@@ -419,6 +427,8 @@ CODES: dict[InputKind | None, ProblemCode] = {
     ("sso", "Sign in to AWS SSO…", "sso", "SSO sign-in needed", "SSO sign-in needed"),
     ("process", "Try again", "retry", "Credential process is waiting",
      "credential process is waiting"),
+    ("keyring", "Try again", "retry", "Keyring locked — unlock it",
+     "keyring locked — unlock it"),
 ])
 def test_the_input_item_and_labels_follow_what_is_needed(
         kind: InputKind | None, item: str, action: str, state_line: str, hint: str) -> None:
@@ -436,10 +446,10 @@ def test_the_input_item_and_labels_follow_what_is_needed(
     assert [t for t in INPUT_ITEMS if find(model, t) is not None] == [item]
     assert lines.index(f"{state_line} [disabled]") < lines.index(item)
     assert lines.index("⚠ something is needed [disabled]") < lines.index(item)
-    look = tray_look(snap, NOW, PARIS)
+    look = tray_look(snap, NOW, tz=PARIS)
     assert look.state == "warning"
     assert look.tooltip == f"platform · {ACCT} · expires 14:26 CET · {hint}"
-    if kind in ("sso", "process"):
+    if kind in ("sso", "process", "keyring"):
         assert "MFA" not in look.tooltip and "MFA code" not in render_text(model)
 
 
@@ -511,3 +521,47 @@ def test_own_target_is_a_valid_target_name() -> None:
     assert own_target("platform") == "platform-roletray"
     # The switch checks it like every target (a refusal is shown as a refused switch).
     awsconfig.check_target(own_target("platform"), {}, role("platform"), "config")
+
+
+def test_console_and_credential_process_line_for_the_active_role_and_each_kept_one() -> None:
+    """Offered where a role is kept (not per radio row: 2,000 profiles stay one row each);
+    the console only while that role's keys work."""
+    kept = [fresh(role="readonly", target="second"),
+            fresh(role="admin", target="third", state=RefreshState.EXPIRED,
+                  expiration=NOW - timedelta(minutes=1))]
+    model = build_menu_model(fresh(), PROFILES, now=NOW, tz=PARIS, actions=MenuActions(),
+                             kept=kept)
+    text = render_text(model)
+    assert "\nOpen console as platform\nCopy credential_process line for platform\n" in text
+    assert ("  Open console as readonly\n  Copy credential_process line for readonly\n"
+            "  Stop keeping [second] fresh (remove keys)") in text
+    assert "  Open console as admin [disabled]\n  Copy credential_process line for admin\n" \
+        in text
+    assert text.count("Open console") == 3  # never on the radio rows
+    idle = render_text(build_menu_model(Snapshot(now=NOW), PROFILES, now=NOW, tz=PARIS,
+                                        actions=MenuActions()))
+    assert "Open console" not in idle and "credential_process" not in idle
+
+
+def test_a_kept_section_in_trouble_colours_the_icon_and_is_named_in_the_tooltip() -> None:
+    second = fresh(role="readonly", target="second")
+    assert tray_look(fresh(), NOW, [second]).state == "fresh"
+    assert tray_look(fresh(), NOW, [replace_state(second, RefreshState.REFRESHING)]
+                     ).state == "fresh"  # its routine refresh stays quiet
+    mfa = replace_state(second, RefreshState.NEEDS_INPUT)
+    look = tray_look(fresh(), NOW, [mfa])
+    assert look.state == "warning" and look.minutes_left == 50  # the badge stays the active's
+    assert look.tooltip.endswith(" · [second] readonly: MFA code needed")
+    dead = replace_state(second, RefreshState.EXPIRED)
+    assert tray_look(fresh(), NOW, [mfa, dead]).state == "error"  # the worst one wins
+    assert tray_look(fresh(state=RefreshState.EXPIRED, expiration=NOW), NOW, [mfa]
+                     ).state == "error"  # never better than the active role's own
+    idle = tray_look(Snapshot(now=NOW), NOW, [mfa])
+    assert idle.state == "warning"
+    assert idle.tooltip == "roletray · no role active · [second] readonly: MFA code needed"
+
+
+def replace_state(s: Snapshot, state: RefreshState) -> Snapshot:
+    from dataclasses import replace
+
+    return replace(s, state=state)

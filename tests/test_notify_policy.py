@@ -263,7 +263,10 @@ PROCESS_ERROR = ("credential_process for profile 'waits' did not answer within 3
 
 
 CODES: dict[InputKind, ProblemCode] = {"mfa": "needs_mfa", "sso": "needs_sso",
-                                       "process": "process_timeout"}
+                                       "process": "process_timeout",
+                                       "keyring": "needs_keyring"}
+KEYRING_ERROR = ("the OS keyring holding the keys of 'default' is locked: unlock it from "
+                 "your desktop (it asks for your login password), then try again")
 
 
 def waiting(kind: InputKind, minutes: float, error: str, profile: str = "platform",
@@ -294,6 +297,19 @@ def test_a_waiting_credential_process_offers_no_mfa_button(policy: NotificationP
     assert said[0].title == "platform: credential process is waiting"
     assert said[0].body == f"{PROCESS_ERROR}. The keys expire 14:00 CET (in 20 min)."
     assert [n.action for n in said] == [None, None]
+    assert all("MFA" not in n.title + n.body for n in said)
+
+
+def test_a_locked_keyring_says_unlock_it_once_without_an_mfa_button(
+        policy: NotificationPolicy) -> None:
+    policy.seed(snap(S.FRESH))
+    seq = [waiting("keyring", 40 + i / 3, KEYRING_ERROR, profile="default")
+           for i in range(60)]
+    said = [n for n in run(policy, seq, first=snap(S.FRESH)) if n]
+    assert [n.kind for n in said] == ["needs-input", "expiring"]
+    assert said[0].title == "platform: keyring locked — unlock it"
+    assert said[0].body == f"{KEYRING_ERROR}. The keys expire 14:00 CET (in 20 min)."
+    assert [n.action for n in said] == [None, None]  # the menu's "Try again" after unlocking
     assert all("MFA" not in n.title + n.body for n in said)
 
 
@@ -385,3 +401,48 @@ def test_plain_reason_reads_fields() -> None:
     # Words that look like a denial do not make an endpoint problem one.
     assert plain_reason(Problem("endpoint", DENIED)) == DENIED
     assert plain_reason(Problem("aws", DENIED, hint="check the clock")) == "check the clock"
+
+
+# ------------------------------------------- sections kept besides the active role's
+
+def kept(state: RefreshState, *, minutes: float = 0, target: str = "second",
+         error: str | Problem | None = None, exp: datetime | None = EXP) -> Snapshot:
+    return replace(snap(state, role="readonly", minutes=minutes, error=error, exp=exp),
+                   target=target)
+
+
+def test_a_kept_sections_trouble_is_one_note_naming_the_section_by_the_same_rules() -> None:
+    from tray.platform.notify import KeptNotices
+
+    notices = KeptNotices(tz=UTC)
+    assert notices.on_change([kept(S.FRESH)]) == []  # at start, fresh: not news
+    [retrying] = notices.on_change([kept(S.RETRYING, minutes=1, error="timed out")])
+    assert retrying.title == "[second] readonly: refresh failed, retrying"
+    assert notices.on_change([kept(S.RETRYING, minutes=2, error="timed out")]) == []  # no flood
+    [fresh] = notices.on_change([kept(S.FRESH, minutes=3, exp=EXP + timedelta(hours=1))])
+    assert fresh.title == "[second] readonly: keys are fresh again"
+
+    # Needs an MFA code: no button (it would answer the active role), a command instead.
+    mfa = Problem("needs_mfa", "needs an MFA code", profile="readonly", input_kind="mfa")
+    [ask] = notices.on_change([kept(S.NEEDS_INPUT, minutes=4, error=mfa)])
+    assert ask.title == "[second] readonly: MFA code needed" and ask.action is None
+    assert ask.body.endswith("In a terminal, run `roletray assume readonly --target second`.")
+    assert "Click" not in ask.body
+
+    # A refused refresh keeps its Diagnose button, for that section's role.
+    [refused] = notices.on_change([kept(S.ERROR, minutes=5, error=DENIED, target="third")])
+    assert refused.title == "[third] readonly: refresh refused"
+    assert (refused.action, refused.profile) == (DIAGNOSE_ACTION, "readonly")
+
+
+def test_a_kept_section_is_not_news_when_added_or_removed_and_starts_over_when_back() -> None:
+    from tray.platform.notify import KeptNotices
+
+    notices = KeptNotices(tz=UTC)
+    assert notices.on_change([kept(S.REFRESHING)]) == []
+    assert notices.on_change([kept(S.FRESH, minutes=1)]) == []  # no "Now working as"
+    assert notices.on_change([kept(S.IDLE, minutes=2)]) == []  # nor "Keys removed"
+    assert notices.on_change([]) == []
+    [ask] = notices.on_change([kept(S.NEEDS_INPUT, minutes=3, error=Problem(
+        "needs_mfa", "needs an MFA code", profile="readonly", input_kind="mfa"))])
+    assert ask.kind == "needs-input"  # a person must act: news even on first sight

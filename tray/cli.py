@@ -26,6 +26,7 @@ from tray.settings import check_target
 
 if TYPE_CHECKING:
     from tray.engine.actions import Context
+    from tray.state import State
 
 log = logging.getLogger("roletray")
 
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="every kept section's role, identity, expiry and state")
     s.add_argument("--json", action="store_true")
 
-    r = sub.add_parser("refresh", help="refresh the active role now")
+    r = sub.add_parser("refresh", help="refresh a kept section now (default: the active role's)")
+    r.add_argument("--target", help="the kept section to refresh (default: the active role's)")
     r.add_argument("--mfa-code", metavar="CODE",
                    help="MFA code; '-' reads it from stdin, which keeps it out of `ps`")
     r.add_argument("--json", action="store_true")
@@ -90,8 +92,15 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--region", metavar="R", help="the console's region (default: the role's)")
 
     cp = sub.add_parser("credential-process",
-                        help="print PROFILE's keys for an AWS `credential_process` line")
-    cp.add_argument("profile")
+                        help="print PROFILE's keys for an AWS `credential_process` line "
+                             "(--source SOURCE: a session of a keyring-held source's keys)")
+    cp.add_argument("profile", nargs="?")
+    cp.add_argument("--source", metavar="SOURCE",
+                    help="a source profile whose keys are in the OS keyring "
+                         "(`roletray keys import`): print a GetSessionToken session of them")
+    cp.add_argument("--no-session", action="store_true",
+                    help="with --source: print the long-term keys themselves (for calls a "
+                         "session cannot make, such as IAM without MFA)")
 
     sv = sub.add_parser("serve", help="a loopback container-credentials endpoint for PROFILE, "
                         "in the foreground")
@@ -102,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--force", action="store_true",
                     help="replace or remove a roletray.desktop that roletray did not write")
     au.add_argument("--json", action="store_true")
+
+    k = sub.add_parser("keys", help="move a source profile's long-term keys into the OS "
+                       "keyring, list, export or forget them")
+    k.add_argument("action", choices=["import", "list", "export", "remove"])
+    k.add_argument("source", nargs="?", help="the credentials-file section (source profile) "
+                   "whose access key pair moves; not for `list`")
+    k.add_argument("--force", action="store_true",
+                   help="remove: forget the keys even when the credentials file lacks them")
+    k.add_argument("--json", action="store_true")
     return p
 
 
@@ -495,26 +513,47 @@ def cmd_status(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
-    from tray.state import load_state
 
-    state = load_state(root.paths)
-    if state is None:
-        raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
+    state = _kept_section(check_target(args.target), root)
+    said = f"Refreshed {state.active_role}" + (
+        f" in [{state.target}]." if args.target else ".")
     given = _read_mfa_code(args.mfa_code)
     # The running instance may refresh from its MFA session; if it needs a code, it
-    # gets the one typed here through the `mfa` command.
-    reply = _handover_asking("refresh", {"mfa_code": given}, state.active_role, retry="mfa",
-                             root=root)
+    # gets the one typed here through the `mfa` command (for the same target).
+    reply = _handover_asking("refresh", {"mfa_code": given, "target": state.target},
+                             state.active_role, retry="mfa", root=root)
     if reply is not None:
-        _print_snapshot(args, reply["snapshot"], extra=f"Refreshed {state.active_role}.")
+        _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
     mfa_code = _mfa_for(state.active_role, given, root)
     ctx = root.context()  # one settings read for the refresh and the status after it
     out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx)
     for w in out.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    _print_snapshot(args, actions.status(ctx).to_json(), extra=f"Refreshed {out.role.name}.")
+        print(f"warning: {shown(w)}", file=sys.stderr)
+    snap = next(s for s in actions.statuses(ctx) if s.target == out.target)
+    _print_snapshot(args, snap.to_json(), extra=shown(said))
     return EXIT_OK
+
+
+def _kept_section(target: str | None, root: Root) -> State:
+    """The kept section ``target`` names (the state file says which role it holds), or
+    without one the active role's: the default target's, else the first kept (as
+    ``status`` shows it). ``UsageError`` (exit 2) naming it when it is not kept."""
+    from tray.state import load_states
+
+    states = load_states(root.paths)
+    if target is None:
+        default = root.context().target
+        states.sort(key=lambda s: s.target != default)
+        if not states:
+            raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
+        return states[0]
+    for state in states:
+        if state.target == target:
+            return state
+    kept = ", ".join(f"[{s.target}]" for s in states) or "none"
+    raise UsageError(f"[{target}] is not a section roletray keeps (kept: {kept}); "
+                     f"`roletray assume PROFILE --target {target}` keeps one there")
 
 
 def cmd_clear(args: argparse.Namespace, root: Root) -> int:
@@ -572,14 +611,25 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_console(args: argparse.Namespace, root: Root) -> int:
     from tray import console
+    from tray.instance import control
 
     profile = _profile_or_active(args.profile, root, "console")
+    # A running instance that keeps the role hands its keys over: no AssumeRole.
+    held = console.instance_keys(profile, path=control.socket_path(root.paths))
+
+    def assume(role: Any, profile_map: Any) -> Any:
+        from tray.aws import sts
+
+        return sts.assume_role(role, mfa_code=_mfa_for(profile, None, root), env=root.env,
+                               profile_map=profile_map).credentials
+
     try:
         url = console.console_url(profile, env=root.env, destination=args.destination,
-                                  region=args.region, mfa_code=_mfa_for(profile, None, root))
+                                  region=args.region, keys=held, assume=assume)
     except AccessDeniedError as e:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
-    return console.deliver(url, profile, print_only=args.print)
+    return console.deliver(url, profile, print_only=args.print,
+                           folder=control.ensure_private_dir(root.paths.runtime_dir))
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
@@ -592,6 +642,15 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
 
+    if args.source is not None or args.no_session:
+        if args.profile is not None or not args.source:
+            raise UsageError("credential-process: give either PROFILE or --source SOURCE "
+                             "(--no-session goes with --source)")
+        document = _source_document(args.source, root, session=not args.no_session)
+        sys.stdout.write(json.dumps(document) + "\n")
+        return EXIT_OK
+    if args.profile is None:
+        raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
     path = control.socket_path(root.paths)
     reply = control.send("credentials", {"profile": args.profile}, path=path)
     if reply is not None and not reply.get("ok") \
@@ -632,17 +691,54 @@ def _serve_here(profile: str, root: Root) -> dict[str, Any]:
     return process_document(out.result.credentials)
 
 
-def _tty_mfa_code(profile: str, root: Root) -> str:
+def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any]:
+    """``credential-process --source SOURCE``: a GetSessionToken session of the
+    keyring-held keys, from the running instance (which keeps it) or made here;
+    ``session`` False: the long-term pair, read here (the instance never holds it)."""
+    from tray.aws import source_keys
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
+    from tray.instance import control
+    from tray.serve.document import process_document
+
+    if not session:
+        return source_keys.long_term_document(source_keys.long_term(source, env=root.env))
+    path = control.socket_path(root.paths)
+    reply = control.send("credentials", {"source": source}, path=path)
+    if reply is not None and not reply.get("ok") \
+            and isinstance(wire.decode_error(reply), MfaRequiredError):
+        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
+                             source=True)
+        reply = control.send("credentials", {"source": source, "mfa_code": code}, path=path)
+        if reply is None:
+            raise UsageError("the running roletray went away while asking for the code")
+    if reply is not None:
+        wire.raise_for(reply)
+        return dict(reply["document"])
+    try:
+        made = source_keys.start_session(source, env=root.env)
+    except MfaRequiredError:
+        code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
+                             source=True)
+        made = source_keys.start_session(source, env=root.env, mfa_code=code)
+    return process_document(made.credentials)
+
+
+def _tty_mfa_code(profile: str, root: Root, *, serial: str | None = None,
+                  source: bool = False) -> str:
     """Ask on the controlling terminal: stdout belongs to the SDK reading the document,
     and stdin may be its pipe. No terminal: an error that says how to get past it."""
-    serial = _needs_mfa(profile, root) or "the MFA device"
+    serial = serial or _needs_mfa(profile, root) or "the MFA device"
     try:
         tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError:
+        how = ("start the tray (`roletray`) or `roletray daemon`, and run "
+               f"`aws sts get-caller-identity --profile {profile}` in a terminal once (the "
+               "instance keeps the session)" if source else "start the tray (`roletray`) or `roletray daemon` and "
+               f"give it the code (`roletray assume {profile}`)")
         raise UsageError(
             f"profile '{profile}' needs an MFA code and there is no terminal to ask on; "
-            "start the tray (`roletray`) or `roletray daemon` and give it the code "
-            f"(`roletray assume {profile}`), then run this again") from None
+            f"{how}, then run this again") from None
     with tty:
         code = getpass.getpass(f"MFA code for {serial}: ", stream=tty).strip()
     if not code:
@@ -662,9 +758,95 @@ def cmd_autostart(args: argparse.Namespace, root: Root) -> int:
     return int(autostart.cli(args.action, env=root.env, json_output=args.json, force=args.force))
 
 
+def cmd_keys(args: argparse.Namespace, root: Root) -> int:
+    from tray import keys
+
+    if (args.action == "list") != (args.source is None):
+        raise UsageError("`roletray keys list` takes no SOURCE" if args.source else
+                         f"`roletray keys {args.action}` needs SOURCE (a credentials-file "
+                         "section, e.g. default)")
+    ctx = _keys_context(root)
+    creds, config = root.paths.display(root.paths.aws_credentials), \
+        root.paths.display(root.paths.aws_config)
+    doc: dict[str, Any]
+    if args.action == "list":
+        held = keys.list_keys(ctx)
+        if args.json:
+            _emit({"ok": True, "sources": [h.to_json() for h in held]})
+        elif not held:
+            print("roletray holds no keys (`roletray keys import SOURCE` moves them there)")
+        else:
+            rows = [("SOURCE", "KEY", "IN KEYRING", "CONFIG LINE", "KEYS IN FILE")]
+            rows += [(h.source, h.masked_key, _yes(h.in_keyring), _yes(h.config_line),
+                      _yes(h.file_has_keys)) for h in held]
+            width = [max(len(r[i]) for r in rows) for i in range(4)]
+            for r in rows:
+                print(shown("  ".join(c.ljust(w) for c, w in zip(r, width, strict=False))
+                            + "  " + r[4]))
+            print(f"keyring: {held[0].backend}")
+        return EXIT_OK
+    if args.action == "import":
+        imported = keys.import_keys(args.source, ctx)
+        doc = {"source": imported.source, "key": imported.masked_key,
+               "backend": imported.backend, "identity_arn": imported.identity_arn,
+               "credential_process": imported.line, "already": imported.identity_arn is None}
+        text = (f"the keys of '{imported.source}' ({imported.masked_key}) were in "
+                f"{imported.backend} already, and the config line in place: nothing to do"
+                if imported.identity_arn is None else
+                f"moved the keys of '{imported.source}' ({imported.masked_key}) into "
+                f"{imported.backend}; AWS accepts them ({imported.identity_arn})\n"
+                f"{config}: credential_process = {imported.line}\n"
+                f"{creds}: the two key lines of [{imported.source}] removed")
+    elif args.action == "export":
+        exported = keys.export_keys(args.source, ctx)
+        doc = {"source": exported.source, "key": exported.masked_key,
+               "line_removed": exported.line_removed}
+        text = (f"put the keys of '{exported.source}' ({exported.masked_key}) back into "
+                f"{creds}" + (f"; removed roletray's credential_process line from {config}"
+                              if exported.line_removed else "")
+                + f"\nthe OS keyring still holds them: `roletray keys remove "
+                f"{exported.source}` forgets them")
+    else:
+        removed = keys.remove_keys(args.source, ctx, force=args.force)
+        doc = {"source": removed.source, "forgot": removed.forgot,
+               "line_removed": removed.line_removed}
+        text = (f"forgot the keys of '{removed.source}' in the OS keyring" if removed.forgot
+                else f"the OS keyring held no keys of '{removed.source}'") + (
+            f"; removed roletray's credential_process line from {config}"
+            if removed.line_removed else "")
+    if args.json:
+        _emit({"ok": True, **doc})
+    else:
+        print("\n".join(shown(line) for line in text.splitlines()))
+    return EXIT_OK
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _keys_context(root: Root) -> Any:
+    """The keys use cases' collaborators: the OS keyring, GetCallerIdentity (botocore,
+    loaded here only), this installation's command, and the kill -9 tests' pause."""
+    from tray.keys import KeysContext, test_pause
+    from tray.platform.autostart import this_roletray
+    from tray.platform.secret_store import SecretStore, StoredKeys
+
+    def verify(k: StoredKeys) -> Mapping[str, str]:
+        from tray.aws import sts
+
+        return sts.keys_identity(k.source, k.access_key_id, k.secret_access_key, env=root.env)
+
+    return KeysContext(paths=root.paths, store=SecretStore(), verify=verify,
+                       program=this_roletray(root.env),
+                       pause=test_pause(root.env.get("ROLETRAY_TEST_PAUSE_FILE"),
+                                        root.env.get("ROLETRAY_TEST_PAUSE_AT")))
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "run": cmd_run, "daemon": cmd_daemon, "demo": cmd_demo, "profiles": cmd_profiles,
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
     "credential-process": cmd_credential_process, "serve": cmd_serve,
+    "keys": cmd_keys,
 }

@@ -1,8 +1,9 @@
 """``roletray console``: a console sign-in URL for a role profile.
 
 Everything that can be refused locally (the profile, the region, the destination,
-the federation endpoint) is checked before any call; then one AssumeRole (no
-credentials file is written), then the federation endpoint. A refused role never
+the federation endpoint) is checked before any call; then the role's keys (a running
+instance's, or one AssumeRole by the caller: no credentials file is written), then
+the federation endpoint. A refused role never
 reaches the federation endpoint. The URL returned is a bearer credential.
 """
 
@@ -10,29 +11,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from pathlib import Path
 
 from tray import paths
 from tray.aws import federation
 from tray.awsfiles import awsconfig
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
-from tray.domain.models import RoleProfile, TempCredentials, utcnow
+from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
 
 DEFAULT_REGION = "us-east-1"
 _TOKEN_KEYS = ("aws_session_token", "aws_security_token")
 
 
+# (role, profile_map) -> the role's temporary keys: one AssumeRole (the CLI's, tray.aws.sts)
+AssumeFn = Callable[[RoleProfile, Mapping[str, Mapping[str, str]]], TempCredentials]
+
+
 def console_url(profile: str, *, env: Mapping[str, str],
                 destination: str | None = None, region: str | None = None,
-                keys: TempCredentials | None = None, mfa_code: str | None = None,
-                client_factory: Callable[..., Any] | None = None,
+                keys: TempCredentials | None = None, assume: AssumeFn | None = None,
                 now: Callable[[], datetime] = utcnow) -> str:
     """The login URL that opens the console as ``profile``'s role.
 
-    ``keys``: the role's temporary keys if already in hand; otherwise one
-    AssumeRole as the profile says (``mfa_code`` for a role with mfa_serial).
-    ``env`` locates the AWS files and the endpoint override, and the AssumeRole
-    resolves the source from it as botocore would.
+    ``keys``: the role's temporary keys if already in hand (a running instance's);
+    otherwise ``assume(role, profile_map)`` gets them, once every local check passed.
+    ``env`` locates the AWS files and the endpoint override. This module never
+    imports botocore: the tray calls it with ``keys`` in its own process.
     """
     config_path = paths.aws_config_file(env)
     raw = awsconfig.raw_config_parse(config_path)
@@ -48,17 +52,34 @@ def console_url(profile: str, *, env: Mapping[str, str],
             or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION, f"profile '{role.name}': region")
     dest = federation.destination(partition, region, destination)
     url = federation.endpoint(partition, env)
-    duration: int | None = None
     if keys is None:
-        from tray.aws import sts  # botocore, only for this one-shot call
-
-        keys = sts.assume_role(role, mfa_code=mfa_code, client_factory=client_factory,
-                               env=env, profile_map=profile_map, now=now).credentials
-        # AWS takes SessionDuration only for a session that long-term user keys assumed.
-        if long_term_source(role, profile_map, env):
-            duration = federation.session_duration(keys, now())
+        if assume is None:
+            raise UsageError(f"profile '{role.name}': no keys to open the console with")
+        keys = assume(role, profile_map)
+    # AWS takes SessionDuration only for a session that long-term user keys assumed.
+    duration = federation.session_duration(keys, now()) \
+        if long_term_source(role, profile_map, env) else None
     token = federation.get_signin_token(url, keys, session_duration=duration)
     return federation.login_url(url, token, dest)
+
+
+def instance_keys(profile: str, *, path: Path) -> TempCredentials | None:
+    """The keys a running tray or daemon keeps for ``profile``, handed over its private
+    socket (``path``), or None: no instance runs, or none of its sections keeps the role
+    with keys that still work."""
+    from tray.instance import control
+
+    reply = control.send("section_keys", {"profile": profile}, path=path)
+    # An error reply (an older instance without the command): the caller assumes itself.
+    doc = reply.get("document") if reply is not None and reply.get("ok") is True else None
+    if not isinstance(doc, dict):
+        return None
+    try:
+        return TempCredentials(str(doc["AccessKeyId"]), str(doc["SecretAccessKey"]),
+                               str(doc["SessionToken"]), parse_iso_utc(str(doc["Expiration"])))
+    except (KeyError, ValueError):
+        raise RoletrayError("the running roletray handed over keys in a form this version "
+                            "does not read") from None
 
 
 def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]],
@@ -87,21 +108,27 @@ def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, s
     return False
 
 
-def deliver(url: str, profile: str, *, print_only: bool = False) -> int:
+def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False) -> int:
     """Print ``url`` alone on stdout, or open it with ``webbrowser`` (which honours $BROWSER).
 
-    Only the person's own stdout or browser ever gets the URL: no log, no notification.
+    Only the person's own stdout or browser ever gets the URL: no log, no notification,
+    no command line (the browser is given a private page in ``folder`` that forwards to it,
+    see ``tray.platform.signin_page``).
     """
     if print_only:
         print(url)
         return EXIT_OK
     import webbrowser
 
+    from tray.platform import signin_page
+
+    forward = signin_page.write(url, folder)
     try:
-        opened = webbrowser.open(url, new=2)
+        opened = webbrowser.open(forward.as_uri(), new=2)
     except webbrowser.Error:
         opened = False
     if not opened:
+        forward.unlink(missing_ok=True)
         raise UsageError("no web browser could be started; set $BROWSER, or use --print "
                          "and open the URL yourself")
     print(f"Opened the AWS console as {profile} in your web browser.")

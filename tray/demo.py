@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tray.demo_signin import DemoSignIn
 from tray.domain.errors import RoletrayError
 
 DEMO_REGION = "ap-northeast-2"
@@ -39,6 +40,7 @@ OTHER_ACCOUNT = "999999999999"
 class Sandbox:
     folder: Path
     endpoint: str
+    federation: str = ""  # the local console sign-in (``tray.demo_signin``)
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,6 +53,7 @@ class Sandbox:
             "XDG_STATE_HOME": str(self.folder / "state"),
             "XDG_RUNTIME_DIR": str(self.folder / "run"),
             "AWS_EC2_METADATA_DISABLED": "true",
+            **({"ROLETRAY_FEDERATION_ENDPOINT": self.federation} if self.federation else {}),
         }
 
 
@@ -132,11 +135,13 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     folder = Path(tempfile.mkdtemp(prefix="roletray-demo-"))
+    endpoint = f"http://127.0.0.1:{port}"
+    signin = DemoSignIn(endpoint).start()
     try:
-        endpoint = f"http://127.0.0.1:{port}"
         populate(folder, endpoint)
-        yield Sandbox(folder=folder, endpoint=endpoint)
+        yield Sandbox(folder=folder, endpoint=endpoint, federation=signin.endpoint)
     finally:
+        signin.stop()
         server.stop()
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -164,7 +169,8 @@ def banner(box: Sandbox) -> str:
             "sandbox's fake keys, which work nowhere else) while the demo runs.\n"
             "To talk to the demo from another shell, paste this block there:\n"
             f"{paste_block(box)}\n"
-            "then try: roletray status; roletray assume locked; roletray doctor locked\n"
+            "then try: roletray status; roletray assume locked; roletray doctor locked;\n"
+            "  roletray console platform (a local page stands in for the AWS console)\n"
             "The aws CLI is not included (pip install awscli); with it:\n"
             "  aws sts get-caller-identity --profile roletray\n"
             "Profiles: platform (works), locked (AccessDenied: its trust names another account).\n")

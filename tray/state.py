@@ -12,6 +12,11 @@ The top level is the first kept section (the file an older roletray wrote, and c
 still read); ``also_kept`` holds the others, one per target. Never a key, a token
 or an MFA code. A broken file is an error naming the file and line; it is never
 silently replaced (``roletray clear`` removes it).
+
+Every change is a read-modify-write under an exclusive lock on ``.state.lock`` beside
+the file (``filelock_lite``), so processes that write at once (two ``roletray assume
+--target`` without an instance, a CLI beside the daemon) never drop each other's
+sections.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from tray.awsfiles.filelock_lite import LockTimeout, acquire, release
 from tray.domain.errors import StateError
 from tray.domain.models import iso_utc, parse_iso_utc
 from tray.paths import Paths
@@ -52,9 +60,32 @@ class State:
         }
 
 
-# One writer at a time in this process (the refresher's sections, the control server's
-# threads): each save reads the others' entries and writes them back.
+# One writer at a time: each save reads the others' entries and writes them back, so two
+# writers at once would lose one's section. The thread lock orders this process's writers
+# (the refresher's sections, the control server's threads); the file lock orders processes
+# (`roletray assume --target a` and `--target b` with no instance, a CLI and the daemon).
 _write_lock = threading.Lock()
+LOCK_NAME = ".state.lock"
+LOCK_TIMEOUT = 10.0  # seconds; a read-modify-write holds it for a millisecond or so
+
+
+@contextmanager
+def _writing(paths: Paths) -> Iterator[None]:
+    """Exclusive, across threads and processes, around a read-modify-write of the file."""
+    folder = paths.state_file.parent
+    with _write_lock:
+        try:
+            make_private_dirs(folder)
+            fd = acquire(str(folder / LOCK_NAME), timeout=LOCK_TIMEOUT)
+        except LockTimeout:
+            raise StateError(f"{paths.display(folder / LOCK_NAME)}: another roletray held "
+                             f"the state lock for {LOCK_TIMEOUT:g} s; try again") from None
+        except OSError as e:
+            raise _cannot_write(paths, e) from None
+        try:
+            yield
+        finally:
+            release(fd)
 
 
 def load_state(paths: Paths) -> State | None:
@@ -116,7 +147,7 @@ def _parse_entry(data: object) -> State:
 def save_state(state: State, paths: Paths) -> None:
     """Record ``state`` for its target, keeping the other kept sections (in place: the
     first one stays first). A file that cannot be read is replaced, as it always was."""
-    with _write_lock:
+    with _writing(paths):
         try:
             states = load_states(paths)
         except StateError:
@@ -129,7 +160,9 @@ def save_state(state: State, paths: Paths) -> None:
 def forget_state(paths: Paths, target: str) -> bool:
     """Stop recording ``target``; the file goes when nothing is left. False: not kept.
     Raises ``StateError`` for a file that cannot be read (``clear_state`` removes it)."""
-    with _write_lock:
+    if not paths.state_file.parent.is_dir():
+        return False  # nothing kept, and no folder to make for saying so
+    with _writing(paths):
         states = load_states(paths)
         left = [s for s in states if s.target != target]
         if len(left) == len(states):
@@ -137,7 +170,7 @@ def forget_state(paths: Paths, target: str) -> bool:
         if left:
             _write(left, paths)
         else:
-            clear_state(paths)
+            _remove(paths)
         return True
 
 
@@ -148,7 +181,7 @@ def _write(states: list[State], paths: Paths) -> None:
         doc["also_kept"] = [s._entry() for s in states[1:]]
     text = json.dumps(doc, indent=2) + "\n"
     try:
-        _write_atomic(paths.state_file, text)
+        write_private(paths.state_file, text)
     except OSError as e:
         raise _cannot_write(paths, e) from None
 
@@ -159,7 +192,7 @@ def check_writable(paths: Paths) -> None:
     written beside it and removed."""
     probe = paths.state_file.with_name(".probe-state.json")
     try:
-        _write_atomic(probe, " " * 1024 + "\n")
+        write_private(probe, " " * 1024 + "\n")
         probe.unlink()
     except OSError as e:
         raise _cannot_write(paths, e) from None
@@ -171,7 +204,8 @@ def _cannot_write(paths: Paths, e: OSError) -> StateError:
                       f"state there ({why})")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, 0600, in a 0700 folder (created)."""
     make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
     try:
@@ -191,7 +225,15 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def clear_state(paths: Paths) -> bool:
     """Remove the state file, readable or not (``roletray clear`` is the way out of a
-    corrupt one). Only that one file: never the folder or anything else in it."""
+    corrupt one). Only that one file (and the lock beside it stays): never the folder or
+    anything else in it."""
+    if not paths.state_file.parent.is_dir():
+        return False
+    with _writing(paths):
+        return _remove(paths)
+
+
+def _remove(paths: Paths) -> bool:
     try:
         paths.state_file.unlink()
         return True

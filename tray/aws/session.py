@@ -39,12 +39,16 @@ from tray.awsfiles import awsconfig
 from tray.domain.errors import (
     ConfigError,
     CredentialProcessTimeoutError,
+    KeyringKeysMissingError,
     SourceCredentialsError,
 )
 from tray.domain.models import RoleProfile
+from tray.domain.source_line import is_roletray_source_line
 
 if TYPE_CHECKING:
     import botocore.session
+
+    from tray.platform.secret_store import SecretStore, StoredKeys
 
 ClientCreator = Callable[..., Any]
 """``(service_name, region_name=None, api_version=None, use_ssl=True, verify=None,
@@ -133,20 +137,24 @@ class Limits:
     process_timeout: float | None = None  # None: the env's ROLETRAY_PROCESS_TIMEOUT, else 30 s
 
 
-def make_client_factory(limits: Limits | None = None) -> ClientFactory:
-    """A ``ClientFactory`` with ``limits`` (tests and the doctor use shorter ones)."""
+def make_client_factory(limits: Limits | None = None, *,
+                        store: SecretStore | None = None) -> ClientFactory:
+    """A ``ClientFactory`` with ``limits`` (tests and the doctor use shorter ones);
+    ``store``: where keyring-held sources' keys are read (None: the OS keyring)."""
     bounds = limits or Limits()
 
     def factory(profile: RoleProfile, *, env: Mapping[str, str],
                 profile_map: Mapping[str, Mapping[str, str]] | None = None) -> ClientCreator:
-        return client_creator(profile, env=env, profile_map=profile_map, limits=bounds)
+        return client_creator(profile, env=env, profile_map=profile_map, limits=bounds,
+                              store=store)
 
     return factory
 
 
 def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
                    profile_map: Mapping[str, Mapping[str, str]] | None = None,
-                   limits: Limits | None = None) -> ClientCreator:
+                   limits: Limits | None = None,
+                   store: SecretStore | None = None) -> ClientCreator:
     """``session.create_client`` for ``profile``'s source, configured as ``profile``.
 
     Nothing is resolved yet: the source's credentials are, on the first client
@@ -164,7 +172,8 @@ def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
     config = Config(connect_timeout=bounds.connect_timeout, read_timeout=bounds.read_timeout,
                     retries={"mode": "standard", "total_max_attempts": bounds.max_attempts})
     session = source_session(profile, env=env, region_name=where, config=config,
-                             process_timeout=process_timeout_seconds(env, bounds.process_timeout))
+                             process_timeout=process_timeout_seconds(env, bounds.process_timeout),
+                             store=store)
     configured: list[bool] = []
 
     def create_client(service_name: str, region_name: str | None = None,
@@ -229,8 +238,14 @@ def base_session(env: Mapping[str, str], profile: str | None = None,
 
 
 def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name: str,
-                   config: Any, process_timeout: float) -> botocore.session.Session:
-    """A session whose credential resolver is the role's source's, and only that."""
+                   config: Any, process_timeout: float,
+                   store: SecretStore | None = None) -> botocore.session.Session:
+    """A session whose credential resolver is the role's source's, and only that.
+
+    A source whose ``credential_process`` is roletray's own ``--source`` line signs
+    with the keyring's long-term keys directly (``KeyringOrProcess``): running that
+    line would start roletray again, to hand back a session that cannot sign an
+    MFA session's GetSessionToken."""
     import botocore.credentials
 
     if profile.credential_source is not None:
@@ -247,15 +262,81 @@ def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name:
     session.set_config_variable("region", region_name)
     session.set_default_client_config(config)
     resolver = session.get_component("credential_provider")
+    ours = partial(_profile_providers, session, env=env, process_timeout=process_timeout,
+                   store=store)
     if profile.source_profile == profile.name:
         # A role profile that is its own source signs with its static keys, not the role.
         resolver.remove("assume-role")
-    _swap(resolver, botocore.credentials.ProcessProvider(
-        profile_name=source, load_config=lambda: session.full_config,
-        popen=partial(BoundedPopen, timeout=process_timeout, profile=source, env=dict(env))))
-    _swap(resolver, _sso_provider(session, source, env))
+    else:
+        # A source that is itself a role: its own source's providers are ours too, so a
+        # keyring-held source deeper in the chain signs without running roletray again.
+        _swap(resolver, _assume_role_provider(session, source, env, ours))
+    for provider in ours(source):
+        _swap(resolver, provider)
     _swap(resolver, botocore.credentials.ContainerProvider(environ=dict(env)))
     return session
+
+
+def _profile_providers(session: botocore.session.Session, name: str, *,
+                       env: Mapping[str, str], process_timeout: float,
+                       store: SecretStore | None) -> list[Any]:
+    """roletray's providers for profile ``name``, each to take the place of botocore's
+    provider of the same ``METHOD``: the bounded process (or the keyring, for roletray's
+    own ``--source`` line) and SSO reading the env's token cache."""
+    import botocore.credentials
+
+    process = botocore.credentials.ProcessProvider(
+        profile_name=name, load_config=lambda: session.full_config,
+        popen=partial(BoundedPopen, timeout=process_timeout, profile=name, env=dict(env)))
+    return [KeyringOrProcess(process, profile_name=name,
+                             load_config=lambda: session.full_config, store=store),
+            _sso_provider(session, name, env)]
+
+
+class _ChainProviders:
+    """botocore's ``ProfileProviderBuilder`` (what its ``AssumeRoleProvider`` asks for
+    the providers of a chain's source profile), with ``ours(name)`` in the place of
+    botocore's providers of the same kind."""
+
+    def __init__(self, builder: Any, ours: Callable[[str], list[Any]]) -> None:
+        self._builder = builder
+        self._ours = ours
+
+    def providers(self, profile_name: str, disable_env_vars: bool = False) -> list[Any]:
+        import botocore.credentials
+
+        chain = botocore.credentials.CredentialResolver(self._builder.providers(
+            profile_name=profile_name, disable_env_vars=disable_env_vars))
+        for provider in self._ours(profile_name):
+            _swap(chain, provider)
+        return list(chain.providers)
+
+
+def _assume_role_provider(session: botocore.session.Session, source: str,
+                          env: Mapping[str, str], ours: Callable[[str], list[Any]]) -> Any:
+    """botocore's ``AssumeRoleProvider`` for ``source``, as its default resolver builds
+    it, except: the chain's source profiles get ``ours`` providers, its STS endpoint and
+    a ``credential_source`` come from ``env`` (not the process environment), and it never
+    prompts (the chain's MFA is refused before: ``refuse_prompting_chain``)."""
+    import botocore.credentials
+
+    def create_client(service_name: str, **kwargs: Any) -> Any:
+        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or endpoint_from(env, service_name)
+        return session.create_client(service_name, **kwargs)
+
+    return botocore.credentials.AssumeRoleProvider(
+        load_config=lambda: session.full_config, client_creator=create_client,
+        cache={}, profile_name=source, prompter=_never_prompt,
+        credential_sourcer=botocore.credentials.CanonicalNameCredentialSourcer(
+            [_credential_source(n, env) for n in ("Environment", "EcsContainer",
+                                                   "Ec2InstanceMetadata")]),
+        profile_provider_builder=_ChainProviders(
+            botocore.credentials.ProfileProviderBuilder(session, cache={}), ours))
+
+
+def _never_prompt(_prompt: str = "") -> str:
+    raise ConfigError("a source profile in the chain asks for an MFA code; roletray asks "
+                      "for MFA only for the role it assumes")
 
 
 def _swap(resolver: Any, provider: Any) -> None:
@@ -264,6 +345,62 @@ def _swap(resolver: Any, provider: Any) -> None:
         # After it, then remove the first of that name: botocore's, not ours.
         resolver.insert_after(provider.METHOD, provider)
         resolver.remove(provider.METHOD)
+
+
+class KeyringOrProcess:
+    """botocore's ``custom-process`` provider, except for roletray's own line
+    (``credential_process = roletray credential-process --source SOURCE``): then the
+    long-term keys come from the OS keyring (``SecretStore.get``), as static keys.
+
+    It takes the process provider's place in botocore's order, so keys the
+    credentials file still holds for the profile win (the moment between
+    ``keys import`` writing the line and removing the file's keys).
+    """
+
+    METHOD = "custom-process"
+    CANONICAL_NAME = "custom-process"
+
+    def __init__(self, process: Any, *, profile_name: str,
+                 load_config: Callable[[], Mapping[str, Any]],
+                 store: SecretStore | None = None) -> None:
+        self._process = process
+        self._profile = profile_name
+        self._load_config = load_config
+        self._store = store
+
+    def load(self) -> Any:
+        profiles = self._load_config().get("profiles", {})
+        line = profiles.get(self._profile, {}).get("credential_process")
+        source = is_roletray_source_line(line)
+        if source is None:
+            return self._process.load()
+        return keyring_credentials(source, self._store)
+
+
+def keyring_credentials(source: str, store: SecretStore | None = None) -> Any:
+    """botocore ``Credentials`` of SOURCE's long-term keys in the OS keyring.
+
+    Raises ``SourceCredentialsError`` when the keyring holds none, and the secret
+    store's ``KeyringLockedError`` / ``KeyringUnavailableError``."""
+    import botocore.credentials
+
+    keys = load_keyring_keys(source, store)
+    return botocore.credentials.Credentials(keys.access_key_id, keys.secret_access_key,
+                                            method="roletray-keyring")
+
+
+def load_keyring_keys(source: str, store: SecretStore | None = None) -> StoredKeys:
+    """SOURCE's ``StoredKeys``; ``SourceCredentialsError`` naming the fix when absent."""
+    from tray.platform.secret_store import SecretStore
+
+    found = (store or SecretStore()).get(source)
+    if found is None:
+        raise KeyringKeysMissingError(
+            f"source profile '{source}': its keys are not in the OS keyring; put them in "
+            f"the credentials file and run `roletray keys import {source}`, or remove the "
+            f"profile's credential_process line (`roletray keys export {source}` does both "
+            "when the keyring still has them)")
+    return found
 
 
 def configure_as(session: botocore.session.Session, profile: RoleProfile) -> None:

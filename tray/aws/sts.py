@@ -55,7 +55,8 @@ from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, mask,
 
 __all__ = ["DEFAULT_DURATION", "PROCESS_TIMEOUT", "PROCESS_TIMEOUT_ENV", "ClientFactory",
            "assume_role", "caller_identity", "default_client_factory", "env_warnings",
-           "get_session_token", "make_client_factory", "server_date", "verify_target"]
+           "get_session_token", "keys_identity", "make_client_factory", "server_date",
+           "session_token_with_keys", "verify_target"]
 
 _THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
                    "TooManyRequestsException", "RequestThrottled", "SlowDown"}
@@ -201,6 +202,52 @@ def get_session_token(
                           endpoint=_endpoint_of(client), secrets=secrets,
                           mfa_serial=profile.mfa_serial, operation="GetSessionToken") from e
     with _complete(profile.name, "GetSessionToken", _endpoint_of(client)):
+        creds = response["Credentials"]
+        keys = TempCredentials(access_key_id=creds["AccessKeyId"],
+                               secret_access_key=creds["SecretAccessKey"],
+                               session_token=creds["SessionToken"],
+                               expiration=_utc(creds["Expiration"]))
+    return keys, server_date(response)
+
+
+def session_token_with_keys(
+    source: str,
+    access_key_id: str,
+    secret_access_key: str,
+    *,
+    duration: int,
+    env: Mapping[str, str],
+    mfa_serial: str | None = None,
+    mfa_code: str | None = None,
+) -> tuple[TempCredentials, datetime | None]:
+    """One sts:GetSessionToken signed by ``source``'s long-term keys (given, not
+    resolved: a keyring-held source), configured as the profile ``source`` (region,
+    endpoints). With ``mfa_serial`` the code goes with it.
+
+    Returns the session's keys and the response's Date (for clock skew).
+    """
+    if mfa_serial and not mfa_code:
+        raise MfaRequiredError(profile=source, mfa_serial=mfa_serial)
+    if mfa_code is not None and not _MFA_CODE_RE.match(mfa_code):
+        raise UsageError(f"profile '{source}': the MFA code must be 6 digits")
+    secrets = (secret_access_key, mfa_code)
+    params: dict[str, Any] = {"DurationSeconds": duration}
+    if mfa_serial:
+        params.update(SerialNumber=mfa_serial, TokenCode=mfa_code)
+    try:
+        client = _identity_creator(source, env)(
+            "sts", aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key,
+            config=_identity_config())
+    except Exception as e:
+        raise _call_error(e, source, source="its keyring", endpoint="STS", secrets=secrets,
+                          operation="GetSessionToken") from e
+    try:
+        response = client.get_session_token(**params)
+    except Exception as e:
+        raise _call_error(e, source, source="its keyring", endpoint=_endpoint_of(client),
+                          secrets=secrets, mfa_serial=mfa_serial,
+                          operation="GetSessionToken") from e
+    with _complete(source, "GetSessionToken", _endpoint_of(client)):
         creds = response["Credentials"]
         keys = TempCredentials(access_key_id=creds["AccessKeyId"],
                                secret_access_key=creds["SecretAccessKey"],
@@ -440,6 +487,19 @@ def caller_identity(profile_name: str | None, *, env: Mapping[str, str],
         raise _call_error(e, label, source="its", endpoint=_endpoint_of(client),
                           operation="GetCallerIdentity") from e
     return {k: str(response[k]) for k in ("UserId", "Account", "Arn")}
+
+
+def keys_identity(profile_name: str, access_key_id: str, secret_access_key: str, *,
+                  env: Mapping[str, str]) -> dict[str, str]:
+    """GetCallerIdentity signed with this key pair (not what the files say), in the
+    region and endpoint of ``profile_name``: ``roletray keys import``'s check."""
+    base = _identity_creator(profile_name, env)
+
+    def create(service_name: str, **kwargs: Any) -> Any:
+        return base(service_name, aws_access_key_id=access_key_id,
+                    aws_secret_access_key=secret_access_key, **kwargs)
+
+    return caller_identity(profile_name, env=env, client_creator=create)
 
 
 def _identity_config() -> Any:

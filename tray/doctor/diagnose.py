@@ -31,6 +31,7 @@ import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tray import paths
 from tray.aws.session import Limits, make_client_factory
@@ -55,6 +56,10 @@ from tray.doctor.findings import Finding, Report
 from tray.doctor.fixes import trust_hint
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, utcnow
+from tray.domain.source_line import is_roletray_source_line
+
+if TYPE_CHECKING:
+    from tray.platform.secret_store import SecretStore
 
 __all__ = ["Caller", "ClientFactory", "Finding", "Report", "default_client_factory",
            "format_report", "request_context", "run_doctor", "summarize", "trust_hint"]
@@ -83,6 +88,7 @@ def run_doctor(
     mfa_code: str | None = None,
     duration: int | None = None,
     target: str | None = None,
+    store: SecretStore | None = None,
 ) -> Report:
     """Check everything that can stop ``profile_name`` from working; never raises for findings.
 
@@ -104,6 +110,16 @@ def run_doctor(
     target, settings_problem = _target(target, e)
     if profile_name is None:
         profile_name = _active_role(e)
+    keyring_source = is_roletray_source_line(
+        profile_map.get(profile_name or "", {}).get("credential_process"))
+    if keyring_source is not None and profile_name is not None:
+        found["served"] = Finding(
+            "served", "ok", f"profile '{profile_name}' runs `roletray credential-process "
+            f"--source {keyring_source}`: tools get sessions of the keys of "
+            f"'{keyring_source}' kept in the OS keyring")
+        found["profile"] = Finding("profile", "ok", f"'{profile_name}' is a source profile, "
+                                   "not a role: its keys are checked, no AssumeRole")
+        found["keyring"] = local.check_keyring(keyring_source, store)
     served = served_profile(profile_map.get(profile_name or "", {}))
     if served is not None and profile_name is not None:
         found["served"] = Finding("served", "ok", f"profile '{profile_name}' runs `roletray "
@@ -147,6 +163,10 @@ def run_doctor(
                                                 creds_path, e)
     found["environment"] = local.check_environment(target, e)
     found["file-mode"] = local.check_file_mode(creds_path, e)
+    source = keyring_source or local.source_of(role, profile_map)
+    if role is not None or keyring_source is not None:
+        found["source-keys"] = local.check_source_keys(source, role, profile_map, creds_path,
+                                                       config_path, e)
     found["clock"] = local.check_clock(run.server_date if run else None,
                                               run.local_date if run else None)
     found["security-token"] = local.check_security_token(creds_path, target, e)
@@ -200,8 +220,12 @@ _TAGS = {"ok": "ok", "problem": "PROBLEM", "unknown": "unknown"}
 
 
 def served_profile(section: Mapping[str, str]) -> str | None:
-    """The role a ``credential_process = roletray credential-process NAME`` line serves."""
+    """The role a ``credential_process = roletray credential-process NAME`` line serves
+    (None for a ``--source`` line: that profile is a source, not a role)."""
     import shlex
+
+    if is_roletray_source_line(section.get("credential_process")) is not None:
+        return None
 
     try:
         words = shlex.split(section.get("credential_process", ""))

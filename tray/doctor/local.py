@@ -13,12 +13,17 @@ import stat
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tray import paths
 from tray.awsfiles import awsconfig
 from tray.doctor.findings import Finding
-from tray.domain.errors import RoletrayError
+from tray.domain.errors import KeyringLockedError, RoletrayError
 from tray.domain.models import RoleProfile
+from tray.domain.source_line import is_roletray_source_line
+
+if TYPE_CHECKING:
+    from tray.platform.secret_store import SecretStore
 
 CLOCK_SKEW_LIMIT = 60.0  # seconds; SigV4 itself refuses requests 5 minutes off
 
@@ -151,3 +156,128 @@ def check_clock(server_date: datetime | None, local: datetime | None) -> Finding
                        data={"skew_seconds": round(skew, 1)})
     return Finding("clock", "ok", f"clock agrees with AWS (within {max(1, abs(round(skew)))} s)",
                    data={"skew_seconds": round(skew, 1)})
+
+
+# ------------------------------------------------------------------ where the keys live
+
+def source_of(role: RoleProfile | None, profile_map: Mapping[str, Mapping[str, str]]
+              ) -> str | None:
+    """The profile at the root of ``role``'s source chain: where its keys come from
+    (None for a ``credential_source`` role, whose keys are the environment's)."""
+    if role is None or role.credential_source is not None:
+        return None
+    chain = awsconfig.source_chain(role, profile_map)
+    return role.name if role.source_profile == role.name else chain[-1]
+
+
+def key_location(source: str, profile_map: Mapping[str, Mapping[str, str]],
+                 creds_path: Path) -> str:
+    """Where botocore finds SOURCE's keys, in its order: "file" (the credentials file),
+    "config" (keys in the config file), "keyring" (roletray's ``--source`` line), "sso",
+    "process" (another ``credential_process``), "role" (a role, assumed), or "none"."""
+    section = profile_map.get(source, {})
+    if set(awsconfig.STATIC_KEYS) <= (section_keys(creds_path, source) or set()):
+        return "file"
+    if "role_arn" in section:
+        return "role"
+    if "sso_session" in section or "sso_start_url" in section:
+        return "sso"
+    if "credential_process" in section:
+        return "keyring" if is_roletray_source_line(section["credential_process"]) \
+            else "process"
+    if set(awsconfig.STATIC_KEYS) <= set(section):
+        return "config"
+    return "none"
+
+
+def git_work_tree(path: Path) -> Path | None:
+    """The folder holding a ``.git`` at ``path``'s folder or above, if any."""
+    for folder in [path.parent, *path.parent.parents]:
+        try:
+            if (folder / ".git").exists():
+                return folder
+        except OSError:
+            return None
+    return None
+
+
+def check_source_keys(source: str | None, role: RoleProfile | None,
+                      profile_map: Mapping[str, Mapping[str, str]], creds_path: Path,
+                      config_path: Path, env: Mapping[str, str]) -> Finding:
+    """Where the source's keys live, and long-term keys left where others can get them."""
+    if source is None:
+        what = (f"credential_source {role.credential_source}" if role is not None
+                and role.credential_source else "no source")
+        return Finding("source-keys", "ok" if role is not None else "unknown",
+                       f"the keys come from {what}, not from a file")
+    kind = key_location(source, profile_map, creds_path)
+    shown = paths.display_path(creds_path, env)
+    said = {
+        "keyring": f"the long-term keys of '{source}' are in the OS keyring; tools get "
+                   f"sessions of them from `roletray credential-process --source {source}`",
+        "sso": f"'{source}' signs in with AWS SSO: no long-term keys on this machine",
+        "process": f"'{source}' gets its keys from its own credential_process",
+        "role": f"'{source}' is a role: its keys come from its own source",
+        "none": f"no keys found for '{source}' in {shown} or "
+                f"{paths.display_path(config_path, env)}",
+    }
+    if kind in said:
+        return Finding("source-keys", "unknown" if kind == "none" else "ok", said[kind])
+    where = shown if kind == "file" else paths.display_path(config_path, env)
+    path = creds_path if kind == "file" else config_path
+    move = f"`roletray keys import {source}` moves them into the OS keyring"
+    if kind == "file" and is_roletray_source_line(
+            profile_map.get(source, {}).get("credential_process")):
+        return Finding("source-keys", "problem",
+                       f"'{source}' has roletray's keyring line, but {shown} still holds its "
+                       "keys, which tools use first (an import that did not finish)",
+                       fix=f"run `roletray keys import {source}` again to finish it")
+    exposed = _exposed(path)
+    if exposed is not None:
+        reason, fix = exposed
+        return Finding("source-keys", "problem",
+                       f"the long-term keys of '{source}' are in plain text in {where}, "
+                       f"which {reason}",
+                       fix=f"{move}; {fix.replace('{where}', where)}" if kind == "file" else
+                       f"move the keys to {shown}, then {move}")
+    return Finding("source-keys", "ok", f"the long-term keys of '{source}' are in plain "
+                   f"text in {where} (private); {move}")
+
+
+def _exposed(path: Path) -> tuple[str, str] | None:
+    """Why a file with long-term keys is in reach of others, and what else to do."""
+    if os.name != "nt":
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except OSError:
+            mode = 0
+        if mode & 0o077:
+            who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007))
+                               if mode & bits)
+            return f"{who} can read (mode {mode:04o})", "until then `chmod 600 {where}`"
+    repo = git_work_tree(path)
+    if repo is not None:
+        return (f"sits inside a git work tree ({repo}): a commit or a push publishes it",
+                "keep {where} out of that repository")
+    return None
+
+
+def check_keyring(source: str, store: SecretStore | None = None) -> Finding:
+    """Whether the OS keyring holds SOURCE's keys (a ``--source`` profile)."""
+    from tray.platform.secret_store import SecretStore
+
+    try:
+        keys = (store or SecretStore()).get(source)
+    except KeyringLockedError as e:
+        return Finding("keyring", "unknown", str(e))
+    except RoletrayError as e:
+        return Finding("keyring", "problem", str(e),
+                       fix="install and start a Secret Service (gnome-keyring, KWallet), or "
+                           f"put the keys back in the credentials file: `roletray keys export "
+                           f"{source}` on a machine where the keyring works")
+    if keys is None:
+        return Finding("keyring", "problem", f"the OS keyring holds no keys for '{source}'",
+                       fix=f"put the keys in the credentials file as [{source}] and run "
+                           f"`roletray keys import {source}`")
+    return Finding("keyring", "ok", f"the OS keyring holds the keys of '{source}' "
+                   f"({keys.masked_key})")

@@ -146,3 +146,10 @@ class EndpointError(AwsError):
 
 class SourceCredentialsError(AwsError):
     """The source profile yields no usable credentials."""
+
+
+class KeyringKeysMissingError(SourceCredentialsError):
+    """A source's ``credential_process`` line says its keys are in the OS keyring, and
+    the keyring holds none: the user's to fix (exit 2), not AWS's."""
+
+    exit_code = EXIT_USAGE

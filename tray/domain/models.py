@@ -96,6 +96,16 @@ class AssumeResult:
         return parts[4] if len(parts) > 4 else ""
 
 
+@dataclass(frozen=True)
+class SourceSession:
+    """A GetSessionToken session of a keyring-held source's keys (secret): what
+    ``credential-process --source SOURCE`` hands out. ``server_date`` is AWS's clock."""
+
+    source: str
+    credentials: TempCredentials
+    server_date: datetime | None = None
+
+
 class RefreshState(str, enum.Enum):
     IDLE = "idle"  # no active role
     FRESH = "fresh"

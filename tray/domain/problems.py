@@ -44,6 +44,7 @@ ProblemCode = Literal[
     "mfa_session_ending",  # the MFA session ends soon: a code keeps the keys fresh
     "needs_sso",  # an AWS SSO sign-in is needed
     "process_timeout",  # a credential_process did not answer (it may wait for a person)
+    "needs_keyring",  # the OS keyring holding a source's keys is locked
     "endpoint",  # STS could not be reached or failed on its side
     "source_credentials",  # the source profile gives no usable keys
     "aws",  # any other refusal by AWS
@@ -61,6 +62,7 @@ _INPUT_KINDS: frozenset[str] = frozenset(get_args(InputKind))
 _CODES: tuple[tuple[type[RoletrayError], ProblemCode], ...] = (
     (SsoLoginRequiredError, "needs_sso"),
     (CredentialProcessTimeoutError, "process_timeout"),
+    (KeyringLockedError, "needs_keyring"),
     (NeedsInputError, "needs_mfa"),
     (AccessDeniedError, "access_denied"),
     (EndpointError, "endpoint"),

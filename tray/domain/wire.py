@@ -45,6 +45,7 @@ ERROR_CODES: dict[type, str] = {
     errors.AccessDeniedError: "access_denied",
     errors.EndpointError: "endpoint",
     errors.SourceCredentialsError: "source_credentials",
+    errors.KeyringKeysMissingError: "keyring_keys_missing",
 }
 _CLASSES: dict[str, type[RoletrayError]] = {code: cls for cls, code in ERROR_CODES.items()}
 INTERNAL = "internal"  # not a RoletrayError: a bug on the other side, reported by type only

@@ -44,7 +44,7 @@ from tray.domain.errors import (
     StateError,
     UsageError,
 )
-from tray.domain.models import RefreshState, Snapshot, iso_utc
+from tray.domain.models import RefreshState, Snapshot, TempCredentials, iso_utc
 from tray.domain.problems import InputKind, Problem, problem_from
 from tray.engine import actions, sso_watch
 from tray.engine import refresh_policy as policy
@@ -65,6 +65,9 @@ TICK_JOB = "tick"  # one for the whole instance: it looks at every section
 TICK_WORK_JOB = "tick-work"  # what the tick found to do, on the pool
 
 Subscriber = Callable[[Snapshot], None]
+# ``held_keys`` hands out no keys closer to their end than this: the console's sign-in
+# needs them to work for its one call, and a refresh is due long before.
+HELD_MIN_LEFT = timedelta(minutes=2)
 _LIVE = (RefreshState.FRESH, RefreshState.RETRYING, RefreshState.REFRESHING)
 
 
@@ -81,15 +84,18 @@ class Refresher:
         assume_fn: AssumeFn | None = None,
         tick_interval: float | None = TICK_INTERVAL,
         mfa_sessions: bool | None = None,
+        mfa: MfaKeeper | None = None,
     ) -> None:
+        """``mfa``: the instance's MFA sessions when others share them (its served
+        roles); None: the refresher's own, on when ``mfa_sessions`` says so."""
         self._ctx = ctx
         self._sched = scheduler
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._assume_fn = assume_fn  # None: actions.assume, looked up at call time
         self._tick_interval = tick_interval
-        self._mfa = MfaKeeper(ctx, enabled=mfa_sessions if mfa_sessions is not None else (
-            assume_fn is None))
+        self._mfa = mfa or MfaKeeper(ctx, enabled=mfa_sessions if mfa_sessions is not None
+                                     else assume_fn is None)
         self._guard = SectionGuard(ctx)
 
         self._refresh_lock = threading.RLock()  # held for a whole refresh, AssumeRole included
@@ -141,6 +147,20 @@ class Refresher:
         """The targets kept besides the default one."""
         with self._state_lock:
             return [t for t in self._sections if t != self._ctx.target]
+
+    def held_keys(self, profile: str, min_left: timedelta = HELD_MIN_LEFT
+                  ) -> TempCredentials | None:
+        """The keys a kept section holds for ``profile`` (the default target's first) while
+        they have more than ``min_left`` left by AWS's clock, else None: for work that
+        needs the role's keys once (the console), with no AssumeRole. Secret: the caller
+        hands them only to the user's own processes and never logs them."""
+        with self._state_lock:
+            now = self._ctx.now()
+            for sec in self._sections.values():
+                if sec.role == profile and sec.creds is not None and not sec.blocked \
+                        and sec.creds.expiration - sec.keys.aws_now(now) > min_left:
+                    return sec.creds
+        return None
 
     def start(self) -> Snapshot:
         """Resume every kept section from the state file; refresh at once when due."""

@@ -34,10 +34,19 @@ child wrote. The only secret in the answer is a newly started MFA session's
 keys, which exist nowhere else; they go back through this private pipe.
 
 The other mode, ``{"profile": ..., "write": false, "duration": null, "mfa_code": null,
-"mfa_session": null}``, serves a role (``credential-process``): the child runs
-``actions.assume_only``, writes nothing, and its answer carries the keys themselves
-(``"credentials": {"access_key_id", "secret_access_key", "session_token",
-"expiration"}``), which exist nowhere else either.
+"mfa_session": null, "mfa_session_hours": null}``, serves a role (``credential-process``):
+the child runs ``actions.assume_only``, writes nothing, and its answer carries the keys
+themselves (``"credentials": {"access_key_id", "secret_access_key", "session_token",
+"expiration"}``), which exist nowhere else either, and ``mfa_session`` as above (served
+roles and the refresher share the instance's MFA sessions).
+
+The third, ``{"source": "default", "mfa_code": null, "duration": null}``, makes a session
+of a keyring-held source (``credential-process --source``): the child reads the
+long-term keys from the OS keyring (so the parent never loads ``keyring``), runs one
+``sts:GetSessionToken`` (``tray.aws.source_keys.start_session``) and answers with the
+session's keys in ``credentials`` and the response's ``server_date``. The child gets
+the parent's environment, ``DBUS_SESSION_BUS_ADDRESS`` included: the Secret Service
+is found on that bus.
 """
 
 from __future__ import annotations
@@ -50,12 +59,20 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from tray.awsfiles import credfile
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
-from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, iso_utc, parse_iso_utc
+from tray.domain.models import (
+    AssumeResult,
+    RoleProfile,
+    SourceSession,
+    TempCredentials,
+    iso_utc,
+    parse_iso_utc,
+)
 from tray.engine import actions
 from tray.engine.child import last_json
 from tray.engine.mfa_session import MfaSession
@@ -94,27 +111,61 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
 
 def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | None = None,
                          mfa_code: str | None = None, mfa_session: MfaSession | None = None,
+                         mfa_session_hours: int | None = None,
                          timeout: float = TIMEOUT) -> actions.Outcome:
-    """``actions.assume_only`` (keys returned, nothing written) run in the child."""
+    """``actions.assume_only`` (keys returned, nothing written) run in the child; an MFA
+    session it starts comes back as ``assume_in_child``'s does."""
     if getattr(sys, "frozen", False):
         return actions.assume_only(profile, duration=duration, mfa_code=mfa_code, ctx=ctx,
-                                   mfa_session=mfa_session)
+                                   mfa_session=mfa_session,
+                                   mfa_session_hours=mfa_session_hours)
     reply = _run_child({"profile": profile, "write": False, "duration": duration,
                         "mfa_code": mfa_code,
-                        "mfa_session": mfa_session.to_wire() if mfa_session else None},
+                        "mfa_session": mfa_session.to_wire() if mfa_session else None,
+                        "mfa_session_hours": mfa_session_hours},
                        profile, ctx, timeout)
+    started = _session_of(reply)
     if reply.get("ok") is not True:
-        raise wire.decode_error(reply)
-    keys = reply["credentials"]
-    creds = TempCredentials(keys["access_key_id"], keys["secret_access_key"],
-                            keys["session_token"], parse_iso_utc(keys["expiration"]))
+        error = wire.decode_error(reply)
+        error.mfa_session = started
+        raise error
+    creds = _creds_from(reply["credentials"])
     server_date = reply.get("server_date")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
                           identity_arn=reply["identity_arn"],
                           assumed_role_id=reply["assumed_role_id"],
                           server_date=parse_iso_utc(server_date) if server_date else None)
     return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target="",
-                           region=reply.get("region"))
+                           region=reply.get("region"), mfa_session=started)
+
+
+def source_session_in_child(source: str, *, ctx: actions.Context,
+                            mfa_code: str | None = None, duration: int | None = None,
+                            timeout: float = TIMEOUT) -> SourceSession:
+    """``source_keys.start_session`` run in the child; same errors (a locked keyring:
+    ``KeyringLockedError``)."""
+    if getattr(sys, "frozen", False):
+        from tray.aws import source_keys
+
+        return source_keys.start_session(source, env=ctx.env, mfa_code=mfa_code,
+                                         duration=duration)
+    reply = _run_child({"source": source, "mfa_code": mfa_code, "duration": duration},
+                       source, ctx, timeout)
+    if reply.get("ok") is not True:
+        raise wire.decode_error(reply)
+    server_date = reply.get("server_date")
+    return SourceSession(source=source, credentials=_creds_from(reply["credentials"]),
+                         server_date=parse_iso_utc(server_date) if server_date else None)
+
+
+def _creds_from(keys: dict[str, Any]) -> TempCredentials:
+    return TempCredentials(keys["access_key_id"], keys["secret_access_key"],
+                           keys["session_token"], parse_iso_utc(keys["expiration"]))
+
+
+def _creds_to(creds: TempCredentials) -> dict[str, str]:
+    return {"access_key_id": creds.access_key_id, "secret_access_key": creds.secret_access_key,
+            "session_token": creds.session_token, "expiration": iso_utc(creds.expiration)}
 
 
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
@@ -185,6 +236,10 @@ def _child() -> int:
     try:
         request = json.loads(sys.stdin.readline())
         session = request.get("mfa_session")
+        if "source" in request:
+            # The child's main is a composition root: its env is the one the parent chose.
+            print(json.dumps(_source_child(request, os.environ)), flush=True)
+            return 0
         if request.get("write") is False:
             print(json.dumps(_serve_child(request)), flush=True)
             return 0
@@ -223,9 +278,11 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
                                       mfa_code=request.get("mfa_code"),
                                       mfa_session=MfaSession.from_wire(session)
                                       if session else None,
+                                      mfa_session_hours=request.get("mfa_session_hours"),
                                       ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        return wire.encode_error(e)
+        started = e.mfa_session
+        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     res = outcome.result
@@ -233,10 +290,23 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
     return wire.ok(role=dataclasses.asdict(outcome.role), region=outcome.region,
                    identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
                    server_date=iso_utc(res.server_date) if res.server_date else None,
-                   credentials={"access_key_id": creds.access_key_id,
-                                "secret_access_key": creds.secret_access_key,
-                                "session_token": creds.session_token,
-                                "expiration": iso_utc(creds.expiration)})
+                   credentials=_creds_to(creds),
+                   mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
+
+
+def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    from tray.aws import source_keys  # botocore and keyring: the child's, never the parent's
+
+    try:
+        made = source_keys.start_session(str(request["source"]), env=env,
+                                          mfa_code=request.get("mfa_code"),
+                                          duration=request.get("duration"))
+    except RoletrayError as e:
+        return wire.encode_error(e)
+    except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
+        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
+    return wire.ok(source=made.source, credentials=_creds_to(made.credentials),
+                   server_date=iso_utc(made.server_date) if made.server_date else None)
 
 
 if __name__ == "__main__":

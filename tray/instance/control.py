@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "instance.lock"
 SOCKET_NAME = "control.sock"
 MAX_LINE = 64 * 1024  # a request is a few hundred bytes; refuse anything absurd
-COMMANDS = ("assume", "refresh", "clear", "status", "mfa")
+COMMANDS = ("assume", "refresh", "clear", "status", "mfa", "section_keys")
 BACKLOG = 128  # 60 CLI calls at once must queue, not fail with EAGAIN
 MAX_CONNECTIONS = 16  # requests served at once: one thread each
 REQUEST_TIMEOUT = 10.0  # for the whole request line, however slowly it trickles in
@@ -180,6 +180,8 @@ def running_pid(path: Path) -> int | None:
 def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
     """One request to the refresher; errors become ``{"ok": false, ...}``, never exceptions."""
     cmd = request.get("cmd")
+    if cmd == "section_keys":
+        return section_keys(refresher, request)
     extra: dict[str, Any] = {}
     target = None
     try:
@@ -196,7 +198,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
         elif cmd == "refresh":
-            target = _opt_str(request, "target")
+            target = check_target(_opt_str(request, "target"))
             snap = refresher.refresh_now(_opt_str(request, "mfa_code"), target=target)
         elif cmd == "mfa":
             code = _opt_str(request, "code") or _opt_str(request, "mfa_code")
@@ -224,6 +226,23 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
         reply["region"] = outcome.region
         reply["warnings"] = list(outcome.warnings)
     return reply
+
+
+def section_keys(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
+    """``section_keys {profile}``: the keys a kept section holds for PROFILE, from memory and
+    without an AssumeRole (``document`` is None when no section keeps it with keys that
+    still work). For ``roletray console``: the reply holds the keys, so it goes only to
+    a peer that runs as the user, and is never logged."""
+    from tray.serve.document import process_document
+
+    try:
+        profile = request.get("profile")
+        if not isinstance(profile, str) or not profile:
+            raise UsageError("section_keys: a profile name is required")
+        keys = refresher.held_keys(profile)
+    except RoletrayError as e:
+        return wire.encode_error(e)
+    return wire.ok(document=None if keys is None else process_document(keys))
 
 
 def _opt_str(request: dict[str, Any], key: str) -> str | None:
@@ -407,15 +426,20 @@ def make_handler(refresher: Refresher, keeper: ServedKeeper | None = None) -> Ha
 
 def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str, Any]:
     """``credentials {profile, mfa_code}``: the ``credential_process`` document of a served
-    role, from memory (``tray.serve.keeper``). The reply holds the keys: it goes only to
-    a peer that runs as the user, and is never logged."""
+    role, from memory (``tray.serve.keeper``); ``credentials {source, mfa_code}``: a
+    session of a keyring-held source (``credential-process --source``). The reply holds
+    the keys: it goes only to a peer that runs as the user, and is never logged."""
     from tray.serve.document import process_document
 
     try:
-        profile = request.get("profile")
-        if not isinstance(profile, str) or not profile:
-            raise UsageError("credentials: a profile name is required")
-        keys = keeper.credentials(profile, _opt_str(request, "mfa_code"))
+        profile, source = request.get("profile"), request.get("source")
+        code = _opt_str(request, "mfa_code")
+        if isinstance(source, str) and source and profile is None:
+            keys = keeper.source_credentials(source, code)
+        elif isinstance(profile, str) and profile and source is None:
+            keys = keeper.credentials(profile, code)
+        else:
+            raise UsageError("credentials: a profile name or a source name is required")
     except RoletrayError as e:
         return wire.encode_error(e)
     except Exception as e:  # the server must answer something, and must survive
@@ -435,8 +459,9 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     Raises ``UsageError`` when what listens there may not be the user's own instance:
     nothing is sent to it. Every other failure is an error reply (``wire``), one line.
 
-    Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code};
-    mfa {code}; clear {target}; status {}; credentials {profile, mfa_code}.
+    Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code,
+    target}; mfa {code, target}; clear {target}; status {}; credentials {profile, mfa_code}
+    or {source, mfa_code}; section_keys {profile}.
     """
     if not hasattr(socket, "AF_UNIX"):
         return None

@@ -9,6 +9,7 @@ for here, and ``xdg-open`` is adopted by init, which reaps it.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -38,3 +39,29 @@ def open_target(target: Path | str, *, env: Mapping[str, str]) -> None:
     subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, start_new_session=True, check=True, timeout=10,
                    env=dict(env))
+
+
+def browser_argv(url: str, env: Mapping[str, str]) -> list[str] | None:
+    """``$BROWSER`` as Python's ``webbrowser`` reads it (commands separated by ``os.pathsep``,
+    the first one found on PATH; ``%s`` stands for the URL, else it is added), or None."""
+    for command in env.get("BROWSER", "").split(os.pathsep):
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            continue
+        if argv and shutil.which(argv[0], path=env.get("PATH")):
+            return [a.replace("%s", url) for a in argv] if "%s" in command else [*argv, url]
+    return None
+
+
+def open_url(url: str, *, env: Mapping[str, str]) -> None:
+    """Show ``url`` in the browser ``$BROWSER`` names, else the default one, detached: the
+    caller neither waits for the browser nor keeps it as a zombie. The URL may be a
+    bearer credential: it goes to the browser alone, never to a log or a message."""
+    argv = browser_argv(url, env)
+    if argv is None:
+        open_target(url, env=env)
+        return
+    subprocess.run(["/bin/sh", "-c", _DETACH, "sh", *argv], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   start_new_session=True, check=True, timeout=10, env=dict(env))

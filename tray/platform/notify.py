@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from queue import Queue
 from typing import Any, Literal, Protocol
@@ -463,10 +463,16 @@ class NotificationPolicy:
     with a periodic tick (same state, later ``now``) so that "expires soon" can
     fire. One notification per state change; repeating the same problem says
     nothing; recovery is announced only after a problem was.
+
+    ``section``: the policy speaks for a section kept besides the active role's: its
+    titles name it, it offers no MFA or SSO button (those answer the active role: the
+    body says what to run instead), and a switch or removal (a person's own doing) is
+    not news.
     """
 
     tz: tzinfo | None = None
     warn_before: timedelta = timedelta(minutes=10)
+    section: str | None = None
     _fresh_role: str | None = field(default=None, init=False)
     _problem: tuple[object, ...] | None = field(default=None, init=False)
     _told_trouble: bool = field(default=False, init=False)
@@ -489,6 +495,14 @@ class NotificationPolicy:
             return ""
         return expiry_phrase(s.expiration, s.now, self.tz, plural=plural)
 
+    def first(self, snapshot: Snapshot) -> Notification | None:
+        """The first snapshot seen: what is true at start is not news, unless a person
+        must act."""
+        if snapshot.state in (RefreshState.NEEDS_INPUT, RefreshState.ERROR):
+            return self.on_change(Snapshot(), snapshot)
+        self.seed(snapshot)
+        return None
+
     def on_change(self, old: Snapshot, new: Snapshot) -> Notification | None:
         note = self._decide(old, new)
         left = new.seconds_left
@@ -496,7 +510,12 @@ class NotificationPolicy:
                 and left <= self.warn_before.total_seconds()):
             # The problem note already says that the keys expire soon.
             self._warned.add((new.role, new.expiration))
-        return note
+        if note is None or self.section is None:
+            return note
+        if note.kind in ("switch", "stopped"):
+            return None
+        return replace(note, title=f"[{self.section}] {note.title}",
+                       action=note.action if note.action == DIAGNOSE_ACTION else None)
 
     def _decide(self, old: Snapshot, new: Snapshot) -> Notification | None:
         role = new.role or "?"
@@ -556,8 +575,8 @@ class NotificationPolicy:
             self._warned.add((new.role, new.expiration))
             return Notification("expiring", f"{role}: keys expire soon",
                                 f"The keys {self._expiry(new)} and cannot be renewed "
-                                f"by themselves: {reason}.", "critical",
-                                action=input_action(new))
+                                f"by themselves: {reason}.{self._terminal_hint(new)}",
+                                "critical", action=input_action(new))
         return None
 
     def _needs_input(self, new: Snapshot, role: str, reason: str, exp: str) -> Notification:
@@ -566,6 +585,12 @@ class NotificationPolicy:
             # The error says which profile and why, and how to sign in without the tray.
             return Notification("needs-input", f"{role}: SSO sign-in needed", reason,
                                 "critical", action=SSO_ACTION)
+        if kind == "keyring":
+            # The message says how to unlock without a desktop; with one, the system's
+            # own prompt does it, then "Try again" in the menu.
+            return Notification("needs-input", f"{role}: keyring locked — unlock it",
+                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+                                "critical")
         if kind == "process":
             return Notification("needs-input", f"{role}: credential process is waiting",
                                 f"{reason}." + (f" The keys {exp}." if exp else ""),
@@ -579,5 +604,42 @@ class NotificationPolicy:
                     "a new code keeps the keys fresh after that.")
         elif exp:
             body += f" They {exp}."
-        return Notification("needs-input", f"{role}: MFA code needed",
-                            body + " Click to enter the code.", "critical", action=MFA_ACTION)
+        ask = self._terminal_hint(new) if self.section else " Click to enter the code."
+        return Notification("needs-input", f"{role}: MFA code needed", body + ask,
+                            "critical", action=MFA_ACTION)
+
+    def _terminal_hint(self, new: Snapshot) -> str:
+        """For a kept section that waits for an MFA code: where to give it (the buttons and
+        the menu's "Enter MFA code…" answer the active role)."""
+        if self.section is None or input_action(new) != MFA_ACTION:
+            return ""
+        return f" In a terminal, run `roletray assume {new.role} --target {new.target}`."
+
+
+
+@dataclass
+class KeptNotices:
+    """The notifications of the sections kept besides the active role's: one
+    ``NotificationPolicy`` per section, so each follows the same no-flood rules and
+    names its section. Call ``on_change`` with every kept section's latest snapshot."""
+
+    tz: tzinfo | None = None
+    _policies: dict[str, NotificationPolicy] = field(default_factory=dict, init=False)
+    _last: dict[str, Snapshot] = field(default_factory=dict, init=False)
+
+    def on_change(self, kept: Sequence[Snapshot]) -> list[Notification]:
+        notes: list[Notification] = []
+        for s in kept:
+            policy = self._policies.get(s.target)
+            if policy is None:
+                policy = self._policies[s.target] = NotificationPolicy(tz=self.tz,
+                                                                       section=s.target)
+            before = self._last.get(s.target)
+            self._last[s.target] = s
+            note = policy.first(s) if before is None else policy.on_change(before, s)
+            if note is not None:
+                notes.append(note)
+        for gone in set(self._policies) - {s.target for s in kept}:
+            del self._policies[gone]
+            self._last.pop(gone, None)
+        return notes

@@ -1,4 +1,5 @@
-"""``roletray credential-process PROFILE`` answered by a running instance, on a lean path.
+"""``roletray credential-process PROFILE`` (or ``--source SOURCE``) answered by a running
+instance, on a lean path.
 
 It runs before every SDK process that uses the profile, so its start-up is the cost:
 ``tray.cli`` and ``tray.instance.control`` bring argparse, logging, dataclasses,
@@ -32,8 +33,9 @@ def socket_path(env: "dict[str, str] | os._Environ[str]") -> str:
     return os.path.join(base, "roletray", "control.sock")
 
 
-def ask(path: str, profile: str) -> "dict[str, object] | None":
-    """The document, or None (the full command line decides what to do)."""
+def ask(path: str, profile: str, *, source: bool = False) -> "dict[str, object] | None":
+    """The document, or None (the full command line decides what to do). ``source``:
+    ``profile`` names a keyring-held source (``credential-process --source``)."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -54,7 +56,8 @@ def ask(path: str, profile: str) -> "dict[str, object] | None":
                 raw = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
-            sock.sendall(json.dumps({"cmd": "credentials", "profile": profile}).encode() + b"\n")
+            request = {"cmd": "credentials", ("source" if source else "profile"): profile}
+            sock.sendall(json.dumps(request).encode() + b"\n")
             buf = b""
             while b"\n" not in buf and len(buf) < MAX_REPLY:
                 chunk = sock.recv(4096)
@@ -73,12 +76,28 @@ def ask(path: str, profile: str) -> "dict[str, object] | None":
     return document if isinstance(document, dict) and document.get("Version") == 1 else None
 
 
+def parse(argv: "list[str]") -> "tuple[str, bool] | None":
+    """(name, is_source) of ``credential-process PROFILE`` or ``credential-process
+    --source SOURCE`` (``--source=SOURCE``); None for anything else (``--no-session``
+    hands out the long-term keys, which only the full path reads from the keyring)."""
+    if not argv or argv[0] != "credential-process":
+        return None
+    rest = argv[1:]
+    if len(rest) == 1 and rest[0].startswith("--source="):
+        rest = ["--source", rest[0][len("--source="):]]
+    if len(rest) == 2 and rest[0] == "--source" and rest[1] and not rest[1].startswith("-"):
+        return rest[1], True
+    if len(rest) == 1 and rest[0] and not rest[0].startswith("-"):
+        return rest[0], False
+    return None
+
+
 def main() -> "int | None":
     """Served: print the document, return 0. Otherwise None."""
-    argv = sys.argv[1:]
-    if len(argv) != 2 or argv[0] != "credential-process" or argv[1].startswith("-"):
+    parsed = parse(sys.argv[1:])
+    if parsed is None:
         return None
-    document = ask(socket_path(os.environ), argv[1])
+    document = ask(socket_path(os.environ), parsed[0], source=parsed[1])
     if document is None:
         return None
     sys.stdout.write(json.dumps(document) + "\n")

@@ -13,6 +13,20 @@ keys are still handed out (they have more than 15 minutes left, or they are not)
 One that needs a person (an MFA code, an SSO sign-in) is not retried on a timer: the
 first call after the keys run low gets the error, and ``credential-process`` asks on
 the terminal, sending the code with its next request.
+
+MFA roles use the instance's MFA sessions (``MfaKeeper``, the refresher's too): a usable
+session for the role's (source, mfa_serial) signs its AssumeRole without a code, and a
+code a caller gives starts a new session (``mfa_session_hours`` long) that the
+refresher's roles and the scheduled refreshes here then use. Without sessions (a source
+with temporary keys, or no ``MfaKeeper``) every AssumeRole needs a code.
+
+Keyring-held sources are served alike (``source_credentials``, job
+``serve:source:SOURCE``): an ``sts:GetSessionToken`` session of the source's long-term
+keys, made in the worker child (which reads the keyring: the parent never loads it),
+12 hours long, refreshed ``SERVE_MARGIN`` before its end. A source with ``mfa_serial``
+needs a code for each new session, asked of the next caller as for an MFA role; a
+locked keyring is a needs-input error too (``KeyringLockedError``), passed to the
+caller and not retried on a timer.
 """
 
 from __future__ import annotations
@@ -25,9 +39,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tray.domain.errors import NeedsInputError, RoletrayError
-from tray.domain.models import TempCredentials
+from tray.domain.models import SourceSession, TempCredentials
 from tray.engine import actions
 from tray.engine import refresh_policy as policy
+from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.scheduler import Scheduler
 from tray.serve.document import SERVE_MARGIN, good_to_hand_out
 
@@ -35,12 +50,20 @@ log = logging.getLogger(__name__)
 
 # (profile, *, ctx, mfa_code) -> the keys, nothing written: worker.assume_only_in_child
 AssumeOnlyFn = Callable[..., actions.Outcome]
+# (source, *, ctx, mfa_code) -> a session of its keyring-held keys:
+# worker.source_session_in_child
+SourceSessionFn = Callable[..., SourceSession]
 JOB_PREFIX = "serve:"
+SOURCE_PREFIX = "source:"
+
+# What is served: a role profile, or (SOURCE_PREFIX + name) a keyring-held source.
+# Role names never clash with sources: a source's key has a prefix no profile needs.
+_Key = tuple[str, str]  # ("role" | "source", name)
 
 
 @dataclass
 class _Served:
-    profile: str
+    key: _Key
     lock: threading.Lock = field(default_factory=threading.Lock)
     keys: TempCredentials | None = None
     policy_keys: policy.Keys = field(default_factory=policy.Keys)
@@ -51,26 +74,54 @@ class ServedKeeper:
     """The served roles of one running instance."""
 
     def __init__(self, ctx: actions.Context, scheduler: Scheduler, *,
-                 assume_fn: AssumeOnlyFn, rng: random.Random | None = None) -> None:
+                 assume_fn: AssumeOnlyFn, source_fn: SourceSessionFn | None = None,
+                 mfa: MfaKeeper | None = None, rng: random.Random | None = None) -> None:
+        """``mfa``: the instance's MFA sessions, shared with its refresher (None: one
+        code per AssumeRole of an MFA role)."""
         self._ctx = ctx
         self._sched = scheduler
         self._assume_fn = assume_fn
+        self._mfa = mfa
+        self._source_fn = source_fn
         self._rng = rng or random.Random()
-        self._roles: dict[str, _Served] = {}
+        self._roles: dict[_Key, _Served] = {}
         self._lock = threading.Lock()  # the dict only; never held across a call to AWS
-        self.assume_calls = 0  # for logs and tests
+        self.assume_calls = 0  # for logs and tests (GetSessionToken calls count too)
 
     def profiles(self) -> list[str]:
+        """The served roles, then the served sources as ``source:NAME``."""
         with self._lock:
-            return sorted(p for p, s in self._roles.items() if s.keys is not None)
+            return sorted(_label(k) for k, s in self._roles.items() if s.keys is not None)
 
     def credentials(self, profile: str, mfa_code: str | None = None) -> TempCredentials:
         """Keys for ``profile`` with more than 15 minutes left; the role is kept from now on.
 
         Raises the ``RoletrayError`` of a refused or failed AssumeRole.
         """
+        return self._serve(("role", profile), mfa_code)
+
+    def source_credentials(self, source: str, mfa_code: str | None = None) -> TempCredentials:
+        """A session of keyring-held ``source`` with more than 15 minutes left; kept fresh
+        from now on. Raises the ``RoletrayError`` of the keyring or GetSessionToken."""
+        if self._source_fn is None:
+            raise RoletrayError("this roletray instance does not serve keyring-held sources")
+        return self._serve(("source", source), mfa_code)
+
+    def forget(self, profile: str) -> bool:
+        return self._forget(("role", profile))
+
+    def forget_source(self, source: str) -> bool:
+        return self._forget(("source", source))
+
+    def _forget(self, key: _Key) -> bool:
         with self._lock:
-            served = self._roles.setdefault(profile, _Served(profile))
+            served = self._roles.pop(key, None)
+        self._sched.cancel(JOB_PREFIX + _label(key))
+        return served is not None
+
+    def _serve(self, key: _Key, mfa_code: str | None) -> TempCredentials:
+        with self._lock:
+            served = self._roles.setdefault(key, _Served(key))
         with served.lock:
             if self._good(served):
                 assert served.keys is not None
@@ -78,51 +129,60 @@ class ServedKeeper:
             try:
                 self._assume_locked(served, mfa_code)
             except RoletrayError:
-                if served.keys is None:  # never served: do not keep a role that fails
+                if served.keys is None:  # never served: do not keep one that fails
                     with self._lock:
-                        self._roles.pop(profile, None)
+                        self._roles.pop(key, None)
                 raise
             assert served.keys is not None
             return served.keys
-
-    def forget(self, profile: str) -> bool:
-        with self._lock:
-            served = self._roles.pop(profile, None)
-        self._sched.cancel(JOB_PREFIX + profile)
-        return served is not None
 
     # ------------------------------------------------------------------ inside
 
     def _good(self, served: _Served) -> bool:
         return good_to_hand_out(served.keys, served.policy_keys.aws_now(self._ctx.now()))
 
+    def _fetch(self, served: _Served, mfa_code: str | None) -> tuple[TempCredentials,
+                                                                      datetime | None]:
+        kind, name = served.key
+        if kind == "source":
+            assert self._source_fn is not None
+            made = self._source_fn(name, ctx=self._ctx, mfa_code=mfa_code)
+            return made.credentials, made.server_date
+        if self._mfa is None:
+            outcome = self._assume_fn(name, ctx=self._ctx, mfa_code=mfa_code)
+        else:
+            aws_now = served.policy_keys.aws_now(self._ctx.now())
+            outcome = self._mfa.assume(self._assume_fn, name, aws_now=aws_now,
+                                       mfa_code=mfa_code)
+        return outcome.result.credentials, outcome.result.server_date
+
     def _assume_locked(self, served: _Served, mfa_code: str | None) -> None:
         self.assume_calls += 1
-        outcome = self._assume_fn(served.profile, ctx=self._ctx, mfa_code=mfa_code)
+        creds, server_date = self._fetch(served, mfa_code)
         now = self._ctx.now()
-        res = outcome.result
-        skew = policy.measure_skew(now, res.server_date)
-        issued = res.server_date or (now - skew)
-        served.keys = res.credentials
-        served.policy_keys = policy.Keys.issued(res.credentials.expiration, issued, skew)
+        skew = policy.measure_skew(now, server_date)
+        issued = server_date or (now - skew)
+        served.keys = creds
+        served.policy_keys = policy.Keys.issued(creds.expiration, issued, skew)
         served.failures = 0
         plan = policy.after_success(now, served.policy_keys, SERVE_MARGIN)
         assert plan.refresh_at is not None
         self._schedule(served, plan.refresh_at)
-        log.info("serving %s (keys %s, refresh at %s)", served.profile,
-                 res.credentials.masked_key, plan.refresh_at.isoformat(timespec="seconds"))
+        log.info("serving %s (keys %s, refresh at %s)", _label(served.key),
+                 creds.masked_key, plan.refresh_at.isoformat(timespec="seconds"))
 
     def _schedule(self, served: _Served, run_at: datetime) -> None:
-        profile = served.profile
+        key = served.key
 
         def run() -> None:
-            self._refresh(profile)
+            self._refresh(key)
 
-        self._sched.schedule(JOB_PREFIX + profile, run_at, run)
+        self._sched.schedule(JOB_PREFIX + _label(key), run_at, run)
 
-    def _refresh(self, profile: str) -> None:
+    def _refresh(self, key: _Key) -> None:
+        profile = _label(key)
         with self._lock:
-            served = self._roles.get(profile)
+            served = self._roles.get(key)
         if served is None:
             return
         with served.lock:
@@ -142,6 +202,12 @@ class ServedKeeper:
                 log.warning("served role %s: refresh failed (%s); retrying in %s", profile,
                             e, _human(plan.refresh_at - now))
                 self._schedule(served, plan.refresh_at)
+
+
+def _label(key: _Key) -> str:
+    """``platform`` for a role, ``source:default`` for a source (logs, job ids)."""
+    kind, name = key
+    return SOURCE_PREFIX + name if kind == "source" else name
 
 
 def _human(delta: timedelta) -> str:

@@ -90,6 +90,8 @@ class MenuActions:
     quit: Callable[[], None] = _noop
     keep: Callable[[str], None] = lambda name: None  # keep a role fresh in its own section
     unkeep: Callable[[str], None] = lambda target: None  # stop keeping a section, remove it
+    open_console: Callable[[str], None] = lambda name: None  # the console as a kept role
+    copy_process_line: Callable[[str], None] = lambda name: None  # its credential_process
 
 
 def _info(text: str) -> MenuNode:
@@ -114,7 +116,8 @@ def chunk(items: Sequence[T], size: int = CHUNK_MAX) -> list[Sequence[T]]:
 
 
 def input_needed(s: Snapshot) -> str | None:
-    """In needs-input, what a person must provide: "mfa" (the default), "sso", "process"."""
+    """In needs-input, what a person must provide: "mfa" (the default), "sso", "process",
+    "keyring"."""
     if s.state is not RefreshState.NEEDS_INPUT:
         return None
     kind = s.problem.input_kind if s.problem is not None else None
@@ -128,7 +131,8 @@ def needs_mfa(s: Snapshot) -> bool:
 
 # What needs-input waits for, in the tooltip and (capitalised) on the menu's state line.
 INPUT_LABELS = {"mfa": "MFA code needed", "sso": "SSO sign-in needed",
-                "process": "credential process is waiting"}
+                "process": "credential process is waiting",
+                "keyring": "keyring locked — unlock it"}
 
 
 def input_label(s: Snapshot) -> str:
@@ -169,7 +173,8 @@ def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
         return None
     if kind == "sso":
         return MenuNode("Sign in to AWS SSO…", actions.sso_login)
-    if kind == "process":
+    if kind in ("process", "keyring"):
+        # The unlock happens in the system's own prompt (or a terminal); then retry.
         return MenuNode("Try again", actions.retry)
     return MenuNode("Enter MFA code…", actions.enter_mfa)
 
@@ -193,6 +198,19 @@ def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None, *,
         nodes.append(_info(mfa_session_phrase(s.mfa_session_expiration, now, tz,
                                               relative=relative)))
     return nodes
+
+
+def role_tools(s: Snapshot, now: datetime, actions: MenuActions) -> list[MenuNode]:
+    """What a kept role offers besides switching: the console with its keys (while they
+    work) and the ``credential_process`` profile to paste. Only where a role is kept (the
+    active one, each extra section): a row per role would double a 2,000-profile menu."""
+    if s.role is None:
+        return []
+    keys_work = s.expiration is not None and s.expiration > now
+    return [MenuNode(f"Open console as {s.role}", partial(actions.open_console, s.role),
+                     enabled=keys_work),
+            MenuNode(f"Copy credential_process line for {s.role}",
+                     partial(actions.copy_process_line, s.role))]
 
 
 def _role_item(p: RoleProfile, active: str | None, actions: MenuActions,
@@ -260,6 +278,7 @@ def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: d
         children = [*identity_nodes(s, now, tz, relative=relative)[1:]]
         if s.problem is not None:
             children.append(_info("⚠ " + _one_line(problem_line(s.problem))))
+        children += role_tools(s, s.now or now, actions)
         children.append(MenuNode(f"Stop keeping [{s.target}] fresh (remove keys)",
                                  partial(actions.unkeep, s.target)))
         nodes.append(MenuNode(f"Also kept fresh: {s.role or '-'} → [{s.target}]"
@@ -317,6 +336,7 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
         SEPARATOR,
         MenuNode("Refresh now", actions.refresh, enabled=active),
         MenuNode("Stop (remove keys)", actions.stop, enabled=active),
+        *role_tools(s, now, actions),
         MenuNode("Diagnose…", actions.diagnose),
         MenuNode(f"Copy “export AWS_PROFILE={s.target}”", actions.copy_export),
         MenuNode("Open AWS config", actions.open_config),
@@ -375,6 +395,35 @@ class TrayLook:
     tooltip: str
 
 
+# Which colour wins when the active role and a kept section differ: the worse one.
+_RANK: dict[IconState, int] = {"idle": 0, "fresh": 1, "warning": 2, "error": 3}
+# A kept section colours the icon only in trouble: its routine refreshes stay quiet.
+_KEPT_TROUBLE = (RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
+                 RefreshState.EXPIRED)
+
+
+def _section_look(s: Snapshot, now: datetime) -> tuple[IconState, int | None, str | None]:
+    """One section's colour, seconds left and trouble word (for the tooltip)."""
+    left = None if s.expiration is None else int((s.expiration - now).total_seconds())
+    state: IconState
+    no_keys = left is None or left <= 0  # tools using the target fail now
+    if s.state is RefreshState.EXPIRED or (no_keys and s.state is not RefreshState.REFRESHING):
+        state = "error"
+    elif s.state in (RefreshState.REFRESHING, RefreshState.RETRYING, RefreshState.NEEDS_INPUT,
+                     RefreshState.ERROR):
+        state = "warning"
+    else:
+        state = "fresh"
+    hint = {
+        RefreshState.REFRESHING: "refreshing",
+        RefreshState.RETRYING: "retrying",
+        RefreshState.NEEDS_INPUT: input_label(s),
+        RefreshState.ERROR: "refresh refused" if not no_keys else "error",
+        RefreshState.EXPIRED: "expired",
+    }.get(s.state)
+    return state, left, hint
+
+
 def badge_minutes(left: int) -> int | None:
     """The badge for ``left`` seconds of keys: none above an hour; then the minutes left,
     rounded down to 5 until the last ``BADGE_EXACT`` minutes (a refresh is due 10 minutes
@@ -388,37 +437,32 @@ def badge_minutes(left: int) -> int | None:
     return minutes - minutes % 5
 
 
-def tray_look(s: Snapshot, now: datetime, tz: tzinfo | None = None) -> TrayLook:
+def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = (),
+              tz: tzinfo | None = None) -> TrayLook:
     """fresh → green; refreshing, retrying, input needed, or a refused refresh while the
     keys still work → amber; expired, error without working keys, or no usable keys
     (unless a refresh is running) → red; idle → grey. Red means tools fail now. The badge
     counts the minutes of the last hour of the keys (``badge_minutes``); the tooltip says
-    when they expire as a clock time in ``tz``, so it changes only with the keys."""
-    left = None if s.expiration is None else int((s.expiration - now).total_seconds())
+    when they expire as a clock time in ``tz``, so it changes only with the keys. A
+    ``kept`` section in trouble (retrying, input needed, refused, expired) turns the icon
+    amber or red the same way, and the tooltip names it."""
+    troubles = [(k, *_section_look(k, k.now or now)) for k in kept
+                if k.role is not None and k.state in _KEPT_TROUBLE]
+    extra = [f"[{k.target}] {k.role}: {hint}" for k, _state, _left, hint in troubles]
+    worst: IconState = max((st for _k, st, _l, _h in troubles), key=_RANK.__getitem__,
+                           default="idle")
     if s.role is None or s.state is RefreshState.IDLE:
-        return TrayLook("idle", None, "roletray · no role active")
-    state: IconState
-    no_keys = left is None or left <= 0  # tools using the target fail now
-    if s.state is RefreshState.EXPIRED or (no_keys and s.state is not RefreshState.REFRESHING):
-        state = "error"
-    elif s.state in (RefreshState.REFRESHING, RefreshState.RETRYING, RefreshState.NEEDS_INPUT,
-                     RefreshState.ERROR):
-        state = "warning"
-    else:
-        state = "fresh"
+        return TrayLook(worst, None, " · ".join(["roletray · no role active", *extra]))
+    state, left, hint = _section_look(s, now)
+    if s.state is RefreshState.EXPIRED:
+        hint = None  # "expired" is said by the time left
     minutes = None if left is None else badge_minutes(left)
     parts = [s.role]
     if s.account:
         parts.append(s.account)
-    if left is not None:
-        assert s.expiration is not None
+    if s.expiration is not None:
         parts.append(expiry_phrase(s.expiration, now, tz, relative=False))
-    hint = {
-        RefreshState.REFRESHING: "refreshing",
-        RefreshState.RETRYING: "retrying",
-        RefreshState.NEEDS_INPUT: input_label(s),
-        RefreshState.ERROR: "refresh refused" if not no_keys else "error",
-    }.get(s.state)
     if hint:
         parts.append(hint)
-    return TrayLook(state, minutes, " · ".join(parts))
+    return TrayLook(max(state, worst, key=_RANK.__getitem__), minutes,
+                    " · ".join(parts + extra))

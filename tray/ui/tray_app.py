@@ -15,23 +15,27 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from tray.domain.errors import NeedsInputError, RoletrayError
-from tray.domain.models import RefreshState, Snapshot, utcnow
+from tray.domain.models import Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
 from tray.engine.roles import ProfileCache, RoleService, StepFailed, run_doctor_in_child
+from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
-from tray.platform import desktop_open
+from tray.platform import desktop_open, signin_page
+from tray.platform.autostart import this_roletray
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
     DIAGNOSE_ACTION_LABEL,
@@ -39,6 +43,7 @@ from tray.platform.notify import (
     MFA_ACTION_LABEL,
     SSO_ACTION,
     SSO_ACTION_LABEL,
+    KeptNotices,
     Notification,
     NotificationPolicy,
     Notifier,
@@ -100,6 +105,14 @@ def start_sso_login(profile: str, **kwargs: Any) -> Path:
     return sso.start_sso_login(profile, **kwargs)
 
 
+def process_profile(profile: str, program: Sequence[str] = ("roletray",)) -> str:
+    """The config profile whose SDK processes ask roletray again for ``profile``'s keys
+    (README, "Long-running processes"); ``program`` starts this installation
+    (``autostart.this_roletray``)."""
+    return (f"[profile {profile}-live]\n"
+            f"credential_process = {shlex.join([*program, 'credential-process', profile])}")
+
+
 @dataclass
 class Services:
     """What the tray needs besides the refresher; tests replace any of them.
@@ -111,6 +124,7 @@ class Services:
     ask_code: Callable[[str, str], str | None] | None = None  # (serial, profile) -> code
     sso_login: Callable[..., Path] = start_sso_login
     open_path: Callable[[Path], None] | None = None
+    open_url: Callable[[str], None] | None = None  # a bearer URL: to the browser alone
     copy_text: Callable[[str], str] | None = None  # -> how ("" when it could not)
     autostart: Any = None  # tray.platform.autostart.Backend; None: backend_for(env)
     doctor: Callable[[str | None], tuple[str, str]] | None = None  # -> (summary, report)
@@ -153,6 +167,7 @@ class TrayApp:
         self._profiles = ProfileCache(config_path or self._paths.aws_config,
                                      self._paths.aws_credentials)
         self.policy = NotificationPolicy(tz=tz)
+        self._kept_notices = KeptNotices(tz=tz)
         self._notifications = notifications
         self._notifier: Notifier | None = self.svc.notifier
         self._icon: Any = None
@@ -190,6 +205,8 @@ class TrayApp:
             quit=self.quit,
             keep=lambda name: self._work(self._keep, name),
             unkeep=lambda target: self._work(self._unkeep, target),
+            open_console=lambda name: self._side(self._open_console, name),
+            copy_process_line=self._copy_process_line,
         )
         self._dismiss_node = MenuNode("Dismiss this message", self._forget_problem)
         if refresher is not None:
@@ -221,7 +238,7 @@ class TrayApp:
         pystray = load_pystray(self._backend)
         self.prepare()
         snap = self._current()
-        look = tray_look(snap, snap.now or self._now(), self.tz)
+        look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
         # GTK backends: a submenu's widgets are built when it first opens (2,000 roles).
         icon_class = lazy_icon_class(pystray.Icon)
         self._icon = icon_class("roletray", self._image(look.state, look.minutes_left),
@@ -337,17 +354,12 @@ class TrayApp:
         prev, self._last = self._last, snap
         if self._local_problem is not None and (snap.role, snap.expiration) != self._problem_keys:
             self._local_problem = None  # new keys or another role: the failure is history
-        if prev is None:
-            # What is true at start is not news, unless a person must act.
-            if snap.state in (RefreshState.NEEDS_INPUT, RefreshState.ERROR):
-                note = self.policy.on_change(Snapshot(), snap)
-            else:
-                self.policy.seed(snap)
-                note = None
-        else:
-            note = self.policy.on_change(prev, snap)
+        note = self.policy.first(snap) if prev is None else self.policy.on_change(prev, snap)
         if note is not None:
             self.notify(note)
+        # The kept sections' trouble too, one notification each, by the same rules.
+        for kept_note in self._kept_notices.on_change(self._kept()):
+            self.notify(kept_note)
         self.render()
 
     def _current(self) -> Snapshot:
@@ -407,7 +419,7 @@ class TrayApp:
         if icon is None:
             return
         snap = self._current()
-        look = tray_look(snap, snap.now or self._now(), self.tz)
+        look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
         if (look.state, look.minutes_left) != self._shown:
             icon.icon = self._image(look.state, look.minutes_left)
             self._shown = (look.state, look.minutes_left)
@@ -576,15 +588,61 @@ class TrayApp:
     def _copy_export(self) -> None:
         """On the GUI thread: GTK's clipboard belongs to it."""
         text = f"export AWS_PROFILE={self._current().target}"
-        try:
-            how = (self.svc.copy_text(text) if self.svc.copy_text is not None
-                   else _copy_text(text, self._child_env))
-        except (OSError, subprocess.SubprocessError):
-            how = ""
+        how = self._to_clipboard(text)
         if not how:
             self.notify(Notification("copy", "Copy this into your shell", text, "low"))
         else:
             log.info("copied %r to the clipboard with %s", text, how)
+
+    def _open_console(self, profile: str) -> None:
+        """"Open console as NAME": the keys the refresher keeps for it (no AssumeRole, no
+        botocore here: the federation call is plain HTTP), then the browser. The sign-in
+        URL is a bearer credential: never logged, never notified."""
+        from tray import console
+
+        def failed(why: str) -> None:
+            self.notify(Notification("failure", f"Could not open the console as {profile}",
+                                     why, "normal"))
+
+        keys = self._refresher.held_keys(profile)
+        try:
+            if keys is None:
+                raise RoletrayError(f"roletray holds no working keys for {profile} now; "
+                                    "Refresh now, then try again")
+            url = console.console_url(profile, env=self._child_env, keys=keys, now=self._now)
+        except RoletrayError as e:
+            failed(str(e))
+            return
+        browser = self.svc.open_url or partial(desktop_open.open_url, env=self._child_env)
+        try:
+            # Never on a command line: the browser gets a private page that forwards to it.
+            forward = signin_page.write(url, ensure_private_dir(self._paths.runtime_dir))
+            browser(forward.as_uri())
+        except (OSError, subprocess.SubprocessError, RoletrayError) as e:
+            failed(f"no web browser could be started ({type(e).__name__}); set $BROWSER, "
+                   "or run `roletray console --print`")
+            return
+        log.info("opened the console as %s", profile)
+
+    def _copy_process_line(self, profile: str) -> None:
+        """On the GUI thread: a profile for long-running processes, to paste into the config."""
+        text = process_profile(profile, this_roletray(self._child_env))
+        where = self._paths.display(self._profiles.path)
+        how = self._to_clipboard(text)
+        if how:
+            log.info("copied the credential_process profile of %s with %s", profile, how)
+            self.notify(Notification("copy", f"Copied a credential_process profile for {profile}",
+                                     f"Paste it into {where}:\n{text}", "low"))
+        else:
+            self.notify(Notification("copy", f"Copy this into {where}", text, "low"))
+
+    def _to_clipboard(self, text: str) -> str:
+        """On the GUI thread (GTK's clipboard belongs to it): how it was copied, "" if not."""
+        try:
+            return (self.svc.copy_text(text) if self.svc.copy_text is not None
+                    else _copy_text(text, self._child_env))
+        except (OSError, subprocess.SubprocessError):
+            return ""
 
     def _autostart_backend(self) -> Any:
         if self.svc.autostart is None:

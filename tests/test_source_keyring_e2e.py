@@ -1,0 +1,180 @@
+"""A keyring-held source end to end: a real Secret Service (a private D-Bus session bus
+and gnome-keyring-daemon, tests/keyringd.py), moto's server, the aws CLI and roletray
+as separate processes.
+
+The keys go into the keyring with ``SecretStore.put`` (``keys import`` is tested on its
+own); the config's [default] holds roletray's ``credential_process --source`` line and
+the credentials file holds no keys. Enforcement is off in the tests that use a
+session's keys: moto's GetSessionToken answers fixed example keys that moto itself
+refuses under enforcement (AWS accepts them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import AwsSandbox
+from keyringd import SecretService, available
+from stsproxy import StsProxy
+from test_credential_process import roletray_on_path, run_aws  # noqa: F401
+from test_daemon import spawn  # noqa: F401 (a fixture)
+
+from tray.platform.secret_store import SecretStore, StoredKeys
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs dbus-daemon and "
+                                                        "gnome-keyring-daemon")
+REPO = Path(__file__).resolve().parent.parent
+LINE = "roletray credential-process --source default"
+
+
+@pytest.fixture
+def service(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretService]:
+    ss = SecretService(isolated_env).start()
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", ss.env["DBUS_SESSION_BUS_ADDRESS"])
+    try:
+        yield ss
+    finally:
+        ss.stop()
+
+
+def store() -> SecretStore:
+    from keyring.backends.SecretService import Keyring
+
+    return SecretStore(Keyring())
+
+
+def keyring_world(aws: AwsSandbox) -> tuple[str, str]:
+    """After ``keys import default``: the keys in the keyring, the line in the config."""
+    arn = aws.seed_world()
+    akid, secret = aws.users["dev"]
+    store().put(StoredKeys("default", akid, secret))
+    aws.write_config(f"[default]\nregion = us-east-1\ncredential_process = {LINE}\n\n"
+                     f"[profile platform]\nrole_arn = {arn}\nsource_profile = default\n"
+                     "region = us-east-1\n")
+    aws.write_credentials("")
+    return akid, secret
+
+
+def roletray(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *python, "-m", "tray", *args],
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True,
+                          text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+                          start_new_session=True)  # no terminal to ask a code on
+
+
+def credproc(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    return roletray("credential-process", *args, python=python)
+
+
+def test_the_aws_cli_and_roletray_use_the_keyring_keys_never_handing_them_out(
+        aws: AwsSandbox, service: SecretService, roletray_on_path: Path) -> None:  # noqa: F811
+    akid, secret = keyring_world(aws)
+    out = credproc("--source", "default")
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    doc = json.loads(out.stdout)
+    assert set(doc) == {"Version", "AccessKeyId", "SecretAccessKey", "SessionToken",
+                        "Expiration"}
+    assert akid not in out.stdout and secret not in out.stdout  # a session, not the keys
+
+    direct = run_aws("sts", "get-caller-identity", "--profile", "default")
+    assert direct.returncode == 0, direct.stderr
+    assert json.loads(direct.stdout)["Account"] == "123456789012"
+    role = run_aws("sts", "get-caller-identity", "--profile", "platform")
+    assert role.returncode == 0, role.stderr
+    assert ":assumed-role/platform/" in json.loads(role.stdout)["Arn"]
+
+    # roletray's own AssumeRole signs with the keyring's keys directly (no process).
+    assumed = roletray("assume", "platform", "--json")
+    assert assumed.returncode == 0, assumed.stderr
+    assert "[roletray]" in aws.credentials_path.read_text()
+    assert secret not in aws.credentials_path.read_text()
+
+    long_term = credproc("--no-session", "--source", "default")
+    assert long_term.returncode == 0, long_term.stderr
+    assert json.loads(long_term.stdout) == {"Version": 1, "AccessKeyId": akid,
+                                            "SecretAccessKey": secret}
+
+
+def test_a_daemon_serves_repeated_source_calls_with_one_get_session_token(
+        aws: AwsSandbox, service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    akid, secret = keyring_world(aws)
+    with StsProxy(aws.url) as proxy:
+        d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url})
+        d.wait_ready()
+        docs = [credproc("--source", "default") for _ in range(3)]
+        assert [r.returncode for r in docs] == [0, 0, 0], docs[0].stderr
+        assert len({r.stdout for r in docs}) == 1  # the same session, from memory
+        [call] = proxy.of("GetSessionToken")
+        assert call.access_key_id == akid  # made in the daemon's worker, from the keyring
+        # The lean client answered: no botocore, no keyring, not the full command line.
+        timed = credproc("--source", "default", python=("-X", "importtime"))
+        imported = {ln.rsplit("|", 1)[-1].strip() for ln in timed.stderr.splitlines()}
+        assert "tray.serve.fastpath" in imported and "tray.cli" not in imported
+        assert not {m for m in imported if m.split(".")[0] in ("botocore", "keyring")}
+        assert len(proxy.of("GetSessionToken")) == 1
+    assert secret not in d.stderr and json.loads(docs[0].stdout)["SecretAccessKey"] \
+        not in d.stderr
+
+
+def test_a_locked_keyring_is_a_clear_error_and_a_needs_input_state(
+        aws: AwsSandbox, service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    keyring_world(aws)
+    service.lock()
+    alone = credproc("--source", "default")
+    assert (alone.returncode, alone.stdout) == (2, "")
+    assert len(alone.stderr.splitlines()) == 1 and "locked" in alone.stderr
+
+    service.stop()  # a fresh, unlocked keyring for the daemon's first refresh
+    service.start()
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = service.env["DBUS_SESSION_BUS_ADDRESS"]
+    d = spawn(dict(os.environ))
+    d.wait_ready()
+    assert roletray("assume", "platform").returncode == 0  # through the daemon's worker
+    service.lock()
+    served = credproc("--source", "default")
+    assert (served.returncode, served.stdout) == (2, "") and "locked" in served.stderr
+    refresh = roletray("refresh")
+    assert refresh.returncode == 2 and "locked" in refresh.stderr
+    status = json.loads(roletray("status", "--json").stdout)
+    assert status["state"] == "needs-input"
+    problem = status["problem"]
+    assert (problem["code"], problem["input_kind"], problem["profile"]) == (
+        "needs_keyring", "keyring", "default")
+    assert "gnome-keyring-daemon --replace --unlock" in problem["message"]  # how, headless
+
+
+def test_errors_are_one_line_exit_2_with_an_empty_stdout(
+        aws: AwsSandbox, service: SecretService) -> None:
+    keyring_world(aws)
+    unknown = credproc("--source", "nosuch")
+    missing_store = store()
+    missing_store.delete("default")
+    missing = credproc("--source", "default")
+    with aws.config_path.open("a") as f:
+        f.write("\n[profile mfa-keys]\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n"
+                "credential_process = roletray credential-process --source mfa-keys\n")
+    no_tty = credproc("--source", "mfa-keys")
+    for out, words in ((unknown, "'nosuch'"), (missing, "roletray keys import default"),
+                       (no_tty, "no terminal to ask on")):
+        assert (out.returncode, out.stdout) == (2, ""), out.stderr
+        assert len(out.stderr.splitlines()) == 1 and words in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["credential-process"],
+    ["credential-process", "platform", "--source", "default"],
+    ["credential-process", "platform", "--no-session"],
+])
+def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from tray import cli
+
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.splitlines()) == 1
