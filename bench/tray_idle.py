@@ -80,6 +80,31 @@ def wakeups(before: dict[str, int], after: dict[str, int]) -> int:
     return sum(n - before.get(tid, 0) for tid, n in after.items())
 
 
+def thread_names(pid: int) -> dict[str, str]:
+    """GLib names its threads (gmain, gdbus); Python's are told apart by start order."""
+    out = {}
+    tids = sorted(Path(f"/proc/{pid}/task").iterdir(), key=lambda p: int(p.name))
+    for n, task in enumerate(tids):
+        try:
+            comm = (task / "comm").read_text().strip()
+        except OSError:
+            continue
+        out[task.name] = ("main" if task.name == str(pid)
+                          else comm if not comm.startswith("python") else f"python#{n}")
+    return out
+
+
+def by_thread(pid: int, before: dict[str, int], after: dict[str, int]) -> str:
+    """Where the wakeups were: "name N" per thread that woke, most first."""
+    names = thread_names(pid)
+    counts: dict[str, int] = {}
+    for tid, n in after.items():
+        name = names.get(tid, tid)
+        counts[name] = counts.get(name, 0) + n - before.get(tid, 0)
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: -kv[1])
+                     if n)
+
+
 def run(seconds: float = DEFAULT_SECONDS, settle: float = 3.0) -> list[tuple[str, str, str, str]]:
     folder = tmpdir("roletray-bench-tray-")
     env, server = _prepare(folder)
@@ -123,6 +148,7 @@ def run(seconds: float = DEFAULT_SECONDS, settle: float = 3.0) -> list[tuple[str
             time.sleep(seconds)  # the measurement window itself
             a1, p1 = switches(app.pid), switches(peer.pid)
             threads = len(a1)
+            where = by_thread(app.pid, a0, a1)
             am, pm = mem(app.pid), mem(peer.pid)
             a_rss, p_rss = am["VmRSS"], pm["VmRSS"]
             app.terminate()
@@ -139,7 +165,7 @@ def run(seconds: float = DEFAULT_SECONDS, settle: float = 3.0) -> list[tuple[str
         ("tray idle RssAnon (its own memory; the rest is shared library pages)",
          f"{am['RssAnon']:.1f} MiB", f"{pm['RssAnon']:.1f} MiB",
          f"{am['RssAnon'] / pm['RssAnon']:.2f}"),
-        (f"tray idle wakeups/s over {seconds:.0f} s ({threads} threads)",
+        (f"tray idle wakeups/s over {seconds:.0f} s ({threads} threads; by thread: {where})",
          f"{wakeups(a0, a1) / seconds:.3f}", f"{wakeups(p0, p1) / seconds:.3f}",
          f"target ≤ {TARGET_WAKEUPS}"),
     ]

@@ -323,7 +323,9 @@ def test_one_big_account_is_chunked_alphabetically() -> None:
 
 
 @pytest.mark.parametrize(("state", "left", "colour", "badge"), [
-    (RefreshState.FRESH, 52 * 60, "fresh", 52),
+    (RefreshState.FRESH, 52 * 60, "fresh", 50),  # in 5-minute steps down to 15
+    (RefreshState.FRESH, 15 * 60 + 59, "fresh", 15),
+    (RefreshState.FRESH, 14 * 60 + 59, "fresh", 14),  # then each minute
     (RefreshState.FRESH, 3 * 3600, "fresh", None),
     (RefreshState.REFRESHING, 600, "warning", 10),
     (RefreshState.RETRYING, 600, "warning", 10),
@@ -349,12 +351,15 @@ def test_no_keys_at_all_is_red_unless_a_refresh_runs(state: RefreshState, colour
 
 def test_tray_look_idle_and_tooltip() -> None:
     assert tray_look(Snapshot(now=NOW), NOW).state == "idle"
-    look = tray_look(fresh(expiration=NOW + timedelta(minutes=42)), NOW)
-    assert look.tooltip == f"platform · {ACCT} · expires in 42 min"
-    late = tray_look(fresh(), EXP + timedelta(seconds=1))
-    assert late.state == "error" and late.tooltip.endswith("expired")
-    mfa = tray_look(fresh(state=RefreshState.NEEDS_INPUT), NOW)
-    assert mfa.tooltip == f"platform · {ACCT} · expires in 52 min · MFA code needed"
+    look = tray_look(fresh(expiration=NOW + timedelta(minutes=42)), NOW, tz=PARIS)
+    # A clock time: the tooltip changes with the keys, not every minute.
+    assert look.tooltip == f"platform · {ACCT} · expires 14:16 CET"
+    assert tray_look(fresh(expiration=NOW + timedelta(minutes=42)),
+                     NOW + timedelta(minutes=7), tz=PARIS).tooltip == look.tooltip
+    late = tray_look(fresh(), EXP + timedelta(seconds=1), tz=PARIS)
+    assert late.state == "error" and late.tooltip.endswith("expired 14:26 CET")
+    mfa = tray_look(fresh(state=RefreshState.NEEDS_INPUT), NOW, tz=PARIS)
+    assert mfa.tooltip == f"platform · {ACCT} · expires 14:26 CET · MFA code needed"
 
 
 def test_a_refused_refresh_with_good_keys_is_amber_and_says_until_when() -> None:
@@ -441,9 +446,9 @@ def test_the_input_item_and_labels_follow_what_is_needed(
     assert [t for t in INPUT_ITEMS if find(model, t) is not None] == [item]
     assert lines.index(f"{state_line} [disabled]") < lines.index(item)
     assert lines.index("⚠ something is needed [disabled]") < lines.index(item)
-    look = tray_look(snap, NOW)
+    look = tray_look(snap, NOW, tz=PARIS)
     assert look.state == "warning"
-    assert look.tooltip == f"platform · {ACCT} · expires in 52 min · {hint}"
+    assert look.tooltip == f"platform · {ACCT} · expires 14:26 CET · {hint}"
     if kind in ("sso", "process", "keyring"):
         assert "MFA" not in look.tooltip and "MFA code" not in render_text(model)
 
@@ -501,6 +506,15 @@ def test_extra_kept_sections_are_shown_each_with_its_state_and_a_way_to_remove_i
     assert did == [("unkeep", "second"), ("keep", "platform")]
 
 
+def test_the_trays_menu_without_relative_times_has_none_in_kept_sections_either() -> None:
+    """The tray builds its menu with ``relative=False`` so that an idle menu stays the same
+    menu; a kept section's "(in 52 min)" rebuilt it every minute."""
+    second = fresh(role="readonly", target="second")
+    text = render_text(build_menu_model(fresh(), PROFILES, now=NOW, tz=PARIS,
+                                        actions=MenuActions(), relative=False, kept=[second]))
+    assert "expires 14:26 CET [disabled]" in text and "(in " not in text
+
+
 def test_own_target_is_a_valid_target_name() -> None:
     from tray.awsfiles import awsconfig
 
@@ -536,7 +550,7 @@ def test_a_kept_section_in_trouble_colours_the_icon_and_is_named_in_the_tooltip(
                      ).state == "fresh"  # its routine refresh stays quiet
     mfa = replace_state(second, RefreshState.NEEDS_INPUT)
     look = tray_look(fresh(), NOW, [mfa])
-    assert look.state == "warning" and look.minutes_left == 52  # the badge stays the active's
+    assert look.state == "warning" and look.minutes_left == 50  # the badge stays the active's
     assert look.tooltip.endswith(" · [second] readonly: MFA code needed")
     dead = replace_state(second, RefreshState.EXPIRED)
     assert tray_look(fresh(), NOW, [mfa, dead]).state == "error"  # the worst one wins

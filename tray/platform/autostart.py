@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import plistlib
 import shlex
 import shutil
 import subprocess
@@ -446,6 +445,8 @@ class LaunchAgent:
         data = _read_bytes(self.path, self.env)
         if data is None:
             return None
+        import plistlib  # macOS only: not in a Linux tray (pyexpat, ~0.3 MiB)
+
         try:
             loaded = plistlib.loads(data)
         except Exception as e:  # plistlib raises several unrelated types on garbage
@@ -472,6 +473,8 @@ class LaunchAgent:
     def enable(self, *, force: bool = False) -> AutostartStatus:
         plist = self._load()
         self._refuse_foreign(plist, force, "replace")
+        import plistlib
+
         data = plistlib.dumps(launch_agent_plist(self.command), fmt=plistlib.FMT_XML)
         if _read_bytes(self.path, self.env) != data:
             _write_file(self.path, data, self.env)

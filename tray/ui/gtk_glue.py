@@ -4,7 +4,9 @@ the clipboard. Imported only where a GTK loop runs (the pystray gtk/appindicator
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 from tray.platform.clipboard import copy_with_tools
 
@@ -53,3 +55,76 @@ def copy_text(text: str, env: Mapping[str, str]) -> str:
         return "gtk"
     except (ImportError, ValueError, AttributeError):
         return copy_with_tools(text, env=env)
+
+
+PLACEHOLDER = "…"
+# Set while roletray hands a menu to GTK or fills a submenu: dbusmenu (AppIndicator's
+# export over D-Bus) "activates" every row it parses, which would build every submenu.
+_handing_over = 0
+
+
+@contextmanager
+def _handing() -> Iterator[None]:
+    global _handing_over
+    _handing_over += 1
+    try:
+        yield
+    finally:
+        _handing_over -= 1
+
+
+def quiet_set_menu(indicator: Any) -> None:
+    """Make ``indicator.set_menu`` (AppIndicator's) build no lazy submenu while dbusmenu
+    parses the menu: only a tray host's AboutToShow, or GTK showing it, builds one."""
+    set_menu = indicator.set_menu
+
+    def handed_over(menu: Any) -> None:
+        with _handing():
+            set_menu(menu)
+
+    indicator.set_menu = handed_over
+
+
+def lazy_submenu_item(text: str, enabled: bool, build: Callable[[], list[Any]]) -> Any:
+    """A menu row that opens a submenu whose items ``build()`` makes when it first opens.
+
+    Until then the submenu holds one disabled "…" row, so that a tray host reading the
+    menu over D-Bus (dbusmenu) still sees a submenu. In a GTK popup the row is selected
+    (highlighted) before its submenu opens; dbusmenu activates the row before a host
+    shows it (AboutToShow), and also as it parses rows (ignored: see ``quiet_set_menu``).
+    "show" is no sign: AppIndicator shows every submenu when it is handed the menu. The
+    row is a plain item: a row that opens a submenu carries no check state (issue 15).
+    """
+    import gi
+
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    item = Gtk.MenuItem.new_with_label(text)
+    menu = Gtk.Menu.new()
+    placeholder = Gtk.MenuItem.new_with_label(PLACEHOLDER)
+    placeholder.set_sensitive(False)
+    menu.append(placeholder)
+    placeholder.show()
+    filled = False
+
+    def fill() -> None:
+        nonlocal filled
+        if filled:
+            return
+        filled = True
+        with _handing():
+            for child in build():
+                menu.append(child)
+                child.show_all()
+            menu.remove(placeholder)
+
+    def opening(_item: Any) -> None:
+        if not _handing_over:
+            fill()
+
+    item.connect("select", opening)  # GTK: the row is highlighted, its submenu opens next
+    item.connect("activate", opening)  # dbusmenu: a host's AboutToShow; a click
+    item.set_submenu(menu)
+    item.set_sensitive(enabled)
+    return item

@@ -12,6 +12,8 @@ from importlib.resources import files
 
 from PIL import Image, ImageDraw
 
+from tray.ui.png_icon import BADGE, BADGE_TEXT, paint_badge  # noqa: F401 - BADGE*: re-exported
+
 STATES = ("fresh", "warning", "error", "idle")
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
 
@@ -23,8 +25,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 RING = (0x1B, 0x1F, 0x24)  # dark outline: the disc stays visible on light panels
 GLYPH = (0xFF, 0xFF, 0xFF)
-BADGE = (0x11, 0x11, 0x11)
-BADGE_TEXT = (0xFF, 0xFF, 0xFF)
 
 # The mark, in units of a 64-unit square.
 _DISC_R = 31.0
@@ -33,20 +33,6 @@ _BOW_R = 10.0
 _HOLE_R = 4.5
 _SHAFT = (28.0, 28.5, 52.0, 35.5)
 _TEETH = ((40.0, 35.5, 45.0, 43.0), (47.0, 35.5, 52.0, 41.0))
-
-# 3x5 digits, one string of rows each.
-_DIGITS = {
-    "0": ("111", "101", "101", "101", "111"),
-    "1": ("010", "110", "010", "010", "111"),
-    "2": ("111", "001", "111", "100", "111"),
-    "3": ("111", "001", "111", "001", "111"),
-    "4": ("101", "101", "111", "001", "001"),
-    "5": ("111", "100", "111", "001", "111"),
-    "6": ("111", "100", "111", "101", "111"),
-    "7": ("111", "001", "001", "001", "001"),
-    "8": ("111", "101", "111", "101", "111"),
-    "9": ("111", "101", "111", "001", "111"),
-}
 
 _SUPERSAMPLE = 4
 
@@ -89,22 +75,11 @@ def draw_icon(state: str, size: int, minutes_left: int | None = None) -> Image.I
 
 
 def _badge(img: Image.Image, minutes: int) -> None:
-    """Draw ``minutes`` in the bottom-right corner at final resolution."""
-    size = img.width
-    k = max(1, size // 16)  # pixel scale of the 3x5 font
-    text = str(minutes)
-    w = (len(text) * 4 - 1 + 2) * k  # 3 px per digit, 1 px between, 1 px padding each side
-    h = (5 + 2) * k
-    x0, y0 = size - w, size - h
-    d = ImageDraw.Draw(img)
-    d.rectangle((x0, y0, size - 1, size - 1), fill=BADGE + (255,))
-    for i, ch in enumerate(text):
-        for row, bits in enumerate(_DIGITS[ch]):
-            for col, bit in enumerate(bits):
-                if bit == "1":
-                    px = x0 + k + (i * 4 + col) * k
-                    py = y0 + k + row * k
-                    d.rectangle((px, py, px + k - 1, py + k - 1), fill=BADGE_TEXT + (255,))
+    """Draw ``minutes`` in the bottom-right corner at final resolution (the tray's own
+    painter, ``png_icon.paint_badge``, on this image's pixels)."""
+    pixels = bytearray(img.tobytes())
+    paint_badge(pixels, img.width, minutes)
+    img.frombytes(bytes(pixels))
 
 
 def packaged_icon_name(state: str, size: int) -> str:

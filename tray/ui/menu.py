@@ -31,7 +31,6 @@ from typing import Literal, TypeVar
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
 from tray.platform.notify import (
     expiry_phrase,
-    human_left,
     keys_work_until,
     mfa_session_phrase,
     plain_reason,
@@ -41,6 +40,7 @@ from tray.platform.notify import (
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this
 ERROR_MAX = 110  # characters of the problem line shown in the menu
+BADGE_EXACT = 15  # the icon's badge counts each minute in the keys' last 15 minutes
 
 IconState = Literal["fresh", "warning", "error", "idle"]
 # Marks the account (and chunk, and range) row that leads to the active role. Rows that
@@ -269,13 +269,13 @@ def own_target(profile: str) -> str:
 
 
 def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: datetime,
-               tz: tzinfo | None, actions: MenuActions) -> list[MenuNode]:
+               tz: tzinfo | None, actions: MenuActions, relative: bool = True) -> list[MenuNode]:
     """The sections kept fresh besides the active role's, each with its own state and a
     way to stop keeping it; and the way to add one for a role."""
     nodes: list[MenuNode] = []
     for s in kept:
         line = _state_line(s)
-        children = [*identity_nodes(s, now, tz)[1:]]
+        children = [*identity_nodes(s, now, tz, relative=relative)[1:]]
         if s.problem is not None:
             children.append(_info("⚠ " + _one_line(problem_line(s.problem))))
         children += role_tools(s, s.now or now, actions)
@@ -343,7 +343,7 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
         MenuNode("Open log", actions.open_log),
         SEPARATOR,
     ]
-    extra = kept_nodes(kept, items, now=now, tz=tz, actions=actions)
+    extra = kept_nodes(kept, items, now=now, tz=tz, actions=actions, relative=relative)
     if extra:
         model += [*extra, SEPARATOR]
     if autostart is not None:
@@ -424,13 +424,28 @@ def _section_look(s: Snapshot, now: datetime) -> tuple[IconState, int | None, st
     return state, left, hint
 
 
-def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = ()) -> TrayLook:
+def badge_minutes(left: int) -> int | None:
+    """The badge for ``left`` seconds of keys: none above an hour; then the minutes left,
+    rounded down to 5 until the last ``BADGE_EXACT`` minutes (a refresh is due 10 minutes
+    before the end: until then, the minute does not matter), then each minute; at least 1.
+    An idle tray redraws its icon 14 times an hour instead of 60."""
+    if left <= 0 or left >= 3600:
+        return None
+    minutes = left // 60
+    if minutes < BADGE_EXACT:
+        return max(1, minutes)
+    return minutes - minutes % 5
+
+
+def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = (),
+              tz: tzinfo | None = None) -> TrayLook:
     """fresh → green; refreshing, retrying, input needed, or a refused refresh while the
     keys still work → amber; expired, error without working keys, or no usable keys
     (unless a refresh is running) → red; idle → grey. Red means tools fail now. The badge
-    counts minutes in the last hour of the keys. A ``kept`` section in trouble (retrying,
-    input needed, refused, expired) turns the icon amber or red the same way, and the
-    tooltip names it."""
+    counts the minutes of the last hour of the keys (``badge_minutes``); the tooltip says
+    when they expire as a clock time in ``tz``, so it changes only with the keys. A
+    ``kept`` section in trouble (retrying, input needed, refused, expired) turns the icon
+    amber or red the same way, and the tooltip names it."""
     troubles = [(k, *_section_look(k, k.now or now)) for k in kept
                 if k.role is not None and k.state in _KEPT_TROUBLE]
     extra = [f"[{k.target}] {k.role}: {hint}" for k, _state, _left, hint in troubles]
@@ -441,12 +456,12 @@ def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = ()) -> Tray
     state, left, hint = _section_look(s, now)
     if s.state is RefreshState.EXPIRED:
         hint = None  # "expired" is said by the time left
-    minutes = max(1, left // 60) if left is not None and 0 < left < 3600 else None
+    minutes = None if left is None else badge_minutes(left)
     parts = [s.role]
     if s.account:
         parts.append(s.account)
-    if left is not None:
-        parts.append(f"expires in {human_left(left)}" if left > 0 else "expired")
+    if s.expiration is not None:
+        parts.append(expiry_phrase(s.expiration, now, tz, relative=False))
     if hint:
         parts.append(hint)
     return TrayLook(max(state, worst, key=_RANK.__getitem__), minutes,

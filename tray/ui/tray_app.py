@@ -60,20 +60,22 @@ from tray.ui.backend import (  # noqa: F401 - re-exported: the composition root 
 from tray.ui.menu import (
     MenuActions,
     MenuNode,
+    badge_minutes,
     build_menu_model,
     own_target,
     render_text,
     tray_look,
 )
 from tray.ui.mfa_prompt import MfaPrompts
-from tray.ui.pystray_menu import to_pystray
+from tray.ui.pystray_menu import lazy_icon_class, to_pystray
 
 log = logging.getLogger(__name__)
 
 ICON_SIZE = 64
-# The badge and tooltip count minutes: the clock is looked at once a minute, just after
-# the minute left changes (an idle tray should not wake more: issue 15's idle cost).
-TICK_MAX_SECONDS = 60.0
+# The clock is looked at just after the badge's value changes (``badge_minutes``: every
+# 5 minutes, each minute in the last 15), at least every 5 minutes: an idle tray should
+# not wake more (issue 15's idle cost). Everything else comes with a new snapshot.
+TICK_MAX_SECONDS = 300.0
 TICK_MIN_SECONDS = 5.0
 # SIGHUP: the terminal that started it closed (``roletray demo``): stop cleanly too.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -130,15 +132,18 @@ class Services:
 
 
 def next_tick(snap: Snapshot, now: datetime) -> float:
-    """Seconds until the minutes left of the keys change (then the badge and tooltip do),
-    at most a minute."""
+    """Seconds until the icon's badge changes (or the keys expire: it turns red), at most
+    ``TICK_MAX_SECONDS``."""
     if snap.expiration is None:
         return TICK_MAX_SECONDS
     left = (snap.expiration - (snap.now or now)).total_seconds()
     if left <= 0:
         return TICK_MAX_SECONDS
-    # Just past the boundary, so that the minute shown has changed when we look.
-    return min(TICK_MAX_SECONDS, max(TICK_MIN_SECONDS, left % 60 + 0.5))
+    badge = badge_minutes(int(left))
+    # The badge changes once fewer seconds than it shows are left (none above an hour).
+    shown = 60 if badge is None else badge if left >= 60 else 0
+    # Just past the boundary, so that the value shown has changed when we look.
+    return min(TICK_MAX_SECONDS, max(TICK_MIN_SECONDS, left - shown * 60 + 0.5))
 
 
 class TrayApp:
@@ -233,9 +238,11 @@ class TrayApp:
         pystray = load_pystray(self._backend)
         self.prepare()
         snap = self._current()
-        look = tray_look(snap, snap.now or self._now(), self._kept())
-        self._icon = pystray.Icon("roletray", self._image(look.state, look.minutes_left),
-                                  look.tooltip, to_pystray(self.menu(snap)))
+        look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
+        # GTK backends: a submenu's widgets are built when it first opens (2,000 roles).
+        icon_class = lazy_icon_class(pystray.Icon)
+        self._icon = icon_class("roletray", self._image(look.state, look.minutes_left),
+                                look.tooltip, to_pystray(self.menu(snap)))
         self._shown = (look.state, look.minutes_left)
         self._shown_title = look.tooltip
         if self._notifier is None:
@@ -393,8 +400,15 @@ class TrayApp:
         """The menu as text, as a person reads it (``render_text``)."""
         return render_text(self.menu())
 
-    @staticmethod
-    def _image(state: str, minutes: int | None) -> Any:
+    def _image(self, state: str, minutes: int | None) -> Any:
+        if self._backend.name in ("appindicator", "gtk"):
+            # pystray's GTK backends only save it as PNG: no PIL in the tray (~5 MiB).
+            from tray.ui.png_icon import PngIcon, icon_png
+
+            try:
+                return PngIcon(icon_png(state, ICON_SIZE, minutes))
+            except (FileNotFoundError, ValueError):
+                pass  # a checkout without the shipped PNGs: PIL draws them
         from tray.ui.icons import load_icon
 
         return load_icon(state, ICON_SIZE, minutes)
@@ -405,7 +419,7 @@ class TrayApp:
         if icon is None:
             return
         snap = self._current()
-        look = tray_look(snap, snap.now or self._now(), self._kept())
+        look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
         if (look.state, look.minutes_left) != self._shown:
             icon.icon = self._image(look.state, look.minutes_left)
             self._shown = (look.state, look.minutes_left)
