@@ -4,7 +4,8 @@
 its stdout) and, on that bus, ``gnome-keyring-daemon --foreground --unlock
 --components=secrets`` with the login password on its stdin; ``env`` is what a
 process needs to find it (``DBUS_SESSION_BUS_ADDRESS``, ``HOME``). ``lock()`` locks
-the login collection as a screen lock would; ``stop()`` ends both by PID.
+the login collection as a screen lock would, ``unlock()`` unlocks it (a restarted
+gnome-keyring-daemon, password on stdin); ``stop()`` ends both by PID.
 
 (The ``keys`` work has a harness of its own, tests/secretservice.py; the two are to be
 merged into one.)
@@ -40,6 +41,10 @@ class SecretService:
         address = bus.stdout.readline().decode().strip()
         assert address, "dbus-daemon printed no address"
         self.env = {"DBUS_SESSION_BUS_ADDRESS": address, "HOME": str(self.home)}
+        self._start_keyringd(timeout)
+        return self
+
+    def _start_keyringd(self, timeout: float) -> None:
         env = {**os.environ, **self.env}
         env.pop("GNOME_KEYRING_CONTROL", None)
         keyringd = subprocess.Popen(
@@ -51,7 +56,6 @@ class SecretService:
         keyringd.stdin.write(PASSWORD)
         keyringd.stdin.close()
         self._wait_ready(timeout)
-        return self
 
     def _wait_ready(self, timeout: float) -> None:
         # Readiness, not timing: the service answers once it owns its bus name.
@@ -88,6 +92,16 @@ class SecretService:
             collection = secretstorage.get_default_collection(conn)
             collection.lock()
             assert collection.is_locked()
+
+    def unlock(self, timeout: float = 20.0) -> None:
+        """Unlock the login collection without a prompt: gnome-keyring-daemon restarted
+        on the same bus with the password on its stdin (what a person without a desktop
+        does). Not ``--replace``: the new daemon may ask for the bus name before the old
+        one has let go of it, and then runs without a Secret Service."""
+        old = self._procs.pop()  # the running gnome-keyring-daemon (dbus-daemon is first)
+        old.terminate()
+        old.wait(timeout=5)
+        self._start_keyringd(timeout)
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
