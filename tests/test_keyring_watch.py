@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -207,6 +208,24 @@ def test_a_service_that_stops_answering_is_said_once_and_the_wait_stays(
     rig.sts.fail_with = None
     rig.tick()
     assert rig.r.snapshot().state is RefreshState.FRESH
+
+
+# ------------------------------------------------------------- the advice
+
+def test_the_headless_unlock_advice_types_the_password_without_a_newline(
+        tmp_path: Path) -> None:
+    # The status line and the log say how to unlock without a desktop. The password is
+    # typed (never a command-line word, nor in the shell's history), and reaches
+    # gnome-keyring-daemon without the newline that would make it a wrong password.
+    [command] = re.findall(r"`([^`]+)`", UNLOCK_HOW)
+    assert "gnome-keyring-daemon --replace --unlock" in command
+    assert "keyring get" not in UNLOCK_HOW  # that prints the stored keys on the screen
+    got = tmp_path / "stdin"
+    shell = command.replace("gnome-keyring-daemon --replace --unlock", f"cat > {got}")
+    out = subprocess.run(["bash", "-c", shell], input="correct horse\n", text=True,
+                         capture_output=True, timeout=10, check=False)
+    assert out.returncode == 0, out.stderr
+    assert got.read_bytes() == b"correct horse"
 
 
 # ------------------------------------------------------------- where it can watch
