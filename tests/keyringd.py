@@ -58,16 +58,20 @@ class SecretService:
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
-        # Readiness, not timing: the service answers once it owns its bus name.
+        # Readiness, not timing: the service answers once it owns its bus name. Not
+        # asked before that: a call to the free name would make the bus start another
+        # gnome-keyring-daemon (D-Bus activation), with a locked keyring, which then
+        # holds the name ("another secret service is running").
         deadline = time.monotonic() + timeout
         while True:
             try:
                 with self._connection() as conn:
                     import secretstorage
 
-                    collection = secretstorage.get_default_collection(conn)
-                    if not collection.is_locked():
-                        return
+                    if _name_owned(conn):
+                        collection = secretstorage.get_default_collection(conn)
+                        if not collection.is_locked():
+                            return
             except Exception:  # noqa: BLE001, S110 - not up yet
                 pass
             if time.monotonic() > deadline:
@@ -101,7 +105,18 @@ class SecretService:
         old = self._procs.pop()  # the running gnome-keyring-daemon (dbus-daemon is first)
         old.terminate()
         old.wait(timeout=5)
+        self._wait_name_free(timeout)  # the bus may not have seen it go yet
         self._start_keyringd(timeout)
+
+    def _wait_name_free(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._connection() as conn:
+                if not _name_owned(conn):
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the old gnome-keyring-daemon kept its bus name")
+            time.sleep(0.02)
 
     def stop(self) -> None:
         for proc in reversed(self._procs):
@@ -113,3 +128,12 @@ class SecretService:
                 proc.kill()
                 proc.wait()
         self._procs.clear()
+
+
+def _name_owned(conn) -> bool:  # type: ignore[no-untyped-def]
+    """Does anybody own the Secret Service's name? (Asking never starts anybody.)"""
+    from jeepney import message_bus, new_method_call
+
+    reply = conn.send_and_get_reply(new_method_call(
+        message_bus, "NameHasOwner", "s", ("org.freedesktop.secrets",)), timeout=5)
+    return bool(reply.body[0])
