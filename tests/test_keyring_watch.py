@@ -93,14 +93,18 @@ def wait_for_keyring(rig: Rig) -> None:
     assert snap.input_needed == "keyring"
 
 
+def waiting(home: Path, locked: bool | None) -> tuple[Rig, FakeKeyring, int]:
+    """A rig in a keyring wait, the fake keyring, and the AssumeRole calls made so far."""
+    keyring = FakeKeyring(locked=locked)
+    rig = make_rig(home, keyring)
+    wait_for_keyring(rig)
+    return rig, keyring, len(rig.sts.calls)
+
+
 # ------------------------------------------------------------------ the refresher
 
 def test_the_wait_ends_on_the_first_tick_after_the_unlock(isolated_env: Path) -> None:
-    keyring = FakeKeyring(locked=True)
-    rig = make_rig(isolated_env, keyring)
-    wait_for_keyring(rig)
-    calls = len(rig.sts.calls)
-
+    rig, keyring, calls = waiting(isolated_env, locked=True)
     rig.tick(3)  # still locked: nothing is retried (a retry would prompt again)
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
     assert len(rig.sts.calls) == calls
@@ -121,10 +125,7 @@ def test_a_keyring_that_reads_unlocked_from_the_start_is_not_retried_every_tick(
     # The default collection reads unlocked, yet the keys' collection is locked: a retry
     # would fail again, each time with the system's unlock prompt. Only a lock then an
     # unlock ends the wait by itself.
-    keyring = FakeKeyring(locked=False)
-    rig = make_rig(isolated_env, keyring)
-    wait_for_keyring(rig)
-    calls = len(rig.sts.calls)
+    rig, keyring, calls = waiting(isolated_env, locked=False)
     rig.tick(5)
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
     assert len(rig.sts.calls) == calls
@@ -140,10 +141,7 @@ def test_a_keyring_that_reads_unlocked_from_the_start_is_not_retried_every_tick(
 
 def test_a_retry_after_the_unlock_that_meets_a_locked_keyring_again_does_not_loop(
         isolated_env: Path) -> None:
-    keyring = FakeKeyring(locked=True)
-    rig = make_rig(isolated_env, keyring)
-    wait_for_keyring(rig)
-    calls = len(rig.sts.calls)
+    rig, keyring, calls = waiting(isolated_env, locked=True)
     keyring.locked = False  # reads unlocked, but the keys stay locked (another collection)
     rig.tick(6)
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
@@ -196,9 +194,7 @@ def test_without_a_watch_the_wait_stays_until_try_again_said_once_in_the_log(
 def test_a_service_that_stops_answering_is_said_once_and_the_wait_stays(
         isolated_env: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="tray.engine.refresher")
-    keyring = FakeKeyring(locked=True)
-    rig = make_rig(isolated_env, keyring)
-    wait_for_keyring(rig)
+    rig, keyring, _ = waiting(isolated_env, locked=True)
     keyring.locked = None  # gnome-keyring went away
     rig.tick(5)
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
