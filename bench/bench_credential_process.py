@@ -11,6 +11,15 @@ Whole processes, medians of N runs, interleaved so each sees the same machine lo
   job) from /work/peers/aec (a venv with botocore<1.35, newer botocore breaks it),
   cached (its file holds keys) and uncached (a new cache file each run: one AssumeRole).
   Skipped, with a note in the table, when that venv is missing.
+- ours, keyring-held source: ``roletray credential-process --source default``, answered
+  by the same daemon from memory (an ``sts:GetSessionToken`` session of the keys it
+  holds). The keys live in a real Secret Service (a private D-Bus session bus and
+  gnome-keyring-daemon, tests/keyringd.py), put there as ``keys import`` leaves them:
+  the config's [default] holds roletray's ``--source`` line and the credentials file no
+  keys. The keyring is read only by the first call (the daemon's worker reads it and
+  runs GetSessionToken; that call is timed once, on its own row); the median is of the
+  calls after it, which do not touch the keyring. Skipped, with a note, without
+  dbus-daemon and gnome-keyring-daemon.
 """
 
 from __future__ import annotations
@@ -21,11 +30,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from common import sandbox_env, seed, start_moto, tmpdir
 
+from tray.domain.source_line import source_line
 from tray.instance import control
 from tray.paths import Paths
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the private Secret Service (keyringd)
 
 PEER = Path("/work/peers/aec/bin/aws-export-credentials")
 TARGET_MS = 60.0
@@ -44,14 +58,49 @@ def _wait_for_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: float
         time.sleep(0.05)  # polling for the socket, not timing
 
 
+# Run in the sandbox's environment (its bus): the keys go in on stdin, never in argv.
+PUT_CODE = ("import sys; from tray.platform.secret_store import SecretStore, StoredKeys; "
+            "akid, secret = sys.stdin.read().split(); "
+            "SecretStore().put(StoredKeys('default', akid, secret))")
+
+
+def _move_keys_to_keyring(folder: Path, env: dict[str, str],
+                          services: list[Any]) -> str | None:
+    """What ``roletray keys import default`` leaves: the keys in the keyring, roletray's
+    line in [default], no keys in the file. Returns why not (the rows say it), or None."""
+    from keyringd import SecretService, available
+
+    if not available():
+        return "needs dbus-daemon and gnome-keyring-daemon"
+    service = SecretService(folder / "home").start()
+    services.append(service)  # stopped by the caller
+    env.update(service.env)
+    aws = folder / "home" / ".aws"
+    keys = dict(line.split(" = ", 1) for line in
+                (aws / "credentials").read_text().splitlines() if " = " in line)
+    subprocess.run([sys.executable, "-c", PUT_CODE], env=env, check=True, capture_output=True,
+                   input=f"{keys['aws_access_key_id']} {keys['aws_secret_access_key']}",
+                   text=True)
+    config = (aws / "config").read_text()
+    (aws / "config").write_text(config.replace(
+        "[default]\n", f"[default]\ncredential_process = {source_line('default')}\n", 1))
+    (aws / "credentials").write_text("")
+    return None
+
+
 def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
     server, endpoint = start_moto()
     folder = tmpdir("roletray-bench-cp-")
     daemon: subprocess.Popen[bytes] | None = None
+    services: list[Any] = []
     try:
         env = sandbox_env(folder, endpoint)
-        env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = str(HERE.parent)
         seed(folder, endpoint)
+        # The floor and the peer read the file's keys: a copy of the world as seeded.
+        peer_home = folder / "peer-aws"
+        shutil.copytree(folder / "home" / ".aws", peer_home)
+        no_keyring = _move_keys_to_keyring(folder, env, services)
         roletray = [sys.executable, "-m", "tray"]
         daemon = subprocess.Popen([*roletray, "daemon", "--quiet"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -61,13 +110,21 @@ def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
             subprocess.run([*roletray, "credential-process", "platform"], env=env, check=True,
                            capture_output=True)
 
+        env_floor = {**env, "AWS_SHARED_CREDENTIALS_FILE": str(peer_home / "credentials")}
+
         def floor() -> None:
-            subprocess.run([sys.executable, "-c", FLOOR_CODE], env=env, check=True,
+            subprocess.run([sys.executable, "-c", FLOOR_CODE], env=env_floor, check=True,
                            capture_output=True)
+
+        def ours_source() -> None:
+            subprocess.run([*roletray, "credential-process", "--source", "default"], env=env,
+                           check=True, capture_output=True)
 
         # Its botocore does not take the region from [default] for the role profile's
         # STS client; the same region, given the way it reads it.
-        env_peer = {**env, "AWS_DEFAULT_REGION": "ap-northeast-2"}
+        env_peer = {**env, "AWS_DEFAULT_REGION": "ap-northeast-2",
+                    "AWS_CONFIG_FILE": str(peer_home / "config"),
+                    "AWS_SHARED_CREDENTIALS_FILE": str(peer_home / "credentials")}
         cache = folder / "aec-cache.json"
         fresh = iter(range(10_000))
 
@@ -84,6 +141,12 @@ def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
         fns = {"ours": ours, "floor": floor}
         if have_peer:
             fns |= {"peer_cached": peer_cached, "peer_uncached": peer_uncached}
+        first_source = None
+        if no_keyring is None:
+            t0 = time.perf_counter()
+            ours_source()  # the keyring is read here, and only here
+            first_source = (time.perf_counter() - t0) * 1000
+            fns["ours_source"] = ours_source
         for fn in fns.values():
             fn()  # warm up: the daemon assumes the role, the peer fills its cache
         times: dict[str, list[float]] = {name: [] for name in fns}
@@ -112,6 +175,23 @@ def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
         else:
             rows.append(("credential-process: aws-export-credentials", "-", "skipped",
                          f"{PEER} is missing"))
+        if first_source is not None:
+            src, peer = med["ours_source"], med.get("peer_cached")
+            rows += [
+                ((f"credential-process --source: `roletray credential-process --source "
+                  f"default` (daemon running, keys in a real Secret Service; a hit does not "
+                  f"read the keyring) vs the static-file floor, median of {runs} runs"),
+                 f"{src:.0f} ms", f"{med['floor']:.0f} ms",
+                 (f"{src / med['floor']:.2f}× the floor"
+                  + (f", {src / peer:.2f} of aws-export-credentials cached" if peer else "")
+                  + f"; target < {TARGET_MS:.0f} ms: "
+                  f"{'met' if src < TARGET_MS else 'NOT met'}")),
+                (("credential-process --source: the first call (the daemon's worker reads "
+                  "the keyring, one GetSessionToken), one run"), f"{first_source:.0f} ms",
+                 "-", "once per 12-hour session"),
+            ]
+        else:
+            rows.append(("credential-process --source", "-", "skipped", str(no_keyring)))
         return rows
     finally:
         if daemon is not None:
@@ -120,6 +200,8 @@ def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
                 daemon.wait(10)
             except subprocess.TimeoutExpired:
                 daemon.kill()
+        for service in services:
+            service.stop()
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 

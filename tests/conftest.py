@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import secretservice
 from tray.demo import free_port, post_text
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -151,3 +152,16 @@ def aws(moto_url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)
     yield AwsSandbox(url=moto_url, home=isolated_env)
     post_text(moto_url + "/moto-api/reset-auth", "inf")
+
+
+@pytest.fixture
+def secret_service(isolated_env: Path, tmp_path: Path) -> Iterator[secretservice.SecretService]:
+    """A real Secret Service (gnome-keyring-daemon on a private D-Bus bus), its login
+    keyring unlocked, in this test's HOME; ``.env`` is the environment for the
+    processes that use it. Skipped when the programs are not installed."""
+    why = secretservice.missing()
+    if why:
+        pytest.skip(f"no Secret Service for the keyring tests: {why}")
+    service = secretservice.start(os.environ, tmp_path)
+    yield service
+    service.stop()

@@ -552,3 +552,17 @@ def test_core_imports_no_gui() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parent.parent, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_config_line_names_this_installation_when_path_has_another_or_none(
+        tmp_path: Path) -> None:
+    """A desktop-started IDE may lack a venv's or pipx's folder on PATH: the line then
+    carries this installation's absolute command; with it on PATH, plain `roletray`."""
+    own = autostart.launch_command()
+    assert autostart.this_roletray({"PATH": str(tmp_path)}) == own
+    other = tmp_path / "roletray"
+    other.write_text("#!/bin/sh\nexit 0\n")
+    other.chmod(0o755)
+    assert autostart.this_roletray({"PATH": str(tmp_path)}) == own
+    if Path(own[0]).name == "roletray":
+        assert autostart.this_roletray({"PATH": str(Path(own[0]).parent)}) == ["roletray"]

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from tray.domain.models import Snapshot
 from tray.engine import actions, worker
+from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control
@@ -100,15 +101,16 @@ def notify_subscriber(notify: Notify) -> Callable[[Snapshot], None]:
 
 def build_refresher(ctx: actions.Context, *, scheduler: Scheduler | None = None,
                     notify: Notify | None = None, tick_interval: float | None = TICK_INTERVAL,
-                    in_process: bool = False) -> Refresher:
+                    in_process: bool = False, mfa: MfaKeeper | None = None) -> Refresher:
     """The refresher with the real scheduler and clock; ``notify`` sees every change.
 
     Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
-    A wait for a locked keyring ends by itself where the Secret Service can be asked
+    ``mfa``: the instance's MFA sessions, when its served roles share them. A wait for
+    a locked keyring ends by itself where the Secret Service can be asked
     (``keyring_watch``); elsewhere by "Try again".
     """
     refresher = Refresher(ctx, scheduler or ApsScheduler(),
-                          tick_interval=tick_interval, mfa_sessions=True,
+                          tick_interval=tick_interval, mfa_sessions=True, mfa=mfa,
                           assume_fn=actions.assume if in_process else worker.assume_in_child,
                           keyring_locked=keyring_watch.lock_check(ctx.env))
     if notify is not None:
@@ -129,9 +131,12 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     lock = control.InstanceLock(control.lock_path(ctx.paths)).acquire()
     server: control.ControlServer | None = None
     scheduler = ApsScheduler()  # the one timer: the refresher's sections and served roles
-    refresher = build_refresher(ctx, notify=notify, scheduler=scheduler)
+    # One set of MFA sessions: a code typed for the active role serves a served role from
+    # the same source and device, and the other way round.
+    mfa = MfaKeeper(ctx, enabled=True)
+    refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa)
     keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child,
-                          source_fn=worker.source_session_in_child)
+                          source_fn=worker.source_session_in_child, mfa=mfa)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:

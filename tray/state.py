@@ -181,7 +181,7 @@ def _write(states: list[State], paths: Paths) -> None:
         doc["also_kept"] = [s._entry() for s in states[1:]]
     text = json.dumps(doc, indent=2) + "\n"
     try:
-        _write_atomic(paths.state_file, text)
+        write_private(paths.state_file, text)
     except OSError as e:
         raise _cannot_write(paths, e) from None
 
@@ -192,7 +192,7 @@ def check_writable(paths: Paths) -> None:
     written beside it and removed."""
     probe = paths.state_file.with_name(".probe-state.json")
     try:
-        _write_atomic(probe, " " * 1024 + "\n")
+        write_private(probe, " " * 1024 + "\n")
         probe.unlink()
     except OSError as e:
         raise _cannot_write(paths, e) from None
@@ -204,7 +204,8 @@ def _cannot_write(paths: Paths, e: OSError) -> StateError:
                       f"state there ({why})")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, 0600, in a 0700 folder (created)."""
     make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
     try:

@@ -262,18 +262,81 @@ def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name:
     session.set_config_variable("region", region_name)
     session.set_default_client_config(config)
     resolver = session.get_component("credential_provider")
+    ours = partial(_profile_providers, session, env=env, process_timeout=process_timeout,
+                   store=store)
     if profile.source_profile == profile.name:
         # A role profile that is its own source signs with its static keys, not the role.
         resolver.remove("assume-role")
-    _swap(resolver, KeyringOrProcess(
-        botocore.credentials.ProcessProvider(
-            profile_name=source, load_config=lambda: session.full_config,
-            popen=partial(BoundedPopen, timeout=process_timeout, profile=source,
-                          env=dict(env))),
-        profile_name=source, load_config=lambda: session.full_config, store=store))
-    _swap(resolver, _sso_provider(session, source, env))
+    else:
+        # A source that is itself a role: its own source's providers are ours too, so a
+        # keyring-held source deeper in the chain signs without running roletray again.
+        _swap(resolver, _assume_role_provider(session, source, env, ours))
+    for provider in ours(source):
+        _swap(resolver, provider)
     _swap(resolver, botocore.credentials.ContainerProvider(environ=dict(env)))
     return session
+
+
+def _profile_providers(session: botocore.session.Session, name: str, *,
+                       env: Mapping[str, str], process_timeout: float,
+                       store: SecretStore | None) -> list[Any]:
+    """roletray's providers for profile ``name``, each to take the place of botocore's
+    provider of the same ``METHOD``: the bounded process (or the keyring, for roletray's
+    own ``--source`` line) and SSO reading the env's token cache."""
+    import botocore.credentials
+
+    process = botocore.credentials.ProcessProvider(
+        profile_name=name, load_config=lambda: session.full_config,
+        popen=partial(BoundedPopen, timeout=process_timeout, profile=name, env=dict(env)))
+    return [KeyringOrProcess(process, profile_name=name,
+                             load_config=lambda: session.full_config, store=store),
+            _sso_provider(session, name, env)]
+
+
+class _ChainProviders:
+    """botocore's ``ProfileProviderBuilder`` (what its ``AssumeRoleProvider`` asks for
+    the providers of a chain's source profile), with ``ours(name)`` in the place of
+    botocore's providers of the same kind."""
+
+    def __init__(self, builder: Any, ours: Callable[[str], list[Any]]) -> None:
+        self._builder = builder
+        self._ours = ours
+
+    def providers(self, profile_name: str, disable_env_vars: bool = False) -> list[Any]:
+        import botocore.credentials
+
+        chain = botocore.credentials.CredentialResolver(self._builder.providers(
+            profile_name=profile_name, disable_env_vars=disable_env_vars))
+        for provider in self._ours(profile_name):
+            _swap(chain, provider)
+        return list(chain.providers)
+
+
+def _assume_role_provider(session: botocore.session.Session, source: str,
+                          env: Mapping[str, str], ours: Callable[[str], list[Any]]) -> Any:
+    """botocore's ``AssumeRoleProvider`` for ``source``, as its default resolver builds
+    it, except: the chain's source profiles get ``ours`` providers, its STS endpoint and
+    a ``credential_source`` come from ``env`` (not the process environment), and it never
+    prompts (the chain's MFA is refused before: ``refuse_prompting_chain``)."""
+    import botocore.credentials
+
+    def create_client(service_name: str, **kwargs: Any) -> Any:
+        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or endpoint_from(env, service_name)
+        return session.create_client(service_name, **kwargs)
+
+    return botocore.credentials.AssumeRoleProvider(
+        load_config=lambda: session.full_config, client_creator=create_client,
+        cache={}, profile_name=source, prompter=_never_prompt,
+        credential_sourcer=botocore.credentials.CanonicalNameCredentialSourcer(
+            [_credential_source(n, env) for n in ("Environment", "EcsContainer",
+                                                   "Ec2InstanceMetadata")]),
+        profile_provider_builder=_ChainProviders(
+            botocore.credentials.ProfileProviderBuilder(session, cache={}), ours))
+
+
+def _never_prompt(_prompt: str = "") -> str:
+    raise ConfigError("a source profile in the chain asks for an MFA code; roletray asks "
+                      "for MFA only for the role it assumes")
 
 
 def _swap(resolver: Any, provider: Any) -> None:

@@ -55,8 +55,8 @@ from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, mask,
 
 __all__ = ["DEFAULT_DURATION", "PROCESS_TIMEOUT", "PROCESS_TIMEOUT_ENV", "ClientFactory",
            "assume_role", "caller_identity", "default_client_factory", "env_warnings",
-           "get_session_token", "make_client_factory", "server_date", "session_token_with_keys",
-           "verify_target"]
+           "get_session_token", "keys_identity", "make_client_factory", "server_date",
+           "session_token_with_keys", "verify_target"]
 
 _THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded",
                    "TooManyRequestsException", "RequestThrottled", "SlowDown"}
@@ -487,6 +487,19 @@ def caller_identity(profile_name: str | None, *, env: Mapping[str, str],
         raise _call_error(e, label, source="its", endpoint=_endpoint_of(client),
                           operation="GetCallerIdentity") from e
     return {k: str(response[k]) for k in ("UserId", "Account", "Arn")}
+
+
+def keys_identity(profile_name: str, access_key_id: str, secret_access_key: str, *,
+                  env: Mapping[str, str]) -> dict[str, str]:
+    """GetCallerIdentity signed with this key pair (not what the files say), in the
+    region and endpoint of ``profile_name``: ``roletray keys import``'s check."""
+    base = _identity_creator(profile_name, env)
+
+    def create(service_name: str, **kwargs: Any) -> Any:
+        return base(service_name, aws_access_key_id=access_key_id,
+                    aws_secret_access_key=secret_access_key, **kwargs)
+
+    return caller_identity(profile_name, env=env, client_creator=create)
 
 
 def _identity_config() -> Any:

@@ -1,7 +1,8 @@
 """The credentials-file section editor: lossless, validated, locked, atomic, owned sections only.
 
-The only module that writes ``~/.aws/credentials`` (and the ``region`` line of
-``[profile <target>]`` in ``~/.aws/config``). roletray's section looks like::
+The only module that writes ``~/.aws/credentials`` (and, in ``~/.aws/config``, the
+``region`` line of ``[profile <target>]`` and the ``credential_process`` line of a
+source whose keys ``roletray keys import`` moved into the OS keyring). roletray's section looks like::
 
     [roletray]
     aws_access_key_id = ASIA...
@@ -40,7 +41,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, NoReturn
 
@@ -49,12 +50,14 @@ from tray.awsfiles import filelock_lite, inifile, sharedfile
 from tray.awsfiles.sharedfile import Fingerprint, Patience, Snapshot
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
+from tray.domain.source_line import is_roletray_source_line
 
 MARKER = "x_roletray_managed"
 ROLE_KEY = "x_roletray_role"
 EXPIRATION_KEY = "x_roletray_expiration"
 ACCESS_KEY, SECRET_KEY, TOKEN_KEY = "aws_access_key_id", "aws_secret_access_key", "aws_session_token"
 LEGACY_TOKEN_KEY = "aws_security_token"  # botocore prefers it to aws_session_token
+PROCESS_KEY = "credential_process"
 
 LOCK_TIMEOUT = 30.0  # seconds; a write takes milliseconds, so this means a stuck peer
 STALE_TEMP_AGE = 60.0  # seconds after which a temp file of a live pid counts as abandoned
@@ -352,9 +355,7 @@ def set_profile_region(config_path: Path, target: str, region: str) -> None:
     file's mtime, when the region is already set.
     """
     shown = _shown(config_path)
-    _check_target(target, shown)
-    if target != "default" and shlex.split(f"profile {target}") != ["profile", target]:
-        raise CredentialsFileError(f"{shown}: [profile {target}] is not a name botocore reads")
+    name_checked(config_path, target)
     if not _REGION_RE.match(region):
         raise CredentialsFileError(f"{shown}: '{region}' is not a region name")
 
@@ -369,6 +370,177 @@ def set_profile_region(config_path: Path, target: str, region: str) -> None:
         if sec is not None and layout.items(sec).get("region") == region:
             return
     _update(config_path, edit, create=True)
+
+
+# --- a source's long-term keys (`roletray keys`) -----------------------------------------
+
+SourceState = Literal["absent", "owned", "temporary", "long-term", "partial", "other"]
+
+
+@dataclass(frozen=True)
+class SourceKeys:
+    """What ``[source]`` of the credentials file holds, for ``roletray keys``.
+
+    ``state``: "absent" (no section, or no keys), "owned" (roletray's kept section),
+    "temporary" (keys with a session token), "long-term" (a key pair, nothing
+    else secret), "partial" (one of the two lines only), "other" (no keys, but
+    other lines). ``lineno``: the section's header line. ``repr`` hides the secret.
+    """
+
+    state: SourceState
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    lineno: int | None = None
+
+
+def read_source_keys(path: Path, source: str) -> SourceKeys:
+    """``[source]``'s access key pair and what kind of section it is (see ``SourceKeys``).
+
+    Raises ``CredentialsFileError`` when the file cannot be parsed.
+    """
+    _check_target(source, _shown(path))
+    layout = _load(path)
+    sec = layout.by_name.get(source)
+    if sec is None:
+        return SourceKeys("absent")
+    return _source_keys(layout.items(sec), sec.lineno)
+
+
+def _source_keys(items: dict[str, str], lineno: int) -> SourceKeys:
+    key_id, secret = items.get(ACCESS_KEY) or None, items.get(SECRET_KEY) or None
+    state, why = _classify(items)
+    kind: SourceState
+    if state != "foreign":
+        kind = state
+    elif why == "temporary":
+        kind = "temporary"
+    elif key_id and secret:
+        kind = "long-term"
+    elif key_id or secret:
+        kind = "partial"
+    else:
+        kind = "other"
+    return SourceKeys(kind, key_id, secret, lineno)
+
+
+def remove_source_keys(path: Path, source: str, access_key_id: str) -> bool:
+    """Remove the two key lines of ``[source]`` when it holds ``access_key_id`` as
+    long-term keys; a section left without keys is removed (its header; comments
+    stay). False when there was nothing to remove (already done, or other keys now)."""
+    shown = _shown(path)
+    _check_target(source, shown)
+
+    def edit(text: str, layout: inifile.Layout) -> str | None:
+        sec = layout.by_name.get(source)
+        if sec is None:
+            return None
+        found = _source_keys(layout.items(sec), sec.lineno)
+        if found.state != "long-term" or found.access_key_id != access_key_id:
+            return None
+        text = inifile.set_keys(text, source, {ACCESS_KEY: None, SECRET_KEY: None},
+                                layout=layout)
+        layout = inifile.parse(text)
+        if layout.items(layout.by_name[source]):
+            return text
+        return inifile.replace_section(text, source, None, layout=layout)
+
+    return _update(path, edit, create=False)
+
+
+def put_source_keys(path: Path, source: str, access_key_id: str,
+                    secret_access_key: str) -> bool:
+    """Give ``[source]`` the key pair (created when missing; other lines stay).
+
+    False when it holds them already. Refused (``CredentialsFileError``) when the
+    section holds other keys, temporary keys or is roletray's kept section.
+    """
+    shown = _shown(path)
+    _check_target(source, shown)
+    if any(not v or _SPACE_RE.search(v) for v in (access_key_id, secret_access_key)):
+        raise CredentialsFileError(f"{shown}: the keys for [{source}] contain whitespace "
+                                   "or are empty; not writing them")
+
+    def edit(text: str, layout: inifile.Layout) -> str | None:
+        sec = layout.by_name.get(source)
+        if sec is not None:
+            found = _source_keys(layout.items(sec), sec.lineno)
+            if found.state == "long-term" and found.access_key_id == access_key_id \
+                    and found.secret_access_key == secret_access_key:
+                return None
+            if found.state not in ("absent", "other"):
+                raise CredentialsFileError(
+                    f"{shown} line {sec.lineno}: section [{source}] already holds "
+                    f"{_KIND_SHOWN[found.state]}; roletray does not overwrite them")
+        return inifile.set_keys(text, source, {ACCESS_KEY: access_key_id,
+                                               SECRET_KEY: secret_access_key}, layout=layout)
+
+    return _update(path, edit, create=True)
+
+
+_KIND_SHOWN = {"owned": "roletray's own temporary keys", "temporary": "temporary keys",
+               "long-term": "other long-term keys", "partial": "a key line"}
+
+
+def set_source_line(config_path: Path, source: str, line: str) -> bool:
+    """``credential_process = LINE`` in the config profile ``source`` (``[default]`` or
+    ``[profile SOURCE]``, created when missing; other lines and comments stay).
+
+    Refused when the profile has a ``credential_process`` that is not roletray's line
+    for ``source``. False when roletray's line for ``source`` is in place already (as
+    written, or changed by hand: another program path, ``--no-session``).
+    """
+    shown = _shown(config_path)
+    name_checked(config_path, source)
+
+    def edit(text: str, layout: inifile.Layout) -> str | None:
+        name = _profile_section(layout, source)
+        sec = layout.by_name.get(name)
+        current = None if sec is None else layout.items(sec).get(PROCESS_KEY)
+        if current is not None and is_roletray_source_line(current) == source:
+            return None
+        if current is not None:
+            raise CredentialsFileError(
+                f"{shown} line {layout.by_name[name].lineno}: profile '{source}' already has "
+                "a credential_process that is not roletray's; roletray does not replace it")
+        return inifile.set_keys(text, name, {PROCESS_KEY: line}, layout=layout)
+
+    return _update(config_path, edit, create=True)
+
+
+def remove_source_line(config_path: Path, source: str) -> bool:
+    """Remove roletray's ``credential_process`` line for ``source`` from the config
+    profile ``source`` (only that line: another program's stays); a section left
+    empty is removed. False when there was none."""
+    name_checked(config_path, source)
+
+    def edit(text: str, layout: inifile.Layout) -> str | None:
+        name = _profile_section(layout, source)
+        sec = layout.by_name.get(name)
+        if sec is None or is_roletray_source_line(
+                layout.items(sec).get(PROCESS_KEY)) != source:
+            return None
+        text = inifile.set_keys(text, name, {PROCESS_KEY: None}, layout=layout)
+        layout = inifile.parse(text)
+        if layout.items(layout.by_name[name]):
+            return text
+        return inifile.replace_section(text, name, None, layout=layout)
+
+    return _update(config_path, edit, create=False)
+
+
+def source_line_of(config_path: Path, source: str) -> str | None:
+    """The ``credential_process`` value of the config profile ``source``, if any."""
+    layout = _load(config_path)
+    sec = layout.by_name.get(_profile_section(layout, source))
+    return None if sec is None else layout.items(sec).get(PROCESS_KEY)
+
+
+def name_checked(config_path: Path, profile: str) -> None:
+    """Refuse a profile name roletray cannot write as a config section botocore reads."""
+    shown = _shown(config_path)
+    _check_target(profile, shown)
+    if profile != "default" and shlex.split(f"profile {profile}") != ["profile", profile]:
+        raise CredentialsFileError(f"{shown}: [profile {profile}] is not a name botocore reads")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ refresher inject their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -117,6 +118,25 @@ def assume(
     """
     target = target or ctx.target
     role, profile_map = _prepare(profile_name, target, ctx, force=force)
+    with _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code, mfa_session=mfa_session,
+                       mfa_session_hours=mfa_session_hours) as (started, session):
+        result = _assume_role(role, profile_map, ctx, duration=duration, mfa_code=mfa_code,
+                              session=session)
+        outcome = write(result, role, target, ctx, force=force, profile_map=profile_map)
+    return replace(outcome, mfa_session=started) if started is not None else outcome
+
+
+@contextmanager
+def _mfa_sessions(role: RoleProfile, profile_map: awsconfig.ProfileMap, ctx: Context, *,
+                  mfa_code: str | None, mfa_session: MfaSession | None,
+                  mfa_session_hours: int | None
+                  ) -> Iterator[tuple[MfaSession | None, MfaSession | None]]:
+    """(the session ``mfa_code`` started, the session to sign with): with ``mfa_code``
+    and ``mfa_session_hours`` the code first starts a new MFA session; without a code,
+    ``mfa_session`` is used when it is the role's (its source's and device's).
+
+    A session started here rides on the error of a failed call (``e.mfa_session``): the
+    code is spent either way, so the caller keeps it for the next attempt."""
     started: MfaSession | None = None
     if role.mfa_serial and mfa_code and mfa_session_hours:
         started = start_session(role, mfa_code, hours=mfa_session_hours, env=ctx.env,
@@ -125,24 +145,24 @@ def assume(
     if session is None and mfa_code is None and mfa_session is not None \
             and mfa_session.key == session_key(role):
         session = mfa_session
-    from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
-
     try:
-        if session is not None:
-            result = sts.assume_role(role, duration=duration, client_factory=ctx.client_factory,
-                                     now=ctx.now, session=session.credentials, env=ctx.env,
-                                     profile_map=profile_map)
-        else:
-            result = sts.assume_role(role, mfa_code=mfa_code, duration=duration,
-                                     client_factory=ctx.client_factory, now=ctx.now,
-                                     env=ctx.env, profile_map=profile_map)
-        outcome = write(result, role, target, ctx, force=force, profile_map=profile_map)
+        yield started, session
     except RoletrayError as e:
         if started is not None and not isinstance(e, MfaSessionEndedError):
-            # The code is spent either way: keep the session for the next attempt.
             e.mfa_session = started
         raise
-    return replace(outcome, mfa_session=started) if started is not None else outcome
+
+
+def _assume_role(role: RoleProfile, profile_map: awsconfig.ProfileMap, ctx: Context, *,
+                 duration: int | None, mfa_code: str | None,
+                 session: MfaSession | None) -> AssumeResult:
+    """One sts:AssumeRole, signed by ``session`` (no code then) or by the role's source."""
+    from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
+
+    return sts.assume_role(role, mfa_code=None if session else mfa_code, duration=duration,
+                           client_factory=ctx.client_factory, now=ctx.now,
+                           session=session.credentials if session else None, env=ctx.env,
+                           profile_map=profile_map)
 
 
 def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
@@ -194,23 +214,21 @@ def assume_only(
     mfa_code: str | None = None,
     ctx: Context,
     mfa_session: MfaSession | None = None,
+    mfa_session_hours: int | None = None,
 ) -> Outcome:
     """AssumeRole once for a served role (``credential-process``) and return the keys:
-    nothing is written, neither a section nor the state. ``Outcome.target`` is ''."""
+    nothing is written, neither a section nor the state. ``Outcome.target`` is ''.
+    MFA sessions as ``assume``: the refresher's and the served roles' are one."""
     raw = awsconfig.raw_config_parse(ctx.config_path)
     profile_map = awsconfig.build_profile_map(raw)
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
                                       credentials_path=ctx.credentials_path, raw=raw)
-    session = mfa_session if mfa_code is None and mfa_session is not None \
-        and mfa_session.key == session_key(role) else None
-    from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
-
-    result = sts.assume_role(role, mfa_code=mfa_code, duration=served_duration(role, duration),
-                             client_factory=ctx.client_factory, now=ctx.now,
-                             session=session.credentials if session else None, env=ctx.env,
-                             profile_map=profile_map)
+    with _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code, mfa_session=mfa_session,
+                       mfa_session_hours=mfa_session_hours) as (started, session):
+        result = _assume_role(role, profile_map, ctx, mfa_code=mfa_code, session=session,
+                              duration=served_duration(role, duration))
     return Outcome(result=result, role=role, target="",
-                   region=awsconfig.region_for(role, profile_map))
+                   region=awsconfig.region_for(role, profile_map), mfa_session=started)
 
 
 def _roll_back(e: Exception, before: credfile.Previous, key: str, ctx: Context) -> None:

@@ -89,16 +89,19 @@ class Refresher:
         assume_fn: AssumeFn | None = None,
         tick_interval: float | None = TICK_INTERVAL,
         mfa_sessions: bool | None = None,
+        mfa: MfaKeeper | None = None,
         keyring_locked: KeyringCheck | None = None,
     ) -> None:
+        """``mfa``: the instance's MFA sessions when others share them (its served
+        roles); None: the refresher's own, on when ``mfa_sessions`` says so."""
         self._ctx = ctx
         self._sched = scheduler
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._assume_fn = assume_fn  # None: actions.assume, looked up at call time
         self._tick_interval = tick_interval
-        self._mfa = MfaKeeper(ctx, enabled=mfa_sessions if mfa_sessions is not None else (
-            assume_fn is None))
+        self._mfa = mfa or MfaKeeper(ctx, enabled=mfa_sessions if mfa_sessions is not None
+                                     else assume_fn is None)
         self._guard = SectionGuard(ctx)
         self._keyring_locked = keyring_locked  # None: a keyring wait ends by "Try again" only
         self._said_unwatched = False

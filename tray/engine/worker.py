@@ -34,10 +34,11 @@ child wrote. The only secret in the answer is a newly started MFA session's
 keys, which exist nowhere else; they go back through this private pipe.
 
 The other mode, ``{"profile": ..., "write": false, "duration": null, "mfa_code": null,
-"mfa_session": null}``, serves a role (``credential-process``): the child runs
-``actions.assume_only``, writes nothing, and its answer carries the keys themselves
-(``"credentials": {"access_key_id", "secret_access_key", "session_token",
-"expiration"}``), which exist nowhere else either.
+"mfa_session": null, "mfa_session_hours": null}``, serves a role (``credential-process``):
+the child runs ``actions.assume_only``, writes nothing, and its answer carries the keys
+themselves (``"credentials": {"access_key_id", "secret_access_key", "session_token",
+"expiration"}``), which exist nowhere else either, and ``mfa_session`` as above (served
+roles and the refresher share the instance's MFA sessions).
 
 The third, ``{"source": "default", "mfa_code": null, "duration": null}``, makes a session
 of a keyring-held source (``credential-process --source``): the child reads the
@@ -110,17 +111,24 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
 
 def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | None = None,
                          mfa_code: str | None = None, mfa_session: MfaSession | None = None,
+                         mfa_session_hours: int | None = None,
                          timeout: float = TIMEOUT) -> actions.Outcome:
-    """``actions.assume_only`` (keys returned, nothing written) run in the child."""
+    """``actions.assume_only`` (keys returned, nothing written) run in the child; an MFA
+    session it starts comes back as ``assume_in_child``'s does."""
     if getattr(sys, "frozen", False):
         return actions.assume_only(profile, duration=duration, mfa_code=mfa_code, ctx=ctx,
-                                   mfa_session=mfa_session)
+                                   mfa_session=mfa_session,
+                                   mfa_session_hours=mfa_session_hours)
     reply = _run_child({"profile": profile, "write": False, "duration": duration,
                         "mfa_code": mfa_code,
-                        "mfa_session": mfa_session.to_wire() if mfa_session else None},
+                        "mfa_session": mfa_session.to_wire() if mfa_session else None,
+                        "mfa_session_hours": mfa_session_hours},
                        profile, ctx, timeout)
+    started = _session_of(reply)
     if reply.get("ok") is not True:
-        raise wire.decode_error(reply)
+        error = wire.decode_error(reply)
+        error.mfa_session = started
+        raise error
     creds = _creds_from(reply["credentials"])
     server_date = reply.get("server_date")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
@@ -128,7 +136,7 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
                           assumed_role_id=reply["assumed_role_id"],
                           server_date=parse_iso_utc(server_date) if server_date else None)
     return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target="",
-                           region=reply.get("region"))
+                           region=reply.get("region"), mfa_session=started)
 
 
 def source_session_in_child(source: str, *, ctx: actions.Context,
@@ -270,9 +278,11 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
                                       mfa_code=request.get("mfa_code"),
                                       mfa_session=MfaSession.from_wire(session)
                                       if session else None,
+                                      mfa_session_hours=request.get("mfa_session_hours"),
                                       ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        return wire.encode_error(e)
+        started = e.mfa_session
+        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     res = outcome.result
@@ -280,7 +290,8 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
     return wire.ok(role=dataclasses.asdict(outcome.role), region=outcome.region,
                    identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
                    server_date=iso_utc(res.server_date) if res.server_date else None,
-                   credentials=_creds_to(creds))
+                   credentials=_creds_to(creds),
+                   mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
 
 
 def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:

@@ -65,6 +65,18 @@ class Backend(Protocol):
 # --- the command to start at login -------------------------------------------------
 
 
+def this_roletray(env: Mapping[str, str]) -> list[str]:
+    """The words that start this installation from a config line other programs run
+    (``credential_process``): ``roletray`` when that name on the env's PATH is this
+    installation, else its absolute command (a desktop-started IDE may not have the
+    folder of a pipx or venv install on its PATH)."""
+    argv = launch_command()
+    found = shutil.which("roletray", path=env.get("PATH"))
+    if found and os.path.realpath(found) == os.path.realpath(argv[0]):
+        return ["roletray"]
+    return argv
+
+
 def launch_command(
     *,
     argv0: str | None = None,

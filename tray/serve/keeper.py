@@ -14,6 +14,12 @@ One that needs a person (an MFA code, an SSO sign-in) is not retried on a timer:
 first call after the keys run low gets the error, and ``credential-process`` asks on
 the terminal, sending the code with its next request.
 
+MFA roles use the instance's MFA sessions (``MfaKeeper``, the refresher's too): a usable
+session for the role's (source, mfa_serial) signs its AssumeRole without a code, and a
+code a caller gives starts a new session (``mfa_session_hours`` long) that the
+refresher's roles and the scheduled refreshes here then use. Without sessions (a source
+with temporary keys, or no ``MfaKeeper``) every AssumeRole needs a code.
+
 Keyring-held sources are served alike (``source_credentials``, job
 ``serve:source:SOURCE``): an ``sts:GetSessionToken`` session of the source's long-term
 keys, made in the worker child (which reads the keyring: the parent never loads it),
@@ -36,6 +42,7 @@ from tray.domain.errors import NeedsInputError, RoletrayError
 from tray.domain.models import SourceSession, TempCredentials
 from tray.engine import actions
 from tray.engine import refresh_policy as policy
+from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.scheduler import Scheduler
 from tray.serve.document import SERVE_MARGIN, good_to_hand_out
 
@@ -68,10 +75,13 @@ class ServedKeeper:
 
     def __init__(self, ctx: actions.Context, scheduler: Scheduler, *,
                  assume_fn: AssumeOnlyFn, source_fn: SourceSessionFn | None = None,
-                 rng: random.Random | None = None) -> None:
+                 mfa: MfaKeeper | None = None, rng: random.Random | None = None) -> None:
+        """``mfa``: the instance's MFA sessions, shared with its refresher (None: one
+        code per AssumeRole of an MFA role)."""
         self._ctx = ctx
         self._sched = scheduler
         self._assume_fn = assume_fn
+        self._mfa = mfa
         self._source_fn = source_fn
         self._rng = rng or random.Random()
         self._roles: dict[_Key, _Served] = {}
@@ -131,19 +141,24 @@ class ServedKeeper:
     def _good(self, served: _Served) -> bool:
         return good_to_hand_out(served.keys, served.policy_keys.aws_now(self._ctx.now()))
 
-    def _fetch(self, key: _Key, mfa_code: str | None) -> tuple[TempCredentials,
-                                                                datetime | None]:
-        kind, name = key
+    def _fetch(self, served: _Served, mfa_code: str | None) -> tuple[TempCredentials,
+                                                                      datetime | None]:
+        kind, name = served.key
         if kind == "source":
             assert self._source_fn is not None
             made = self._source_fn(name, ctx=self._ctx, mfa_code=mfa_code)
             return made.credentials, made.server_date
-        res = self._assume_fn(name, ctx=self._ctx, mfa_code=mfa_code).result
-        return res.credentials, res.server_date
+        if self._mfa is None:
+            outcome = self._assume_fn(name, ctx=self._ctx, mfa_code=mfa_code)
+        else:
+            aws_now = served.policy_keys.aws_now(self._ctx.now())
+            outcome = self._mfa.assume(self._assume_fn, name, aws_now=aws_now,
+                                       mfa_code=mfa_code)
+        return outcome.result.credentials, outcome.result.server_date
 
     def _assume_locked(self, served: _Served, mfa_code: str | None) -> None:
         self.assume_calls += 1
-        creds, server_date = self._fetch(served.key, mfa_code)
+        creds, server_date = self._fetch(served, mfa_code)
         now = self._ctx.now()
         skew = policy.measure_skew(now, server_date)
         issued = server_date or (now - skew)

@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
@@ -35,6 +35,7 @@ from tray.engine.roles import ProfileCache, RoleService, StepFailed, run_doctor_
 from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
 from tray.platform import desktop_open, signin_page
+from tray.platform.autostart import this_roletray
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
     DIAGNOSE_ACTION_LABEL,
@@ -102,11 +103,12 @@ def start_sso_login(profile: str, **kwargs: Any) -> Path:
     return sso.start_sso_login(profile, **kwargs)
 
 
-def process_profile(profile: str) -> str:
+def process_profile(profile: str, program: Sequence[str] = ("roletray",)) -> str:
     """The config profile whose SDK processes ask roletray again for ``profile``'s keys
-    (README, "Long-running processes")."""
+    (README, "Long-running processes"); ``program`` starts this installation
+    (``autostart.this_roletray``)."""
     return (f"[profile {profile}-live]\n"
-            f"credential_process = roletray credential-process {shlex.quote(profile)}")
+            f"credential_process = {shlex.join([*program, 'credential-process', profile])}")
 
 
 @dataclass
@@ -610,7 +612,7 @@ class TrayApp:
 
     def _copy_process_line(self, profile: str) -> None:
         """On the GUI thread: a profile for long-running processes, to paste into the config."""
-        text = process_profile(profile)
+        text = process_profile(profile, this_roletray(self._child_env))
         where = self._paths.display(self._profiles.path)
         how = self._to_clipboard(text)
         if how:
