@@ -41,7 +41,11 @@ class SecretService:
         address = bus.stdout.readline().decode().strip()
         assert address, "dbus-daemon printed no address"
         self.env = {"DBUS_SESSION_BUS_ADDRESS": address, "HOME": str(self.home)}
-        self._start_keyringd(timeout)
+        try:
+            self._start_keyringd(timeout)
+        except BaseException:
+            self.stop()  # never leave a bus or a daemon behind a failed start
+            raise
         return self
 
     def _start_keyringd(self, timeout: float) -> None:
