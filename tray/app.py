@@ -24,7 +24,7 @@ from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control
-from tray.platform import stop_signals
+from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import ServedKeeper
 from tray.state import make_private_dirs
 
@@ -105,11 +105,14 @@ def build_refresher(ctx: actions.Context, *, scheduler: Scheduler | None = None,
     """The refresher with the real scheduler and clock; ``notify`` sees every change.
 
     Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
-    ``mfa``: the instance's MFA sessions, when its served roles share them.
+    ``mfa``: the instance's MFA sessions, when its served roles share them. A wait for
+    a locked keyring ends by itself where the Secret Service can be asked
+    (``keyring_watch``); elsewhere by "Try again".
     """
     refresher = Refresher(ctx, scheduler or ApsScheduler(),
                           tick_interval=tick_interval, mfa_sessions=True, mfa=mfa,
-                          assume_fn=actions.assume if in_process else worker.assume_in_child)
+                          assume_fn=actions.assume if in_process else worker.assume_in_child,
+                          keyring_locked=keyring_watch.lock_check(ctx.env))
     if notify is not None:
         refresher.subscribe(notify_subscriber(notify))
     return refresher

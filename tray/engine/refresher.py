@@ -18,8 +18,10 @@ a rewritten section, a renewed SSO token) is the scheduler's ``tick`` job. It ru
 every ``TICK_INTERVAL`` seconds, so the scheduler never sleeps longer than that.
 
 A needs-input state says what it waits for (``Snapshot.input_needed``): an MFA
-code, an SSO sign-in (retried by itself once the token file changes), or an answer
-to a credential process. Nothing here ever prompts.
+code, an SSO sign-in (retried by itself once the token file changes), an answer
+to a credential process, or a locked OS keyring (retried by itself once the
+``keyring_locked`` check, asked on the tick while such a wait is on, reads unlocked).
+Nothing here ever prompts.
 
 Threads: jobs run in the scheduler's workers, ``switch``/``refresh_now``/``clear``
 in the caller's (the control server's or the tray's). ``_refresh_lock`` makes sure
@@ -65,6 +67,9 @@ TICK_JOB = "tick"  # one for the whole instance: it looks at every section
 TICK_WORK_JOB = "tick-work"  # what the tick found to do, on the pool
 
 Subscriber = Callable[[Snapshot], None]
+# Is the OS keyring locked? True, False, or None (cannot tell); I/O (D-Bus), never a
+# prompt: ``tray.platform.keyring_watch.lock_check`` in the app.
+KeyringCheck = Callable[[], bool | None]
 # ``held_keys`` hands out no keys closer to their end than this: the console's sign-in
 # needs them to work for its one call, and a refresh is due long before.
 HELD_MIN_LEFT = timedelta(minutes=2)
@@ -85,6 +90,7 @@ class Refresher:
         tick_interval: float | None = TICK_INTERVAL,
         mfa_sessions: bool | None = None,
         mfa: MfaKeeper | None = None,
+        keyring_locked: KeyringCheck | None = None,
     ) -> None:
         """``mfa``: the instance's MFA sessions when others share them (its served
         roles); None: the refresher's own, on when ``mfa_sessions`` says so."""
@@ -97,6 +103,8 @@ class Refresher:
         self._mfa = mfa or MfaKeeper(ctx, enabled=mfa_sessions if mfa_sessions is not None
                                      else assume_fn is None)
         self._guard = SectionGuard(ctx)
+        self._keyring_locked = keyring_locked  # None: a keyring wait ends by "Try again" only
+        self._said_unwatched = False
 
         self._refresh_lock = threading.RLock()  # held for a whole refresh, AssumeRole included
         self._state_lock = threading.RLock()  # short: the sections, never across I/O
@@ -298,7 +306,7 @@ class Refresher:
 
     def check_wake(self) -> None:
         """The tick: catch up after a suspend or a clock jump, run a refresh the scheduler
-        slept through, notice an SSO sign-in, guard the sections."""
+        slept through, notice an SSO sign-in or an unlocked keyring, guard the sections."""
         now = self._ctx.now()
         mono = self._monotonic()
         with self._state_lock:
@@ -332,6 +340,9 @@ class Refresher:
             return
         if self._signed_in_meanwhile(sec):
             self._refresh_locked(sec, None, reason="the SSO token was renewed")
+            return
+        if self._keyring_unlocked(sec):
+            self._refresh_locked(sec, None, reason="the keyring was unlocked")
             return
         self._guard_section(sec)
         self._expire_if_past(sec)
@@ -495,13 +506,64 @@ class Refresher:
         kind, profile = problem.input_kind or "mfa", problem.profile
         watch = sso_watch.watch_token(profile, self._ctx.config_path, self._ctx.env) \
             if kind == "sso" and profile else None
-        self._enter(sec, RefreshState.NEEDS_INPUT, error, input=(kind, profile), watch=watch)
+        seen_locked = self._watch_keyring(profile) if kind == "keyring" else None
+        self._enter(sec, RefreshState.NEEDS_INPUT, error, input=(kind, profile), watch=watch,
+                    keyring_seen=seen_locked)
 
     def _signed_in_meanwhile(self, sec: Section) -> bool:
         """In the needs-input state for SSO: has the token file been written since?"""
         with self._state_lock:
             watch = sec.sso_watch if sec.state is RefreshState.NEEDS_INPUT else None
         return watch is not None and sso_watch.signed_in_since(watch)
+
+    def _watch_keyring(self, source: str | None) -> bool | None:
+        """A keyring wait begins: whether the keyring reads locked now (None: no watch).
+
+        The wait ends by itself only after the keyring was seen locked, then unlocked:
+        when it reads unlocked already (the keys sit in another collection than the
+        default one, or it was unlocked this very moment), a refresh on each tick would
+        only fail again, each time with the system's unlock prompt."""
+        if self._keyring_locked is None:
+            self._say_unwatched("it is not a Secret Service on a D-Bus session bus")
+            return None
+        locked = self._keyring_locked()
+        if locked is None:
+            self._say_unwatched("no Secret Service answered on the D-Bus session bus")
+        elif locked:
+            log.info("waiting for the OS keyring to be unlocked: roletray looks every %.0f s "
+                     "and goes on by itself then", self._tick_interval or TICK_INTERVAL)
+        else:
+            log.info("the OS keyring's default collection reads unlocked, yet the keys of "
+                     "'%s' were locked: once they can be read, choose \"Try again\" or run "
+                     "`roletray refresh`", source)
+        return locked is True
+
+    def _keyring_waiting(self, sec: Section) -> bool:
+        with self._state_lock:
+            return sec.state is RefreshState.NEEDS_INPUT and sec.keyring_seen_locked is not None
+
+    def _keyring_unlocked(self, sec: Section) -> bool:
+        """In a watched keyring wait: has the keyring been unlocked since it read locked?
+        One D-Bus look; none when no keyring wait is on."""
+        if self._keyring_locked is None or not self._keyring_waiting(sec):
+            return False
+        locked = self._keyring_locked()
+        if locked is None:
+            self._say_unwatched("no Secret Service answered on the D-Bus session bus")
+            return False
+        with self._state_lock:
+            seen = sec.keyring_seen_locked
+            if locked and seen is False:
+                sec.keyring_seen_locked = True
+        return bool(seen) and not locked
+
+    def _say_unwatched(self, why: str) -> None:
+        """Once per instance, not per tick: a keyring wait here ends by a person only."""
+        if self._said_unwatched:
+            return
+        self._said_unwatched = True
+        log.info("roletray cannot tell when the OS keyring is unlocked (%s): after unlocking "
+                 "it, choose \"Try again\" or run `roletray refresh`", why)
 
     def _keep_session_schedule(self, sec: Section) -> None:
         """After a refused code: an MFA session that still lasts keeps refreshing."""
@@ -652,14 +714,16 @@ class Refresher:
 
     def _catch_up_needed(self) -> bool:
         """Would ``check_wake`` refresh something now (a suspend, a clock jump, an overdue
-        refresh, a renewed SSO token)? Reads clocks and file stats only; changes nothing."""
+        refresh, a renewed SSO token), or ask the keyring (D-Bus: I/O, so on the pool,
+        only while a keyring wait is on)? Reads clocks and file stats only; changes
+        nothing."""
         now = self._ctx.now()
         with self._state_lock:
             if policy.wall_jump(self._clocks, now, self._monotonic()) is not None:
                 return True
             sections = list(self._sections.values())
         return any(policy.overdue(now, sec.refresh_at) or self._signed_in_meanwhile(sec)
-                   for sec in sections if sec.role is not None)
+                   or self._keyring_waiting(sec) for sec in sections if sec.role is not None)
 
     def _mark_clocks(self) -> None:
         with self._state_lock:
@@ -669,14 +733,16 @@ class Refresher:
 
     def _enter(self, sec: Section, state: RefreshState, error: RoletrayError | Problem | None,
                *, input: tuple[InputKind, str | None] | None = None,
-               watch: sso_watch.Watch | None = None) -> None:
-        """A new state with its problem (None: none); ``input`` and ``watch`` say what a
-        needs-input state waits for."""
+               watch: sso_watch.Watch | None = None, keyring_seen: bool | None = None
+               ) -> None:
+        """A new state with its problem (None: none); ``input``, ``watch`` and
+        ``keyring_seen`` say what a needs-input state waits for."""
         with self._state_lock:
             sec.state = state
             waiting = state is RefreshState.NEEDS_INPUT
             store_problem(sec, error, waiting=input if waiting else None)
             sec.sso_watch = watch if waiting else None
+            sec.keyring_seen_locked = keyring_seen if waiting else None
         self._publish()
 
     def _mark(self, sec: Section, state: RefreshState) -> None:
@@ -684,6 +750,7 @@ class Refresher:
         with self._state_lock:
             sec.state = state
             sec.sso_watch = None
+            sec.keyring_seen_locked = None
         self._publish()
 
     def _publish(self) -> None:

@@ -45,6 +45,9 @@ class Section:
     state: RefreshState = RefreshState.IDLE
     problem: Problem | None = None  # what went wrong, and what it waits for, if anything
     sso_watch: tuple[Path, tuple[int, int] | None] | None = None
+    # A keyring wait that is watched: has the keyring read locked since it began?
+    # (None: no keyring wait, or nothing to watch it with.) See Refresher._keyring_unlocked.
+    keyring_seen_locked: bool | None = None
     mfa_key: SessionKey | None = None  # the MFA session this section's role uses
     # When the scheduled refresh is due (local clock); a refresh job that finds
     # another time here was replaced meanwhile and does nothing.

@@ -26,10 +26,14 @@ from tray.domain.models import mask
 
 SERVICE = "roletray"
 
-# What to do about a locked store, for a person without a desktop prompt.
+# What to do about a locked store, for a person without a desktop prompt. The password
+# is typed, never in a command line or the shell's history, and goes in without a
+# newline (gnome-keyring would take it as part of the password). Never `keyring get`:
+# it prints the stored secret.
 UNLOCK_HOW = ("unlock it from your desktop (it asks for your login password), or without a "
-              "desktop run `echo -n PASSWORD | gnome-keyring-daemon --replace --unlock` "
-              "(GNOME) or `keyring get roletray SOURCE` in a terminal, then try again")
+              "desktop (GNOME Keyring) run `read -rs P && printf %s \"$P\" | "
+              "gnome-keyring-daemon --replace --unlock; unset P` and type the password; "
+              "then try again (a running roletray tray or daemon goes on by itself)")
 
 
 class Backend(Protocol):
