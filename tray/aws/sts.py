@@ -201,13 +201,7 @@ def get_session_token(
         raise _call_error(e, profile.name, source=_source_name(profile),
                           endpoint=_endpoint_of(client), secrets=secrets,
                           mfa_serial=profile.mfa_serial, operation="GetSessionToken") from e
-    with _complete(profile.name, "GetSessionToken", _endpoint_of(client)):
-        creds = response["Credentials"]
-        keys = TempCredentials(access_key_id=creds["AccessKeyId"],
-                               secret_access_key=creds["SecretAccessKey"],
-                               session_token=creds["SessionToken"],
-                               expiration=_utc(creds["Expiration"]))
-    return keys, server_date(response)
+    return _session_of(response, profile.name, _endpoint_of(client))
 
 
 def session_token_with_keys(
@@ -247,13 +241,21 @@ def session_token_with_keys(
         raise _call_error(e, source, source="its keyring", endpoint=_endpoint_of(client),
                           secrets=secrets, mfa_serial=mfa_serial,
                           operation="GetSessionToken") from e
-    with _complete(source, "GetSessionToken", _endpoint_of(client)):
-        creds = response["Credentials"]
-        keys = TempCredentials(access_key_id=creds["AccessKeyId"],
-                               secret_access_key=creds["SecretAccessKey"],
-                               session_token=creds["SessionToken"],
-                               expiration=_utc(creds["Expiration"]))
+    return _session_of(response, source, _endpoint_of(client))
+
+
+def _session_of(response: Any, name: str, endpoint: str) -> tuple[TempCredentials, datetime | None]:
+    """A GetSessionToken answer's keys and its Date (for clock skew)."""
+    with _complete(name, "GetSessionToken", endpoint):
+        keys = _keys_of(response["Credentials"])
     return keys, server_date(response)
+
+
+def _keys_of(creds: Any) -> TempCredentials:
+    return TempCredentials(access_key_id=creds["AccessKeyId"],
+                           secret_access_key=creds["SecretAccessKey"],
+                           session_token=creds["SessionToken"],
+                           expiration=_utc(creds["Expiration"]))
 
 
 @contextmanager
@@ -282,13 +284,10 @@ def _utc(value: Any) -> datetime:
 def _result(profile: RoleProfile, response: Mapping[str, Any],
             endpoint: str = "STS") -> AssumeResult:
     with _complete(profile.name, "AssumeRole", endpoint):
-        creds = response["Credentials"]
         user = response["AssumedRoleUser"]
         return AssumeResult(
             profile=profile.name,
-            credentials=TempCredentials(
-                access_key_id=creds["AccessKeyId"], secret_access_key=creds["SecretAccessKey"],
-                session_token=creds["SessionToken"], expiration=_utc(creds["Expiration"])),
+            credentials=_keys_of(response["Credentials"]),
             identity_arn=user["Arn"],
             assumed_role_id=user["AssumedRoleId"],
             server_date=server_date(response),
