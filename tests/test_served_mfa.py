@@ -118,3 +118,28 @@ def test_the_worker_child_brings_back_a_session_a_served_code_started(
     assert second.mfa_session is None  # used, not started
     assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
     assert signed_by_session(proxy) == [True, True]
+
+
+def test_a_code_for_a_kept_section_starts_the_session_every_role_then_uses(
+        aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
+    """Issue 12: the tray's "Enter MFA code for [second]…" ends in
+    ``provide_mfa_code(code, target=)``: that section is refreshed, the session is the
+    instance's one (the served role below needs no code), the active role is untouched."""
+    from datetime import timedelta
+
+    from tray.domain.models import RefreshState
+
+    mfa_world(aws)
+    inst = instance(clock)
+    inst.refresher.switch("guarded-a", mfa_code="123456", target="second")
+    inst.sched.advance(timedelta(hours=12))  # the 12-hour session is over: a code is needed
+    assert inst.refresher.snapshot("second").state is RefreshState.NEEDS_INPUT
+    proxy.calls.clear()
+
+    snap = inst.refresher.provide_mfa_code("654321", target="second")
+    assert (snap.target, snap.role, snap.state) == ("second", "guarded-a", RefreshState.FRESH)
+    assert proxy.actions == ["GetSessionToken", "AssumeRole"]
+    assert inst.refresher.snapshot().role is None  # the default target: nothing kept there
+    inst.keeper.credentials("guarded-b")  # same source and device: no code
+    assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+    assert signed_by_session(proxy) == [True, True]
