@@ -98,7 +98,8 @@ def test_a_code_given_to_a_served_role_starts_a_session_the_refresher_uses(
 
 def test_a_keeper_without_the_shared_sessions_asks_each_time(
         aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
-    """The old behaviour, still what a keeper gets without an MfaKeeper (``serve``)."""
+    """What a keeper gets without an MfaKeeper (``serve`` had none before
+    ``instance_keeper``)."""
     mfa_world(aws)
     inst = instance(clock, shared=False)
     inst.refresher.switch("guarded-a", mfa_code="123456")
@@ -143,3 +144,31 @@ def test_a_code_for_a_kept_section_starts_the_session_every_role_then_uses(
     inst.keeper.credentials("guarded-b")  # same source and device: no code
     assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
     assert signed_by_session(proxy) == [True, True]
+
+
+def test_serve_on_its_own_asks_one_code_for_many_refreshes(
+        aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
+    """``roletray serve`` without a running instance keeps the MFA session its one code
+    started (``instance_keeper``, as the tray's and daemon's): the scheduled refreshes
+    need no code. Before, it had no MfaKeeper: the first refresh needed a code nobody
+    could give, and the endpoint went dark once the keys ran low."""
+    from tray.serve import foreground
+    from tray.serve.keeper import instance_keeper
+
+    mfa_world(aws)
+    sched = FakeScheduler(clock)
+    ctx = actions.Context.from_env({**os.environ, "PYTHONPATH": str(REPO)}, now=clock.now,
+                                   settings=Settings(mfa_session_hours=12))
+    keeper = instance_keeper(ctx, sched)
+    keys_for = foreground.key_source(ctx, keeper)  # no instance runs: this keeper answers
+    asked: list[str] = []
+    foreground.first_keys("guarded-a", keys_for, lambda p: asked.append(p) or "123456")
+    first = keys_for("guarded-a")
+    for _ in range(2):  # two scheduled refreshes
+        due = sched.next_run(JOB_PREFIX + "guarded-a")
+        assert due is not None
+        sched.advance_to(due)
+    assert asked == ["guarded-a"]  # one code
+    assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole", "AssumeRole"]
+    assert signed_by_session(proxy) == [True, True, True]
+    assert keys_for("guarded-a").access_key_id != first.access_key_id  # refreshed keys
