@@ -172,3 +172,25 @@ def test_serve_on_its_own_asks_one_code_for_many_refreshes(
     assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole", "AssumeRole"]
     assert signed_by_session(proxy) == [True, True, True]
     assert keys_for("guarded-a").access_key_id != first.access_key_id  # refreshed keys
+
+
+def test_clearing_the_last_kept_section_keeps_the_mfa_session_served_roles_use(
+        aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
+    """"Stop (remove keys)" or ``clear`` removes a section's keys, not the instance's MFA
+    session: a served role (credential-process callers, e.g. a two-hour terraform apply)
+    still refreshes without a code. Before, clearing the last kept section forgot every
+    session and the served role's next refresh needed a code nobody could give."""
+    mfa_world(aws)
+    inst = instance(clock)
+    inst.keeper.credentials("guarded-b", "123456")  # a served role starts the session
+    inst.refresher.switch("guarded-a")  # the active role uses it: no code
+    assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+    inst.refresher.clear()  # the last kept section goes
+    assert inst.refresher.snapshot().role is None
+    assert not inst.refresher.needs_mfa_code("guarded-a")  # the session is still there
+
+    due = inst.sched.next_run(JOB_PREFIX + "guarded-b")
+    assert due is not None
+    inst.sched.advance_to(due)  # the served role's refresh: no code, nobody asked
+    assert proxy.actions[3:] == ["AssumeRole"] and signed_by_session(proxy)[-1]
+    assert inst.sched.next_run(JOB_PREFIX + "guarded-b") is not None  # kept fresh
