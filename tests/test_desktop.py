@@ -375,6 +375,32 @@ def test_mfa_code_from_the_notification_button(xs: XSession, aws: Any, start_tra
     assert MFA_CODE not in everything
 
 
+def test_mfa_code_for_a_kept_section_from_its_notification(xs: XSession, aws: Any,
+                                                          start_tray: Any) -> None:
+    """Issue 12: a section kept besides the active role's gets the button too; the prompt
+    names the section, and the code refreshes that section."""
+    world(aws, mfa=True)
+    from tray.state import State, save_state
+
+    save_state(State(active_role="mfa-role", target="second"), Paths.from_env(os.environ))
+    seen = len(xs.notifications())
+    tray = start_tray()
+    note = wait_note(xs, seen, "[second] mfa-role: MFA code needed")
+    assert note["actions"] == ["default", "Enter MFA code"]
+    xs.run(["dunstctl", "action", "0"])  # the user clicks the notification
+    dialog = wait_for(lambda: xs.search(["--name", r"MFA code for \[second\] \(mfa-role\)"]),
+                      20, "the prompt naming [second]")
+    xs.xdotool("windowfocus", "--sync", str(dialog[0]))
+    xs.xdotool("type", "--delay", "20", MFA_CODE)
+    xs.xdotool("key", "Return")
+    wait_for(lambda: section(aws, "second").get("x_roletray_role") == "mfa-role", 30,
+             "[second] to hold mfa-role")
+    assert role_in_file(aws) is None  # the active role's section: untouched
+    wait_note(xs, seen, "[second] mfa-role: keys are fresh again")
+    assert tray.stop() == 0
+    assert MFA_CODE not in tray.log.read_text() + xs.notify_log.read_text()
+
+
 def test_quitting_closes_an_open_prompt(xs: XSession, aws: Any, start_tray: Any) -> None:
     world(aws, mfa=True)
     from tray.state import State, save_state
