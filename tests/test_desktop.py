@@ -349,30 +349,59 @@ def test_a_refused_refresh_with_working_keys_is_amber_not_red(xs: XSession, aws:
     assert tray.stop() == 0
 
 
-def test_mfa_code_from_the_notification_button(xs: XSession, aws: Any, start_tray: Any) -> None:
+def mfa_role_waiting(xs: XSession, aws: Any, start_tray: Any, target: str
+                     ) -> tuple[Any, int]:
+    """A tray started with mfa-role kept in ``target`` and no MFA session: (the tray, the
+    notifications seen before), once it notified that a code is needed, with the button."""
     world(aws, mfa=True)
     from tray.state import State, save_state
 
-    save_state(State(active_role="mfa-role", target="roletray"), Paths.from_env(os.environ))
+    save_state(State(active_role="mfa-role", target=target), Paths.from_env(os.environ))
     seen = len(xs.notifications())
     tray = start_tray()
-    note = wait_note(xs, seen, "mfa-role: MFA code needed")
+    where = "" if target == "roletray" else f"[{target}] "
+    note = wait_note(xs, seen, f"{where}mfa-role: MFA code needed")
     assert note["actions"] == ["default", "Enter MFA code"]
+    return tray, seen
+
+
+def click_and_type_the_code(xs: XSession, window: str) -> None:
+    """Click the notification's button, then type the code in the prompt titled ``window``
+    (an xdotool name regex)."""
+    xs.run(["dunstctl", "action", "0"])  # the user clicks the notification
+    dialog = wait_for(lambda: xs.search(["--name", window]), 20, "the MFA prompt")
+    xs.xdotool("windowfocus", "--sync", str(dialog[0]))
+    xs.xdotool("type", "--delay", "20", MFA_CODE)
+    xs.xdotool("key", "Return")
+
+
+def test_mfa_code_from_the_notification_button(xs: XSession, aws: Any, start_tray: Any) -> None:
+    tray, seen = mfa_role_waiting(xs, aws, start_tray, "roletray")
     tray.wait_colour("error")  # expired and waiting for a person
     # Nothing pops up unasked.
     assert not xs.search(["--name", "roletray: MFA code"])
 
-    xs.run(["dunstctl", "action", "0"])  # the user clicks the notification
-    dialog = wait_for(lambda: xs.search(["--name", "roletray: MFA code"]), 20, "the MFA prompt")
-    xs.xdotool("windowfocus", "--sync", str(dialog[0]))
-    xs.xdotool("type", "--delay", "20", MFA_CODE)
-    xs.xdotool("key", "Return")
+    click_and_type_the_code(xs, "roletray: MFA code")
     wait_for(lambda: role_in_file(aws) == "mfa-role", 30, "[roletray] to hold mfa-role")
     tray.wait_colour("fresh")
     wait_note(xs, seen, "mfa-role: keys are fresh again")
     assert tray.stop() == 0
     everything = tray.log.read_text() + xs.notify_log.read_text()
     assert MFA_CODE not in everything
+
+
+def test_mfa_code_for_a_kept_section_from_its_notification(xs: XSession, aws: Any,
+                                                          start_tray: Any) -> None:
+    """Issue 12: a section kept besides the active role's gets the button too; the prompt
+    names the section, and the code refreshes that section."""
+    tray, seen = mfa_role_waiting(xs, aws, start_tray, "second")
+    click_and_type_the_code(xs, r"MFA code for \[second\] \(mfa-role\)")
+    wait_for(lambda: section(aws, "second").get("x_roletray_role") == "mfa-role", 30,
+             "[second] to hold mfa-role")
+    assert role_in_file(aws) is None  # the active role's section: untouched
+    wait_note(xs, seen, "[second] mfa-role: keys are fresh again")
+    assert tray.stop() == 0
+    assert MFA_CODE not in tray.log.read_text() + xs.notify_log.read_text()
 
 
 def test_quitting_closes_an_open_prompt(xs: XSession, aws: Any, start_tray: Any) -> None:

@@ -316,7 +316,10 @@ def test_a_code_given_ahead_of_time_starts_the_next_session(aws: AwsSandbox, pro
     assert snap.mfa_session_expiration == EPOCH + 55 * MIN + H
     assert len(proxy.of("GetSessionToken")) == 2
     assert rig.r.clear().state is RefreshState.IDLE
-    assert rig.r.mfa_session_end("guarded-a") is None  # clear forgets the sessions too
+    # Removing the keys is not signing out: the session lasts until it ends (or roletray
+    # quits), so the next switch to a role of that device asks no code.
+    assert rig.r.mfa_session_end("guarded-a") == EPOCH + 55 * MIN + H
+    assert not rig.r.needs_mfa_code("guarded-b")
 
 
 # ---------------------------------------------------------------- the worker's pipes

@@ -422,12 +422,17 @@ def test_a_kept_sections_trouble_is_one_note_naming_the_section_by_the_same_rule
     [fresh] = notices.on_change([kept(S.FRESH, minutes=3, exp=EXP + timedelta(hours=1))])
     assert fresh.title == "[second] readonly: keys are fresh again"
 
-    # Needs an MFA code: no button (it would answer the active role), a command instead.
+    # Needs an MFA code: the button, for that section (the tray asks the code for it).
     mfa = Problem("needs_mfa", "needs an MFA code", profile="readonly", input_kind="mfa")
     [ask] = notices.on_change([kept(S.NEEDS_INPUT, minutes=4, error=mfa)])
-    assert ask.title == "[second] readonly: MFA code needed" and ask.action is None
-    assert ask.body.endswith("In a terminal, run `roletray assume readonly --target second`.")
-    assert "Click" not in ask.body
+    assert ask.title == "[second] readonly: MFA code needed"
+    assert (ask.action, ask.target) == (MFA_ACTION, "second")
+    assert ask.body.endswith("Click to enter the code.")
+    # An SSO sign-in answers the active role: no button for a kept section.
+    sso = Problem("needs_sso", "SSO sign-in needed", profile="readonly", input_kind="sso")
+    [sign_in] = notices.on_change([kept(S.NEEDS_INPUT, minutes=4, error=sso,
+                                        target="fourth")])
+    assert sign_in.action is None and sign_in.target is None
 
     # A refused refresh keeps its Diagnose button, for that section's role.
     [refused] = notices.on_change([kept(S.ERROR, minutes=5, error=DENIED, target="third")])

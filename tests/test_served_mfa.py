@@ -98,7 +98,8 @@ def test_a_code_given_to_a_served_role_starts_a_session_the_refresher_uses(
 
 def test_a_keeper_without_the_shared_sessions_asks_each_time(
         aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
-    """The old behaviour, still what a keeper gets without an MfaKeeper (``serve``)."""
+    """What a keeper gets without an MfaKeeper (``serve`` had none before
+    ``instance_keeper``)."""
     mfa_world(aws)
     inst = instance(clock, shared=False)
     inst.refresher.switch("guarded-a", mfa_code="123456")
@@ -118,3 +119,78 @@ def test_the_worker_child_brings_back_a_session_a_served_code_started(
     assert second.mfa_session is None  # used, not started
     assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
     assert signed_by_session(proxy) == [True, True]
+
+
+def test_a_code_for_a_kept_section_starts_the_session_every_role_then_uses(
+        aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
+    """Issue 12: the tray's "Enter MFA code for [second]…" ends in
+    ``provide_mfa_code(code, target=)``: that section is refreshed, the session is the
+    instance's one (the served role below needs no code), the active role is untouched."""
+    from datetime import timedelta
+
+    from tray.domain.models import RefreshState
+
+    mfa_world(aws)
+    inst = instance(clock)
+    inst.refresher.switch("guarded-a", mfa_code="123456", target="second")
+    inst.sched.advance(timedelta(hours=12))  # the 12-hour session is over: a code is needed
+    assert inst.refresher.snapshot("second").state is RefreshState.NEEDS_INPUT
+    proxy.calls.clear()
+
+    snap = inst.refresher.provide_mfa_code("654321", target="second")
+    assert (snap.target, snap.role, snap.state) == ("second", "guarded-a", RefreshState.FRESH)
+    assert proxy.actions == ["GetSessionToken", "AssumeRole"]
+    assert inst.refresher.snapshot().role is None  # the default target: nothing kept there
+    inst.keeper.credentials("guarded-b")  # same source and device: no code
+    assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+    assert signed_by_session(proxy) == [True, True]
+
+
+def test_serve_on_its_own_asks_one_code_for_many_refreshes(
+        aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
+    """``roletray serve`` without a running instance keeps the MFA session its one code
+    started (``instance_keeper``, as the tray's and daemon's): the scheduled refreshes
+    need no code. Before, it had no MfaKeeper: the first refresh needed a code nobody
+    could give, and the endpoint went dark once the keys ran low."""
+    from tray.serve import foreground
+    from tray.serve.keeper import instance_keeper
+
+    mfa_world(aws)
+    sched = FakeScheduler(clock)
+    ctx = actions.Context.from_env({**os.environ, "PYTHONPATH": str(REPO)}, now=clock.now,
+                                   settings=Settings(mfa_session_hours=12))
+    keeper = instance_keeper(ctx, sched)
+    keys_for = foreground.key_source(ctx, keeper)  # no instance runs: this keeper answers
+    asked: list[str] = []
+    foreground.first_keys("guarded-a", keys_for, lambda p: asked.append(p) or "123456")
+    first = keys_for("guarded-a")
+    for _ in range(2):  # two scheduled refreshes
+        due = sched.next_run(JOB_PREFIX + "guarded-a")
+        assert due is not None
+        sched.advance_to(due)
+    assert asked == ["guarded-a"]  # one code
+    assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole", "AssumeRole"]
+    assert signed_by_session(proxy) == [True, True, True]
+    assert keys_for("guarded-a").access_key_id != first.access_key_id  # refreshed keys
+
+
+def test_clearing_the_last_kept_section_keeps_the_mfa_session_served_roles_use(
+        aws: AwsSandbox, proxy: StsProxy, clock: FakeClock) -> None:  # noqa: F811
+    """"Stop (remove keys)" or ``clear`` removes a section's keys, not the instance's MFA
+    session: a served role (credential-process callers, e.g. a two-hour terraform apply)
+    still refreshes without a code. Before, clearing the last kept section forgot every
+    session and the served role's next refresh needed a code nobody could give."""
+    mfa_world(aws)
+    inst = instance(clock)
+    inst.keeper.credentials("guarded-b", "123456")  # a served role starts the session
+    inst.refresher.switch("guarded-a")  # the active role uses it: no code
+    assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
+    inst.refresher.clear()  # the last kept section goes
+    assert inst.refresher.snapshot().role is None
+    assert not inst.refresher.needs_mfa_code("guarded-a")  # the session is still there
+
+    due = inst.sched.next_run(JOB_PREFIX + "guarded-b")
+    assert due is not None
+    inst.sched.advance_to(due)  # the served role's refresh: no code, nobody asked
+    assert proxy.actions[3:] == ["AssumeRole"] and signed_by_session(proxy)[-1]
+    assert inst.sched.next_run(JOB_PREFIX + "guarded-b") is not None  # kept fresh

@@ -59,7 +59,7 @@ class FakeRefresher:
     usable_session: bool = False  # an MFA session the refresher could use
     session_checks: list[str] = field(default_factory=list)
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, target: str | None = None) -> Snapshot:
         return self.snap
 
     def needs_mfa_code(self, profile: str) -> bool:
@@ -76,11 +76,12 @@ class FakeRefresher:
     def switch(self, profile: str, mfa_code: str | None = None) -> Snapshot:
         return self._call("switch", profile, mfa_code)
 
-    def refresh_now(self, mfa_code: str | None = None) -> Snapshot:
-        return self._call("refresh", mfa_code)
+    def refresh_now(self, mfa_code: str | None = None, *, target: str | None = None
+                    ) -> Snapshot:
+        return self._call("refresh", mfa_code, *([target] if target else []))
 
-    def provide_mfa_code(self, code: str) -> Snapshot:
-        return self._call("mfa", code)
+    def provide_mfa_code(self, code: str, *, target: str | None = None) -> Snapshot:
+        return self._call("mfa", code, *([target] if target else []))
 
     def clear(self) -> Snapshot:
         return self._call("clear")
@@ -276,7 +277,7 @@ def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) ->
 
 
 def test_needs_input_at_start_is_said_with_the_prompt_action(config: Path) -> None:
-    t = make(config, ask_code=lambda serial, name: "123456")
+    t = make(config, ask_code=lambda serial, name, target=None: "123456")
     t.refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT)
     t.app.on_snapshot(t.refresher.snap)
     t.settle()
@@ -313,7 +314,7 @@ def test_switch_to_an_mfa_role_asks_first_and_cancel_does_nothing(config: Path) 
     asked: list[tuple[str, str]] = []
     answer: list[str | None] = ["654321"]
 
-    def ask(serial: str, name: str) -> str | None:
+    def ask(serial: str, name: str, target: str | None = None) -> str | None:
         asked.append((serial, name))
         return answer[0]
 
@@ -467,7 +468,7 @@ def test_the_busy_line_shows_while_a_switch_runs(config: Path) -> None:
 
 
 def test_refresh_of_mfa_role_asks_and_needs_input_is_left_to_the_snapshot(config: Path) -> None:
-    t = make(config, ask_code=lambda s, n: "111222")
+    t = make(config, ask_code=lambda s, n, target=None: "111222")
     t.refresher.snap = fresh("secure")
     t.refresher.fail = MfaRequiredError(profile="secure", mfa_serial="arn")
     t.app.actions.refresh()
@@ -581,7 +582,7 @@ def test_a_signal_stops_the_tray_without_claiming_a_menu_quit(
 def test_a_usable_mfa_session_means_no_prompt(config: Path) -> None:
     asked: list[str] = []
 
-    def ask(serial: str, name: str) -> str | None:
+    def ask(serial: str, name: str, target: str | None = None) -> str | None:
         asked.append(name)
         return "654321"
 
@@ -608,7 +609,7 @@ def test_a_session_that_ended_meanwhile_asks_then(config: Path,
                                                   caplog: pytest.LogCaptureFixture) -> None:
     holder: list[FakeRefresher] = []
 
-    def ask(serial: str, name: str) -> str | None:
+    def ask(serial: str, name: str, target: str | None = None) -> str | None:
         holder[0].fail = None  # the new code starts a new session
         return "909090"
 
@@ -723,7 +724,7 @@ def test_sso_sign_in_is_skipped_once_no_longer_needed(config: Path) -> None:
 
 def test_try_again_after_a_credential_process_refreshes_without_a_prompt(config: Path) -> None:
     asked: list[str] = []
-    t = make(config, ask_code=lambda s, n: asked.append(n) or "123456")
+    t = make(config, ask_code=lambda s, n, target=None: asked.append(n) or "123456")
     t.refresher.snap = fresh("secure", state=RefreshState.NEEDS_INPUT,
                              problem=Problem("process_timeout", "did not answer",
                                              profile="waits", input_kind="process"))

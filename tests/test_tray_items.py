@@ -177,3 +177,118 @@ def test_a_kept_sections_trouble_is_notified_once_naming_it(config: Path) -> Non
     [(title, body, _urgency, _action)] = t.notifier.sent
     assert title == "[second] secure: refresh failed, retrying"
     assert "STS could not be reached" in body
+
+
+# ------------------------------- issue 12: an MFA code for a section kept besides the active role's
+
+SERIAL = "arn:aws:iam::123456789012:mfa/dev"
+
+
+def mfa_wait(target: str = "second") -> Snapshot:
+    from tray.domain.models import RefreshState
+    from tray.domain.problems import Problem
+
+    return fresh("secure", target=target, state=RefreshState.NEEDS_INPUT,
+                 problem=Problem("needs_mfa", "profile 'secure' needs an MFA code",
+                                 profile="secure", input_kind="mfa"))
+
+
+@dataclass
+class WaitingRefresher(FakeRefresher):
+    """``platform`` fresh in [roletray]; ``secure`` (mfa_serial) kept in [second], waiting
+    for a code until ``provide_mfa_code`` gets one (``refuse``: codes AWS refuses)."""
+
+    second: Snapshot = field(default_factory=mfa_wait)
+    refuse: set[str] = field(default_factory=set)
+
+    def snapshots(self) -> list[Snapshot]:
+        return [self.snap, self.second] if self.second.role else [self.snap]
+
+    def snapshot(self, target: str | None = None) -> Snapshot:
+        return self.second if target == "second" and self.second.role else self.snap
+
+    def provide_mfa_code(self, code: str, *, target: str | None = None) -> Snapshot:
+        from tray.domain.errors import MfaRequiredError
+
+        done = self._call("mfa", code, target)
+        if code in self.refuse:  # the section waits for a code again, as the refresher does
+            raise MfaRequiredError(profile="secure", mfa_serial=SERIAL)
+        self.second = fresh("secure", target="second")
+        return done
+
+
+def waiting(config: Path) -> tuple[Tray, WaitingRefresher, list[tuple[str, str, str | None]]]:
+    asked: list[tuple[str, str, str | None]] = []
+    codes = iter(["111111", "222222", "333333"])
+
+    def ask(serial: str, name: str, target: str | None = None) -> str | None:
+        asked.append((serial, name, target))
+        return next(codes)
+
+    t = make(config, ask_code=ask)
+    refresher = WaitingRefresher(snap=fresh())
+    t.app.attach(refresher)
+    t.refresher = refresher
+    return t, refresher, asked
+
+
+def test_a_kept_section_waiting_for_a_code_offers_the_prompt_in_its_submenu(
+        config: Path) -> None:
+    t, refresher, asked = waiting(config)
+    text = t.menu_text()
+    assert "Also kept fresh: secure → [second] · MFA code needed >" in text
+    assert "  Enter MFA code for [second]…" in text.splitlines()  # in that submenu
+    assert "Enter MFA code…" not in text  # the active role needs none
+    t.click("Enter MFA code for [second]…")
+    assert asked == [(SERIAL, "secure", "second")]  # the prompt names the section
+    assert refresher.calls == [("mfa", "111111", "second")]  # that section only
+    assert refresher.threads[0].startswith("tray-action")  # off the GUI thread
+    assert "Enter MFA code for" not in t.menu_text()  # fresh now: nothing to enter
+
+
+def test_a_kept_sections_mfa_notification_has_the_button_for_that_section(
+        config: Path) -> None:
+    t, refresher, asked = waiting(config)
+    t.app.on_snapshot(refresher.snap)
+    t.settle()
+    [(title, body, urgency, action)] = t.notifier.sent
+    assert (title, urgency) == ("[second] secure: MFA code needed", "critical")
+    assert action is not None and action[0] == "Enter MFA code"
+    assert "Click to enter the code." in body and "In a terminal" not in body
+    action[1]()  # clicked, in the notifier's thread
+    t.settle()
+    assert asked == [(SERIAL, "secure", "second")]
+    assert refresher.calls == [("mfa", "111111", "second")]
+
+
+def test_a_refused_code_for_a_kept_section_is_asked_again_from_the_menu(
+        config: Path, caplog: pytest.LogCaptureFixture) -> None:
+    t, refresher, asked = waiting(config)
+    refresher.refuse = {"111111"}
+    with caplog.at_level("INFO"):
+        t.click("Enter MFA code for [second]…")
+    assert refresher.calls == [("mfa", "111111", "second")]  # never twice with one code
+    assert len(asked) == 1  # no prompt of its own accord: a device locks after a few
+    assert "refresh of [second] with the MFA code failed" in caplog.text
+    assert "111111" not in caplog.text
+    t.click("Enter MFA code for [second]…")  # still offered: asked again
+    assert refresher.calls[-1] == ("mfa", "222222", "second") and len(asked) == 2
+
+
+def test_a_section_no_longer_kept_asks_nothing(config: Path) -> None:
+    t, refresher, asked = waiting(config)
+    item = t.item("Enter MFA code for [second]…")
+    refresher.second = Snapshot(now=NOW)  # removed meanwhile (`roletray clear --target`)
+    assert item.action is not None
+    item.action()
+    t.settle()
+    assert asked == [] and refresher.calls == []
+
+
+def test_the_prompt_names_the_section_and_its_role() -> None:
+    from tray.ui import prompt
+
+    assert prompt.title("secure") == "roletray: MFA code"
+    assert prompt.title("secure", "second") == "roletray: MFA code for [second] (secure)"
+    assert "profile 'secure', kept fresh in [second]" in prompt._message(SERIAL, "secure",
+                                                                         "second")

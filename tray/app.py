@@ -25,7 +25,7 @@ from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control
 from tray.platform import keyring_watch, stop_signals
-from tray.serve.keeper import ServedKeeper
+from tray.serve.keeper import instance_keeper
 from tray.state import make_private_dirs
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,7 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     # the same source and device, and the other way round.
     mfa = MfaKeeper(ctx, enabled=True)
     refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa)
-    keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child,
-                          source_fn=worker.source_session_in_child, mfa=mfa)
+    keeper = instance_keeper(ctx, scheduler, mfa=mfa)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:

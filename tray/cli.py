@@ -766,7 +766,9 @@ def _tty_mfa_code(profile: str, root: Root, *, serial: str | None = None,
 def cmd_serve(args: argparse.Namespace, root: Root) -> int:
     from tray.serve import foreground
 
-    return foreground.run(args.profile, root.env)
+    # An MFA role's code is asked here, before the endpoint opens: its callers cannot be.
+    return foreground.run(args.profile, root.env,
+                          ask_code=lambda profile: _tty_mfa_code(profile, root))
 
 
 def cmd_autostart(args: argparse.Namespace, root: Root) -> int:

@@ -272,7 +272,8 @@ class Refresher:
 
     def clear(self, target: str | None = None) -> Snapshot:
         """Stop keeping ``target`` (default: the default target) and remove its section;
-        the other sections stay kept. Returns the default target's snapshot."""
+        the other sections stay kept, and so do the MFA sessions (until they end).
+        Returns the default target's snapshot."""
         self.clear_section(target)
         return self.snapshot()
 
@@ -290,9 +291,9 @@ class Refresher:
                         sec.forget_role()
                     else:
                         del self._sections[target]
-                left = any(s.role is not None for s in self._sections.values())
-            if not left:
-                self._mfa.clear()  # nothing kept any more: the MFA sessions go too
+            # The MFA sessions stay until they end (or the instance quits): they are the
+            # instance's, used by served roles and any section of the same source and
+            # device, and removing a section's keys is not signing out.
             if sec is None:
                 return cleared
             log.info("stopped keeping [%s]%s", target,

@@ -26,21 +26,29 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-AskCode = Callable[[str, str], "str | None"]  # (mfa_serial, profile) -> code; None: cancelled
 Progress = Callable[["str | None"], None]  # "Switching to X…" while busy; None when done
 SsoLogin = Callable[..., Path]  # tray.aws.sso.start_sso_login's signature
 Doctor = Callable[["str | None"], "tuple[str, str]"]  # profile -> (summary, report)
 
 
+class AskCode(Protocol):
+    """Asks a person for the code of ``serial`` for ``profile`` (kept in ``target``, a
+    section besides the active role's, when given); None: cancelled."""
+
+    def __call__(self, serial: str, profile: str, target: str | None = None
+                 ) -> str | None: ...
+
+
 class RefresherPort(Protocol):
     """What the workflows need of ``tray.engine.refresher.Refresher``."""
 
-    def snapshot(self) -> Snapshot: ...
+    def snapshot(self, target: str | None = None) -> Snapshot: ...
     def needs_mfa_code(self, profile: str) -> bool: ...
     def switch(self, profile: str, mfa_code: str | None = None, *,
                target: str | None = None) -> Snapshot: ...
-    def refresh_now(self, mfa_code: str | None = None) -> Snapshot: ...
-    def provide_mfa_code(self, code: str) -> Snapshot: ...
+    def refresh_now(self, mfa_code: str | None = None, *,
+                    target: str | None = None) -> Snapshot: ...
+    def provide_mfa_code(self, code: str, *, target: str | None = None) -> Snapshot: ...
     def clear(self, target: str | None = None) -> Snapshot: ...
 
 
@@ -147,7 +155,7 @@ class RoleService:
     def _profile(self, name: str | None) -> RoleProfile | None:
         return self.profiles.get()[0].get(name) if name else None
 
-    def _asker(self, name: str) -> Callable[[], str | None]:
+    def _asker(self, name: str, target: str | None = None) -> Callable[[], str | None]:
         def ask() -> str | None:
             profile = self._profile(name)
             if profile is None or not profile.mfa_serial:
@@ -156,7 +164,7 @@ class RoleService:
                 log.info("an MFA prompt is already open")
                 return None
             try:
-                return self._ask_code(profile.mfa_serial, name)
+                return self._ask_code(profile.mfa_serial, name, target)
             finally:
                 self._prompt_lock.release()
         return ask
@@ -199,16 +207,35 @@ class RoleService:
         self._busy("Refreshing…", lambda: self.refresher.refresh_now(mfa_code=code))
         return Done.DONE
 
-    def enter_mfa_code(self) -> Done:
-        """"Enter MFA code…": ask, then refresh with it (a plain refresh without MFA)."""
-        name = self.refresher.snapshot().role
+    def enter_mfa_code(self, target: str | None = None) -> Done:
+        """"Enter MFA code…": ask, then refresh with it (a plain refresh without MFA).
+
+        ``target``: a section kept besides the active role's ("Enter MFA code for
+        [NAME]…"); the prompt names it, and the code refreshes that section only. The MFA
+        session the code starts is the instance's, for every role that can use it. A
+        refused code is not tried again: the section waits for a code as before, and the
+        menu and notification ask again, as for the active role."""
+        if target is None:
+            name = self.refresher.snapshot().role
+        else:
+            snap = self.refresher.snapshot(target)
+            if snap.target != target or snap.role is None:
+                log.info("[%s] is no longer kept: no MFA code asked", target)
+                return Done.NOT_NEEDED
+            name = snap.role
         profile = self._profile(name)
         if name is None or profile is None or not profile.mfa_serial:
-            return self.refresh()
-        code = self._asker(name)()
+            if target is None:
+                return self.refresh()
+            self._busy(f"Refreshing [{target}]…",
+                       lambda: self.refresher.refresh_now(target=target))
+            return Done.DONE
+        code = self._asker(name, target)()
         if code is None:
             return Done.CANCELLED
-        self._busy("Refreshing…", lambda: self.refresher.provide_mfa_code(code))
+        where = "" if target is None else f" [{target}]"
+        self._busy(f"Refreshing{where}…",
+                   lambda: self.refresher.provide_mfa_code(code, target=target))
         return Done.DONE
 
     def retry(self) -> Done:

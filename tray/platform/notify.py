@@ -312,7 +312,9 @@ def choose_notifier(*, env: Mapping[str, str], platform: str | None = None,
 class Notification:
     """What to tell the user. ``action`` offers a button: ``"mfa"`` "Enter MFA code",
     ``"sso"`` "Sign in" (to AWS SSO), ``"diagnose"`` "Diagnose" (the doctor's report,
-    with AWS's own words); the tray maps each to the menu item's handler."""
+    with AWS's own words); the tray maps each to the menu item's handler. ``target``: the
+    section kept besides the active role's that an "mfa" button answers (None: the
+    active role's)."""
 
     kind: str
     title: str
@@ -320,6 +322,7 @@ class Notification:
     urgency: Urgency = "normal"
     action: str | None = None
     profile: str | None = None  # the profile the action is about, when not the active role
+    target: str | None = None  # the kept section an "mfa" button gives the code to
 
 
 MFA_ACTION = "mfa"
@@ -465,9 +468,9 @@ class NotificationPolicy:
     nothing; recovery is announced only after a problem was.
 
     ``section``: the policy speaks for a section kept besides the active role's: its
-    titles name it, it offers no MFA or SSO button (those answer the active role: the
-    body says what to run instead), and a switch or removal (a person's own doing) is
-    not news.
+    titles name it, its MFA button names it (``Notification.target``: the tray asks the
+    code for that section), it offers no SSO button (the sign-in answers the active
+    role), and a switch or removal (a person's own doing) is not news.
     """
 
     tz: tzinfo | None = None
@@ -514,8 +517,10 @@ class NotificationPolicy:
             return note
         if note.kind in ("switch", "stopped"):
             return None
+        mfa = note.action == MFA_ACTION
         return replace(note, title=f"[{self.section}] {note.title}",
-                       action=note.action if note.action == DIAGNOSE_ACTION else None)
+                       action=note.action if mfa or note.action == DIAGNOSE_ACTION else None,
+                       target=self.section if mfa else None)
 
     def _decide(self, old: Snapshot, new: Snapshot) -> Notification | None:
         role = new.role or "?"
@@ -575,7 +580,7 @@ class NotificationPolicy:
             self._warned.add((new.role, new.expiration))
             return Notification("expiring", f"{role}: keys expire soon",
                                 f"The keys {self._expiry(new)} and cannot be renewed "
-                                f"by themselves: {reason}.{self._terminal_hint(new)}",
+                                f"by themselves: {reason}.",
                                 "critical", action=input_action(new))
         return None
 
@@ -604,17 +609,8 @@ class NotificationPolicy:
                     "a new code keeps the keys fresh after that.")
         elif exp:
             body += f" They {exp}."
-        ask = self._terminal_hint(new) if self.section else " Click to enter the code."
-        return Notification("needs-input", f"{role}: MFA code needed", body + ask,
-                            "critical", action=MFA_ACTION)
-
-    def _terminal_hint(self, new: Snapshot) -> str:
-        """For a kept section that waits for an MFA code: where to give it (the buttons and
-        the menu's "Enter MFA code…" answer the active role)."""
-        if self.section is None or input_action(new) != MFA_ACTION:
-            return ""
-        return f" In a terminal, run `roletray assume {new.role} --target {new.target}`."
-
+        return Notification("needs-input", f"{role}: MFA code needed",
+                            body + " Click to enter the code.", "critical", action=MFA_ACTION)
 
 
 @dataclass

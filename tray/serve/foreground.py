@@ -9,6 +9,10 @@ The token lives in that file (0600, in the private runtime folder), never in arg
 the environment or the output. Keys come from the running tray or daemon (its served
 roles, kept in memory) when one runs, else from a keeper in this process; either way
 the AssumeRole runs in the worker child, so this process never loads botocore.
+
+A role with ``mfa_serial`` is asked its code here, on the terminal, before the endpoint
+opens (its callers cannot be asked): the MFA session that code starts is kept
+(``MfaKeeper``), so the role is refreshed without a code until the session ends.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from tray.domain.errors import MfaRequiredError
 from tray.domain.models import TempCredentials, parse_iso_utc, utcnow
 from tray.engine import actions, worker
 from tray.engine.scheduler import ApsScheduler
 from tray.instance import control
 from tray.platform import stop_signals
 from tray.serve.container import ContainerEndpoint
-from tray.serve.keeper import ServedKeeper
+from tray.serve.keeper import ServedKeeper, instance_keeper
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +51,18 @@ def write_token(folder: Path) -> tuple[Path, str]:
     return path, token
 
 
-def key_source(ctx: actions.Context, keeper: ServedKeeper) -> Callable[[str], TempCredentials]:
+KeysFor = Callable[..., TempCredentials]  # (profile, mfa_code=None) -> keys
+
+
+def key_source(ctx: actions.Context, keeper: ServedKeeper) -> KeysFor:
     """The running instance's served keys when one runs, else this process's keeper."""
     sock = control.socket_path(ctx.paths)
 
-    def keys_for(profile: str) -> TempCredentials:
-        reply = control.send("credentials", {"profile": profile}, path=sock)
+    def keys_for(profile: str, mfa_code: str | None = None) -> TempCredentials:
+        reply = control.send("credentials", {"profile": profile, "mfa_code": mfa_code},
+                             path=sock)
         if reply is None:
-            return keeper.credentials(profile)
+            return keeper.credentials(profile, mfa_code)
         from tray.domain import wire
 
         wire.raise_for(reply)
@@ -64,23 +73,42 @@ def key_source(ctx: actions.Context, keeper: ServedKeeper) -> Callable[[str], Te
     return keys_for
 
 
-def run(profile: str, env: Mapping[str, str]) -> int:
+def first_keys(profile: str, keys_for: KeysFor, ask_code: Callable[[str], str]) -> None:
+    """An MFA role's first keys, asking ``ask_code(profile)`` only when no MFA session can
+    be used (the running instance's, or one this process keeps)."""
+    try:
+        keys_for(profile)
+    except MfaRequiredError:
+        keys_for(profile, ask_code(profile))
+
+
+def run(profile: str, env: Mapping[str, str], *,
+        ask_code: Callable[[str], str] | None = None) -> int:
     """Serve ``profile`` until SIGINT or SIGTERM; the token file is removed on the way out.
 
-    One profile: a process reads one ``AWS_CONTAINER_CREDENTIALS_FULL_URI``.
+    One profile: a process reads one ``AWS_CONTAINER_CREDENTIALS_FULL_URI``. ``ask_code``:
+    how to ask for an MFA code (the terminal), for a role with ``mfa_serial``.
     """
     from tray.awsfiles import awsconfig
 
     ctx = actions.Context.from_env(env)
-    awsconfig.get_role_profile(  # refused before anything starts
+    role = awsconfig.get_role_profile(  # refused before anything starts
         profile, ctx.config_path, credentials_path=ctx.credentials_path, home=ctx.paths.home)
     scheduler = ApsScheduler()
-    keeper = ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child)
+    keeper = instance_keeper(ctx, scheduler)
+    keys_for = key_source(ctx, keeper)
+    scheduler.start()
+    try:
+        if role.mfa_serial and ask_code is not None:
+            first_keys(profile, keys_for, ask_code)  # before Ctrl-C is taken over
+    except BaseException:
+        scheduler.shutdown(wait=False)
+        worker.terminate_children()
+        raise
     token_path, token = write_token(ctx.paths.runtime_dir)
-    endpoint = ContainerEndpoint(key_source(ctx, keeper), {profile}, token, now=utcnow)
+    endpoint = ContainerEndpoint(keys_for, {profile}, token, now=utcnow)
     with stop_signals.blocked_until_stop() as rsock:
         try:
-            scheduler.start()
             endpoint.start()
             print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={endpoint.url_for(profile)}")
             print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token_path}", flush=True)

@@ -204,6 +204,20 @@ class ServedKeeper:
                 self._schedule(served, plan.refresh_at)
 
 
+def instance_keeper(ctx: actions.Context, scheduler: Scheduler, *,
+                    mfa: MfaKeeper | None = None) -> ServedKeeper:
+    """The served roles of a process that keeps keys for others: a running tray or
+    daemon (``app.running_instance``, whose refresher shares ``mfa``) or ``roletray
+    serve`` on its own (``mfa`` None: MFA sessions of its own). AssumeRole and keyring
+    sessions run in the worker child, so the process never loads botocore; MFA sessions
+    are kept, so a served MFA role asks one code per session, not per AssumeRole."""
+    from tray.engine import worker
+
+    return ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child,
+                        source_fn=worker.source_session_in_child,
+                        mfa=mfa if mfa is not None else MfaKeeper(ctx, enabled=True))
+
+
 def _label(key: _Key) -> str:
     """``platform`` for a role, ``source:default`` for a source (logs, job ids)."""
     kind, name = key

@@ -78,6 +78,8 @@ class MenuActions:
 
     switch: Callable[[str], None] = lambda name: None
     enter_mfa: Callable[[], None] = _noop
+    # "Enter MFA code for [NAME]…": a section kept besides the active role's (its target)
+    enter_mfa_for: Callable[[str], None] = lambda target: None
     sso_login: Callable[[], None] = _noop  # "Sign in to AWS SSO…": the input profile
     retry: Callable[[], None] = _noop  # "Try again": after answering a credential process
     refresh: Callable[[], None] = _noop
@@ -270,14 +272,18 @@ def own_target(profile: str) -> str:
 
 def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: datetime,
                tz: tzinfo | None, actions: MenuActions, relative: bool = True) -> list[MenuNode]:
-    """The sections kept fresh besides the active role's, each with its own state and a
-    way to stop keeping it; and the way to add one for a role."""
+    """The sections kept fresh besides the active role's, each with its own state, the MFA
+    prompt for it while it waits for a code, and a way to stop keeping it; and the way to
+    add one for a role."""
     nodes: list[MenuNode] = []
     for s in kept:
         line = _state_line(s)
         children = [*identity_nodes(s, now, tz, relative=relative)[1:]]
         if s.problem is not None:
             children.append(_info("⚠ " + _one_line(problem_line(s.problem))))
+        if needs_mfa(s):
+            children.append(MenuNode(f"Enter MFA code for [{s.target}]…",
+                                     partial(actions.enter_mfa_for, s.target)))
         children += role_tools(s, s.now or now, actions)
         children.append(MenuNode(f"Stop keeping [{s.target}] fresh (remove keys)",
                                  partial(actions.unkeep, s.target)))

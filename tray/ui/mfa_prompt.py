@@ -27,10 +27,13 @@ class MfaPrompts:
         self._open: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
 
-    def ask(self, serial: str, profile: str) -> str | None:
-        """The six digits typed; None when cancelled, closed or left open too long."""
+    def ask(self, serial: str, profile: str, target: str | None = None) -> str | None:
+        """The six digits typed; None when cancelled, closed or left open too long.
+        ``target``: the kept section the code is for (the prompt's title names it)."""
+        where = ["--target", target] if target else []
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tray.ui.prompt", "--serial", serial, "--profile", profile],
+            [sys.executable, "-m", "tray.ui.prompt", "--serial", serial, "--profile", profile,
+             *where],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=self.env)
         with self._lock:

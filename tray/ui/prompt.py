@@ -7,7 +7,8 @@ the code is never in an argument list) and exits 0; Cancel, Escape or closing
 the window exits 1 with nothing printed; no toolkit exits 2. GTK 3 when
 PyGObject is there, else tkinter (``ROLETRAY_PROMPT_TOOLKIT=tk`` forces it).
 
-It is opened only when the user asks: the tray's "Enter MFA code…" item, the
+It is opened only when the user asks: the tray's "Enter MFA code…" item (or "… for [NAME]…"
+with `--target NAME` for a section kept besides the active role's: the title names it), the
 notification's button, or choosing a role that needs a code.
 """
 
@@ -23,12 +24,21 @@ TITLE = "roletray: MFA code"
 CODE_RE = re.compile(r"^\d{6}$")
 
 
-def _message(serial: str, profile: str | None) -> str:
+def title(profile: str | None, target: str | None = None) -> str:
+    """The window's title: a section kept besides the active role's is named with its role."""
+    if not target:
+        return TITLE
+    return f"{TITLE} for [{target}]" + (f" ({profile})" if profile else "")
+
+
+def _message(serial: str, profile: str | None, target: str | None = None) -> str:
     who = f"profile '{profile}'" if profile else "this role"
+    if target:
+        who += f", kept fresh in [{target}]"
     return f"Enter the 6-digit code of your MFA device for {who}.\n{serial}"
 
 
-def ask_gtk(serial: str, profile: str | None) -> str | None:
+def ask_gtk(serial: str, profile: str | None, target: str | None = None) -> str | None:
     import gi
 
     gi.require_version("Gtk", "3.0")
@@ -36,7 +46,7 @@ def ask_gtk(serial: str, profile: str | None) -> str | None:
 
     if not Gtk.init_check()[0]:
         raise RuntimeError("GTK could not open the display")
-    dialog = Gtk.Dialog(title=TITLE)
+    dialog = Gtk.Dialog(title=title(profile, target))
     dialog.set_keep_above(True)
     dialog.set_position(Gtk.WindowPosition.CENTER)
     dialog.set_default_size(360, -1)
@@ -47,7 +57,7 @@ def ask_gtk(serial: str, profile: str | None) -> str | None:
     box = dialog.get_content_area()
     box.set_spacing(8)
     box.set_border_width(12)
-    label = Gtk.Label(label=_message(serial, profile))
+    label = Gtk.Label(label=_message(serial, profile, target))
     label.set_xalign(0)
     label.set_selectable(False)
     entry = Gtk.Entry()
@@ -87,14 +97,14 @@ def ask_gtk(serial: str, profile: str | None) -> str | None:
     return code
 
 
-def ask_tk(serial: str, profile: str | None) -> str | None:
+def ask_tk(serial: str, profile: str | None, target: str | None = None) -> str | None:
     import tkinter as tk
 
     root = tk.Tk()
-    root.title(TITLE)
+    root.title(title(profile, target))
     root.attributes("-topmost", True)
     result: list[str] = []
-    tk.Label(root, text=_message(serial, profile), justify="left").pack(padx=12, pady=(12, 6),
+    tk.Label(root, text=_message(serial, profile, target), justify="left").pack(padx=12, pady=(12, 6),
                                                                        anchor="w")
     var = tk.StringVar()
     entry = tk.Entry(root, textvariable=var, width=8)
@@ -134,17 +144,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 description="Ask for an MFA code; print it on stdout.")
     p.add_argument("--serial", required=True, help="the MFA device's ARN (shown, not secret)")
     p.add_argument("--profile", help="the role profile that needs the code")
+    p.add_argument("--target", help="the section it is kept fresh in, when not the "
+                   "active role's (the title names it)")
     args = p.parse_args(argv)
     toolkit = os.environ.get("ROLETRAY_PROMPT_TOOLKIT", "")
     code: str | None
     try:
         if toolkit != "tk":
             try:
-                code = ask_gtk(args.serial, args.profile)
+                code = ask_gtk(args.serial, args.profile, args.target)
             except (ImportError, ValueError):
-                code = ask_tk(args.serial, args.profile)
+                code = ask_tk(args.serial, args.profile, args.target)
         else:
-            code = ask_tk(args.serial, args.profile)
+            code = ask_tk(args.serial, args.profile, args.target)
     except Exception as e:  # noqa: BLE001 - no toolkit, no display
         print(f"roletray prompt: cannot open a dialog ({e.__class__.__name__}: {e})",
               file=sys.stderr)

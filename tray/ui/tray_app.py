@@ -31,7 +31,7 @@ from typing import Any
 from tray.domain.errors import NeedsInputError, RoletrayError
 from tray.domain.models import Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
-from tray.engine.roles import ProfileCache, RoleService, StepFailed, run_doctor_in_child
+from tray.engine.roles import AskCode, ProfileCache, RoleService, StepFailed, run_doctor_in_child
 from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
 from tray.platform import desktop_open, signin_page
@@ -121,7 +121,7 @@ class Services:
     """
 
     notifier: Notifier | None = None
-    ask_code: Callable[[str, str], str | None] | None = None  # (serial, profile) -> code
+    ask_code: AskCode | None = None  # (serial, profile, target) -> code
     sso_login: Callable[..., Path] = start_sso_login
     open_path: Callable[[Path], None] | None = None
     open_url: Callable[[str], None] | None = None  # a bearer URL: to the browser alone
@@ -193,6 +193,7 @@ class TrayApp:
         self.actions = MenuActions(
             switch=lambda name: self._work(self._switch, name),
             enter_mfa=lambda: self._work(self._enter_mfa),
+            enter_mfa_for=lambda target: self._work(self._enter_mfa, target),
             sso_login=lambda: self._work(self._sso_sign_in),
             retry=lambda: self._work(self._retry),
             refresh=lambda: self._work(self._refresh),
@@ -434,10 +435,12 @@ class TrayApp:
 
     def notify(self, note: Notification) -> None:
         """Send a notification from the notify worker (D-Bus calls may take a moment)."""
-        action = None
+        action: tuple[str, Callable[[], None]] | None = None
         # Clicked in the notifier's thread: queued with the other role changes, and the
         # same handler as the menu item.
-        if note.action == MFA_ACTION:
+        if note.action == MFA_ACTION and note.target is not None:  # a kept section's
+            action = (MFA_ACTION_LABEL, partial(self.actions.enter_mfa_for, note.target))
+        elif note.action == MFA_ACTION:
             action = (MFA_ACTION_LABEL, self.actions.enter_mfa)
         elif note.action == SSO_ACTION:
             action = (SSO_ACTION_LABEL, self.actions.sso_login)
@@ -503,11 +506,14 @@ class TrayApp:
         except RoletrayError as e:
             log.info("refresh from the menu failed: %s", e)
 
-    def _enter_mfa(self) -> None:
+    def _enter_mfa(self, target: str | None = None) -> None:
+        """"Enter MFA code…" (the active role's), or "… for [NAME]…" (a kept section's)."""
         try:
-            self._service().enter_mfa_code()
+            self._service().enter_mfa_code(target)
         except RoletrayError as e:
-            log.info("refresh with the MFA code failed: %s", e)
+            # The section waits for a code again: its menu item and notification ask.
+            log.info("refresh%s with the MFA code failed: %s",
+                     f" of [{target}]" if target else "", e)
 
     def _retry(self) -> None:
         try:
