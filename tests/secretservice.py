@@ -1,10 +1,12 @@
 """A real Secret Service for tests: a private D-Bus bus and gnome-keyring-daemon.
 
     service = start(env, workdir)      # env: the test's HOME, XDG_* folders
-    service.env                        # env + DBUS_SESSION_BUS_ADDRESS, for subprocesses
+    service.env                        # env - DROP + DBUS_SESSION_BUS_ADDRESS, for subprocesses
     service.items()                    # (label, attributes, secret) of every item
     service.lock()                     # lock the login collection (a screen lock)
     service.unlock()                   # a restarted daemon, password on stdin
+    service.name_owned()               # does anybody own org.freedesktop.secrets?
+    start_bus(env, workdir)            # the bus alone, nobody on it
     service.stop()                     # both processes, by PID
 
 In pytest, the ``secret_service`` fixture (tests/conftest.py) is this, with the
@@ -102,6 +104,14 @@ class SecretService:
         _wait_name(self, owned=False, action=lambda: _end(old))
         _wait_name(self, owned=True, action=self._start_daemon)
         assert not self.is_locked()
+
+    def name_owned(self) -> bool:
+        """Does anybody own the Secret Service's bus name? (Only the bus is asked.)"""
+        from jeepney import message_bus
+        from jeepney.io.blocking import Proxy
+
+        with self.connection() as conn:
+            return bool(Proxy(message_bus, conn).NameHasOwner(SECRETS_NAME)[0])
 
     def is_locked(self) -> bool:
         import secretstorage

@@ -272,6 +272,7 @@ def test_no_secret_service_on_the_bus_or_no_bus_is_no_answer(tmp_path: Path) -> 
     bus = secretservice.start_bus(os.environ, tmp_path, machine_services=True)
     try:
         assert keyring_watch.SecretServiceLock(bus.address).locked() is None
+        assert not bus.name_owned()  # the look started nobody
     finally:
         bus.stop()
     gone = keyring_watch.SecretServiceLock(f"unix:path={tmp_path / 'no-bus'}")
