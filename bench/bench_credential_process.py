@@ -14,7 +14,7 @@ Whole processes, medians of N runs, interleaved so each sees the same machine lo
 - ours, keyring-held source: ``roletray credential-process --source default``, answered
   by the same daemon from memory (an ``sts:GetSessionToken`` session of the keys it
   holds). The keys live in a real Secret Service (a private D-Bus session bus and
-  gnome-keyring-daemon, tests/keyringd.py), put there as ``keys import`` leaves them:
+  gnome-keyring-daemon, tests/secretservice.py), put there as ``keys import`` leaves them:
   the config's [default] holds roletray's ``--source`` line and the credentials file no
   keys. The keyring is read only by the first call (the daemon's worker reads it and
   runs GetSessionToken; that call is timed once, on its own row); the median is of the
@@ -39,7 +39,6 @@ from tray.instance import control
 from tray.paths import Paths
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))  # the private Secret Service (keyringd)
 
 PEER = Path("/work/peers/aec/bin/aws-export-credentials")
 TARGET_MS = 60.0
@@ -68,13 +67,18 @@ def _move_keys_to_keyring(folder: Path, env: dict[str, str],
                           services: list[Any]) -> str | None:
     """What ``roletray keys import default`` leaves: the keys in the keyring, roletray's
     line in [default], no keys in the file. Returns why not (the rows say it), or None."""
-    from keyringd import SecretService, available
+    sys.path.insert(0, str(HERE.parent))  # the tests' private Secret Service
+    from tests import secretservice
 
-    if not available():
-        return "needs dbus-daemon and gnome-keyring-daemon"
-    service = SecretService(folder / "home").start()
+    why = secretservice.missing()
+    if why:
+        return why
+    workdir = folder / "secret-service"
+    workdir.mkdir()
+    service = secretservice.start(env, workdir)
     services.append(service)  # stopped by the caller
-    env.update(service.env)
+    env.clear()
+    env.update(service.env)  # the sandbox's, on the service's bus, no desktop variables
     aws = folder / "home" / ".aws"
     keys = dict(line.split(" = ", 1) for line in
                 (aws / "credentials").read_text().splitlines() if " = " in line)

@@ -155,13 +155,24 @@ def aws(moto_url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> I
 
 
 @pytest.fixture
-def secret_service(isolated_env: Path, tmp_path: Path) -> Iterator[secretservice.SecretService]:
-    """A real Secret Service (gnome-keyring-daemon on a private D-Bus bus), its login
-    keyring unlocked, in this test's HOME; ``.env`` is the environment for the
-    processes that use it. Skipped when the programs are not installed."""
+def secret_service(isolated_env: Path, tmp_path: Path,
+                   monkeypatch: pytest.MonkeyPatch) -> Iterator[secretservice.SecretService]:
+    """A real Secret Service (tests/secretservice.py: gnome-keyring-daemon on a private
+    D-Bus bus), its login keyring unlocked, in this test's HOME. This process's
+    environment points at its bus (``DBUS_SESSION_BUS_ADDRESS``; the desktop's variables
+    in ``secretservice.DROP`` removed), so ``keyring`` here and the subprocesses given
+    ``os.environ`` use it. Stopped after the test; skipped when the programs are not
+    installed."""
     why = secretservice.missing()
     if why:
         pytest.skip(f"no Secret Service for the keyring tests: {why}")
-    service = secretservice.start(os.environ, tmp_path)
-    yield service
-    service.stop()
+    workdir = tmp_path / "secret-service"
+    workdir.mkdir()
+    service = secretservice.start(os.environ, workdir)
+    try:
+        for var in secretservice.DROP:
+            monkeypatch.delenv(var, raising=False)
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", service.address)
+        yield service
+    finally:
+        service.stop()

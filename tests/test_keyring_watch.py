@@ -3,7 +3,7 @@
 The refresher asks ``keyring_locked`` (``tray.platform.keyring_watch``: the Secret
 Service's default collection over D-Bus) on its tick, only while a keyring wait is on.
 Timing is a FakeClock and a FakeScheduler's tick; the last tests use a real Secret
-Service on a private bus (tests/keyringd.py), moto's server and the worker child.
+Service on a private bus (tests/secretservice.py), moto's server and the worker child.
 """
 
 from __future__ import annotations
@@ -14,17 +14,16 @@ import random
 import re
 import socket
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import keyringd
 import pytest
 from conftest import AwsSandbox
 from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
+from tests import secretservice
 from tray import app
 from tray.awsfiles import credfile
 from tray.domain.errors import KeyringLockedError, MfaRequiredError
@@ -254,51 +253,34 @@ def test_the_app_wires_the_watch_from_its_env(isolated_env: Path) -> None:
 
 # ------------------------------------------------------ a real Secret Service
 
-needs_service = pytest.mark.skipif(not keyringd.available(),
-                                   reason="needs dbus-daemon and gnome-keyring-daemon")
-
-
-@pytest.fixture
-def service(isolated_env: Path, monkeypatch: pytest.MonkeyPatch
-            ) -> Iterator[keyringd.SecretService]:
-    ss = keyringd.SecretService(isolated_env).start()
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", ss.env["DBUS_SESSION_BUS_ADDRESS"])
-    try:
-        yield ss
-    finally:
-        ss.stop()
-
-
-@needs_service
 def test_the_secret_service_says_locked_and_unlocked_without_prompting(
-        service: keyringd.SecretService) -> None:
-    look = keyring_watch.SecretServiceLock(service.env["DBUS_SESSION_BUS_ADDRESS"])
+        secret_service: secretservice.SecretService) -> None:
+    look = keyring_watch.SecretServiceLock(secret_service.address)
     assert look.locked() is False
-    service.lock()
+    secret_service.lock()
     assert look.locked() is True
     assert look.locked() is True  # reading it never unlocks (no prompt was answered)
-    service.unlock()
+    secret_service.unlock()
     assert look.locked() is False
 
 
-@needs_service
 def test_no_secret_service_on_the_bus_or_no_bus_is_no_answer(tmp_path: Path) -> None:
-    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    if secretservice.missing():
+        pytest.skip(secretservice.missing())
+    # The machine's session config: its installed gnome-keyring is a service the bus
+    # would start on a call that allows it; the look's calls do not (no_auto_start).
+    bus = secretservice.start_bus(os.environ, tmp_path, machine_services=True)
     try:
-        assert bus.stdout is not None
-        address = bus.stdout.readline().decode().strip()
-        assert keyring_watch.SecretServiceLock(address).locked() is None
+        assert keyring_watch.SecretServiceLock(bus.address).locked() is None
+        assert not bus.name_owned()  # the look started nobody
     finally:
-        bus.terminate()
-        bus.wait(timeout=5)
+        bus.stop()
     gone = keyring_watch.SecretServiceLock(f"unix:path={tmp_path / 'no-bus'}")
     assert gone.locked() is None
 
 
-@needs_service
 def test_the_daemons_refresh_waits_for_the_unlock_then_runs_by_itself(
-        aws: AwsSandbox, service: keyringd.SecretService,
+        aws: AwsSandbox, secret_service: secretservice.SecretService,
         caplog: pytest.LogCaptureFixture) -> None:
     # What `roletray daemon` composes (app.build_refresher: the worker child reads the
     # keyring, the watch asks the Secret Service), timed by a FakeScheduler's tick.
@@ -314,7 +296,7 @@ def test_the_daemons_refresh_waits_for_the_unlock_then_runs_by_itself(
     first = credfile.read_owned(aws.credentials_path, "roletray")
     assert first is not None
 
-    service.lock()  # a screen lock that locks the keyring
+    secret_service.lock()  # a screen lock that locks the keyring
     with pytest.raises(KeyringLockedError):
         r.refresh_now()
     snap = r.snapshot()
@@ -325,7 +307,7 @@ def test_the_daemons_refresh_waits_for_the_unlock_then_runs_by_itself(
     sched.advance(TICK)
     assert r.snapshot().state is RefreshState.NEEDS_INPUT
 
-    service.unlock()  # `gnome-keyring-daemon --replace --unlock`, password on stdin
+    secret_service.unlock()  # as `gnome-keyring-daemon --replace --unlock` does, headless
     sched.advance(TICK)
     snap = r.snapshot()
     assert snap.state is RefreshState.FRESH and snap.problem is None

@@ -23,23 +23,20 @@ from tray.keys import STEPS
 REPO = Path(__file__).resolve().parent.parent
 
 
-def cli_env(service: secretservice.SecretService, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in secretservice.DROP}
-    return {**env, "DBUS_SESSION_BUS_ADDRESS": service.address, "PYTHONPATH": str(REPO),
-            **extra}
+def cli_env(**extra: str) -> dict[str, str]:
+    # The secret_service fixture pointed os.environ at its bus (and took the desktop's out).
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
 
 
-def roletray(service: secretservice.SecretService, *args: str,
-             **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tray", *args], env=cli_env(service, **extra),
+def roletray(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tray", *args], env=cli_env(**extra),
                           capture_output=True, text=True, timeout=120, check=False,
                           stdin=subprocess.DEVNULL)
 
 
-def run_aws(service: secretservice.SecretService, *args: str
-            ) -> subprocess.CompletedProcess[str]:
+def run_aws(*args: str) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("aws") or str(Path(sys.executable).with_name("aws"))
-    return subprocess.run([exe, *args], env=cli_env(service), capture_output=True, text=True,
+    return subprocess.run([exe, *args], env=cli_env(), capture_output=True, text=True,
                           timeout=120, check=False, stdin=subprocess.DEVNULL)
 
 
@@ -58,7 +55,7 @@ def test_import_moves_the_keys_into_the_secret_service(
         pair: tuple[str, str]) -> None:
     akid, secret = pair
     aws.enforce()
-    out = roletray(secret_service, "keys", "import", "default")
+    out = roletray("keys", "import", "default")
     assert out.returncode == 0, out.stderr
     assert secret not in out.stdout + out.stderr and akid not in out.stdout
     assert akid[-4:] in out.stdout and aws.user_arn("dev") in out.stdout
@@ -72,19 +69,19 @@ def test_import_moves_the_keys_into_the_secret_service(
     assert json.loads(stored) == {"Version": 1, "AccessKeyId": akid, "SecretAccessKey": secret}
 
     # The aws CLI reads the line from the config (it runs it: see the next test).
-    got = run_aws(secret_service, "configure", "get", "credential_process",
+    got = run_aws("configure", "get", "credential_process",
                   "--profile", "default")
     assert got.returncode == 0, got.stderr
     assert is_roletray_source_line(got.stdout.strip()) == "default"
 
-    listed = roletray(secret_service, "keys", "list", "--json")
+    listed = roletray("keys", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [row] = json.loads(listed.stdout)["sources"]
     assert (row["source"], row["in_keyring"], row["config_line"], row["file_has_keys"]) == \
         ("default", True, True, False)
     assert row["backend"] == "SecretService Keyring" and akid not in listed.stdout
 
-    again = roletray(secret_service, "keys", "import", "default")
+    again = roletray("keys", "import", "default")
     assert again.returncode == 0 and "nothing to do" in again.stdout
 
 
@@ -102,8 +99,8 @@ def test_the_aws_cli_runs_the_config_line(aws: AwsSandbox,
         pytest.xfail("`roletray credential-process --source` comes from the `source` "
                      "branch (issue 16's other half); until it is merged the line "
                      "cannot answer")
-    assert roletray(secret_service, "keys", "import", "default").returncode == 0
-    got = run_aws(secret_service, "sts", "get-caller-identity", "--profile", "default",
+    assert roletray("keys", "import", "default").returncode == 0
+    got = run_aws("sts", "get-caller-identity", "--profile", "default",
                   "--output", "json")
     assert got.returncode == 0, got.stderr
     assert json.loads(got.stdout)["Account"] == "123456789012"
@@ -118,7 +115,7 @@ def test_kill_9_at_any_step_leaves_the_keys_somewhere_and_a_rerun_completes(
     os.mkfifo(fifo)
     reader = os.open(fifo, os.O_RDWR)  # ours stays open: reads block, never see EOF
     proc = subprocess.Popen([sys.executable, "-m", "tray", "keys", "import", "default"],
-                            env=cli_env(secret_service, ROLETRAY_TEST_PAUSE_FILE=str(fifo),
+                            env=cli_env(ROLETRAY_TEST_PAUSE_FILE=str(fifo),
                                         ROLETRAY_TEST_PAUSE_AT=step),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL)
@@ -143,7 +140,7 @@ def test_kill_9_at_any_step_leaves_the_keys_somewhere_and_a_rerun_completes(
     assert in_file == (step != "file")
     assert ("credential_process" in aws.config_path.read_text()) == (step in ("config", "file"))
 
-    rerun = roletray(secret_service, "keys", "import", "default")
+    rerun = roletray("keys", "import", "default")
     assert rerun.returncode == 0, rerun.stderr
     assert akid not in aws.credentials_path.read_text()
     [(_, _, stored)] = ours(secret_service)
@@ -155,15 +152,15 @@ def test_export_restores_and_remove_refuses_until_then(
         pair: tuple[str, str]) -> None:
     akid, secret = pair
     config_before = aws.config_path.read_text()
-    assert roletray(secret_service, "keys", "import", "default").returncode == 0
+    assert roletray("keys", "import", "default").returncode == 0
 
-    refused = roletray(secret_service, "keys", "remove", "default")
+    refused = roletray("keys", "remove", "default")
     assert refused.returncode == 2
     assert "export default` first, or --force" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert len(ours(secret_service)) == 1
 
-    out = roletray(secret_service, "keys", "export", "default")
+    out = roletray("keys", "export", "default")
     assert out.returncode == 0, out.stderr
     assert "`roletray keys remove default` forgets them" in out.stdout
     assert secret not in out.stdout
@@ -172,10 +169,10 @@ def test_export_restores_and_remove_refuses_until_then(
     assert aws.config_path.read_text() == config_before
     assert len(ours(secret_service)) == 1  # export leaves the item
 
-    gone = roletray(secret_service, "keys", "remove", "default")
+    gone = roletray("keys", "remove", "default")
     assert gone.returncode == 0, gone.stderr
     assert ours(secret_service) == []
-    listed = roletray(secret_service, "keys", "list")
+    listed = roletray("keys", "list")
     assert "roletray holds no keys" in listed.stdout
 
 
@@ -184,7 +181,7 @@ def test_a_locked_keyring_moves_nothing_and_says_how_to_unlock(
         pair: tuple[str, str]) -> None:
     secret_service.lock()
     files = aws.credentials_path.read_text(), aws.config_path.read_text()
-    out = roletray(secret_service, "keys", "import", "default")
+    out = roletray("keys", "import", "default")
     assert out.returncode == 2
     [line] = out.stderr.strip().splitlines()
     assert "the OS keyring holding the keys of 'default' is locked" in line
@@ -198,7 +195,7 @@ def test_no_keyring_backend_moves_nothing(aws: AwsSandbox,
                                           secret_service: secretservice.SecretService,
                                           pair: tuple[str, str], tmp_path: Path) -> None:
     files = aws.credentials_path.read_text(), aws.config_path.read_text()
-    out = roletray(secret_service, "keys", "import", "default",
+    out = roletray("keys", "import", "default",
                    DBUS_SESSION_BUS_ADDRESS=f"unix:path={tmp_path}/no-bus")
     assert out.returncode == 2
     [line] = out.stderr.strip().splitlines()

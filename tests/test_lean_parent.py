@@ -14,9 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keyringd
-import pytest
-from test_source_keyring_e2e import keyring_world, service  # noqa: F401 (a fixture)
+from test_source_keyring_e2e import keyring_world
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,9 +82,8 @@ def test_a_one_shot_assume_still_works_without_filelock_or_boto3(aws) -> None:  
     assert not [m for m in doc["loaded"] if m.split(".")[0] in ("boto3", "filelock")]
 
 
-@pytest.mark.skipif(not keyringd.available(), reason="needs a Secret Service to start")
 def test_a_running_instance_serves_a_keyring_source_without_loading_keyring(
-        aws, service) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+        aws, secret_service) -> None:  # type: ignore[no-untyped-def]
     # The session of a keyring-held source is made in the worker child, which reads
     # the keyring (a real Secret Service on a private bus) with the parent's env.
     keyring_world(aws)

@@ -1,5 +1,5 @@
 """A keyring-held source end to end: a real Secret Service (a private D-Bus session bus
-and gnome-keyring-daemon, tests/keyringd.py), moto's server, the aws CLI and roletray
+and gnome-keyring-daemon, tests/secretservice.py), moto's server, the aws CLI and roletray
 as separate processes.
 
 The keys go into the keyring with ``SecretStore.put`` (``keys import`` is tested on its
@@ -15,32 +15,19 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import AwsSandbox
-from keyringd import SecretService, available
 from stsproxy import StsProxy
 from test_credential_process import roletray_on_path, run_aws  # noqa: F401
 from test_daemon import spawn  # noqa: F401 (a fixture)
 
+from tests.secretservice import SecretService
 from tray.platform.secret_store import SecretStore, StoredKeys
 
-pytestmark = pytest.mark.skipif(not available(), reason="needs dbus-daemon and "
-                                                        "gnome-keyring-daemon")
 REPO = Path(__file__).resolve().parent.parent
 LINE = "roletray credential-process --source default"
-
-
-@pytest.fixture
-def service(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SecretService]:
-    ss = SecretService(isolated_env).start()
-    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", ss.env["DBUS_SESSION_BUS_ADDRESS"])
-    try:
-        yield ss
-    finally:
-        ss.stop()
 
 
 def store() -> SecretStore:
@@ -73,7 +60,7 @@ def credproc(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedPr
 
 
 def test_the_aws_cli_and_roletray_use_the_keyring_keys_never_handing_them_out(
-        aws: AwsSandbox, service: SecretService, roletray_on_path: Path) -> None:  # noqa: F811
+        aws: AwsSandbox, secret_service: SecretService, roletray_on_path: Path) -> None:  # noqa: F811
     akid, secret = keyring_world(aws)
     out = credproc("--source", "default")
     assert out.returncode == 0 and out.stderr == "", out.stderr
@@ -102,7 +89,7 @@ def test_the_aws_cli_and_roletray_use_the_keyring_keys_never_handing_them_out(
 
 
 def test_a_daemon_serves_repeated_source_calls_with_one_get_session_token(
-        aws: AwsSandbox, service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+        aws: AwsSandbox, secret_service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     akid, secret = keyring_world(aws)
     with StsProxy(aws.url) as proxy:
         d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url})
@@ -123,20 +110,18 @@ def test_a_daemon_serves_repeated_source_calls_with_one_get_session_token(
 
 
 def test_a_locked_keyring_is_a_clear_error_and_a_needs_input_state(
-        aws: AwsSandbox, service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+        aws: AwsSandbox, secret_service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     keyring_world(aws)
-    service.lock()
+    secret_service.lock()
     alone = credproc("--source", "default")
     assert (alone.returncode, alone.stdout) == (2, "")
     assert len(alone.stderr.splitlines()) == 1 and "locked" in alone.stderr
 
-    service.stop()  # a fresh, unlocked keyring for the daemon's first refresh
-    service.start()
-    os.environ["DBUS_SESSION_BUS_ADDRESS"] = service.env["DBUS_SESSION_BUS_ADDRESS"]
+    secret_service.unlock()  # unlocked for the daemon's first refresh
     d = spawn(dict(os.environ))
     d.wait_ready()
     assert roletray("assume", "platform").returncode == 0  # through the daemon's worker
-    service.lock()
+    secret_service.lock()
     served = credproc("--source", "default")
     assert (served.returncode, served.stdout) == (2, "") and "locked" in served.stderr
     refresh = roletray("refresh")
@@ -150,7 +135,7 @@ def test_a_locked_keyring_is_a_clear_error_and_a_needs_input_state(
 
 
 def test_errors_are_one_line_exit_2_with_an_empty_stdout(
-        aws: AwsSandbox, service: SecretService) -> None:
+        aws: AwsSandbox, secret_service: SecretService) -> None:
     keyring_world(aws)
     unknown = credproc("--source", "nosuch")
     missing_store = store()
