@@ -60,9 +60,6 @@ class MfaKeeper:
             return False
         return not self.enabled or self._cache.get(session_key(role), aws_now) is None
 
-    def clear(self) -> None:
-        self._cache.clear()
-
     def assume(self, fn: AssumeFn, profile: str, *, aws_now: datetime,
                mfa_code: str | None = None, **kwargs: Any) -> actions.Outcome:
         """``fn(profile, ...)`` with the session it can use, or with ``mfa_code`` to start

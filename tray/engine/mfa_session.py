@@ -147,10 +147,6 @@ class MfaSessionCache:
         with self._lock:
             return self._sessions.pop(key, None) is not None
 
-    def clear(self) -> None:
-        with self._lock:
-            self._sessions.clear()
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._sessions)
