@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 JobFn = Callable[[], None]
 
@@ -144,3 +145,13 @@ class FakeScheduler:
             if count > self.max_jobs_per_call:
                 raise RuntimeError("FakeScheduler: jobs keep scheduling themselves at once")
         return count
+
+
+def fake_program(folder: Path, name: str, script: str) -> Path:
+    """An executable shell script ``folder/name`` running ``script`` (the folder is made
+    when missing): a stand-in for a program a test puts first on PATH."""
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / name
+    exe.write_text("#!/bin/sh\n" + script)
+    exe.chmod(0o755)
+    return exe

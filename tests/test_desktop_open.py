@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fakes import fake_program
 from xsession import wait_for
 
 from tray.platform import desktop_open
@@ -29,11 +30,8 @@ def _children_named(name: str) -> list[str]:
 def test_opening_a_path_leaves_no_zombie(tmp_path: Path) -> None:
     """Issue 15 bug 5: Diagnose/Open log left an exited xdg-open as the tray's zombie."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     seen = tmp_path / "opened"
-    opener = bin_dir / "xdg-open"
-    opener.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {seen}\n')
-    opener.chmod(0o755)
+    fake_program(bin_dir, "xdg-open", f'printf "%s" "$1" > {seen}\n')
     target = tmp_path / "a file; with $(odd) chars.txt"
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     desktop_open.open_target(target, env=env)
@@ -50,8 +48,7 @@ def test_a_missing_opener_is_said_not_swallowed(tmp_path: Path) -> None:
 
 def test_browser_argv_reads_browser_as_webbrowser_does(tmp_path: Path) -> None:
     for name in ("firefox", "chromium"):
-        (tmp_path / name).write_text("#!/bin/sh\n")
-        (tmp_path / name).chmod(0o755)
+        fake_program(tmp_path, name, "")
     url = "https://signin.example/federation?Action=login&SigninToken=t%20k"
     env = {"PATH": str(tmp_path)}
     assert desktop_open.browser_argv(url, env) is None  # no $BROWSER

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import AwsSandbox
+from fakes import fake_program
 from stsproxy import StsProxy
 from test_source_keys import LINE, FakeBackend, backend, keyring_world, role  # noqa: F401
 
@@ -26,11 +27,8 @@ from tray.platform.secret_store import SecretStore
 def recording_roletray(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``roletray`` first on PATH: writes its arguments to a file and fails."""
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
     record = tmp_path / "roletray-called"
-    exe = bin_dir / "roletray"
-    exe.write_text(f'#!/bin/sh\necho "$@" >> {record}\nexit 3\n')
-    exe.chmod(0o755)
+    fake_program(bin_dir, "roletray", f'echo "$@" >> {record}\nexit 3\n')
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     return record
 
