@@ -160,3 +160,26 @@ def test_aps_survives_a_failing_job_and_refuses_naive_times(aps: ApsScheduler) -
 
 def test_aps_shutdown_without_start_is_harmless() -> None:
     ApsScheduler().shutdown()
+
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_aps_a_job_that_places_its_successor_under_its_own_id_keeps_running(
+        aps: ApsScheduler, inline: bool) -> None:
+    """The refresher's tick re-places itself from inside, on the scheduler's own thread.
+    APScheduler removes a date job by id right after running it: the successor under
+    the same id went with it, and the tick ran once (found when CI's APScheduler thread
+    raised JobLookupError)."""
+    runs: list[int] = []
+    third = threading.Event()
+
+    def tick() -> None:
+        runs.append(1)
+        if len(runs) == 3:
+            third.set()
+            return
+        aps.schedule("tick", utcnow() + timedelta(milliseconds=50), tick, inline=inline)
+
+    aps.schedule("tick", utcnow() + timedelta(milliseconds=50), tick, inline=inline)
+    assert third.wait(5), f"the job ran {len(runs)} time(s), not 3"
+    assert "tick" not in aps.pending()
