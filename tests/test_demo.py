@@ -36,13 +36,18 @@ def test_demo_headless_runs_the_seed_story_and_cleans_up(isolated_env: Path) -> 
         assert not (isolated_env / ".aws" / "credentials").exists()
         assert not (isolated_env / ".aws" / "config").exists()
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            rc = proc.wait(timeout=20)
-        finally:
-            proc.kill()
+        rc = _stop(proc, signal.SIGINT)
     assert rc == 0, "".join(lines) + (proc.stdout.read() if proc.stdout else "")
     assert folder is not None and not folder.exists()  # Ctrl-C cleans up
+
+
+def _stop(proc: subprocess.Popen[str], sig: signal.Signals) -> int:
+    """Send ``sig`` and return the demo's exit code; killed if it does not end in 20 s."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=20)
+    finally:
+        proc.kill()
 
 
 def _start_headless(env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
@@ -103,11 +108,7 @@ def test_the_banner_block_makes_another_shell_talk_to_the_demo_and_sighup_cleans
                                capture_output=True, text=True, timeout=60, check=False)
         assert "platform" not in alone.stdout
     finally:
-        proc.send_signal(signal.SIGHUP)
-        try:
-            rc = proc.wait(timeout=20)
-        finally:
-            proc.kill()
+        rc = _stop(proc, signal.SIGHUP)
     assert rc == 0, "".join(lines) + (proc.stdout.read() if proc.stdout else "")
     assert folder is not None and not folder.exists()  # SIGHUP cleans up like SIGTERM
 
