@@ -28,6 +28,7 @@ class SsoFake(LocalServer):
     pending: int = 2  # CreateToken answers authorization_pending this many times first
     slow_down: int = 0  # then slow_down this many times
     issued_token: str = "ssoAccessTokenIssuedByTheFake0001"
+    forbidden: set[str] = field(default_factory=set)  # role names the sign-in may not use
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     port: int = 0
 
@@ -54,6 +55,9 @@ class SsoFake(LocalServer):
             if token not in self.valid_tokens:
                 return 401, {"message": "Session token not found or invalid"}, \
                     "UnauthorizedException"
+            query = urllib.parse.parse_qs(url.query)
+            if query.get("role_name", [""])[0] in self.forbidden:
+                return 403, {"message": "No access"}, "ForbiddenException"
             akid, secret, session = self.role_keys
             expires_ms = int((time.time() + 3600) * 1000)
             return 200, {"roleCredentials": {"accessKeyId": akid, "secretAccessKey": secret,

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Imported by botocore and nothing else the tray needs; filelock is no longer used.
 # keyring (and its Secret Service client) is read by the worker child only: the parent
 # never holds a source's long-term keys, nor the library that reads them.
-HEAVY = ("botocore", "boto3", "s3transfer", "urllib3", "filelock", "keyring", "secretstorage")
+HEAVY = ("botocore", "boto3", "awscrt", "s3transfer", "urllib3", "filelock", "keyring",
+         "secretstorage")
 
 REPORT = f"""
 import json, sys

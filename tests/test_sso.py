@@ -284,3 +284,73 @@ def test_the_refresher_waits_for_the_sign_in_then_resumes_by_itself(
     assert len(proxy.calls) == 2 and proxy.calls[-1].access_key_id == fake.role_keys[0]
     assert sched.next_run("refresh:roletray") is not None
     assert os.environ.get("AWS_ENDPOINT_URL_SSO") == fake.url  # never the real portal
+
+
+# ------------------------------------------------------- permission sets are roles
+
+def test_a_permission_set_is_listed_and_kept_in_a_section_with_one_call(
+        world: tuple[SsoFake, StsProxy], capsys: pytest.CaptureFixture[str]) -> None:
+    from test_cli_e2e import run_aws
+
+    from tray.cli import main
+
+    fake, proxy = world
+    write_token("corp")
+    assert main(["profiles", "--json"]) == 0
+    listed = {p["name"]: p for p in json.loads(capsys.readouterr().out)["profiles"]}
+    assert (listed["sso-dev"]["kind"], listed["sso-dev"]["account"],
+            listed["sso-dev"]["role_name"]) == ("sso", ACCOUNT, "Developer")
+    assert listed["legacy-dev"]["kind"] == "sso"
+
+    assert main(["assume", "sso-dev", "--target", "dev-keys", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["account"] == ACCOUNT and "AWSReservedSSO_Developer" in out["identity_arn"]
+    assert fake.paths() == ["/federation/credentials"]  # one GetRoleCredentials
+    assert proxy.calls == []  # no STS call at all
+    text = (Path(os.environ["HOME"]) / ".aws" / "credentials").read_text()
+    assert f"aws_access_key_id = {fake.role_keys[0]}" in text
+    done = run_aws("sts", "get-caller-identity", "--profile", "dev-keys")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_permission_set_the_sign_in_may_not_use_is_refused_in_one_line(
+        world: tuple[SsoFake, StsProxy], capsys: pytest.CaptureFixture[str]) -> None:
+    from tray.cli import main
+
+    fake, _ = world
+    fake.forbidden.add("Developer")
+    write_token("corp")
+    creds = Path(os.environ["HOME"]) / ".aws" / "credentials"
+    before = creds.read_bytes()
+    assert main(["assume", "sso-dev", "--target", "dev-keys"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert f"permission set Developer in account {ACCOUNT} (ForbiddenException)" in err
+    assert creds.read_bytes() == before
+
+
+def test_a_permission_set_without_a_sign_in_asks_for_one(
+        world: tuple[SsoFake, StsProxy], capsys: pytest.CaptureFixture[str]) -> None:
+    from tray.cli import main
+
+    fake, _ = world
+    assert main(["assume", "sso-dev", "--target", "dev-keys"]) == 2
+    err = capsys.readouterr().err
+    assert "SSO sign-in needed for profile 'sso-dev' (not signed in)" in err
+    assert fake.paths() == []
+
+
+def test_the_doctor_checks_a_permission_set_with_its_one_call(
+        world: tuple[SsoFake, StsProxy], capsys: pytest.CaptureFixture[str]) -> None:
+    from tray.cli import main
+
+    fake, proxy = world
+    write_token("corp")
+    main(["doctor", "sso-dev"])
+    out = capsys.readouterr().out
+    assert f"'sso-dev' is permission set Developer in account {ACCOUNT}" in out
+    assert "GetRoleCredentials works" in out
+    fake.forbidden.add("Developer")
+    assert main(["doctor", "sso-dev"]) != 0
+    assert "(ForbiddenException)" in capsys.readouterr().out
+    assert proxy.calls == []

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tray import __version__
+from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
 from tray.settings import check_target
@@ -193,10 +194,7 @@ def _emit(doc: Any) -> None:
 
 def local_time(dt: datetime, now: datetime) -> str:
     """``14:26 KST (in 52 min)``: local time with its zone, never UTC shown as local."""
-    local = dt.astimezone()
-    when = local.strftime("%H:%M %Z") if local.date() == now.astimezone().date() \
-        else local.strftime("%Y-%m-%d %H:%M %Z")
-    return f"{when} ({relative(dt, now)})"
+    return f"{timefmt.clock_time(dt, now)} ({relative(dt, now)})"
 
 
 def relative(dt: datetime, now: datetime) -> str:
@@ -274,7 +272,9 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
             items.append({"name": name, "problem": str(problems[name])})
             continue
         items.append({
-            "name": name, "role_arn": role.role_arn, "account": role.account,
+            "name": name, "kind": role.kind, "role_arn": role.role_arn or None,
+            "describe": role.describe, "account": role.account,
+            "role_name": role.role_name,
             "source": role.source, "region": awsconfig.region_for(role, profile_map),
             "mfa": role.mfa_serial is not None, "mfa_serial": role.mfa_serial,
             "external_id": role.external_id is not None,
@@ -288,11 +288,11 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
               "[profile platform]\nrole_arn = arn:aws:iam::111122223333:role/platform\n"
               "source_profile = default")
         return EXIT_OK
-    rows = [("PROFILE", "ROLE ARN", "SOURCE", "REGION", "MFA")]
+    rows = [("PROFILE", "ROLE", "SOURCE", "REGION", "MFA")]
     for it in items:
         if "problem" in it:
             continue
-        rows.append((shown(it["name"]), shown(it["role_arn"]), shown(it["source"]),
+        rows.append((shown(it["name"]), shown(it["describe"]), shown(it["source"]),
                      shown(it["region"] or "-"),
                      "yes" if it["mfa"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -480,7 +480,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         print(f"warning: {shown(w)}", file=sys.stderr)
     cred_path = root.paths.aws_credentials
     if args.json:
-        _emit({"ok": True, "profile": out.role.name, "role_arn": out.role.role_arn,
+        _emit({"ok": True, "profile": out.role.name, "role_arn": out.role.role_arn or None,
                "target": out.target, "identity_arn": out.result.identity_arn,
                "account": out.result.account, "access_key_id": creds.masked_key,
                "expiration": iso_utc(creds.expiration), "region": out.region,
@@ -492,7 +492,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
             ("access key", creds.masked_key), ("expires", local_time(creds.expiration, utcnow())),
             ("wrote", f"[{out.target}] in {root.paths.display(cred_path)}"
              + (f", region {out.region}" if out.region else ""))]
-    print(shown(f"Assumed {out.role.name} ({out.role.role_arn})"))
+    print(shown(f"Assumed {out.role.name} ({out.role.describe})"))
     print(_table(rows))
     quoted = shlex.quote(out.target)
     print(f"\nUse it:  export AWS_PROFILE={quoted}   or   aws --profile {quoted} ...")

@@ -109,6 +109,11 @@ def aws_credentials_file(env: Mapping[str, str]) -> Path:
     return _expand(env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials", env)
 
 
+def expand(value: str, env: Mapping[str, str]) -> Path:
+    """A path variable's value as the AWS tools expand it: ``~`` is ``env``'s HOME."""
+    return _expand(value, env)
+
+
 def settings_file(env: Mapping[str, str]) -> Path:
     return Paths.from_env(env).settings_file
 

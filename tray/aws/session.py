@@ -9,11 +9,11 @@ SSO), and are configured as the role profile, as ``aws --profile ROLE`` does.
 Given ``aws_access_key_id=...`` (an MFA session's keys) it signs with those.
 The assume path, the MFA session, the doctor and identity checks all use it.
 
-Two of botocore's providers are swapped through its resolver API for bounded or
+Three of botocore's providers are swapped through its resolver API for bounded or
 current ones: ``credential_process`` is stopped after ``PROCESS_TIMEOUT`` seconds
 (``ROLETRAY_PROCESS_TIMEOUT`` in the env given overrides it), with its whole
 process group, and its stderr is never repeated (it may hold a secret); SSO
-reads the token cache under the env's HOME. Everything is read from the
+and ``aws login`` read their token caches under the env's HOME. Everything is read from the
 ``env`` mapping given, never from the process environment.
 
 botocore is imported when a session is built, not with this module: the tray and
@@ -30,7 +30,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -85,6 +85,10 @@ def session_name(now: datetime) -> str:
 
 def source_label(profile: RoleProfile) -> str:
     """Whose keys sign for ``profile``, as messages name them."""
+    if profile.kind == "sso":
+        return "its Identity Center sign-in"
+    if profile.kind == "login":
+        return "its aws login sign-in"
     if profile.source_profile:
         return f"source profile '{profile.source_profile}'"
     return f"credential_source {profile.credential_source}"
@@ -278,6 +282,31 @@ def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name:
     return session
 
 
+def own_session(profile: RoleProfile, *, env: Mapping[str, str],
+                profile_map: Mapping[str, Mapping[str, str]] | None = None,
+                limits: Limits | None = None,
+                login_renew_below: timedelta | None = None) -> botocore.session.Session:
+    """A session whose credentials are ``profile``'s own (an Identity Center permission
+    set, an ``aws login`` sign-in), resolved by botocore's providers as ``aws --profile``
+    resolves them, from ``env``'s token caches and endpoints. A sign-in's keys with less
+    than ``login_renew_below`` left are renewed (botocore's own rule: 5 minutes)."""
+    bounds = limits or Limits()
+    if profile_map is None:
+        profile_map = awsconfig.load_profile_map(paths.aws_config_file(env),
+                                                 home=paths.home_of(env))
+    from botocore.config import Config
+
+    session = base_session(env, profile.name)
+    session.set_config_variable("region", region(profile, profile_map, env))
+    session.set_default_client_config(Config(
+        connect_timeout=bounds.connect_timeout, read_timeout=bounds.read_timeout,
+        retries={"mode": "standard", "total_max_attempts": bounds.max_attempts}))
+    resolver = session.get_component("credential_provider")
+    _swap(resolver, _sso_provider(session, profile.name, env))
+    _swap(resolver, _login_provider(session, profile.name, env, renew_below=login_renew_below))
+    return session
+
+
 def _profile_providers(session: botocore.session.Session, name: str, *,
                        env: Mapping[str, str], process_timeout: float,
                        store: SecretStore | None) -> list[Any]:
@@ -291,7 +320,7 @@ def _profile_providers(session: botocore.session.Session, name: str, *,
         popen=partial(BoundedPopen, timeout=process_timeout, profile=name, env=dict(env)))
     return [KeyringOrProcess(process, profile_name=name,
                              load_config=lambda: session.full_config, store=store),
-            _sso_provider(session, name, env)]
+            _sso_provider(session, name, env), _login_provider(session, name, env)]
 
 
 class _ChainProviders:
@@ -452,10 +481,86 @@ def _sso_provider(session: botocore.session.Session, profile_name: str,
 
     token_cache = JSONFileCache(str(sso.cache_dir(env)), dumps_func=_sso_dumps)
     return botocore.credentials.SSOProvider(
-        load_config=lambda: session.full_config, client_creator=session.create_client,
+        load_config=lambda: session.full_config, client_creator=_env_endpoints(session, env),
         profile_name=profile_name, cache={}, token_cache=token_cache,
         token_provider=botocore.tokens.SSOTokenProvider(session, cache=token_cache,
                                                         profile_name=profile_name))
+
+
+def _login_provider(session: botocore.session.Session, profile_name: str,
+                    env: Mapping[str, str], *, renew_below: timedelta | None = None) -> Any:
+    """botocore's ``aws login`` provider, reading and saving the token under the env's
+    HOME (or its ``AWS_LOGIN_CACHE_DIRECTORY``), renewing at the env's Sign-In endpoint.
+    botocore renews the keys with the refresh token and saves the rotated token where the
+    AWS CLI reads it; roletray never copies it elsewhere. With ``renew_below``, keys with
+    less than that left are renewed at once (a section kept fresh), not botocore's 5 min."""
+    import botocore.credentials
+    from botocore.utils import JSONFileCache
+
+    from tray.awsfiles import logincache
+
+    cache = JSONFileCache(str(logincache.cache_dir(env)))
+    if renew_below is not None:
+        return RenewingLogin(session, profile_name, env, cache, renew_below)
+    return botocore.credentials.LoginProvider(
+        load_config=lambda: session.full_config, client_creator=_env_endpoints(session, env),
+        profile_name=profile_name, token_cache=cache)
+
+
+def _env_endpoints(session: botocore.session.Session,
+                   env: Mapping[str, str]) -> Callable[..., Any]:
+    """``session.create_client`` with the endpoint of ``env`` (``AWS_ENDPOINT_URL_<SVC>``):
+    botocore's providers would read the process environment's."""
+    def create_client(service_name: str, **kwargs: Any) -> Any:
+        kwargs["endpoint_url"] = kwargs.get("endpoint_url") or endpoint_from(env, service_name)
+        return session.create_client(service_name, **kwargs)
+
+    return create_client
+
+
+class RenewingLogin:
+    """botocore's ``aws login`` provider for a sign-in roletray keeps fresh in a section:
+    the same fetcher (DPoP proof, rotated token saved in botocore's cache), but keys with
+    less than ``renew_below`` left are renewed when asked, so each scheduled refresh
+    renews once instead of handing back the keys it already wrote."""
+
+    METHOD = "login"
+    CANONICAL_NAME = "login"
+
+    def __init__(self, session: botocore.session.Session, profile_name: str,
+                 env: Mapping[str, str], cache: Any, renew_below: timedelta) -> None:
+        self._session = session
+        self._profile = profile_name
+        self._env = env
+        self._cache = cache
+        self._renew_below = renew_below
+
+    def load(self) -> Any:
+        import botocore.compat
+        import botocore.credentials
+        import botocore.exceptions
+        import botocore.utils
+
+        values = self._session.full_config.get("profiles", {}).get(self._profile, {})
+        if "login_session" not in values:
+            return None
+        if botocore.compat.EC is None:
+            raise botocore.exceptions.MissingDependencyException(
+                msg="the login credential provider needs botocore[crt]")
+
+        class Fetcher(botocore.credentials.LoginCredentialFetcher):
+            _REFRESH_THRESHOLD = int(self._renew_below.total_seconds())
+
+        fetcher = Fetcher(session_name=values["login_session"],
+                          token_loader=botocore.utils.LoginTokenLoader(self._cache),
+                          client_creator=_env_endpoints(self._session, self._env))
+        fetcher.load_cached_credentials()  # no sign-in at all: botocore's own error
+        keys = fetcher.refresh_credentials()
+        return botocore.credentials.RefreshableCredentials(
+            access_key=keys["access_key"], secret_key=keys["secret_key"], token=keys["token"],
+            expiry_time=botocore.utils.parse_timestamp(keys["expiry_time"]),
+            account_id=keys["account_id"], method=self.METHOD,
+            refresh_using=fetcher.refresh_credentials)
 
 
 def _sso_dumps(obj: Any) -> str:

@@ -136,15 +136,6 @@ def token_state(cfg: SsoConfig, now: datetime | None = None, *,
     return "valid" if expires > (now or utcnow()) else "expired"
 
 
-def file_signature(path: Path) -> tuple[int, int] | None:
-    """Changes when the file is written again (mtime, size); None when absent."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
-
-
 def login_reason(state: TokenState) -> str:
     return {"missing": "not signed in", "expired": "token expired",
             "unreadable": "the token cache file cannot be read",

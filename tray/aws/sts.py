@@ -46,6 +46,8 @@ from tray.domain.errors import (
     MfaRequiredError,
     MfaSessionEndedError,
     RoletrayError,
+    SignInNotAllowedError,
+    SignInRequiredError,
     SourceCredentialsError,
     SsoLoginRequiredError,
     UnknownProfileError,
@@ -94,7 +96,7 @@ def _creator(profile: RoleProfile, factory: ClientFactory | None, env: Mapping[s
     except RoletrayError:
         raise
     except Exception as e:
-        raise _source_error(e, profile, secrets, env, profile_map) from e
+        raise source_error(e, profile, secrets, env, profile_map) from e
 
 
 def assume_role(
@@ -116,6 +118,10 @@ def assume_role(
     AWS files, endpoints and timeouts are found; ``profile_map``: the config
     file, when the caller has read it already.
     """
+    if profile.kind != "assume":  # a permission set or a sign-in: no AssumeRole
+        from tray.aws.own_keys import own_keys
+
+        return own_keys(profile, env=env, profile_map=profile_map, duration=duration, now=now)
     now = now or utcnow
     if session is not None:
         mfa_code = None
@@ -151,7 +157,7 @@ def assume_role(
     except RoletrayError:
         raise
     except Exception as e:
-        raise _source_error(e, profile, secrets, env, profile_map) from e
+        raise source_error(e, profile, secrets, env, profile_map) from e
     try:
         response = client.assume_role(**params)
         received_at = now()
@@ -193,7 +199,7 @@ def get_session_token(
     except RoletrayError:
         raise
     except Exception as e:
-        raise _source_error(e, profile, secrets, env, profile_map) from e
+        raise source_error(e, profile, secrets, env, profile_map) from e
     try:
         response = client.get_session_token(SerialNumber=profile.mfa_serial,
                                             TokenCode=mfa_code, DurationSeconds=duration)
@@ -323,7 +329,7 @@ def _source_name(profile: RoleProfile, mfa_session: bool = False) -> str:
     return "the MFA session's" if mfa_session else source_label(profile)
 
 
-def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, ...],
+def source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, ...],
                   env: Mapping[str, str],
                   profile_map: Mapping[str, Mapping[str, str]] | None = None) -> RoletrayError:
     """A failure while resolving the source's credentials, before our AssumeRole.
@@ -345,6 +351,8 @@ def _source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None,
             and _sso_chain(profile, env, profile_map):
         # botocore reading a garbage token cache file (not JSON, not UTF-8, wrong types).
         return _sso_error(profile, env, profile_map)
+    if isinstance(e, (exc.LoginError, exc.MissingDependencyException)):
+        return _login_error(e, profile, env, profile_map)
     if isinstance(e, exc.NoCredentialsError):
         return SourceCredentialsError(f"{prefix} yields no credentials (no keys, "
                                       "credential_process or SSO configured)")
@@ -373,7 +381,13 @@ def _sso_chain(profile: RoleProfile, env: Mapping[str, str],
         profile_map = _profile_map(profile_map, env)
     except RoletrayError:
         return False
-    return sso.find_sso_profile(str(profile.source_profile), profile_map) is not None
+    return sso.find_sso_profile(_chain_start(profile), profile_map) is not None
+
+
+def _chain_start(profile: RoleProfile) -> str:
+    """Where ``profile``'s keys come from: its source, or itself (a permission set, a
+    sign-in)."""
+    return profile.name if profile.kind != "assume" else str(profile.source_profile)
 
 
 def _sso_error(profile: RoleProfile, env: Mapping[str, str],
@@ -381,7 +395,7 @@ def _sso_error(profile: RoleProfile, env: Mapping[str, str],
     """The SSO profile of the chain to sign in again, and why (from the token cache)."""
     from tray.aws import sso
 
-    name = str(profile.source_profile)
+    name = _chain_start(profile)
     reason = "not signed in"
     try:
         config_path = paths.aws_config_file(env)
@@ -391,6 +405,48 @@ def _sso_error(profile: RoleProfile, env: Mapping[str, str],
     except RoletrayError:
         pass  # the sign-in itself will say what is wrong with the configuration
     return SsoLoginRequiredError(profile=name, reason=reason)
+
+
+def _login_error(e: Exception, profile: RoleProfile, env: Mapping[str, str],
+                 profile_map: Mapping[str, Mapping[str, str]] | None) -> RoletrayError:
+    """An ``aws login`` source that botocore could not use: the sign-in to renew (naming
+    the profile to sign in with, and why), or the missing ``botocore[crt]``."""
+    import botocore.exceptions
+
+    from tray.awsfiles import logincache
+
+    exc = botocore.exceptions
+    name = _chain_start(profile) if profile.source_profile or profile.kind != "assume" \
+        else profile.name
+    try:
+        mapped = _profile_map(profile_map, env)
+        name = logincache.find_login_profile(name, mapped) or name
+        session = mapped.get(name, {}).get(logincache.LOGIN_KEY)
+    except RoletrayError:
+        session = None
+    if isinstance(e, exc.MissingDependencyException):
+        return ConfigError(f"profile '{profile.name}': source profile '{name}' signs in with "
+                           "`aws login`, which needs botocore's CRT extension: "
+                           "`pip install 'botocore[crt]'`")
+    if isinstance(e, exc.LoginInsufficientPermissions):
+        return SignInNotAllowedError(profile=name)
+    if isinstance(e, exc.LoginRefreshRequired):
+        cause = getattr(e.__cause__, "response", None)
+        code = cause.get("error") if isinstance(cause, Mapping) else None
+        why = {"TOKEN_EXPIRED": "has ended (TOKEN_EXPIRED)",
+               "USER_CREDENTIALS_CHANGED": "has ended: the user's credentials changed "
+                                           "(USER_CREDENTIALS_CHANGED)"}
+        return SignInRequiredError(profile=name, reason=why.get(str(code), "has ended"))
+    found = logincache.read_sign_in(session, env) if session else None
+    if found is None:
+        shown = paths.display_path(logincache.cache_dir(env), env)
+        return SignInRequiredError(profile=name, reason=f"was not found in {shown} "
+                                   "(not signed in)")
+    if isinstance(e, exc.LoginTokenLoadError):
+        return SignInRequiredError(profile=name, reason="cannot be read from "
+                                   f"{paths.display_path(found.path, env)}")
+    return SourceCredentialsError(f"profile '{profile.name}': the aws login sign-in of "
+                                  f"'{name}' failed ({type(e).__name__})")
 
 
 def _profile_map(given: Mapping[str, Mapping[str, str]] | None, env: Mapping[str, str]

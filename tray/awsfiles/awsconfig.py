@@ -215,10 +215,11 @@ def build_role_profiles(
     roles: dict[str, RoleProfile] = {}
     errors: dict[str, ConfigError] = {}
     for name, values in profile_map.items():
-        if not _is_role_candidate(values):
+        build = _builder(values)
+        if build is None:
             continue
         try:
-            roles[name] = _build_one(name, values, profile_map, cred_names, shown)
+            roles[name] = build(name, values, profile_map, cred_names, shown)
         except ConfigError as e:
             errors[name] = e
     # A role whose source is a broken role profile is broken too, transitively.
@@ -234,6 +235,61 @@ def build_role_profiles(
                 del roles[name]
                 changed = True
     return roles, errors
+
+
+Builder = Callable[[str, Mapping[str, str], Mapping[str, Mapping[str, str]], "set[str] | None",
+                    str], RoleProfile]
+
+
+def _builder(values: Mapping[str, str]) -> Builder | None:
+    """How to build the profile as something roletray keeps fresh, if it is one: a role
+    (``role_arn``), an Identity Center permission set, an ``aws login`` sign-in."""
+    if _is_role_candidate(values):
+        return _build_one
+    if "role_arn" in values:
+        return None  # web identity: botocore's own
+    if is_sso_role(values):
+        return _build_sso
+    if "login_session" in values:
+        return _build_login
+    return None
+
+
+def is_sso_role(values: Mapping[str, str]) -> bool:
+    """A permission set in an account: an SSO sign-in plus ``sso_account_id`` and
+    ``sso_role_name`` (an sso-session that only signs in has neither)."""
+    return (("sso_session" in values or "sso_start_url" in values)
+            and "sso_account_id" in values and "sso_role_name" in values)
+
+
+def _build_sso(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapping[str, str]],
+               cred_names: set[str] | None, shown: str) -> RoleProfile:
+    account = v["sso_account_id"].strip()
+    role = v["sso_role_name"].strip()
+    if not re.fullmatch(r"\d{12}", account):
+        raise ConfigError(f"{shown}: profile '{name}': sso_account_id '{account}' is not a "
+                          "12-digit account id")
+    if not role:
+        raise ConfigError(f"{shown}: profile '{name}': sso_role_name is empty")
+    return RoleProfile(name=name, role_arn="", kind="sso", account_id=account,
+                       sso_role_name=role, region=_region(name, v, shown))
+
+
+def _build_login(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapping[str, str]],
+                 cred_names: set[str] | None, shown: str) -> RoleProfile:
+    session = v["login_session"].strip()
+    if not session:
+        raise ConfigError(f"{shown}: profile '{name}': login_session is empty")
+    return RoleProfile(name=name, role_arn="", kind="login", login_session=session,
+                       region=_region(name, v, shown))
+
+
+def _region(name: str, v: Mapping[str, str], shown: str) -> str | None:
+    region = v.get("region")
+    if region and not _REGION_RE.match(region):
+        raise ConfigError(f"{shown}: profile '{name}': region '{region}' is not a valid "
+                          "region name")
+    return region or None
 
 
 def _is_role_candidate(values: Mapping[str, str]) -> bool:

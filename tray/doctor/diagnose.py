@@ -142,7 +142,12 @@ def run_doctor(
                     source=role.source if role else None, target=target, checked_at=clock())
 
     run: Run | None = None
-    if role is not None:
+    if role is not None and role.kind != "assume":
+        found["profile"] = Finding("profile", "ok", f"'{role.name}' is {role.describe}: "
+                                   "no AssumeRole, its keys come from the sign-in")
+        if try_assume:
+            found["assume"] = check_own_keys(role, e, profile_map)
+    elif role is not None:
         found["profile"] = Finding("profile", "ok", _profile_line(role))
         run = Run(role=role, factory=client_factory or default_client_factory(), now=clock,
                   env=e, config_path=config_path, profile_map=profile_map,
@@ -169,11 +174,30 @@ def run_doctor(
     if role is not None or keyring_source is not None:
         found["source-keys"] = local.check_source_keys(source, role, profile_map, creds_path,
                                                        config_path, e)
+        if source is not None and local.key_location(source, profile_map,
+                                                     creds_path) == "login":
+            found["signin"] = local.check_signin(source, profile_map, e, clock())
     found["clock"] = local.check_clock(run.server_date if run else None,
                                               run.local_date if run else None)
     found["security-token"] = local.check_security_token(creds_path, target, e)
     report.findings = list(found.values())
     return report
+
+
+def check_own_keys(role: RoleProfile, env: Mapping[str, str],
+                   profile_map: Mapping[str, Mapping[str, str]]) -> Finding:
+    """The keys of a permission set or a sign-in, fetched once and dropped (never shown or
+    kept): the one call roletray makes for it, with the error it would report."""
+    from tray.aws.own_keys import own_keys
+
+    try:
+        result = own_keys(role, env=env, profile_map=profile_map)
+    except RoletrayError as err:
+        return Finding("assume", "problem", str(err))
+    what = "GetRoleCredentials" if role.kind == "sso" else "the aws login sign-in"
+    return Finding("assume", "ok", f"{what} works: keys until "
+                   f"{result.credentials.expiration:%H:%M} UTC",
+                   data={"expiration": result.credentials.expiration.isoformat()})
 
 
 def _target(target: str | None, env: Mapping[str, str]) -> tuple[str, Finding | None]:

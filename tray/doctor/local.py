@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray import paths
-from tray.awsfiles import awsconfig
+from tray.awsfiles import awsconfig, logincache
 from tray.doctor.findings import Finding
+from tray.domain import timefmt
 from tray.domain.errors import KeyringLockedError, RoletrayError
 from tray.domain.models import RoleProfile
 from tray.domain.source_line import is_roletray_source_line
@@ -175,6 +176,7 @@ def key_location(source: str, profile_map: Mapping[str, Mapping[str, str]],
                  creds_path: Path) -> str:
     """Where botocore finds SOURCE's keys, in its order: "file" (the credentials file),
     "config" (keys in the config file), "keyring" (roletray's ``--source`` line), "sso",
+    "login" (an ``aws login`` sign-in),
     "process" (another ``credential_process``), "role" (a role, assumed), or "none"."""
     section = profile_map.get(source, {})
     if set(awsconfig.STATIC_KEYS) <= (section_keys(creds_path, source) or set()):
@@ -183,6 +185,8 @@ def key_location(source: str, profile_map: Mapping[str, Mapping[str, str]],
         return "role"
     if "sso_session" in section or "sso_start_url" in section:
         return "sso"
+    if logincache.is_login_profile(section):
+        return "login"
     if "credential_process" in section:
         return "keyring" if is_roletray_source_line(section["credential_process"]) \
             else "process"
@@ -217,6 +221,7 @@ def check_source_keys(source: str | None, role: RoleProfile | None,
         "keyring": f"the long-term keys of '{source}' are in the OS keyring; tools get "
                    f"sessions of them from `roletray credential-process --source {source}`",
         "sso": f"'{source}' signs in with AWS SSO: no long-term keys on this machine",
+        "login": f"'{source}' signs in with `aws login`: no long-term keys on this machine",
         "process": f"'{source}' gets its keys from its own credential_process",
         "role": f"'{source}' is a role: its keys come from its own source",
         "none": f"no keys found for '{source}' in {shown} or "
@@ -243,6 +248,33 @@ def check_source_keys(source: str | None, role: RoleProfile | None,
                        f"move the keys to {shown}, then {move}")
     return Finding("source-keys", "ok", f"the long-term keys of '{source}' are in plain "
                    f"text in {where} (private); {move}")
+
+
+def check_signin(source: str, profile_map: Mapping[str, Mapping[str, str]],
+                 env: Mapping[str, str], now: datetime) -> Finding:
+    """An ``aws login`` source: is there a sign-in to renew, and until when can it last."""
+    session = profile_map.get(source, {}).get(logincache.LOGIN_KEY, "")
+    again = f"run `aws login --profile {source}`"
+    found = logincache.read_sign_in(session, env) if session else None
+    if found is None:
+        shown = paths.display_path(logincache.cache_dir(env), env)
+        return Finding("signin", "problem", f"'{source}' signs in with `aws login`, but "
+                       f"{shown} holds no sign-in for it (not signed in, or signed out)",
+                       fix=again)
+    if not found.renewable:
+        return Finding("signin", "problem", f"'{source}' signs in with `aws login`, but its "
+                       f"token file {paths.display_path(found.path, env)} cannot be renewed "
+                       "(no refresh token or key in it)", fix=again)
+    ends = found.ends_by
+    if ends is not None and ends <= now:
+        return Finding("signin", "problem", f"'{source}' signs in with `aws login`; that "
+                       f"sign-in began at {timefmt.clock_time(found.signed_in or ends, now)} "
+                       "and has ended (a sign-in lasts 12 hours at most)", fix=again)
+    account = f" to account {found.account_id}" if found.account_id else ""
+    until = (f"until {timefmt.clock_time(ends, now)} at the latest" if ends is not None
+             else "for up to 12 hours after `aws login` at the latest")
+    return Finding("signin", "ok", f"'{source}' signs in with `aws login`{account}: botocore "
+                   f"renews its 15-minute keys {until}; then {again}")
 
 
 def _exposed(path: Path) -> tuple[str, str] | None:

@@ -17,7 +17,7 @@ EXIT_AWS = 1  # AWS refused, or could not be reached
 EXIT_USAGE = 2  # bad usage, bad input file, or a refused write
 
 # What a person must provide to get past a NeedsInputError (see ``tray.domain.problems``).
-InputKind = Literal["mfa", "sso", "process", "keyring"]
+InputKind = Literal["mfa", "sso", "process", "keyring", "signin"]
 
 
 class RoletrayError(Exception):
@@ -106,6 +106,23 @@ class SsoLoginRequiredError(NeedsInputError):
     input_kind: ClassVar[InputKind] = "sso"
     fmt = ("SSO sign-in needed for profile '{profile}' ({reason}); choose \"Sign in to AWS "
            "SSO…\" in the tray or run `aws sso login --profile {profile}`")
+
+
+class SignInRequiredError(NeedsInputError):
+    """The ``aws login`` sign-in of ``profile`` is missing or has ended (its refresh token
+    expired, or the user's credentials changed): only the person can sign in again."""
+
+    input_kind: ClassVar[InputKind] = "signin"
+    fmt = ("the aws login sign-in of profile '{profile}' {reason}; sign in again with "
+           "`aws login --profile {profile}`")
+
+
+class SignInNotAllowedError(SignInRequiredError):
+    """AWS refused to renew the sign-in: the user lacks ``signin:CreateOAuth2Token``."""
+
+    fmt = ("the aws login sign-in of profile '{profile}' may not be renewed "
+           "(INSUFFICIENT_PERMISSIONS): the IAM user needs the AWS managed policy "
+           "SignInLocalDevelopmentAccess; once it has it, run `aws login --profile {profile}`")
 
 
 class CredentialProcessTimeoutError(NeedsInputError):

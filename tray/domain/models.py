@@ -6,6 +6,7 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 from tray.domain.problems import Problem
 
@@ -21,17 +22,29 @@ def mask(value: str | None) -> str:
     return "*" * 16 + value[-4:]
 
 
+RoleKind = Literal["assume", "sso", "login"]
+_USER_ARN_RE = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(?P<account>\d{12}):user/(?:.*/)?(?P<name>[^/]+)$")
+
+
 @dataclass(frozen=True)
 class RoleProfile:
-    """A profile of the AWS config file with ``role_arn``.
+    """A profile of the AWS config file that roletray can keep fresh in a section.
+
+    ``kind`` says how its keys are made: "assume" (``role_arn``: one sts:AssumeRole),
+    "sso" (an IAM Identity Center permission set: ``sso_account_id`` and
+    ``sso_role_name``, one sso:GetRoleCredentials), "login" (an ``aws login`` sign-in,
+    the signed-in user itself: ``login_session``)::
 
     >>> RoleProfile(name="platform", role_arn="arn:aws:iam::111122223333:role/platform",
     ...             source_profile="default").account
     '111122223333'
+    >>> RoleProfile(name="dev-admin", role_arn="", kind="sso", account_id="111122223333",
+    ...             sso_role_name="Admin").describe
+    'permission set Admin in account 111122223333'
     """
 
     name: str
-    role_arn: str
+    role_arn: str  # "" for the kinds that have none (sso, login)
     source_profile: str | None = None
     credential_source: str | None = None
     mfa_serial: str | None = None
@@ -40,20 +53,48 @@ class RoleProfile:
     duration_seconds: int | None = None
     region: str | None = None
     sts_regional_endpoints: str | None = None
+    kind: RoleKind = "assume"
+    account_id: str | None = None  # sso: sso_account_id
+    sso_role_name: str | None = None  # sso: the permission set
+    login_session: str | None = None  # login: the session's name (the user's ARN)
 
     @property
     def account(self) -> str:
+        if self.kind == "sso":
+            return self.account_id or ""
+        if self.kind == "login":
+            m = _USER_ARN_RE.match(self.login_session or "")
+            return m.group("account") if m else ""
         m = ROLE_ARN_RE.match(self.role_arn)
         return m.group("account") if m else ""
 
     @property
     def role_name(self) -> str:
+        if self.kind == "sso":
+            return self.sso_role_name or ""
+        if self.kind == "login":
+            m = _USER_ARN_RE.match(self.login_session or "")
+            return m.group("name") if m else self.name
         m = ROLE_ARN_RE.match(self.role_arn)
         return m.group("path_name").rsplit("/", 1)[-1] if m else self.role_arn
 
     @property
+    def describe(self) -> str:
+        """What the profile's keys are, for people: the role ARN, the permission set, the
+        signed-in user."""
+        if self.kind == "sso":
+            return f"permission set {self.sso_role_name} in account {self.account_id}"
+        if self.kind == "login":
+            return f"aws login sign-in {self.login_session}"
+        return self.role_arn
+
+    @property
     def source(self) -> str:
         """What the keys come from, as shown to the user."""
+        if self.kind == "sso":
+            return "IAM Identity Center"
+        if self.kind == "login":
+            return "aws login"
         if self.source_profile:
             return self.source_profile
         return f"credential_source={self.credential_source}"

@@ -30,6 +30,7 @@ from tray.domain.errors import (
     NeedsInputError,
     RoletrayError,
     SettingsError,
+    SignInRequiredError,
     SourceCredentialsError,
     SsoLoginRequiredError,
     StateError,
@@ -43,6 +44,7 @@ ProblemCode = Literal[
     "needs_mfa",  # an MFA code is needed
     "mfa_session_ending",  # the MFA session ends soon: a code keeps the keys fresh
     "needs_sso",  # an AWS SSO sign-in is needed
+    "needs_signin",  # an `aws login` sign-in is missing, has ended, or may not be renewed
     "process_timeout",  # a credential_process did not answer (it may wait for a person)
     "needs_keyring",  # the OS keyring holding a source's keys is locked
     "endpoint",  # STS could not be reached or failed on its side
@@ -61,6 +63,7 @@ _INPUT_KINDS: frozenset[str] = frozenset(get_args(InputKind))
 # Most specific first: the first class an error is an instance of gives its code.
 _CODES: tuple[tuple[type[RoletrayError], ProblemCode], ...] = (
     (SsoLoginRequiredError, "needs_sso"),
+    (SignInRequiredError, "needs_signin"),
     (CredentialProcessTimeoutError, "process_timeout"),
     (KeyringLockedError, "needs_keyring"),
     (NeedsInputError, "needs_mfa"),
@@ -153,7 +156,7 @@ def input_kind(error: RoletrayError, *, code_given: bool = False) -> InputKind |
     A code that was given and refused (AccessDenied) asks for the next code.
     """
     if isinstance(error, (SsoLoginRequiredError, CredentialProcessTimeoutError,
-                          KeyringLockedError)):
+                          KeyringLockedError, SignInRequiredError)):
         return error.input_kind
     if isinstance(error, NeedsInputError):
         return "mfa"  # MfaRequiredError, and the generic class

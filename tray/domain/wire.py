@@ -38,6 +38,8 @@ ERROR_CODES: dict[type, str] = {
     errors.MfaRequiredError: "mfa_required",
     errors.MfaSessionEndedError: "mfa_session_ended",
     errors.SsoLoginRequiredError: "sso_login_required",
+    errors.SignInRequiredError: "signin_required",
+    errors.SignInNotAllowedError: "signin_not_allowed",
     errors.CredentialProcessTimeoutError: "credential_process_timeout",
     errors.KeyringUnavailableError: "keyring_unavailable",
     errors.KeyringLockedError: "keyring_locked",

@@ -340,7 +340,7 @@ class Refresher:
                                      "jump" if jumped else "overdue")
             return
         if self._signed_in_meanwhile(sec):
-            self._refresh_locked(sec, None, reason="the SSO token was renewed")
+            self._refresh_locked(sec, None, reason="the sign-in was renewed")
             return
         if self._keyring_unlocked(sec):
             self._refresh_locked(sec, None, reason="the keyring was unlocked")
@@ -505,14 +505,17 @@ class Refresher:
     def _needs_input(self, sec: Section, error: RoletrayError, role: str) -> None:
         problem = problem_from(error, role=role)
         kind, profile = problem.input_kind or "mfa", problem.profile
-        watch = sso_watch.watch_token(profile, self._ctx.config_path, self._ctx.env) \
-            if kind == "sso" and profile else None
+        watch = None
+        if kind == "sso" and profile:
+            watch = sso_watch.watch_token(profile, self._ctx.config_path, self._ctx.env)
+        elif kind == "signin" and profile:
+            watch = sso_watch.watch_login(profile, self._ctx.config_path, self._ctx.env)
         seen_locked = self._watch_keyring(profile) if kind == "keyring" else None
         self._enter(sec, RefreshState.NEEDS_INPUT, error, input=(kind, profile), watch=watch,
                     keyring_seen=seen_locked)
 
     def _signed_in_meanwhile(self, sec: Section) -> bool:
-        """In the needs-input state for SSO: has the token file been written since?"""
+        """In the needs-input state for a sign-in: has its token file been written since?"""
         with self._state_lock:
             watch = sec.sso_watch if sec.state is RefreshState.NEEDS_INPUT else None
         return watch is not None and sso_watch.signed_in_since(watch)

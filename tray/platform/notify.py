@@ -596,6 +596,12 @@ class NotificationPolicy:
             return Notification("needs-input", f"{role}: keyring locked — unlock it",
                                 f"{reason}." + (f" The keys {exp}." if exp else ""),
                                 "critical")
+        if kind == "signin":
+            # The reason names the profile and the command; the tray resumes by itself
+            # once `aws login` has written the new sign-in.
+            return Notification("needs-input", f"{role}: aws login sign-in needed",
+                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+                                "critical")
         if kind == "process":
             return Notification("needs-input", f"{role}: credential process is waiting",
                                 f"{reason}." + (f" The keys {exp}." if exp else ""),

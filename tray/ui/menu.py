@@ -119,7 +119,7 @@ def chunk(items: Sequence[T], size: int = CHUNK_MAX) -> list[Sequence[T]]:
 
 def input_needed(s: Snapshot) -> str | None:
     """In needs-input, what a person must provide: "mfa" (the default), "sso", "process",
-    "keyring"."""
+    "keyring", "signin"."""
     if s.state is not RefreshState.NEEDS_INPUT:
         return None
     kind = s.problem.input_kind if s.problem is not None else None
@@ -134,7 +134,8 @@ def needs_mfa(s: Snapshot) -> bool:
 # What needs-input waits for, in the tooltip and (capitalised) on the menu's state line.
 INPUT_LABELS = {"mfa": "MFA code needed", "sso": "SSO sign-in needed",
                 "process": "credential process is waiting",
-                "keyring": "keyring locked — unlock it"}
+                "keyring": "keyring locked — unlock it",
+                "signin": "aws login sign-in needed"}
 
 
 def input_label(s: Snapshot) -> str:
@@ -175,8 +176,9 @@ def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
         return None
     if kind == "sso":
         return MenuNode("Sign in to AWS SSO…", actions.sso_login)
-    if kind in ("process", "keyring"):
-        # The unlock happens in the system's own prompt (or a terminal); then retry.
+    if kind in ("process", "keyring", "signin"):
+        # The unlock (or `aws login`) happens in the system's own prompt or a terminal;
+        # then retry (a new sign-in is also noticed by itself).
         return MenuNode("Try again", actions.retry)
     return MenuNode("Enter MFA code…", actions.enter_mfa)
 

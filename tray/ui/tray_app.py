@@ -348,7 +348,7 @@ class TrayApp:
             self.render()
         self._call_soon(show)
         profile = self._profiles.get()[0].get(name)
-        self.notify(refused_switch(name, problem, profile.role_arn if profile else None))
+        self.notify(refused_switch(name, problem, profile.describe if profile else None))
 
     # -- the GUI thread --------------------------------------------------------------
     def _show_snapshot(self, snap: Snapshot) -> None:
