@@ -451,3 +451,27 @@ def test_a_kept_section_is_not_news_when_added_or_removed_and_starts_over_when_b
     [ask] = notices.on_change([kept(S.NEEDS_INPUT, minutes=3, error=Problem(
         "needs_mfa", "needs an MFA code", profile="readonly", input_kind="mfa"))])
     assert ask.kind == "needs-input"  # a person must act: news even on first sight
+
+
+def test_one_ended_sign_in_is_one_notification_however_many_sections_wait() -> None:
+    from tray.platform.notify import KeptNotices, OneSignInNotice
+
+    ended = Problem("needs_signin", "the aws login sign-in of profile 'dev' has ended",
+                    profile="dev", input_kind="signin")
+    notices, once = KeptNotices(tz=UTC), OneSignInNotice()
+    targets = [f"s{i}" for i in range(5)]
+    fresh = [kept(S.FRESH, target=t) for t in targets]
+    assert once.filter(notices.on_change(fresh), fresh) == []
+    shown: list[Notification] = []
+    # Each section finds the ended sign-in at its own refresh, a minute apart.
+    now = list(fresh)
+    for i in range(5):
+        now[i] = kept(S.NEEDS_INPUT, minutes=i + 1, error=ended, target=targets[i])
+        shown += once.filter(notices.on_change(now), now)
+    [note] = shown
+    assert note.sign_in == ("signin", "dev") and "aws login sign-in needed" in note.title
+    # Signed in again: every section resumes, and the next end is news again.
+    again = [kept(S.FRESH, minutes=10, exp=EXP + timedelta(hours=1), target=t) for t in targets]
+    once.filter(notices.on_change(again), again)
+    later = [kept(S.NEEDS_INPUT, minutes=20, error=ended, target=t) for t in targets]
+    assert len(once.filter(notices.on_change(later), later)) == 1

@@ -230,3 +230,31 @@ def test_duration_does_not_apply_to_a_sign_in(world: World,
     assert main(["assume", "dev", "--target", "dev-keys", "--duration", "3600"]) == 2
     assert "--duration does not apply" in capsys.readouterr().err
     assert world.aws.credentials_path.read_bytes() == before
+
+
+def test_five_sections_over_one_ended_sign_in_wait_once_and_all_resume(world: World) -> None:
+    clock = FakeClock()
+    sched = FakeScheduler(clock)
+    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+                  monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
+    r.start()
+    world.sign_in()
+    targets = [f"kept{i}" for i in range(5)]
+    for t in targets:
+        assert r.switch("platform", target=t).state is RefreshState.FRESH
+    world.fake.ended = "TOKEN_EXPIRED"
+    world.sign_in()
+    world.fake.ended = "TOKEN_EXPIRED"
+    for t in targets:
+        with pytest.raises(SignInRequiredError):
+            r.refresh_now(target=t)
+    waiting = [s for s in r.snapshots() if s.target in targets]
+    assert {(s.state, s.input_needed, s.input_profile) for s in waiting} == {
+        (RefreshState.NEEDS_INPUT, "signin", "dev")}
+
+    world.fake.ended = None
+    world.sign_in()
+    renewed = world.fake.refreshes
+    r.check_wake()
+    assert {s.state for s in r.snapshots() if s.target in targets} == {RefreshState.FRESH}
+    assert world.fake.refreshes == renewed + 1  # one renewal serves all five

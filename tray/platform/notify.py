@@ -323,6 +323,8 @@ class Notification:
     action: str | None = None
     profile: str | None = None  # the profile the action is about, when not the active role
     target: str | None = None  # the kept section an "mfa" button gives the code to
+    # A sign-in that several sections may wait for: (input kind, profile to sign in).
+    sign_in: tuple[str, str] | None = None
 
 
 MFA_ACTION = "mfa"
@@ -586,10 +588,12 @@ class NotificationPolicy:
 
     def _needs_input(self, new: Snapshot, role: str, reason: str, exp: str) -> Notification:
         kind = (new.problem.input_kind if new.problem is not None else None) or "mfa"
+        waits = new.problem.profile if new.problem is not None else None
         if kind == "sso":
             # The error says which profile and why, and how to sign in without the tray.
             return Notification("needs-input", f"{role}: SSO sign-in needed", reason,
-                                "critical", action=SSO_ACTION)
+                                "critical", action=SSO_ACTION,
+                                sign_in=("sso", waits) if waits else None)
         if kind == "keyring":
             # The message says how to unlock without a desktop; with one, the system's
             # own prompt does it, then "Try again" in the menu.
@@ -601,7 +605,7 @@ class NotificationPolicy:
             # once `aws login` has written the new sign-in.
             return Notification("needs-input", f"{role}: aws login sign-in needed",
                                 f"{reason}." + (f" The keys {exp}." if exp else ""),
-                                "critical")
+                                "critical", sign_in=("signin", waits) if waits else None)
         if kind == "process":
             return Notification("needs-input", f"{role}: credential process is waiting",
                                 f"{reason}." + (f" The keys {exp}." if exp else ""),
@@ -645,3 +649,39 @@ class KeptNotices:
             del self._policies[gone]
             self._last.pop(gone, None)
         return notes
+
+
+SIGN_IN_KINDS = ("sso", "signin")
+
+
+def awaited_sign_ins(snapshots: Sequence[Snapshot]) -> set[tuple[str, str]]:
+    """The sign-ins (input kind, profile) that some section waits for now."""
+    found: set[tuple[str, str]] = set()
+    for s in snapshots:
+        p = s.problem
+        if (s.state is RefreshState.NEEDS_INPUT and p is not None and p.profile
+                and p.input_kind in SIGN_IN_KINDS):
+            found.add((p.input_kind, p.profile))
+    return found
+
+
+@dataclass
+class OneSignInNotice:
+    """At most one notification per sign-in that has ended, however many sections wait
+    for it and whenever each finds out: five sections over one ended ``aws login`` give one
+    notification (and its button, one browser tab). Once no section waits for that sign-in
+    any more (the person signed in), the next time it ends is news again."""
+
+    _announced: set[tuple[str, str]] = field(default_factory=set, init=False)
+
+    def filter(self, notes: Sequence[Notification],
+               snapshots: Sequence[Snapshot]) -> list[Notification]:
+        self._announced &= awaited_sign_ins(snapshots)
+        out: list[Notification] = []
+        for note in notes:
+            if note.sign_in is not None:
+                if note.sign_in in self._announced:
+                    continue
+                self._announced.add(note.sign_in)
+            out.append(note)
+        return out

@@ -46,6 +46,7 @@ from tray.platform.notify import (
     KeptNotices,
     Notification,
     NotificationPolicy,
+    OneSignInNotice,
     Notifier,
     choose_notifier,
     refused_switch,
@@ -168,6 +169,7 @@ class TrayApp:
                                      self._paths.aws_credentials)
         self.policy = NotificationPolicy(tz=tz)
         self._kept_notices = KeptNotices(tz=tz)
+        self._sign_in_notice = OneSignInNotice()
         self._notifications = notifications
         self._notifier: Notifier | None = self.svc.notifier
         self._icon: Any = None
@@ -356,11 +358,12 @@ class TrayApp:
         if self._local_problem is not None and (snap.role, snap.expiration) != self._problem_keys:
             self._local_problem = None  # new keys or another role: the failure is history
         note = self.policy.first(snap) if prev is None else self.policy.on_change(prev, snap)
-        if note is not None:
-            self.notify(note)
-        # The kept sections' trouble too, one notification each, by the same rules.
-        for kept_note in self._kept_notices.on_change(self._kept()):
-            self.notify(kept_note)
+        # The kept sections' trouble too, one notification each, by the same rules; one
+        # sign-in that several sections wait for is announced once.
+        kept = self._kept()
+        notes = ([note] if note is not None else []) + self._kept_notices.on_change(kept)
+        for each in self._sign_in_notice.filter(notes, [snap, *kept]):
+            self.notify(each)
         self.render()
 
     def _current(self) -> Snapshot:
