@@ -46,8 +46,8 @@ from tray.platform.notify import (
     KeptNotices,
     Notification,
     NotificationPolicy,
-    OneSignInNotice,
     Notifier,
+    OneSignInNotice,
     choose_notifier,
     refused_switch,
 )
