@@ -40,6 +40,12 @@ def sock() -> Path:
     """The control socket of the environment the test set up."""
     return control.socket_path(Paths.from_env(os.environ))
 
+
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
@@ -212,7 +218,7 @@ def test_status_json_lists_every_kept_section_without_an_instance(
 def instance(clock: FakeClock, world: Path) -> Iterator[tuple[Refresher, FakeScheduler, FakeSts]]:
     r, sched, fake = make(clock)
     r.start()
-    server = control.ControlServer(control.make_handler(r), sock()).start()
+    server = control.ControlServer(control.make_handler(r), sock(), where=here()).start()
     yield r, sched, fake
     server.stop()
 
