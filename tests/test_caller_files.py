@@ -32,6 +32,7 @@ from tray.domain.errors import UsageError
 from tray.instance import control
 from tray.paths import Paths
 from tray.serve import fastpath
+from tray.state import State, forget_state, load_states, save_state
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -110,6 +111,48 @@ def test_a_daemon_on_the_users_files_leaves_a_projects_profiles_to_the_project(
     again = roletray("credential-process", "platform", env=dict(os.environ))
     assert again.returncode == 0 and json.loads(again.stdout) == json.loads(mine.stdout)
     assert "projplatform" not in daemon.stderr and "projsec" not in daemon.stderr
+
+    # The project's [projsec] is the project's: its status lists it, and a restarted
+    # daemon (one state folder for both) does not take it up with its own platform.
+    listed = roletray("status", "--json", env=proj)
+    assert listed.returncode == 0, listed.stderr
+    assert [s["target"] for s in json.loads(listed.stdout)["sections"]] == ["projsec"]
+    daemon.stop()
+    restarted = spawn(name="again")
+    restarted.wait_ready()
+    status = control.send("status", {}, where=here())
+    assert status is not None and [s["target"] for s in status["sections"]] == ["roletray"]
+    assert "projsec" not in restarted.stderr
+    assert ":assumed-role/projplatform/" in section_identity(aws, "projsec")
+
+
+def test_each_kept_section_belongs_to_the_files_it_was_kept_with(
+        isolated_env: Path, tmp_path: Path) -> None:
+    mine = here()
+    project = Paths.from_env({**os.environ, "AWS_CONFIG_FILE": str(tmp_path / "proj")})
+    # One written before the files were recorded: anyone's, as it was.
+    mine.state_dir.mkdir(parents=True)
+    mine.state_file.write_text(json.dumps({"version": 1, "active_role": "old",
+                                           "target": "legacy"}))
+    save_state(State("platform", "roletray"), mine)
+    save_state(State("platform", "projsec"), project)
+    assert [(s.target, s.files) for s in load_states(mine)] == [
+        ("legacy", None), ("roletray", mine.aws_files())]
+    assert [(s.target, s.files) for s in load_states(project)] == [
+        ("legacy", None), ("projsec", project.aws_files())]
+    # The project writes [roletray] of the same credentials file: that section holds
+    # its keys now, and the daemon's config no longer claims it.
+    save_state(State("platform", "roletray"), project)
+    assert [s.target for s in load_states(mine)] == ["legacy"]
+    assert [s.target for s in load_states(project)] == ["legacy", "roletray", "projsec"]
+    # Clearing a section forgets the entries about it in that credentials file only.
+    apart = Paths.from_env({**os.environ, "AWS_CONFIG_FILE": str(tmp_path / "proj"),
+                            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "creds")})
+    save_state(State("platform", "projsec"), apart)
+    assert forget_state(mine, "projsec") is True  # [projsec] of the shared file
+    assert forget_state(mine, "legacy") is True
+    assert [s.target for s in load_states(project)] == ["roletray"]
+    assert [s.target for s in load_states(apart)] == ["projsec"]
 
 
 def test_the_instance_declines_other_files_unread_and_serves_its_own(

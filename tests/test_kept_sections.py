@@ -182,7 +182,8 @@ def test_an_old_state_file_still_loads_and_a_new_one_reads_as_the_old(
     assert doc["expiration"] == "2026-11-28T13:00:00Z"
     assert [e["target"] for e in doc["also_kept"]] == ["second"]
     assert load_state(paths) == State(active_role="platform", target="roletray",
-                                      expiration=T0 + timedelta(hours=1))
+                                      expiration=T0 + timedelta(hours=1),
+                                      files=paths.aws_files())
 
 
 def test_a_malformed_kept_section_names_the_file(isolated_env: Path) -> None:

@@ -85,8 +85,8 @@ def socket_path(where: paths.Paths) -> Path:
 def files_of(where: paths.Paths) -> dict[str, str]:
     """The AWS files ``where`` names, as a request carries them: real paths (links
     resolved, relative ones from the working folder), so two spellings of one file match."""
-    return {"config": os.path.realpath(where.aws_config),
-            "credentials": os.path.realpath(where.aws_credentials)}
+    config, credentials = where.aws_files()
+    return {"config": config, "credentials": credentials}
 
 
 def ensure_private_dir(path: Path) -> Path:
