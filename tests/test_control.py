@@ -35,6 +35,11 @@ def sock() -> Path:
     return control.socket_path(Paths.from_env(os.environ))
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 def lock() -> Path:
     return control.lock_path(Paths.from_env(os.environ))
 
@@ -103,7 +108,7 @@ class Rig:
                                    tick_interval=None)
         self.refresher.start()
         self.server = control.ControlServer(control.make_handler(self.refresher),
-                                            path=sock()).start()
+                                            path=sock(), where=here()).start()
 
 
 @pytest.fixture
@@ -114,7 +119,7 @@ def rig(isolated_env: Path) -> Iterator[Rig]:
 
 
 def test_no_instance_means_none() -> None:
-    assert control.send("status", {}, path=sock()) is None
+    assert control.send("status", {}, where=here()) is None
 
 
 def test_socket_is_private(rig: Rig) -> None:
@@ -124,13 +129,13 @@ def test_socket_is_private(rig: Rig) -> None:
 
 
 def test_commands_reach_the_refresher(rig: Rig) -> None:
-    reply = control.send("status", {}, path=sock())
+    reply = control.send("status", {}, where=here())
     snap_json = rig.refresher.snapshot().to_json()
     assert reply == {"ok": True, "snapshot": snap_json, "sections": [snap_json]}
     assert reply["snapshot"]["state"] == "idle"
 
     reply = control.send("assume", {"profile": "platform", "target": None, "duration": 1800,
-                                    "mfa_code": None, "force": False}, path=sock())
+                                    "mfa_code": None, "force": False}, where=here())
     assert reply is not None and reply["ok"] is True
     snap = reply["snapshot"]
     assert snap["role"] == "platform" and snap["state"] == "fresh"
@@ -139,37 +144,37 @@ def test_commands_reach_the_refresher(rig: Rig) -> None:
     assert reply["region"] == "ap-northeast-2" and reply["warnings"] == []
     assert rig.sts.calls[-1]["profile"] == "platform"
 
-    reply = control.send("refresh", {"mfa_code": None}, path=sock())
+    reply = control.send("refresh", {"mfa_code": None}, where=here())
     assert reply is not None and reply["ok"] and len(rig.sts.calls) == 2
 
     reply = control.send("assume", {"profile": "guarded"},
-                         path=sock())  # needs a code: says so, no prompt
+                         where=here())  # needs a code: says so, no prompt
     assert reply is not None and reply["ok"] is False
     assert reply["code"] == "mfa_required" and reply["exit_code"] == 2
     assert reply["profile"] == "guarded"
     assert "needs an MFA code" in reply["error"]
-    reply = control.send("assume", {"profile": "guarded", "mfa_code": "902817"}, path=sock())
+    reply = control.send("assume", {"profile": "guarded", "mfa_code": "902817"}, where=here())
     assert reply is not None and reply["ok"] and reply["snapshot"]["role"] == "guarded"
-    reply = control.send("mfa", {"code": "447310"}, path=sock())
+    reply = control.send("mfa", {"code": "447310"}, where=here())
     assert reply is not None and reply["ok"] and rig.sts.calls[-1]["mfa_code"] == "447310"
 
-    reply = control.send("clear", {"target": None}, path=sock())
+    reply = control.send("clear", {"target": None}, where=here())
     assert reply is not None and reply["ok"] and reply["snapshot"]["state"] == "idle"
     assert rig.refresher.snapshot().role is None
 
 
 def test_errors_become_replies_with_exit_codes(rig: Rig, isolated_env: Path) -> None:
     rig.sts.fail_with = AccessDeniedError("profile 'platform': AccessDenied: not authorized")
-    reply = control.send("assume", {"profile": "platform"}, path=sock())
+    reply = control.send("assume", {"profile": "platform"}, where=here())
     assert reply == {"ok": False, "code": "access_denied", "exit_code": 1, "profile": None,
                      "error": "profile 'platform': AccessDenied: not authorized"}
-    reply = control.send("refresh", {}, path=sock())  # no active role
+    reply = control.send("refresh", {}, where=here())  # no active role
     assert reply is not None and reply["exit_code"] == 2 and "no active role" in reply["error"]
     for cmd, payload in [("launch", {}), ("assume", {}), ("assume", {"profile": 7}),
                          ("assume", {"profile": "platform", "duration": "long"}), ("mfa", {})]:
-        reply = control.send(cmd, payload, path=sock())
+        reply = control.send(cmd, payload, where=here())
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2, cmd
-    reply = control.send("assume", {"profile": "nope"}, path=sock())
+    reply = control.send("assume", {"profile": "nope"}, where=here())
     assert reply is not None and reply["code"] in ("unknown_profile", "not_a_profile")
 
 
@@ -191,18 +196,18 @@ def test_malformed_requests_get_an_answer_and_the_server_lives_on(rig: Rig) -> N
     assert raw_exchange(b"not json\n")["ok"] is False
     assert raw_exchange(b"[1, 2]\n")["ok"] is False
     assert raw_exchange(b"x" * (control.MAX_LINE + 10))["ok"] is False
-    assert control.send("status", {}, path=sock()) is not None
+    assert control.send("status", {}, where=here()) is not None
 
 
 def test_status_answers_while_an_assume_is_in_flight(rig: Rig) -> None:
     rig.sts.gate = threading.Event()
     replies: list[dict[str, Any] | None] = []
     t = threading.Thread(target=lambda: replies.append(
-        control.send("assume", {"profile": "platform"}, path=sock())))
+        control.send("assume", {"profile": "platform"}, where=here())))
     t.start()
     try:
         assert rig.sts.entered.wait(5)
-        status = control.send("status", {}, timeout=5, path=sock())
+        status = control.send("status", {}, timeout=5, where=here())
         assert status is not None and status["snapshot"]["state"] == "idle"
     finally:
         rig.sts.gate.set()
@@ -217,9 +222,9 @@ def test_a_silent_instance_times_out_with_an_error_reply(isolated_env: Path) -> 
         release.wait(10)
         return {"ok": True}
 
-    server = control.ControlServer(stuck, path=sock()).start()
+    server = control.ControlServer(stuck, path=sock(), where=here()).start()
     try:
-        reply = control.send("status", {}, timeout=0.3, path=sock())
+        reply = control.send("status", {}, timeout=0.3, where=here())
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 1
         assert "did not answer" in reply["error"]
     finally:
@@ -234,22 +239,22 @@ def test_stale_socket_means_none_and_is_replaced_at_start(isolated_env: Path) ->
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: a crashed instance
     assert path.exists()
-    assert control.send("status", {}, path=sock()) is None
+    assert control.send("status", {}, where=here()) is None
 
     server = control.ControlServer(lambda req: {"ok": True, "echo": req["cmd"]},
-                                   path=sock()).start()
+                                   path=sock(), where=here()).start()
     try:
-        assert control.send("status", {}, path=sock()) == {"ok": True, "echo": "status"}
+        assert control.send("status", {}, where=here()) == {"ok": True, "echo": "status"}
     finally:
         server.stop()
     assert not path.exists()
-    assert control.send("status", {}, path=sock()) is None
+    assert control.send("status", {}, where=here()) is None
 
 
 def test_mfa_codes_are_never_logged(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    control.send("assume", {"profile": "guarded", "mfa_code": "902817"}, path=sock())
-    control.send("mfa", {"code": "447310"}, path=sock())
+    control.send("assume", {"profile": "guarded", "mfa_code": "902817"}, where=here())
+    control.send("mfa", {"code": "447310"}, where=here())
     assert rig.sts.calls[-1]["mfa_code"] == "447310"
     assert "902817" not in caplog.text and "447310" not in caplog.text
     assert "control: mfa" in caplog.text
@@ -272,7 +277,7 @@ def test_the_cli_asks_for_a_code_when_the_instance_answers_mfa_required(
 
     monkeypatch.setattr(cli, "_needs_mfa", lambda profile, root: "dev")
     monkeypatch.setattr(cli, "_prompt_mfa", lambda serial: "902817")  # the terminal
-    server = control.ControlServer(instance, path=sock()).start()
+    server = control.ControlServer(instance, path=sock(), where=here()).start()
     try:
         root = cli.Root(env=os.environ, paths=Paths.from_env(os.environ))
         reply = cli._handover_asking("assume", {"profile": "guarded"}, "guarded", "mfa", root)

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tray import paths
+from tray import __version__, paths
 from tray.domain import wire
 from tray.domain.errors import InstanceRunningError, UsageError
 from tray.instance import control
@@ -42,6 +42,11 @@ def sock() -> Path:
     return control.socket_path(Paths.from_env(os.environ))
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 def lock() -> Path:
     return control.lock_path(Paths.from_env(os.environ))
 
@@ -51,7 +56,7 @@ def echo(request: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def server(isolated_env: Path) -> Iterator[control.ControlServer]:
-    srv = control.ControlServer(echo, path=sock()).start()
+    srv = control.ControlServer(echo, path=sock(), where=here()).start()
     yield srv
     srv.stop()
 
@@ -89,6 +94,12 @@ def finish(child: tuple[int, int]) -> bytes:
 
 def as_nobody(fn: Callable[[], bytes]) -> bytes:
     return finish(start_as_nobody(fn))
+
+
+def envelope(cmd: str) -> bytes:
+    """A request line as ``control.send`` writes it, for this environment's files."""
+    return json.dumps({"proto": wire.PROTO, "version": __version__,
+                       "files": control.files_of(here()), "call": {"cmd": cmd}}).encode() + b"\n"
 
 
 def exchange(sock_path: Path, data: bytes, timeout: float = 5.0) -> bytes:
@@ -150,7 +161,7 @@ def gated(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
 
 def test_sixty_pending_connections_fit_in_the_backlog(isolated_env: Path,
                                                       gated: threading.Event) -> None:
-    srv = control.ControlServer(echo, path=sock()).start()
+    srv = control.ControlServer(echo, path=sock(), where=here()).start()
     socks: list[socket.socket] = []
     try:
         for _ in range(60):  # as 60 CLI calls connect before the server accepts any
@@ -158,10 +169,12 @@ def test_sixty_pending_connections_fit_in_the_backlog(isolated_env: Path,
             socks.append(s)
             s.settimeout(5)  # non-blocking underneath, like the client: EAGAIN if full
             s.connect(str(sock()))
-            s.sendall(b'{"cmd": "status"}\n')
+            s.sendall(envelope("status"))
         gated.set()
         for s in socks:
-            assert json.loads(s.makefile().readline()) == {"ok": True, "echo": "status"}
+            assert json.loads(s.makefile().readline()) == {"ok": True, "echo": "status",
+                                                           "proto": wire.PROTO,
+                                                           "version": __version__}
     finally:
         for s in socks:
             s.close()
@@ -172,7 +185,7 @@ def test_sixty_pending_connections_fit_in_the_backlog(isolated_env: Path,
 def test_a_full_backlog_is_retried_then_reported_in_one_line(
         isolated_env: Path, gated: threading.Event, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "BACKLOG", 1)
-    srv = control.ControlServer(echo, path=sock()).start()
+    srv = control.ControlServer(echo, path=sock(), where=here()).start()
     socks: list[socket.socket] = []
     try:
         while True:  # fill the backlog
@@ -186,7 +199,7 @@ def test_a_full_backlog_is_retried_then_reported_in_one_line(
             socks.append(s)
             assert len(socks) < 50
         start = time.monotonic()
-        reply = control.send("status", {}, timeout=0.5, path=sock())
+        reply = control.send("status", {}, timeout=0.5, where=here())
         assert time.monotonic() - start >= 0.4  # it kept trying until its deadline
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2
         assert "cannot reach the running roletray" in reply["error"]
@@ -204,7 +217,7 @@ def test_sixty_concurrent_cli_calls_all_get_answers(server: control.ControlServe
 
     def call() -> None:
         try:
-            replies.append(control.send("status", {}, timeout=60, path=sock()))
+            replies.append(control.send("status", {}, timeout=60, where=here()))
         except BaseException as e:  # noqa: BLE001 - collected and asserted below
             failures.append(e)
 
@@ -227,7 +240,7 @@ def test_the_client_refuses_a_socket_in_a_folder_others_can_write(isolated_env: 
         fake.listen(8)
         os.chmod(path.parent, 0o777)  # a shared folder: anyone could have put it there
         with pytest.raises(UsageError, match=f"{path.parent} is not a private folder"):
-            control.send("mfa", {"code": "902817"}, timeout=1, path=sock())
+            control.send("mfa", {"code": "902817"}, timeout=1, where=here())
         fake.setblocking(False)
         with pytest.raises(BlockingIOError):
             fake.accept()  # nobody even connected
@@ -237,7 +250,7 @@ def test_a_plain_file_at_the_socket_path_means_no_instance(isolated_env: Path) -
     path = sock()
     control.ensure_private_dir(path.parent)
     path.write_text("left over\n")
-    assert control.send("status", {}, path=sock()) is None
+    assert control.send("status", {}, where=here()) is None
 
 
 @needs_root
@@ -249,7 +262,7 @@ def test_the_client_refuses_a_socket_owned_by_another_user(isolated_env: Path) -
         fake.listen(8)
         os.chown(path, NOBODY, NOBODY)
         with pytest.raises(UsageError, match=f"belongs to uid {NOBODY}"):
-            control.send("mfa", {"code": "902817"}, timeout=1, path=sock())
+            control.send("mfa", {"code": "902817"}, timeout=1, where=here())
         fake.setblocking(False)
         with pytest.raises(BlockingIOError):
             fake.accept()
@@ -277,7 +290,7 @@ def test_the_client_refuses_a_server_running_as_another_user(isolated_env: Path)
         deadline = time.monotonic() + 10
         with pytest.raises(UsageError, match=f"runs as uid {NOBODY}"):
             # None until the child listens (connect: ECONNREFUSED)
-            while control.send("mfa", {"code": "902817"}, timeout=2, path=sock()) is None:
+            while control.send("mfa", {"code": "902817"}, timeout=2, where=here()) is None:
                 assert time.monotonic() < deadline, "the fake server never listened"
     finally:
         result.append(finish(child))
@@ -296,7 +309,7 @@ def test_the_server_turns_another_user_away_before_parsing(tmp_path: Path) -> No
             handled.append(request)
             return wire.ok()
 
-        srv = control.ControlServer(handler, path).start()
+        srv = control.ControlServer(handler, path, where=here()).start()
         try:
             os.chmod(path.parent, 0o711)
             os.chmod(path, 0o666)
@@ -318,7 +331,7 @@ def test_the_server_refuses_a_symlinked_folder(isolated_env: Path, tmp_path: Pat
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.symlink_to(elsewhere)
     with pytest.raises(UsageError, match="symbolic link"):
-        control.ControlServer(echo, path=sock()).start()
+        control.ControlServer(echo, path=sock(), where=here()).start()
     assert list(elsewhere.iterdir()) == []
 
 
@@ -328,7 +341,7 @@ def test_a_deeply_nested_request_gets_a_one_line_answer(server: control.ControlS
     reply = json.loads(exchange(sock(), b"[" * 60000 + b"\n"))
     assert reply["ok"] is False and reply["code"] == "usage"
     assert reply["error"] == "bad request (ValueError)"
-    assert control.send("status", {}, path=sock()) == {"ok": True, "echo": "status"}
+    assert control.send("status", {}, where=here()) == {"ok": True, "echo": "status"}
 
 
 def test_a_trickling_client_loses_its_connection_at_the_request_deadline(
@@ -337,7 +350,7 @@ def test_a_trickling_client_loses_its_connection_at_the_request_deadline(
     answer and then EOF, or a reset (the server closed while our trickled bytes were
     still unread in its buffer, and a Unix socket then drops what it had not delivered).
     Either way it ends well before the client's own 5 s give-up."""
-    srv = control.ControlServer(echo, request_timeout=0.5, path=sock()).start()
+    srv = control.ControlServer(echo, request_timeout=0.5, path=sock(), where=here()).start()
     try:
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(str(sock()))
@@ -374,14 +387,16 @@ def test_a_trickling_client_loses_its_connection_at_the_request_deadline(
 
 
 def test_idle_connections_hold_at_most_the_bound_of_threads(isolated_env: Path) -> None:
-    srv = control.ControlServer(echo, max_connections=4, request_timeout=0.3, path=sock()).start()
+    srv = control.ControlServer(echo, max_connections=4, request_timeout=0.3, path=sock(),
+                                where=here()).start()
     idle = []
     try:
         for _ in range(20):
             s = socket.socket(socket.AF_UNIX)
             s.connect(str(sock()))
             idle.append(s)
-        assert control.send("status", {}, timeout=20, path=sock()) == {"ok": True, "echo": "status"}
+        assert control.send("status", {}, timeout=20, where=here()) == {"ok": True,
+                                                                        "echo": "status"}
         serving = [t for t in threading.enumerate() if t.name == "roletray-control-conn"]
         assert len(serving) <= 4
     finally:
@@ -393,7 +408,7 @@ def test_idle_connections_hold_at_most_the_bound_of_threads(isolated_env: Path) 
 def test_a_failing_accept_backs_off_instead_of_spinning(isolated_env: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(control, "ACCEPT_BACKOFF", 0.05)
-    srv = control.ControlServer(echo, path=sock())
+    srv = control.ControlServer(echo, path=sock(), where=here())
     calls: list[float] = []
 
     class OutOfFiles:
@@ -434,7 +449,7 @@ def test_a_trickling_server_does_not_hold_the_client_past_its_deadline(
     t.start()
     try:
         start = time.monotonic()
-        reply = control.send("status", {}, timeout=0.5, path=sock())
+        reply = control.send("status", {}, timeout=0.5, where=here())
         elapsed = time.monotonic() - start
     finally:
         t.join(10)

@@ -38,6 +38,11 @@ LIVE = ("\n[profile platform-live]\ncredential_process = roletray credential-pro
         "region = us-east-1\n")
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 @pytest.fixture
 def roletray_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A ``roletray`` command that runs this checkout, first on PATH (the SDKs run it)."""
@@ -118,7 +123,7 @@ class Instance:
         self.keeper = ServedKeeper(ctx, self.sched, assume_fn=actions.assume_only)
         self.server = control.ControlServer(
             lambda request: control.serve_credentials(self.keeper, request),
-            control.socket_path(Paths.from_env(os.environ)))
+            control.socket_path(Paths.from_env(os.environ)), where=here())
 
 
 @contextmanager
@@ -397,14 +402,15 @@ def test_fastpath_refuses_a_socket_in_a_folder_others_can_enter(tmp_path: Path) 
         got.append(json.dumps(request).encode())
         return {"ok": True, "document": {"Version": 1}}
 
-    server = control.ControlServer(handler, path).start()  # makes the folder 0700
+    server = control.ControlServer(handler, path, where=here()).start()  # makes the folder 0700
     try:
-        assert fastpath.ask(str(path), "platform") == {"Version": 1}  # private: served
+        # private: served
+        assert fastpath.ask(str(path), "platform", control.files_of(here())) == {"Version": 1}
         os.chmod(folder, 0o755)
-        assert fastpath.ask(str(path), "platform") is None
+        assert fastpath.ask(str(path), "platform", control.files_of(here())) is None
         assert len(got) == 1
         with pytest.raises(UsageError, match="not a private folder"):
-            control.send("credentials", {"profile": "platform"}, path=path)
+            control.send("credentials", {"profile": "platform"}, where=here(), path=path)
     finally:
         server.stop()
 
@@ -416,9 +422,10 @@ def test_fastpath_leaves_errors_to_the_full_command_line(tmp_path: Path) -> None
 
     path = tmp_path / "run" / "control.sock"
     server = control.ControlServer(
-        lambda _: wire.encode_error(AccessDeniedError("profile 'p': denied")), path).start()
+        lambda _: wire.encode_error(AccessDeniedError("profile 'p': denied")), path,
+        where=here()).start()
     try:
-        assert fastpath.ask(str(path), "p") is None
+        assert fastpath.ask(str(path), "p", control.files_of(here())) is None
     finally:
         server.stop()
 

@@ -35,6 +35,11 @@ def sock() -> Path:
     return control.socket_path(Paths.from_env(os.environ))
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 def poll_until(what: str, pred: Callable[[], Any], timeout: float = 15.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -62,7 +67,7 @@ class Daemon:
         def ready() -> dict[str, Any] | None:
             if self.proc.poll() is not None:
                 raise AssertionError(f"daemon exited {self.proc.returncode}: {self.stderr}")
-            return control.send("status", {}, timeout=5, path=sock())
+            return control.send("status", {}, timeout=5, where=here())
 
         return poll_until("the daemon's control socket", ready)
 
@@ -95,7 +100,7 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
 
 
 def status() -> dict[str, Any]:
-    reply = control.send("status", {}, timeout=10, path=sock())
+    reply = control.send("status", {}, timeout=10, where=here())
     assert reply is not None and reply["ok"], reply
     return reply["snapshot"]  # type: ignore[no-any-return]
 
@@ -131,7 +136,7 @@ def test_daemon_refreshes_takes_hand_overs_stops_and_resumes(aws, spawn) -> None
     # Hand-over through the socket: synchronous, so "within 2 s" is the call itself.
     start = time.monotonic()
     reply = control.send("assume", {"profile": "other", "target": None, "duration": None,
-                                    "mfa_code": None, "force": False}, path=sock())
+                                    "mfa_code": None, "force": False}, where=here())
     assert time.monotonic() - start < 2.0
     assert reply is not None and reply["ok"], reply
     assert reply["snapshot"]["role"] == "other"
@@ -150,7 +155,7 @@ def test_daemon_refreshes_takes_hand_overs_stops_and_resumes(aws, spawn) -> None
     rc, took = d.stop(signal.SIGTERM)
     assert rc == 0 and took < 5.0, d.stderr
     assert not sock().exists()
-    assert control.send("status", {}, path=sock()) is None
+    assert control.send("status", {}, where=here()) is None
     log_file = Paths.from_env(os.environ).log_dir / "roletray.log"
     assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
     log_text = log_file.read_text()
@@ -174,7 +179,7 @@ def test_a_second_daemon_exits_2_naming_the_first(spawn) -> None:  # type: ignor
     second = run_cli("daemon")
     assert second.returncode == 2
     assert f"already running (pid {d.proc.pid})" in second.stderr
-    assert control.send("status", {}, path=sock()) is not None  # the first one is unharmed
+    assert control.send("status", {}, where=here()) is not None  # the first one is unharmed
     rc, _ = d.stop()
     assert rc == 0
 
@@ -188,7 +193,7 @@ def test_sts_errors_then_recovery_in_the_daemon(aws, spawn, moto_url: str) -> No
         assert d.wait_ready()["snapshot"]["state"] == "fresh"  # resumed; nothing due
         assert srv.requests == 0
 
-        reply = control.send("refresh", {"mfa_code": None}, path=sock())
+        reply = control.send("refresh", {"mfa_code": None}, where=here())
         assert reply is not None and reply["ok"] is False and reply["exit_code"] == 1
         assert "HTTP 500" in reply["error"]
         snap = status()
@@ -213,7 +218,7 @@ def test_sigterm_does_not_wait_for_a_hanging_sts(aws, spawn) -> None:  # type: i
         d.wait_ready()
         replies: list[Any] = []
         t = threading.Thread(target=lambda: replies.append(
-            control.send("refresh", {}, timeout=30, path=sock())), daemon=True)
+            control.send("refresh", {}, timeout=30, where=here())), daemon=True)
         t.start()
         poll_until("the request to reach the hanging server", lambda: srv.requests >= 1)
         rc, took = d.stop(signal.SIGTERM)

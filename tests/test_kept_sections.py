@@ -40,6 +40,12 @@ def sock() -> Path:
     """The control socket of the environment the test set up."""
     return control.socket_path(Paths.from_env(os.environ))
 
+
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(T0)
@@ -176,7 +182,8 @@ def test_an_old_state_file_still_loads_and_a_new_one_reads_as_the_old(
     assert doc["expiration"] == "2026-11-28T13:00:00Z"
     assert [e["target"] for e in doc["also_kept"]] == ["second"]
     assert load_state(paths) == State(active_role="platform", target="roletray",
-                                      expiration=T0 + timedelta(hours=1))
+                                      expiration=T0 + timedelta(hours=1),
+                                      files=paths.aws_files())
 
 
 def test_a_malformed_kept_section_names_the_file(isolated_env: Path) -> None:
@@ -212,7 +219,7 @@ def test_status_json_lists_every_kept_section_without_an_instance(
 def instance(clock: FakeClock, world: Path) -> Iterator[tuple[Refresher, FakeScheduler, FakeSts]]:
     r, sched, fake = make(clock)
     r.start()
-    server = control.ControlServer(control.make_handler(r), sock()).start()
+    server = control.ControlServer(control.make_handler(r), sock(), where=here()).start()
     yield r, sched, fake
     server.stop()
 

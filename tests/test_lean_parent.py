@@ -96,7 +96,7 @@ def test_a_running_instance_serves_a_keyring_source_without_loading_keyring(
         "ctx = Context.from_env(os.environ)\n"
         "with app.running_instance(ctx=ctx):\n"
         "    reply = control.send('credentials', {'source': 'default'},\n"
-        "                         path=control.socket_path(ctx.paths), timeout=60)\n"
+        "                         where=ctx.paths, timeout=60)\n"
         "print(json.dumps({'ok': reply['ok'], 'token': bool(reply['document']['SessionToken']),\n"
         "                  'loaded': loaded()}))")
     assert doc == {"ok": True, "token": True, "loaded": []}

@@ -54,6 +54,11 @@ def sock() -> Path:
     """The control socket of the environment the test set up."""
     return control.socket_path(Paths.from_env(os.environ))
 
+
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
 def assume(role: RoleProfile, **kwargs: Any) -> AssumeResult:
     """``sts.assume_role`` with the process environment, which conftest points at moto."""
     return sts.assume_role(role, env=os.environ, **kwargs)
@@ -375,7 +380,7 @@ def test_daemon_keeps_the_session_for_cli_hand_overs(aws: AwsSandbox, tmp_path: 
                                       stdin=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 20
-            while control.send("status", {}, timeout=5, path=sock()) is None:
+            while control.send("status", {}, timeout=5, where=here()) is None:
                 assert daemon.poll() is None, stderr.read_text()
                 assert time.monotonic() < deadline, "the daemon never listened"
                 time.sleep(0.05)  # polling for the socket, not timing
@@ -430,7 +435,7 @@ def test_refresh_on_a_terminal_asks_and_hands_the_code_over(
     rig.r.switch("guarded-a", mfa_code="902817")
     rig.sched.advance(13 * H)  # the session and then the keys ended: a code is needed
     assert rig.r.snapshot().state is RefreshState.NEEDS_INPUT
-    server = control.ControlServer(control.make_handler(rig.r), path=sock()).start()
+    server = control.ControlServer(control.make_handler(rig.r), path=sock(), where=here()).start()
     master, slave = pty.openpty()
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tray", "refresh"],

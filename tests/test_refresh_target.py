@@ -20,6 +20,11 @@ from tray.paths import Paths
 from tray.state import load_states
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 def two_kept(aws: AwsSandbox) -> dict[str, str]:
     """[roletray] holds platform, [second] holds other; returns their key ids."""
     aws.seed_world()
@@ -43,7 +48,7 @@ def keys(aws: AwsSandbox) -> dict[str, str]:
 
 def kept_fresh() -> list[dict[str, object]] | None:
     """The running instance's sections, once it keeps two, both fresh."""
-    reply = control.send("status", {}, path=control.socket_path(Paths.from_env(os.environ)))
+    reply = control.send("status", {}, where=here())
     sections = (reply or {}).get("sections", [])
     return sections if len(sections) == 2 and all(
         s["state"] == "fresh" for s in sections) else None
@@ -133,7 +138,7 @@ def test_refresh_target_with_a_daemon_renews_only_that_section(
 
     # The socket alone (an older CLI, a script): the daemon names the target it lacks.
     reply = control.send("refresh", {"target": "third"},
-                         path=control.socket_path(Paths.from_env(os.environ)))
+                         where=here())
     assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2
     assert "[third]" in reply["error"]
     assert d.proc.poll() is None

@@ -21,6 +21,11 @@ from tray.paths import Paths
 from tray.settings import Settings
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 def flow(needs: list[bool], answers: list[str | None], *, ask_first: bool
          ) -> tuple[object, list[str | None]]:
     tried: list[str | None] = []
@@ -64,7 +69,7 @@ def instance(isolated_env: Path) -> Iterator[FakeSts]:
                           rng=random.Random(3), assume_fn=sts, tick_interval=None)
     refresher.start()
     server = control.ControlServer(control.make_handler(refresher),
-                                   path=control.socket_path(Paths.from_env(os.environ))).start()
+                                   path=control.socket_path(here()), where=here()).start()
     yield sts
     server.stop()
 

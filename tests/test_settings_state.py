@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -58,13 +59,16 @@ def test_state_round_trip_private_and_secret_free():
     exp = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
     st = State("platform", "roletray", exp, "arn:aws:sts::1:assumed-role/platform/s", exp)
     save_state(st, Paths.from_env(os.environ))
-    assert load_state(Paths.from_env(os.environ)) == st
+    # Recorded for the AWS files it was kept with.
+    assert load_state(Paths.from_env(os.environ)) == replace(
+        st, files=Paths.from_env(os.environ).aws_files())
     path = Paths.from_env(os.environ).state_file
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert os.stat(path.parent).st_mode & 0o777 == 0o700
     doc = json.loads(path.read_text())
     assert set(doc) == {"version", "active_role", "target", "expiration", "identity_arn",
-                        "updated_at"}
+                        "updated_at", "files"}
+    assert set(doc["files"]) == {"config", "credentials"}  # paths, no secret
     assert clear_state(Paths.from_env(os.environ)) and load_state(Paths.from_env(os.environ)) is None
 
 

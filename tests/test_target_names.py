@@ -18,6 +18,11 @@ HOSTILE = ["a\x00b", "a\x1b[31mred", "rtl\u202eyxes", "a;rm -rf ~", "$(id)", "a 
            "x" * 65, "", "a'b", "[x]"]
 
 
+def here() -> Paths:
+    """The paths of the environment the test set up (its AWS files, its socket)."""
+    return Paths.from_env(os.environ)
+
+
 @pytest.mark.parametrize("name", HOSTILE)
 def test_the_rule_refuses_control_bidi_and_shell_characters(name):
     problem = target_problem(name)
@@ -52,7 +57,7 @@ def test_the_socket_refuses_a_hostile_target(isolated_env: Path, name):
         for cmd, payload in [("assume", {"profile": "platform", "target": name}),
                              ("clear", {"target": name})]:
             reply = control.send(cmd, payload,
-                                 path=control.socket_path(Paths.from_env(os.environ)))
+                                 where=here())
             assert reply is not None and reply["ok"] is False and reply["exit_code"] == 2, cmd
             assert "is not a section name roletray writes" in reply["error"]
         assert rig.sts.calls == []

@@ -141,7 +141,7 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     try:
         refresher.start()
         server = control.ControlServer(control.make_handler(refresher, keeper),
-                                       control.socket_path(ctx.paths)).start()
+                                       control.socket_path(ctx.paths), where=ctx.paths).start()
         log.info("roletray %s running (pid %d); control socket %s", _version(), os.getpid(),
                  ctx.paths.display(server.path))
         yield refresher

@@ -361,7 +361,7 @@ def _handover(cmd: str, payload: dict[str, Any], root: Root) -> Any | None:
     """Hand the command to a running tray/daemon; None when none runs."""
     from tray.instance import control
 
-    reply = control.send(cmd, payload, path=control.socket_path(root.paths))
+    reply = control.send(cmd, payload, where=root.paths)
     if reply is None:
         return None
     return _checked(reply)
@@ -385,12 +385,12 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
     from tray.engine.roles import ask_and_retry
     from tray.instance import control
 
-    path = control.socket_path(root.paths)
+    where = root.paths
     last: list[dict[str, Any] | None] = [None]
 
     def attempt(code: str | None) -> None:
-        reply = control.send(cmd, payload, path=path) if code is None else \
-            control.send(retry, {**payload, "mfa_code": code, "code": code}, path=path)
+        reply = control.send(cmd, payload, where=where) if code is None else \
+            control.send(retry, {**payload, "mfa_code": code, "code": code}, where=where)
         if reply is None and code is not None:
             raise UsageError("the running roletray went away while asking for the code")
         last[0] = reply
@@ -632,7 +632,7 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
 
     profile = _profile_or_active(args.profile, root, "console")
     # A running instance that keeps the role hands its keys over: no AssumeRole.
-    held = console.instance_keys(profile, path=control.socket_path(root.paths))
+    held = console.instance_keys(profile, where=root.paths)
 
     def assume(role: Any, profile_map: Any) -> Any:
         from tray.aws import sts
@@ -668,13 +668,13 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
         return EXIT_OK
     if args.profile is None:
         raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
-    path = control.socket_path(root.paths)
-    reply = control.send("credentials", {"profile": args.profile}, path=path)
+    where = root.paths
+    reply = control.send("credentials", {"profile": args.profile}, where=where)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
         code = _tty_mfa_code(args.profile, root)
         reply = control.send("credentials", {"profile": args.profile, "mfa_code": code},
-                             path=path)
+                             where=where)
         if reply is None:
             raise UsageError("the running roletray went away while asking for the code")
     if reply is not None:
@@ -720,13 +720,13 @@ def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any
 
     if not session:
         return source_keys.long_term_document(source_keys.long_term(source, env=root.env))
-    path = control.socket_path(root.paths)
-    reply = control.send("credentials", {"source": source}, path=path)
+    where = root.paths
+    reply = control.send("credentials", {"source": source}, where=where)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
         code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
                              source=True)
-        reply = control.send("credentials", {"source": source, "mfa_code": code}, path=path)
+        reply = control.send("credentials", {"source": source, "mfa_code": code}, where=where)
         if reply is None:
             raise UsageError("the running roletray went away while asking for the code")
     if reply is not None:

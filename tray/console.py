@@ -65,13 +65,13 @@ def console_url(profile: str, *, env: Mapping[str, str],
     return federation.login_url(url, token, dest)
 
 
-def instance_keys(profile: str, *, path: Path) -> TempCredentials | None:
+def instance_keys(profile: str, *, where: paths.Paths) -> TempCredentials | None:
     """The keys a running tray or daemon keeps for ``profile``, handed over its private
-    socket (``path``), or None: no instance runs, or none of its sections keeps the role
-    with keys that still work."""
+    socket (``where``'s), or None: no instance runs, it answers for other AWS files than
+    ``where``'s, or none of its sections keeps the role with keys that still work."""
     from tray.instance import control
 
-    reply = control.send("section_keys", {"profile": profile}, path=path)
+    reply = control.send("section_keys", {"profile": profile}, where=where)
     # An error reply (an older instance without the command): the caller assumes itself.
     doc = reply.get("document") if reply is not None and reply.get("ok") is True else None
     if not isinstance(doc, dict):

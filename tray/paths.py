@@ -90,6 +90,11 @@ class Paths:
         """A path as the user would write it: ``~/.aws/credentials``."""
         return _shorten(path, str(self.home))
 
+    def aws_files(self) -> tuple[str, str]:
+        """(config, credentials) as real paths (links resolved, a relative one from the
+        working folder): what tells one set of AWS files from another."""
+        return os.path.realpath(self.aws_config), os.path.realpath(self.aws_credentials)
+
 
 def _shorten(path: Path, home: str) -> str:
     s = str(path)

@@ -6,11 +6,19 @@ Stored as JSON in ``user_state_dir("roletray")/state.json``::
      "expiration": "2026-11-28T14:26:50Z",
      "identity_arn": "arn:aws:sts::111122223333:assumed-role/platform/roletray-1764340010",
      "updated_at": "2026-11-28T13:26:50Z",
+     "files": {"config": "/home/u/.aws/config", "credentials": "/home/u/.aws/credentials"},
      "also_kept": [{"active_role": "platform2", "target": "second", ...}]}
 
 The top level is the first kept section (the file an older roletray wrote, and can
-still read); ``also_kept`` holds the others, one per target. Never a key, a token
-or an MFA code. A broken file is an error naming the file and line; it is never
+still read); ``also_kept`` holds the others. Never a key, a token or an MFA code.
+
+A section belongs to the AWS files it was written with (``files``: real paths, see
+``Paths.aws_files``): one state folder serves a daemon on ``~/.aws/config`` and a
+project's CLI with its own ``AWS_CONFIG_FILE``, and neither resumes, lists or clears
+the other's sections. One entry per section: (credentials file, target); saving one
+replaces what another config recorded there (the section holds the new keys now).
+An entry without ``files`` (written before they were recorded) belongs to whoever
+reads it, as it did, and gets the files of the next save. A broken file is an error naming the file and line; it is never
 silently replaced (``roletray clear`` removes it).
 
 Every change is a read-modify-write under an exclusive lock on ``.state.lock`` beside
@@ -27,7 +35,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -38,6 +46,8 @@ from tray.paths import Paths
 
 VERSION = 1
 
+Files = tuple[str, str]  # (config, credentials), real paths: Paths.aws_files()
+
 
 @dataclass(frozen=True)
 class State:
@@ -46,18 +56,31 @@ class State:
     expiration: datetime | None = None
     identity_arn: str | None = None
     updated_at: datetime | None = None
+    files: Files | None = None  # None: recorded before the files were (anyone's)
 
     def to_json(self) -> dict[str, object]:
         return {"version": VERSION, **self._entry()}
 
     def _entry(self) -> dict[str, object]:
-        return {
+        entry: dict[str, object] = {
             "active_role": self.active_role,
             "target": self.target,
             "expiration": iso_utc(self.expiration) if self.expiration else None,
             "identity_arn": self.identity_arn,
             "updated_at": iso_utc(self.updated_at) if self.updated_at else None,
         }
+        if self.files is not None:
+            entry["files"] = {"config": self.files[0], "credentials": self.files[1]}
+        return entry
+
+    def belongs_to(self, files: Files) -> bool:
+        """Whether this section was kept for ``files`` (or recorded before files were)."""
+        return self.files is None or self.files == files
+
+    def _holds(self, files: Files, target: str) -> bool:
+        """Whether this entry is about the section ``target`` of ``files``' credentials
+        file, whichever config recorded it."""
+        return self.target == target and (self.files is None or self.files[1] == files[1])
 
 
 # One writer at a time: each save reads the others' entries and writes them back, so two
@@ -95,7 +118,17 @@ def load_state(paths: Paths) -> State | None:
 
 
 def load_states(paths: Paths) -> list[State]:
-    """Every kept section, the first one first; one per target."""
+    """Every section kept for ``paths``' AWS files, the first one first; one per target."""
+    own = paths.aws_files()
+    states: dict[str, State] = {}
+    for state in _load_all(paths):
+        if state.belongs_to(own):
+            states.setdefault(state.target, state)
+    return list(states.values())
+
+
+def _load_all(paths: Paths) -> list[State]:
+    """Every entry of the file, whatever AWS files it was kept for."""
     path = paths.state_file
     shown = paths.display(path)
     try:
@@ -115,10 +148,10 @@ def load_states(paths: Paths) -> list[State]:
         others = data.get("also_kept", [])
         if not isinstance(others, list):
             raise TypeError("also_kept must be a list")
-        states: dict[str, State] = {}
+        states: dict[tuple[Files | None, str], State] = {}
         for entry in [data, *others]:
             state = _parse_entry(entry)
-            states.setdefault(state.target, state)
+            states.setdefault((state.files, state.target), state)
         return list(states.values())
     except (KeyError, TypeError, ValueError) as e:
         raise StateError(f"{shown}: field {e} is missing or malformed; "
@@ -135,26 +168,44 @@ def _parse_entry(data: object) -> State:
     exp = data.get("expiration")
     upd = data.get("updated_at")
     arn = data.get("identity_arn")
+    files = data.get("files")
+    if files is not None and not (isinstance(files, dict)
+                                  and isinstance(files.get("config"), str)
+                                  and isinstance(files.get("credentials"), str)):
+        raise TypeError("files must hold the config and credentials paths")
     return State(
         active_role=role,
         target=target,
         expiration=parse_iso_utc(exp) if exp else None,
         identity_arn=arn if isinstance(arn, str) else None,
         updated_at=parse_iso_utc(upd) if upd else None,
+        files=None if files is None else (files["config"], files["credentials"]),
     )
 
 
 def save_state(state: State, paths: Paths) -> None:
-    """Record ``state`` for its target, keeping the other kept sections (in place: the
-    first one stays first). A file that cannot be read is replaced, as it always was."""
+    """Record ``state`` for its target in ``paths``' AWS files, keeping every other entry
+    (in place: the first one stays first); it replaces what any config recorded for that
+    section of the credentials file. A file that cannot be read is replaced, as it
+    always was."""
+    own = paths.aws_files()
+    state = replace(state, files=own)
     with _writing(paths):
         try:
-            states = load_states(paths)
+            states = _load_all(paths)
         except StateError:
             states = []
-        kept = {s.target: s for s in states}
-        kept[state.target] = state
-        _write(list(kept.values()), paths)
+        kept: list[State] = []
+        placed = False
+        for s in states:
+            if not s._holds(own, state.target):
+                kept.append(s)
+            elif not placed:
+                kept.append(state)  # where the section's entry was
+                placed = True
+        if not placed:
+            kept.append(state)
+        _write(kept, paths)
 
 
 def forget_state(paths: Paths, target: str) -> bool:
@@ -162,9 +213,10 @@ def forget_state(paths: Paths, target: str) -> bool:
     Raises ``StateError`` for a file that cannot be read (``clear_state`` removes it)."""
     if not paths.state_file.parent.is_dir():
         return False  # nothing kept, and no folder to make for saying so
+    own = paths.aws_files()
     with _writing(paths):
-        states = load_states(paths)
-        left = [s for s in states if s.target != target]
+        states = _load_all(paths)
+        left = [s for s in states if not s._holds(own, target)]
         if len(left) == len(states):
             return False
         if left:

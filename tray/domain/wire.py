@@ -112,3 +112,48 @@ def raise_for(reply: Mapping[str, Any]) -> Mapping[str, Any]:
     if reply.get("ok") is True:
         return reply
     raise decode_error(reply)
+
+
+# ------------------------------------------------------------- the control protocol
+# A request on the control socket is one envelope: the caller's protocol, its version,
+# the AWS files it resolved (real paths), and the command as before::
+#
+#     {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
+#      "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "status"}}
+#
+# Every reply of an instance carries ``"proto"`` and ``"version"``. 1 is the bare
+# ``{"cmd": ...}`` of the versions before the number: an instance of those finds no
+# ``cmd`` in an envelope and declines it ("unknown command"), so it never acts on a
+# request it cannot read.
+PROTO = 2
+OTHER_FILES = "other_files"  # declined: the instance answers for other AWS files
+OTHER_PROTO = "other_proto"  # declined: the two ends speak different protocols
+
+
+def declined(code: str, message: str) -> dict[str, Any]:
+    """A request the instance does not serve (``OTHER_FILES``, ``OTHER_PROTO``); an older
+    caller reads it as an error with ``message``."""
+    return {"ok": False, "code": code, "error": message, "exit_code": EXIT_USAGE,
+            "profile": None}
+
+
+def _named(proto: object, version: object) -> str:
+    if not isinstance(proto, int) or isinstance(proto, bool):
+        proto = 1  # before the number
+    named = f"control protocol {proto}"
+    if isinstance(version, str) and version:
+        named = f"roletray {version} ({named})"
+    elif proto < PROTO:
+        named += ", an older version"
+    return named
+
+
+def mismatch(*, running: tuple[object, object], caller: tuple[object, object],
+             pid: int | None) -> str:
+    """One line for a CLI and an instance that speak different protocols: both versions
+    (proto, version) and how to restart the instance."""
+    who = f"the running roletray (pid {pid})" if pid else "the running roletray"
+    stop = f"quit the tray or `kill {pid}`" if pid else "quit the tray or stop the daemon"
+    return (f"{who} speaks {_named(*running)} and this command {_named(*caller)}: "
+            f"restart it so that both are one version ({stop}, then start `roletray` "
+            "or `roletray daemon` again)")

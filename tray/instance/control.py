@@ -10,15 +10,24 @@
   once and each must arrive within ``REQUEST_TIMEOUT``; more wait in the listen
   backlog. One JSON line in, one out (``tray.domain.wire``)::
 
-      -> {"cmd": "assume", "profile": "platform", "target": null, "duration": null,
-          "mfa_code": null, "force": false}
-      <- {"ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
-      <- {"ok": false, "code": "access_denied", "error": "profile 'platform': ...",
+      -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
+          "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
+          "profile": "platform", "target": null, "duration": null, "mfa_code": null,
+          "force": false}}
+      <- {"proto": 2, "ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
+      <- {"proto": 2, "ok": false, "code": "access_denied", "error": "profile ...",
           "exit_code": 1, "profile": "platform"}
 
-- ``send(cmd, payload)``: the client; None when no instance listens. Before it
-  sends anything it checks that the socket and its folder are the user's own and
-  private, and that the listening process runs as the user (SO_PEERCRED).
+  The instance answers only for its own AWS files: a request naming other files (the
+  caller's ``AWS_CONFIG_FILE`` or ``AWS_SHARED_CREDENTIALS_FILE``, resolved) is declined
+  (``other_files``) before the command is looked at, and so is one of another protocol
+  (``other_proto``: an older or newer roletray), with a line naming both versions.
+
+- ``send(cmd, payload, where=paths)``: the client; None when no instance listens, or
+  when it answers for other files than ``where``'s (the caller does the work itself,
+  as with no instance). Before it sends anything it checks that the socket and its
+  folder are the user's own and private, and that the listening process runs as the
+  user (SO_PEERCRED).
 
 The request may carry an MFA code: it travels only over this socket and is
 never logged.
@@ -71,6 +80,13 @@ def lock_path(where: paths.Paths) -> Path:
 
 def socket_path(where: paths.Paths) -> Path:
     return where.runtime_dir / SOCKET_NAME
+
+
+def files_of(where: paths.Paths) -> dict[str, str]:
+    """The AWS files ``where`` names, as a request carries them: real paths (links
+    resolved, relative ones from the working folder), so two spellings of one file match."""
+    config, credentials = where.aws_files()
+    return {"config": config, "credentials": credentials}
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -265,13 +281,17 @@ class ControlServer:
     """Accepts on the socket in a daemon thread; each connection gets its own short thread,
     so ``status`` answers while a slow ``assume`` is still talking to AWS. At most
     ``max_connections`` at once: the accept loop waits for a free slot, and a client
-    that trickles its request loses its slot after ``request_timeout``."""
+    that trickles its request loses its slot after ``request_timeout``.
 
-    def __init__(self, handler: Handler, path: Path, *,
+    ``where``: the instance's paths. ``handler`` sees only requests of this protocol
+    that name ``where``'s AWS files; the rest are declined here."""
+
+    def __init__(self, handler: Handler, path: Path, *, where: paths.Paths,
                  max_connections: int = MAX_CONNECTIONS,
                  request_timeout: float = REQUEST_TIMEOUT) -> None:
         self.handler = handler
         self.path = path
+        self.where = where
         self.request_timeout = request_timeout
         self._slots = threading.BoundedSemaphore(max_connections)
         self._sock: socket.socket | None = None
@@ -347,34 +367,75 @@ class ControlServer:
             # data would reset the connection, and the client would never see why.
             line = _read_line(conn, time.monotonic() + self.request_timeout)
             if not _same_user(conn):
-                _write(conn, wire.encode_error(UsageError("permission denied")))
+                _write(conn, _stamped(wire.encode_error(UsageError("permission denied"))))
                 return
             request = _parse(line)
             if not isinstance(request, dict):
                 raise TypeError("not a JSON object")
         except (OSError, ValueError, TypeError) as e:
             with contextlib.suppress(OSError):
-                _write(conn, wire.encode_error(UsageError(f"bad request ({type(e).__name__})")))
+                _write(conn, _stamped(wire.encode_error(
+                    UsageError(f"bad request ({type(e).__name__})"))))
             return
-        # The command only, never the payload (it may hold an MFA code); status and
-        # credentials (every SDK process start) are chatty.
-        log.log(logging.DEBUG if request.get("cmd") in ("status", "credentials")
-                else logging.INFO,
-                "control: %s", request.get("cmd"))
-        reply = self.handler(request)  # an assume may take a while; the client waits for it
+        reply = self._reply(request)  # an assume may take a while; the client waits for it
         conn.settimeout(self.request_timeout)  # a client that stops reading loses its slot
         with contextlib.suppress(OSError):
             _write(conn, reply)
 
+    def _reply(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The handler's reply to the envelope's call, or a decline: another protocol (an
+        older CLI sends no ``proto``), or other AWS files than the instance's."""
+        call = request.get("call")
+        if request.get("proto") != wire.PROTO or not isinstance(call, dict):
+            log.info("control: declined a request of another protocol (%s)",
+                     _short(request.get("proto")))
+            return _stamped(wire.declined(wire.OTHER_PROTO, wire.mismatch(
+                running=(wire.PROTO, _version()),
+                caller=(request.get("proto"), request.get("version")), pid=os.getpid())))
+        files, own = request.get("files"), files_of(self.where)
+        if files != own:
+            log.debug("control: declined %s for other AWS files", _short(call.get("cmd")))
+            return _stamped(wire.declined(wire.OTHER_FILES, (
+                f"the running roletray answers for {own['config']} and {own['credentials']} "
+                "only; this command does the work itself")))
+        # The command only, never the payload (it may hold an MFA code); status and
+        # credentials (every SDK process start) are chatty.
+        log.log(logging.DEBUG if call.get("cmd") in ("status", "credentials")
+                else logging.INFO,
+                "control: %s", _short(call.get("cmd")))
+        return _stamped(self.handler(call))
+
+
+def _stamped(reply: dict[str, Any]) -> dict[str, Any]:
+    return {**reply, "proto": wire.PROTO, "version": _version()}
+
+
+def _short(value: object) -> str:
+    """A field of an unchecked request, for the log: short, one line, never a payload."""
+    if isinstance(value, str) and value.isprintable() and len(value) <= 40:
+        return value
+    return repr(value)[:40]
+
+
+def _version() -> str:
+    from tray import __version__
+
+    return __version__
+
 
 def _peer_uid(conn: socket.socket) -> int | None:
     """The uid of the process at the other end, where the platform tells it (Linux)."""
+    return _peer(conn)[1]
+
+
+def _peer(conn: socket.socket) -> tuple[int | None, int | None]:
+    """(pid, uid) of the process at the other end, where the platform tells them (Linux)."""
     peercred = getattr(socket, "SO_PEERCRED", None)
     if peercred is None:
-        return None
+        return None, None
     raw = conn.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", raw)
-    return int(uid)
+    pid, uid, _gid = struct.unpack("3i", raw)
+    return int(pid), int(uid)
 
 
 def _same_user(conn: socket.socket) -> bool:
@@ -453,11 +514,15 @@ def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str
 
 def send(cmd: str, payload: dict[str, Any] | None = None,
          timeout: float = wire.HANDOVER_TIMEOUT, *,
-         path: Path) -> dict[str, Any] | None:
-    """Hand ``cmd`` to the running instance. None when none runs (no socket, or refused).
+         where: paths.Paths, path: Path | None = None) -> dict[str, Any] | None:
+    """Hand ``cmd`` to the running instance of ``where`` (its socket, or ``path``), for
+    ``where``'s AWS files. None when none runs (no socket, or refused), and when the one
+    that runs answers for other AWS files: the caller then does the work itself.
 
     Raises ``UsageError`` when what listens there may not be the user's own instance:
-    nothing is sent to it. Every other failure is an error reply (``wire``), one line.
+    nothing is sent to it. Every other failure is an error reply (``wire``), one line;
+    an instance of another protocol (an older or newer roletray) is one
+    (``other_proto``) that names both versions and how to restart it.
 
     Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code,
     target}; mfa {code, target}; clear {target}; status {}; credentials {profile, mfa_code}
@@ -465,6 +530,7 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     """
     if not hasattr(socket, "AF_UNIX"):
         return None
+    path = socket_path(where) if path is None else path
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -481,11 +547,12 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     if sock is None:
         return None  # a stale socket: the instance is gone
     with sock:
-        uid = _peer_uid(sock)
+        pid, uid = _peer(sock)
         if uid is not None and hasattr(os, "getuid") and uid != os.getuid():
             raise UsageError(f"{path}: the process listening there runs as uid {uid}, "
                              "not as you; refusing to send it anything")
-        request = {**(payload or {}), "cmd": cmd}
+        request = {"proto": wire.PROTO, "version": _version(), "files": files_of(where),
+                   "call": {**(payload or {}), "cmd": cmd}}
         try:
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             _write(sock, request)
@@ -499,6 +566,20 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
                 f"the running roletray gave no usable answer ({type(e).__name__})"))
     if not isinstance(reply, dict):
         return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
+    return _unwrapped(reply, pid)
+
+
+def _unwrapped(reply: dict[str, Any], pid: int | None) -> dict[str, Any] | None:
+    """The reply as the caller reads it (without ``proto``); None for a decline of other
+    files; a one-line error when the instance speaks another protocol: an older one
+    declined the envelope unread, a newer one said so itself."""
+    proto, version = reply.pop("proto", None), reply.pop("version", None)
+    if proto != wire.PROTO or reply.get("code") == wire.OTHER_PROTO:
+        return wire.declined(wire.OTHER_PROTO, wire.mismatch(
+            running=(proto, version), caller=(wire.PROTO, _version()), pid=pid))
+    if reply.get("ok") is not True and reply.get("code") == wire.OTHER_FILES:
+        log.debug("the running roletray answers for other AWS files: %s", reply.get("error"))
+        return None
     return reply
 
 

@@ -8,9 +8,12 @@ and JSON need, asks the instance, and prints the document. Anything else (no
 instance, an error reply, a platform without ``AF_UNIX``) returns None, and the
 full command line takes over: it asks again and reports with its diagnosis.
 
-The checks are ``tray.instance.control.send``'s, kept in step by
+The checks and the request are ``tray.instance.control.send``'s, kept in step by
 tests/test_credential_process.py: the socket and its folder must be the user's own
-and the folder private, and the listening process must run as the user.
+and the folder private, and the listening process must run as the user; the request
+names the caller's AWS files (``control.files_of``) and the protocol
+(``tray.domain.wire.PROTO``), and a reply of another protocol, or a decline for other
+files, goes the long way too.
 """
 
 import json
@@ -20,6 +23,9 @@ import stat
 import struct
 import sys
 
+from tray import __version__
+
+PROTO = 2  # tray.domain.wire.PROTO
 TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
 MAX_REPLY = 64 * 1024
 
@@ -33,9 +39,25 @@ def socket_path(env: "dict[str, str] | os._Environ[str]") -> str:
     return os.path.join(base, "roletray", "control.sock")
 
 
-def ask(path: str, profile: str, *, source: bool = False) -> "dict[str, object] | None":
-    """The document, or None (the full command line decides what to do). ``source``:
-    ``profile`` names a keyring-held source (``credential-process --source``)."""
+def aws_files(env: "dict[str, str] | os._Environ[str]") -> "dict[str, str]":
+    """``tray.instance.control.files_of(Paths.from_env(env))``, without importing them:
+    the AWS files as the AWS CLI finds them, real paths."""
+    home = env.get("HOME") or os.path.expanduser("~")
+
+    def real(value: str) -> str:
+        if value == "~" or value.startswith("~/"):
+            value = home + value[1:]
+        return os.path.realpath(os.path.expandvars(value))
+
+    return {"config": real(env.get("AWS_CONFIG_FILE") or "~/.aws/config"),
+            "credentials": real(env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")}
+
+
+def ask(path: str, profile: str, files: "dict[str, str]", *,
+        source: bool = False) -> "dict[str, object] | None":
+    """The document, or None (the full command line decides what to do). ``files``: the
+    caller's AWS files (``aws_files``). ``source``: ``profile`` names a keyring-held
+    source (``credential-process --source``)."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -56,7 +78,8 @@ def ask(path: str, profile: str, *, source: bool = False) -> "dict[str, object] 
                 raw = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
-            request = {"cmd": "credentials", ("source" if source else "profile"): profile}
+            request = {"proto": PROTO, "version": __version__, "files": files,
+                       "call": {"cmd": "credentials", ("source" if source else "profile"): profile}}
             sock.sendall(json.dumps(request).encode() + b"\n")
             buf = b""
             while b"\n" not in buf and len(buf) < MAX_REPLY:
@@ -70,7 +93,7 @@ def ask(path: str, profile: str, *, source: bool = False) -> "dict[str, object] 
         reply = json.loads(buf.split(b"\n", 1)[0])
     except ValueError:
         return None
-    if not isinstance(reply, dict) or reply.get("ok") is not True:
+    if not isinstance(reply, dict) or reply.get("proto") != PROTO or reply.get("ok") is not True:
         return None
     document = reply.get("document")
     return document if isinstance(document, dict) and document.get("Version") == 1 else None
@@ -97,7 +120,7 @@ def main() -> "int | None":
     parsed = parse(sys.argv[1:])
     if parsed is None:
         return None
-    document = ask(socket_path(os.environ), parsed[0], source=parsed[1])
+    document = ask(socket_path(os.environ), parsed[0], aws_files(os.environ), source=parsed[1])
     if document is None:
         return None
     sys.stdout.write(json.dumps(document) + "\n")

@@ -56,11 +56,9 @@ KeysFor = Callable[..., TempCredentials]  # (profile, mfa_code=None) -> keys
 
 def key_source(ctx: actions.Context, keeper: ServedKeeper) -> KeysFor:
     """The running instance's served keys when one runs, else this process's keeper."""
-    sock = control.socket_path(ctx.paths)
-
     def keys_for(profile: str, mfa_code: str | None = None) -> TempCredentials:
         reply = control.send("credentials", {"profile": profile, "mfa_code": mfa_code},
-                             path=sock)
+                             where=ctx.paths)
         if reply is None:
             return keeper.credentials(profile, mfa_code)
         from tray.domain import wire
