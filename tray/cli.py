@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(asked on a terminal when needed)")
     a.add_argument("--force", action="store_true",
                    help="take over a target section holding temporary keys roletray did not write")
+    a.add_argument("--yes", action="store_true",
+                   help="use a guarded profile (roletray_guard) without asking")
     a.add_argument("--json", action="store_true",
                    help="print the new identity and expiry as JSON")
 
@@ -272,7 +274,8 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
             items.append({"name": name, "problem": str(problems[name])})
             continue
         items.append({
-            "name": name, "kind": role.kind, "role_arn": role.role_arn or None,
+            "name": name, "kind": role.kind, "guard": role.guard,
+            "role_arn": role.role_arn or None,
             "describe": role.describe, "account": role.account,
             "role_name": role.role_name,
             "source": role.source, "region": awsconfig.region_for(role, profile_map),
@@ -292,7 +295,8 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
     for it in items:
         if "problem" in it:
             continue
-        rows.append((shown(it["name"]), shown(it["describe"]), shown(it["source"]),
+        name = it["name"] + (f" [{it['guard']}]" if it["guard"] else "")
+        rows.append((shown(name), shown(it["describe"]), shown(it["source"]),
                      shown(it["region"] or "-"),
                      "yes" if it["mfa"] else "no"))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
@@ -344,6 +348,21 @@ def _mfa_for(profile_name: str | None, given: str | None, root: Root, *,
     if code is None:
         code = _ask_mfa(_needs_mfa(profile_name, root, raw))
     return code
+
+
+def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "use") -> None:
+    """Ask before a guarded profile is used (on a terminal), or refuse without ``--yes``."""
+    from tray import guard
+    from tray.awsfiles import awsconfig
+
+    try:
+        role = awsconfig.get_role_profile(profile_name, root.paths.aws_config,
+                                          credentials_path=root.paths.aws_credentials,
+                                          home=root.paths.home)
+    except RoletrayError:
+        return  # the command itself reports what is wrong, with context
+    ask = input if sys.stdin.isatty() else None
+    guard.confirm(role, yes=yes, ask=ask, verb=verb)
 
 
 def _ask_mfa(serial: str | None) -> str | None:
@@ -452,6 +471,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
 
     check_target(args.target)  # before the socket: one rule, and the same words, everywhere
+    _confirm_guard(args.profile, root, yes=args.yes, verb="switch to")
     given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
         raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")

@@ -17,6 +17,7 @@ import re
 import shlex
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from tray import paths
@@ -219,7 +220,9 @@ def build_role_profiles(
         if build is None:
             continue
         try:
-            roles[name] = build(name, values, profile_map, cred_names, shown)
+            role = build(name, values, profile_map, cred_names, shown)
+            guard = _guard(name, values, shown)
+            roles[name] = replace(role, guard=guard) if guard else role
         except ConfigError as e:
             errors[name] = e
     # A role whose source is a broken role profile is broken too, transitively.
@@ -282,6 +285,23 @@ def _build_login(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapp
         raise ConfigError(f"{shown}: profile '{name}': login_session is empty")
     return RoleProfile(name=name, role_arn="", kind="login", login_session=session,
                        region=_region(name, v, shown))
+
+
+GUARD_KEY = "roletray_guard"
+_GUARD_RE = re.compile(r"^[\w][\w .:/+-]{0,39}$")
+
+
+def _guard(name: str, v: Mapping[str, str], shown: str) -> str | None:
+    """``roletray_guard = LABEL``: a profile to confirm before it becomes the active role
+    (``production``). The AWS tools ignore keys they do not know."""
+    label = v.get(GUARD_KEY)
+    if label is None:
+        return None
+    label = label.strip()
+    if not _GUARD_RE.match(label):
+        raise ConfigError(f"{shown}: profile '{name}': {GUARD_KEY} '{label}' must be 1 to 40 "
+                          "letters, digits, spaces or .:/+-")
+    return label
 
 
 def _region(name: str, v: Mapping[str, str], shown: str) -> str | None:

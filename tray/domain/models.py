@@ -57,6 +57,7 @@ class RoleProfile:
     account_id: str | None = None  # sso: sso_account_id
     sso_role_name: str | None = None  # sso: the permission set
     login_session: str | None = None  # login: the session's name (the user's ARN)
+    guard: str | None = None  # roletray_guard: asked before it becomes the active role
 
     @property
     def account(self) -> str:

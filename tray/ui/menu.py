@@ -220,6 +220,8 @@ def role_tools(s: Snapshot, now: datetime, actions: MenuActions) -> list[MenuNod
 def _role_item(p: RoleProfile, active: str | None, actions: MenuActions,
                label: str | None = None) -> MenuNode:
     text = label or p.name
+    if p.guard:
+        text += f" [{p.guard}]"
     if p.mfa_serial:
         text += " (MFA)"
     return MenuNode(text, partial(actions.switch, p.name), checked=p.name == active, radio=True)

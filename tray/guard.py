@@ -1,0 +1,38 @@
+"""Guarded profiles (``roletray_guard = LABEL``): asked before they are used, never unasked.
+
+A profile such as production carries a label; every way of making it the keys in use
+asks first: the tray's dialog, ``assume`` on a terminal, ``exec`` and ``env``. Without a
+terminal the command refuses (exit 2) unless ``--yes`` says the person meant it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tray.domain.errors import UsageError
+from tray.domain.models import RoleProfile
+
+Ask = Callable[[str], str]
+"""``ask(question) -> answer``: a terminal's ``input``; None where there is no terminal."""
+
+
+def question(role: RoleProfile, verb: str = "use") -> str:
+    return f"Profile '{role.name}' is guarded ({role.guard}). {verb.capitalize()} it? [y/N] "
+
+
+def confirm(role: RoleProfile, *, yes: bool, ask: Ask | None, verb: str = "use",
+            flag: str = "--yes") -> None:
+    """Return when ``role`` may be used: not guarded, ``yes`` given, or the person said yes.
+    Raises ``UsageError`` (exit 2) otherwise, before anything is written."""
+    if role.guard is None or yes:
+        return
+    if ask is None:
+        raise UsageError(f"profile '{role.name}' is guarded ({role.guard}): run this on a "
+                         f"terminal to confirm, or pass {flag}")
+    try:
+        answer = ask(question(role, verb))
+    except EOFError:
+        answer = ""
+    if answer.strip().lower() not in ("y", "yes"):
+        raise UsageError(f"profile '{role.name}' ({role.guard}): not confirmed; nothing was "
+                         "changed")
