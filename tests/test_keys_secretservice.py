@@ -17,6 +17,7 @@ import pytest
 from conftest import AwsSandbox
 
 from tests import secretservice
+from tests.fakekeyring import cred_file_id
 from tray.domain.source_line import is_roletray_source_line
 from tray.keys import STEPS
 
@@ -63,8 +64,9 @@ def test_import_moves_the_keys_into_the_secret_service(
     text = aws.credentials_path.read_text()
     assert akid not in text and secret not in text
     [(label, attrs, stored)] = ours(secret_service)
-    assert attrs["username"] == "default"
+    assert attrs["username"] == f"default@{cred_file_id()}"  # the source of this file
     assert akid in label and secret not in label  # the label names the key id
+    assert "'default' in " in label  # and the file
     assert stored is not None
     assert json.loads(stored) == {"Version": 1, "AccessKeyId": akid, "SecretAccessKey": secret}
 
