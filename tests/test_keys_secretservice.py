@@ -82,6 +82,10 @@ def test_import_moves_the_keys_into_the_secret_service(
     assert (row["source"], row["in_keyring"], row["config_line"], row["file_has_keys"]) == \
         ("default", True, True, False)
     assert row["backend"] == "SecretService Keyring" and akid not in listed.stdout
+    assert (row["file"], row["file_id"]) == ("~/.aws/credentials", cred_file_id())
+    table = roletray("keys", "list")
+    assert table.returncode == 0 and table.stdout.splitlines()[1].split()[-1] == \
+        "~/.aws/credentials", table.stdout
 
     again = roletray("keys", "import", "default")
     assert again.returncode == 0 and "nothing to do" in again.stdout

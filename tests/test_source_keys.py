@@ -309,6 +309,22 @@ def test_one_source_name_of_two_credentials_files_is_two_sessions(
     assert served.profiles() == [f"source:default@{cred_file_id()}"]
 
 
+@pytest.mark.parametrize("file_id", [None, "", "../../etc", "0123456789AB"])
+def test_a_source_request_without_its_files_id_is_refused(
+        aws: AwsSandbox, backend: FakeBackend, keeper,  # type: ignore[no-untyped-def]
+        file_id: str | None) -> None:
+    from tray.instance.control import serve_credentials
+
+    keyring_world(aws, backend)
+    served, _sched, _clock, proxy = keeper
+    request = {"cmd": "credentials", "source": "default"}
+    if file_id is not None:
+        request["file_id"] = file_id
+    reply = serve_credentials(served, request)
+    assert reply["ok"] is False and "credentials file's id" in str(reply)
+    assert proxy.of("GetSessionToken") == [] and backend.reads == 0
+
+
 # ------------------------------------------------------------------ the lean client
 
 @pytest.mark.parametrize(("argv", "parsed"), [

@@ -822,13 +822,14 @@ def cmd_keys(args: argparse.Namespace, root: Root) -> int:
         elif not held:
             print("roletray holds no keys (`roletray keys import SOURCE` moves them there)")
         else:
-            rows = [("SOURCE", "KEY", "IN KEYRING", "CONFIG LINE", "KEYS IN FILE")]
+            rows = [("SOURCE", "KEY", "IN KEYRING", "CONFIG LINE", "KEYS IN FILE", "FILE")]
             rows += [(h.source, h.masked_key, _yes(h.in_keyring), _yes(h.config_line),
-                      _yes(h.file_has_keys)) for h in held]
-            width = [max(len(r[i]) for r in rows) for i in range(4)]
+                      _yes(h.file_has_keys), h.file or "(from before file ids)")
+                     for h in held]
+            width = [max(len(r[i]) for r in rows) for i in range(5)]
             for r in rows:
                 print(shown("  ".join(c.ljust(w) for c, w in zip(r, width, strict=False))
-                            + "  " + r[4]))
+                            + "  " + r[5]))
             print(f"keyring: {held[0].backend}")
         return EXIT_OK
     if args.action == "import":
