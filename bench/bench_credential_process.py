@@ -11,7 +11,7 @@ Whole processes, medians of N runs, interleaved so each sees the same machine lo
   job) from /work/peers/aec (a venv with botocore<1.35, newer botocore breaks it),
   cached (its file holds keys) and uncached (a new cache file each run: one AssumeRole).
   Skipped, with a note in the table, when that venv is missing.
-- ours, keyring-held source: ``roletray credential-process --source default``, answered
+- ours, keyring-held source: ``roletray credential-process --source default --file-id=ID``, answered
   by the same daemon from memory (an ``sts:GetSessionToken`` session of the keys it
   holds). The keys live in a real Secret Service (a private D-Bus session bus and
   gnome-keyring-daemon, tests/secretservice.py), put there as ``keys import`` leaves them:
@@ -36,6 +36,7 @@ from common import sandbox_env, seed, start_moto, tmpdir
 
 from tray.domain.source_line import source_line
 from tray.instance import control
+from tray.keys_index import file_id
 from tray.paths import Paths
 
 HERE = Path(__file__).resolve().parent
@@ -60,7 +61,7 @@ def _wait_for_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: float
 # Run in the sandbox's environment (its bus): the keys go in on stdin, never in argv.
 PUT_CODE = ("import sys; from tray.platform.secret_store import SecretStore, StoredKeys; "
             "akid, secret = sys.stdin.read().split(); "
-            "SecretStore().put(StoredKeys('default', akid, secret))")
+            "SecretStore().put(StoredKeys('default', akid, secret), sys.argv[1])")
 
 
 def _move_keys_to_keyring(folder: Path, env: dict[str, str],
@@ -82,12 +83,15 @@ def _move_keys_to_keyring(folder: Path, env: dict[str, str],
     aws = folder / "home" / ".aws"
     keys = dict(line.split(" = ", 1) for line in
                 (aws / "credentials").read_text().splitlines() if " = " in line)
-    subprocess.run([sys.executable, "-c", PUT_CODE], env=env, check=True, capture_output=True,
+    fid = file_id(aws / "credentials")
+    subprocess.run([sys.executable, "-c", PUT_CODE, fid], env=env, check=True,
+                   capture_output=True,
                    input=f"{keys['aws_access_key_id']} {keys['aws_secret_access_key']}",
                    text=True)
     config = (aws / "config").read_text()
     (aws / "config").write_text(config.replace(
-        "[default]\n", f"[default]\ncredential_process = {source_line('default')}\n", 1))
+        "[default]\n", f"[default]\ncredential_process = "
+        f"{source_line('default', file_id=fid)}\n", 1))
     (aws / "credentials").write_text("")
     return None
 
@@ -121,7 +125,8 @@ def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
                            capture_output=True)
 
         def ours_source() -> None:
-            subprocess.run([*roletray, "credential-process", "--source", "default"], env=env,
+            subprocess.run([*roletray, "credential-process", "--source", "default",
+                            f"--file-id={file_id(folder / 'home' / '.aws' / 'credentials')}"], env=env,
                            check=True, capture_output=True)
 
         # Its botocore does not take the region from [default] for the role profile's

@@ -38,3 +38,21 @@ class FakeKeyring:
         self._check("delete")
         if self.items.pop((service, username), None) is None:
             raise PasswordDeleteError("no such item")
+
+
+def cred_file_id() -> str:
+    """The id of the test's credentials file (``AWS_SHARED_CREDENTIALS_FILE``), as
+    ``roletray keys import`` names its keyring item and writes its config line."""
+    import os
+    from pathlib import Path
+
+    from tray.keys_index import file_id
+
+    return file_id(Path(os.environ["AWS_SHARED_CREDENTIALS_FILE"]))
+
+
+def imported_line(source: str = "default") -> str:
+    """The config line ``roletray keys import SOURCE`` writes for the test's files."""
+    from tray.domain.source_line import source_line
+
+    return source_line(source, file_id=cred_file_id())

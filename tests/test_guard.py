@@ -42,7 +42,7 @@ def test_without_a_terminal_a_guarded_assume_is_refused_and_nothing_written(
     before = aws.credentials_path.read_bytes()
     done = subprocess.run([sys.executable, "-m", "tray", "assume", "prod"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60, check=False)
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.endswith("profile 'prod' is guarded (production): run this on a terminal to "
@@ -50,7 +50,7 @@ def test_without_a_terminal_a_guarded_assume_is_refused_and_nothing_written(
     assert aws.credentials_path.read_bytes() == before
     done = subprocess.run([sys.executable, "-m", "tray", "assume", "prod", "--yes"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert "[roletray]" in aws.credentials_path.read_text()
 
@@ -59,7 +59,7 @@ def test_an_unguarded_profile_is_never_asked(prod: str) -> None:
     assert subprocess.run([sys.executable, "-m", "tray", "assume", "platform"],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)},
-                          timeout=60).returncode == 0
+                          timeout=60, check=False).returncode == 0
 
 
 def test_on_a_terminal_the_answer_decides() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import AwsSandbox
-from tests.fakekeyring import FakeKeyring
+from tests.fakekeyring import FakeKeyring, cred_file_id, imported_line
 from tray import keys, keys_index
 from tray.aws import sts
 from tray.domain.errors import (
@@ -21,8 +21,6 @@ from tray.domain.errors import (
 )
 from tray.paths import Paths
 from tray.platform.secret_store import SecretStore, StoredKeys
-
-LINE = "roletray credential-process --source default"
 
 
 class Crash(BaseException):
@@ -53,7 +51,7 @@ def world(aws: AwsSandbox) -> tuple[str, str]:
 
 
 def held(backend: FakeKeyring, source: str = "default") -> StoredKeys | None:
-    return SecretStore(backend).get(source)
+    return SecretStore(backend).get(source, cred_file_id())
 
 
 def test_import_moves_the_keys_into_the_keyring(aws: AwsSandbox,
@@ -73,11 +71,13 @@ def test_import_moves_the_keys_into_the_keyring(aws: AwsSandbox,
                     "aws_access_key_id = AKIAOTHER\naws_secret_access_key = other\n")
     config = aws.config_path.read_text()
     assert config.startswith("[default]\nregion = ap-northeast-2\noutput = json\n"
-                             f"credential_process = {LINE}\n")
+                             f"credential_process = {imported_line()}\n")
     index = keys_index.index_path(Paths.from_env(os.environ))
     assert index.stat().st_mode & 0o777 == 0o600
     assert akid not in index.read_text() and secret not in index.read_text()
-    assert json.loads(index.read_text())["sources"]["default"]["key"] == done.masked_key
+    doc = json.loads(index.read_text())
+    assert doc["files"][cred_file_id()]["sources"]["default"]["key"] == done.masked_key
+    assert doc["files"][cred_file_id()]["path"] == os.path.realpath(aws.credentials_path)
 
 
 def test_import_again_is_nothing_to_do(aws: AwsSandbox, world: tuple[str, str]) -> None:
@@ -103,7 +103,7 @@ def test_a_stop_at_any_step_keeps_the_keys_and_import_completes_it(
     keys.import_keys("default", make_ctx(backend))
     assert akid not in aws.credentials_path.read_text()
     assert held(backend) == StoredKeys("default", akid, secret)
-    assert LINE in aws.config_path.read_text()
+    assert imported_line() in aws.config_path.read_text()
 
 
 @pytest.mark.parametrize("credentials, config, message", [
@@ -290,7 +290,7 @@ def test_import_of_a_named_source_writes_its_profile_section(aws: AwsSandbox) ->
     done = keys.import_keys("ci", make_ctx(FakeKeyring()))
     assert done.identity_arn == aws.user_arn("ci")
     assert aws.config_path.read_text().endswith(
-        "\n\n[profile ci]\ncredential_process = roletray credential-process --source ci\n")
+        f"\n\n[profile ci]\ncredential_process = {imported_line('ci')}\n")
     assert aws.credentials_path.read_text() == ""
 
 
@@ -308,3 +308,105 @@ def test_a_refused_new_key_gives_the_keyring_its_earlier_keys_back(
     assert held(backend) == StoredKeys("default", akid, secret)
     [one] = keys.list_keys(make_ctx(backend))
     assert one.masked_key.endswith(akid[-4:])
+
+
+# --- one item per credentials file --------------------------------------------------------
+
+
+def file_ctx(backend: FakeKeyring, cred: Path, config: Path | None = None) -> keys.KeysContext:
+    """The keys use cases as run with AWS_SHARED_CREDENTIALS_FILE=cred (and
+    AWS_CONFIG_FILE=config)."""
+    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(cred)}
+    if config is not None:
+        env["AWS_CONFIG_FILE"] = str(config)
+
+    def verify(k: StoredKeys) -> dict[str, str]:
+        return sts.keys_identity(k.source, k.access_key_id, k.secret_access_key, env=env)
+
+    return keys.KeysContext(paths=Paths.from_env(env), store=SecretStore(backend),
+                            verify=verify)
+
+
+def two_files(aws: AwsSandbox, tmp_path: Path) -> tuple[Path, Path, tuple[str, str],
+                                                        tuple[str, str]]:
+    """Credentials files A and B, each with a [default] of its own user's keys."""
+    aws.seed_world()
+    a_keys, b_keys = aws.users["dev"], aws.create_user("other")
+    a, b = tmp_path / "a" / "credentials", tmp_path / "b" / "credentials"
+    for path, (akid, secret) in ((a, a_keys), (b, b_keys)):
+        path.parent.mkdir()
+        path.write_text(f"[default]\naws_access_key_id = {akid}\n"
+                        f"aws_secret_access_key = {secret}\n")
+        path.chmod(0o600)
+    return a, b, a_keys, b_keys
+
+
+def test_two_files_default_are_two_items_and_export_gives_each_its_own_keys(
+        aws: AwsSandbox, tmp_path: Path) -> None:
+    """issue 25, High 1: import [default] of A, then of B, then export with A put B's
+    key into A (one item named 'default' for both)."""
+    a, b, a_keys, b_keys = two_files(aws, tmp_path)
+    config_b = tmp_path / "b" / "config"
+    backend = FakeKeyring()
+
+    keys.import_keys("default", file_ctx(backend, a))
+    keys.import_keys("default", file_ctx(backend, b, config_b))
+    assert "aws_access_key_id" not in a.read_text() + b.read_text()
+    assert len(backend.items) == 2
+
+    keys.export_keys("default", file_ctx(backend, a))
+    found = keys.credfile.read_source_keys(a, "default")
+    assert (found.access_key_id, found.secret_access_key) == a_keys
+    keys.export_keys("default", file_ctx(backend, b, config_b))
+    found = keys.credfile.read_source_keys(b, "default")
+    assert (found.access_key_id, found.secret_access_key) == b_keys
+
+    listed = keys.list_keys(file_ctx(backend, a))
+    assert sorted((h.file, h.masked_key[-4:]) for h in listed) == sorted(
+        [(str(a), a_keys[0][-4:]), (str(b), b_keys[0][-4:])])
+
+
+def test_an_import_into_a_profile_that_hands_out_another_files_keys_is_refused(
+        aws: AwsSandbox, tmp_path: Path) -> None:
+    a, b, a_keys, _ = two_files(aws, tmp_path)
+    backend = FakeKeyring()
+    keys.import_keys("default", file_ctx(backend, a))  # the config's [default] is A's now
+    items, index = dict(backend.items), keys_index.index_path(Paths.from_env(os.environ))
+    before = (b.read_text(), aws.config_path.read_text(), index.read_text())
+
+    with pytest.raises(ConfigError, match=r"profile 'default' hands out the keys of "
+                       r"\[default\] of another credentials file \(.*/a/credentials\).*"
+                       "nothing was moved") as e:
+        keys.import_keys("default", file_ctx(backend, b))
+    assert "\n" not in str(e.value)
+    assert backend.items == items  # A's keys are where they were, nothing of B's
+    assert (b.read_text(), aws.config_path.read_text(), index.read_text()) == before
+    keys.export_keys("default", file_ctx(backend, a))
+    found = keys.credfile.read_source_keys(a, "default")
+    assert (found.access_key_id, found.secret_access_key) == a_keys
+
+
+def test_a_file_id_recorded_for_another_path_is_refused(aws: AwsSandbox,
+                                                        tmp_path: Path) -> None:
+    _, b, _, _ = two_files(aws, tmp_path)
+    paths = Paths.from_env({**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(b)})
+    # As if /x/credentials had B's id: two paths on one id.
+    keys_index.record(keys_index.Entry("default", "****************XXXX", keys.utcnow(),
+                                       keys_index.file_id(b), "/x/credentials"), paths)
+    backend = FakeKeyring()
+    before = b.read_text(), aws.config_path.read_text()
+    with pytest.raises(CredentialsFileError, match="is that of /x/credentials"):
+        keys.import_keys("default", file_ctx(backend, b))
+    assert backend.items == {} and (b.read_text(), aws.config_path.read_text()) == before
+
+
+def test_the_file_id_is_of_the_real_path(tmp_path: Path) -> None:
+    real = tmp_path / "dotfiles" / "credentials"
+    real.parent.mkdir()
+    real.write_text("")
+    (tmp_path / "link").symlink_to(real)
+    assert keys_index.file_id(tmp_path / "link") == keys_index.file_id(real)
+    assert keys_index.file_id(tmp_path / "dotfiles" / ".." / "dotfiles" / "credentials") \
+        == keys_index.file_id(real)
+    assert keys_index.file_id(tmp_path / "other") != keys_index.file_id(real)
+    assert len(keys_index.file_id(real)) == 12

@@ -17,6 +17,7 @@ import pytest
 from conftest import AwsSandbox
 
 from tests import secretservice
+from tests.fakekeyring import cred_file_id
 from tray.domain.source_line import is_roletray_source_line
 from tray.keys import STEPS
 
@@ -63,8 +64,9 @@ def test_import_moves_the_keys_into_the_secret_service(
     text = aws.credentials_path.read_text()
     assert akid not in text and secret not in text
     [(label, attrs, stored)] = ours(secret_service)
-    assert attrs["username"] == "default"
+    assert attrs["username"] == f"default@{cred_file_id()}"  # the source of this file
     assert akid in label and secret not in label  # the label names the key id
+    assert "'default' in " in label  # and the file
     assert stored is not None
     assert json.loads(stored) == {"Version": 1, "AccessKeyId": akid, "SecretAccessKey": secret}
 
@@ -80,6 +82,10 @@ def test_import_moves_the_keys_into_the_secret_service(
     assert (row["source"], row["in_keyring"], row["config_line"], row["file_has_keys"]) == \
         ("default", True, True, False)
     assert row["backend"] == "SecretService Keyring" and akid not in listed.stdout
+    assert (row["file"], row["file_id"]) == ("~/.aws/credentials", cred_file_id())
+    table = roletray("keys", "list")
+    assert table.returncode == 0 and table.stdout.splitlines()[1].split()[-1] == \
+        "~/.aws/credentials", table.stdout
 
     again = roletray("keys", "import", "default")
     assert again.returncode == 0 and "nothing to do" in again.stdout

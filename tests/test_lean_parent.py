@@ -16,6 +16,8 @@ from pathlib import Path
 
 from test_source_keyring_e2e import keyring_world
 
+from tests.fakekeyring import cred_file_id
+
 REPO = Path(__file__).resolve().parent.parent
 
 # Imported by botocore and nothing else the tray needs; filelock is no longer used.
@@ -95,7 +97,8 @@ def test_a_running_instance_serves_a_keyring_source_without_loading_keyring(
         "from tray.instance import control\n"
         "ctx = Context.from_env(os.environ)\n"
         "with app.running_instance(ctx=ctx):\n"
-        "    reply = control.send('credentials', {'source': 'default'},\n"
+        f"    reply = control.send('credentials', {{'source': 'default', 'file_id': "
+        f"'{cred_file_id()}'}},\n"
         "                         where=ctx.paths, timeout=60)\n"
         "print(json.dumps({'ok': reply['ok'], 'token': bool(reply['document']['SessionToken']),\n"
         "                  'loaded': loaded()}))")

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import AwsSandbox
+from fakekeyring import imported_line
 from fakes import fake_program
 from stsproxy import StsProxy
-from test_source_keys import LINE, FakeBackend, backend, keyring_world, role  # noqa: F401
+from test_source_keys import FakeBackend, backend, keyring_world, role  # noqa: F401
 
 from tray.aws import sts
 from tray.aws.session import make_client_factory
@@ -67,7 +68,7 @@ def test_a_chain_over_another_process_still_runs_it(
     """Only roletray's own ``--source`` line is read from the keyring: any other
     credential_process in the chain runs (bounded), and its failure is the source's."""
     chained_world(aws, backend)
-    text = aws.config_path.read_text().replace(LINE, "roletray something-else")
+    text = aws.config_path.read_text().replace(imported_line(), "roletray something-else")
     aws.config_path.write_text(text)
     with pytest.raises(Exception, match="credential_process for profile 'default' exited"):
         sts.assume_role(role("second"), env=os.environ,

@@ -3,8 +3,8 @@ and gnome-keyring-daemon, tests/secretservice.py), moto's server, the aws CLI an
 as separate processes.
 
 The keys go into the keyring with ``SecretStore.put`` (``keys import`` is tested on its
-own); the config's [default] holds roletray's ``credential_process --source`` line and
-the credentials file holds no keys. Enforcement is off in the tests that use a
+own); the config's [default] holds roletray's ``credential_process --source default
+--file-id=FILE_ID`` line and the credentials file holds no keys. Enforcement is off in the tests that use a
 session's keys: moto's GetSessionToken answers fixed example keys that moto itself
 refuses under enforcement (AWS accepts them).
 """
@@ -23,11 +23,11 @@ from stsproxy import StsProxy
 from test_credential_process import roletray_on_path, run_aws  # noqa: F401
 from test_daemon import spawn  # noqa: F401 (a fixture)
 
+from tests.fakekeyring import cred_file_id, imported_line
 from tests.secretservice import SecretService
 from tray.platform.secret_store import SecretStore, StoredKeys
 
 REPO = Path(__file__).resolve().parent.parent
-LINE = "roletray credential-process --source default"
 
 
 def store() -> SecretStore:
@@ -40,8 +40,9 @@ def keyring_world(aws: AwsSandbox) -> tuple[str, str]:
     """After ``keys import default``: the keys in the keyring, the line in the config."""
     arn = aws.seed_world()
     akid, secret = aws.users["dev"]
-    store().put(StoredKeys("default", akid, secret))
-    aws.write_config(f"[default]\nregion = us-east-1\ncredential_process = {LINE}\n\n"
+    store().put(StoredKeys("default", akid, secret), cred_file_id())
+    aws.write_config(f"[default]\nregion = us-east-1\ncredential_process = "
+                     f"{imported_line()}\n\n"
                      f"[profile platform]\nrole_arn = {arn}\nsource_profile = default\n"
                      "region = us-east-1\n")
     aws.write_credentials("")
@@ -56,6 +57,10 @@ def roletray(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedPr
 
 
 def credproc(*args: str, python: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``roletray credential-process ARGS``, ``--source`` followed by the test credentials
+    file's ``--file-id`` as the config line has it."""
+    if "--source" in args:
+        args = (*args, f"--file-id={cred_file_id()}")
     return roletray("credential-process", *args, python=python)
 
 
@@ -139,11 +144,11 @@ def test_errors_are_one_line_exit_2_with_an_empty_stdout(
     keyring_world(aws)
     unknown = credproc("--source", "nosuch")
     missing_store = store()
-    missing_store.delete("default")
+    missing_store.delete("default", cred_file_id())
     missing = credproc("--source", "default")
     with aws.config_path.open("a") as f:
         f.write("\n[profile mfa-keys]\nmfa_serial = arn:aws:iam::123456789012:mfa/dev\n"
-                "credential_process = roletray credential-process --source mfa-keys\n")
+                f"credential_process = {imported_line('mfa-keys')}\n")
     no_tty = credproc("--source", "mfa-keys")
     for out, words in ((unknown, "'nosuch'"), (missing, "roletray keys import default"),
                        (no_tty, "no terminal to ask on")):
@@ -163,3 +168,59 @@ def test_usage_errors(argv: list[str], capsys: pytest.CaptureFixture[str]) -> No
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.splitlines()) == 1
+
+
+def old_keyring_world(aws: AwsSandbox) -> tuple[str, str]:
+    """What `roletray keys import default` of the version before file ids left: its item
+    made as it made it (``keyring``'s set_password, service 'roletray', user name the
+    source), its keys.json (version 1), its config line, no keys in the file."""
+    from keyring.backends.SecretService import Keyring
+
+    from tray import keys_index
+    from tray.paths import Paths
+
+    arn = aws.seed_world()
+    akid, secret = aws.users["dev"]
+    Keyring().set_password("roletray", "default", json.dumps(
+        {"Version": 1, "AccessKeyId": akid, "SecretAccessKey": secret}))
+    index = keys_index.index_path(Paths.from_env(os.environ))
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text(json.dumps({"version": 1, "sources": {"default": {
+        "key": "****************" + akid[-4:], "imported_at": "2026-11-28T13:26:50Z"}}},
+        indent=2) + "\n")
+    aws.write_config("[default]\nregion = us-east-1\ncredential_process = roletray "
+                     f"credential-process --source default\n\n[profile platform]\n"
+                     f"role_arn = {arn}\nsource_profile = default\nregion = us-east-1\n")
+    aws.write_credentials("")
+    return akid, secret
+
+
+def ours(service: SecretService) -> list[str]:
+    return sorted(attrs["username"] for _label, attrs, _secret in service.items()
+                  if attrs.get("service") == "roletray")
+
+
+def test_keys_of_the_version_before_are_found_by_the_line_and_moved_to_their_file(
+        aws: AwsSandbox, secret_service: SecretService, roletray_on_path: Path) -> None:  # noqa: F811
+    old_keyring_world(aws)
+    direct = run_aws("sts", "get-caller-identity", "--profile", "default")
+    assert direct.returncode == 0, direct.stderr
+    assert ours(secret_service) == [f"default@{cred_file_id()}"]
+    again = roletray("credential-process", "--source", "default")  # from the moved item
+    assert again.returncode == 0, again.stderr
+    listed = json.loads(roletray("keys", "list", "--json").stdout)["sources"]
+    assert [(r["source"], r["file"], r["in_keyring"]) for r in listed] == [
+        ("default", "~/.aws/credentials", True)]
+
+
+def test_a_daemon_serves_a_line_of_the_version_before_after_moving_its_item(
+        aws: AwsSandbox, secret_service: SecretService, spawn) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    akid, _ = old_keyring_world(aws)
+    with StsProxy(aws.url) as proxy:
+        d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url})
+        d.wait_ready()
+        out = roletray("credential-process", "--source", "default")
+        assert out.returncode == 0, out.stderr
+        [call] = proxy.of("GetSessionToken")  # the daemon's worker, from the moved item
+        assert call.access_key_id == akid
+    assert ours(secret_service) == [f"default@{cred_file_id()}"]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import AwsSandbox
+from fakekeyring import cred_file_id, imported_line
 from fakes import FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
@@ -36,8 +37,6 @@ from tray.platform.secret_store import SecretStore, StoredKeys
 from tray.serve import document, fastpath
 from tray.serve.keeper import JOB_PREFIX, ServedKeeper
 from tray.settings import Settings
-
-LINE = "roletray credential-process --source default"
 
 
 class FakeBackend:
@@ -79,10 +78,11 @@ def keyring_world(aws: AwsSandbox, backend: FakeBackend, *, mfa: bool = False,
     config's [default] with roletray's line, no keys in the credentials file."""
     aws.seed_world()
     akid, secret = aws.users["dev"]
-    SecretStore(backend).put(StoredKeys("default", akid, secret))
+    SecretStore(backend).put(StoredKeys("default", akid, secret), cred_file_id())
     arn = aws.admin("iam").get_role(RoleName="platform")["Role"]["Arn"]
     mfa_line = "mfa_serial = arn:aws:iam::123456789012:mfa/dev\n" if mfa else ""
-    aws.write_config(f"[default]\nregion = ap-northeast-2\ncredential_process = {LINE}\n"
+    aws.write_config(f"[default]\nregion = ap-northeast-2\ncredential_process = "
+                     f"{imported_line()}\n"
                      f"{mfa_line}\n[profile platform]\nrole_arn = {arn}\n"
                      "source_profile = default\n")
     if not file_keys:
@@ -116,7 +116,7 @@ def test_the_credentials_file_keys_win_over_the_keyring(aws: AwsSandbox,
                                                         backend: FakeBackend) -> None:
     file_akid, _ = keyring_world(aws, backend, file_keys=True)  # `keys import` crashed
     other, other_secret = aws.create_user("other")
-    SecretStore(backend).put(StoredKeys("default", other, other_secret))
+    SecretStore(backend).put(StoredKeys("default", other, other_secret), cred_file_id())
     with StsProxy(aws.url) as proxy:
         env = {**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url}
         sts.assume_role(role(), env=env,
@@ -238,9 +238,10 @@ def keeper(aws: AwsSandbox, backend: FakeBackend
         ctx = actions.Context.from_env(env, now=clock.now,
                                        client_factory=make_client_factory(store=store))
 
-        def source_fn(source: str, *, ctx: actions.Context, mfa_code: str | None = None):  # type: ignore[no-untyped-def]
-            return source_keys.start_session(source, env=ctx.env, mfa_code=mfa_code,
-                                             store=store)
+        def source_fn(source: str, *, ctx: actions.Context, file_id: str,  # type: ignore[no-untyped-def]
+                      mfa_code: str | None = None):
+            return source_keys.start_session(source, env=ctx.env, file_id=file_id,
+                                             mfa_code=mfa_code, store=store)
 
         yield (ServedKeeper(ctx, sched, assume_fn=actions.assume_only, source_fn=source_fn),
                sched, clock, proxy)
@@ -250,15 +251,15 @@ def test_keeper_serves_a_source_session_from_memory_and_refreshes_it(
         aws: AwsSandbox, backend: FakeBackend, keeper) -> None:  # type: ignore[no-untyped-def]
     keyring_world(aws, backend)
     served, sched, clock, proxy = keeper
-    first = served.source_credentials("default")
-    assert served.source_credentials("default") == first
+    first = served.source_credentials("default", cred_file_id())
+    assert served.source_credentials("default", cred_file_id()) == first
     assert len(proxy.of("GetSessionToken")) == 1 and backend.reads == 1
-    assert served.profiles() == ["source:default"]
-    due = sched.next_run(JOB_PREFIX + "source:default")
+    assert served.profiles() == [f"source:default@{cred_file_id()}"]
+    due = sched.next_run(JOB_PREFIX + f"source:default@{cred_file_id()}")
     assert due == first.expiration - document.SERVE_MARGIN
     sched.advance_to(due)
     assert len(proxy.of("GetSessionToken")) == 2
-    assert served.source_credentials("default").expiration - clock.now() > document.MIN_LEFT
+    assert served.source_credentials("default", cred_file_id()).expiration - clock.now() > document.MIN_LEFT
     assert len(proxy.of("GetSessionToken")) == 2
 
 
@@ -268,10 +269,10 @@ def test_keeper_passes_a_locked_keyring_to_the_caller_and_keeps_nothing(
     served, sched, _clock, proxy = keeper
     backend.locked = True
     with pytest.raises(KeyringLockedError):
-        served.source_credentials("default")
-    assert served.profiles() == [] and sched.next_run(JOB_PREFIX + "source:default") is None
+        served.source_credentials("default", cred_file_id())
+    assert served.profiles() == [] and sched.next_run(JOB_PREFIX + f"source:default@{cred_file_id()}") is None
     backend.locked = False
-    served.source_credentials("default")
+    served.source_credentials("default", cred_file_id())
     assert len(proxy.of("GetSessionToken")) == 1
 
 
@@ -279,26 +280,70 @@ def test_a_source_and_a_role_of_the_same_name_are_kept_apart(
         aws: AwsSandbox, backend: FakeBackend, keeper) -> None:  # type: ignore[no-untyped-def]
     keyring_world(aws, backend)
     served, sched, _clock, _proxy = keeper
-    served.source_credentials("default")
+    served.source_credentials("default", cred_file_id())
     served.credentials("platform")
-    assert served.profiles() == ["platform", "source:default"]
+    assert served.profiles() == ["platform", f"source:default@{cred_file_id()}"]
     assert sched.next_run(JOB_PREFIX + "platform") is not None
-    assert served.forget_source("default") and served.profiles() == ["platform"]
+    assert served.forget_source("default", cred_file_id()) and served.profiles() == ["platform"]
+
+
+def test_one_source_name_of_two_credentials_files_is_two_sessions(
+        aws: AwsSandbox, backend: FakeBackend, keeper) -> None:  # type: ignore[no-untyped-def]
+    """issue 25: the keeper keys a source by its credentials file too; a caller of one
+    file never gets the other file's session."""
+    akid, _ = keyring_world(aws, backend)
+    other, other_secret = aws.create_user("other")
+    other_file = "0123456789ab"  # [default] of another credentials file
+    SecretStore(backend).put(StoredKeys("default", other, other_secret), other_file)
+    served, sched, _clock, proxy = keeper
+    served.source_credentials("default", cred_file_id())
+    served.source_credentials("default", other_file)
+    # moto answers the same example session to both: who signed each call tells them apart
+    assert [c.access_key_id for c in proxy.of("GetSessionToken")] == [akid, other]
+    served.source_credentials("default", other_file)  # from memory
+    assert len(proxy.of("GetSessionToken")) == 2
+    assert served.profiles() == sorted([f"source:default@{cred_file_id()}",
+                                        f"source:default@{other_file}"])
+    assert sched.next_run(JOB_PREFIX + f"source:default@{other_file}") is not None
+    assert served.forget_source("default", other_file)
+    assert served.profiles() == [f"source:default@{cred_file_id()}"]
+
+
+@pytest.mark.parametrize("file_id", [None, "", "../../etc", "0123456789AB"])
+def test_a_source_request_without_its_files_id_is_refused(
+        aws: AwsSandbox, backend: FakeBackend, keeper,  # type: ignore[no-untyped-def]
+        file_id: str | None) -> None:
+    from tray.instance.control import serve_credentials
+
+    keyring_world(aws, backend)
+    served, _sched, _clock, proxy = keeper
+    request = {"cmd": "credentials", "source": "default"}
+    if file_id is not None:
+        request["file_id"] = file_id
+    reply = serve_credentials(served, request)
+    assert reply["ok"] is False and "credentials file's id" in str(reply)
+    assert proxy.of("GetSessionToken") == [] and backend.reads == 0
 
 
 # ------------------------------------------------------------------ the lean client
 
 @pytest.mark.parametrize(("argv", "parsed"), [
-    (["credential-process", "platform"], ("platform", False)),
-    (["credential-process", "--source", "default"], ("default", True)),
-    (["credential-process", "--source=default"], ("default", True)),
+    (["credential-process", "platform"], ("platform", False, "")),
+    (["credential-process", "--source", "default", "--file-id=0123456789ab"],
+     ("default", True, "0123456789ab")),
+    (["credential-process", "--source=default", "--file-id=0123456789ab"],
+     ("default", True, "0123456789ab")),
+    # a line from before file ids: the full path works out the caller's file
+    (["credential-process", "--source", "default"], None),
+    (["credential-process", "--source", "default", "--file-id=../x"], None),
     (["credential-process", "--source", "default", "--no-session"], None),
     (["credential-process", "--no-session"], None),
     (["credential-process", "--source"], None),
     (["credential-process", "--source", "-x"], None),
     (["status"], None),
 ])
-def test_fastpath_parses_both_forms(argv: list[str], parsed: tuple[str, bool] | None) -> None:
+def test_fastpath_parses_both_forms(argv: list[str],
+                                    parsed: tuple[str, bool, str] | None) -> None:
     assert fastpath.parse(argv) == parsed
 
 

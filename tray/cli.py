@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--source", metavar="SOURCE",
                     help="a source profile whose keys are in the OS keyring "
                          "(`roletray keys import`): print a GetSessionToken session of them")
+    cp.add_argument("--file-id", metavar="FILE_ID",
+                    help="with --source: the credentials file the keys were imported from "
+                         "(written by `roletray keys import`; default: the caller's "
+                         "credentials file)")
     cp.add_argument("--no-session", action="store_true",
                     help="with --source: print the long-term keys themselves (for calls a "
                          "session cannot make, such as IAM without MFA)")
@@ -679,11 +683,12 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
 
-    if args.source is not None or args.no_session:
+    if args.source is not None or args.no_session or args.file_id is not None:
         if args.profile is not None or not args.source:
             raise UsageError("credential-process: give either PROFILE or --source SOURCE "
-                             "(--no-session goes with --source)")
-        document = _source_document(args.source, root, session=not args.no_session)
+                             "(--no-session and --file-id go with --source)")
+        document = _source_document(args.source, args.file_id, root,
+                                    session=not args.no_session)
         sys.stdout.write(json.dumps(document) + "\n")
         return EXIT_OK
     if args.profile is None:
@@ -728,36 +733,58 @@ def _serve_here(profile: str, root: Root) -> dict[str, Any]:
     return process_document(out.result.credentials)
 
 
-def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any]:
-    """``credential-process --source SOURCE``: a GetSessionToken session of the
-    keyring-held keys, from the running instance (which keeps it) or made here;
-    ``session`` False: the long-term pair, read here (the instance never holds it)."""
+def _source_document(source: str, file_id: str | None, root: Root, *,
+                     session: bool) -> dict[str, Any]:
+    """``credential-process --source SOURCE [--file-id=FILE_ID]``: a GetSessionToken
+    session of the keyring-held keys of SOURCE of the credentials file FILE_ID, from
+    the running instance (which keeps it) or made here; ``session`` False: the
+    long-term pair, read here (the instance never holds it).
+
+    Without FILE_ID (a line from before file ids) the file is the caller's own
+    credentials file, and the keyring's item from before file ids is taken over here,
+    with the caller's files (``tray.keys_legacy``), never by the instance."""
+    from tray import keys_index
     from tray.aws import source_keys
     from tray.domain import wire
-    from tray.domain.errors import MfaRequiredError
+    from tray.domain.errors import KeyringKeysMissingError, MfaRequiredError
+    from tray.domain.source_line import FILE_ID_RE
     from tray.instance import control
     from tray.serve.document import process_document
 
+    if file_id is not None and not FILE_ID_RE.fullmatch(file_id):
+        raise UsageError(f"credential-process: --file-id {file_id!r} is not a credentials "
+                         "file id (12 hex digits, as `roletray keys import` writes it)")
     if not session:
-        return source_keys.long_term_document(source_keys.long_term(source, env=root.env))
+        return source_keys.long_term_document(
+            source_keys.long_term(source, env=root.env, file_id=file_id))
     where = root.paths
-    reply = control.send("credentials", {"source": source}, where=where)
+    request = {"source": source,
+               "file_id": file_id or keys_index.file_id(root.paths.aws_credentials)}
+    reply = control.send("credentials", request, where=where)
+    if reply is not None and file_id is None and not reply.get("ok") \
+            and isinstance(wire.decode_error(reply), KeyringKeysMissingError):
+        from tray import keys_legacy
+        from tray.platform.secret_store import SecretStore
+
+        if keys_legacy.claim(source, SecretStore(), root.paths) is not None:
+            reply = control.send("credentials", request, where=where)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
         code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
                              source=True)
-        reply = control.send("credentials", {"source": source, "mfa_code": code}, where=where)
+        reply = control.send("credentials", {**request, "mfa_code": code}, where=where)
         if reply is None:
             raise UsageError("the running roletray went away while asking for the code")
     if reply is not None:
         wire.raise_for(reply)
         return dict(reply["document"])
     try:
-        made = source_keys.start_session(source, env=root.env)
+        made = source_keys.start_session(source, env=root.env, file_id=file_id)
     except MfaRequiredError:
         code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
                              source=True)
-        made = source_keys.start_session(source, env=root.env, mfa_code=code)
+        made = source_keys.start_session(source, env=root.env, file_id=file_id,
+                                         mfa_code=code)
     return process_document(made.credentials)
 
 
@@ -815,13 +842,14 @@ def cmd_keys(args: argparse.Namespace, root: Root) -> int:
         elif not held:
             print("roletray holds no keys (`roletray keys import SOURCE` moves them there)")
         else:
-            rows = [("SOURCE", "KEY", "IN KEYRING", "CONFIG LINE", "KEYS IN FILE")]
+            rows = [("SOURCE", "KEY", "IN KEYRING", "CONFIG LINE", "KEYS IN FILE", "FILE")]
             rows += [(h.source, h.masked_key, _yes(h.in_keyring), _yes(h.config_line),
-                      _yes(h.file_has_keys)) for h in held]
-            width = [max(len(r[i]) for r in rows) for i in range(4)]
+                      _yes(h.file_has_keys), h.file or "(from before file ids)")
+                     for h in held]
+            width = [max(len(r[i]) for r in rows) for i in range(5)]
             for r in rows:
                 print(shown("  ".join(c.ljust(w) for c, w in zip(r, width, strict=False))
-                            + "  " + r[4]))
+                            + "  " + r[5]))
             print(f"keyring: {held[0].backend}")
         return EXIT_OK
     if args.action == "import":

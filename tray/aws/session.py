@@ -43,7 +43,7 @@ from tray.domain.errors import (
     SourceCredentialsError,
 )
 from tray.domain.models import RoleProfile
-from tray.domain.source_line import is_roletray_source_line
+from tray.domain.source_line import parse_source_line
 
 if TYPE_CHECKING:
     import botocore.session
@@ -319,7 +319,7 @@ def _profile_providers(session: botocore.session.Session, name: str, *,
         profile_name=name, load_config=lambda: session.full_config,
         popen=partial(BoundedPopen, timeout=process_timeout, profile=name, env=dict(env)))
     return [KeyringOrProcess(process, profile_name=name,
-                             load_config=lambda: session.full_config, store=store),
+                             load_config=lambda: session.full_config, env=env, store=store),
             _sso_provider(session, name, env), _login_provider(session, name, env)]
 
 
@@ -379,8 +379,10 @@ def _swap(resolver: Any, provider: Any) -> None:
 
 class KeyringOrProcess:
     """botocore's ``custom-process`` provider, except for roletray's own line
-    (``credential_process = roletray credential-process --source SOURCE``): then the
-    long-term keys come from the OS keyring (``SecretStore.get``), as static keys.
+    (``credential_process = roletray credential-process --source SOURCE
+    --file-id=FILE_ID``): then the long-term keys come from the OS keyring, the item of
+    the line's credentials file (a line without ``--file-id``: the env's credentials
+    file), as static keys.
 
     It takes the process provider's place in botocore's order, so keys the
     credentials file still holds for the profile win (the moment between
@@ -391,42 +393,51 @@ class KeyringOrProcess:
     CANONICAL_NAME = "custom-process"
 
     def __init__(self, process: Any, *, profile_name: str,
-                 load_config: Callable[[], Mapping[str, Any]],
+                 load_config: Callable[[], Mapping[str, Any]], env: Mapping[str, str],
                  store: SecretStore | None = None) -> None:
         self._process = process
         self._profile = profile_name
         self._load_config = load_config
+        self._env = env
         self._store = store
 
     def load(self) -> Any:
         profiles = self._load_config().get("profiles", {})
-        line = profiles.get(self._profile, {}).get("credential_process")
-        source = is_roletray_source_line(line)
-        if source is None:
+        line = parse_source_line(profiles.get(self._profile, {}).get("credential_process"))
+        if line is None:
             return self._process.load()
-        return keyring_credentials(source, self._store)
+        return keyring_credentials(line.source, line.file_id, env=self._env, store=self._store)
 
 
-def keyring_credentials(source: str, store: SecretStore | None = None) -> Any:
+def keyring_credentials(source: str, file_id: str | None, *, env: Mapping[str, str],
+                        store: SecretStore | None = None) -> Any:
     """botocore ``Credentials`` of SOURCE's long-term keys in the OS keyring.
 
     Raises ``SourceCredentialsError`` when the keyring holds none, and the secret
     store's ``KeyringLockedError`` / ``KeyringUnavailableError``."""
     import botocore.credentials
 
-    keys = load_keyring_keys(source, store)
+    keys = load_keyring_keys(source, file_id, env=env, store=store)
     return botocore.credentials.Credentials(keys.access_key_id, keys.secret_access_key,
                                             method="roletray-keyring")
 
 
-def load_keyring_keys(source: str, store: SecretStore | None = None) -> StoredKeys:
-    """SOURCE's ``StoredKeys``; ``SourceCredentialsError`` naming the fix when absent."""
+def load_keyring_keys(source: str, file_id: str | None, *, env: Mapping[str, str],
+                      store: SecretStore | None = None) -> StoredKeys:
+    """SOURCE's ``StoredKeys`` of the credentials file ``file_id`` (None: the env's
+    credentials file, taking over an item from before file ids: ``keys_legacy``);
+    ``SourceCredentialsError`` naming the fix when absent."""
+    from tray import keys_index, keys_legacy
     from tray.platform.secret_store import SecretStore
 
-    found = (store or SecretStore()).get(source)
+    where = paths.Paths.from_env(env)
+    found = keys_legacy.lookup(source, file_id, store or SecretStore(), where)
     if found is None:
+        shown = (where.display(where.aws_credentials) if file_id is None else
+                 keys_index.path_of(file_id, where) or f"the credentials file {file_id}")
         raise KeyringKeysMissingError(
-            f"source profile '{source}': its keys are not in the OS keyring; put them in "
+            f"source profile '{source}': its keys (of [{source}] in {shown}) are not "
+            "in the OS keyring; put them in "
             f"the credentials file and run `roletray keys import {source}`, or remove the "
             f"profile's credential_process line (`roletray keys export {source}` does both "
             "when the keyring still has them)")

@@ -1,7 +1,9 @@
 """What ``roletray credential-process --source SOURCE`` hands out for a keyring-held source.
 
 ``keys import SOURCE`` leaves the source profile with
-``credential_process = roletray credential-process --source SOURCE``; every tool that
+``credential_process = roletray credential-process --source SOURCE --file-id=FILE_ID``
+(FILE_ID: the credentials file the keys came from, ``tray.keys_index.file_id``; None
+for a line from before file ids: the env's credentials file); every tool that
 uses SOURCE directly (the aws CLI, an SDK) then gets an ``sts:GetSessionToken``
 session made with the long-term keys from the OS keyring, never the keys themselves:
 ``start_session``. A session cannot call IAM without MFA (nor GetSessionToken
@@ -52,8 +54,8 @@ def session_seconds(duration: int | None = None) -> int:
     return seconds
 
 
-def start_session(source: str, *, env: Mapping[str, str], mfa_code: str | None = None,
-                  duration: int | None = None,
+def start_session(source: str, *, env: Mapping[str, str], file_id: str | None = None,
+                  mfa_code: str | None = None, duration: int | None = None,
                   store: SecretStore | None = None) -> SourceSession:
     """One GetSessionToken signed by SOURCE's keys from the keyring.
 
@@ -70,20 +72,20 @@ def start_session(source: str, *, env: Mapping[str, str], mfa_code: str | None =
     if mfa_serial and not mfa_code:
         # Before the keyring: a locked keyring is not worth a prompt when no code came.
         raise MfaRequiredError(profile=source, mfa_serial=mfa_serial)
-    keys = load_keyring_keys(source, store)
+    keys = load_keyring_keys(source, file_id, env=env, store=store)
     creds, date = sts.session_token_with_keys(
         source, keys.access_key_id, keys.secret_access_key, duration=seconds, env=env,
         mfa_serial=mfa_serial, mfa_code=mfa_code)
     return SourceSession(source=source, credentials=creds, server_date=date)
 
 
-def long_term(source: str, *, env: Mapping[str, str],
+def long_term(source: str, *, env: Mapping[str, str], file_id: str | None = None,
               store: SecretStore | None = None) -> StoredKeys:
     """SOURCE's long-term pair (``--no-session``)."""
     from tray.aws.session import load_keyring_keys
 
     source_profile(source, env)
-    return load_keyring_keys(source, store)
+    return load_keyring_keys(source, file_id, env=env, store=store)
 
 
 def long_term_document(keys: StoredKeys) -> dict[str, object]:

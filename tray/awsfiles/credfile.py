@@ -50,7 +50,7 @@ from tray.awsfiles import filelock_lite, inifile, sharedfile
 from tray.awsfiles.sharedfile import Fingerprint, Patience, Snapshot
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
-from tray.domain.source_line import is_roletray_source_line
+from tray.domain.source_line import FILE_FLAG, parse_source_line
 
 MARKER = "x_roletray_managed"
 ROLE_KEY = "x_roletray_role"
@@ -492,38 +492,56 @@ def set_source_line(config_path: Path, source: str, line: str, *,
     ``[profile SOURCE]``, created when missing; other lines and comments stay).
 
     Refused when the profile has a ``credential_process`` that is not roletray's line
-    for ``source``. False when roletray's line for ``source`` is in place already (as
-    written, or changed by hand: another program path, ``--no-session``).
+    for ``source``, or is roletray's line for another credentials file (its
+    ``--file-id``). roletray's line from before file ids gets LINE's ``--file-id``
+    added (other words, changed by hand, stay). False when roletray's line for
+    ``source`` and LINE's file is in place already (as written, or changed by hand:
+    another program path, ``--no-session``).
     """
     shown = _shown(config_path, home)
     name_checked(config_path, source, home=home)
+    wanted = parse_source_line(line)
+    assert wanted is not None and wanted.source == source
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
         name = _profile_section(layout, source)
         sec = layout.by_name.get(name)
         current = None if sec is None else layout.items(sec).get(PROCESS_KEY)
-        if current is not None and is_roletray_source_line(current) == source:
-            return None
-        if current is not None:
+        found = parse_source_line(current)
+        if current is not None and (found is None or found.source != source):
             raise CredentialsFileError(
                 f"{shown} line {layout.by_name[name].lineno}: profile '{source}' already has "
                 "a credential_process that is not roletray's; roletray does not replace it")
+        if current is not None and found is not None:
+            if found.file_id == wanted.file_id:
+                return None
+            if found.file_id is not None:
+                raise CredentialsFileError(
+                    f"{shown} line {layout.by_name[name].lineno}: profile '{source}' hands "
+                    f"out the keys of another credentials file (--file-id={found.file_id}); "
+                    "roletray does not replace it")
+            if wanted.file_id is not None:
+                line_now = shlex.join([*shlex.split(current), f"{FILE_FLAG}={wanted.file_id}"])
+                return inifile.set_keys(text, name, {PROCESS_KEY: line_now}, layout=layout)
+            return None
         return inifile.set_keys(text, name, {PROCESS_KEY: line}, layout=layout)
 
     return _update(config_path, edit, create=True, home=home)
 
 
-def remove_source_line(config_path: Path, source: str, *, home: Home = None) -> bool:
-    """Remove roletray's ``credential_process`` line for ``source`` from the config
-    profile ``source`` (only that line: another program's stays); a section left
-    empty is removed. False when there was none."""
+def remove_source_line(config_path: Path, source: str, *, file_id: str | None,
+                       home: Home = None) -> bool:
+    """Remove roletray's ``credential_process`` line for ``source`` and the credentials
+    file ``file_id`` (or the line from before file ids) from the config profile
+    ``source``: only that line (another program's, or the line of another credentials
+    file, stays); a section left empty is removed. False when there was none."""
     name_checked(config_path, source, home=home)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
         name = _profile_section(layout, source)
         sec = layout.by_name.get(name)
-        if sec is None or is_roletray_source_line(
-                layout.items(sec).get(PROCESS_KEY)) != source:
+        found = None if sec is None else parse_source_line(layout.items(sec).get(PROCESS_KEY))
+        if found is None or found.source != source or found.file_id not in (None, file_id):
             return None
         text = inifile.set_keys(text, name, {PROCESS_KEY: None}, layout=layout)
         layout = inifile.parse(text)

@@ -56,7 +56,7 @@ from tray.doctor.findings import Finding, Report
 from tray.doctor.fixes import trust_hint
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, utcnow
-from tray.domain.source_line import is_roletray_source_line
+from tray.domain.source_line import is_roletray_source_line, parse_source_line
 
 if TYPE_CHECKING:
     from tray.platform.secret_store import SecretStore
@@ -111,16 +111,18 @@ def run_doctor(
     target, settings_problem = _target(target, e)
     if profile_name is None:
         profile_name = _active_role(e)
-    keyring_source = is_roletray_source_line(
+    keyring_line = parse_source_line(
         profile_map.get(profile_name or "", {}).get("credential_process"))
-    if keyring_source is not None and profile_name is not None:
+    keyring_source = keyring_line.source if keyring_line is not None else None
+    if keyring_line is not None and keyring_source is not None and profile_name is not None:
         found["served"] = Finding(
             "served", "ok", f"profile '{profile_name}' runs `roletray credential-process "
             f"--source {keyring_source}`: tools get sessions of the keys of "
             f"'{keyring_source}' kept in the OS keyring")
         found["profile"] = Finding("profile", "ok", f"'{profile_name}' is a source profile, "
                                    "not a role: its keys are checked, no AssumeRole")
-        found["keyring"] = local.check_keyring(keyring_source, store)
+        found["keyring"] = local.check_keyring(keyring_source, keyring_line.file_id,
+                                               creds_path, store)
     served = served_profile(profile_map.get(profile_name or "", {}))
     if served is not None and profile_name is not None:
         found["served"] = Finding("served", "ok", f"profile '{profile_name}' runs `roletray "

@@ -295,12 +295,24 @@ def _exposed(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def check_keyring(source: str, store: SecretStore | None = None) -> Finding:
-    """Whether the OS keyring holds SOURCE's keys (a ``--source`` profile)."""
+def check_keyring(source: str, file_id: str | None, creds_path: Path,
+                  store: SecretStore | None = None) -> Finding:
+    """Whether the OS keyring holds SOURCE's keys (a ``--source`` profile) of the
+    credentials file ``file_id`` (None: a line from before file ids, for the keys of
+    ``creds_path``, maybe still in the item from before file ids). Reads only."""
+    from tray.keys_index import file_id as id_of
     from tray.platform.secret_store import SecretStore
 
+    store = store or SecretStore()
     try:
-        keys = (store or SecretStore()).get(source)
+        keys = store.get(source, file_id or id_of(creds_path))
+        if keys is None and file_id is None:
+            keys = store.get(source, None)
+            if keys is not None:
+                return Finding("keyring", "ok", f"the OS keyring holds the keys of '{source}' "
+                               f"({keys.masked_key}) as roletray kept them before keys were "
+                               "kept per credentials file; their first use moves them to "
+                               "this credentials file")
     except KeyringLockedError as e:
         return Finding("keyring", "unknown", str(e))
     except RoletrayError as e:

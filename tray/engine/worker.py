@@ -40,9 +40,10 @@ themselves (``"credentials": {"access_key_id", "secret_access_key", "session_tok
 "expiration"}``), which exist nowhere else either, and ``mfa_session`` as above (served
 roles and the refresher share the instance's MFA sessions).
 
-The third, ``{"source": "default", "mfa_code": null, "duration": null}``, makes a session
-of a keyring-held source (``credential-process --source``): the child reads the
-long-term keys from the OS keyring (so the parent never loads ``keyring``), runs one
+The third, ``{"source": "default", "file_id": "3f2a9c1b7d4e", "mfa_code": null,
+"duration": null}``, makes a session of a keyring-held source (``credential-process
+--source``) of the credentials file ``file_id``: the child reads the long-term keys
+from the OS keyring (so the parent never loads ``keyring``), runs one
 ``sts:GetSessionToken`` (``tray.aws.source_keys.start_session``) and answers with the
 session's keys in ``credentials`` and the response's ``server_date``. The child gets
 the parent's environment, ``DBUS_SESSION_BUS_ADDRESS`` included: the Secret Service
@@ -139,18 +140,19 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
                            region=reply.get("region"), mfa_session=started)
 
 
-def source_session_in_child(source: str, *, ctx: actions.Context,
+def source_session_in_child(source: str, *, ctx: actions.Context, file_id: str,
                             mfa_code: str | None = None, duration: int | None = None,
                             timeout: float = TIMEOUT) -> SourceSession:
-    """``source_keys.start_session`` run in the child; same errors (a locked keyring:
+    """``source_keys.start_session`` run in the child, for the keys of ``source`` of
+    the credentials file ``file_id``; same errors (a locked keyring:
     ``KeyringLockedError``)."""
     if getattr(sys, "frozen", False):
         from tray.aws import source_keys
 
-        return source_keys.start_session(source, env=ctx.env, mfa_code=mfa_code,
-                                         duration=duration)
-    reply = _run_child({"source": source, "mfa_code": mfa_code, "duration": duration},
-                       source, ctx, timeout)
+        return source_keys.start_session(source, env=ctx.env, file_id=file_id,
+                                         mfa_code=mfa_code, duration=duration)
+    reply = _run_child({"source": source, "file_id": file_id, "mfa_code": mfa_code,
+                        "duration": duration}, source, ctx, timeout)
     if reply.get("ok") is not True:
         raise wire.decode_error(reply)
     server_date = reply.get("server_date")
@@ -298,7 +300,9 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
     from tray.aws import source_keys  # botocore and keyring: the child's, never the parent's
 
     try:
+        file_id = request.get("file_id")
         made = source_keys.start_session(str(request["source"]), env=env,
+                                          file_id=str(file_id) if file_id else None,
                                           mfa_code=request.get("mfa_code"),
                                           duration=request.get("duration"))
     except RoletrayError as e:

@@ -487,16 +487,22 @@ def make_handler(refresher: Refresher, keeper: ServedKeeper | None = None) -> Ha
 
 def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str, Any]:
     """``credentials {profile, mfa_code}``: the ``credential_process`` document of a served
-    role, from memory (``tray.serve.keeper``); ``credentials {source, mfa_code}``: a
-    session of a keyring-held source (``credential-process --source``). The reply holds
-    the keys: it goes only to a peer that runs as the user, and is never logged."""
+    role, from memory (``tray.serve.keeper``); ``credentials {source, file_id,
+    mfa_code}``: a session of a keyring-held source of the credentials file ``file_id``
+    (``credential-process --source``). The reply holds the keys: it goes only to a peer
+    that runs as the user, and is never logged."""
+    from tray.domain.source_line import FILE_ID_RE
     from tray.serve.document import process_document
 
     try:
         profile, source = request.get("profile"), request.get("source")
         code = _opt_str(request, "mfa_code")
         if isinstance(source, str) and source and profile is None:
-            keys = keeper.source_credentials(source, code)
+            file_id = request.get("file_id")
+            if not isinstance(file_id, str) or not FILE_ID_RE.fullmatch(file_id):
+                raise UsageError("credentials: a source needs its credentials file's id "
+                                 "(file_id, 12 hex digits)")
+            keys = keeper.source_credentials(source, file_id, code)
         elif isinstance(profile, str) and profile and source is None:
             keys = keeper.credentials(profile, code)
         else:
@@ -526,7 +532,7 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
 
     Payloads: assume {profile, target, duration, mfa_code, force}; refresh {mfa_code,
     target}; mfa {code, target}; clear {target}; status {}; credentials {profile, mfa_code}
-    or {source, mfa_code}; section_keys {profile}.
+    or {source, file_id, mfa_code}; section_keys {profile}.
     """
     if not hasattr(socket, "AF_UNIX"):
         return None

@@ -1,9 +1,13 @@
 """A source's long-term access keys in the OS secret store, through ``keyring``.
 
-One item per source profile: service ``roletray``, user name the source's name,
-the secret a small JSON document with the key pair. The Secret Service item's label
-names the source and the access key id (never the secret), so a person can find it
-in Seahorse or KWallet. macOS Keychain and Windows Credential Locker come from
+One item per source of a credentials file: service ``roletray``, user name
+``SOURCE@FILE_ID`` (``item_name``; FILE_ID is ``tray.keys_index.file_id`` of the
+credentials file the keys came from, so two files' ``[default]`` are two items), the
+secret a small JSON document with the key pair. roletray before file ids named the
+item SOURCE alone: ``file_id`` None reads such an item (``tray.keys_legacy`` moves it
+to its file once). The Secret Service item's label names the source, the file and
+the access key id (never the secret), so a person can find it in Seahorse or
+KWallet. macOS Keychain and Windows Credential Locker come from
 ``keyring``'s own backend selection.
 
 ``keyring`` is imported lazily, by one-shot commands and the short-lived children
@@ -78,8 +82,15 @@ class StoredKeys:
         return cls(source, key_id, secret_key)
 
 
-def label_for(keys: StoredKeys) -> str:
-    return f"roletray: AWS keys of '{keys.source}' ({keys.access_key_id})"
+def item_name(source: str, file_id: str | None) -> str:
+    """The item's user name: ``SOURCE@FILE_ID``; SOURCE alone for ``file_id`` None
+    (an item made before file ids)."""
+    return source if file_id is None else f"{source}@{file_id}"
+
+
+def label_for(keys: StoredKeys, where: str | None = None) -> str:
+    of = f"'{keys.source}' in {where}" if where else f"'{keys.source}'"
+    return f"roletray: AWS keys of {of} ({keys.access_key_id})"
 
 
 class SecretStore:
@@ -105,20 +116,24 @@ class SecretStore:
 
     # ------------------------------------------------------------------ items
 
-    def get(self, source: str) -> StoredKeys | None:
-        secret = self._call(source, "get_password", SERVICE, source)
+    def get(self, source: str, file_id: str | None) -> StoredKeys | None:
+        """The keys of ``source`` of the credentials file ``file_id`` (None: the item
+        from before file ids)."""
+        secret = self._call(source, "get_password", SERVICE, item_name(source, file_id))
         return StoredKeys.from_secret(source, secret) if isinstance(secret, str) else None
 
-    def put(self, keys: StoredKeys) -> None:
-        self._call(keys.source, "set_password", SERVICE, keys.source, keys.to_secret())
-        _relabel(self.backend, keys)
+    def put(self, keys: StoredKeys, file_id: str | None, where: str | None = None) -> None:
+        """``where``: the credentials file as shown to the user, for the label."""
+        name = item_name(keys.source, file_id)
+        self._call(keys.source, "set_password", SERVICE, name, keys.to_secret())
+        _relabel(self.backend, name, label_for(keys, where))
 
-    def delete(self, source: str) -> bool:
+    def delete(self, source: str, file_id: str | None) -> bool:
         """False when there was nothing to delete."""
         from keyring.errors import PasswordDeleteError
 
         try:
-            self._call(source, "delete_password", SERVICE, source)
+            self._call(source, "delete_password", SERVICE, item_name(source, file_id))
         except PasswordDeleteError:
             return False
         return True
@@ -158,10 +173,10 @@ def _reason(error: Exception) -> str:
     return text[:200]
 
 
-def _relabel(backend: Backend, keys: StoredKeys) -> None:
-    """Secret Service: name the source and the key id in the item's label (keyring's
-    own label is "Password for 'SOURCE' on 'roletray'"). Best effort: a label is a
-    courtesy, never a reason to fail an import."""
+def _relabel(backend: Backend, name: str, label: str) -> None:
+    """Secret Service: name the source, the file and the key id in the item's label
+    (keyring's own label is "Password for 'NAME' on 'roletray'"). Best effort: a label
+    is a courtesy, never a reason to fail an import."""
     get_collection = getattr(backend, "get_preferred_collection", None)
     query = getattr(backend, "_query", None)
     if get_collection is None or query is None:
@@ -171,7 +186,7 @@ def _relabel(backend: Backend, keys: StoredKeys) -> None:
 
         collection = get_collection()
         with closing(collection.connection):
-            for item in collection.search_items(query(SERVICE, keys.source)):
-                item.set_label(label_for(keys))
+            for item in collection.search_items(query(SERVICE, name)):
+                item.set_label(label)
     except Exception:  # noqa: BLE001 (see the docstring)
         return

@@ -53,11 +53,12 @@ def aws_files(env: "dict[str, str] | os._Environ[str]") -> "dict[str, str]":
             "credentials": real(env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")}
 
 
-def ask(path: str, profile: str, files: "dict[str, str]", *,
-        source: bool = False) -> "dict[str, object] | None":
+def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = False,
+        file_id: str = "") -> "dict[str, object] | None":
     """The document, or None (the full command line decides what to do). ``files``: the
     caller's AWS files (``aws_files``). ``source``: ``profile`` names a keyring-held
-    source (``credential-process --source``)."""
+    source of the credentials file ``file_id`` (``credential-process --source SOURCE
+    --file-id=FILE_ID``)."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -78,8 +79,10 @@ def ask(path: str, profile: str, files: "dict[str, str]", *,
                 raw = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
-            request = {"proto": PROTO, "version": __version__, "files": files,
-                       "call": {"cmd": "credentials", ("source" if source else "profile"): profile}}
+            call = {"cmd": "credentials", ("source" if source else "profile"): profile}
+            if source:
+                call["file_id"] = file_id
+            request = {"proto": PROTO, "version": __version__, "files": files, "call": call}
             sock.sendall(json.dumps(request).encode() + b"\n")
             buf = b""
             while b"\n" not in buf and len(buf) < MAX_REPLY:
@@ -99,19 +102,25 @@ def ask(path: str, profile: str, files: "dict[str, str]", *,
     return document if isinstance(document, dict) and document.get("Version") == 1 else None
 
 
-def parse(argv: "list[str]") -> "tuple[str, bool] | None":
-    """(name, is_source) of ``credential-process PROFILE`` or ``credential-process
-    --source SOURCE`` (``--source=SOURCE``); None for anything else (``--no-session``
-    hands out the long-term keys, which only the full path reads from the keyring)."""
+def parse(argv: "list[str]") -> "tuple[str, bool, str] | None":
+    """(name, is_source, file_id) of ``credential-process PROFILE`` or
+    ``credential-process --source SOURCE --file-id=FILE_ID`` (``--source=SOURCE``);
+    None for anything else (``--no-session`` hands out the long-term keys, which only
+    the full path reads from the keyring; a ``--source`` line without ``--file-id``
+    means the caller's credentials file, whose id only the full path works out)."""
     if not argv or argv[0] != "credential-process":
         return None
     rest = argv[1:]
-    if len(rest) == 1 and rest[0].startswith("--source="):
-        rest = ["--source", rest[0][len("--source="):]]
-    if len(rest) == 2 and rest[0] == "--source" and rest[1] and not rest[1].startswith("-"):
-        return rest[1], True
+    if len(rest) == 2 and rest[0].startswith("--source="):
+        rest = ["--source", rest[0][len("--source="):], rest[1]]
+    if len(rest) == 3 and rest[0] == "--source" and rest[1] and not rest[1].startswith("-") \
+            and rest[2].startswith("--file-id="):
+        file_id = rest[2][len("--file-id="):]
+        if len(file_id) == 12 and all(c in "0123456789abcdef" for c in file_id):
+            return rest[1], True, file_id
+        return None
     if len(rest) == 1 and rest[0] and not rest[0].startswith("-"):
-        return rest[0], False
+        return rest[0], False, ""
     return None
 
 
@@ -120,7 +129,8 @@ def main() -> "int | None":
     parsed = parse(sys.argv[1:])
     if parsed is None:
         return None
-    document = ask(socket_path(os.environ), parsed[0], aws_files(os.environ), source=parsed[1])
+    document = ask(socket_path(os.environ), parsed[0], aws_files(os.environ), source=parsed[1],
+                   file_id=parsed[2])
     if document is None:
         return None
     sys.stdout.write(json.dumps(document) + "\n")

@@ -21,7 +21,9 @@ refresher's roles and the scheduled refreshes here then use. Without sessions (a
 with temporary keys, or no ``MfaKeeper``) every AssumeRole needs a code.
 
 Keyring-held sources are served alike (``source_credentials``, job
-``serve:source:SOURCE``): an ``sts:GetSessionToken`` session of the source's long-term
+``serve:source:SOURCE@FILE_ID``), kept by source and credentials file (two files'
+``[default]`` are two sources, never one's session for the other): an
+``sts:GetSessionToken`` session of the source's long-term
 keys, made in the worker child (which reads the keyring: the parent never loads it),
 12 hours long, refreshed ``SERVE_MARGIN`` before its end. A source with ``mfa_serial``
 needs a code for each new session, asked of the next caller as for an MFA role; a
@@ -50,15 +52,16 @@ log = logging.getLogger(__name__)
 
 # (profile, *, ctx, mfa_code) -> the keys, nothing written: worker.assume_only_in_child
 AssumeOnlyFn = Callable[..., actions.Outcome]
-# (source, *, ctx, mfa_code) -> a session of its keyring-held keys:
+# (source, *, ctx, file_id, mfa_code) -> a session of its keyring-held keys:
 # worker.source_session_in_child
 SourceSessionFn = Callable[..., SourceSession]
 JOB_PREFIX = "serve:"
 SOURCE_PREFIX = "source:"
 
-# What is served: a role profile, or (SOURCE_PREFIX + name) a keyring-held source.
-# Role names never clash with sources: a source's key has a prefix no profile needs.
-_Key = tuple[str, str]  # ("role" | "source", name)
+# What is served: a role profile, or (SOURCE_PREFIX + name) a keyring-held source of a
+# credentials file. Role names never clash with sources: a source's key has a prefix no
+# profile needs.
+_Key = tuple[str, str, str]  # ("role", profile, "") | ("source", source, file id)
 
 
 @dataclass
@@ -89,7 +92,7 @@ class ServedKeeper:
         self.assume_calls = 0  # for logs and tests (GetSessionToken calls count too)
 
     def profiles(self) -> list[str]:
-        """The served roles, then the served sources as ``source:NAME``."""
+        """The served roles, then the served sources as ``source:NAME@FILE_ID``."""
         with self._lock:
             return sorted(_label(k) for k, s in self._roles.items() if s.keys is not None)
 
@@ -98,20 +101,22 @@ class ServedKeeper:
 
         Raises the ``RoletrayError`` of a refused or failed AssumeRole.
         """
-        return self._serve(("role", profile), mfa_code)
+        return self._serve(("role", profile, ""), mfa_code)
 
-    def source_credentials(self, source: str, mfa_code: str | None = None) -> TempCredentials:
-        """A session of keyring-held ``source`` with more than 15 minutes left; kept fresh
-        from now on. Raises the ``RoletrayError`` of the keyring or GetSessionToken."""
+    def source_credentials(self, source: str, file_id: str,
+                           mfa_code: str | None = None) -> TempCredentials:
+        """A session of keyring-held ``source`` of the credentials file ``file_id`` with
+        more than 15 minutes left; kept fresh from now on. Raises the ``RoletrayError``
+        of the keyring or GetSessionToken."""
         if self._source_fn is None:
             raise RoletrayError("this roletray instance does not serve keyring-held sources")
-        return self._serve(("source", source), mfa_code)
+        return self._serve(("source", source, file_id), mfa_code)
 
     def forget(self, profile: str) -> bool:
-        return self._forget(("role", profile))
+        return self._forget(("role", profile, ""))
 
-    def forget_source(self, source: str) -> bool:
-        return self._forget(("source", source))
+    def forget_source(self, source: str, file_id: str) -> bool:
+        return self._forget(("source", source, file_id))
 
     def _forget(self, key: _Key) -> bool:
         with self._lock:
@@ -143,10 +148,10 @@ class ServedKeeper:
 
     def _fetch(self, served: _Served, mfa_code: str | None) -> tuple[TempCredentials,
                                                                       datetime | None]:
-        kind, name = served.key
+        kind, name, file_id = served.key
         if kind == "source":
             assert self._source_fn is not None
-            made = self._source_fn(name, ctx=self._ctx, mfa_code=mfa_code)
+            made = self._source_fn(name, ctx=self._ctx, file_id=file_id, mfa_code=mfa_code)
             return made.credentials, made.server_date
         if self._mfa is None:
             outcome = self._assume_fn(name, ctx=self._ctx, mfa_code=mfa_code)
@@ -219,9 +224,10 @@ def instance_keeper(ctx: actions.Context, scheduler: Scheduler, *,
 
 
 def _label(key: _Key) -> str:
-    """``platform`` for a role, ``source:default`` for a source (logs, job ids)."""
-    kind, name = key
-    return SOURCE_PREFIX + name if kind == "source" else name
+    """``platform`` for a role, ``source:default@3f2a9c1b7d4e`` for a source of a
+    credentials file (logs, job ids)."""
+    kind, name, file_id = key
+    return f"{SOURCE_PREFIX}{name}@{file_id}" if kind == "source" else name
 
 
 def _human(delta: timedelta) -> str:
