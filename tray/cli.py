@@ -349,9 +349,28 @@ def _needs_mfa(profile_name: str | None, root: Root,
 def _mfa_for(profile_name: str | None, given: str | None, root: Root, *,
              raw: Mapping[str, Mapping[str, str]] | None = None) -> str | None:
     code = _read_mfa_code(given)
+    if code is None and profile_name:
+        code = _command_code(profile_name, root, raw)
     if code is None:
         code = _ask_mfa(_needs_mfa(profile_name, root, raw))
     return code
+
+
+def _command_code(profile_name: str, root: Root,
+                  raw: Mapping[str, Mapping[str, str]] | None = None) -> str | None:
+    """The code of a role with ``mfa_process``, from that command (no terminal needed)."""
+    from tray.awsfiles import awsconfig
+    from tray.engine.mfa_codes import MfaCodes
+
+    try:
+        role = awsconfig.get_role_profile(profile_name, root.paths.aws_config,
+                                          credentials_path=root.paths.aws_credentials, raw=raw,
+                                          home=root.paths.home)
+    except RoletrayError:
+        return None
+    if not role.mfa_process:
+        return None
+    return MfaCodes(root.paths.state_dir, root.env).code_for(role, role.mfa_process)
 
 
 def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "use") -> None:

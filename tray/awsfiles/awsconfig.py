@@ -355,6 +355,9 @@ def _build_one(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mappin
     mfa_serial = v.get("mfa_serial")
     if mfa_serial is not None and not mfa_serial.strip():
         raise fail("mfa_serial is empty")
+    mfa_process = v.get("mfa_process")
+    if mfa_process is not None and (not mfa_process.strip() or mfa_serial is None):
+        raise fail("mfa_process needs a command and an mfa_serial")
     region = v.get("region")
     if region is not None and region and not _REGION_RE.match(region):
         raise fail(f"region '{region}' is not a valid region name")
@@ -367,6 +370,7 @@ def _build_one(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mappin
         role_session_name=session_name,
         duration_seconds=int(duration.strip()) if duration is not None else None,
         region=region or None, sts_regional_endpoints=regional,
+        mfa_process=mfa_process.strip() if mfa_process else None,
     )
 
 

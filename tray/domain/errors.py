@@ -93,6 +93,13 @@ class MfaRequiredError(NeedsInputError):
     fmt = "profile '{profile}' needs an MFA code for {mfa_serial}: pass --mfa-code or run in a terminal"
 
 
+class MfaProcessError(MfaRequiredError):
+    """A profile's ``mfa_process`` gave no code; its output is never repeated."""
+
+    fmt = ("profile '{profile}': its mfa_process {how}; its messages are not repeated here "
+           "(they may hold a secret): run it in a terminal to see them, or enter the code")
+
+
 class MfaSessionEndedError(MfaRequiredError):
     """AWS refused the MFA session's keys (it ended early, or was revoked)."""
 

@@ -58,6 +58,7 @@ class RoleProfile:
     sso_role_name: str | None = None  # sso: the permission set
     login_session: str | None = None  # login: the session's name (the user's ARN)
     guard: str | None = None  # roletray_guard: asked before it becomes the active role
+    mfa_process: str | None = None  # a command that prints the MFA code (a YubiKey's)
 
     @property
     def account(self) -> str:

@@ -37,6 +37,7 @@ ERROR_CODES: dict[type, str] = {
     errors.NeedsInputError: "needs_input",
     errors.MfaRequiredError: "mfa_required",
     errors.MfaSessionEndedError: "mfa_session_ended",
+    errors.MfaProcessError: "mfa_process_failed",
     errors.SsoLoginRequiredError: "sso_login_required",
     errors.SignInRequiredError: "signin_required",
     errors.SignInNotAllowedError: "signin_not_allowed",

@@ -18,6 +18,7 @@ from tray.awsfiles import awsconfig
 from tray.domain.errors import MfaSessionEndedError, RoletrayError
 from tray.domain.models import RoleProfile, iso_utc
 from tray.engine import actions
+from tray.engine.mfa_codes import MfaCodes
 from tray.engine.mfa_session import MfaSession, MfaSessionCache, SessionKey, session_key
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,13 @@ AssumeFn = Callable[..., actions.Outcome]
 class MfaKeeper:
     """The running instance's MFA sessions as the refresher uses them. Thread-safe."""
 
-    def __init__(self, ctx: actions.Context, *, enabled: bool) -> None:
+    def __init__(self, ctx: actions.Context, *, enabled: bool,
+                 codes: MfaCodes | None = None) -> None:
         self._ctx = ctx
         self.enabled = enabled
         self._cache = MfaSessionCache()  # secret: never logged, never published
+        # Codes of roles with mfa_process, read when a code is needed and none was given.
+        self.codes = codes or MfaCodes(ctx.paths.state_dir, ctx.env)
 
     def key(self, profile: str) -> SessionKey | None:
         """The session ``profile`` would use; None without ``mfa_serial`` or sessions."""
@@ -63,7 +67,12 @@ class MfaKeeper:
     def assume(self, fn: AssumeFn, profile: str, *, aws_now: datetime,
                mfa_code: str | None = None, **kwargs: Any) -> actions.Outcome:
         """``fn(profile, ...)`` with the session it can use, or with ``mfa_code`` to start
-        a new one; keeps what it started, drops what AWS refused."""
+        a new one; keeps what it started, drops what AWS refused. A role with
+        ``mfa_process`` gets its code from that command when one is needed."""
+        if not mfa_code and self.needs_code(profile, aws_now):
+            role = self._role_profile(profile)
+            if role is not None and role.mfa_process:
+                mfa_code = self.codes.code_for(role, role.mfa_process)
         key = self.key(profile)
         if key is None:
             return fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
