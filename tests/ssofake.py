@@ -159,6 +159,10 @@ class SsoFake(LocalServer):
 
 def _make_handler(fake: SsoFake) -> type[BaseHTTPRequestHandler]:
     class Handler(QuietHandler):
+        # Headers and body leave in two writes: with Nagle on, each answer on a kept-alive
+        # connection would wait ~40 ms for the client's delayed ACK, which no AWS endpoint does.
+        disable_nagle_algorithm = True
+
         def _serve(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             try:
