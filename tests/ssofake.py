@@ -38,6 +38,7 @@ class SsoFake(LocalServer):
     throttle: int = 0  # the next this many /assignment/ calls answer TooManyRequestsException
     refresh_tokens: set[str] = field(default_factory=set)  # what the refresh grant accepts
     registered_scopes: list[str] | None = None  # of the last RegisterClient
+    refuse_roles: set[str] = field(default_factory=set)  # accounts whose roles answer 404
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -145,7 +146,7 @@ class SsoFake(LocalServer):
             key = "accountList"
         elif path == "/assignment/roles":
             account = query.get("account_id", [""])[0]
-            if account not in self.directory:
+            if account not in self.directory or account in self.refuse_roles:
                 return 404, {"message": "account not found"}, "ResourceNotFoundException"
             items = [{"roleName": r, "accountId": account} for r in self.directory[account][1]]
             key = "roleList"

@@ -276,6 +276,19 @@ def test_endless_throttling_gives_up_with_one_line_and_writes_nothing(fake: SsoF
     assert config_path().read_text() == HEAD
 
 
+def test_a_refused_account_stops_the_run_with_one_line_and_writes_nothing(
+        fake: SsoFake, capsys: pytest.CaptureFixture[str]) -> None:
+    config_path().write_text(HEAD)
+    write_token()
+    fake.directory.update({f"{i:012d}": (f"acct{i:02d}", ["Admin"]) for i in range(20)})
+    fake.refuse_roles = {"000000000007"}
+    assert run("sso", "populate") == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == ("roletray: Identity Center refused ListAccountRoles of account "
+                    "000000000007 (ResourceNotFoundException)")
+    assert config_path().read_text() == HEAD
+
+
 def test_permission_sets_are_listed_concurrently_a_bounded_number_at_a_time(
         fake: SsoFake) -> None:
     config_path().write_text(HEAD)
@@ -336,6 +349,19 @@ def test_a_broken_block_is_refused_and_nothing_written(fake: SsoFake) -> None:
     with pytest.raises(CredentialsFileError, match="line 12: this line, after the end"):
         populate()
     assert config_path().read_text() == text
+
+
+@pytest.mark.parametrize(("template", "words"), [
+    ("{account}/{role_name}", "unknown field {account}"),
+    ("{account_name!z}/{role_name}", "cannot be used"),
+    ("{account_name}/{role_name", "expected '}' before end of string"),
+    ("{account_name}", "needs {role_name}"),
+    ("{role_name}", "needs {account_name} or {account_id}"),
+])
+def test_an_unusable_template_is_one_line_naming_the_fields(template: str, words: str) -> None:
+    with pytest.raises(ValueError, match=r"--template .*") as err:
+        ssoblock.check_template(template)
+    assert words in str(err.value) and "\n" not in str(err.value)
 
 
 def test_sanitised_names_are_what_the_aws_cli_reads_back() -> None:

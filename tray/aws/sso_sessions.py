@@ -43,7 +43,12 @@ class SsoSessionSignInError(NeedsInputError):
 def session_names(raw: Mapping[str, Mapping[str, str]]) -> list[str]:
     """The sso-sessions of a parsed config file, by botocore's rule (``sso-session NAME``
     split as a shell would, two words)."""
-    names = []
+    return list(_sections(raw))
+
+
+def _sections(raw: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """sso-session name -> its section's key in ``raw`` (the last one, as botocore)."""
+    found: dict[str, str] = {}
     for key in raw:
         if key.startswith("sso-session"):
             try:
@@ -51,15 +56,16 @@ def session_names(raw: Mapping[str, Mapping[str, str]]) -> list[str]:
             except ValueError:
                 continue
             if len(parts) == 2 and parts[0] == "sso-session":
-                names.append(parts[1])
-    return names
+                found[parts[1]] = key
+    return found
 
 
 def choose(name: str | None, config_path: Path, *, env: Mapping[str, str]) -> sso.SsoConfig:
     """The sso-session ``name`` (or the only one when None) as an ``SsoConfig``."""
     shown = paths.display_path(config_path, env)
     raw = awsconfig.raw_config_parse(config_path, home=paths.home_of(env))
-    names = session_names(raw)
+    sections = _sections(raw)
+    names = list(sections)
     if name is None:
         if len(names) == 1:
             name = names[0]
@@ -72,8 +78,7 @@ def choose(name: str | None, config_path: Path, *, env: Mapping[str, str]) -> ss
     if name not in names:
         listed = f" (it has: {', '.join(names)})" if names else ""
         raise ConfigError(f"{shown}: no [sso-session {name}] section{listed}")
-    section = raw[next(k for k in raw if k.startswith("sso-session") and
-                       shlex.split(k) == ["sso-session", name])]
+    section = raw[sections[name]]
     start_url, region = section.get("sso_start_url"), section.get("sso_region")
     if not start_url or not region:
         missing = "sso_start_url" if not start_url else "sso_region"

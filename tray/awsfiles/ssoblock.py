@@ -100,6 +100,11 @@ def check_template(template: str) -> None:
         if f not in FIELDS:
             raise ValueError(f"--template {template!r}: unknown field {{{f}}} "
                              f"(fields: {allowed})")
+    try:
+        template.format_map(dict.fromkeys(FIELDS, "x"))
+    except (ValueError, KeyError, IndexError, AttributeError) as e:
+        raise ValueError(f"--template {template!r}: cannot be used ({e}; fields: "
+                         f"{allowed})") from None
     if "role_name" not in used:
         raise ValueError(f"--template {template!r}: needs {{role_name}}, or the permission "
                          "sets of one account would all get the same name")
