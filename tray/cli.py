@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--force", action="store_true",
                    help="remove: forget the keys even when the credentials file lacks them")
     k.add_argument("--json", action="store_true")
+
+    from tray import sso_cli
+
+    sso_cli.add_parser(sub)
     return p
 
 
@@ -934,5 +938,11 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
     "credential-process": cmd_credential_process, "serve": cmd_serve,
-    "keys": cmd_keys,
+    "keys": cmd_keys, "sso": lambda args, root: _sso(args, root),
 }
+
+
+def _sso(args: argparse.Namespace, root: Root) -> int:
+    from tray import sso_cli
+
+    return sso_cli.cmd_sso(args, root)

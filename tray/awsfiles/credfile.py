@@ -1,8 +1,9 @@
 """The credentials-file section editor: lossless, validated, locked, atomic, owned sections only.
 
 The only module that writes ``~/.aws/credentials`` (and, in ``~/.aws/config``, the
-``region`` line of ``[profile <target>]`` and the ``credential_process`` line of a
-source whose keys ``roletray keys import`` moved into the OS keyring). roletray's section looks like::
+``region`` line of ``[profile <target>]``, the ``credential_process`` line of a
+source whose keys ``roletray keys import`` moved into the OS keyring, and, through
+``edit_file``, the block of profiles ``roletray sso populate`` owns). roletray's section looks like::
 
     [roletray]
     aws_access_key_id = ASIA...
@@ -374,6 +375,22 @@ def set_profile_region(config_path: Path, target: str, region: str, *,
         if sec is not None and layout.items(sec).get("region") == region:
             return
     _update(config_path, edit, create=True, home=home)
+
+
+def read_layout(path: Path, *, home: Home = None) -> inifile.Layout:
+    """An AWS INI file's lines and sections, read as a write would read it (validated,
+    never a torn read); an empty layout when the file does not exist."""
+    return _load(path, home)
+
+
+def edit_file(path: Path, edit: Edit, *, home: Home = None) -> bool:
+    """Apply ``edit`` to the file's fresh text under the lock and write the result
+    atomically (the file and its folder are created when missing). True when it changed.
+
+    ``edit(text, layout)`` returns the new text, or None for "nothing to do"; it runs
+    again if another program rewrote the file meanwhile.
+    """
+    return _update(path, edit, create=True, home=home)
 
 
 # --- a source's long-term keys (`roletray keys`) -----------------------------------------

@@ -1,0 +1,118 @@
+"""``roletray sso login`` and ``roletray sso populate``: IAM Identity Center from the command line.
+
+Kept apart from ``tray.cli`` so that the parser there stays one small entry; botocore
+is loaded only by the commands that call AWS, inside their functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from tray.domain.errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from tray.aws.sso_populate import PopulateResult
+    from tray.cli import Root
+
+SHOWN_NAMES = 20  # names listed per line of the text output; --json has them all
+
+
+def add_parser(sub: Any) -> None:
+    """The ``sso`` command and its two subcommands, on ``sub`` (the main subparsers)."""
+    s = sub.add_parser("sso", help="IAM Identity Center: sign in, or write a profile for "
+                       "every account and permission set")
+    ss = s.add_subparsers(dest="sso_command", metavar="SUBCOMMAND", required=True,
+                          parser_class=type(s))
+    lg = ss.add_parser("login", help="sign in to an sso-session (device code; the browser "
+                       "opens once) and save the token where botocore and the AWS CLI read it")
+    lg.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
+                    help="the [sso-session NAME] of the AWS config (default: the only one)")
+    p = ss.add_parser("populate", help="write a profile for every account and permission set "
+                      "the sign-in can use, in a block of the AWS config that roletray owns")
+    p.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
+                   help="the [sso-session NAME] of the AWS config (default: the only one)")
+    p.add_argument("--template", metavar="T", default=None,
+                   help="profile names: {account_name}, {account_id}, {role_name}, "
+                        "{sso_session} (default: {account_name}/{role_name})")
+    p.add_argument("--region", metavar="R",
+                   help="the profiles' region (default: the sso-session's sso_region)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="say what would change, write nothing")
+    p.add_argument("--json", action="store_true")
+
+
+def cmd_sso(args: argparse.Namespace, root: Root) -> int:
+    if args.sso_command == "login":
+        return _login(args, root)
+    return _populate(args, root)
+
+
+def _login(args: argparse.Namespace, root: Root) -> int:
+    import subprocess
+
+    from tray.aws import sso, sso_sessions
+    from tray.platform import desktop_open
+
+    cfg = sso_sessions.choose(args.sso_session, root.paths.aws_config, env=root.env)
+    name = cfg.session_name
+
+    def show(code: str, url: str) -> None:
+        print(f"Sign in to sso-session {name} in the browser: {url}")
+        print(f"The page shows this code; check that it matches: {code}", flush=True)
+
+    def open_browser(url: str) -> None:
+        try:
+            desktop_open.open_url(url, env=root.env)
+        except (OSError, subprocess.SubprocessError) as e:
+            print(f"roletray: could not open a browser ({type(e).__name__}); open the "
+                  "address above yourself", file=sys.stderr, flush=True)
+
+    path = sso.device_login(cfg, opener=open_browser, on_code=show, env=root.env)
+    try:
+        renewable = bool(json.loads(path.read_text(encoding="utf-8")).get("refreshToken"))
+    except (OSError, ValueError):
+        renewable = False
+    print(f"Signed in to sso-session {name}; the token is in {root.paths.display(path)}, "
+          "where botocore and the AWS CLI read it"
+          + ("; they renew it with its refresh token" if renewable else
+             " (no refresh token: add sso_registration_scopes = sso:account:access to "
+             f"[sso-session {name}] for one)"))
+    return EXIT_OK
+
+
+def _populate(args: argparse.Namespace, root: Root) -> int:
+    from tray.aws import sso_populate
+    from tray.awsfiles import ssoblock
+
+    result = sso_populate.populate(args.sso_session, env=root.env,
+                                   template=args.template or ssoblock.DEFAULT_TEMPLATE,
+                                   region=args.region, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps({"ok": True, **result.to_json()}, indent=2))
+    else:
+        from tray.cli import shown
+
+        for line in describe(result):
+            print(shown(line))
+    return EXIT_OK
+
+
+def describe(r: PopulateResult) -> list[str]:
+    """The text report of a populate: what changed (or would), and what was skipped."""
+    verb = "would write" if r.dry_run else ("wrote" if r.changed else "kept")
+    lines = [f"{r.config_file}: {verb} {len(r.profiles)} profiles for sso-session {r.session} "
+             f"({r.accounts} accounts): {len(r.added)} added, {len(r.removed)} removed, "
+             f"{len(r.kept)} kept" + (" (dry run: nothing written)" if r.dry_run else "")]
+    for label, names in (("added", r.added), ("removed", r.removed)):
+        if names:
+            more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
+            lines.append(f"  {label}: {', '.join(names[:SHOWN_NAMES])}{more}")
+    for s in r.skipped:
+        lines.append(f"  skipped {s.name or '(no name)'} (account {s.account_id} "
+                     f"{s.account_name}, {s.role_name}): {s.reason}")
+    if r.profiles and not r.dry_run:
+        lines.append(f"  use one: aws sts get-caller-identity --profile {r.profiles[0]}")
+    return lines
