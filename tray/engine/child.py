@@ -11,8 +11,9 @@ argv, and it gets ``env=``, the environment it runs in (the child's own: the par
     parent -> {"call": "tray.doctor.brief:brief", "kwargs": {"profile": "platform"}}
     child  -> {"ok": true, "result": ...}  or  {"ok": false, "error": "..."}
 
-A frozen build has no ``-m``: the function runs in-process there.
-(The refresh worker, ``tray.engine.worker``, keeps its own richer protocol.)
+It runs as every child does (``tray.child.runner``: a process group of its own, killed
+whole on timeout, tracked for the instance's shutdown). (The refresh worker,
+``tray.engine.worker``, keeps its own richer protocol.)
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import contextlib
 import importlib
 import json
 import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from typing import Any
 
+from tray.child import runner
 from tray.domain.errors import RoletrayError
 
 TIMEOUT = 180.0
@@ -43,18 +44,16 @@ def call_in_child(call: str, *, env: Mapping[str, str],
     Raises ``RoletrayError`` naming what failed when the child fails, times out or
     answers nothing.
     """
-    if getattr(sys, "frozen", False):
-        return _resolve(call)(env=env, **kwargs)
     request = json.dumps({"call": call, "kwargs": kwargs})
     try:
-        proc = subprocess.run([sys.executable, "-m", "tray.engine.child"], input=request + "\n",
-                              capture_output=True, text=True, timeout=timeout, check=False,
-                              env=dict(env))
-    except subprocess.TimeoutExpired:
+        done = runner.run("tray.engine.child", env=env, timeout=timeout,
+                          stdin=request.encode() + b"\n")
+    except runner.ChildTimeout:
         raise RoletrayError(f"{call} did not finish within {timeout:.0f} s") from None
-    reply = last_json(proc.stdout)
+    reply = last_json(done.stdout.decode(errors="replace"))
     if reply is None:
-        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        stderr = done.stderr.decode(errors="replace")
+        last = (stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise RoletrayError(f"{call} stopped: {last[:300]}")
     if not reply.get("ok"):
         raise RoletrayError(str(reply.get("error") or f"{call} failed"))
@@ -87,4 +86,5 @@ def _child() -> int:
 
 
 if __name__ == "__main__":
+    runner.exit_on_terminate()
     sys.exit(_child())

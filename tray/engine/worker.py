@@ -51,18 +51,16 @@ is found on that bus.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
-import subprocess
 import sys
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from tray.awsfiles import credfile
+from tray.child import runner
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.domain.models import (
@@ -81,20 +79,12 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = wire.WORKER_TIMEOUT  # botocore's own timeouts end a call long before
 
-_children: set[subprocess.Popen[str]] = set()
-_children_lock = threading.Lock()
-
-
 def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = None,
                     duration: int | None = None, mfa_code: str | None = None,
                     force: bool = False, timeout: float = TIMEOUT,
                     mfa_session: MfaSession | None = None,
                     mfa_session_hours: int | None = None) -> actions.Outcome:
     """``actions.assume`` run by ``python -m tray.engine.worker``; same arguments, same errors."""
-    if getattr(sys, "frozen", False):  # a frozen build has no ``-m``: do it here
-        return actions.assume(profile, target=target, duration=duration, mfa_code=mfa_code,
-                              force=force, ctx=ctx, mfa_session=mfa_session,
-                              mfa_session_hours=mfa_session_hours)
     target = target or ctx.target
     reply = _run_child({"profile": profile, "target": target, "duration": duration,
                         "mfa_code": mfa_code, "force": force,
@@ -115,10 +105,6 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
                          timeout: float = TIMEOUT) -> actions.Outcome:
     """``actions.assume_only`` (keys returned, nothing written) run in the child; an MFA
     session it starts comes back as ``assume_in_child``'s does."""
-    if getattr(sys, "frozen", False):
-        return actions.assume_only(profile, duration=duration, mfa_code=mfa_code, ctx=ctx,
-                                   mfa_session=mfa_session,
-                                   mfa_session_hours=mfa_session_hours)
     reply = _run_child({"profile": profile, "write": False, "duration": duration,
                         "mfa_code": mfa_code,
                         "mfa_session": mfa_session.to_wire() if mfa_session else None,
@@ -144,11 +130,6 @@ def source_session_in_child(source: str, *, ctx: actions.Context,
                             timeout: float = TIMEOUT) -> SourceSession:
     """``source_keys.start_session`` run in the child; same errors (a locked keyring:
     ``KeyringLockedError``)."""
-    if getattr(sys, "frozen", False):
-        from tray.aws import source_keys
-
-        return source_keys.start_session(source, env=ctx.env, mfa_code=mfa_code,
-                                         duration=duration)
     reply = _run_child({"source": source, "mfa_code": mfa_code, "duration": duration},
                        source, ctx, timeout)
     if reply.get("ok") is not True:
@@ -170,26 +151,17 @@ def _creds_to(creds: TempCredentials) -> dict[str, str]:
 
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
                timeout: float) -> dict[str, Any]:
-    proc = subprocess.Popen([sys.executable, "-m", "tray.engine.worker"], env=dict(ctx.env),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    with _children_lock:
-        _children.add(proc)
     try:
-        out, err = proc.communicate(json.dumps(request) + "\n", timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        done = runner.run("tray.engine.worker", env=ctx.env, timeout=timeout,
+                          stdin=json.dumps(request).encode() + b"\n")
+    except runner.ChildTimeout:
         raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
                             f"{timeout:.0f} s") from None
-    finally:
-        with _children_lock:
-            _children.discard(proc)
-    for line in err.splitlines()[-5:]:
+    for line in done.stderr.decode(errors="replace").splitlines()[-5:]:
         log.warning("worker: %s", line[:300])
-    reply = last_json(out)
+    reply = last_json(done.stdout.decode(errors="replace"))
     if reply is None:
-        raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
+        raise RoletrayError(f"internal error: the refresh worker exited {done.returncode} "
                             "without an answer; see the log")
     return reply
 
@@ -206,13 +178,9 @@ def _session_of(reply: dict[str, Any]) -> MfaSession | None:
 
 
 def terminate_children() -> int:
-    """Stop every worker still running (the instance is shutting down). Returns how many."""
-    with _children_lock:
-        procs = list(_children)
-    for proc in procs:
-        with contextlib.suppress(OSError):
-            proc.terminate()
-    return len(procs)
+    """Stop every worker still running, and what it started (the instance is shutting
+    down). Returns how many."""
+    return runner.WORKERS.terminate()
 
 
 def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> actions.Outcome:
@@ -310,4 +278,5 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 
 if __name__ == "__main__":
+    runner.exit_on_terminate()
     sys.exit(_child())
