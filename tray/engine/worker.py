@@ -26,8 +26,9 @@ and the state) and prints one JSON line::
     {"ok": false, "code": "access_denied", "error": "...", "exit_code": 1,
      "profile": null, "mfa_session": null}
 
-Results and errors use ``tray.domain.wire``, the control socket's codec; only
-``mfa_session`` is this pipe's own (it never crosses the socket).
+The pipe is ``tray.child.codec``: the framing, results and errors of
+``tray.domain.wire``, the control socket's codec; only ``mfa_session`` is this pipe's
+own (it never crosses the socket).
 
 The role's keys are not in it: the parent reads them back from the section the
 child wrote. The only secret in the answer is a newly started MFA session's
@@ -52,7 +53,6 @@ is found on that bus.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -60,7 +60,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tray.awsfiles import credfile
-from tray.child import runner
+from tray.child import codec, runner
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.domain.models import (
@@ -72,7 +72,6 @@ from tray.domain.models import (
     parse_iso_utc,
 )
 from tray.engine import actions
-from tray.engine.child import last_json
 from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
@@ -152,18 +151,16 @@ def _creds_to(creds: TempCredentials) -> dict[str, str]:
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
                timeout: float) -> dict[str, Any]:
     try:
-        done = runner.run("tray.engine.worker", env=ctx.env, timeout=timeout,
-                          stdin=json.dumps(request).encode() + b"\n")
+        got = codec.request("tray.engine.worker", request, env=ctx.env, timeout=timeout)
     except runner.ChildTimeout:
         raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
                             f"{timeout:.0f} s") from None
-    for line in done.stderr.decode(errors="replace").splitlines()[-5:]:
+    for line in got.stderr.splitlines()[-5:]:
         log.warning("worker: %s", line[:300])
-    reply = last_json(done.stdout.decode(errors="replace"))
-    if reply is None:
-        raise RoletrayError(f"internal error: the refresh worker exited {done.returncode} "
+    if got.reply is None:
+        raise RoletrayError(f"internal error: the refresh worker exited {got.returncode} "
                             "without an answer; see the log")
-    return reply
+    return got.reply
 
 
 def _session_of(reply: dict[str, Any]) -> MfaSession | None:
@@ -200,17 +197,14 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 # --------------------------------------------------------------------- the child
 
-def _child() -> int:
+def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
+    # The child's main is a composition root: its env is the one the parent chose.
+    if "source" in request:
+        return _source_child(request, os.environ)
+    if request.get("write") is False:
+        return _serve_child(request)
     try:
-        request = json.loads(sys.stdin.readline())
         session = request.get("mfa_session")
-        if "source" in request:
-            # The child's main is a composition root: its env is the one the parent chose.
-            print(json.dumps(_source_child(request, os.environ)), flush=True)
-            return 0
-        if request.get("write") is False:
-            print(json.dumps(_serve_child(request)), flush=True)
-            return 0
         outcome = actions.assume(request["profile"], target=request.get("target"),
                                  duration=request.get("duration"),
                                  mfa_code=request.get("mfa_code"),
@@ -220,23 +214,18 @@ def _child() -> int:
                                  ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
         started = e.mfa_session
-        reply: dict[str, Any] = {**wire.encode_error(e),
-                                 "mfa_session": started.to_wire() if started else None}
+        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        reply = wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
-    else:
-        res = outcome.result
-        reply = wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
-                        region=outcome.region, warnings=list(outcome.warnings),
-                        identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
-                        access_key_id=res.credentials.access_key_id,
-                        expiration=iso_utc(res.credentials.expiration),
-                        server_date=iso_utc(res.server_date) if res.server_date else None,
-                        received_at=iso_utc(res.received_at) if res.received_at else None,
-                        mfa_session=outcome.mfa_session.to_wire()
-                        if outcome.mfa_session else None)
-    print(json.dumps(reply), flush=True)
-    return 0
+        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
+    res = outcome.result
+    return wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
+                   region=outcome.region, warnings=list(outcome.warnings),
+                   identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
+                   access_key_id=res.credentials.access_key_id,
+                   expiration=iso_utc(res.credentials.expiration),
+                   server_date=iso_utc(res.server_date) if res.server_date else None,
+                   received_at=iso_utc(res.received_at) if res.received_at else None,
+                   mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
 
 
 def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
@@ -279,4 +268,4 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 if __name__ == "__main__":
     runner.exit_on_terminate()
-    sys.exit(_child())
+    sys.exit(codec.answer(_handle))

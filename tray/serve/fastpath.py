@@ -4,9 +4,10 @@ instance, on a lean path.
 It runs before every SDK process that uses the profile, so its start-up is the cost:
 ``tray.cli`` and ``tray.instance.control`` bring argparse, logging, dataclasses,
 pathlib and threading (~30 ms here). This module imports only what a Unix socket
-and JSON need, asks the instance, and prints the document. Anything else (no
-instance, an error reply, a platform without ``AF_UNIX``) returns None, and the
-full command line takes over: it asks again and reports with its diagnosis.
+and JSON need (and the socket's line framing, ``tray.domain.wireline``), asks the
+instance, and prints the document. Anything else (no instance, an error reply, a
+platform without ``AF_UNIX``) returns None, and the full command line takes over: it
+asks again and reports with its diagnosis.
 
 The checks are ``tray.instance.control.send``'s, kept in step by
 tests/test_credential_process.py: the socket and its folder must be the user's own
@@ -19,6 +20,9 @@ import socket
 import stat
 import struct
 import sys
+import time
+
+from tray.domain import wireline
 
 TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
 MAX_REPLY = 64 * 1024
@@ -49,6 +53,7 @@ def ask(path: str, profile: str, *, source: bool = False) -> "dict[str, object] 
         return None  # the full path says what is wrong with it
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            deadline = time.monotonic() + TIMEOUT
             sock.settimeout(TIMEOUT)
             sock.connect(path)
             peercred = getattr(socket, "SO_PEERCRED", None)
@@ -57,18 +62,9 @@ def ask(path: str, profile: str, *, source: bool = False) -> "dict[str, object] 
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
             request = {"cmd": "credentials", ("source" if source else "profile"): profile}
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf and len(buf) < MAX_REPLY:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-    except OSError:
-        return None
-    try:
-        reply = json.loads(buf.split(b"\n", 1)[0])
-    except ValueError:
+            sock.sendall(wireline.encode(request))
+            reply = wireline.decode(wireline.read_line(sock, deadline, MAX_REPLY))
+    except (OSError, ValueError):
         return None
     if not isinstance(reply, dict) or reply.get("ok") is not True:
         return None
