@@ -68,3 +68,33 @@ def test_no_reply_is_none_with_the_exit_code_and_stderr(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"}
     got = codec.request("dies", {}, env=env, timeout=30)
     assert (got.reply, got.returncode, got.stderr.strip()) == (None, 7, "oops")
+
+
+def test_events_reach_the_parent_while_the_child_waits_and_before_the_reply(
+        tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    (tmp_path / "signer.py").write_text(textwrap.dedent(f"""
+        import os, sys, time
+        from tray.child import codec
+        from tray.domain import wire
+
+        def handle(request, emit):
+            emit("device_code", code="ABCD-EFGH", url="https://device.example/")
+            print("not on the protocol's pipe")  # stdout is stderr in a child
+            while not os.path.exists({str(go)!r}):  # until the parent has shown the code
+                time.sleep(0.01)
+            return wire.ok(path="/token.json")
+
+        sys.exit(codec.answer(handle))
+        """))
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{tmp_path}"}
+    events: list[dict] = []  # type: ignore[type-arg]
+
+    def on_event(doc: dict) -> None:  # type: ignore[type-arg]
+        events.append(doc)
+        go.touch()
+
+    got = codec.request("signer", {}, env=env, timeout=30, on_event=on_event)
+    assert events == [{"event": "device_code", "code": "ABCD-EFGH", "url": "https://device.example/"}]
+    assert got.reply == {"ok": True, "path": "/token.json"}
+    assert "not on the protocol's pipe" in got.stderr

@@ -9,11 +9,13 @@
                "profile": null}
 
 An error keeps its class and exit code across the pipe (``wire.encode_error`` /
-``wire.decode_error``). Lines that are neither (a library's stray print) are skipped.
+``wire.decode_error``). In the child the protocol has a descriptor of its own and
+stdout goes to stderr; in the parent, lines that are neither are skipped.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -78,7 +80,7 @@ def answer(handle: Handler, *, stdin: IO[bytes] | None = None,
     """A child's main: one request from stdin to ``handle(request, emit)``, its reply to
     stdout. ``handle`` turns its own errors into ``wire.encode_error`` replies."""
     source = stdin if stdin is not None else sys.stdin.buffer
-    sink = stdout if stdout is not None else sys.stdout
+    sink = stdout if stdout is not None else _private_stdout()
 
     def send(doc: dict[str, Any]) -> None:
         sink.write(wireline.encode(doc).decode("utf-8"))
@@ -96,3 +98,13 @@ def answer(handle: Handler, *, stdin: IO[bytes] | None = None,
         return 0
     send(handle(got, emit))
     return 0
+
+
+def _private_stdout() -> IO[str]:
+    """The pipe to the parent, on a descriptor of its own that no program the child
+    starts inherits; descriptor 1 goes to stderr. A stray print cannot break a line,
+    and a program that outlives the child (a browser) cannot hold the pipe open."""
+    sys.stdout.flush()
+    private = os.dup(1)  # not inheritable (PEP 446)
+    os.dup2(2, 1)
+    return open(private, "w", encoding="utf-8", closefd=True)

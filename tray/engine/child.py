@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tray.child import codec, runner
@@ -40,16 +40,20 @@ def _resolve(call: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def call_in_child(call: str, *, env: Mapping[str, str],
-                  timeout: float = TIMEOUT, **kwargs: Any) -> Any:
+def call_in_child(call: str, *, env: Mapping[str, str], timeout: float = TIMEOUT,
+                  on_event: Callable[[dict[str, Any]], None] | None = None,
+                  **kwargs: Any) -> Any:
     """``module:function(**kwargs)`` in ``python -m tray.engine.child``; its result.
 
-    Raises the child's own error (same class, message and exit code), or a
-    ``RoletrayError`` naming what failed when the child times out or answers nothing.
+    With ``on_event``, the function also gets ``emit`` (``emit("device_code", code=...)``)
+    and each event reaches ``on_event`` as the child sends it. Raises the child's own
+    error (same class, message and exit code), or a ``RoletrayError`` naming what failed
+    when the child times out or answers nothing.
     """
     try:
-        got = codec.request("tray.engine.child", {"call": call, "kwargs": kwargs}, env=env,
-                            timeout=timeout)
+        got = codec.request("tray.engine.child",
+                            {"call": call, "kwargs": kwargs, "events": on_event is not None},
+                            env=env, timeout=timeout, on_event=on_event)
     except runner.ChildTimeout:
         raise RoletrayError(f"{call} did not finish within {timeout:.0f} s") from None
     if got.reply is None:
@@ -58,11 +62,13 @@ def call_in_child(call: str, *, env: Mapping[str, str],
     return wire.raise_for(got.reply).get("result")
 
 
-def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
+def _handle(request: dict[str, Any], emit: codec.Emit) -> dict[str, Any]:
     try:
+        kwargs = dict(request.get("kwargs") or {})
+        if request.get("events") is True:
+            kwargs["emit"] = emit
         # The child's main is a composition root: its environment is the one the parent chose.
-        result = _resolve(str(request["call"]))(env=os.environ,
-                                                **dict(request.get("kwargs") or {}))
+        result = _resolve(str(request["call"]))(env=os.environ, **kwargs)
     except RoletrayError as e:
         return wire.encode_error(e)
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
