@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -155,3 +156,19 @@ def fake_program(folder: Path, name: str, script: str) -> Path:
     exe.write_text("#!/bin/sh\n" + script)
     exe.chmod(0o755)
     return exe
+
+
+def gone(pid: int, within: float = 10.0) -> bool:
+    """Process ``pid`` has exited within ``within`` seconds (a zombie waiting for init to
+    reap it runs no more): waits for the condition, never for a fixed time."""
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)

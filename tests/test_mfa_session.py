@@ -40,6 +40,7 @@ from stsproxy import StsProxy
 from tray import app, paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
+from tray.child import runner
 from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot
 from tray.engine import actions, mfa_session, worker
@@ -363,7 +364,7 @@ def test_the_session_travels_to_and_from_the_worker_by_pipe_only(
     seen = record.read_bytes()
     assert b"tray.engine.worker" in seen  # it did record the worker
     assert b"902817" not in seen and SESSION_SECRET.encode() not in seen
-    assert worker._children == set()
+    assert runner.WORKERS.live() == []
 
 
 # ------------------------------------------------------------------ the command line

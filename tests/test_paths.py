@@ -213,8 +213,8 @@ ROOTS: dict[str, frozenset[str] | None] = {
     "demo.py": None,
     "launch.py": None,
     "serve/fastpath.py": frozenset({"main"}),
-    "engine/worker.py": frozenset({"_child", "_serve_child"}),
-    "engine/child.py": frozenset({"_child"}),
+    "engine/worker.py": frozenset({"_handle", "_serve_child"}),
+    "engine/child.py": frozenset({"_handle"}),
     "ui/prompt.py": frozenset({"main"}),
     # pystray reads its backend from the process environment: that one update stays.
     "ui/backend.py": frozenset({"load_pystray"}),

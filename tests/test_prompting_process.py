@@ -22,6 +22,7 @@ from fakes import FakeClock, FakeScheduler
 from tray import paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
+from tray.child import runner
 from tray.domain.errors import CredentialProcessTimeoutError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile
 from tray.engine import actions, worker
@@ -125,4 +126,4 @@ def test_the_worker_brings_the_timeout_back_and_stays_bounded(
     assert time.monotonic() - start < 15  # far below the worker's own 60 s backstop
     assert err.value.kwargs["profile"] == "waits"
     assert gone(int(pid_file.read_text()))
-    assert worker._children == set()
+    assert runner.WORKERS.live() == []

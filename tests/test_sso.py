@@ -13,7 +13,9 @@ import logging
 import os
 import random
 import stat
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import ACCOUNT, AwsSandbox
-from fakes import FakeClock, FakeScheduler
+from fakes import FakeClock, FakeScheduler, fake_program
 from ssofake import SsoFake
 from stsproxy import StsProxy
 
@@ -186,6 +188,38 @@ def test_device_flow_writes_botocores_cache_and_botocore_uses_it(
     assert proxy.calls[-1].access_key_id == fake.role_keys[0]
     for secret in (fake.issued_token, "fake-refresh-token", "fake-client-secret"):
         assert secret not in caplog.text
+
+
+def test_the_trays_sign_in_runs_in_a_child_whose_code_arrives_as_an_event(
+        world: tuple[SsoFake, StsProxy], tmp_path: Path) -> None:
+    """The device flow builds a botocore client: the tray runs it in a child (issue 21),
+    and the code to confirm reaches it while the child waits for the approval."""
+    fake, _ = world
+    fake.pending = 0
+    opened = tmp_path / "opened"
+    browser = fake_program(tmp_path / "bin", "fakebrowser", f'echo "$1" > {opened}\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO), "BROWSER": str(browser),
+           "PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin"}  # no `aws` CLI: the device flow
+    code = ("import json, os, sys\n"
+            "from tray.ui import tray_app\n"
+            "codes = []\n"
+            "path = tray_app.start_sso_login('sso-dev', env=os.environ,\n"
+            "                                on_code=lambda c, u: codes.append([c, u]))\n"
+            "print(json.dumps({'path': str(path), 'codes': codes, 'loaded': sorted(\n"
+            "    m for m in sys.modules if m.split('.')[0] in ('botocore', 'boto3'))}))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout.splitlines()[-1])
+    url = "https://device.sso.example/?user_code=ABCD-EFGH"
+    assert doc["codes"] == [["ABCD-EFGH", url]] and doc["loaded"] == []
+    assert Path(doc["path"]) == sso.token_path(sso.load_config("sso-dev", env=env), env)
+    assert sso.token_state(sso.load_config("sso-dev", env=env), env=env) == "valid"
+    deadline = time.monotonic() + 10  # the browser starts detached
+    while not opened.exists() or not opened.read_text():
+        assert time.monotonic() < deadline, "the browser was never opened"
+        time.sleep(0.02)
+    assert opened.read_text().strip() == url
 
 
 def test_device_flow_gives_up_when_nobody_approves(world: tuple[SsoFake, StsProxy]) -> None:

@@ -65,3 +65,65 @@ def test_raise_for_passes_results_and_raises_errors() -> None:
     assert wire.raise_for(reply) is reply
     with pytest.raises(MfaRequiredError, match="needs an MFA code"):
         wire.raise_for(wire.encode_error(MfaRequiredError(profile="g", mfa_serial="s")))
+
+
+# --- the line framing (wireline): the socket's and the children's pipes' ---------------
+
+def test_a_line_round_trips_and_bad_lines_are_value_errors() -> None:
+    from tray.domain import wireline
+
+    line = wireline.encode(wire.ok(snapshot={"role": "platform"}))
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert wireline.decode(line.rstrip(b"\n")) == {"ok": True, "snapshot": {"role": "platform"}}
+    for bad in (b"{", b"\xff\xfe", b"[" * 100_000):
+        with pytest.raises(ValueError):
+            wireline.decode(bad)
+
+
+def test_read_line_is_bounded_in_size_and_in_time() -> None:
+    import socket
+    import time
+
+    from tray.domain import wireline
+
+    far = time.monotonic() + 30
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(b'{"cmd": "status"}\n{"next": 1}\n')
+        assert wireline.read_line(a, far) == b'{"cmd": "status"}'
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(b'{"cmd": "status"}')  # no newline, then the peer closes: still a line
+        b.shutdown(socket.SHUT_WR)
+        assert wireline.read_line(a, far) == b'{"cmd": "status"}'
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(b"x" * 5000)
+        with pytest.raises(ValueError, match="too long"):
+            wireline.read_line(a, far, max_size=4096)
+    a, b = socket.socketpair()
+    with a, b:
+        b.shutdown(socket.SHUT_WR)
+        with pytest.raises(ValueError, match="empty"):
+            wireline.read_line(a, far)
+    a, b = socket.socketpair()
+    with a, b:
+        b.sendall(b'{"cmd": ')  # a trickle: part of a line, and the deadline already passed
+        with pytest.raises(TimeoutError):
+            wireline.read_line(a, time.monotonic())
+
+
+def test_the_fast_path_imports_the_framing_and_no_typing() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    code = ("import json, sys; import tray.serve.fastpath; "
+            "print(json.dumps(sorted(m for m in sys.modules if m == 'typing' or m.startswith('tray'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"},
+                         timeout=60, check=True)
+    loaded = json.loads(out.stdout)
+    assert "tray.domain.wireline" in loaded and "typing" not in loaded
+    assert "tray.domain.wire" not in loaded and "tray.domain.errors" not in loaded

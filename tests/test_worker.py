@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from fakes import gone
 from faultserver import FaultServer
 from stsproxy import StsProxy
 
 from tray.awsfiles import credfile
+from tray.child import runner
 from tray.domain import errors
 from tray.domain.errors import (
     AccessDeniedError,
@@ -47,7 +50,7 @@ def test_the_child_assumes_writes_and_reports_back(aws) -> None:  # type: ignore
     assert owned == out.result.credentials  # the keys came back through the file
     state = load_state(Paths.from_env(os.environ))
     assert state is not None and state.active_role == "platform"
-    assert worker._children == set()
+    assert runner.WORKERS.live() == []
 
 
 def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-untyped-def]
@@ -79,7 +82,7 @@ def test_a_hanging_call_is_bounded_and_the_child_killed(aws, monkeypatch) -> Non
         with pytest.raises(EndpointError, match="did not finish within 2 s"):
             worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ), timeout=2.0)
         assert time.monotonic() - start < 5
-    assert worker._children == set()
+    assert runner.WORKERS.live() == []
 
 
 def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
@@ -104,7 +107,7 @@ def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
         while srv.requests < 1:  # poll until the child is talking to the server
             assert time.monotonic() < deadline, "the child never called STS"
             time.sleep(0.05)
-        [child] = list(worker._children)
+        [child] = runner.WORKERS.live()
         cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
         assert b"902817" not in cmdline and b"tray.engine.worker" in cmdline
         assert worker.terminate_children() == 1
@@ -137,4 +140,43 @@ def test_a_session_started_before_a_denial_comes_back_on_the_error(
     assert isinstance(session, MfaSession) and session.key == ("default", serial)
     assert session.credentials.secret_access_key  # the keys came back through the pipe
     assert session.credentials.secret_access_key not in str(denied.value)
+
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_stopping_ends_the_source_helper_and_its_children_too(
+        aws, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Stopping the instance mid-refresh used to leave the credential_process helper's own
+    children behind, with PPID 1 (issue 25, Low 7): the worker's whole group goes now."""
+    pids = tmp_path / "pids"
+    helper = tmp_path / "helper.py"
+    helper.write_text("import os, subprocess, time\n"
+                      "sleeper = subprocess.Popen(['sleep', '60'])\n"
+                      f"open({str(pids)!r} + '.part', 'w').write(f'{{os.getpid()}} {{sleeper.pid}}')\n"
+                      f"os.rename({str(pids)!r} + '.part', {str(pids)!r})\n"
+                      "time.sleep(60)\n")
+    aws.seed_world()
+    aws.write_config(aws.config_path.read_text().replace("source_profile = default",
+                                                         "source_profile = proc")
+                     + f"\n[profile proc]\ncredential_process = {sys.executable} {helper}\n")
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ))
+        except RoletrayError as e:
+            failures.append(e)
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 30
+    while not pids.exists():  # poll until the helper runs
+        assert time.monotonic() < deadline, "the worker never ran the helper"
+        time.sleep(0.05)
+    assert worker.terminate_children() == 1
+    t.join(10)
+    assert not t.is_alive() and failures and "exited" in str(failures[0])
+    for pid in map(int, pids.read_text().split()):
+        assert gone(pid), f"pid {pid} outlived the stop"
+
 

@@ -610,6 +610,9 @@ class BoundedPopen(subprocess.Popen):  # type: ignore[type-arg]
             self._stop()
             raise CredentialProcessTimeoutError(profile=self._profile,
                                                 seconds=f"{self._bound:g}") from None
+        except BaseException:  # we are stopping (a worker's SIGTERM, Ctrl-C): so is it
+            self._stop()
+            raise
         finally:
             self._take_terminal_back()
         if self.returncode != 0:

@@ -189,6 +189,26 @@ def start_sso_login(
                         monotonic=monotonic, now=now, on_code=on_code, timeout=timeout, env=env)
 
 
+def sign_in(*, env: Mapping[str, str], profile: str, config_path: str | None,
+            emit: Callable[..., None]) -> str:
+    """``start_sso_login`` as a child runs it for the tray (``tray.engine.child``): the
+    code to confirm goes back as an event, ``emit("device_code", code=, url=)``; the
+    browser (and ``aws sso login``) start detached, with nothing of the child's pipes."""
+    from tray.platform.desktop_open import open_url
+
+    def quiet(argv: list[str], **kwargs: Any) -> Any:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        if not kwargs.get("capture_output"):  # `aws --version` is read; `aws sso login` not
+            kwargs.setdefault("stdout", subprocess.DEVNULL)
+            kwargs.setdefault("stderr", subprocess.DEVNULL)
+        return subprocess.run(argv, check=kwargs.pop("check", False), **kwargs)
+
+    path = start_sso_login(profile, config_path=Path(config_path) if config_path else None,
+                           env=env, runner=quiet, opener=lambda url: open_url(url, env=env),
+                           on_code=lambda code, url: emit("device_code", code=code, url=url))
+    return str(path)
+
+
 def aws_cli_v2(*, which: Callable[[str], str | None] = shutil.which, runner: Runner = subprocess.run,
                env: Mapping[str, str]) -> str | None:
     """The path of an AWS CLI that has ``aws sso login`` (version 2), or None."""

@@ -1,7 +1,8 @@
 """One codec for results and errors that cross a process boundary.
 
-Both channels use it: the control socket (CLI -> running tray/daemon) and the
-refresh worker's pipe (daemon -> child). A reply is one JSON object::
+Every channel uses it: the control socket (CLI -> running tray/daemon) and the
+children's pipes (``tray.child.codec``: the refresh worker, the doctor, the SSO
+sign-in), each framed by ``tray.domain.wireline``. A reply is one JSON object::
 
     {"ok": true, ...fields of the result}
     {"ok": false, "code": "mfa_required", "error": "profile 'x' needs ...",

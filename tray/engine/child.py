@@ -9,23 +9,27 @@ argv, and it gets ``env=``, the environment it runs in (the child's own: the par
 ``env``)::
 
     parent -> {"call": "tray.doctor.brief:brief", "kwargs": {"profile": "platform"}}
-    child  -> {"ok": true, "result": ...}  or  {"ok": false, "error": "..."}
+    child  -> {"ok": true, "result": ...}
+              {"ok": false, "code": "config", "error": "...", "exit_code": 2, ...}
 
-A frozen build has no ``-m``: the function runs in-process there.
-(The refresh worker, ``tray.engine.worker``, keeps its own richer protocol.)
+The pipe is ``tray.child.codec`` (``tray.domain.wire``'s replies): an error comes back
+as the class it was raised as, with its exit code.
+
+It runs as every child does (``tray.child.runner``: a process group of its own, killed
+whole on timeout, tracked for the instance's shutdown). (The refresh worker,
+``tray.engine.worker``, speaks the same codec with requests of its own.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import json
 import os
-import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from tray.child import codec, runner
+from tray.domain import wire
 from tray.domain.errors import RoletrayError
 
 TIMEOUT = 180.0
@@ -36,55 +40,42 @@ def _resolve(call: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def call_in_child(call: str, *, env: Mapping[str, str],
-                  timeout: float = TIMEOUT, **kwargs: Any) -> Any:
+def call_in_child(call: str, *, env: Mapping[str, str], timeout: float = TIMEOUT,
+                  on_event: Callable[[dict[str, Any]], None] | None = None,
+                  **kwargs: Any) -> Any:
     """``module:function(**kwargs)`` in ``python -m tray.engine.child``; its result.
 
-    Raises ``RoletrayError`` naming what failed when the child fails, times out or
-    answers nothing.
+    With ``on_event``, the function also gets ``emit`` (``emit("device_code", code=...)``)
+    and each event reaches ``on_event`` as the child sends it. Raises the child's own
+    error (same class, message and exit code), or a ``RoletrayError`` naming what failed
+    when the child times out or answers nothing.
     """
-    if getattr(sys, "frozen", False):
-        return _resolve(call)(env=env, **kwargs)
-    request = json.dumps({"call": call, "kwargs": kwargs})
     try:
-        proc = subprocess.run([sys.executable, "-m", "tray.engine.child"], input=request + "\n",
-                              capture_output=True, text=True, timeout=timeout, check=False,
-                              env=dict(env))
-    except subprocess.TimeoutExpired:
+        got = codec.request("tray.engine.child",
+                            {"call": call, "kwargs": kwargs, "events": on_event is not None},
+                            env=env, timeout=timeout, on_event=on_event)
+    except runner.ChildTimeout:
         raise RoletrayError(f"{call} did not finish within {timeout:.0f} s") from None
-    reply = last_json(proc.stdout)
-    if reply is None:
-        last = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+    if got.reply is None:
+        last = (got.stderr.strip().splitlines() or [f"exit {got.returncode}"])[-1]
         raise RoletrayError(f"{call} stopped: {last[:300]}")
-    if not reply.get("ok"):
-        raise RoletrayError(str(reply.get("error") or f"{call} failed"))
-    return reply.get("result")
+    return wire.raise_for(got.reply).get("result")
 
 
-def last_json(out: str) -> dict[str, Any] | None:
-    """The last line of a child's stdout that is a JSON object (its reply)."""
-    for line in reversed(out.splitlines()):
-        with contextlib.suppress(ValueError):
-            doc = json.loads(line)
-            if isinstance(doc, dict):
-                return doc
-    return None
-
-
-def _child() -> int:
+def _handle(request: dict[str, Any], emit: codec.Emit) -> dict[str, Any]:
     try:
-        request = json.loads(sys.stdin.readline())
+        kwargs = dict(request.get("kwargs") or {})
+        if request.get("events") is True:
+            kwargs["emit"] = emit
         # The child's main is a composition root: its environment is the one the parent chose.
-        result = _resolve(str(request["call"]))(env=os.environ,
-                                                **dict(request.get("kwargs") or {}))
-        reply: dict[str, Any] = {"ok": True, "result": result}
+        result = _resolve(str(request["call"]))(env=os.environ, **kwargs)
     except RoletrayError as e:
-        reply = {"ok": False, "error": str(e)}
+        return wire.encode_error(e)
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        reply = {"ok": False, "error": f"internal error in the child ({type(e).__name__})"}
-    print(json.dumps(reply), flush=True)
-    return 0
+        return wire.internal_error(f"internal error in the child ({type(e).__name__})")
+    return wire.ok(result=result)
 
 
 if __name__ == "__main__":
-    sys.exit(_child())
+    runner.exit_on_terminate()
+    sys.exit(codec.answer(_handle))

@@ -26,8 +26,9 @@ and the state) and prints one JSON line::
     {"ok": false, "code": "access_denied", "error": "...", "exit_code": 1,
      "profile": null, "mfa_session": null}
 
-Results and errors use ``tray.domain.wire``, the control socket's codec; only
-``mfa_session`` is this pipe's own (it never crosses the socket).
+The pipe is ``tray.child.codec``: the framing, results and errors of
+``tray.domain.wire``, the control socket's codec; only ``mfa_session`` is this pipe's
+own (it never crosses the socket).
 
 The role's keys are not in it: the parent reads them back from the section the
 child wrote. The only secret in the answer is a newly started MFA session's
@@ -52,18 +53,15 @@ is found on that bus.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
 import logging
 import os
-import subprocess
 import sys
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from tray.awsfiles import credfile
+from tray.child import codec, runner
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.domain.models import (
@@ -75,16 +73,11 @@ from tray.domain.models import (
     parse_iso_utc,
 )
 from tray.engine import actions
-from tray.engine.child import last_json
 from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = wire.WORKER_TIMEOUT  # botocore's own timeouts end a call long before
-
-_children: set[subprocess.Popen[str]] = set()
-_children_lock = threading.Lock()
-
 
 def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = None,
                     duration: int | None = None, mfa_code: str | None = None,
@@ -92,10 +85,6 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
                     mfa_session: MfaSession | None = None,
                     mfa_session_hours: int | None = None) -> actions.Outcome:
     """``actions.assume`` run by ``python -m tray.engine.worker``; same arguments, same errors."""
-    if getattr(sys, "frozen", False):  # a frozen build has no ``-m``: do it here
-        return actions.assume(profile, target=target, duration=duration, mfa_code=mfa_code,
-                              force=force, ctx=ctx, mfa_session=mfa_session,
-                              mfa_session_hours=mfa_session_hours)
     target = target or ctx.target
     reply = _run_child({"profile": profile, "target": target, "duration": duration,
                         "mfa_code": mfa_code, "force": force,
@@ -116,10 +105,6 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
                          timeout: float = TIMEOUT) -> actions.Outcome:
     """``actions.assume_only`` (keys returned, nothing written) run in the child; an MFA
     session it starts comes back as ``assume_in_child``'s does."""
-    if getattr(sys, "frozen", False):
-        return actions.assume_only(profile, duration=duration, mfa_code=mfa_code, ctx=ctx,
-                                   mfa_session=mfa_session,
-                                   mfa_session_hours=mfa_session_hours)
     reply = _run_child({"profile": profile, "write": False, "duration": duration,
                         "mfa_code": mfa_code,
                         "mfa_session": mfa_session.to_wire() if mfa_session else None,
@@ -146,11 +131,6 @@ def source_session_in_child(source: str, *, ctx: actions.Context, file_id: str,
     """``source_keys.start_session`` run in the child, for the keys of ``source`` of
     the credentials file ``file_id``; same errors (a locked keyring:
     ``KeyringLockedError``)."""
-    if getattr(sys, "frozen", False):
-        from tray.aws import source_keys
-
-        return source_keys.start_session(source, env=ctx.env, file_id=file_id,
-                                         mfa_code=mfa_code, duration=duration)
     reply = _run_child({"source": source, "file_id": file_id, "mfa_code": mfa_code,
                         "duration": duration}, source, ctx, timeout)
     if reply.get("ok") is not True:
@@ -172,28 +152,17 @@ def _creds_to(creds: TempCredentials) -> dict[str, str]:
 
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
                timeout: float) -> dict[str, Any]:
-    proc = subprocess.Popen([sys.executable, "-m", "tray.engine.worker"], env=dict(ctx.env),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    with _children_lock:
-        _children.add(proc)
     try:
-        out, err = proc.communicate(json.dumps(request) + "\n", timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        got = codec.request("tray.engine.worker", request, env=ctx.env, timeout=timeout)
+    except runner.ChildTimeout:
         raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
                             f"{timeout:.0f} s") from None
-    finally:
-        with _children_lock:
-            _children.discard(proc)
-    for line in err.splitlines()[-5:]:
+    for line in got.stderr.splitlines()[-5:]:
         log.warning("worker: %s", line[:300])
-    reply = last_json(out)
-    if reply is None:
-        raise RoletrayError(f"internal error: the refresh worker exited {proc.returncode} "
+    if got.reply is None:
+        raise RoletrayError(f"internal error: the refresh worker exited {got.returncode} "
                             "without an answer; see the log")
-    return reply
+    return got.reply
 
 
 def _session_of(reply: dict[str, Any]) -> MfaSession | None:
@@ -208,13 +177,9 @@ def _session_of(reply: dict[str, Any]) -> MfaSession | None:
 
 
 def terminate_children() -> int:
-    """Stop every worker still running (the instance is shutting down). Returns how many."""
-    with _children_lock:
-        procs = list(_children)
-    for proc in procs:
-        with contextlib.suppress(OSError):
-            proc.terminate()
-    return len(procs)
+    """Stop every worker still running, and what it started (the instance is shutting
+    down). Returns how many."""
+    return runner.WORKERS.terminate()
 
 
 def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> actions.Outcome:
@@ -234,17 +199,14 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 # --------------------------------------------------------------------- the child
 
-def _child() -> int:
+def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
+    # The child's main is a composition root: its env is the one the parent chose.
+    if "source" in request:
+        return _source_child(request, os.environ)
+    if request.get("write") is False:
+        return _serve_child(request)
     try:
-        request = json.loads(sys.stdin.readline())
         session = request.get("mfa_session")
-        if "source" in request:
-            # The child's main is a composition root: its env is the one the parent chose.
-            print(json.dumps(_source_child(request, os.environ)), flush=True)
-            return 0
-        if request.get("write") is False:
-            print(json.dumps(_serve_child(request)), flush=True)
-            return 0
         outcome = actions.assume(request["profile"], target=request.get("target"),
                                  duration=request.get("duration"),
                                  mfa_code=request.get("mfa_code"),
@@ -254,23 +216,18 @@ def _child() -> int:
                                  ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
         started = e.mfa_session
-        reply: dict[str, Any] = {**wire.encode_error(e),
-                                 "mfa_session": started.to_wire() if started else None}
+        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        reply = wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
-    else:
-        res = outcome.result
-        reply = wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
-                        region=outcome.region, warnings=list(outcome.warnings),
-                        identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
-                        access_key_id=res.credentials.access_key_id,
-                        expiration=iso_utc(res.credentials.expiration),
-                        server_date=iso_utc(res.server_date) if res.server_date else None,
-                        received_at=iso_utc(res.received_at) if res.received_at else None,
-                        mfa_session=outcome.mfa_session.to_wire()
-                        if outcome.mfa_session else None)
-    print(json.dumps(reply), flush=True)
-    return 0
+        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
+    res = outcome.result
+    return wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
+                   region=outcome.region, warnings=list(outcome.warnings),
+                   identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
+                   access_key_id=res.credentials.access_key_id,
+                   expiration=iso_utc(res.credentials.expiration),
+                   server_date=iso_utc(res.server_date) if res.server_date else None,
+                   received_at=iso_utc(res.received_at) if res.received_at else None,
+                   mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
 
 
 def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
@@ -314,4 +271,5 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 
 if __name__ == "__main__":
-    sys.exit(_child())
+    runner.exit_on_terminate()
+    sys.exit(codec.answer(_handle))

@@ -8,7 +8,7 @@
   opened without following links, socket 0600, peer uid checked before a request
   is parsed), never a TCP port. At most ``MAX_CONNECTIONS`` requests are served at
   once and each must arrive within ``REQUEST_TIMEOUT``; more wait in the listen
-  backlog. One JSON line in, one out (``tray.domain.wire``)::
+  backlog. One JSON line in, one out (``tray.domain.wire`` on ``wireline``)::
 
       -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
           "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import os
 import socket
@@ -50,7 +49,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from tray import paths
-from tray.domain import wire
+from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, UsageError
 from tray.settings import check_target
 
@@ -445,35 +444,16 @@ def _same_user(conn: socket.socket) -> bool:
 
 
 def _write(conn: socket.socket, doc: dict[str, Any]) -> None:
-    conn.sendall(json.dumps(doc).encode("utf-8") + b"\n")
+    conn.sendall(wireline.encode(doc))
 
 
 def _read_line(conn: socket.socket, deadline: float) -> bytes:
-    """One line, within ``deadline`` (monotonic) as a whole: a byte every few seconds
-    does not keep the connection, and ``MAX_LINE`` bounds its size."""
-    buf = bytearray()
-    while b"\n" not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no complete line in time")
-        conn.settimeout(left)
-        chunk = conn.recv(4096)
-        if not chunk:
-            break
-        buf += chunk
-        if len(buf) > MAX_LINE:
-            raise ValueError("line too long")
-    line = bytes(buf).split(b"\n", 1)[0]
-    if not line:
-        raise ValueError("empty line")
-    return line
+    """One line, within ``deadline`` (monotonic) as a whole, at most ``MAX_LINE``."""
+    return wireline.read_line(conn, deadline, MAX_LINE)
 
 
 def _parse(line: bytes) -> Any:
-    try:
-        return json.loads(line.decode("utf-8"))
-    except RecursionError:  # "[[[[..." 60,000 deep fits in MAX_LINE
-        raise ValueError("nested too deeply") from None
+    return wireline.decode(line)
 
 
 def make_handler(refresher: Refresher, keeper: ServedKeeper | None = None) -> Handler:

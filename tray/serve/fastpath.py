@@ -4,9 +4,10 @@ instance, on a lean path.
 It runs before every SDK process that uses the profile, so its start-up is the cost:
 ``tray.cli`` and ``tray.instance.control`` bring argparse, logging, dataclasses,
 pathlib and threading (~30 ms here). This module imports only what a Unix socket
-and JSON need, asks the instance, and prints the document. Anything else (no
-instance, an error reply, a platform without ``AF_UNIX``) returns None, and the
-full command line takes over: it asks again and reports with its diagnosis.
+and JSON need (and the socket's line framing, ``tray.domain.wireline``), asks the
+instance, and prints the document. Anything else (no instance, an error reply, a
+platform without ``AF_UNIX``) returns None, and the full command line takes over: it
+asks again and reports with its diagnosis.
 
 The checks and the request are ``tray.instance.control.send``'s, kept in step by
 tests/test_credential_process.py: the socket and its folder must be the user's own
@@ -22,8 +23,10 @@ import socket
 import stat
 import struct
 import sys
+import time
 
 from tray import __version__
+from tray.domain import wireline
 
 PROTO = 2  # tray.domain.wire.PROTO
 TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
@@ -72,6 +75,7 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
         return None  # the full path says what is wrong with it
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            deadline = time.monotonic() + TIMEOUT
             sock.settimeout(TIMEOUT)
             sock.connect(path)
             peercred = getattr(socket, "SO_PEERCRED", None)
@@ -83,18 +87,9 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
             if source:
                 call["file_id"] = file_id
             request = {"proto": PROTO, "version": __version__, "files": files, "call": call}
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            buf = b""
-            while b"\n" not in buf and len(buf) < MAX_REPLY:
-                chunk = sock.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-    except OSError:
-        return None
-    try:
-        reply = json.loads(buf.split(b"\n", 1)[0])
-    except ValueError:
+            sock.sendall(wireline.encode(request))
+            reply = wireline.decode(wireline.read_line(sock, deadline, MAX_REPLY))
+    except (OSError, ValueError):
         return None
     if not isinstance(reply, dict) or reply.get("proto") != PROTO or reply.get("ok") is not True:
         return None

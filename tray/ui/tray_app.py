@@ -99,11 +99,23 @@ def _copy_text(text: str, env: Mapping[str, str]) -> str:
     return gtk_glue.copy_text(text, env)
 
 
-def start_sso_login(profile: str, **kwargs: Any) -> Path:
-    """``tray.aws.sso.start_sso_login``, imported when first needed (it blocks: a worker only)."""
-    from tray.aws import sso
+SSO_SIGN_IN_TIMEOUT = 660.0  # the sign-in's own 600 s, and the child's start
 
-    return sso.start_sso_login(profile, **kwargs)
+
+def start_sso_login(profile: str, *, env: Mapping[str, str], config_path: Path | None = None,
+                    on_code: Callable[[str, str], None] | None = None) -> Path:
+    """``tray.aws.sso.start_sso_login`` in a child (it builds a botocore client, which would
+    stay in the tray's memory); the code to confirm comes back as it is known. Blocks:
+    a worker thread only."""
+    from tray.engine.child import call_in_child
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "device_code" and on_code is not None:
+            on_code(str(event.get("code", "")), str(event.get("url", "")))
+
+    return Path(call_in_child("tray.aws.sso:sign_in", env=env, timeout=SSO_SIGN_IN_TIMEOUT,
+                              on_event=on_event, profile=profile,
+                              config_path=str(config_path) if config_path else None))
 
 
 def process_profile(profile: str, program: Sequence[str] = ("roletray",)) -> str:
