@@ -128,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="remove: forget the keys even when the credentials file lacks them")
     k.add_argument("--json", action="store_true")
 
-    from tray import sso_cli
+    from tray import setup_cli, sso_cli
 
     sso_cli.add_parser(sub)
+    setup_cli.add_parser(sub)
     return p
 
 
@@ -295,9 +296,9 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
         _emit({"config_file": str(config_path), "profiles": items})
         return EXIT_OK
     if not items:
-        print(f"No role profiles in {root.paths.display(config_path)}. Add one such as:\n\n"
-              "[profile platform]\nrole_arn = arn:aws:iam::111122223333:role/platform\n"
-              "source_profile = default")
+        print(f"No role profiles in {root.paths.display(config_path)} yet. `roletray setup` "
+              "asks step by step: IAM Identity Center, an aws login sign-in, or a role over "
+              "the keys you have.")
         return EXIT_OK
     rows = [("PROFILE", "ROLE", "SOURCE", "REGION", "MFA")]
     for it in items:
@@ -377,7 +378,8 @@ def _command_code(profile_name: str, root: Root,
     return MfaCodes(root.paths.state_dir, root.env).code_for(role, role.mfa_process)
 
 
-def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "use") -> None:
+def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "use",
+                   raw: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Ask before a guarded profile is used (on a terminal), or refuse without ``--yes``."""
     from tray import guard
     from tray.awsfiles import awsconfig
@@ -385,7 +387,7 @@ def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "use
     try:
         role = awsconfig.get_role_profile(profile_name, root.paths.aws_config,
                                           credentials_path=root.paths.aws_credentials,
-                                          home=root.paths.home)
+                                          raw=raw, home=root.paths.home)
     except RoletrayError:
         return  # the command itself reports what is wrong, with context
     ask = input if sys.stdin.isatty() else None
@@ -498,7 +500,14 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
 
     check_target(args.target)  # before the socket: one rule, and the same words, everywhere
-    _confirm_guard(args.profile, root, yes=args.yes, verb="switch to")
+    # One parse for the guard, the MFA check and the switch that follows; a broken file
+    # is reported below, after the settings file, as before.
+    raw: dict[str, dict[str, str]] | None
+    try:
+        raw = _parsed_config(root)
+    except RoletrayError:
+        raw = None
+    _confirm_guard(args.profile, root, yes=args.yes, verb="switch to", raw=raw)
     given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
         raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
@@ -515,7 +524,8 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
     ctx = root.context()  # a broken settings file is reported before the config file
-    raw = _parsed_config(root)
+    if raw is None:
+        raw = _parsed_config(root)
     mfa_code = _mfa_for(args.profile, given, root, raw=raw)
     try:
         out = actions.assume(args.profile, target=args.target, duration=args.duration,
@@ -939,7 +949,14 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
     "credential-process": cmd_credential_process, "serve": cmd_serve,
     "keys": cmd_keys, "sso": lambda args, root: _sso(args, root),
+    "setup": lambda args, root: _setup(args, root),
 }
+
+
+def _setup(args: argparse.Namespace, root: Root) -> int:
+    from tray import setup_cli
+
+    return setup_cli.cmd_setup(args, root)
 
 
 def _sso(args: argparse.Namespace, root: Root) -> int:

@@ -46,17 +46,20 @@ def add_parser(sub: Any) -> None:
 
 def cmd_sso(args: argparse.Namespace, root: Root) -> int:
     if args.sso_command == "login":
-        return _login(args, root)
-    return _populate(args, root)
+        return login(args.sso_session, root)
+    return populate(args.sso_session, root, template=args.template, region=args.region,
+                    dry_run=args.dry_run, as_json=args.json)
 
 
-def _login(args: argparse.Namespace, root: Root) -> int:
+def login(session: str | None, root: Root) -> int:
+    """Sign in to ``session`` (the only one when None): the code shown, the browser
+    opened once, the token saved where botocore reads it."""
     import subprocess
 
     from tray.aws import sso, sso_sessions
     from tray.platform import desktop_open
 
-    cfg = sso_sessions.choose(args.sso_session, root.paths.aws_config, env=root.env)
+    cfg = sso_sessions.choose(session, root.paths.aws_config, env=root.env)
     name = cfg.session_name
 
     def show(code: str, url: str) -> None:
@@ -83,14 +86,16 @@ def _login(args: argparse.Namespace, root: Root) -> int:
     return EXIT_OK
 
 
-def _populate(args: argparse.Namespace, root: Root) -> int:
+def populate(session: str | None, root: Root, *, template: str | None, region: str | None,
+             dry_run: bool, as_json: bool) -> int:
+    """Write (or with ``dry_run`` only say) the block of ``session``'s accounts."""
     from tray.aws import sso_populate
     from tray.awsfiles import ssoblock
 
-    result = sso_populate.populate(args.sso_session, env=root.env,
-                                   template=args.template or ssoblock.DEFAULT_TEMPLATE,
-                                   region=args.region, dry_run=args.dry_run)
-    if args.json:
+    result = sso_populate.populate(session, env=root.env,
+                                   template=template or ssoblock.DEFAULT_TEMPLATE,
+                                   region=region, dry_run=dry_run)
+    if as_json:
         print(json.dumps({"ok": True, **result.to_json()}, indent=2))
     else:
         from tray.cli import shown

@@ -1,0 +1,191 @@
+"""``roletray setup``: the first run, asked step by step (or given as flags).
+
+    $ roletray setup
+    How do you get into AWS?
+      1) IAM Identity Center (AWS SSO): a start URL from your organisation
+      2) aws login: sign in as your IAM user, no stored keys (AWS CLI 2.32+)
+      3) A role ARN, over access keys already in ~/.aws/credentials
+    Choose 1-3:
+
+Each way writes one section with the lossless editor and shows it; Identity Center then
+signs in (the browser opens once) and writes a profile per account and permission set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from tray.domain.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from tray.cli import Root
+    from tray.setup import Written
+
+Ask = Callable[[str], str]
+
+WAYS = (("sso", "IAM Identity Center (AWS SSO): a start URL from your organisation"),
+        ("login", "aws login: sign in as your IAM user, no stored keys (AWS CLI 2.32+)"),
+        ("role", "A role ARN, over access keys already in your credentials file"))
+
+
+def add_parser(sub: Any) -> None:
+    s = sub.add_parser("setup", help="first run: Identity Center, an aws login sign-in, or a "
+                       "role over your keys, asked step by step")
+    s.add_argument("--sso-start-url", metavar="URL", help="IAM Identity Center: the start URL")
+    s.add_argument("--sso-region", metavar="R", help="IAM Identity Center: its region")
+    s.add_argument("--sso-session", metavar="NAME",
+                   help="the name of the [sso-session] (default: from the start URL)")
+    s.add_argument("--no-sign-in", action="store_true",
+                   help="Identity Center: write the sso-session only; sign in and populate later")
+    s.add_argument("--login", metavar="PROFILE", help="aws login: the profile to sign in as")
+    s.add_argument("--role-arn", metavar="ARN", help="a role: its ARN")
+    s.add_argument("--source-profile", metavar="S", help="a role: the keys to assume it with")
+    s.add_argument("--profile", metavar="NAME", help="a role: the new profile's name")
+    s.add_argument("--region", metavar="R", help="the region of the new profiles")
+
+
+class Questions:
+    """Asks on the terminal; with no terminal, refuses to guess (the flags say it all)."""
+
+    def __init__(self, ask: Ask | None) -> None:
+        self._ask = ask
+
+    def __call__(self, question: str, default: str | None = None) -> str:
+        if self._ask is None:
+            raise UsageError("roletray setup asks questions: run it in a terminal, or give "
+                             "every answer as a flag (see `roletray setup --help`)")
+        shown = f"{question} [{default}]: " if default else f"{question}: "
+        while True:
+            try:
+                answer = self._ask(shown).strip()
+            except EOFError:
+                raise UsageError("roletray setup: no answer; nothing more was written") \
+                    from None
+            if answer or default:
+                return answer or str(default)
+
+    def choose(self, question: str, options: Sequence[str], default: int = 1) -> int:
+        for i, text in enumerate(options, 1):
+            print(f"  {i}) {text}")
+        while True:
+            answer = self(question, str(default))
+            if answer.isdigit() and 1 <= int(answer) <= len(options):
+                return int(answer)
+            print(f"  choose a number from 1 to {len(options)}")
+
+
+def cmd_setup(args: argparse.Namespace, root: Root, *, ask: Ask | None = None) -> int:
+    if ask is None and sys.stdin.isatty():
+        ask = input
+    q = Questions(ask)
+    way = _way(args, q)
+    if way == "sso":
+        return _sso(args, root, q)
+    if way == "login":
+        return _login(args, root, q)
+    return _role(args, root, q)
+
+
+def _way(args: argparse.Namespace, q: Questions) -> str:
+    if args.sso_start_url:
+        return "sso"
+    if args.login:
+        return "login"
+    if args.role_arn:
+        return "role"
+    print("How do you get into AWS?")
+    return WAYS[q.choose("Choose", [text for _, text in WAYS]) - 1][0]
+
+
+def _show(written: Written, root: Root, *, verb: str = "Wrote") -> None:
+    from tray.cli import shown
+
+    print(shown(f"{verb} to {root.paths.display(written.path)}:"))
+    for line in written.text().splitlines():
+        print(shown(f"    {line}"))
+
+
+def _sso(args: argparse.Namespace, root: Root, q: Questions) -> int:
+    from tray import setup
+
+    url = setup.check_start_url(args.sso_start_url or q("Start URL (from your AWS access "
+                                                        "portal's address)"))
+    region = setup.check_region(args.sso_region or q("Its region", "us-east-1"))
+    name = setup.check_name(args.sso_session or q("A name for this sign-in",
+                                                  setup.session_name_for(url)),
+                            "sso-session name")
+    written = setup.add_sso_session(root.paths.aws_config, name, url, region,
+                                    home=root.paths.home)
+    _show(written, root)
+    if args.no_sign_in:
+        print(f"\nNext: roletray sso login {name}  then  roletray sso populate {name}")
+        return EXIT_OK
+    from tray.sso_cli import login, populate
+
+    print()
+    login(name, root)
+    print()
+    return populate(name, root, template=None, region=args.region, dry_run=False,
+                    as_json=False)
+
+
+def _login(args: argparse.Namespace, root: Root, q: Questions) -> int:
+    from tray import setup
+
+    aws = setup.aws_cli_login(env=root.env)
+    if aws is None:
+        raise UsageError("aws login needs the AWS CLI 2.32 or later on PATH "
+                         "(https://docs.aws.amazon.com/cli/); nothing was written")
+    name = setup.check_name(args.login or q("Profile to sign in as", "dev"))
+    region = setup.check_region(args.region or q("Its region", "us-east-1"))
+    # The AWS CLI opens the browser and writes the profile itself; names only in argv.
+    done = subprocess.run([aws, "login", "--profile", name, "--region", region],
+                          env=dict(root.env), check=False)
+    if done.returncode != 0:
+        raise UsageError(f"`aws login --profile {name}` failed (exit {done.returncode})")
+    written = setup.login_profile(root.paths.aws_config, name, home=root.paths.home)
+    if written is None:
+        raise UsageError(f"`aws login --profile {name}` wrote no login_session to "
+                         f"{root.paths.display(root.paths.aws_config)}")
+    _show(written, root, verb="aws login wrote")
+    print(f"\nNext: roletray assume {name} --target {name}-keys   (its keys for every tool), "
+          f"or use it as the source_profile of a role")
+    return EXIT_OK
+
+
+def _role(args: argparse.Namespace, root: Root, q: Questions) -> int:
+    from tray import setup
+    from tray.awsfiles import awsconfig
+    from tray.domain.models import RoleProfile
+
+    creds = root.paths.aws_credentials
+    sources = setup.key_sources(creds, home=root.paths.home)
+    if not sources:
+        raise UsageError(f"{root.paths.display(creds)} holds no access key pair to assume a "
+                         "role with: `aws configure` puts yours there; nothing was written")
+    source = args.source_profile
+    if source is None:
+        if len(sources) == 1:
+            source = sources[0]
+        else:
+            print("Whose keys assume the role?")
+            source = sources[q.choose("Choose", sources) - 1]
+    elif source not in sources:
+        raise UsageError(f"{root.paths.display(creds)} has no key pair under [{source}] "
+                         f"(it has: {', '.join(sources)})")
+    arn = args.role_arn or q("Role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    default_name = RoleProfile(name="-", role_arn=arn.strip()).role_name
+    name = setup.check_name(args.profile or q("Profile name", default_name))
+    profile_map = awsconfig.load_profile_map(root.paths.aws_config, home=root.paths.home)
+    region = args.region or q("Its region", awsconfig.region_for(source, profile_map)
+                              or "us-east-1")
+    written = setup.add_role(root.paths.aws_config, name, arn, source, region,
+                             home=root.paths.home)
+    _show(written, root)
+    print(f"\nNext: roletray assume {name}   (or choose it in the tray's menu); "
+          f"roletray doctor {name} explains a refusal")
+    return EXIT_OK
