@@ -159,3 +159,44 @@ esac
     assert "aws login wrote to ~/.aws/config:" in out
     assert "    login_session = arn:aws:iam::123456789012:user/dev" in out
     assert "roletray assume dev --target dev-keys" in out
+
+
+def test_sync_accounts_signs_in_once_then_populates_every_session(
+        portal: SsoFake, tmp_path: Path) -> None:
+    """The tray's "Sync accounts from Identity Center", as the tray runs it: in a child,
+    the sign-in's code as an event, the browser opened once."""
+    from tray.engine.child import call_in_child
+
+    repo = Path(__file__).resolve().parent.parent
+    opened = tmp_path / "opened"
+    env = {**os.environ, "PYTHONPATH": str(repo),
+           "BROWSER": str(fake_program(tmp_path / "bin2", "browser", f'echo "$1" >> {opened}\n'))}
+    Path(os.environ["AWS_CONFIG_FILE"]).write_text(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+        "sso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n")
+    events: list[dict[str, object]] = []
+    done = call_in_child("tray.aws.sso_populate:sync", env=env, timeout=60,
+                         on_event=events.append)
+    assert done == [{"session": "corp", "profiles": 3, "added": 3, "removed": 0, "skipped": 0}]
+    assert [(e["event"], e["code"], e["session"]) for e in events] == [
+        ("device_code", "ABCD-EFGH", "corp")]
+    # Signed in now: a second sync asks nothing and changes nothing.
+    events.clear()
+    again = call_in_child("tray.aws.sso_populate:sync", env=env, timeout=60,
+                          on_event=events.append)
+    assert again[0]["added"] == 0 and events == []
+
+
+def test_the_menu_offers_set_up_and_sync() -> None:
+    from datetime import UTC, datetime
+
+    from tray.domain.models import Snapshot
+    from tray.ui.menu import MenuActions, build_menu_model, render_text
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    empty = render_text(build_menu_model(Snapshot(), {}, now=now, tz=UTC,
+                                         actions=MenuActions()))
+    assert "Set up…" in empty and "Sync accounts" not in empty
+    synced = render_text(build_menu_model(Snapshot(), {}, now=now, tz=UTC,
+                                          actions=MenuActions(), sso_sessions=1))
+    assert "Sync accounts from Identity Center" in synced

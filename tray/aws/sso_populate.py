@@ -102,3 +102,44 @@ def populate(session_name: str | None, *, env: Mapping[str, str],
         removed=[n for n in before if n not in names], kept=[n for n in names if n in before],
         skipped=outcome["skipped"], dry_run=dry_run, changed=outcome["changed"],
         calls=directory.calls, throttled=directory.throttled)
+
+
+def sync(*, env: Mapping[str, str], emit: Callable[..., None],
+         session: str | None = None) -> list[dict[str, Any]]:
+    """The tray's "Sync accounts from Identity Center", in a child (``tray.engine.child``):
+    every sso-session of the config (or ``session``) populated with the default template;
+    a session without a usable sign-in is signed in first (the code goes back as an event,
+    ``emit("device_code", code=, url=, session=)``; the browser opens once per session).
+    One dict per session: its name and the counts of the report."""
+    from tray.aws import sso
+    from tray.platform.desktop_open import open_url
+
+    config_path = paths.aws_config_file(env)
+    names = [session] if session else sso_sessions.session_names(
+        _raw_config(config_path, env))
+    if not names:
+        raise ConfigError(f"{paths.display_path(config_path, env)} has no [sso-session]; "
+                          "`roletray setup` adds one")
+    done = []
+    for name in names:
+        try:
+            result = populate(name, env=env)
+        except sso_sessions.SsoSessionSignInError:
+            cfg = sso_sessions.choose(name, config_path, env=env)
+
+            def on_code(code: str, url: str, session: str = name) -> None:
+                emit("device_code", code=code, url=url, session=session)
+
+            sso.device_login(cfg, opener=lambda url: open_url(url, env=env), on_code=on_code,
+                             env=env)
+            result = populate(name, env=env)
+        done.append({"session": name, "profiles": len(result.profiles),
+                     "added": len(result.added), "removed": len(result.removed),
+                     "skipped": len(result.skipped)})
+    return done
+
+
+def _raw_config(config_path: Path, env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    from tray.awsfiles import awsconfig
+
+    return awsconfig.raw_config_parse(config_path, home=paths.home_of(env))

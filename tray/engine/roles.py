@@ -111,6 +111,7 @@ class ProfileCache:
         self._key: tuple[int, int] | None = None
         self._profiles: dict[str, RoleProfile] = {}
         self._problems = 0
+        self._sessions = 0
         self._lock = threading.Lock()
 
     def get(self) -> tuple[dict[str, RoleProfile], int]:
@@ -125,15 +126,22 @@ class ProfileCache:
         with self._lock:
             if key != self._key or key is None:
                 try:
-                    pmap = awsconfig.load_profile_map(self.path)
+                    raw = awsconfig.raw_config_parse(self.path)
                     self._profiles, errors = awsconfig.build_role_profiles(
-                        pmap, self.path, credentials_path=self._credentials_path)
+                        awsconfig.build_profile_map(raw), self.path,
+                        credentials_path=self._credentials_path)
                     self._problems = len(errors)
+                    self._sessions = sum(1 for name in raw if name.startswith("sso-session "))
                 except RoletrayError as e:
                     log.warning("%s", e)
-                    self._profiles, self._problems = {}, 1
+                    self._profiles, self._problems, self._sessions = {}, 1, 0
                 self._key = key
             return self._profiles, self._problems
+
+    def sso_sessions(self) -> int:
+        """How many ``[sso-session]`` the config has (as of the last ``get``)."""
+        with self._lock:
+            return self._sessions
 
 
 class RoleService:

@@ -94,6 +94,8 @@ class MenuActions:
     unkeep: Callable[[str], None] = lambda target: None  # stop keeping a section, remove it
     open_console: Callable[[str], None] = lambda name: None  # the console as a kept role
     copy_process_line: Callable[[str], None] = lambda name: None  # its credential_process
+    setup: Callable[[], None] = _noop  # "Set up…": the first-run dialog
+    sync_accounts: Callable[[], None] = _noop  # "Sync accounts from Identity Center"
 
 
 def _info(text: str) -> MenuNode:
@@ -317,10 +319,12 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
                      *, now: datetime, tz: tzinfo | None, actions: MenuActions,
                      autostart: bool | None = None, problems: int = 0,
                      config_hint: str = "~/.aws/config",
-                     relative: bool = True, kept: Sequence[Snapshot] = ()) -> list[MenuNode]:
+                     relative: bool = True, kept: Sequence[Snapshot] = (),
+                     sso_sessions: int = 0) -> list[MenuNode]:
     """The whole tray menu for one snapshot. ``tz`` is the zone times are shown in
     (None: the machine's); ``autostart`` None hides "Start at login"; ``relative``: see
-    ``identity_nodes``; ``kept``: the sections kept fresh besides the active role's."""
+    ``identity_nodes``; ``kept``: the sections kept fresh besides the active role's;
+    ``sso_sessions``: how many ``[sso-session]`` the config has ("Sync accounts…")."""
     items = list(profiles.values()) if isinstance(profiles, Mapping) else list(profiles)
     s = snapshot
     model: list[MenuNode] = identity_nodes(s, now, tz, relative=relative)
@@ -338,6 +342,9 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
         model.extend(role_nodes(items, s.role, actions))
     else:
         model.append(_info(f"No role profiles in {config_hint}"))
+        model.append(MenuNode("Set up…", actions.setup))
+    if sso_sessions:
+        model.append(MenuNode("Sync accounts from Identity Center", actions.sync_accounts))
     if problems:
         model.append(_info(f"{problems} profile{'s' if problems != 1 else ''} not usable "
                            "(Diagnose… says why)"))

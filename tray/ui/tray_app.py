@@ -100,6 +100,7 @@ def _copy_text(text: str, env: Mapping[str, str]) -> str:
 
 
 SSO_SIGN_IN_TIMEOUT = 660.0  # the sign-in's own 600 s, and the child's start
+SETUP_TIMEOUT = 3600.0  # the first-run dialog may stay open while a person reads
 
 
 def start_sso_login(profile: str, *, env: Mapping[str, str], config_path: Path | None = None,
@@ -213,6 +214,8 @@ class TrayApp:
             refresh=lambda: self._work(self._refresh),
             stop=lambda: self._work(self._clear),
             diagnose=lambda: self._side(self._diagnose),
+            setup=lambda: self._side(self._first_run),
+            sync_accounts=lambda: self._work(self._sync_accounts),
             copy_export=self._copy_export,
             open_config=lambda: self._side(self._open, self._profiles.path),
             open_log=lambda: self._side(self._open, self.log_path),
@@ -396,7 +399,8 @@ class TrayApp:
                                  actions=self.actions, autostart=self._autostart,
                                  problems=problems,
                                  config_hint=self._paths.display(self._profiles.path),
-                                 relative=False, kept=self._kept())
+                                 relative=False, kept=self._kept(),
+                                 sso_sessions=self._profiles.sso_sessions())
         if local:
             at = next((i for i, n in enumerate(model) if n.text.startswith("⚠ ")), None)
             if at is not None:
@@ -555,6 +559,47 @@ class TrayApp:
                 who = snap.role or snap.input_profile
                 self.notify(Notification("failure", f"{who}: refresh after the SSO sign-in "
                                          "failed", str(e), "critical"))
+
+    def _sync_accounts(self) -> None:
+        """"Sync accounts from Identity Center": every sso-session populated in a child; a
+        session not signed in asks once (the code in a notification, one browser tab)."""
+        from tray.engine.child import call_in_child
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event.get("event") == "device_code":
+                self.notify(Notification("sso-code", "Sign in to sync accounts from "
+                                         f"sso-session {event.get('session')}",
+                                         f"Confirm code {event.get('code')} in your browser"))
+
+        self._progress("Syncing accounts from Identity Center…")
+        try:
+            done = call_in_child("tray.aws.sso_populate:sync", env=self._child_env,
+                                 timeout=SSO_SIGN_IN_TIMEOUT, on_event=on_event)
+        except RoletrayError as e:
+            self.notify(Notification("failure", "Could not sync accounts from Identity Center",
+                                     str(e), "critical"))
+            return
+        finally:
+            self._progress(None)
+        self.notify(Notification("sync", "Accounts synced from Identity Center", "; ".join(
+            f"sso-session {d['session']}: {d['profiles']} profiles ({d['added']} added, "
+            f"{d['removed']} removed" + (f", {d['skipped']} skipped" if d["skipped"] else "")
+            + ")" for d in done)))
+
+    def _first_run(self) -> None:
+        """"Set up…": the first-run dialog, a process of its own; the menu follows the
+        config file it writes (the profile cache reads it again when it changes)."""
+        from tray.child import runner
+
+        try:
+            done = runner.run("tray.ui.setup_dialog", env=self._child_env,
+                              timeout=SETUP_TIMEOUT)
+        except runner.ChildTimeout:
+            return
+        said = done.stdout.decode("utf-8", "replace").strip()
+        if done.returncode == 0 and said:
+            self.notify(Notification("setup", "roletray is set up", said))
+        self._call_soon(self.render)
 
     def _clear(self) -> None:
         self._call_soon(self._forget_problem)
