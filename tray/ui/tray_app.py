@@ -183,6 +183,7 @@ class TrayApp:
         # (new keys or another role: ``_problem_keys`` changes) or "Dismiss".
         self._local_problem: Problem | None = None
         self._problem_keys: tuple[str | None, datetime | None] | None = None
+        self._problem_role: str | None = None  # the role whose switch failed
         self._autostart: bool | None = None
         self._stop = threading.Event()
         self._work_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-action")
@@ -198,7 +199,7 @@ class TrayApp:
             retry=lambda: self._work(self._retry),
             refresh=lambda: self._work(self._refresh),
             stop=lambda: self._work(self._clear),
-            diagnose=lambda: self._side(self._diagnose),
+            diagnose=lambda: self._side(self._diagnose, self._diagnose_role()),
             copy_export=self._copy_export,
             open_config=lambda: self._side(self._open, self._profiles.path),
             open_log=lambda: self._side(self._open, self.log_path),
@@ -240,12 +241,12 @@ class TrayApp:
         self.prepare()
         snap = self._current()
         look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
-        # GTK backends: a submenu's widgets are built when it first opens (2,000 roles).
-        icon_class = lazy_icon_class(pystray.Icon)
-        self._icon = icon_class("roletray", self._image(look.state, look.minutes_left),
-                                look.tooltip, to_pystray(self.menu(snap)))
+        self._icon = self._icon_class(pystray)(
+            "roletray", self._image(look.state, look.minutes_left), look.tooltip,
+            to_pystray(self.menu(snap)))
         self._shown = (look.state, look.minutes_left)
         self._shown_title = look.tooltip
+        self._show_state(look)
         if self._notifier is None:
             icon_notify = self._icon.notify if getattr(self._icon, "HAS_NOTIFICATION", False) \
                 else None
@@ -257,6 +258,22 @@ class TrayApp:
         self._icon.run(setup=self._setup)
         self._stop.set()
         return 0
+
+    def _icon_class(self, pystray: Any) -> type:
+        if type(pystray.Icon).__module__ == "pystray._appindicator" or \
+                getattr(pystray.Icon, "__module__", "") == "pystray._appindicator":
+            # Read over D-Bus by the host (SNI): see tray.ui.indicator.
+            from tray.ui.indicator import indicator_icon_class
+
+            return indicator_icon_class(pystray.Icon, self._paths.state_dir / "icons")
+        # GTK's own popup: a submenu's widgets are built when it first opens (2,000 roles).
+        return lazy_icon_class(pystray.Icon)
+
+    def _show_state(self, look: Any) -> None:
+        """The label beside the icon and NeedsAttention, where the icon has them."""
+        show = getattr(self._icon, "show_state", None)
+        if show is not None:
+            show(look.label, look.attention)
 
     def _install_stop_signals(self) -> None:
         from tray.ui import gtk_glue
@@ -344,6 +361,7 @@ class TrayApp:
         def show() -> None:
             snap = self._current()
             self._local_problem = problem
+            self._problem_role = name
             self._problem_keys = (snap.role, snap.expiration)
             self.render()
         self._call_soon(show)
@@ -404,10 +422,11 @@ class TrayApp:
     def _image(self, state: str, minutes: int | None) -> Any:
         if self._backend.name in ("appindicator", "gtk"):
             # pystray's GTK backends only save it as PNG: no PIL in the tray (~5 MiB).
-            from tray.ui.png_icon import PngIcon, icon_png
+            from tray.ui.png_icon import PngIcon, icon_name, icon_png
 
             try:
-                return PngIcon(icon_png(state, ICON_SIZE, minutes))
+                return PngIcon(icon_png(state, ICON_SIZE, minutes),
+                               icon_name(state, ICON_SIZE, minutes))
             except (FileNotFoundError, ValueError):
                 pass  # a checkout without the shipped PNGs: PIL draws them
         from tray.ui.icons import load_icon
@@ -427,6 +446,7 @@ class TrayApp:
         if look.tooltip != self._shown_title:
             icon.title = look.tooltip
             self._shown_title = look.tooltip
+        self._show_state(look)
         model = self.menu(snap)
         text = render_text(model)
         if text != self._shown_menu:
@@ -479,6 +499,11 @@ class TrayApp:
     def _service(self) -> RoleService:
         assert self.roles is not None, "attach() a refresher first"
         return self.roles
+
+    def _diagnose_role(self) -> str | None:
+        """On the GUI thread: what "Diagnose…" diagnoses: the role whose switch just failed
+        while its refusal is shown, else the active role (None)."""
+        return self._problem_role if self._local_problem is not None else None
 
     def _forget_problem(self) -> None:
         """On the GUI thread: "Dismiss this message", and the start of a switch or refresh."""
