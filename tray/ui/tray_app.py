@@ -186,6 +186,7 @@ class TrayApp:
         self._problem_role: str | None = None  # the role whose switch failed
         self._autostart: bool | None = None
         self._stop = threading.Event()
+        self._retick = threading.Event()  # a new state: the tick times its wait again
         self._work_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-action")
         self._side_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tray-side")
         self._notify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-notify")
@@ -300,12 +301,14 @@ class TrayApp:
 
     def _end_loop(self) -> None:
         self._stop.set()
+        self._retick.set()
         if self._icon is not None:
             self._icon.stop()
 
     def close(self) -> None:
         """After ``run()``: stop the workers (a prompt left open is abandoned)."""
         self._stop.set()
+        self._retick.set()
         self._prompts.close_all()
         for pool in (self._work_pool, self._side_pool, self._notify_pool):
             pool.shutdown(wait=False, cancel_futures=True)
@@ -331,20 +334,39 @@ class TrayApp:
             self._pending.add(future)
 
     def _tick_loop(self) -> None:
-        delay = TICK_MAX_SECONDS
-        while not self._stop.wait(delay):
+        """Redraw when the badge changes. The first wait is timed from the state now, and
+        a new state (``on_snapshot``) times it again: a role switched to with 15 minutes
+        left counts each minute at once, not after the longest wait (issue 24)."""
+        delay = self._tick_delay()
+        while not self._tick_wait(delay):
+            if self._retick.is_set():  # a new state: it was shown already; time it again
+                self._retick.clear()
+                delay = self._tick_delay()
+                continue
             try:
                 snap = self._refresher.snapshot()
-                self.on_snapshot(snap)
-                delay = next_tick(snap, self._now())
+                self._call_soon(partial(self._show_snapshot, snap))
             except Exception:
                 log.exception("tray tick failed")
-                delay = TICK_MAX_SECONDS
+            delay = self._tick_delay()
+
+    def _tick_delay(self) -> float:
+        try:
+            return next_tick(self._current(), self._now())
+        except Exception:
+            log.exception("tray tick failed")
+            return TICK_MAX_SECONDS
+
+    def _tick_wait(self, delay: float) -> bool:
+        """Wait ``delay`` s, or until a new state or the stop; True once stopped."""
+        self._retick.wait(delay)
+        return self._stop.is_set()
 
     # -- events from the core (any thread) -------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
         """A refresher subscriber: called from worker threads."""
         self._call_soon(lambda: self._show_snapshot(snap))
+        self._retick.set()
 
     def _progress(self, text: str | None) -> None:
         def show() -> None:
