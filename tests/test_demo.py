@@ -186,3 +186,23 @@ def test_demo_signin_refuses_keys_aws_refuses_and_tokens_it_did_not_give(aws) ->
         assert e.value.code == 403
     finally:
         signin.stop()
+
+
+def test_the_sandbox_keeps_the_session_bus_found_in_the_runtime_dir(tmp_path: Path) -> None:
+    """Issue 24: with the bus only at $XDG_RUNTIME_DIR/bus, the sandbox's XDG_RUNTIME_DIR
+    hid it: the tray's icon never registered and notifications failed."""
+    import socket
+
+    from tray.demo import Sandbox, apply_env
+
+    run = tmp_path / "r"
+    run.mkdir()
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(run / "bus"))
+        environ = {"XDG_RUNTIME_DIR": str(run)}
+        apply_env(Sandbox(folder=tmp_path / "box", endpoint="http://127.0.0.1:1"), environ)
+    assert environ["XDG_RUNTIME_DIR"] == str(tmp_path / "box" / "run")
+    assert environ["DBUS_SESSION_BUS_ADDRESS"] == f"unix:path={run / 'bus'}"
+    given = {"XDG_RUNTIME_DIR": str(run), "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"}
+    apply_env(Sandbox(folder=tmp_path / "box", endpoint="http://127.0.0.1:1"), given)
+    assert given["DBUS_SESSION_BUS_ADDRESS"] == "unix:path=/x"  # a given address is kept

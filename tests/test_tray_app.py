@@ -731,3 +731,61 @@ def test_try_again_after_a_credential_process_refreshes_without_a_prompt(config:
     t.click("Try again")
     assert t.refresher.calls == [("refresh", None)] and asked == []
     assert t.refresher.threads[0].startswith("tray-action")
+
+
+def test_diagnose_in_the_menu_after_a_refused_switch_diagnoses_that_role(config: Path) -> None:
+    """Issue 24: "Diagnose…" diagnosed the active role (readonly), not the refused one."""
+    diagnosed: list[str | None] = []
+
+    def doctor(role: str | None) -> tuple[str, str]:
+        diagnosed.append(role)
+        return FINDING, f"full report of {role}"
+
+    t = make(config, doctor=doctor, open_path=lambda path: None)
+    t.refresher.snap = fresh("readonly")
+    t.refresher.fail = AccessDeniedError("profile 'platform': AccessDenied: denied")
+    t.app.actions.switch("platform")
+    t.settle()
+    diagnosed.clear()
+    t.click("Diagnose…")
+    assert diagnosed == ["platform"]
+    assert t.notifier.sent[-1][0] == "Diagnosis of platform"
+    t.click("Dismiss this message")
+    t.click("Diagnose…")
+    assert diagnosed == ["platform", "readonly"]  # the refusal dismissed: the active role
+
+
+def test_the_tick_times_its_first_wait_from_the_state_and_again_on_a_new_one(
+        config: Path) -> None:
+    """Issue 24: the tick first waited its longest (300 s), and a new state did not time
+    it again: the badge of a 15-minute session stayed frozen for 5 minutes."""
+    waits: list[float] = []
+    waited = threading.Event()
+    go_on = threading.Semaphore(0)
+
+    class Recording(TrayApp):
+        def _tick_wait(self, delay: float) -> bool:
+            waits.append(delay)
+            waited.set()
+            go_on.acquire()
+            return super()._tick_wait(0)
+
+    refresher, notifier, gui = FakeRefresher(), FakeNotifier(), FakeGui()
+    app = Recording(refresher, log_path=config.parent / "roletray.log",
+                    services=Services(notifier=notifier, call_soon=gui.call_soon), tz=UTC,
+                    now=lambda: NOW, config_path=config, env=os.environ)
+    refresher.snap = fresh(expiration=NOW + timedelta(minutes=14, seconds=30))
+    ticker = threading.Thread(target=app._tick_loop, daemon=True)
+    ticker.start()
+    assert waited.wait(10)
+    assert waits == [30.5]  # 14 min 30 s left: the badge turns 13 at 13:59.5 left
+    waited.clear()
+    refresher.snap = fresh(expiration=NOW + timedelta(minutes=9, seconds=50))
+    app.on_snapshot(refresher.snap)  # a new state: timed again
+    go_on.release()
+    assert waited.wait(10)
+    assert waits[-1] == 50.5
+    app._stop.set()
+    go_on.release()
+    ticker.join(10)
+    assert not ticker.is_alive()

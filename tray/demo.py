@@ -148,6 +148,14 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
 
 
 def apply_env(box: Sandbox, environ: MutableMapping[str, str]) -> None:
+    """The sandbox's variables in ``environ``. The session bus stays the desktop's: where
+    it is found at ``$XDG_RUNTIME_DIR/bus`` (no DBUS_SESSION_BUS_ADDRESS), the sandbox's
+    XDG_RUNTIME_DIR would hide it, and the tray's icon and notifications with it."""
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if not environ.get("DBUS_SESSION_BUS_ADDRESS") and runtime:
+        bus = Path(runtime) / "bus"
+        if bus.is_socket():
+            environ["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={bus}"
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
                 "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_STS"):
         environ.pop(var, None)

@@ -128,3 +128,108 @@ def lazy_submenu_item(text: str, enabled: bool, build: Callable[[], list[Any]]) 
     item.set_submenu(menu)
     item.set_sensitive(enabled)
     return item
+
+
+def _shape(d: Any) -> tuple[Any, ...]:
+    """What a row is, as far as a widget can change into another: its kind."""
+    if getattr(d, "submenu", None):
+        return ("submenu", _content(d))
+    if d.checked is not None:
+        return ("check", bool(d.radio))
+    return ("item",)
+
+
+def _content(d: Any) -> tuple[Any, ...]:
+    """A submenu's rows as data: the same content keeps its widgets (and dbusmenu ids)."""
+    return tuple((c.text, c.checked, c.radio, c.enabled,
+                  _content(c) if getattr(c, "submenu", None) else None) for c in d.submenu)
+
+
+class MenuRows:
+    """The rows of one GTK menu that ``reconcile`` keeps: (shape, widget, handler id)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[tuple[Any, ...], Any, int | None]] = []
+
+
+def reconcile(menu: Any, rows: MenuRows, descriptors: list[Any],
+              make_submenu_item: Callable[[Any], Any],
+              handler: Callable[[Any], Callable[..., None]]) -> None:
+    """Make ``menu``'s rows show ``descriptors`` (pystray ``MenuItem``s), keeping the
+    widgets already there: a row with the same kind and text is kept (moved if needed),
+    and a row of the same kind in the same place takes the new text; a check mark or a
+    sensitivity changes in place. Over D-Bus (AppIndicator's dbusmenu export) a kept row
+    keeps its id, and a host sees a property change, not a new menu.
+    ``make_submenu_item(d)`` builds a row that opens a submenu; ``handler(d)`` is what a
+    click runs."""
+    import gi
+
+    gi.require_version("Gtk", "3.0")
+    from gi.repository import Gtk
+
+    separator = _separator_descriptor()
+    shapes = [("separator",) if d is separator else _shape(d) for d in descriptors]
+    old = list(rows.rows)
+    taken: list[int | None] = [None] * len(descriptors)
+    used: set[int] = set()
+    by_text: dict[tuple[Any, ...], list[int]] = {}
+    for j, (shape, widget, _) in enumerate(old):
+        text = "" if shape[0] == "separator" else widget.get_label()
+        by_text.setdefault((shape, text), []).append(j)
+    for i, d in enumerate(descriptors):  # the same row: same kind and text
+        text = "" if shapes[i][0] == "separator" else d.text
+        candidates = by_text.get((shapes[i], text))
+        if candidates:
+            taken[i] = candidates.pop(0)
+            used.add(taken[i])  # type: ignore[arg-type]
+    for i in range(len(descriptors)):  # the same kind in the same place: new text
+        if taken[i] is None and i < len(old) and i not in used and old[i][0] == shapes[i]:
+            taken[i] = i
+            used.add(i)
+    for k, (_, widget, _) in enumerate(old):
+        if k not in used:
+            menu.remove(widget)
+    new_rows: list[tuple[tuple[Any, ...], Any, int | None]] = []
+    for i, d in enumerate(descriptors):
+        shape = shapes[i]
+        at = taken[i]
+        if at is not None:
+            _, widget, handler_id = old[at]
+            if shape[0] == "submenu":
+                widget.set_label(d.text)
+                widget.set_sensitive(d.enabled)
+            elif shape[0] != "separator":
+                if handler_id is not None:
+                    widget.disconnect(handler_id)
+                if widget.get_label() != d.text:
+                    widget.set_label(d.text)
+                if shape[0] == "check":
+                    widget.set_active(bool(d.checked))  # GTK activates it: no handler yet
+                widget.set_sensitive(d.enabled)
+                handler_id = widget.connect("activate", handler(d))
+            menu.reorder_child(widget, i)
+        else:
+            handler_id = None
+            if shape[0] == "separator":
+                widget = Gtk.SeparatorMenuItem()
+            elif shape[0] == "submenu":
+                widget = make_submenu_item(d)
+            else:
+                if shape[0] == "check":
+                    widget = Gtk.CheckMenuItem.new_with_label(d.text)
+                    widget.set_active(bool(d.checked))
+                    widget.set_draw_as_radio(bool(d.radio))
+                else:
+                    widget = Gtk.MenuItem.new_with_label(d.text)
+                widget.set_sensitive(d.enabled)
+                handler_id = widget.connect("activate", handler(d))
+            menu.insert(widget, i)
+            widget.show_all()
+        new_rows.append((shape, widget, handler_id))
+    rows.rows = new_rows
+
+
+def _separator_descriptor() -> Any:
+    import pystray
+
+    return pystray.Menu.SEPARATOR

@@ -405,11 +405,15 @@ def find(model: Sequence[MenuNode], text: str) -> MenuNode | None:
 
 @dataclass(frozen=True)
 class TrayLook:
-    """What the icon shows: its state colour, the minutes badge and the tooltip."""
+    """What the icon shows: its state colour, the minutes badge and the tooltip; the
+    label beside it (hosts that show one: GNOME's AppIndicator extension, which shows no
+    tooltips) and whether it wants attention (red, or input needed)."""
 
     state: IconState
     minutes_left: int | None
     tooltip: str
+    label: str = ""
+    attention: bool = False
 
 
 # Which colour wins when the active role and a kept section differ: the worse one.
@@ -468,8 +472,10 @@ def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = (),
     extra = [f"[{k.target}] {k.role}: {hint}" for k, _state, _left, hint in troubles]
     worst: IconState = max((st for _k, st, _l, _h in troubles), key=_RANK.__getitem__,
                            default="idle")
+    wants_input = any(k.state is RefreshState.NEEDS_INPUT for k, *_ in troubles)
     if s.role is None or s.state is RefreshState.IDLE:
-        return TrayLook(worst, None, " · ".join(["roletray · no role active", *extra]))
+        return TrayLook(worst, None, " · ".join(["roletray · no role active", *extra]),
+                        attention=worst == "error" or wants_input)
     state, left, hint = _section_look(s, now)
     if s.state is RefreshState.EXPIRED:
         hint = None  # "expired" is said by the time left
@@ -481,5 +487,10 @@ def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = (),
         parts.append(expiry_phrase(s.expiration, now, tz, relative=False))
     if hint:
         parts.append(hint)
-    return TrayLook(max(state, worst, key=_RANK.__getitem__), minutes,
-                    " · ".join(parts + extra))
+    shown = max(state, worst, key=_RANK.__getitem__)
+    # The label changes with the badge, not each minute: as often as the icon.
+    label = s.role + (f" · {minutes} min" if minutes is not None else
+                      " · expired" if state == "error" and (left is None or left <= 0) else "")
+    return TrayLook(shown, minutes, " · ".join(parts + extra), label,
+                    attention=shown == "error" or wants_input
+                    or s.state is RefreshState.NEEDS_INPUT)

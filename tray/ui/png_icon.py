@@ -153,11 +153,18 @@ def icon_png(state: str, size: int, minutes_left: int | None = None) -> bytes:
     return encode_rgba(width, height, pixels)
 
 
+def icon_name(state: str, size: int, minutes_left: int | None = None) -> str:
+    """The themed name of ``icon_png(state, size, minutes_left)``'s picture."""
+    badge = "" if minutes_left is None or minutes_left > 60 else f"-{max(0, minutes_left)}"
+    return f"roletray-{state}-{size}{badge}"
+
+
 class PngIcon:
     """An image as pystray's backends use it: ``save(file, format)``, and ``size``."""
 
-    def __init__(self, png: bytes) -> None:
+    def __init__(self, png: bytes, name: str = "") -> None:
         self.png = png
+        self.name = name  # a themed icon name for these pixels ("" : none)
         self.size = struct.unpack(">II", png[16:24])
 
     def save(self, fp: IO[bytes], format: str = "PNG") -> None:

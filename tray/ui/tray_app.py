@@ -198,8 +198,10 @@ class TrayApp:
         # (new keys or another role: ``_problem_keys`` changes) or "Dismiss".
         self._local_problem: Problem | None = None
         self._problem_keys: tuple[str | None, datetime | None] | None = None
+        self._problem_role: str | None = None  # the role whose switch failed
         self._autostart: bool | None = None
         self._stop = threading.Event()
+        self._retick = threading.Event()  # a new state: the tick times its wait again
         self._work_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-action")
         self._side_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tray-side")
         self._notify_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tray-notify")
@@ -213,7 +215,7 @@ class TrayApp:
             retry=lambda: self._work(self._retry),
             refresh=lambda: self._work(self._refresh),
             stop=lambda: self._work(self._clear),
-            diagnose=lambda: self._side(self._diagnose),
+            diagnose=lambda: self._side(self._diagnose, self._diagnose_role()),
             setup=lambda: self._side(self._first_run),
             sync_accounts=lambda: self._work(self._sync_accounts),
             copy_export=self._copy_export,
@@ -257,12 +259,12 @@ class TrayApp:
         self.prepare()
         snap = self._current()
         look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
-        # GTK backends: a submenu's widgets are built when it first opens (2,000 roles).
-        icon_class = lazy_icon_class(pystray.Icon)
-        self._icon = icon_class("roletray", self._image(look.state, look.minutes_left),
-                                look.tooltip, to_pystray(self.menu(snap)))
+        self._icon = self._icon_class(pystray)(
+            "roletray", self._image(look.state, look.minutes_left), look.tooltip,
+            to_pystray(self.menu(snap)))
         self._shown = (look.state, look.minutes_left)
         self._shown_title = look.tooltip
+        self._show_state(look)
         if self._notifier is None:
             icon_notify = self._icon.notify if getattr(self._icon, "HAS_NOTIFICATION", False) \
                 else None
@@ -274,6 +276,22 @@ class TrayApp:
         self._icon.run(setup=self._setup)
         self._stop.set()
         return 0
+
+    def _icon_class(self, pystray: Any) -> type:
+        if type(pystray.Icon).__module__ == "pystray._appindicator" or \
+                getattr(pystray.Icon, "__module__", "") == "pystray._appindicator":
+            # Read over D-Bus by the host (SNI): see tray.ui.indicator.
+            from tray.ui.indicator import indicator_icon_class
+
+            return indicator_icon_class(pystray.Icon, self._paths.state_dir / "icons")
+        # GTK's own popup: a submenu's widgets are built when it first opens (2,000 roles).
+        return lazy_icon_class(pystray.Icon)
+
+    def _show_state(self, look: Any) -> None:
+        """The label beside the icon and NeedsAttention, where the icon has them."""
+        show = getattr(self._icon, "show_state", None)
+        if show is not None:
+            show(look.label, look.attention)
 
     def _install_stop_signals(self) -> None:
         from tray.ui import gtk_glue
@@ -300,12 +318,14 @@ class TrayApp:
 
     def _end_loop(self) -> None:
         self._stop.set()
+        self._retick.set()
         if self._icon is not None:
             self._icon.stop()
 
     def close(self) -> None:
         """After ``run()``: stop the workers (a prompt left open is abandoned)."""
         self._stop.set()
+        self._retick.set()
         self._prompts.close_all()
         for pool in (self._work_pool, self._side_pool, self._notify_pool):
             pool.shutdown(wait=False, cancel_futures=True)
@@ -331,20 +351,39 @@ class TrayApp:
             self._pending.add(future)
 
     def _tick_loop(self) -> None:
-        delay = TICK_MAX_SECONDS
-        while not self._stop.wait(delay):
+        """Redraw when the badge changes. The first wait is timed from the state now, and
+        a new state (``on_snapshot``) times it again: a role switched to with 15 minutes
+        left counts each minute at once, not after the longest wait (issue 24)."""
+        delay = self._tick_delay()
+        while not self._tick_wait(delay):
+            if self._retick.is_set():  # a new state: it was shown already; time it again
+                self._retick.clear()
+                delay = self._tick_delay()
+                continue
             try:
                 snap = self._refresher.snapshot()
-                self.on_snapshot(snap)
-                delay = next_tick(snap, self._now())
+                self._call_soon(partial(self._show_snapshot, snap))
             except Exception:
                 log.exception("tray tick failed")
-                delay = TICK_MAX_SECONDS
+            delay = self._tick_delay()
+
+    def _tick_delay(self) -> float:
+        try:
+            return next_tick(self._current(), self._now())
+        except Exception:
+            log.exception("tray tick failed")
+            return TICK_MAX_SECONDS
+
+    def _tick_wait(self, delay: float) -> bool:
+        """Wait ``delay`` s, or until a new state or the stop; True once stopped."""
+        self._retick.wait(delay)
+        return self._stop.is_set()
 
     # -- events from the core (any thread) -------------------------------------------
     def on_snapshot(self, snap: Snapshot) -> None:
         """A refresher subscriber: called from worker threads."""
         self._call_soon(lambda: self._show_snapshot(snap))
+        self._retick.set()
 
     def _progress(self, text: str | None) -> None:
         def show() -> None:
@@ -361,6 +400,7 @@ class TrayApp:
         def show() -> None:
             snap = self._current()
             self._local_problem = problem
+            self._problem_role = name
             self._problem_keys = (snap.role, snap.expiration)
             self.render()
         self._call_soon(show)
@@ -423,10 +463,11 @@ class TrayApp:
     def _image(self, state: str, minutes: int | None) -> Any:
         if self._backend.name in ("appindicator", "gtk"):
             # pystray's GTK backends only save it as PNG: no PIL in the tray (~5 MiB).
-            from tray.ui.png_icon import PngIcon, icon_png
+            from tray.ui.png_icon import PngIcon, icon_name, icon_png
 
             try:
-                return PngIcon(icon_png(state, ICON_SIZE, minutes))
+                return PngIcon(icon_png(state, ICON_SIZE, minutes),
+                               icon_name(state, ICON_SIZE, minutes))
             except (FileNotFoundError, ValueError):
                 pass  # a checkout without the shipped PNGs: PIL draws them
         from tray.ui.icons import load_icon
@@ -446,6 +487,7 @@ class TrayApp:
         if look.tooltip != self._shown_title:
             icon.title = look.tooltip
             self._shown_title = look.tooltip
+        self._show_state(look)
         model = self.menu(snap)
         text = render_text(model)
         if text != self._shown_menu:
@@ -498,6 +540,11 @@ class TrayApp:
     def _service(self) -> RoleService:
         assert self.roles is not None, "attach() a refresher first"
         return self.roles
+
+    def _diagnose_role(self) -> str | None:
+        """On the GUI thread: what "Diagnose…" diagnoses: the role whose switch just failed
+        while its refusal is shown, else the active role (None)."""
+        return self._problem_role if self._local_problem is not None else None
 
     def _forget_problem(self) -> None:
         """On the GUI thread: "Dismiss this message", and the start of a switch or refresh."""
