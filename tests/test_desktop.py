@@ -553,3 +553,31 @@ def _demo_story(xs: XSession, tmp: Path, sig: int) -> None:
     assert f"roletray: stopping on {signal.Signals(sig).name}" in tray.tail()
     assert not any(p.name.startswith("roletray-demo-") for p in tmp.iterdir())
     assert list(tmp.iterdir()) == []
+
+
+def test_the_setup_dialog_writes_a_role_typed_in_it(xs: XSession, aws: Any) -> None:
+    """"Set up…" as a new user meets it: the dialog, a role ARN typed, Enter: the profile
+    is written and the dialog says so on its pipe (the tray shows that line)."""
+    akid, secret = aws.create_user("dev")
+    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                          f"aws_secret_access_key = {secret}\n")
+    env = xs.env_with(os.environ)
+    env.update(PYTHONPATH=str(REPO))
+    p = subprocess.Popen([sys.executable, "-m", "tray.ui.setup_dialog", "--way", "role"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    try:
+        wid = wait_for(lambda: xs.search(["--name", "roletray: Set up"]), 20, "the dialog")
+        xs.xdotool("windowfocus", "--sync", str(wid[0]))
+        xs.xdotool("type", "--delay", "10", "123456789012:role/platform")
+        xs.xdotool("key", "Return")
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, err
+    assert out.decode().strip() == "Wrote [profile platform] to ~/.aws/config"
+    assert aws.config_path.read_text().endswith(
+        "[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
+        "source_profile = default\nregion = us-east-1\n")

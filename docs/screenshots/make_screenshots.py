@@ -6,7 +6,8 @@ Runs ``roletray demo`` (moto on loopback, a sandbox HOME: the real ~/.aws is
 never read) under Xvfb with trayer, dunst and a session bus, then saves:
 
 - ``tray.png``: the panel corner with the green icon and its minutes badge;
-- ``menu.png``: the menu open under the icon.
+- ``menu.png``: the menu open under the icon;
+- ``setup.png``: the first-run dialog ("Set up…"), a start URL typed in.
 
 The menu shows role names, the account and the assumed-role ARN, never a key:
 the script checks that no secret of the sandbox's credentials file is in the
@@ -18,6 +19,7 @@ from __future__ import annotations
 import configparser
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -117,6 +119,23 @@ def main(argv: list[str]) -> int:
             _crop(shot, _union(menu, icon), xs.size).save(out / "menu.png")
             xs.xdotool("key", "Escape")
 
+            setup = subprocess.Popen([sys.executable, "-m", "tray.ui.setup_dialog"],
+                                     env=xs.env_with(env),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            try:
+                [wid] = wait_for(lambda: xs.search(["--name", "roletray: Set up"]), 15,
+                                 "the setup dialog")
+                xs.xdotool("windowfocus", "--sync", str(wid), "type", "--delay", "5",
+                           "my-org.awsapps.com/start")
+                box = wait_for(lambda: xs.geometry(wid), 5, "the dialog's place")
+                wait_for(lambda: xs.screenshot().crop(box.box).convert("L").getextrema()[1]
+                         > 200, 10, "the dialog to be drawn")
+                _crop(xs.screenshot(), box, xs.size, margin=0).save(out / "setup.png")
+            finally:
+                setup.terminate()
+                setup.wait(timeout=10)
+
             secrets = _secrets(work)
             if not secrets:
                 raise SystemExit("found no sandbox credentials to check the log against")
@@ -126,7 +145,7 @@ def main(argv: list[str]) -> int:
             app.wait(timeout=15)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"wrote {out / 'tray.png'} and {out / 'menu.png'}")
+    print(f"wrote {out / 'tray.png'}, {out / 'menu.png'} and {out / 'setup.png'}")
     return 0
 
 

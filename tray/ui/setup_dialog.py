@@ -23,22 +23,27 @@ from tray import paths, setup
 from tray.domain.errors import RoletrayError
 
 TITLE = "roletray: Set up"
+SIGN_IN_TIMEOUT = 660.0  # the device sign-in's own 600 s, and the child's start
 
 
 def _run_sso(env: Mapping[str, str], url: str, region: str, name: str,
              show: Callable[[str], None]) -> str:
-    from tray.aws import sso, sso_populate, sso_sessions
-    from tray.platform.desktop_open import open_url
+    """The sso-session written here; the sign-in and the accounts in a child (botocore
+    stays out of this process, as out of the tray's)."""
+    from tray.engine.child import call_in_child
 
     config = paths.aws_config_file(env)
     setup.add_sso_session(config, name, url, region, home=paths.home_of(env))
-    cfg = sso_sessions.choose(name, config, env=env)
-    sso.device_login(cfg, opener=lambda u: open_url(u, env=env), env=env,
-                     on_code=lambda code, _u: show(f"Confirm code {code} in your browser…"))
-    show("Signed in; listing your accounts…")
-    result = sso_populate.populate(name, env=env)
-    return (f"Wrote {len(result.profiles)} profiles for sso-session {name} "
-            f"({result.accounts} accounts) to {paths.display_path(config, env)}")
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("event") == "device_code":
+            show(f"Confirm code {event.get('code')} in your browser…")
+
+    show("Signing in…")
+    [done] = call_in_child("tray.aws.sso_populate:sync", env=env, timeout=SIGN_IN_TIMEOUT,
+                           on_event=on_event, session=name)
+    return (f"Wrote {done['profiles']} profiles for sso-session {name} to "
+            f"{paths.display_path(config, env)}")
 
 
 def _run_login(env: Mapping[str, str], name: str, region: str,
@@ -67,7 +72,14 @@ def _run_role(env: Mapping[str, str], arn: str, source: str, name: str, region: 
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     import gi
+
+    parser = argparse.ArgumentParser(prog="python -m tray.ui.setup_dialog")
+    parser.add_argument("--way", choices=("sso", "login", "role"), default="sso",
+                        help="the way chosen when the dialog opens")
+    args = parser.parse_args(argv)
 
     gi.require_version("Gtk", "3.0")
     from gi.repository import GLib, Gtk
@@ -85,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     dialog.set_default_size(480, -1)
     dialog.add_button("Cancel", Gtk.ResponseType.CANCEL)
     go = dialog.add_button("Set up", Gtk.ResponseType.OK)
+    dialog.set_default_response(Gtk.ResponseType.OK)
     box = dialog.get_content_area()
     box.set_spacing(8)
     box.set_border_width(12)
@@ -104,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def field(grid: Any, row: int, label: str, default: str = "") -> Any:
         grid.attach(Gtk.Label(label=label, xalign=1), 0, row, 1, 1)
-        entry = Gtk.Entry(text=default, hexpand=True)
+        entry = Gtk.Entry(text=default, hexpand=True, activates_default=True)
         grid.attach(entry, 1, row, 1, 1)
         return entry
 
@@ -184,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
     dialog.connect("response", on_response)
     dialog.connect("delete-event", lambda *_: Gtk.main_quit())
     dialog.show_all()
+    radios = {"sso": sso_radio, "login": login_radio, "role": role_radio}
+    if radios[args.way].get_sensitive():
+        radios[args.way].set_active(True)
     on_toggle(None)
+    first = {"sso": sso_url, "login": login_name, "role": role_arn}[chosen()]
+    first.grab_focus()
+    first.set_position(-1)
     Gtk.main()
     if "said" in outcome:
         print(outcome["said"], flush=True)
