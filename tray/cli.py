@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tray import __version__
 from tray.domain import timefmt
@@ -658,6 +658,7 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
+    from tray.serve import fastpath
 
     if args.source is not None or args.no_session:
         if args.profile is not None or not args.source:
@@ -669,7 +670,8 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     if args.profile is None:
         raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
     where = root.paths
-    reply = control.send("credentials", {"profile": args.profile}, where=where)
+    reply = cast("dict[str, Any] | None", fastpath.handed_over(args.profile)) or \
+        control.send("credentials", {"profile": args.profile}, where=where)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
         code = _tty_mfa_code(args.profile, root)
@@ -716,12 +718,14 @@ def _source_document(source: str, root: Root, *, session: bool) -> dict[str, Any
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
+    from tray.serve import fastpath
     from tray.serve.document import process_document
 
     if not session:
         return source_keys.long_term_document(source_keys.long_term(source, env=root.env))
     where = root.paths
-    reply = control.send("credentials", {"source": source}, where=where)
+    reply = cast("dict[str, Any] | None", fastpath.handed_over(source, source=True)) or \
+        control.send("credentials", {"source": source}, where=where)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
         code = _tty_mfa_code(source, root, serial=source_keys.needs_code(source, root.env),
