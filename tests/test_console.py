@@ -31,17 +31,27 @@ TOKEN = "fake-signin-token-" + "Q" * 40
 REPO = Path(__file__).resolve().parent.parent
 
 
-def forwarded_url(uri: str) -> str:
-    """The sign-in URL behind the private page a browser is given (``signin_page``): the
-    page is the user's alone, and the URL is on no command line."""
+def forwarded_url(uri: str, text: str | None = None) -> str:
+    """The sign-in URL behind the page a browser is given (``signin_page``): served once
+    on loopback to the user alone (fetched here unless ``text``, the page as the browser
+    got it, is given), or a private file. The URL is on no command line."""
     import html
     import re
     import stat
+    import urllib.request
 
-    assert uri.startswith("file://") and "SigninToken" not in uri, uri
-    path = Path(urllib.parse.unquote(urllib.parse.urlsplit(uri).path))
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    found = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', path.read_text())
+    assert "SigninToken" not in uri, uri
+    if uri.startswith("file://"):
+        path = Path(urllib.parse.unquote(urllib.parse.urlsplit(uri).path))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        text = path.read_text()
+    else:
+        assert uri.startswith("http://127.0.0.1:"), uri
+        assert len(urllib.parse.urlsplit(uri).path) > 40  # unguessable
+        if text is None:
+            with urllib.request.urlopen(uri, timeout=30) as answer:
+                text = answer.read().decode()
+    found = re.search(r'http-equiv="refresh" content="0;url=([^"]+)"', text)
     assert found is not None
     return html.unescape(found.group(1))
 
@@ -314,16 +324,27 @@ def test_a_bad_endpoint_override_exit_2_before_any_call(aws, capsys, monkeypatch
 def test_browser_gets_the_url_and_nothing_else_prints_it(aws, fed, tmp_path):
     aws.seed_world()
     aws.enforce()
-    got = tmp_path / "browser-argv"
+    got, fetched = tmp_path / "browser-argv", tmp_path / "browser-page"
     browser = tmp_path / "browser.sh"
-    browser.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{got}'\n")
+    # A browser of the same user: records its argv, then loads the page (twice: the
+    # second gets nothing, the page is served once).
+    browser.write_text(
+        f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{got}'\n"
+        f"exec {sys.executable} -c 'import sys, urllib.request\n"
+        "page = urllib.request.urlopen(sys.argv[1], timeout=30).read()\n"
+        "try:\n    again = urllib.request.urlopen(sys.argv[1], timeout=30).status\n"
+        "except OSError as e:\n    again = type(e).__name__\n"
+        f"open(\"{fetched}\", \"wb\").write(page + b\"\\nagain: \" + str(again).encode())' \"$1\"\n")
     browser.chmod(0o755)
     env = {**os.environ, "BROWSER": str(browser), "PYTHONPATH": str(REPO)}
     run = subprocess.run([sys.executable, "-m", "tray", "console", "platform"],
                          capture_output=True, text=True, env=env, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     [uri] = got.read_text().splitlines()
-    url = forwarded_url(uri)
+    assert uri.startswith("http://127.0.0.1:") and "SigninToken" not in uri
+    page, again = fetched.read_text().rsplit("\nagain: ", 1)
+    assert again in ("URLError", "HTTPError", "ConnectionResetError", "RemoteDisconnected")
+    url = forwarded_url(uri, page)
     params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
     assert params["SigninToken"] == TOKEN and params["Action"] == "login"
     assert "Opened the AWS console as platform" in run.stdout

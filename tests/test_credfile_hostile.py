@@ -265,3 +265,24 @@ def test_cli_assume_refuses_in_one_line(aws, kind: str) -> None:  # type: ignore
     after = os.stat(target)
     assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
         before.st_ino, before.st_size, before.st_mtime_ns)
+
+
+def test_a_write_that_would_cross_the_cap_is_refused(aws) -> None:  # type: ignore[no-untyped-def]
+    # Issue 25, Low 12: a 4,194,108-byte file was written past the cap by assume, and
+    # then every later read (clear included) refused it.
+    aws.seed_world()
+    target = aws.home / "big-credentials"
+    base = aws.credentials_path.read_bytes()
+    pad = 4_194_108 - len(base) - 2
+    target.write_bytes(base + b"#" * pad + b"\n" + b"\n")
+    assert target.stat().st_size == 4_194_108 < sharedfile.MAX_SIZE
+    before = os.stat(target)
+    done = run_cli(str(target), "assume", "platform")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == ("roletray: ~/big-credentials: the edit would make it larger than "
+                           "4 MiB, more than roletray reads; roletray did not change the file\n")
+    after = os.stat(target)
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (
+        before.st_ino, before.st_size, before.st_mtime_ns)
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
+    assert run_cli(str(target), "clear").returncode == 0  # still readable: nothing to clear

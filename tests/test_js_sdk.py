@@ -172,3 +172,32 @@ def test_long_running_js_sdk_client_sees_the_new_key_across_a_refresh(
     assert all(a["Arn"].startswith(ROLE_ARN) for a in answers)
     assert {a["AccessKeyId"] for a in answers[:-1]} <= {key}
     assert len(proxy.of("AssumeRole")) == 2  # the process was served from memory
+
+
+def test_js_sdk_reads_roletray_serves_token_path_and_not_after_kill_9(
+        aws: AwsSandbox, js, tmp_path: Path) -> None:
+    """The token path of ``roletray serve`` (``/proc/PID/fd/N``, a memfd) is one the JS
+    SDK's container provider reads (``fs.readFile``); gone after SIGKILL."""
+    import signal
+
+    from test_serve_hardening import serving
+
+    live_world(aws)
+    aws.enforce()
+    with serving() as (proc, exports):
+        env = {**os.environ, **exports, "AWS_REGION": "us-east-1",
+               "AWS_CONFIG_FILE": str(tmp_path / "none"),
+               "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+        client = js(profile="nothing-here", env=env)  # no such profile: the container
+        who = client.call()
+        assert who["Arn"].startswith(ROLE_ARN) and who["AccessKeyId"].startswith("ASIA")
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    fresh = js(profile="nothing-here", env=env)
+    stdin, stdout = fresh._pipes()
+    stdin.write("call\n")
+    stdin.flush()
+    ready, _, _ = select.select([stdout], [], [], 60)
+    assert ready, "node gave no answer"
+    answer = json.loads(stdout.readline())
+    assert "error" in answer and "Arn" not in answer

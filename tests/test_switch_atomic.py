@@ -226,3 +226,14 @@ def _root_run(top: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     filelock_lite.release(filelock_lite.acquire(str(lock), timeout=1))
+
+
+def test_a_credentials_file_others_can_read_gets_a_warning_naming_the_fix(aws, capsys):
+    # Issue 25, Low 13: secrets went into a 0644 file without a word.
+    aws.seed_world()
+    os.chmod(aws.credentials_path, 0o644)
+    assert main(["assume", "platform"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "other users" in line]
+    assert lines == [("warning: ~/.aws/credentials is readable by other users "
+                      f"(mode 644); run: chmod 600 {aws.credentials_path}")]
+    assert "[roletray]" in aws.credentials_path.read_text()  # warned, as for 0666, not refused

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tray import __version__
 from tray.domain import timefmt
@@ -715,6 +715,7 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
     from tray.instance import control
+    from tray.serve import fastpath
 
     if args.source is not None or args.no_session or args.file_id is not None:
         if args.profile is not None or not args.source:
@@ -727,7 +728,8 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     if args.profile is None:
         raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
     where = root.paths
-    reply = control.send("credentials", {"profile": args.profile}, where=where)
+    reply = cast("dict[str, Any] | None", fastpath.handed_over(args.profile)) or \
+        control.send("credentials", {"profile": args.profile}, where=where)
     if reply is not None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), MfaRequiredError):
         code = _tty_mfa_code(args.profile, root)
@@ -782,6 +784,7 @@ def _source_document(source: str, file_id: str | None, root: Root, *,
     from tray.domain.errors import KeyringKeysMissingError, MfaRequiredError
     from tray.domain.source_line import FILE_ID_RE
     from tray.instance import control
+    from tray.serve import fastpath
     from tray.serve.document import process_document
 
     if file_id is not None and not FILE_ID_RE.fullmatch(file_id):
@@ -793,7 +796,8 @@ def _source_document(source: str, file_id: str | None, root: Root, *,
     where = root.paths
     request = {"source": source,
                "file_id": file_id or keys_index.file_id(root.paths.aws_credentials)}
-    reply = control.send("credentials", request, where=where)
+    reply = cast("dict[str, Any] | None", fastpath.handed_over(source, source=True)) or \
+        control.send("credentials", request, where=where)
     if reply is not None and file_id is None and not reply.get("ok") \
             and isinstance(wire.decode_error(reply), KeyringKeysMissingError):
         from tray import keys_legacy

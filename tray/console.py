@@ -18,6 +18,7 @@ from tray.aws import federation
 from tray.awsfiles import awsconfig
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
 from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
+from tray.platform import signin_page
 
 DEFAULT_REGION = "us-east-1"
 _TOKEN_KEYS = ("aws_session_token", "aws_security_token")
@@ -110,28 +111,35 @@ def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, s
     return False
 
 
-def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False) -> int:
+def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False,
+            wait: float = signin_page.LIFETIME) -> int:
     """Print ``url`` alone on stdout, or open it with ``webbrowser`` (which honours $BROWSER).
 
     Only the person's own stdout or browser ever gets the URL: no log, no notification,
-    no command line (the browser is given a private page in ``folder`` that forwards to it,
-    see ``tray.platform.signin_page``).
+    no command line. The browser is given a page that forwards to it
+    (``tray.platform.signin_page``): on Linux one served once on loopback to the user
+    alone, which this waits for (at most ``wait`` seconds); else a private file.
     """
     if print_only:
         print(url)
         return EXIT_OK
     import webbrowser
 
-    from tray.platform import signin_page
-
-    forward = signin_page.write(url, folder)
+    forward = signin_page.offer(url, folder)
     try:
-        opened = webbrowser.open(forward.as_uri(), new=2)
+        opened = webbrowser.open(forward.address, new=2)
     except webbrowser.Error:
         opened = False
     if not opened:
-        forward.unlink(missing_ok=True)
+        forward.close()
         raise UsageError("no web browser could be started; set $BROWSER, or use --print "
                          "and open the URL yourself")
+    try:
+        fetched = forward.wait(wait)
+    finally:
+        forward.close()
+    if not fetched:
+        raise UsageError(f"the web browser did not open the sign-in page within {wait:.0f} s; "
+                         "use --print and open the URL yourself")
     print(f"Opened the AWS console as {profile} in your web browser.")
     return EXIT_OK

@@ -674,7 +674,7 @@ def check_can_write(path: Path, *, home: Home = None) -> None:
 
 
 def file_warnings(path: Path, *, home: Home = None) -> list[str]:
-    """Warnings about who else may change the credentials file roletray just wrote."""
+    """Warnings about who else may read or change the credentials file roletray just wrote."""
     real = _resolve(path)
     try:
         st = os.stat(real)
@@ -682,8 +682,11 @@ def file_warnings(path: Path, *, home: Home = None) -> list[str]:
         return []
     shown = _shown(path, home)
     warnings = []
-    if st.st_mode & 0o022:
-        warnings.append(f"{shown} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); "
+    others = [what for what, bits in (("readable", 0o044), ("writable", 0o022))
+              if st.st_mode & bits]
+    if others:  # the secrets just written are theirs to read, or to replace
+        warnings.append(f"{shown} is {' and '.join(others)} by other users "
+                        f"(mode {stat.S_IMODE(st.st_mode):o}); "
                         f"run: chmod 600 {shlex.quote(str(path))}")
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
         warnings.append(f"{shown} belongs to another user (uid {st.st_uid}), who can read and "
@@ -769,7 +772,13 @@ def _update(path: Path, edit: Edit, *, create: bool, home: Home) -> bool:
                                            "roletray did not change the file") from None
             if new_text is None or new_text == text:
                 return False
-            if sharedfile.replace(real, new_text.encode("utf-8"), snap, shown):
+            data = new_text.encode("utf-8")
+            if len(data) > sharedfile.MAX_SIZE:  # it could not be read back
+                raise CredentialsFileError(
+                    f"{shown}: the edit would make it larger than "
+                    f"{sharedfile.MAX_SIZE // (1024 * 1024)} MiB, more than roletray reads; "
+                    "roletray did not change the file")
+            if sharedfile.replace(real, data, snap, shown):
                 return True
             # Another program wrote the file since it was read: start over from its bytes.
             if settler.expired():

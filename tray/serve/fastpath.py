@@ -6,8 +6,9 @@ It runs before every SDK process that uses the profile, so its start-up is the c
 pathlib and threading (~30 ms here). This module imports only what a Unix socket
 and JSON need (and the socket's line framing, ``tray.domain.wireline``), asks the
 instance, and prints the document. Anything else (no instance, an error reply, a
-platform without ``AF_UNIX``) returns None, and the full command line takes over: it
-asks again and reports with its diagnosis.
+platform without ``AF_UNIX``) returns None, and the full command line takes over and
+reports with its diagnosis. An error reply is handed to it (``handed_over``) rather than
+asked for again: a refused role costs one request, and so one AssumeRole, per call.
 
 The checks and the request are ``tray.instance.control.send``'s, kept in step by
 tests/test_credential_process.py: the socket and its folder must be the user's own
@@ -29,6 +30,7 @@ from tray import __version__
 from tray.domain import wireline
 
 PROTO = 2  # tray.domain.wire.PROTO
+DECLINES = ("other_files", "other_proto")  # tray.domain.wire.OTHER_FILES, OTHER_PROTO
 TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
 MAX_REPLY = 64 * 1024
 
@@ -56,12 +58,42 @@ def aws_files(env: "dict[str, str] | os._Environ[str]") -> "dict[str, str]":
             "credentials": real(env.get("AWS_SHARED_CREDENTIALS_FILE") or "~/.aws/credentials")}
 
 
+# The error reply this process got, for the full command line: ((name, is_source), reply)
+_handed: "tuple[tuple[str, bool], dict[str, object]] | None" = None
+
+
+def handed_over(name: str, *, source: bool = False) -> "dict[str, object] | None":
+    """The error reply the lean path got for ``name`` in this process (once), as
+    ``tray.instance.control.send`` gives it (without ``proto``); None when it got none."""
+    global _handed
+    kept, _handed = _handed, None
+    return kept[1] if kept is not None and kept[0] == (name, source) else None
+
+
 def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = False,
         file_id: str = "") -> "dict[str, object] | None":
     """The document, or None (the full command line decides what to do). ``files``: the
     caller's AWS files (``aws_files``). ``source``: ``profile`` names a keyring-held
     source of the credentials file ``file_id`` (``credential-process --source SOURCE
-    --file-id=FILE_ID``)."""
+    --file-id=FILE_ID``). An error reply is kept for ``handed_over``."""
+    global _handed
+    _handed = None
+    reply = _exchange(path, profile, files, source=source, file_id=file_id)
+    if reply is None or reply.get("proto") != PROTO:
+        return None
+    if reply.get("ok") is not True:
+        if reply.get("ok") is False and reply.get("code") not in DECLINES:
+            _handed = ((profile, source), {k: v for k, v in reply.items()
+                                           if k not in ("proto", "version")})
+        return None
+    document = reply.get("document")
+    return document if isinstance(document, dict) and document.get("Version") == 1 else None
+
+
+def _exchange(path: str, profile: str, files: "dict[str, str]", *,
+              source: bool, file_id: str) -> "dict[str, object] | None":
+    """The instance's reply, unchecked; None when none is to be had or it is no JSON
+    object."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -91,10 +123,7 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
             reply = wireline.decode(wireline.read_line(sock, deadline, MAX_REPLY))
     except (OSError, ValueError):
         return None
-    if not isinstance(reply, dict) or reply.get("proto") != PROTO or reply.get("ok") is not True:
-        return None
-    document = reply.get("document")
-    return document if isinstance(document, dict) and document.get("Version") == 1 else None
+    return reply if isinstance(reply, dict) else None
 
 
 def parse(argv: "list[str]") -> "tuple[str, bool, str] | None":

@@ -3,10 +3,12 @@
 Prints the two lines a shell evaluates to point SDK processes at it::
 
     export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:PORT/role/platform
-    export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/user/1000/roletray/serve-PID.token
+    export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/proc/PID/fd/N
 
-The token lives in that file (0600, in the private runtime folder), never in argv,
-the environment or the output. Keys come from the running tray or daemon (its served
+The token lives at that path (a sealed 0600 memfd this process holds open, gone with
+the process however it stops, even on ``kill -9``; elsewhere than Linux, a 0600 file in
+the private runtime folder, removed on the way out), never in argv, the environment or
+the output. Keys come from the running tray or daemon (its served
 roles, kept in memory) when one runs, else from a keeper in this process; either way
 the AssumeRole runs in the worker child, so this process never loads botocore.
 
@@ -17,13 +19,9 @@ opens (its callers cannot be asked): the MFA session that code starts is kept
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import secrets
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 from tray.domain.errors import MfaRequiredError
 from tray.domain.models import TempCredentials, parse_iso_utc, utcnow
@@ -31,24 +29,11 @@ from tray.engine import actions, worker
 from tray.engine.scheduler import ApsScheduler
 from tray.instance import control
 from tray.platform import stop_signals
+from tray.serve import tokenfile
 from tray.serve.container import ContainerEndpoint
 from tray.serve.keeper import ServedKeeper, instance_keeper
 
 log = logging.getLogger(__name__)
-
-
-def write_token(folder: Path) -> tuple[Path, str]:
-    """A new random token in ``folder/serve-PID.token``, born 0600."""
-    control.ensure_private_dir(folder)
-    path = folder / f"serve-{os.getpid()}.token"
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(token)
-    return path, token
 
 
 KeysFor = Callable[..., TempCredentials]  # (profile, mfa_code=None) -> keys
@@ -82,7 +67,7 @@ def first_keys(profile: str, keys_for: KeysFor, ask_code: Callable[[str], str]) 
 
 def run(profile: str, env: Mapping[str, str], *,
         ask_code: Callable[[str], str] | None = None) -> int:
-    """Serve ``profile`` until SIGINT or SIGTERM; the token file is removed on the way out.
+    """Serve ``profile`` until SIGINT or SIGTERM; the token is unreadable once it stops.
 
     One profile: a process reads one ``AWS_CONTAINER_CREDENTIALS_FULL_URI``. ``ask_code``:
     how to ask for an MFA code (the terminal), for a role with ``mfa_serial``.
@@ -103,19 +88,22 @@ def run(profile: str, env: Mapping[str, str], *,
         scheduler.shutdown(wait=False)
         worker.terminate_children()
         raise
-    token_path, token = write_token(ctx.paths.runtime_dir)
-    endpoint = ContainerEndpoint(keys_for, {profile}, token, now=utcnow)
+    token = tokenfile.publish(ctx.paths.runtime_dir)
+    try:
+        endpoint = ContainerEndpoint(keys_for, {profile}, token.token, now=utcnow)
+    except BaseException:
+        token.close()
+        raise
     with stop_signals.blocked_until_stop() as rsock:
         try:
             endpoint.start()
             print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={endpoint.url_for(profile)}")
-            print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token_path}", flush=True)
+            print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token.path}", flush=True)
             print("# serving until Ctrl-C", file=sys.stderr, flush=True)
             stop_signals.wait(rsock)
         finally:
+            token.close()  # first: no SDK reads it from here on
             endpoint.stop()
             scheduler.shutdown(wait=False)
             worker.terminate_children()
-            with contextlib.suppress(FileNotFoundError):
-                token_path.unlink()
     return 0

@@ -29,19 +29,29 @@ keys, made in the worker child (which reads the keyring: the parent never loads 
 needs a code for each new session, asked of the next caller as for an MFA role; a
 locked keyring is a needs-input error too (``KeyringLockedError``), passed to the
 caller and not retried on a timer.
+
+A refusal is kept ``REFUSAL_TTL`` (on the context's clock): twenty callers denied
+together cause one AssumeRole, not one each. A call with an MFA code is never answered
+from it, and neither is a needs-input error kept.
+
+The config file is watched on each request (its mtime, size and inode): after an edit,
+a served role whose definition changed (``role_arn``, its source, its MFA device...) is
+dropped, so the next call assumes the role as it is now configured instead of handing
+out the old role's keys until the next refresh; kept refusals are dropped too.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tray.domain.errors import NeedsInputError, RoletrayError
-from tray.domain.models import SourceSession, TempCredentials
+from tray.domain.errors import KeyringKeysMissingError, NeedsInputError, RoletrayError
+from tray.domain.models import RoleProfile, SourceSession, TempCredentials
 from tray.engine import actions
 from tray.engine import refresh_policy as policy
 from tray.engine.mfa_keeper import MfaKeeper
@@ -57,6 +67,7 @@ AssumeOnlyFn = Callable[..., actions.Outcome]
 SourceSessionFn = Callable[..., SourceSession]
 JOB_PREFIX = "serve:"
 SOURCE_PREFIX = "source:"
+REFUSAL_TTL = timedelta(seconds=5)  # a failed AssumeRole is the answer for this long
 
 # What is served: a role profile, or (SOURCE_PREFIX + name) a keyring-held source of a
 # credentials file. Role names never clash with sources: a source's key has a prefix no
@@ -71,6 +82,21 @@ class _Served:
     keys: TempCredentials | None = None
     policy_keys: policy.Keys = field(default_factory=policy.Keys)
     failures: int = 0
+    role: RoleProfile | None = None  # the definition the keys were made from
+
+
+# What says whose keys a role's are: a change of anything else (region, duration) keeps
+# the served keys.
+_WHO = ("kind", "role_arn", "source_profile", "credential_source", "mfa_serial",
+        "external_id", "account_id", "sso_role_name", "login_session")
+
+
+def _who(role: RoleProfile | None) -> tuple[object, ...] | None:
+    return None if role is None else tuple(getattr(role, f) for f in _WHO)
+
+
+_Mark = tuple[int, int, int] | None  # the config file's (mtime_ns, size, inode); None: none
+_UNSEEN: _Mark = (-1, -1, -1)
 
 
 class ServedKeeper:
@@ -88,7 +114,9 @@ class ServedKeeper:
         self._source_fn = source_fn
         self._rng = rng or random.Random()
         self._roles: dict[_Key, _Served] = {}
-        self._lock = threading.Lock()  # the dict only; never held across a call to AWS
+        self._refused: dict[_Key, tuple[datetime, RoletrayError]] = {}
+        self._config_mark: _Mark = _UNSEEN
+        self._lock = threading.Lock()  # the dicts only; never held across a call to AWS
         self.assume_calls = 0  # for logs and tests (GetSessionToken calls count too)
 
     def profiles(self) -> list[str]:
@@ -125,45 +153,125 @@ class ServedKeeper:
         return served is not None
 
     def _serve(self, key: _Key, mfa_code: str | None) -> TempCredentials:
+        self._check_config()
         with self._lock:
             served = self._roles.setdefault(key, _Served(key))
         with served.lock:
             if self._good(served):
                 assert served.keys is not None
                 return served.keys
+            if not mfa_code:
+                self._raise_if_refused(key)
             try:
                 self._assume_locked(served, mfa_code)
-            except RoletrayError:
-                if served.keys is None:  # never served: do not keep one that fails
-                    with self._lock:
-                        self._roles.pop(key, None)
+            except (NeedsInputError, KeyringKeysMissingError):
+                # A person (or the caller itself: an item of the version before, moved
+                # to its file) fixes these at once: not kept.
+                self._drop_unserved(served)
                 raise
+            except RoletrayError as e:
+                self._keep_refusal(key, e)
+                self._drop_unserved(served)
+                raise
+            with self._lock:
+                self._refused.pop(key, None)
             assert served.keys is not None
             return served.keys
+
+    def _drop_unserved(self, served: _Served) -> None:
+        if served.keys is None:  # never served: do not keep one that fails
+            with self._lock:
+                if self._roles.get(served.key) is served:
+                    del self._roles[served.key]
+
+    def _keep_refusal(self, key: _Key, error: RoletrayError) -> None:
+        now = self._ctx.now()
+        with self._lock:  # the old ones go: names asked for once are not kept forever
+            for old in [k for k, (at, _) in self._refused.items()
+                        if not timedelta(0) <= now - at < REFUSAL_TTL]:
+                del self._refused[old]
+            self._refused[key] = (now, error)
+
+    def _raise_if_refused(self, key: _Key) -> None:
+        """The refusal of an AssumeRole a moment ago, instead of another one."""
+        with self._lock:
+            kept = self._refused.get(key)
+            if kept is None:
+                return
+            at, error = kept
+            age = self._ctx.now() - at
+            if not timedelta(0) <= age < REFUSAL_TTL:
+                del self._refused[key]
+                return
+        raise error.with_traceback(None)
+
+    # ----------------------------------------------------------- config edits
+
+    def _check_config(self) -> None:
+        """After an edit of the config file, drop the served roles it redefined."""
+        path = self._ctx.config_path
+        try:
+            st = os.stat(path)
+            mark: _Mark = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            mark = None
+        with self._lock:
+            if mark == self._config_mark:
+                return
+            first = self._config_mark == _UNSEEN
+            self._config_mark = mark
+            if first:
+                return  # nothing was served before this look
+            self._refused.clear()  # the edit may be the fix
+            served = [s for k, s in self._roles.items() if k[0] == "role" and s.role]
+        if not served:
+            return
+        from tray.awsfiles import awsconfig
+
+        try:
+            profile_map = awsconfig.load_profile_map(path, home=self._ctx.paths.home)
+        except RoletrayError as e:  # mid-write, or broken: look again on the next call
+            log.info("config file changed but cannot be read now (%s)", e)
+            with self._lock:
+                self._config_mark = _UNSEEN if self._config_mark == mark else \
+                    self._config_mark
+            return
+        roles, _errors = awsconfig.build_role_profiles(
+            profile_map, path, credentials_path=self._ctx.credentials_path,
+            home=self._ctx.paths.home)
+        for one in served:
+            name = one.key[1]
+            if _who(roles.get(name)) != _who(one.role):
+                log.info("served role %s: its definition changed in the config file; "
+                         "its keys are dropped", name)
+                with self._lock:
+                    if self._roles.get(one.key) is one:
+                        del self._roles[one.key]
+                self._sched.cancel(JOB_PREFIX + _label(one.key))
 
     # ------------------------------------------------------------------ inside
 
     def _good(self, served: _Served) -> bool:
         return good_to_hand_out(served.keys, served.policy_keys.aws_now(self._ctx.now()))
 
-    def _fetch(self, served: _Served, mfa_code: str | None) -> tuple[TempCredentials,
-                                                                      datetime | None]:
+    def _fetch(self, served: _Served, mfa_code: str | None
+               ) -> tuple[TempCredentials, datetime | None, RoleProfile | None]:
         kind, name, file_id = served.key
         if kind == "source":
             assert self._source_fn is not None
             made = self._source_fn(name, ctx=self._ctx, file_id=file_id, mfa_code=mfa_code)
-            return made.credentials, made.server_date
+            return made.credentials, made.server_date, None
         if self._mfa is None:
             outcome = self._assume_fn(name, ctx=self._ctx, mfa_code=mfa_code)
         else:
             aws_now = served.policy_keys.aws_now(self._ctx.now())
             outcome = self._mfa.assume(self._assume_fn, name, aws_now=aws_now,
                                        mfa_code=mfa_code)
-        return outcome.result.credentials, outcome.result.server_date
+        return outcome.result.credentials, outcome.result.server_date, outcome.role
 
     def _assume_locked(self, served: _Served, mfa_code: str | None) -> None:
         self.assume_calls += 1
-        creds, server_date = self._fetch(served, mfa_code)
+        creds, server_date, served.role = self._fetch(served, mfa_code)
         now = self._ctx.now()
         skew = policy.measure_skew(now, server_date)
         issued = server_date or (now - skew)

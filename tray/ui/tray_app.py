@@ -728,9 +728,10 @@ class TrayApp:
             return
         browser = self.svc.open_url or partial(desktop_open.open_url, env=self._child_env)
         try:
-            # Never on a command line: the browser gets a private page that forwards to it.
-            forward = signin_page.write(url, ensure_private_dir(self._paths.runtime_dir))
-            browser(forward.as_uri())
+            # Never on a command line: the browser gets a page that forwards to it, served
+            # once to the user alone (it stops by itself) or a private file.
+            forward = signin_page.offer(url, ensure_private_dir(self._paths.runtime_dir))
+            browser(forward.address)
         except (OSError, subprocess.SubprocessError, RoletrayError) as e:
             failed(f"no web browser could be started ({type(e).__name__}); set $BROWSER, "
                    "or run `roletray console --print`")
