@@ -23,23 +23,27 @@ PREFIX = "console-signin-"
 MAX_AGE_S = 15 * 60
 
 
-def page(url: str) -> str:
-    """The forwarding page: a meta refresh (and a link, for a browser that refuses it)."""
+TITLE = "roletray: opening the AWS console"
+
+
+def page(url: str, title: str = TITLE) -> str:
+    """The forwarding page: a meta refresh (and a link, for a browser that refuses it).
+    ``title``: the tab's title (a guarded profile's names its label)."""
     target = html.escape(url, quote=True)
     return ("<!doctype html><html><head><meta charset=\"utf-8\">"
             "<meta name=\"referrer\" content=\"no-referrer\">"
             f"<meta http-equiv=\"refresh\" content=\"0;url={target}\">"
-            "<title>roletray: opening the AWS console</title></head><body>"
+            f"<title>{html.escape(title)}</title></head><body>"
             f"<p>Opening the AWS console&hellip; <a href=\"{target}\">continue</a></p>"
             "</body></html>\n")
 
 
-def write(url: str, folder: Path, *, now: float | None = None) -> Path:
+def write(url: str, folder: Path, *, now: float | None = None, title: str = TITLE) -> Path:
     """A new forwarding page for ``url`` in ``folder`` (the caller's private folder), 0600."""
     sweep(folder, now=now)
     fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=".html", dir=folder)  # 0600
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page(url))
+        f.write(page(url, title))
     return Path(name)
 
 
