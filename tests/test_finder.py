@@ -67,6 +67,15 @@ def test_the_list_is_capped_and_says_how_many_matched() -> None:
     assert found.total == 2000 and len(found.entries) == 200
 
 
+def test_typing_on_narrows_and_backspace_widens_as_a_fresh_search() -> None:
+    profiles = many(300)
+    typed = RoleIndex(profiles, {"team0011-ops": 1.0})
+    for q in ["t", "team00", "team001", "team0011", "team00", "", "ops", "ops 2", "ops 20",
+              "ops 2", "OPS"]:
+        fresh_result = RoleIndex(profiles, {"team0011-ops": 1.0}).search(q)
+        assert typed.search(q) == fresh_result, q
+
+
 # --------------------------------------------------------------------------- usage
 
 def test_usage_ranks_recent_and_frequent_per_config_file(tmp_path: Path) -> None:

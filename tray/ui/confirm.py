@@ -47,7 +47,9 @@ def ask_gtk(profile: str, label: str, target: str | None) -> bool:
     dialog.set_keep_above(True)
     dialog.set_position(Gtk.WindowPosition.CENTER)
     cancel = dialog.add_button("Cancel", Gtk.ResponseType.CANCEL)
-    dialog.add_button(go, Gtk.ResponseType.OK)
+    # Alt+S (Alt+K) goes ahead: the button's first letter, a mnemonic; the name's own
+    # underscores are doubled so that they show.
+    dialog.add_button("_" + go.replace("_", "__"), Gtk.ResponseType.OK)
     dialog.set_default_response(Gtk.ResponseType.CANCEL)  # Enter alone never goes ahead
     dialog.show_all()
     dialog.present()

@@ -38,6 +38,7 @@ class Finder:
     def __init__(self, switch: Callable[[str], None]) -> None:
         self._switch = switch
         self._index: RoleIndex | None = None
+        self._filtered: str | None = None  # the text the list was filtered for
         self.window: Any = None
         self.entry: Any = None
         self.view: Any = None
@@ -111,7 +112,8 @@ class Finder:
         """The list for the field's text now; returns how many rows are shown."""
         if self._index is None:
             return 0
-        found = self._index.search(self.entry.get_text())
+        self._filtered = self.entry.get_text()
+        found = self._index.search(self._filtered)
         fill(self.view, self.store, found.entries)
         shown = len(found.entries)
         total = len(self._index)
@@ -120,7 +122,8 @@ class Finder:
                                else ""))
         if shown:
             self.view.get_selection().select_path(Gtk.TreePath.new_first())
-            self.view.scroll_to_point(0, 0)
+            if self.view.get_realized():
+                self.view.scroll_to_point(0, 0)
         return shown
 
     # -- choosing ------------------------------------------------------------------
@@ -129,6 +132,8 @@ class Finder:
         return None if it is None else str(model.get_value(it, NAME))
 
     def choose(self, path: Any = None) -> None:
+        if path is None and self.entry.get_text() != self._filtered:
+            self.refill()  # Enter before the field's "search-changed" (it waits 150 ms)
         if path is not None:
             name: str | None = str(self.store[path][NAME])
         else:

@@ -49,26 +49,28 @@ class RoleIndex:
         ordered = sorted(profiles, key=lambda p: (-ranks.get(p.name, 0.0), p.name.casefold(),
                                                   p.name))
         self.entries = [_entry(p, p.name in ranks) for p in ordered]
+        self._last: tuple[str, list[Entry] | None] = ("", None)
 
     def __len__(self) -> int:
         return len(self.entries)
 
     def search(self, query: str, limit: int = LIMIT) -> Found:
-        words = query.casefold().split()
+        q = query.casefold()
+        words = q.split()
         if not words:
             return Found(self.entries[:limit], len(self.entries))
+        # Typing on narrows: what matches "team01" is among what matched "team0".
+        last_q, last = self._last
+        pool = last if last is not None and last_q and q.startswith(last_q) else self.entries
+        if len(words) == 1:
+            w = words[0]
+            matched = [e for e in pool if w in e.hay]
+        else:
+            matched = [e for e in pool if all(w in e.hay for w in words)]
+        self._last = (q, matched)
         first = words[0]
-        used: list[Entry] = []
-        starts: list[Entry] = []
-        rest: list[Entry] = []
-        for e in self.entries:
-            hay = e.hay
-            if all(w in hay for w in words):
-                if e.used:
-                    used.append(e)
-                elif e.key.startswith(first):
-                    starts.append(e)
-                else:
-                    rest.append(e)
-        total = len(used) + len(starts) + len(rest)
-        return Found((used + starts + rest)[:limit], total)
+        used = [e for e in matched if e.used]
+        unused = [e for e in matched if not e.used]
+        starts = [e for e in unused if e.key.startswith(first)]
+        rest = [e for e in unused if not e.key.startswith(first)] if starts else unused
+        return Found((used + starts + rest)[:limit], len(matched))
