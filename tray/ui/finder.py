@@ -58,7 +58,8 @@ class Finder:
         box.set_border_width(8)
         entry = Gtk.SearchEntry()
         entry.set_placeholder_text("Profile, account name or id, role…")
-        entry.connect("search-changed", lambda *_: self.refill())
+        # At each keystroke ("changed"), not after SearchEntry's 150 ms pause: it is fast.
+        entry.connect("changed", lambda *_: self.refill())
         entry.connect("activate", lambda *_: self.choose())
         store = Gtk.ListStore(str, str, str, str)
         view = Gtk.TreeView(model=store)
@@ -133,7 +134,7 @@ class Finder:
 
     def choose(self, path: Any = None) -> None:
         if path is None and self.entry.get_text() != self._filtered:
-            self.refill()  # Enter before the field's "search-changed" (it waits 150 ms)
+            self.refill()  # the field changed without telling (nothing else refills)
         if path is not None:
             name: str | None = str(self.store[path][NAME])
         else:
