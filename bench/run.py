@@ -25,6 +25,7 @@ BENCHES = {
     "daemon": "daemon_idle",
     "tray": "tray_idle",
     "menu": "menu_build",
+    "finder": "finder_filter",
     "credproc": "bench_credential_process",
     "sso": "bench_sso_populate",
 }

@@ -288,8 +288,9 @@ def test_open_console_from_the_menu_hands_the_url_to_browser_only(
         tray = start_tray(BROWSER=str(browser), ROLETRAY_FEDERATION_ENDPOINT=fed.endpoint)
         tray.choose(1)  # platform
         tray.wait_colour("fresh")
-        # Active menu: platform, readonly, Refresh now, Stop, Open console as platform.
-        tray.choose(5)
+        # Active menu: platform, readonly, Find a role…, Refresh now, Stop, Open console as
+        # platform.
+        tray.choose(6)
         wait_for(lambda: got.exists() and got.read_text(), 30, "the browser to be started")
         [uri] = got.read_text().splitlines()
         url = forwarded_url(uri)
@@ -348,7 +349,7 @@ def test_a_refused_refresh_with_working_keys_is_amber_not_red(xs: XSession, aws:
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": OTHER},
                                                 "Action": "sts:AssumeRole"}]}))
     token = section(aws)["aws_session_token"]
-    tray.choose(3)  # platform, readonly, Refresh now
+    tray.choose(4)  # platform, readonly, Find a role…, Refresh now
     note = wait_note(xs, seen, "platform: refresh refused")
     assert re.search(r"; keys work until (tomorrow )?\d\d:\d\d CES?T\.$", note["body"]), note
     tray.wait_colour("warning")
@@ -465,8 +466,8 @@ def test_gtk_backend_quit_from_menu_and_single_instance(xs: XSession, aws: Any,
     assert second.returncode == 2
     assert "already running" in second.stderr
 
-    # Idle menu, enabled entries: platform, readonly, Diagnose…, Copy “export …”.
-    tray.choose(4)
+    # Idle menu, enabled entries: platform, readonly, Find a role…, Diagnose…, Copy “export …”.
+    tray.choose(5)
     read = ("import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gdk, Gtk; "
             "print(Gtk.Clipboard.get(Gdk.SELECTION_CLIPBOARD).wait_for_text())")
 

@@ -120,9 +120,13 @@ def build_refresher(ctx: actions.Context, *, scheduler: Scheduler | None = None,
 
 @contextlib.contextmanager
 def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
-                     subscribers: tuple[Callable[[Snapshot], None], ...] = ()
+                     subscribers: tuple[Callable[[Snapshot], None], ...] = (),
+                     on_mfa_wait: Callable[[str], None] | None = None
                      ) -> Iterator[Refresher]:
     """Lock the instance, start the refresher and the control socket; undo all on exit.
+
+    ``on_mfa_wait(profile)``: told while a role's ``mfa_process`` runs (the tray says
+    "Touch your security key").
 
     Raises ``InstanceRunningError`` (exit 2) when another tray or daemon runs.
     ``refresher.stopped_cleanly`` says afterwards whether a refresh was cut short.
@@ -134,6 +138,7 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     # One set of MFA sessions: a code typed for the active role serves a served role from
     # the same source and device, and the other way round.
     mfa = MfaKeeper(ctx, enabled=True)
+    mfa.codes.on_wait = on_mfa_wait
     refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa)
     keeper = instance_keeper(ctx, scheduler, mfa=mfa)
     for cb in subscribers:
@@ -214,7 +219,8 @@ def run_tray(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                            notifications=ctx.settings.notifications, backend=backend,
                            env=env)
     try:
-        with running_instance(ctx=ctx, subscribers=(app.on_snapshot,)) as refresher:
+        with running_instance(ctx=ctx, subscribers=(app.on_snapshot,),
+                              on_mfa_wait=app.on_mfa_wait) as refresher:
             app.attach(refresher)
             code = app.run()
             log.info("tray stopped")

@@ -143,10 +143,69 @@ def main(argv: list[str]) -> int:
                 raise SystemExit("a secret reached the app's log")
             app.terminate()
             app.wait(timeout=15)
+            _guard_and_finder(xs, out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"wrote {out / 'tray.png'}, {out / 'menu.png'} and {out / 'setup.png'}")
+    print(f"wrote {out / 'tray.png'}, {out / 'menu.png'}, {out / 'setup.png'}, "
+          f"{out / 'guard-dialog.png'}, {out / 'finder.png'} and {out / 'guarded-icon.png'}")
     return 0
+
+
+FINDER_CODE = """
+import sys
+sys.path.insert(0, {repo!r})
+from gi.repository import Gtk
+from tray.domain.models import RoleProfile
+from tray.ui.finder import Finder
+from tray.ui.finder_index import RoleIndex
+names = [("Prod/AdministratorAccess", "111122223333", "production"),
+         ("Prod/ReadOnly", "111122223333", None), ("Staging/AdministratorAccess", "444455556666",
+         None), ("Staging/ReadOnly", "444455556666", None), ("Dev/PowerUser", "777788889999", None),
+         ("Audit/SecurityAudit", "222233334444", None)]
+profiles = [RoleProfile(name=n, role_arn="", kind="sso", account_id=a,
+                        sso_role_name=n.split("/")[1], guard=g) for n, a, g in names]
+finder = Finder(lambda name: Gtk.main_quit())
+finder.show(RoleIndex(profiles, {{"Staging/ReadOnly": 3.0, "Prod/ReadOnly": 1.0}}))
+finder.window.resize(520, 260)
+finder.window.connect("hide", lambda *_: Gtk.main_quit())
+Gtk.main()
+"""
+
+
+def _window_shot(xs: XSession, proc: Any, title: str, path: Path) -> None:
+    """Wait for the window titled ``title`` to be drawn, then save it with a margin."""
+    wid = wait_for(lambda: proc.poll() is None and xs.search(["--name", title]), 20, title)[0]
+    box = wait_for(lambda: xs.geometry(wid), 10, "its geometry")
+    wait_for(lambda: xs.screenshot().crop(box.box).convert("L").getextrema()[1] > 200, 10,
+             f"{title} to be drawn")
+    _crop(xs.screenshot(), box, xs.size).save(path)
+
+
+def _guard_and_finder(xs: XSession, out: Path) -> None:
+    """The dialog before a guarded profile is used and the finder, as the tray opens them
+    (the dialog is the same child process; the finder the same window class, over a few
+    Identity Center profiles), and the icon with a guarded role active."""
+    dialog = xs.spawn([sys.executable, "-m", "tray.ui.confirm", "--profile",
+                       "Prod/AdministratorAccess", "--label", "production"])
+    _window_shot(xs, dialog, "roletray: guarded profile", out / "guard-dialog.png")
+    xs.end(dialog)
+    finder = xs.spawn([sys.executable, "-c", FINDER_CODE.format(repo=str(REPO))])
+    wid = wait_for(lambda: xs.search(["--name", "roletray: find a role"]), 20, "the finder")[0]
+    xs.xdotool("windowfocus", "--sync", str(wid))
+    xs.xdotool("type", "--delay", "40", "prod")
+    _window_shot(xs, finder, "roletray: find a role", out / "finder.png")
+    xs.end(finder)
+    # The tray's own painter (what the icon shows while prod is active), at 3x: plain,
+    # guarded, guarded with the minutes badge.
+    from PIL import Image
+
+    from tray.ui.png_icon import decode_rgba, icon_png
+
+    row = Image.new("RGBA", (3 * 64 + 4 * 8, 64 + 16), DESKTOP + (255,))
+    for i, (minutes, guard) in enumerate(((None, False), (None, True), (12, True))):
+        w, h, px = decode_rgba(icon_png("fresh", 64, minutes, guard))
+        row.alpha_composite(Image.frombytes("RGBA", (w, h), bytes(px)), (8 + i * 72, 8))
+    row.resize((row.width * 2, row.height * 2), 0).save(out / "guarded-icon.png")
 
 
 if __name__ == "__main__":

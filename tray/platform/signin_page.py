@@ -41,23 +41,27 @@ MAX_HEAD = 8 * 1024
 PROC_NET_TCP = "/proc/net/tcp"
 
 
-def page(url: str) -> str:
-    """The forwarding page: a meta refresh (and a link, for a browser that refuses it)."""
+TITLE = "roletray: opening the AWS console"
+
+
+def page(url: str, title: str = TITLE) -> str:
+    """The forwarding page: a meta refresh (and a link, for a browser that refuses it).
+    ``title``: the tab's title (a guarded profile's names its label)."""
     target = html.escape(url, quote=True)
     return ("<!doctype html><html><head><meta charset=\"utf-8\">"
             "<meta name=\"referrer\" content=\"no-referrer\">"
             f"<meta http-equiv=\"refresh\" content=\"0;url={target}\">"
-            "<title>roletray: opening the AWS console</title></head><body>"
+            f"<title>{html.escape(title)}</title></head><body>"
             f"<p>Opening the AWS console&hellip; <a href=\"{target}\">continue</a></p>"
             "</body></html>\n")
 
 
-def write(url: str, folder: Path, *, now: float | None = None) -> Path:
+def write(url: str, folder: Path, *, now: float | None = None, title: str = TITLE) -> Path:
     """A new forwarding page for ``url`` in ``folder`` (the caller's private folder), 0600."""
     sweep(folder, now=now)
     fd, name = tempfile.mkstemp(prefix=PREFIX, suffix=".html", dir=folder)  # 0600
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page(url))
+        f.write(page(url, title))
     return Path(name)
 
 
@@ -99,8 +103,8 @@ class Offer:
 
 
 class FilePage(Offer):
-    def __init__(self, url: str, folder: Path) -> None:
-        self.path = write(url, folder)
+    def __init__(self, url: str, folder: Path, *, title: str = TITLE) -> None:
+        self.path = write(url, folder, title=title)
         self.address = self.path.as_uri()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -139,8 +143,8 @@ class OneShotPage(Offer):
 
     def __init__(self, url: str, *, lifetime: float = LIFETIME,
                  uid: int | None = None, table: str = PROC_NET_TCP,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._body = page(url).encode("utf-8")
+                 monotonic: Callable[[], float] = time.monotonic, title: str = TITLE) -> None:
+        self._body = page(url, title).encode("utf-8")
         self._uid = os.getuid() if uid is None else uid
         self._table = table
         self._monotonic = monotonic
@@ -236,10 +240,11 @@ def _send(conn: socket.socket, status: bytes, body: bytes, kind: str) -> None:
         conn.sendall(head + body)
 
 
-def offer(url: str, folder: Path) -> Offer:
+def offer(url: str, folder: Path, *, title: str = TITLE) -> Offer:
     """The page for ``url`` in the form this system's browsers can open: the one-shot
     loopback page on Linux (``/proc/net/tcp`` names a connection's owner), else a file
-    in ``folder`` (the caller's private folder)."""
+    in ``folder`` (the caller's private folder). ``title``: the tab's (a guarded
+    profile's names its label)."""
     if sys.platform.startswith("linux") and os.access(PROC_NET_TCP, os.R_OK):
-        return OneShotPage(url)
-    return FilePage(url, folder)
+        return OneShotPage(url, title=title)
+    return FilePage(url, folder, title=title)

@@ -12,7 +12,13 @@ from importlib.resources import files
 
 from PIL import Image, ImageDraw
 
-from tray.ui.png_icon import BADGE, BADGE_TEXT, paint_badge  # noqa: F401 - BADGE*: re-exported
+from tray.ui.png_icon import (  # noqa: F401 - BADGE*, GUARD: re-exported
+    BADGE,
+    BADGE_TEXT,
+    GUARD,
+    guard_ring,
+    paint_badge,
+)
 
 STATES = ("fresh", "warning", "error", "idle")
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
@@ -44,8 +50,10 @@ def _check(state: str, size: int) -> None:
         raise ValueError(f"icon size {size} is too small (at least 8)")
 
 
-def draw_icon(state: str, size: int, minutes_left: int | None = None) -> Image.Image:
-    """An RGBA ``size``x``size`` icon; a minutes badge when ``minutes_left <= 60``."""
+def draw_icon(state: str, size: int, minutes_left: int | None = None,
+              guarded: bool = False) -> Image.Image:
+    """An RGBA ``size``x``size`` icon; a minutes badge when ``minutes_left <= 60``; the
+    guard's ring when ``guarded``."""
     _check(state, size)
     big = size * _SUPERSAMPLE
     u = big / 64.0  # one grid unit in supersampled pixels
@@ -69,6 +77,8 @@ def draw_icon(state: str, size: int, minutes_left: int | None = None) -> Image.I
     for tooth in _TEETH:
         d.rectangle(box(*tooth), fill=GLYPH + (255,))
     out = img.resize((size, size), Image.Resampling.LANCZOS)
+    if guarded:
+        _ring(out)
     if minutes_left is not None and minutes_left <= 60:
         _badge(out, max(0, minutes_left))
     return out
@@ -82,13 +92,23 @@ def _badge(img: Image.Image, minutes: int) -> None:
     img.frombytes(bytes(pixels))
 
 
+def _ring(img: Image.Image) -> None:
+    """The guard's ring (``png_icon.guard_ring``, the tray's own painter) on this image."""
+    pixels = bytearray(img.tobytes())
+    guard_ring(pixels, img.width)
+    img.frombytes(bytes(pixels))
+
+
 def packaged_icon_name(state: str, size: int) -> str:
     return f"roletray-{state}-{size}.png"
 
 
-def load_icon(state: str, size: int = 64, minutes_left: int | None = None) -> Image.Image:
+def load_icon(state: str, size: int = 64, minutes_left: int | None = None,
+              guarded: bool = False) -> Image.Image:
     """The shipped PNG when there is one for this state and size, else a fresh drawing."""
     _check(state, size)
+    if guarded:
+        return draw_icon(state, size, minutes_left, guarded=True)
     if (minutes_left is None or minutes_left > 60) and size in SIZES:
         resource = files("tray") / "icons" / packaged_icon_name(state, size)
         try:

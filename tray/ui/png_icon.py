@@ -21,6 +21,9 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _RGBA = 4  # bytes per pixel
 
 BADGE = (0x11, 0x11, 0x11)
+GUARD = (0x9C, 0x27, 0xB0)  # purple: a guarded profile is active (no state uses it)
+# The ring, in units of the icon's 64-unit grid: over the disc's edge (radius 31).
+GUARD_RING = (24.5, 31.0)
 BADGE_TEXT = (0xFF, 0xFF, 0xFF)
 # 3x5 digits, one string of rows each.
 DIGITS = {
@@ -137,26 +140,65 @@ def paint_badge(pixels: bytearray, size: int, minutes: int) -> None:
                     _fill(pixels, size, (px, py, px + k - 1, py + k - 1), BADGE_TEXT)
 
 
+def guard_ring(pixels: bytearray, size: int) -> None:
+    """A ring in ``GUARD``'s colour over the disc's edge of a ``size`` x ``size`` RGBA
+    image: the active role is a guarded one. Each pixel keeps its alpha (the disc's
+    anti-aliased outline); the ring's inner edge is blended over one pixel."""
+    u = size / 64.0
+    r_in, r_out = GUARD_RING[0] * u, GUARD_RING[1] * u
+    c = size / 2.0
+    for y in range(size):
+        dy = y + 0.5 - c
+        for x in range(size):
+            dx = x + 0.5 - c
+            d = (dx * dx + dy * dy) ** 0.5
+            if d < r_in - 0.5 or d > r_out + 1.0:
+                continue
+            i = (y * size + x) * _RGBA
+            if pixels[i + 3] == 0:
+                continue
+            k = min(1.0, d - (r_in - 0.5))
+            for j in range(3):
+                pixels[i + j] = round(pixels[i + j] * (1 - k) + GUARD[j] * k)
+
+
 @lru_cache(maxsize=8)
 def shipped_png(state: str, size: int) -> bytes:
     """The packaged icon's bytes (FileNotFoundError in a checkout without them)."""
     return (files("tray") / "icons" / f"roletray-{state}-{size}.png").read_bytes()
 
 
-def icon_png(state: str, size: int, minutes_left: int | None = None) -> bytes:
-    """The shipped icon for ``state``, with a badge when ``minutes_left <= 60``."""
+@lru_cache(maxsize=8)
+def _guarded_rgba(state: str, size: int) -> tuple[int, bytes]:
+    width, _, pixels = decode_rgba(shipped_png(state, size))
+    guard_ring(pixels, width)
+    return width, bytes(pixels)
+
+
+def icon_png(state: str, size: int, minutes_left: int | None = None,
+             guarded: bool = False) -> bytes:
+    """The shipped icon for ``state``, with a badge when ``minutes_left <= 60`` and the
+    guard's ring when ``guarded`` (drawn once per state and size, then kept)."""
     data = shipped_png(state, size)
-    if minutes_left is None or minutes_left > 60:
+    badge = minutes_left is not None and minutes_left <= 60
+    if not badge and not guarded:
         return data
-    width, height, pixels = decode_rgba(data)
-    paint_badge(pixels, width, minutes_left)
-    return encode_rgba(width, height, pixels)
+    if guarded:
+        width, ringed = _guarded_rgba(state, size)
+        pixels = bytearray(ringed)
+    else:
+        width, _, pixels = decode_rgba(data)
+    if badge:
+        assert minutes_left is not None
+        paint_badge(pixels, width, minutes_left)
+    return encode_rgba(width, width, pixels)
 
 
-def icon_name(state: str, size: int, minutes_left: int | None = None) -> str:
-    """The themed name of ``icon_png(state, size, minutes_left)``'s picture."""
+def icon_name(state: str, size: int, minutes_left: int | None = None,
+              guarded: bool = False) -> str:
+    """The themed name of ``icon_png(state, size, minutes_left, guarded)``'s picture."""
     badge = "" if minutes_left is None or minutes_left > 60 else f"-{max(0, minutes_left)}"
-    return f"roletray-{state}-{size}{badge}"
+    return f"roletray-{state}-{size}{badge}" + ("-guarded" if guarded else "")
 
 
 class PngIcon:

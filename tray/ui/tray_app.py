@@ -29,9 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from tray.domain.errors import NeedsInputError, RoletrayError
-from tray.domain.models import Snapshot, utcnow
+from tray.domain.models import RefreshState, Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
-from tray.engine.roles import AskCode, ProfileCache, RoleService, StepFailed, run_doctor_in_child
+from tray.engine.roles import (
+    AskCode,
+    Done,
+    ProfileCache,
+    RoleService,
+    StepFailed,
+    run_doctor_in_child,
+)
 from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
 from tray.platform import desktop_open, signin_page
@@ -51,6 +58,7 @@ from tray.platform.notify import (
     choose_notifier,
     refused_switch,
 )
+from tray.ui import finder_menu, guarded
 from tray.ui.backend import (  # noqa: F401 - re-exported: the composition root uses them
     INSTALL_HINT,
     TrayBackend,
@@ -58,6 +66,7 @@ from tray.ui.backend import (  # noqa: F401 - re-exported: the composition root 
     load_pystray,
     select_backend,
 )
+from tray.ui.finder_index import RoleIndex
 from tray.ui.menu import (
     MenuActions,
     MenuNode,
@@ -69,6 +78,7 @@ from tray.ui.menu import (
 )
 from tray.ui.mfa_prompt import MfaPrompts
 from tray.ui.pystray_menu import lazy_icon_class, to_pystray
+from tray.ui.usage import Usage
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +153,8 @@ class Services:
     autostart: Any = None  # tray.platform.autostart.Backend; None: backend_for(env)
     doctor: Callable[[str | None], tuple[str, str]] | None = None  # -> (summary, report)
     call_soon: CallSoon = _glib_call_soon  # run on the GUI thread
+    # (profile, label, target) -> go ahead? Before a guarded profile is used (a dialog).
+    confirm_guard: Callable[[str, str, str | None], bool] | None = None
 
 
 def next_tick(snap: Snapshot, now: datetime) -> float:
@@ -180,6 +192,11 @@ class TrayApp:
         self._prompts = MfaPrompts(self._child_env)
         self._profiles = ProfileCache(config_path or self._paths.aws_config,
                                      self._paths.aws_credentials)
+        # Guarded profiles ask first (a dialog of its own); the roles used, for the finder.
+        self._guard_dialogs = guarded.GuardDialogs(self._child_env)
+        self.usage = Usage(self._paths.state_dir, self._profiles.path)
+        self._finder: Any = None  # tray.ui.finder.Finder, made when first opened
+        self._touch: str | None = None  # "Touch your security key" while mfa_process runs
         self.policy = NotificationPolicy(tz=tz)
         self._kept_notices = KeptNotices(tz=tz)
         self._sign_in_notice = OneSignInNotice()
@@ -190,7 +207,7 @@ class TrayApp:
         self.roles: RoleService | None = None
         # Touched on the GUI thread only (see the module's docstring).
         self._last: Snapshot | None = None
-        self._shown: tuple[str, int | None] | None = None
+        self._shown: tuple[str, int | None, bool] | None = None
         self._shown_title: str | None = None
         self._shown_menu: str | None = None
         self._busy: str | None = None  # "Switching to X…" while a workflow runs
@@ -259,11 +276,13 @@ class TrayApp:
         self.prepare()
         snap = self._current()
         look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
+        guard = self._guard_of(snap.role)
+        tooltip = guarded.label_tooltip(look.tooltip, snap.role, guard)
         self._icon = self._icon_class(pystray)(
-            "roletray", self._image(look.state, look.minutes_left), look.tooltip,
+            "roletray", self._image(look.state, look.minutes_left, bool(guard)), tooltip,
             to_pystray(self.menu(snap)))
-        self._shown = (look.state, look.minutes_left)
-        self._shown_title = look.tooltip
+        self._shown = (look.state, look.minutes_left, bool(guard))
+        self._shown_title = tooltip
         self._show_state(look)
         if self._notifier is None:
             icon_notify = self._icon.notify if getattr(self._icon, "HAS_NOTIFICATION", False) \
@@ -327,6 +346,7 @@ class TrayApp:
         self._stop.set()
         self._retick.set()
         self._prompts.close_all()
+        self._guard_dialogs.close_all()
         for pool in (self._work_pool, self._side_pool, self._notify_pool):
             pool.shutdown(wait=False, cancel_futures=True)
         if self._notifier is not None:
@@ -391,6 +411,19 @@ class TrayApp:
             self.render()
         self._call_soon(show)
 
+    def on_mfa_wait(self, profile: str) -> None:
+        """``MfaCodes.on_wait``: a role's ``mfa_process`` runs (a YubiKey waits for a
+        touch); said in the menu until the next settled snapshot, and notified."""
+        text = f"Touch your security key ({profile})…"
+
+        def show() -> None:
+            self._touch = text
+            self.render()
+        self._call_soon(show)
+        self.notify(Notification("touch", "Touch your security key",
+                                 f"roletray needs an MFA code for {profile} from your "
+                                 "security key.", "normal"))
+
     def _failed_switch(self, name: str, error: RoletrayError) -> None:
         """On the worker thread: the refusal, led by the doctor's finding when AWS denied."""
         problem = problem_from(error, role=name)
@@ -410,6 +443,8 @@ class TrayApp:
     # -- the GUI thread --------------------------------------------------------------
     def _show_snapshot(self, snap: Snapshot) -> None:
         prev, self._last = self._last, snap
+        if snap.state is not RefreshState.REFRESHING:
+            self._touch = None  # the mfa_process command has answered (or failed)
         if self._local_problem is not None and (snap.role, snap.expiration) != self._problem_keys:
             self._local_problem = None  # new keys or another role: the failure is history
         note = self.policy.first(snap) if prev is None else self.policy.on_change(prev, snap)
@@ -445,9 +480,28 @@ class TrayApp:
             at = next((i for i, n in enumerate(model) if n.text.startswith("⚠ ")), None)
             if at is not None:
                 model.insert(at + 1, self._dismiss_node)
-        if self._busy:
-            model.insert(0, MenuNode(self._busy, enabled=False))
+        model = finder_menu.with_finder(
+            model, profiles, active=snap.role, find=self.open_finder, switch=self.actions.switch,
+            recent=self.usage.top(profiles, finder_menu.RECENT_MAX)
+            if len(profiles) > finder_menu.FLAT_MAX else ())
+        for line in (self._busy, self._touch):
+            if line:
+                model.insert(0, MenuNode(line, enabled=False))
         return model
+
+    def _guard_of(self, profile: str | None) -> str | None:
+        role = self._profiles.get()[0].get(profile) if profile else None
+        return role.guard if role is not None else None
+
+    def open_finder(self) -> None:
+        """"Find a role…" (GUI thread): the finder window over the profiles now, in the
+        order of use."""
+        from tray.ui.finder import Finder
+
+        if self._finder is None:
+            self._finder = Finder(self.actions.switch)
+        profiles, _ = self._profiles.get()
+        self._finder.show(RoleIndex(profiles.values(), self.usage.ranks()))
 
     def _kept(self) -> list[Snapshot]:
         """The sections kept besides the active role's, timed now."""
@@ -460,19 +514,19 @@ class TrayApp:
         """The menu as text, as a person reads it (``render_text``)."""
         return render_text(self.menu())
 
-    def _image(self, state: str, minutes: int | None) -> Any:
+    def _image(self, state: str, minutes: int | None, guard: bool = False) -> Any:
         if self._backend.name in ("appindicator", "gtk"):
             # pystray's GTK backends only save it as PNG: no PIL in the tray (~5 MiB).
             from tray.ui.png_icon import PngIcon, icon_name, icon_png
 
             try:
-                return PngIcon(icon_png(state, ICON_SIZE, minutes),
-                               icon_name(state, ICON_SIZE, minutes))
+                return PngIcon(icon_png(state, ICON_SIZE, minutes, guard),
+                               icon_name(state, ICON_SIZE, minutes, guard))
             except (FileNotFoundError, ValueError):
                 pass  # a checkout without the shipped PNGs: PIL draws them
         from tray.ui.icons import load_icon
 
-        return load_icon(state, ICON_SIZE, minutes)
+        return load_icon(state, ICON_SIZE, minutes, guard)
 
     def render(self) -> None:
         """Bring icon, tooltip and menu in line with the latest state (GUI thread)."""
@@ -481,12 +535,14 @@ class TrayApp:
             return
         snap = self._current()
         look = tray_look(snap, snap.now or self._now(), self._kept(), self.tz)
-        if (look.state, look.minutes_left) != self._shown:
-            icon.icon = self._image(look.state, look.minutes_left)
-            self._shown = (look.state, look.minutes_left)
-        if look.tooltip != self._shown_title:
-            icon.title = look.tooltip
-            self._shown_title = look.tooltip
+        guard = self._guard_of(snap.role)  # the icon's ring: a guarded role is active
+        if (look.state, look.minutes_left, bool(guard)) != self._shown:
+            icon.icon = self._image(look.state, look.minutes_left, bool(guard))
+            self._shown = (look.state, look.minutes_left, bool(guard))
+        tooltip = guarded.label_tooltip(look.tooltip, snap.role, guard)
+        if tooltip != self._shown_title:
+            icon.title = tooltip
+            self._shown_title = tooltip
         self._show_state(look)
         model = self.menu(snap)
         text = render_text(model)
@@ -508,6 +564,8 @@ class TrayApp:
         elif note.action == DIAGNOSE_ACTION:
             role = note.profile
             action = (DIAGNOSE_ACTION_LABEL, lambda: self._side(self._diagnose, role))
+        guards = {n: p.guard for n, p in self._profiles.get()[0].items() if p.guard}
+        note = guarded.label_note(note, guards) if guards else note
         notifier = self._notifier
 
         def send() -> None:
@@ -556,12 +614,30 @@ class TrayApp:
         if self._local_problem is not None:
             self._call_soon(self._forget_problem)
 
+    def _asked(self, name: str, target: str | None = None) -> bool:
+        """On the worker: whether ``name`` may be used; a guarded profile asks in a dialog
+        first (Cancel changes nothing)."""
+        guard = self._guard_of(name)
+        if guard is None:
+            return True
+        confirm = self.svc.confirm_guard or self._guard_dialogs.confirm
+        if confirm(name, guard, target):
+            return True
+        log.info("guarded %s not %s: cancelled in the dialog", name,
+                 "switched to" if target is None else f"kept in [{target}]")
+        return False
+
     def _switch(self, name: str) -> None:
+        if not self._asked(name):
+            return
         self._forget_shown_problem()
         try:
-            self._service().switch(name)
+            done = self._service().switch(name)
         except RoletrayError as e:
             self._failed_switch(name, e)
+            return
+        if done is Done.DONE:
+            self.usage.used(name)
 
     def _refresh(self) -> None:
         self._forget_shown_problem()
@@ -658,6 +734,8 @@ class TrayApp:
 
     def _keep(self, name: str) -> None:
         """"Keep fresh in its own profile…": ``name`` in ``[name-roletray]`` too."""
+        if not self._asked(name, own_target(name)):
+            return
         try:
             self._service().switch(name, target=own_target(name))
         except RoletrayError as e:
@@ -730,7 +808,9 @@ class TrayApp:
         try:
             # Never on a command line: the browser gets a page that forwards to it, served
             # once to the user alone (it stops by itself) or a private file.
-            forward = signin_page.offer(url, ensure_private_dir(self._paths.runtime_dir))
+            forward = signin_page.offer(url, ensure_private_dir(self._paths.runtime_dir),
+                                        title=guarded.console_title(profile,
+                                                                    self._guard_of(profile)))
             browser(forward.address)
         except (OSError, subprocess.SubprocessError, RoletrayError) as e:
             failed(f"no web browser could be started ({type(e).__name__}); set $BROWSER, "
