@@ -64,6 +64,7 @@ from tray.awsfiles import credfile
 from tray.child import codec, runner
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
+from tray.domain.mfa import MfaSession
 from tray.domain.models import (
     AssumeResult,
     RoleProfile,
@@ -73,7 +74,6 @@ from tray.domain.models import (
     parse_iso_utc,
 )
 from tray.engine import actions
-from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +83,18 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
                     duration: int | None = None, mfa_code: str | None = None,
                     force: bool = False, timeout: float = TIMEOUT,
                     mfa_session: MfaSession | None = None,
-                    mfa_session_hours: int | None = None) -> actions.Outcome:
+                    mfa_session_hours: int | None = None,
+                    on_mfa_session: actions.OnMfaSession | None = None) -> actions.Outcome:
     """``actions.assume`` run by ``python -m tray.engine.worker``; same arguments, same errors."""
     target = target or ctx.target
     reply = _run_child({"profile": profile, "target": target, "duration": duration,
                         "mfa_code": mfa_code, "force": force,
                         "mfa_session": mfa_session.to_wire() if mfa_session else None,
-                        "mfa_session_hours": mfa_session_hours}, profile, ctx, timeout)
-    started = _session_of(reply)
+                        "mfa_session_hours": mfa_session_hours}, profile, ctx, timeout,
+                       on_mfa_session)
     if reply.get("ok") is not True:
-        error = wire.decode_error(reply)
-        error.mfa_session = started
-        raise error
+        raise wire.decode_error(reply)
+    started = _session_of(reply.get("mfa_session"))
     outcome = _outcome(reply, ctx, target)
     return dataclasses.replace(outcome, mfa_session=started) if started else outcome
 
@@ -102,6 +102,7 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
 def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | None = None,
                          mfa_code: str | None = None, mfa_session: MfaSession | None = None,
                          mfa_session_hours: int | None = None,
+                         on_mfa_session: actions.OnMfaSession | None = None,
                          timeout: float = TIMEOUT) -> actions.Outcome:
     """``actions.assume_only`` (keys returned, nothing written) run in the child; an MFA
     session it starts comes back as ``assume_in_child``'s does."""
@@ -109,12 +110,10 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
                         "mfa_code": mfa_code,
                         "mfa_session": mfa_session.to_wire() if mfa_session else None,
                         "mfa_session_hours": mfa_session_hours},
-                       profile, ctx, timeout)
-    started = _session_of(reply)
+                       profile, ctx, timeout, on_mfa_session)
     if reply.get("ok") is not True:
-        error = wire.decode_error(reply)
-        error.mfa_session = started
-        raise error
+        raise wire.decode_error(reply)
+    started = _session_of(reply.get("mfa_session"))
     creds = _creds_from(reply["credentials"])
     server_date = reply.get("server_date")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
@@ -151,9 +150,17 @@ def _creds_to(creds: TempCredentials) -> dict[str, str]:
 
 
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
-               timeout: float) -> dict[str, Any]:
+               timeout: float, on_mfa_session: actions.OnMfaSession | None = None
+               ) -> dict[str, Any]:
+    def on_event(doc: dict[str, Any]) -> None:
+        # A session the code started, sent before the AssumeRole: kept even if that fails.
+        started = _session_of(doc.get("session")) if doc["event"] == "mfa_session" else None
+        if started is not None and on_mfa_session is not None:
+            on_mfa_session(started)
+
     try:
-        got = codec.request("tray.engine.worker", request, env=ctx.env, timeout=timeout)
+        got = codec.request("tray.engine.worker", request, env=ctx.env, timeout=timeout,
+                            on_event=on_event)
     except runner.ChildTimeout:
         raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
                             f"{timeout:.0f} s") from None
@@ -165,8 +172,7 @@ def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
     return got.reply
 
 
-def _session_of(reply: dict[str, Any]) -> MfaSession | None:
-    doc = reply.get("mfa_session")
+def _session_of(doc: object) -> MfaSession | None:
     if not isinstance(doc, dict):
         return None
     try:
@@ -199,12 +205,16 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 # --------------------------------------------------------------------- the child
 
-def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
+def _handle(request: dict[str, Any], emit: codec.Emit) -> dict[str, Any]:
     # The child's main is a composition root: its env is the one the parent chose.
     if "source" in request:
         return _source_child(request, os.environ)
+
+    def started(session: MfaSession) -> None:
+        emit("mfa_session", session=session.to_wire())
+
     if request.get("write") is False:
-        return _serve_child(request)
+        return _serve_child(request, started)
     try:
         session = request.get("mfa_session")
         outcome = actions.assume(request["profile"], target=request.get("target"),
@@ -213,10 +223,10 @@ def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
                                  force=bool(request.get("force")),
                                  mfa_session=MfaSession.from_wire(session) if session else None,
                                  mfa_session_hours=request.get("mfa_session_hours"),
+                                 on_mfa_session=started,
                                  ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        started = e.mfa_session
-        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
+        return wire.encode_error(e)
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     res = outcome.result
@@ -230,7 +240,7 @@ def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
                    mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
 
 
-def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
+def _serve_child(request: dict[str, Any], started: actions.OnMfaSession) -> dict[str, Any]:
     session = request.get("mfa_session")
     try:
         outcome = actions.assume_only(request["profile"], duration=request.get("duration"),
@@ -238,10 +248,10 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
                                       mfa_session=MfaSession.from_wire(session)
                                       if session else None,
                                       mfa_session_hours=request.get("mfa_session_hours"),
+                                      on_mfa_session=started,
                                       ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        started = e.mfa_session
-        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
+        return wire.encode_error(e)
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     res = outcome.result
