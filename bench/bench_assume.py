@@ -5,7 +5,10 @@ interleaved (run after run) so that each sees the same machine load. A third
 process, measured the same way, is the floor under both: botocore alone, doing
 the same AssumeRole with no file read or written (the import of botocore and the
 creation of its client are most of either command's time).
-Also counts the requests one ``roletray refresh`` makes at the endpoint.
+Also counts the requests one ``roletray refresh`` makes at the endpoint, and runs
+``roletray assume`` again with a daemon running: the command hands the switch over, and
+the daemon's warm worker (kept loaded between calls) does one AssumeRole; the aws CLI is
+measured again, interleaved, in that phase. The warm worker's RSS is read after it.
 
 Both run with Python's default of caching bytecode (``common.sandbox_env`` drops
 PYTHONDONTWRITEBYTECODE): awscli and botocore were byte-compiled when pip installed
@@ -17,14 +20,73 @@ roletray's ``__pycache__`` (ignored by git).
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from common import sandbox_env, seed, start_moto, tmpdir
 from counting_proxy import CountingProxy
+from daemon_idle import REPO, rss_mib
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _medians(fns: dict[str, object], runs: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()  # type: ignore[operator]
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _warm_rows(roletray: list[str], env: dict[str, str], peer: object, folder: Path,
+               runs: int) -> list[tuple[str, str, str, str]]:
+    """``roletray assume`` handed over to a running daemon, against the aws CLI."""
+    denv = {**env, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO),
+                                                               env.get("PYTHONPATH"))))}
+    daemon = subprocess.Popen([sys.executable, "-m", "tray", "daemon", "--quiet"], env=denv,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sock = folder / "run" / "roletray" / "control.sock"
+        deadline = time.monotonic() + 30
+        while not sock.exists():
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not start")
+            time.sleep(0.05)
+
+        def warm() -> None:
+            subprocess.run([*roletray, "assume", "platform", "--json"], env=env, check=True,
+                           capture_output=True)
+
+        warm()  # the first hand-over starts the worker
+        workers = _children(daemon.pid)
+        t = _medians({"warm": warm, "peer": peer}, runs)
+        assert _children(daemon.pid) == workers, "the worker was started again"
+        worker_rss = rss_mib(workers[0]) if workers else float("nan")
+        daemon_rss = rss_mib(daemon.pid)
+    finally:
+        daemon.terminate()
+        daemon.wait(15)
+    return [
+        (("assume, instance running: `roletray assume` handed over to a daemon, whose warm "
+          f"worker does the AssumeRole, vs `aws sts assume-role` (same phase), median of "
+          f"{runs} runs"), f"{t['warm'] * 1000:.0f} ms", f"{t['peer'] * 1000:.0f} ms",
+         f"{t['warm'] / t['peer']:.2f} (target ≤ 0.2)"),
+        (("the daemon's warm worker: RSS after those switches (VmRSS; the daemon itself "
+          f"{daemon_rss:.1f} MiB); it leaves after worker_idle_minutes (10)"),
+         f"{worker_rss:.1f} MiB", "-", "given back when idle"),
+    ]
 
 
 def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
@@ -58,15 +120,8 @@ def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
                            check=True, capture_output=True)
 
         ours(), peer(), floor()  # warm the page cache (and roletray's bytecode cache)
-        times: dict[str, list[float]] = {"ours": [], "peer": [], "floor": []}
-        for _ in range(runs):
-            for name, fn in (("ours", ours), ("peer", peer), ("floor", floor)):
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-        t_ours = statistics.median(times["ours"])
-        t_peer = statistics.median(times["peer"])
-        t_floor = statistics.median(times["floor"])
+        t = _medians({"ours": ours, "peer": peer, "floor": floor}, runs)
+        t_ours, t_peer, t_floor = t["ours"], t["peer"], t["floor"]
 
         with CountingProxy(endpoint) as proxy:
             env_p = dict(env, AWS_ENDPOINT_URL=proxy.url)
@@ -85,6 +140,7 @@ def run(runs: int = 15) -> list[tuple[str, str, str, str]]:
             ("requests at the endpoint per `roletray refresh`",
              f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(counted.items()))})",
              "-", "target: exactly 1"),
+            *_warm_rows(roletray, env, peer, folder, runs),
         ]
     finally:
         server.stop()

@@ -385,7 +385,72 @@ def test_fastpath_finds_the_socket_the_instance_listens_on() -> None:
 
     assert fastpath.socket_path(os.environ) == str(
         control.socket_path(Paths.from_env(os.environ)))
-    assert fastpath.socket_path({}) == ""  # no runtime folder: the full path resolves it
+    assert fastpath.socket_path({}, "win32") == ""  # no folder it knows: the full path
+
+@pytest.mark.parametrize("xdg_state", ["absolute", "relative", "unset"])
+def test_fastpath_finds_the_socket_without_a_runtime_folder(
+        xdg_state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SSH sessions, containers, cron: no XDG_RUNTIME_DIR, so the instance listens in
+    the state folder's run dir, and the fast path looks there too."""
+    from tray.serve import fastpath
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    if xdg_state == "relative":
+        monkeypatch.setenv("XDG_STATE_HOME", "relative/state")
+    elif xdg_state == "unset":
+        monkeypatch.delenv("XDG_STATE_HOME")
+    want = control.socket_path(Paths.from_env(os.environ))
+    assert fastpath.socket_path(os.environ) == str(want)
+    assert want.parent == Paths.from_env(os.environ).state_dir / "run"
+    # a runtime dir that does not exist is no runtime dir, for both
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "gone"))
+    assert fastpath.socket_path(os.environ) == str(control.socket_path(Paths.from_env(
+        os.environ)))
+
+
+@pytest.mark.parametrize("xdg_state", [True, False])
+def test_fastpath_finds_the_socket_on_macos(xdg_state: bool,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs.macos
+
+    from tray.serve import fastpath
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    if not xdg_state:
+        monkeypatch.delenv("XDG_STATE_HOME")
+    state = platformdirs.macos.MacOS("roletray").user_state_dir  # what Paths asks for there
+    assert fastpath.socket_path(os.environ, "darwin") == os.path.join(state, "run",
+                                                                       "control.sock")
+    assert fastpath.socket_path(os.environ, "win32") == ""
+
+
+def test_credential_process_is_served_on_the_fast_path_without_a_runtime_folder(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole ``roletray credential-process`` run, lean (no tray.cli), against an
+    instance listening in the state folder; its folder opened to others: not served."""
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    doc = {"Version": 1, "AccessKeyId": "ASIAFAST", "SecretAccessKey": "s",
+           "SessionToken": "t", "Expiration": "2099-01-01T00:00:00Z"}
+    from tray.domain import wire
+
+    path = control.socket_path(here())
+    server = control.ControlServer(lambda _: wire.ok(document=doc), path, where=here()).start()
+    try:
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        run = subprocess.run([sys.executable, "-X", "importtime", "-m", "tray",
+                              "credential-process", "platform"], env=env, check=False,
+                             capture_output=True,
+                             text=True, timeout=60)
+        assert run.returncode == 0 and json.loads(run.stdout) == doc
+        imported = {ln.rsplit("|", 1)[-1].strip() for ln in run.stderr.splitlines()}
+        assert "tray.serve.fastpath" in imported and "tray.cli" not in imported
+        from tray.serve import fastpath
+
+        os.chmod(path.parent, 0o755)  # exactly as strict as the full path
+        assert fastpath.ask(fastpath.socket_path(os.environ), "platform",
+                            fastpath.aws_files(os.environ)) is None
+    finally:
+        server.stop()
 
 
 def test_fastpath_refuses_a_socket_in_a_folder_others_can_enter(tmp_path: Path) -> None:

@@ -14,10 +14,10 @@ from fakes import FakeClock
 from fakests import ACCOUNT, FakeSts, write_world
 
 from tray.domain.errors import AccessDeniedError, MfaSessionEndedError
+from tray.domain.mfa import MfaSession
 from tray.domain.models import TempCredentials
 from tray.engine import actions
 from tray.engine.mfa_keeper import MfaKeeper
-from tray.engine.mfa_session import MfaSession
 from tray.settings import Settings
 
 H = timedelta(hours=1)
@@ -54,6 +54,8 @@ def test_a_code_starts_a_session_that_later_calls_use(keeper: MfaKeeper) -> None
 
     def assume(profile: str, **kw: Any) -> actions.Outcome:
         seen.append(kw)
+        if kw["mfa_code"]:
+            kw["on_mfa_session"](session)  # as actions.assume does
         outcome = sts(profile, ctx=kw["ctx"], mfa_code=kw["mfa_code"] or "000000")
         return dataclasses.replace(outcome, mfa_session=session if kw["mfa_code"] else None)
 
@@ -73,9 +75,8 @@ def test_refusals_drop_an_ended_session_and_keep_a_started_one(keeper: MfaKeeper
     started = session_for(keeper, clock)
 
     def refused_after_start(profile: str, **kw: Any) -> actions.Outcome:
-        error = AccessDeniedError("the role refused")
-        error.mfa_session = started  # type: ignore[attr-defined]  # as actions.assume does
-        raise error
+        kw["on_mfa_session"](started)  # as actions.assume does, before its AssumeRole
+        raise AccessDeniedError("the role refused")
 
     with pytest.raises(AccessDeniedError):
         keeper.assume(refused_after_start, "guarded", aws_now=clock.now(), mfa_code="123456")

@@ -42,9 +42,9 @@ from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.child import runner
 from tray.domain.errors import AccessDeniedError, MfaRequiredError, MfaSessionEndedError
+from tray.domain.mfa import MfaSession
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot
 from tray.engine import actions, mfa_session, worker
-from tray.engine.mfa_session import MfaSession
 from tray.engine.refresher import MFA_ASK_AHEAD, Refresher
 from tray.instance import control
 from tray.paths import Paths
@@ -456,3 +456,24 @@ def test_refresh_on_a_terminal_asks_and_hands_the_code_over(
     assert b"MFA session  " in shown
     assert [c.form["TokenCode"] for c in proxy.of("GetSessionToken")] == ["902817", "765432"]
     assert rig.r.snapshot().state is RefreshState.FRESH
+
+
+def test_the_temporary_source_refusal_is_a_class_of_its_own(
+        aws: AwsSandbox, proxy: StsProxy) -> None:
+    """mfa_session decides by the error's class, never by its words (issue 21)."""
+    from tray.domain import wire
+    from tray.domain.errors import TemporarySourceKeysError
+
+    mfa_world(aws)
+    role = awsconfig.get_role_profile("guarded-a", aws.config_path,
+                                      credentials_path=aws.credentials_path)
+    proxy.fail("GetSessionToken", "AccessDenied",
+               "Cannot call GetSessionToken with session credentials")
+    with pytest.raises(TemporarySourceKeysError) as refused:
+        sts.get_session_token(role, "902817", duration=3600, env=os.environ)
+    back = wire.decode_error(wire.encode_error(refused.value))
+    assert type(back) is TemporarySourceKeysError and back.exit_code == 1
+    proxy.fail("GetSessionToken", "AccessDenied", "not authorized to perform GetSessionToken")
+    with pytest.raises(AccessDeniedError) as denied:
+        mfa_session.start_session(role, "902817", hours=1, env=os.environ)
+    assert type(denied.value) is AccessDeniedError

@@ -216,6 +216,9 @@ ROOTS: dict[str, frozenset[str] | None] = {
     "engine/worker.py": frozenset({"_handle", "_serve_child"}),
     "engine/child.py": frozenset({"_handle"}),
     "ui/prompt.py": frozenset({"main"}),
+    # The dialogs are processes of their own, started with the environment the tray chose.
+    "ui/confirm.py": frozenset({"main"}),
+    "ui/setup_dialog.py": frozenset({"main"}),
     # pystray reads its backend from the process environment: that one update stays.
     "ui/backend.py": frozenset({"load_pystray"}),
     # The resolver itself: platformdirs knows the macOS and Windows folders.

@@ -28,10 +28,12 @@ def test_settings_default_when_missing():
 
 
 def test_settings_values():
-    write_settings('target = "work"\nrefresh_margin = "15m"\nnotifications = false\n')
+    write_settings('target = "work"\nrefresh_margin = "15m"\nnotifications = false\n'
+                   'worker_idle_minutes = 3\n')
     s = load_settings(Paths.from_env(os.environ))
     assert s.target == "work" and s.refresh_margin == timedelta(minutes=15)
-    assert s.notifications is False
+    assert s.notifications is False and s.worker_idle_minutes == 3
+    assert Settings().worker_idle_minutes == 10
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -46,6 +48,8 @@ def test_parse_duration(value, expected):
     ('colour = "red"\n', "line 1: unknown setting 'colour'"),
     ('target = \n', "not valid TOML"),
     ('notifications = "yes"\n', "line 1: notifications"),
+    ('\nworker_idle_minutes = 0\n', "line 2: worker_idle_minutes must be a whole number"),
+    ('worker_idle_minutes = "10m"\n', "line 1: worker_idle_minutes"),
 ])
 def test_settings_errors_name_file_and_line(text, needle):
     write_settings(text)

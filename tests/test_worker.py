@@ -23,9 +23,9 @@ from tray.domain.errors import (
     NeedsInputError,
     RoletrayError,
 )
+from tray.domain.mfa import MfaSession
 from tray.domain.problems import input_profile
 from tray.engine import actions, worker
-from tray.engine.mfa_session import MfaSession
 from tray.paths import Paths
 from tray.state import load_state
 
@@ -68,7 +68,7 @@ def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-u
     with pytest.raises(MfaRequiredError) as mfa:
         worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ))
     assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)
-    assert input_profile(mfa.value) == "guarded" and mfa.value.mfa_session is None
+    assert input_profile(mfa.value) == "guarded" and not hasattr(mfa.value, "mfa_session")
     with pytest.raises(errors.UnknownProfileError):
         worker.assume_in_child("nope", ctx=actions.Context.from_env(os.environ))
     assert aws.credentials_path.read_bytes() == before
@@ -132,11 +132,12 @@ def test_a_session_started_before_a_denial_comes_back_on_the_error(
     with StsProxy(aws.url) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
         proxy.fail("AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole")
+        kept: list[MfaSession] = []
         with pytest.raises(AccessDeniedError) as denied:
             worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ), mfa_code="902817",
-                                   mfa_session_hours=12)
+                                   mfa_session_hours=12, on_mfa_session=kept.append)
         assert proxy.actions == ["GetSessionToken", "AssumeRole"]
-    session = denied.value.mfa_session
+    [session] = kept
     assert isinstance(session, MfaSession) and session.key == ("default", serial)
     assert session.credentials.secret_access_key  # the keys came back through the pipe
     assert session.credentials.secret_access_key not in str(denied.value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import logging.handlers
 import os
@@ -15,10 +16,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from tray.domain.models import Snapshot
+from tray.child.warm import WarmChild
+from tray.domain.models import Snapshot, utcnow
 from tray.engine import actions, worker
 from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.refresher import TICK_INTERVAL, Refresher
@@ -101,17 +104,20 @@ def notify_subscriber(notify: Notify) -> Callable[[Snapshot], None]:
 
 def build_refresher(ctx: actions.Context, *, scheduler: Scheduler | None = None,
                     notify: Notify | None = None, tick_interval: float | None = TICK_INTERVAL,
-                    in_process: bool = False, mfa: MfaKeeper | None = None) -> Refresher:
+                    in_process: bool = False, mfa: MfaKeeper | None = None,
+                    via: WarmChild | None = None) -> Refresher:
     """The refresher with the real scheduler and clock; ``notify`` sees every change.
 
-    Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``.
+    Each AssumeRole runs in a child process (``tray.engine.worker``) unless ``in_process``:
+    the warm worker ``via`` when given, else one started for the call.
     ``mfa``: the instance's MFA sessions, when its served roles share them. A wait for
     a locked keyring ends by itself where the Secret Service can be asked
     (``keyring_watch``); elsewhere by "Try again".
     """
     refresher = Refresher(ctx, scheduler or ApsScheduler(),
                           tick_interval=tick_interval, mfa_sessions=True, mfa=mfa,
-                          assume_fn=actions.assume if in_process else worker.assume_in_child,
+                          assume_fn=actions.assume if in_process
+                          else functools.partial(worker.assume_in_child, via=via),
                           keyring_locked=keyring_watch.lock_check(ctx.env))
     if notify is not None:
         refresher.subscribe(notify_subscriber(notify))
@@ -139,8 +145,11 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     # the same source and device, and the other way round.
     mfa = MfaKeeper(ctx, enabled=True)
     mfa.codes.on_wait = on_mfa_wait
-    refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa)
-    keeper = instance_keeper(ctx, scheduler, mfa=mfa)
+    # One worker, loaded while used: a switch or a served role costs one STS round trip.
+    warm = worker.warm_worker(ctx.env, scheduler, now=utcnow,
+                              idle=timedelta(minutes=ctx.settings.worker_idle_minutes))
+    refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa, via=warm)
+    keeper = instance_keeper(ctx, scheduler, mfa=mfa, via=warm)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:
@@ -157,6 +166,7 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
             log.warning("a refresh was still in flight after %.0f s; stopped its worker",
                         STOP_GRACE)
             refresher.wait_idle(timeout=2.0)
+        warm.stop()
         lock.release()
 
 

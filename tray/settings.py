@@ -6,6 +6,7 @@ Example::
     refresh_margin = "10m"       # refresh this long before Expiration ("90s", "10m", "1h", or seconds)
     notifications = true
     mfa_session_hours = 12
+    worker_idle_minutes = 10     # the tray's and daemon's AWS worker leaves after this idle
 
 A missing file means the defaults. A broken one is an error naming the file and
 line; it is never replaced.
@@ -31,6 +32,7 @@ class Settings:
     refresh_margin: timedelta = timedelta(minutes=10)
     notifications: bool = True
     mfa_session_hours: int = 12
+    worker_idle_minutes: int = 10
 
 
 TARGET_RULE = "letters, digits and _ . @ + - only, at most 64"
@@ -120,5 +122,10 @@ def load_settings(paths: Paths) -> Settings:
         elif key == "mfa_session_hours":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36:
                 raise SettingsError(f"{where}: mfa_session_hours must be a whole number from 1 to 36")
+            values[key] = value
+        elif key == "worker_idle_minutes":
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1440:
+                raise SettingsError(f"{where}: worker_idle_minutes must be a whole number "
+                                    "from 1 to 1440")
             values[key] = value
     return Settings(**values)

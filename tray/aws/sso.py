@@ -23,7 +23,6 @@ file in the same format. Tokens are secrets: never logged, never in argv.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -33,113 +32,35 @@ import tempfile
 import time
 import webbrowser
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from tray import paths
-from tray.awsfiles import awsconfig
-from tray.domain.errors import AwsError, ConfigError, RoletrayError
-from tray.domain.models import iso_utc, parse_iso_utc, utcnow
+
+# The sign-in's files, read without botocore (``tray.engine.sso_watch`` reads them in the
+# long-running parent); here too for this module's callers.
+from tray.awsfiles.ssocache import (  # noqa: F401
+    DEFAULT_SCOPES,
+    SsoConfig,
+    TokenState,
+    cache_dir,
+    find_sso_profile,
+    is_sso_profile,
+    load_config,
+    login_reason,
+    token_path,
+    token_state,
+)
+from tray.domain.errors import AwsError, RoletrayError
+from tray.domain.models import iso_utc, utcnow
 
 log = logging.getLogger(__name__)
 
-TokenState = Literal["missing", "expired", "valid", "unreadable"]
-
 LOGIN_TIMEOUT = 600.0  # seconds a sign-in may take, browser included
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-DEFAULT_SCOPES = ("sso:account:access",)
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True)
-class SsoConfig:
-    """Where ``profile`` signs in: the start URL, the region, the session name if any."""
-
-    profile: str
-    start_url: str
-    region: str
-    session_name: str | None = None
-    scopes: tuple[str, ...] = ()
-
-    @property
-    def cache_key(self) -> str:
-        return hashlib.sha1((self.session_name or self.start_url).encode("utf-8")).hexdigest()
-
-
-def cache_dir(env: Mapping[str, str]) -> Path:
-    """``~/.aws/sso/cache`` under ``env``'s HOME (botocore fixes its own copy at import)."""
-    home = env.get("HOME") or os.path.expanduser("~")
-    return Path(home) / ".aws" / "sso" / "cache"
-
-
-def token_path(cfg: SsoConfig, env: Mapping[str, str]) -> Path:
-    return cache_dir(env) / f"{cfg.cache_key}.json"
-
-
-def is_sso_profile(values: Mapping[str, str]) -> bool:
-    return "sso_session" in values or "sso_start_url" in values
-
-
-def find_sso_profile(name: str, profile_map: Mapping[str, Mapping[str, str]]) -> str | None:
-    """The first profile of ``name``'s source chain that signs in with SSO."""
-    for link in awsconfig.source_chain(name, profile_map):
-        if is_sso_profile(profile_map.get(link, {})):
-            return link
-    return None
-
-
-def load_config(profile: str, config_path: Path | None = None, *,
-                env: Mapping[str, str]) -> SsoConfig:
-    """The SSO settings of ``profile``, its ``[sso-session]`` merged in."""
-    path = config_path or paths.aws_config_file(env)
-    shown = paths.display_path(path, env)
-    raw = awsconfig.raw_config_parse(path, home=paths.home_of(env))
-    values = awsconfig.build_profile_map(raw).get(profile)
-    if values is None:
-        raise ConfigError(f"{shown}: no profile named '{profile}'")
-    session_name = values.get("sso_session")
-    merged = dict(values)
-    if session_name is not None:
-        section = raw.get(f"sso-session {session_name}")
-        if section is None:
-            raise ConfigError(f"{shown}: profile '{profile}' names sso_session '{session_name}', "
-                              f"but there is no [sso-session {session_name}] section")
-        merged.update(section)
-    start_url, region = merged.get("sso_start_url"), merged.get("sso_region")
-    if not start_url or not region:
-        missing = "sso_start_url" if not start_url else "sso_region"
-        raise ConfigError(f"{shown}: profile '{profile}' signs in with SSO but has no {missing}")
-    scopes: tuple[str, ...] = ()
-    if session_name is not None:
-        listed = merged.get("sso_registration_scopes", "")
-        scopes = tuple(s.strip() for s in listed.split(",") if s.strip()) or DEFAULT_SCOPES
-    return SsoConfig(profile=profile, start_url=start_url, region=region,
-                     session_name=session_name, scopes=scopes)
-
-
-def token_state(cfg: SsoConfig, now: datetime | None = None, *,
-                env: Mapping[str, str]) -> TokenState:
-    """What the cached token of ``cfg`` looks like; never returns the token."""
-    path = token_path(cfg, env)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        expires = parse_iso_utc(str(doc["expiresAt"]))
-        if not doc["accessToken"]:
-            return "unreadable"
-    except FileNotFoundError:
-        return "missing"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "unreadable"
-    return "valid" if expires > (now or utcnow()) else "expired"
-
-
-def login_reason(state: TokenState) -> str:
-    return {"missing": "not signed in", "expired": "token expired",
-            "unreadable": "the token cache file cannot be read",
-            "valid": "the token was refused"}[state]
 
 
 # ------------------------------------------------------------------ signing in

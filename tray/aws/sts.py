@@ -50,6 +50,7 @@ from tray.domain.errors import (
     SignInRequiredError,
     SourceCredentialsError,
     SsoLoginRequiredError,
+    TemporarySourceKeysError,
     UnknownProfileError,
     UsageError,
 )
@@ -483,6 +484,10 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
             return AccessDeniedError(
                 f"profile '{name}': AccessDenied: {message}{role}; the role's trust relationship "
                 f"probably does not include this user; run `roletray doctor {name}`")
+        if code == "AccessDenied" and operation == "GetSessionToken" \
+                and "session credentials" in message:
+            # "Cannot call GetSessionToken with session credentials": AWS's only sign of it.
+            return TemporarySourceKeysError(f"profile '{name}': {operation} denied: {message}")
         if code == "AccessDenied":
             return AccessDeniedError(f"profile '{name}': {operation} denied: {message}")
         if code in _REJECTED_KEY_CODES:

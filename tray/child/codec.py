@@ -100,6 +100,35 @@ def answer(handle: Handler, *, stdin: IO[bytes] | None = None,
     return 0
 
 
+def serve(handle: Handler, *, stdin: IO[bytes] | None = None,
+          stdout: IO[str] | None = None) -> int:
+    """A warm child's main (``tray.child.warm``): ``answer`` for each request line until
+    stdin ends. A one-shot parent writes one line and closes stdin: one answer, as
+    ``answer`` gives."""
+    source = stdin if stdin is not None else sys.stdin.buffer
+    sink = stdout if stdout is not None else _private_stdout()
+
+    def send(doc: dict[str, Any]) -> None:
+        sink.write(wireline.encode(doc).decode("utf-8"))
+        sink.flush()
+
+    def emit(name: str, **fields: Any) -> None:
+        send(event(name, **fields))
+
+    while True:
+        raw = source.readline(MAX_PIPE_LINE + 1)
+        if not raw:
+            return 0
+        try:
+            got = wireline.decode(raw.rstrip(b"\n"))
+            if not isinstance(got, dict):
+                raise TypeError("not a JSON object")
+        except (ValueError, TypeError) as e:
+            send(wire.internal_error(f"bad request to the child ({type(e).__name__})"))
+            continue
+        send(handle(got, emit))
+
+
 def _private_stdout() -> IO[str]:
     """The pipe to the parent, on a descriptor of its own that no program the child
     starts inherits; descriptor 1 goes to stderr. A stray print cannot break a line,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 _POSIX = os.name == "posix"
-_KILL = getattr(signal, "SIGKILL", signal.SIGTERM)
+KILL = getattr(signal, "SIGKILL", signal.SIGTERM)
 
 
 class ChildTimeout(Exception):
@@ -58,7 +58,7 @@ def command(module: str, args: Sequence[str] = (), *,
     return [executable or sys.executable, "-m", module, *args]
 
 
-def _own_group() -> dict[str, Any]:
+def own_group() -> dict[str, Any]:
     if _POSIX:
         return {"process_group": 0}  # pgid == the child's pid
     return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
@@ -71,7 +71,7 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
             os.killpg(proc.pid, sig)
         return
     with contextlib.suppress(OSError):
-        proc.kill() if sig == _KILL else proc.terminate()
+        proc.kill() if sig == KILL else proc.terminate()
 
 
 class Children:
@@ -114,7 +114,7 @@ def run(module: str, args: Sequence[str] = (), *, env: Mapping[str, str], timeou
     """
     proc = subprocess.Popen(command(module, args), env=dict(env),
                             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **_own_group())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **own_group())
     children.add(proc)
     try:
         return _collect(proc, stdin, time.monotonic() + timeout, timeout, on_line)
@@ -168,7 +168,7 @@ def _collect(proc: subprocess.Popen[bytes], stdin: bytes | None, deadline: float
         raise ChildTimeout(timeout) from None
     finally:
         if proc.poll() is None:  # timed out, or on_line raised: end it and what it started
-            signal_group(proc, _KILL)
+            signal_group(proc, KILL)
             proc.wait()
         for t, pipe in threads.items():
             t.join(timeout=1.0)  # the pipes close with the group

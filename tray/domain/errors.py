@@ -7,10 +7,7 @@ paths and AWS error codes, never from a credential value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
-
-if TYPE_CHECKING:  # a type only: the domain imports nothing from the engine at run time
-    from tray.engine.mfa_session import MfaSession
+from typing import Any, ClassVar, Literal
 
 EXIT_OK = 0
 EXIT_AWS = 1  # AWS refused, or could not be reached
@@ -30,8 +27,6 @@ class RoletrayError(Exception):
 
     exit_code: ClassVar[int] = EXIT_USAGE
     fmt: ClassVar[str] = "{message}"
-    # An MFA session started (its code spent) before this failure: the caller keeps it.
-    mfa_session: MfaSession | None = None
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         if message is not None:
@@ -162,6 +157,11 @@ class AwsError(RoletrayError):
 
 class AccessDeniedError(AwsError):
     """AssumeRole (or another call) was denied."""
+
+
+class TemporarySourceKeysError(AccessDeniedError):
+    """GetSessionToken refused because the source's keys are session keys themselves
+    (a role, SSO, most processes): no MFA session can start; the code was not used."""
 
 
 class EndpointError(AwsError):

@@ -47,6 +47,7 @@ ERROR_CODES: dict[type, str] = {
     errors.KeyringLockedError: "keyring_locked",
     errors.AwsError: "aws",
     errors.AccessDeniedError: "access_denied",
+    errors.TemporarySourceKeysError: "temporary_source_keys",
     errors.EndpointError: "endpoint",
     errors.SourceCredentialsError: "source_credentials",
     errors.KeyringKeysMissingError: "keyring_keys_missing",

@@ -7,18 +7,23 @@ refresher inject their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from tray.awsfiles import awsconfig, credfile
-from tray.domain.errors import MfaSessionEndedError, RoletrayError, StateError
+from tray.domain.arn import Arn
+from tray.domain.errors import RoletrayError, StateError
+from tray.domain.mfa import MfaSession, session_key
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
 from tray.domain.problems import Problem
-from tray.engine.mfa_session import MfaSession, session_key, start_session
+from tray.engine.mfa_session import start_session
+
+# Gets an MFA session the moment a code started it: the code is spent, so the session
+# is the caller's to keep even when the AssumeRole after it fails.
+OnMfaSession = Callable[[MfaSession], None]
 from tray.paths import Paths
 from tray.settings import Settings, check_target, load_settings
 from tray.state import State, clear_state, forget_state, load_states, save_state
@@ -115,50 +120,48 @@ def assume(
     ctx: Context,
     mfa_session: MfaSession | None = None,
     mfa_session_hours: int | None = None,
+    on_mfa_session: OnMfaSession | None = None,
     raw: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Outcome:
     """AssumeRole once, write the target section, make the profile the active role.
 
     For a role with ``mfa_serial``: ``mfa_session`` (its source's and device's) is
     used instead of a code; with ``mfa_code`` and ``mfa_session_hours``, the code
-    first starts a new MFA session (returned in ``Outcome.mfa_session``). ``raw``: the
+    first starts a new MFA session (given to ``on_mfa_session`` as soon as it starts,
+    and in ``Outcome.mfa_session``). ``raw``: the
     config file as the caller already parsed it (``awsconfig.raw_config_parse``).
     """
     target = target or ctx.target
     role, profile_map = _prepare(profile_name, target, ctx, force=force, raw=raw)
-    with _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code, mfa_session=mfa_session,
-                       mfa_session_hours=mfa_session_hours) as (started, session):
-        result = _assume_role(role, profile_map, ctx, duration=duration, mfa_code=mfa_code,
-                              session=session)
-        outcome = write(result, role, target, ctx, force=force, profile_map=profile_map)
+    started, session = _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code,
+                                     mfa_session=mfa_session,
+                                     mfa_session_hours=mfa_session_hours,
+                                     on_mfa_session=on_mfa_session)
+    result = _assume_role(role, profile_map, ctx, duration=duration, mfa_code=mfa_code,
+                          session=session)
+    outcome = write(result, role, target, ctx, force=force, profile_map=profile_map)
     return replace(outcome, mfa_session=started) if started is not None else outcome
 
 
-@contextmanager
 def _mfa_sessions(role: RoleProfile, profile_map: awsconfig.ProfileMap, ctx: Context, *,
                   mfa_code: str | None, mfa_session: MfaSession | None,
-                  mfa_session_hours: int | None
-                  ) -> Iterator[tuple[MfaSession | None, MfaSession | None]]:
+                  mfa_session_hours: int | None, on_mfa_session: OnMfaSession | None
+                  ) -> tuple[MfaSession | None, MfaSession | None]:
     """(the session ``mfa_code`` started, the session to sign with): with ``mfa_code``
-    and ``mfa_session_hours`` the code first starts a new MFA session; without a code,
-    ``mfa_session`` is used when it is the role's (its source's and device's).
-
-    A session started here rides on the error of a failed call (``e.mfa_session``): the
-    code is spent either way, so the caller keeps it for the next attempt."""
+    and ``mfa_session_hours`` the code first starts a new MFA session, handed to
+    ``on_mfa_session`` at once (the code is spent whatever happens next); without a
+    code, ``mfa_session`` is used when it is the role's (its source's and device's)."""
     started: MfaSession | None = None
     if role.mfa_serial and mfa_code and mfa_session_hours:
         started = start_session(role, mfa_code, hours=mfa_session_hours, env=ctx.env,
                                 client_factory=ctx.client_factory, profile_map=profile_map)
+        if started is not None and on_mfa_session is not None:
+            on_mfa_session(started)
     session = started
     if session is None and mfa_code is None and mfa_session is not None \
             and mfa_session.key == session_key(role):
         session = mfa_session
-    try:
-        yield started, session
-    except RoletrayError as e:
-        if started is not None and not isinstance(e, MfaSessionEndedError):
-            e.mfa_session = started
-        raise
+    return started, session
 
 
 def _assume_role(role: RoleProfile, profile_map: awsconfig.ProfileMap, ctx: Context, *,
@@ -225,6 +228,7 @@ def assume_only(
     ctx: Context,
     mfa_session: MfaSession | None = None,
     mfa_session_hours: int | None = None,
+    on_mfa_session: OnMfaSession | None = None,
 ) -> Outcome:
     """AssumeRole once for a served role (``credential-process``) and return the keys:
     nothing is written, neither a section nor the state. ``Outcome.target`` is ''.
@@ -234,10 +238,12 @@ def assume_only(
     role = awsconfig.get_role_profile(profile_name, ctx.config_path,
                                       credentials_path=ctx.credentials_path, raw=raw,
                                       home=ctx.paths.home)
-    with _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code, mfa_session=mfa_session,
-                       mfa_session_hours=mfa_session_hours) as (started, session):
-        result = _assume_role(role, profile_map, ctx, mfa_code=mfa_code, session=session,
-                              duration=served_duration(role, duration))
+    started, session = _mfa_sessions(role, profile_map, ctx, mfa_code=mfa_code,
+                                     mfa_session=mfa_session,
+                                     mfa_session_hours=mfa_session_hours,
+                                     on_mfa_session=on_mfa_session)
+    result = _assume_role(role, profile_map, ctx, mfa_code=mfa_code, session=session,
+                          duration=served_duration(role, duration))
     return Outcome(result=result, role=role, target="",
                    region=awsconfig.region_for(role, profile_map), mfa_session=started)
 
@@ -309,7 +315,7 @@ def statuses(ctx: Context) -> list[Snapshot]:
 
 def _status_of(state: State, ctx: Context, now: datetime) -> Snapshot:
     creds = credfile.read_owned(ctx.credentials_path, state.target, home=ctx.paths.home)
-    account = state.identity_arn.split(":")[4] if state.identity_arn else None
+    account = Arn.account_of(state.identity_arn)
     base = Snapshot(role=state.active_role, target=state.target, identity_arn=state.identity_arn,
                     account=account, expiration=state.expiration, now=now)
     if creds is None:

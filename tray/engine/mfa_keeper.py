@@ -16,10 +16,11 @@ from typing import Any
 
 from tray.awsfiles import awsconfig
 from tray.domain.errors import MfaSessionEndedError, RoletrayError
+from tray.domain.mfa import MfaSession, SessionKey, session_key
 from tray.domain.models import RoleProfile, iso_utc
 from tray.engine import actions
 from tray.engine.mfa_codes import MfaCodes
-from tray.engine.mfa_session import MfaSession, MfaSessionCache, SessionKey, session_key
+from tray.engine.mfa_session import MfaSessionCache
 
 log = logging.getLogger(__name__)
 
@@ -78,23 +79,20 @@ class MfaKeeper:
             return fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
         if mfa_code:  # a code starts a new session, replacing one that may be ending
             kwargs["mfa_session_hours"] = self._ctx.settings.mfa_session_hours
+            kwargs["on_mfa_session"] = self._started  # the code is spent: kept even if
+            # the AssumeRole after it fails
         else:
             kwargs["mfa_session"] = self._cache.get(key, aws_now)
         try:
-            outcome = fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
+            return fn(profile, ctx=self._ctx, mfa_code=mfa_code, **kwargs)
         except MfaSessionEndedError:
             self._cache.drop(key)
             raise
-        except RoletrayError as e:
-            started = getattr(e, "mfa_session", None)
-            if isinstance(started, MfaSession):
-                self._cache.put(started)  # the code is spent; the session is still good
-            raise
-        if outcome.mfa_session is not None:
-            self._cache.put(outcome.mfa_session)
-            log.info("started an MFA session for %s (source %s) until %s", key[1], key[0],
-                     iso_utc(outcome.mfa_session.expiration))
-        return outcome
+
+    def _started(self, session: MfaSession) -> None:
+        self._cache.put(session)
+        log.info("started an MFA session for %s (source %s) until %s", session.mfa_serial,
+                 session.source, iso_utc(session.expiration))
 
     def _role_profile(self, profile: str) -> RoleProfile | None:
         try:

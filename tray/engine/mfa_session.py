@@ -17,68 +17,23 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from tray.domain.errors import AccessDeniedError
-from tray.domain.models import RoleProfile, TempCredentials, iso_utc, parse_iso_utc
+from tray.domain.errors import TemporarySourceKeysError
+from tray.domain.mfa import EXPIRY_SLACK, MfaSession, SessionKey, session_key
+from tray.domain.models import RoleProfile
 
 if TYPE_CHECKING:
     from tray.aws import sts
 
 log = logging.getLogger(__name__)
 
-SessionKey = tuple[str, str]  # (source, mfa_serial)
-
-# A session this close to its end is not used for a call: the call could outlive it.
-EXPIRY_SLACK = timedelta(minutes=2)
 # AWS refuses GetSessionToken signed by temporary keys (a role, SSO, most processes).
 _TEMPORARY_SOURCE_KEYS = ("role_arn", "sso_session", "sso_start_url", "web_identity_token_file")
 
-
-@dataclass(frozen=True)
-class MfaSession:
-    """An MFA session's keys (secret) and whose they are. ``expiration`` is AWS's clock."""
-
-    source: str
-    mfa_serial: str
-    credentials: TempCredentials
-
-    @property
-    def key(self) -> SessionKey:
-        return (self.source, self.mfa_serial)
-
-    @property
-    def expiration(self) -> datetime:
-        return self.credentials.expiration
-
-    def usable(self, now: datetime) -> bool:
-        """Good for one more call at ``now`` (by AWS's clock)."""
-        return now < self.expiration - EXPIRY_SLACK
-
-    def to_wire(self) -> dict[str, str]:
-        """For the worker's pipes only: this holds the secret key and the token."""
-        c = self.credentials
-        return {"source": self.source, "mfa_serial": self.mfa_serial,
-                "access_key_id": c.access_key_id, "secret_access_key": c.secret_access_key,
-                "session_token": c.session_token, "expiration": iso_utc(c.expiration)}
-
-    @classmethod
-    def from_wire(cls, doc: Mapping[str, Any]) -> MfaSession:
-        return cls(source=str(doc["source"]), mfa_serial=str(doc["mfa_serial"]),
-                   credentials=TempCredentials(
-                       access_key_id=str(doc["access_key_id"]),
-                       secret_access_key=str(doc["secret_access_key"]),
-                       session_token=str(doc["session_token"]),
-                       expiration=parse_iso_utc(str(doc["expiration"]))))
-
-
-def session_key(role: RoleProfile) -> SessionKey | None:
-    """Roles with the same source and MFA device share a session; None without MFA."""
-    if not role.mfa_serial:
-        return None
-    return (role.source, role.mfa_serial)
+__all__ = ["EXPIRY_SLACK", "MfaSession", "MfaSessionCache", "SessionKey", "can_start",
+           "session_key", "start_session"]
 
 
 def can_start(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -> bool:
@@ -108,13 +63,10 @@ def start_session(role: RoleProfile, code: str, *, hours: int, env: Mapping[str,
         creds, _date = sts.get_session_token(role, code, duration=hours * 3600, env=env,
                                              profile_map=profile_map,
                                              client_factory=client_factory)
-    except AccessDeniedError as e:
-        if "session credentials" in str(e):
-            # "Cannot call GetSessionToken with session credentials": the code was not used.
-            log.info("profile %s: its source has temporary keys; sending the MFA code with "
-                     "AssumeRole instead of starting an MFA session", role.name)
-            return None
-        raise
+    except TemporarySourceKeysError:  # the code was not used
+        log.info("profile %s: its source has temporary keys; sending the MFA code with "
+                 "AssumeRole instead of starting an MFA session", role.name)
+        return None
     return MfaSession(source=role.source, mfa_serial=role.mfa_serial, credentials=creds)
 
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from tray.domain.errors import AccessDeniedError, AwsError, RoletrayError, SourceCredentialsError
+from tray.domain.mfa import EXPIRY_SLACK
 from tray.domain.models import RefreshState
-from tray.engine.mfa_session import EXPIRY_SLACK
 
 BACKOFF_FIRST = 5.0  # seconds before the first retry
 BACKOFF_CAP = 300.0  # retries never wait longer than this

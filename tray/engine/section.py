@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray.domain.errors import RoletrayError
+from tray.domain.mfa import SessionKey
 from tray.domain.models import RefreshState, Snapshot, TempCredentials
 from tray.domain.problems import InputKind, Problem, problem_from
-from tray.engine.mfa_session import SessionKey
 from tray.engine.refresh_policy import Keys
 
 if TYPE_CHECKING:

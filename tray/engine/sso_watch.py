@@ -1,7 +1,8 @@
 """Waiting for a sign-in (AWS SSO, or ``aws login``): remember the token file's
 signature, notice a new one.
 
-``tray.aws.sso`` is imported only for SSO sources (it loads hashlib, OpenSSL's).
+``tray.awsfiles.ssocache`` (botocore's token cache, read without botocore) is imported
+only for SSO sources (it loads hashlib, OpenSSL's).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ Watch = tuple[Path, tuple[int, int] | None]
 
 def watch_token(profile: str, config_path: Path, env: Mapping[str, str]) -> Watch | None:
     """The token file of ``profile``'s SSO session (under ``env``'s HOME) and its signature now."""
-    from tray.aws import sso
+    from tray.awsfiles import ssocache as sso
 
     try:
         path = sso.token_path(sso.load_config(profile, config_path, env=env), env)

@@ -57,13 +57,15 @@ import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from tray.awsfiles import credfile
-from tray.child import codec, runner
+from tray.child import codec, runner, warm
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
+from tray.domain.mfa import MfaSession
 from tray.domain.models import (
     AssumeResult,
     RoleProfile,
@@ -73,28 +75,38 @@ from tray.domain.models import (
     parse_iso_utc,
 )
 from tray.engine import actions
-from tray.engine.mfa_session import MfaSession
 
 log = logging.getLogger(__name__)
 
 TIMEOUT = wire.WORKER_TIMEOUT  # botocore's own timeouts end a call long before
+MODULE = "tray.engine.worker"
+IDLE = timedelta(minutes=10)  # a warm worker's default life without a call
+
+
+def warm_worker(env: Mapping[str, str], scheduler: warm.Timer, *,
+                now: Callable[[], datetime], idle: timedelta = IDLE) -> warm.WarmChild:
+    """The instance's one worker, kept loaded between calls (``tray.child.warm``); pass
+    it as ``via`` (``functools.partial``) to the functions below."""
+    return warm.WarmChild(MODULE, env=env, idle=idle, scheduler=scheduler, now=now)
+
 
 def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = None,
                     duration: int | None = None, mfa_code: str | None = None,
                     force: bool = False, timeout: float = TIMEOUT,
                     mfa_session: MfaSession | None = None,
-                    mfa_session_hours: int | None = None) -> actions.Outcome:
+                    mfa_session_hours: int | None = None,
+                    on_mfa_session: actions.OnMfaSession | None = None,
+                    via: warm.WarmChild | None = None) -> actions.Outcome:
     """``actions.assume`` run by ``python -m tray.engine.worker``; same arguments, same errors."""
     target = target or ctx.target
     reply = _run_child({"profile": profile, "target": target, "duration": duration,
                         "mfa_code": mfa_code, "force": force,
                         "mfa_session": mfa_session.to_wire() if mfa_session else None,
-                        "mfa_session_hours": mfa_session_hours}, profile, ctx, timeout)
-    started = _session_of(reply)
+                        "mfa_session_hours": mfa_session_hours}, profile, ctx, timeout,
+                       on_mfa_session, via)
     if reply.get("ok") is not True:
-        error = wire.decode_error(reply)
-        error.mfa_session = started
-        raise error
+        raise wire.decode_error(reply)
+    started = _session_of(reply.get("mfa_session"))
     outcome = _outcome(reply, ctx, target)
     return dataclasses.replace(outcome, mfa_session=started) if started else outcome
 
@@ -102,19 +114,19 @@ def assume_in_child(profile: str, *, ctx: actions.Context, target: str | None = 
 def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | None = None,
                          mfa_code: str | None = None, mfa_session: MfaSession | None = None,
                          mfa_session_hours: int | None = None,
-                         timeout: float = TIMEOUT) -> actions.Outcome:
+                         on_mfa_session: actions.OnMfaSession | None = None,
+                         timeout: float = TIMEOUT,
+                         via: warm.WarmChild | None = None) -> actions.Outcome:
     """``actions.assume_only`` (keys returned, nothing written) run in the child; an MFA
     session it starts comes back as ``assume_in_child``'s does."""
     reply = _run_child({"profile": profile, "write": False, "duration": duration,
                         "mfa_code": mfa_code,
                         "mfa_session": mfa_session.to_wire() if mfa_session else None,
                         "mfa_session_hours": mfa_session_hours},
-                       profile, ctx, timeout)
-    started = _session_of(reply)
+                       profile, ctx, timeout, on_mfa_session, via)
     if reply.get("ok") is not True:
-        error = wire.decode_error(reply)
-        error.mfa_session = started
-        raise error
+        raise wire.decode_error(reply)
+    started = _session_of(reply.get("mfa_session"))
     creds = _creds_from(reply["credentials"])
     server_date = reply.get("server_date")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
@@ -127,12 +139,13 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
 
 def source_session_in_child(source: str, *, ctx: actions.Context, file_id: str,
                             mfa_code: str | None = None, duration: int | None = None,
-                            timeout: float = TIMEOUT) -> SourceSession:
+                            timeout: float = TIMEOUT,
+                            via: warm.WarmChild | None = None) -> SourceSession:
     """``source_keys.start_session`` run in the child, for the keys of ``source`` of
     the credentials file ``file_id``; same errors (a locked keyring:
     ``KeyringLockedError``)."""
     reply = _run_child({"source": source, "file_id": file_id, "mfa_code": mfa_code,
-                        "duration": duration}, source, ctx, timeout)
+                        "duration": duration}, source, ctx, timeout, None, via)
     if reply.get("ok") is not True:
         raise wire.decode_error(reply)
     server_date = reply.get("server_date")
@@ -151,12 +164,28 @@ def _creds_to(creds: TempCredentials) -> dict[str, str]:
 
 
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
-               timeout: float) -> dict[str, Any]:
+               timeout: float, on_mfa_session: actions.OnMfaSession | None = None,
+               via: warm.WarmChild | None = None) -> dict[str, Any]:
+    """The worker's reply: from the instance's warm worker ``via``, else from a worker
+    started for this call alone."""
+    def on_event(doc: dict[str, Any]) -> None:
+        # A session the code started, sent before the AssumeRole: kept even if that fails.
+        started = _session_of(doc.get("session")) if doc["event"] == "mfa_session" else None
+        if started is not None and on_mfa_session is not None:
+            on_mfa_session(started)
+
     try:
-        got = codec.request("tray.engine.worker", request, env=ctx.env, timeout=timeout)
+        if via is not None:
+            got = via.request(request, timeout=timeout, on_event=on_event)
+        else:
+            got = codec.request(MODULE, request, env=ctx.env, timeout=timeout,
+                                on_event=on_event)
     except runner.ChildTimeout:
         raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
                             f"{timeout:.0f} s") from None
+    except warm.WorkerGone as e:
+        raise RoletrayError(f"profile '{profile}': the refresh worker stopped ({e}) before "
+                            "it answered; try again (a new worker starts)") from None
     for line in got.stderr.splitlines()[-5:]:
         log.warning("worker: %s", line[:300])
     if got.reply is None:
@@ -165,8 +194,7 @@ def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
     return got.reply
 
 
-def _session_of(reply: dict[str, Any]) -> MfaSession | None:
-    doc = reply.get("mfa_session")
+def _session_of(doc: object) -> MfaSession | None:
     if not isinstance(doc, dict):
         return None
     try:
@@ -199,12 +227,16 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 # --------------------------------------------------------------------- the child
 
-def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
+def _handle(request: dict[str, Any], emit: codec.Emit) -> dict[str, Any]:
     # The child's main is a composition root: its env is the one the parent chose.
     if "source" in request:
         return _source_child(request, os.environ)
+
+    def started(session: MfaSession) -> None:
+        emit("mfa_session", session=session.to_wire())
+
     if request.get("write") is False:
-        return _serve_child(request)
+        return _serve_child(request, started)
     try:
         session = request.get("mfa_session")
         outcome = actions.assume(request["profile"], target=request.get("target"),
@@ -213,10 +245,10 @@ def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
                                  force=bool(request.get("force")),
                                  mfa_session=MfaSession.from_wire(session) if session else None,
                                  mfa_session_hours=request.get("mfa_session_hours"),
+                                 on_mfa_session=started,
                                  ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        started = e.mfa_session
-        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
+        return wire.encode_error(e)
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     res = outcome.result
@@ -230,7 +262,7 @@ def _handle(request: dict[str, Any], _emit: codec.Emit) -> dict[str, Any]:
                    mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
 
 
-def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
+def _serve_child(request: dict[str, Any], started: actions.OnMfaSession) -> dict[str, Any]:
     session = request.get("mfa_session")
     try:
         outcome = actions.assume_only(request["profile"], duration=request.get("duration"),
@@ -238,10 +270,10 @@ def _serve_child(request: dict[str, Any]) -> dict[str, Any]:
                                       mfa_session=MfaSession.from_wire(session)
                                       if session else None,
                                       mfa_session_hours=request.get("mfa_session_hours"),
+                                      on_mfa_session=started,
                                       ctx=actions.Context.from_env(os.environ))
     except RoletrayError as e:
-        started = e.mfa_session
-        return {**wire.encode_error(e), "mfa_session": started.to_wire() if started else None}
+        return wire.encode_error(e)
     except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
         return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
     res = outcome.result
@@ -272,4 +304,4 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 if __name__ == "__main__":
     runner.exit_on_terminate()
-    sys.exit(codec.answer(_handle))
+    sys.exit(codec.serve(_handle))  # one request (one-shot) or many (warm.WarmChild)

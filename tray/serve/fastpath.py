@@ -35,13 +35,25 @@ TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the lon
 MAX_REPLY = 64 * 1024
 
 
-def socket_path(env: "dict[str, str] | os._Environ[str]") -> str:
-    """``tray.paths.Paths.runtime_dir / control.sock`` for the usual layout (Linux with
-    ``XDG_RUNTIME_DIR``), without importing it; '' otherwise: the full path resolves it."""
+_XDG_PLATFORMS = ("linux", "freebsd", "openbsd", "netbsd")
+
+
+def socket_path(env: "dict[str, str] | os._Environ[str]", platform: str = sys.platform) -> str:
+    """``tray.instance.control.socket_path(Paths.from_env(env))`` without importing them:
+    ``XDG_RUNTIME_DIR/roletray`` when that folder exists, else the state folder's ``run``
+    (SSH sessions, containers, cron, macOS). '' where ``Paths`` asks platformdirs for a
+    folder this module does not know (Windows, which has no Unix sockets to ask anyway)."""
     base = env.get("XDG_RUNTIME_DIR")
-    if not sys.platform.startswith("linux") or not base or not os.path.isdir(base):
+    if base and os.path.isdir(base):
+        return os.path.join(base, "roletray", "control.sock")
+    if not platform.startswith((*_XDG_PLATFORMS, "darwin")):
         return ""
-    return os.path.join(base, "roletray", "control.sock")
+    state = env.get("XDG_STATE_HOME", "")  # only an absolute value counts (XDG, platformdirs)
+    if not os.path.isabs(state):
+        state = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state") \
+            if platform.startswith(_XDG_PLATFORMS) \
+            else os.path.expanduser("~/Library/Application Support")  # platformdirs' macOS
+    return os.path.join(state, "roletray", "run", "control.sock")
 
 
 def aws_files(env: "dict[str, str] | os._Environ[str]") -> "dict[str, str]":

@@ -42,6 +42,7 @@ out the old role's keys until the next refresh; kept refusals are dropped too.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -50,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tray.child.warm import WarmChild
 from tray.domain.errors import KeyringKeysMissingError, NeedsInputError, RoletrayError
 from tray.domain.models import RoleProfile, SourceSession, TempCredentials
 from tray.engine import actions
@@ -318,16 +320,19 @@ class ServedKeeper:
 
 
 def instance_keeper(ctx: actions.Context, scheduler: Scheduler, *,
-                    mfa: MfaKeeper | None = None) -> ServedKeeper:
+                    mfa: MfaKeeper | None = None, via: WarmChild | None = None
+                    ) -> ServedKeeper:
     """The served roles of a process that keeps keys for others: a running tray or
     daemon (``app.running_instance``, whose refresher shares ``mfa``) or ``roletray
     serve`` on its own (``mfa`` None: MFA sessions of its own). AssumeRole and keyring
     sessions run in the worker child, so the process never loads botocore; MFA sessions
-    are kept, so a served MFA role asks one code per session, not per AssumeRole."""
+    are kept, so a served MFA role asks one code per session, not per AssumeRole. ``via``:
+    the instance's warm worker (``worker.warm_worker``)."""
     from tray.engine import worker
 
-    return ServedKeeper(ctx, scheduler, assume_fn=worker.assume_only_in_child,
-                        source_fn=worker.source_session_in_child,
+    return ServedKeeper(ctx, scheduler,
+                        assume_fn=functools.partial(worker.assume_only_in_child, via=via),
+                        source_fn=functools.partial(worker.source_session_in_child, via=via),
                         mfa=mfa if mfa is not None else MfaKeeper(ctx, enabled=True))
 
 
