@@ -6,9 +6,11 @@
   different ``XDG_RUNTIME_DIR`` values must still find one lock.
 - ``ControlServer``: a Unix socket ``Paths.runtime_dir/control.sock`` (folder 0700,
   opened without following links, socket 0600, peer uid checked before a request
-  is parsed), never a TCP port. At most ``MAX_CONNECTIONS`` requests are served at
-  once and each must arrive within ``REQUEST_TIMEOUT``; more wait in the listen
-  backlog. One JSON line in, one out (``tray.domain.wire`` on ``wireline``)::
+  is parsed), never a TCP port. A connection must send its first byte within
+  ``FIRST_BYTE_TIMEOUT`` (at most ``MAX_WAITING`` silent ones are held, the oldest
+  closed first) and then its whole request within ``REQUEST_TIMEOUT``; at most
+  ``MAX_CONNECTIONS`` requests are served at once, the rest queue. One JSON line in,
+  one out (``tray.domain.wire`` on ``wireline``)::
 
       -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
           "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
@@ -39,6 +41,8 @@ import contextlib
 import errno
 import logging
 import os
+import queue
+import selectors
 import socket
 import stat
 import struct
@@ -64,8 +68,10 @@ SOCKET_NAME = "control.sock"
 MAX_LINE = 64 * 1024  # a request is a few hundred bytes; refuse anything absurd
 COMMANDS = ("assume", "refresh", "clear", "status", "mfa", "section_keys")
 BACKLOG = 128  # 60 CLI calls at once must queue, not fail with EAGAIN
-MAX_CONNECTIONS = 16  # requests served at once: one thread each
+MAX_CONNECTIONS = 16  # requests served at once: one worker thread each
 REQUEST_TIMEOUT = 10.0  # for the whole request line, however slowly it trickles in
+FIRST_BYTE_TIMEOUT = 1.0  # a client writes at once: a silent connection is dropped then
+MAX_WAITING = 64  # silent connections held at once; the oldest goes first
 ACCEPT_BACKOFF = 0.2  # after accept() fails (EMFILE): wait instead of spinning
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -128,7 +134,14 @@ class InstanceLock:
 
     def acquire(self) -> InstanceLock:
         ensure_private_dir(self.path.parent)
-        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held open on purpose)
+        try:
+            f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held open on purpose)
+        except IsADirectoryError:
+            raise UsageError(f"{self.path} is a folder, not roletray's lock file; remove it "
+                             "and start again") from None
+        except OSError as e:
+            raise UsageError(f"{self.path}: cannot open roletray's lock file "
+                             f"({e.strerror or type(e).__name__})") from None
         try:
             _lock_nonblocking(f)
         except OSError as e:
@@ -277,25 +290,37 @@ def _opt_int(request: dict[str, Any], key: str) -> int | None:
 # ----------------------------------------------------------------------- server
 
 class ControlServer:
-    """Accepts on the socket in a daemon thread; each connection gets its own short thread,
-    so ``status`` answers while a slow ``assume`` is still talking to AWS. At most
-    ``max_connections`` at once: the accept loop waits for a free slot, and a client
-    that trickles its request loses its slot after ``request_timeout``.
+    """One accept thread and ``max_connections`` worker threads, so ``status`` answers
+    while a slow ``assume`` is still talking to AWS.
+
+    The accept thread holds a connection until its first byte arrives (a client writes
+    its request as soon as it connects): one that stays silent for
+    ``first_byte_timeout`` is closed, and when ``max_waiting`` are silent at once the
+    oldest is closed to make room. A connection with a byte to read goes to a worker,
+    where the whole request must arrive within ``request_timeout``. Silent connections
+    never hold a worker, so a real request always finds one soon.
 
     ``where``: the instance's paths. ``handler`` sees only requests of this protocol
     that name ``where``'s AWS files; the rest are declined here."""
 
     def __init__(self, handler: Handler, path: Path, *, where: paths.Paths,
                  max_connections: int = MAX_CONNECTIONS,
-                 request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT,
+                 first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
+                 max_waiting: int = MAX_WAITING) -> None:
         self.handler = handler
         self.path = path
         self.where = where
         self.request_timeout = request_timeout
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self.first_byte_timeout = first_byte_timeout
+        self.max_waiting = max(1, max_waiting)
+        self._workers = max(1, max_connections)
+        self._ready: queue.Queue[socket.socket | None] = queue.Queue()
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
 
     def start(self) -> ControlServer:
         """Bind (removing a stale socket: the caller holds the instance lock) and serve."""
@@ -310,7 +335,12 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         sock.listen(BACKLOG)
+        sock.setblocking(False)
         self._sock = sock
+        self._wake_r, self._wake_w = socket.socketpair()
+        for _ in range(self._workers):
+            threading.Thread(target=self._work, name="roletray-control-conn",
+                             daemon=True).start()
         self._thread = threading.Thread(target=self._serve, name="roletray-control", daemon=True)
         self._thread.start()
         log.debug("control socket at %s", self.path)
@@ -320,45 +350,84 @@ class ControlServer:
         if self._sock is None:
             return
         self._closing.set()
-        # A blocked accept() is not woken by close() everywhere: connect to ourselves.
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(1.0)
-            s.connect(str(self.path))
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+        for _ in range(self._workers):
+            self._ready.put(None)
         self._sock.close()
         self._sock = None
+        for s in (self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+        self._wake_r = self._wake_w = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
     def _serve(self) -> None:
+        """The accept loop: accept one connection at a time, hand on those with a byte to
+        read, close the silent ones at their deadline or when too many wait."""
         assert self._sock is not None
-        while not self._closing.is_set():
-            if not self._slots.acquire(timeout=0.5):
-                continue  # every slot busy: the next client waits in the backlog
+        waiting: dict[socket.socket, float] = {}  # oldest first (one deadline for all)
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._sock, selectors.EVENT_READ)
+            if self._wake_r is not None:
+                sel.register(self._wake_r, selectors.EVENT_READ)
             try:
-                conn, _ = self._sock.accept()
-            except OSError as e:
-                self._slots.release()
-                if self._closing.is_set():
-                    return
-                # EMFILE and the like do not clear by retrying at once.
-                log.warning("control socket: accept failed (%s)", e.strerror or e)
-                self._closing.wait(ACCEPT_BACKOFF)
-                continue
-            if self._closing.is_set():
-                conn.close()
-                self._slots.release()
-                return
-            threading.Thread(target=self._handle, args=(conn,), name="roletray-control-conn",
-                             daemon=True).start()
+                while not self._closing.is_set():
+                    timeout = None
+                    if waiting:
+                        timeout = max(0.0, next(iter(waiting.values())) - time.monotonic())
+                    accept = False
+                    for key, _ in sel.select(timeout):
+                        if key.fileobj is self._sock:
+                            accept = True
+                        elif key.fileobj is not self._wake_r:
+                            conn = key.fileobj
+                            assert isinstance(conn, socket.socket)
+                            sel.unregister(conn)
+                            del waiting[conn]
+                            self._ready.put(conn)  # a byte (or EOF) to read: a worker's
+                    now = time.monotonic()
+                    for conn, deadline in list(waiting.items()):
+                        if deadline > now:
+                            break
+                        _drop(sel, waiting, conn)
+                    if accept and not self._closing.is_set():
+                        self._accept_one(sel, waiting)
+            finally:
+                for conn in list(waiting):
+                    _drop(sel, waiting, conn)
 
-    def _handle(self, conn: socket.socket) -> None:
+    def _accept_one(self, sel: selectors.BaseSelector,
+                    waiting: dict[socket.socket, float]) -> None:
+        """One at a time: a request that came in meanwhile is handed on before the next
+        silent connection can push it out."""
+        assert self._sock is not None
         try:
-            with conn:
-                self._answer(conn)
-        finally:
-            self._slots.release()
+            conn, _ = self._sock.accept()
+        except BlockingIOError:
+            return
+        except OSError as e:
+            # EMFILE and the like do not clear by retrying at once.
+            log.warning("control socket: accept failed (%s)", e.strerror or e)
+            self._closing.wait(ACCEPT_BACKOFF)
+            return
+        if len(waiting) >= self.max_waiting:
+            _drop(sel, waiting, next(iter(waiting)))
+        conn.setblocking(False)
+        waiting[conn] = time.monotonic() + self.first_byte_timeout
+        sel.register(conn, selectors.EVENT_READ)
+
+    def _work(self) -> None:
+        while (conn := self._ready.get()) is not None:
+            try:
+                with conn:
+                    self._answer(conn)
+            except Exception:  # a worker must survive any one connection
+                log.exception("control socket: a connection failed")
 
     def _answer(self, conn: socket.socket) -> None:
         try:
@@ -403,6 +472,13 @@ class ControlServer:
                 else logging.INFO,
                 "control: %s", _short(call.get("cmd")))
         return _stamped(self.handler(call))
+
+
+def _drop(sel: selectors.BaseSelector, waiting: dict[socket.socket, float],
+          conn: socket.socket) -> None:
+    sel.unregister(conn)
+    del waiting[conn]
+    conn.close()
 
 
 def _stamped(reply: dict[str, Any]) -> dict[str, Any]:
@@ -521,6 +597,9 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
         st = os.lstat(path)
     except FileNotFoundError:
         return None
+    except NotADirectoryError:
+        raise UsageError(f"{path.parent} should be roletray's runtime folder, but something "
+                         "above or at it is a file; remove or rename it") from None
     if not stat.S_ISSOCK(st.st_mode):
         return None  # nothing can listen on a plain file
     _check_socket(path, st)
