@@ -50,11 +50,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from tray import paths
 from tray.domain import wire, wireline
-from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, UsageError
+from tray.domain.errors import AwsError, RoletrayError, UsageError
+from tray.instance import keeper
+from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
+    InstanceLock,
+    ensure_private_dir,
+    running_pid,
+)
 from tray.settings import check_target
 
 if TYPE_CHECKING:
@@ -65,6 +71,7 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "instance.lock"
 SOCKET_NAME = "control.sock"
+SOCKET_LOCK_NAME = "control.lock"
 MAX_LINE = 64 * 1024  # a request is a few hundred bytes; refuse anything absurd
 COMMANDS = ("assume", "refresh", "clear", "status", "mfa", "section_keys")
 BACKLOG = 128  # 60 CLI calls at once must queue, not fail with EAGAIN
@@ -73,6 +80,8 @@ REQUEST_TIMEOUT = 10.0  # for the whole request line, however slowly it trickles
 FIRST_BYTE_TIMEOUT = 1.0  # a client writes at once: a silent connection is dropped then
 MAX_WAITING = 64  # silent connections held at once; the oldest goes first
 ACCEPT_BACKOFF = 0.2  # after accept() fails (EMFILE): wait instead of spinning
+STARTING_WAIT = 2.0  # a keeper's record but no socket yet: it is starting; wait this long
+STARTING_POLL = 0.05
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -87,120 +96,18 @@ def socket_path(where: paths.Paths) -> Path:
     return where.runtime_dir / SOCKET_NAME
 
 
+def socket_lock_path(where: paths.Paths) -> Path:
+    """Held by the instance that listens on ``socket_path``: two instances of two state
+    folders and two credentials files in one runtime folder must not take the socket
+    from each other."""
+    return where.runtime_dir / SOCKET_LOCK_NAME
+
+
 def files_of(where: paths.Paths) -> dict[str, str]:
     """The AWS files ``where`` names, as a request carries them: real paths (links
     resolved, relative ones from the working folder), so two spellings of one file match."""
     config, credentials = where.aws_files()
     return {"config": config, "credentials": credentials}
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` 0700, or tighten it when it is ours; refuse a link, a non-folder,
-    or one owned by someone else. Opened with O_NOFOLLOW: a symlink planted in a shared
-    folder must not redirect the socket or the lock elsewhere."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o700)
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise UsageError(f"{path} is a symbolic link or not a folder ({e.strerror}); "
-                         "refusing to use it") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{path} is not a folder; refusing to use it")
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise UsageError(f"{path} belongs to another user; refusing to use it")
-        if stat.S_IMODE(st.st_mode) & 0o077 and hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o700)
-    finally:
-        os.close(fd)
-    return path
-
-
-# ---------------------------------------------------------------- instance lock
-
-class InstanceLock:
-    """Held for the life of the tray or daemon; released by ``release()`` or process exit.
-
-    The kernel drops a ``flock`` when its holder dies, so a crash leaves no stale lock.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> InstanceLock:
-        ensure_private_dir(self.path.parent)
-        try:
-            f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held open on purpose)
-        except IsADirectoryError:
-            raise UsageError(f"{self.path} is a folder, not roletray's lock file; remove it "
-                             "and start again") from None
-        except OSError as e:
-            raise UsageError(f"{self.path}: cannot open roletray's lock file "
-                             f"({e.strerror or type(e).__name__})") from None
-        try:
-            _lock_nonblocking(f)
-        except OSError as e:
-            f.seek(0)
-            pid = f.read().strip() or "unknown"
-            f.close()
-            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise InstanceRunningError(
-                pid=pid, hint="`roletray assume|refresh|clear|status` talk to it; "
-                f"stop it with `kill {pid}` to start another") from None
-        os.chmod(self.path, 0o600)
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        self._file = f
-        return self
-
-    def release(self) -> None:
-        # The file stays: unlinking a lock file races with a starting instance.
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.seek(0)
-                self._file.truncate()
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> InstanceLock:  # noqa: PYI034
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _lock_nonblocking(f: IO[str]) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: an exclusive byte-range lock on the first byte
-        import msvcrt
-
-        try:
-            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError as e:
-            raise OSError(errno.EACCES, str(e)) from e
-        return
-    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def running_pid(path: Path) -> int | None:
-    """The pid in the lock file ``path``, if an instance holds the lock now."""
-    try:
-        with InstanceLock(path):
-            return None
-    except InstanceRunningError as e:
-        try:
-            return int(e.kwargs["pid"])
-        except (KeyError, ValueError):
-            return None
 
 
 # --------------------------------------------------------------------- dispatch
@@ -592,25 +499,57 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     """
     if not hasattr(socket, "AF_UNIX"):
         return None
-    path = socket_path(where) if path is None else path
+    own = socket_path(where) if path is None else path
+    deadline = time.monotonic() + timeout
+    waiting_until: float | None = None
+    while True:
+        # The instance that keeps the caller's credentials file, wherever its runtime
+        # folder is (another XDG_RUNTIME_DIR); else the one at our own socket.
+        found = keeper.read(where.aws_credentials) if path is None else None
+        target = own if found is None else found.socket
+        reply = _exchange(target, cmd, payload, timeout, deadline, where)
+        if reply is not _NOBODY:
+            return reply  # type: ignore[return-value]
+        if found is None:
+            return None
+        # A live keeper without a socket: starting (it binds after it locks) or stopping.
+        now = time.monotonic()
+        if waiting_until is None:
+            waiting_until = min(now + STARTING_WAIT, deadline)
+        if now >= waiting_until:
+            break
+        _pause_for_start(min(STARTING_POLL, waiting_until - now))
+    if target == own:
+        return None
+    reply = _exchange(own, cmd, payload, timeout, deadline, where)
+    return None if reply is _NOBODY else reply  # type: ignore[return-value]
+
+
+_NOBODY = object()  # no socket, or nothing listens on it
+_pause_for_start: Callable[[float], None] = time.sleep  # tests see the caller wait here
+
+
+def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: float,
+              deadline: float, where: paths.Paths) -> dict[str, Any] | None | object:
+    """One request to the socket at ``path``: the reply, None for a decline of other
+    files, ``_NOBODY`` when nobody listens there."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return None
+        return _NOBODY
     except NotADirectoryError:
         raise UsageError(f"{path.parent} should be roletray's runtime folder, but something "
                          "above or at it is a file; remove or rename it") from None
     if not stat.S_ISSOCK(st.st_mode):
-        return None  # nothing can listen on a plain file
+        return _NOBODY  # nothing can listen on a plain file
     _check_socket(path, st)
-    deadline = time.monotonic() + timeout
     try:
         sock = _connect(path, deadline)
     except OSError as e:
         return wire.encode_error(RoletrayError(
             f"cannot reach the running roletray at {path} ({e.strerror or type(e).__name__})"))
     if sock is None:
-        return None  # a stale socket: the instance is gone
+        return _NOBODY  # a stale socket: the instance is gone (or not listening yet)
     with sock:
         pid, uid = _peer(sock)
         if uid is not None and hasattr(os, "getuid") and uid != os.getuid():
