@@ -411,7 +411,13 @@ def test_a_failing_accept_backs_off_instead_of_spinning(isolated_env: Path,
     srv = control.ControlServer(echo, path=sock(), where=here())
     calls: list[float] = []
 
+    readable, other = socket.socketpair()
+    other.send(b"x")  # a listener that always has someone to accept
+
     class OutOfFiles:
+        def fileno(self) -> int:
+            return readable.fileno()
+
         def accept(self) -> Any:
             calls.append(time.monotonic())
             if len(calls) == 5:
@@ -419,7 +425,8 @@ def test_a_failing_accept_backs_off_instead_of_spinning(isolated_env: Path,
             raise OSError(errno.EMFILE, "Too many open files")
 
     srv._sock = OutOfFiles()  # type: ignore[assignment]
-    srv._serve()  # returns once closing is set
+    with readable, other:
+        srv._serve()  # returns once closing is set
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert len(calls) == 5 and min(gaps) >= 0.04
 

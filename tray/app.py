@@ -26,7 +26,7 @@ from tray.engine import actions, worker
 from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
-from tray.instance import control
+from tray.instance import control, keeper
 from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import instance_keeper
 from tray.state import make_private_dirs
@@ -138,7 +138,18 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     ``refresher.stopped_cleanly`` says afterwards whether a refresh was cut short.
     """
     make_private_dirs(ctx.paths.runtime_dir)
-    lock = control.InstanceLock(control.lock_path(ctx.paths)).acquire()
+    # One instance per state folder, one keeper per credentials file (whatever the XDG
+    # variables say), one listener per socket; each lock names its holder's pid.
+    socket_path = control.socket_path(ctx.paths)
+    locks: list[control.InstanceLock] = []
+    try:
+        locks.append(control.InstanceLock(control.lock_path(ctx.paths)).acquire())
+        locks.append(keeper.acquire(ctx.paths.aws_credentials, socket_path))
+        locks.append(control.InstanceLock(control.socket_lock_path(ctx.paths)).acquire())
+    except BaseException:
+        for held in reversed(locks):
+            held.release()
+        raise
     server: control.ControlServer | None = None
     scheduler = ApsScheduler()  # the one timer: the refresher's sections and served roles
     # One set of MFA sessions: a code typed for the active role serves a served role from
@@ -149,13 +160,13 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     warm = worker.warm_worker(ctx.env, scheduler, now=utcnow,
                               idle=timedelta(minutes=ctx.settings.worker_idle_minutes))
     refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa, via=warm)
-    keeper = instance_keeper(ctx, scheduler, mfa=mfa, via=warm)
+    served = instance_keeper(ctx, scheduler, mfa=mfa, via=warm)
     for cb in subscribers:
         refresher.subscribe(cb)
     try:
         refresher.start()
-        server = control.ControlServer(control.make_handler(refresher, keeper),
-                                       control.socket_path(ctx.paths), where=ctx.paths).start()
+        server = control.ControlServer(control.make_handler(refresher, served),
+                                       socket_path, where=ctx.paths).start()
         log.info("roletray %s running (pid %d); control socket %s", _version(), os.getpid(),
                  ctx.paths.display(server.path))
         yield refresher
@@ -167,7 +178,8 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
                         STOP_GRACE)
             refresher.wait_idle(timeout=2.0)
         warm.stop()
-        lock.release()
+        for held in reversed(locks):
+            held.release()
 
 
 def _version() -> str:

@@ -11,6 +11,15 @@ from tray.serve import fastpath
 
 
 def entry() -> int:
+    import os
+    import sys
+
+    from tray.domain import chain
+
+    refused = chain.refusal(sys.argv[1:], os.environ)
+    if refused is not None:  # a loop of credential_process helpers: stop it here
+        sys.stderr.write(refused + "\n")
+        return 2
     code = fastpath.main()
     if code is not None:
         return code

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from tray import paths
 from tray.awsfiles import awsconfig
+from tray.domain import chain as call_chain
 from tray.domain.errors import (
     ConfigError,
     CredentialProcessTimeoutError,
@@ -173,6 +174,9 @@ def client_creator(profile: RoleProfile, *, env: Mapping[str, str],
         profile_map = awsconfig.load_profile_map(paths.aws_config_file(env),
                                                  home=paths.home_of(env))
     refuse_prompting_chain(profile, profile_map)
+    # Every credential_process below runs with this role in ROLETRAY_CHAIN: a helper that
+    # is roletray resolving the same role again refuses (tray.domain.chain).
+    env = call_chain.extended(env, profile.name)
     where = region(profile, profile_map, env)
     config = Config(connect_timeout=bounds.connect_timeout, read_timeout=bounds.read_timeout,
                     retries={"mode": "standard", "total_max_attempts": bounds.max_attempts})
@@ -600,12 +604,15 @@ class BoundedPopen(subprocess.Popen):  # type: ignore[type-arg]
         self._bound = timeout
         self._profile = profile
         self._tty = _controlling_tty()
+        self._chain = call_chain.names(env or {})
+        if env is not None:
+            env = call_chain.extended(env, profile)
         super().__init__(args, process_group=0, env=env, **kwargs)
         self._terminal = _hand_terminal(self._tty, self.pid)
 
     def communicate(self, input: Any = None, timeout: float | None = None) -> Any:
         try:
-            out, _err = super().communicate(input, timeout=self._bound)
+            out, err = super().communicate(input, timeout=self._bound)
         except subprocess.TimeoutExpired:
             self._stop()
             raise CredentialProcessTimeoutError(profile=self._profile,
@@ -615,6 +622,14 @@ class BoundedPopen(subprocess.Popen):  # type: ignore[type-arg]
             raise
         finally:
             self._take_terminal_back()
+        if self.returncode != 0 and isinstance(err, bytes) \
+                and err.startswith(call_chain.LOOP_MARK.encode()):
+            # roletray's own refusal, not the helper's words: safe to name.
+            shown = " -> ".join([*self._chain, self._profile])
+            raise ConfigError(
+                f"profile '{self._profile}': its credential_process runs roletray for a "
+                f"profile that is being resolved already, a loop (chain: {shown} -> ...); "
+                f"give '{self._profile}' keys of its own")
         if self.returncode != 0:
             how = (f"was killed by signal {-self.returncode}" if self.returncode < 0
                    else f"exited with code {self.returncode}")

@@ -6,9 +6,11 @@
   different ``XDG_RUNTIME_DIR`` values must still find one lock.
 - ``ControlServer``: a Unix socket ``Paths.runtime_dir/control.sock`` (folder 0700,
   opened without following links, socket 0600, peer uid checked before a request
-  is parsed), never a TCP port. At most ``MAX_CONNECTIONS`` requests are served at
-  once and each must arrive within ``REQUEST_TIMEOUT``; more wait in the listen
-  backlog. One JSON line in, one out (``tray.domain.wire`` on ``wireline``)::
+  is parsed), never a TCP port. A connection must send its first byte within
+  ``FIRST_BYTE_TIMEOUT`` (at most ``MAX_WAITING`` silent ones are held, the oldest
+  closed first) and then its whole request within ``REQUEST_TIMEOUT``; at most
+  ``MAX_CONNECTIONS`` requests are served at once, the rest queue. One JSON line in,
+  one out (``tray.domain.wire`` on ``wireline``)::
 
       -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
           "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
@@ -39,6 +41,8 @@ import contextlib
 import errno
 import logging
 import os
+import queue
+import selectors
 import socket
 import stat
 import struct
@@ -46,11 +50,17 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from tray import paths
 from tray.domain import wire, wireline
-from tray.domain.errors import AwsError, InstanceRunningError, RoletrayError, UsageError
+from tray.domain.errors import AwsError, RoletrayError, UsageError
+from tray.instance import keeper
+from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
+    InstanceLock,
+    ensure_private_dir,
+    running_pid,
+)
 from tray.settings import check_target
 
 if TYPE_CHECKING:
@@ -61,12 +71,17 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "instance.lock"
 SOCKET_NAME = "control.sock"
+SOCKET_LOCK_NAME = "control.lock"
 MAX_LINE = 64 * 1024  # a request is a few hundred bytes; refuse anything absurd
 COMMANDS = ("assume", "refresh", "clear", "status", "mfa", "section_keys")
 BACKLOG = 128  # 60 CLI calls at once must queue, not fail with EAGAIN
-MAX_CONNECTIONS = 16  # requests served at once: one thread each
+MAX_CONNECTIONS = 16  # requests served at once: one worker thread each
 REQUEST_TIMEOUT = 10.0  # for the whole request line, however slowly it trickles in
+FIRST_BYTE_TIMEOUT = 1.0  # a client writes at once: a silent connection is dropped then
+MAX_WAITING = 64  # silent connections held at once; the oldest goes first
 ACCEPT_BACKOFF = 0.2  # after accept() fails (EMFILE): wait instead of spinning
+STARTING_WAIT = 2.0  # a keeper's record but no socket yet: it is starting; wait this long
+STARTING_POLL = 0.05
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -81,113 +96,18 @@ def socket_path(where: paths.Paths) -> Path:
     return where.runtime_dir / SOCKET_NAME
 
 
+def socket_lock_path(where: paths.Paths) -> Path:
+    """Held by the instance that listens on ``socket_path``: two instances of two state
+    folders and two credentials files in one runtime folder must not take the socket
+    from each other."""
+    return where.runtime_dir / SOCKET_LOCK_NAME
+
+
 def files_of(where: paths.Paths) -> dict[str, str]:
     """The AWS files ``where`` names, as a request carries them: real paths (links
     resolved, relative ones from the working folder), so two spellings of one file match."""
     config, credentials = where.aws_files()
     return {"config": config, "credentials": credentials}
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` 0700, or tighten it when it is ours; refuse a link, a non-folder,
-    or one owned by someone else. Opened with O_NOFOLLOW: a symlink planted in a shared
-    folder must not redirect the socket or the lock elsewhere."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(path, 0o700)
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise UsageError(f"{path} is a symbolic link or not a folder ({e.strerror}); "
-                         "refusing to use it") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{path} is not a folder; refusing to use it")
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise UsageError(f"{path} belongs to another user; refusing to use it")
-        if stat.S_IMODE(st.st_mode) & 0o077 and hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o700)
-    finally:
-        os.close(fd)
-    return path
-
-
-# ---------------------------------------------------------------- instance lock
-
-class InstanceLock:
-    """Held for the life of the tray or daemon; released by ``release()`` or process exit.
-
-    The kernel drops a ``flock`` when its holder dies, so a crash leaves no stale lock.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file: IO[str] | None = None
-
-    def acquire(self) -> InstanceLock:
-        ensure_private_dir(self.path.parent)
-        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held open on purpose)
-        try:
-            _lock_nonblocking(f)
-        except OSError as e:
-            f.seek(0)
-            pid = f.read().strip() or "unknown"
-            f.close()
-            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise InstanceRunningError(
-                pid=pid, hint="`roletray assume|refresh|clear|status` talk to it; "
-                f"stop it with `kill {pid}` to start another") from None
-        os.chmod(self.path, 0o600)
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        self._file = f
-        return self
-
-    def release(self) -> None:
-        # The file stays: unlinking a lock file races with a starting instance.
-        if self._file is not None:
-            with contextlib.suppress(OSError):
-                self._file.seek(0)
-                self._file.truncate()
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> InstanceLock:  # noqa: PYI034
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _lock_nonblocking(f: IO[str]) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: an exclusive byte-range lock on the first byte
-        import msvcrt
-
-        try:
-            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError as e:
-            raise OSError(errno.EACCES, str(e)) from e
-        return
-    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def running_pid(path: Path) -> int | None:
-    """The pid in the lock file ``path``, if an instance holds the lock now."""
-    try:
-        with InstanceLock(path):
-            return None
-    except InstanceRunningError as e:
-        try:
-            return int(e.kwargs["pid"])
-        except (KeyError, ValueError):
-            return None
 
 
 # --------------------------------------------------------------------- dispatch
@@ -277,25 +197,37 @@ def _opt_int(request: dict[str, Any], key: str) -> int | None:
 # ----------------------------------------------------------------------- server
 
 class ControlServer:
-    """Accepts on the socket in a daemon thread; each connection gets its own short thread,
-    so ``status`` answers while a slow ``assume`` is still talking to AWS. At most
-    ``max_connections`` at once: the accept loop waits for a free slot, and a client
-    that trickles its request loses its slot after ``request_timeout``.
+    """One accept thread and ``max_connections`` worker threads, so ``status`` answers
+    while a slow ``assume`` is still talking to AWS.
+
+    The accept thread holds a connection until its first byte arrives (a client writes
+    its request as soon as it connects): one that stays silent for
+    ``first_byte_timeout`` is closed, and when ``max_waiting`` are silent at once the
+    oldest is closed to make room. A connection with a byte to read goes to a worker,
+    where the whole request must arrive within ``request_timeout``. Silent connections
+    never hold a worker, so a real request always finds one soon.
 
     ``where``: the instance's paths. ``handler`` sees only requests of this protocol
     that name ``where``'s AWS files; the rest are declined here."""
 
     def __init__(self, handler: Handler, path: Path, *, where: paths.Paths,
                  max_connections: int = MAX_CONNECTIONS,
-                 request_timeout: float = REQUEST_TIMEOUT) -> None:
+                 request_timeout: float = REQUEST_TIMEOUT,
+                 first_byte_timeout: float = FIRST_BYTE_TIMEOUT,
+                 max_waiting: int = MAX_WAITING) -> None:
         self.handler = handler
         self.path = path
         self.where = where
         self.request_timeout = request_timeout
-        self._slots = threading.BoundedSemaphore(max_connections)
+        self.first_byte_timeout = first_byte_timeout
+        self.max_waiting = max(1, max_waiting)
+        self._workers = max(1, max_connections)
+        self._ready: queue.Queue[socket.socket | None] = queue.Queue()
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
 
     def start(self) -> ControlServer:
         """Bind (removing a stale socket: the caller holds the instance lock) and serve."""
@@ -310,7 +242,12 @@ class ControlServer:
             os.umask(old)
         os.chmod(self.path, 0o600)
         sock.listen(BACKLOG)
+        sock.setblocking(False)
         self._sock = sock
+        self._wake_r, self._wake_w = socket.socketpair()
+        for _ in range(self._workers):
+            threading.Thread(target=self._work, name="roletray-control-conn",
+                             daemon=True).start()
         self._thread = threading.Thread(target=self._serve, name="roletray-control", daemon=True)
         self._thread.start()
         log.debug("control socket at %s", self.path)
@@ -320,45 +257,84 @@ class ControlServer:
         if self._sock is None:
             return
         self._closing.set()
-        # A blocked accept() is not woken by close() everywhere: connect to ourselves.
-        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as s:
-            s.settimeout(1.0)
-            s.connect(str(self.path))
+        if self._wake_w is not None:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"x")
         if self._thread is not None:
             self._thread.join(timeout=2.0)
+        for _ in range(self._workers):
+            self._ready.put(None)
         self._sock.close()
         self._sock = None
+        for s in (self._wake_r, self._wake_w):
+            if s is not None:
+                s.close()
+        self._wake_r = self._wake_w = None
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
     def _serve(self) -> None:
+        """The accept loop: accept one connection at a time, hand on those with a byte to
+        read, close the silent ones at their deadline or when too many wait."""
         assert self._sock is not None
-        while not self._closing.is_set():
-            if not self._slots.acquire(timeout=0.5):
-                continue  # every slot busy: the next client waits in the backlog
+        waiting: dict[socket.socket, float] = {}  # oldest first (one deadline for all)
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._sock, selectors.EVENT_READ)
+            if self._wake_r is not None:
+                sel.register(self._wake_r, selectors.EVENT_READ)
             try:
-                conn, _ = self._sock.accept()
-            except OSError as e:
-                self._slots.release()
-                if self._closing.is_set():
-                    return
-                # EMFILE and the like do not clear by retrying at once.
-                log.warning("control socket: accept failed (%s)", e.strerror or e)
-                self._closing.wait(ACCEPT_BACKOFF)
-                continue
-            if self._closing.is_set():
-                conn.close()
-                self._slots.release()
-                return
-            threading.Thread(target=self._handle, args=(conn,), name="roletray-control-conn",
-                             daemon=True).start()
+                while not self._closing.is_set():
+                    timeout = None
+                    if waiting:
+                        timeout = max(0.0, next(iter(waiting.values())) - time.monotonic())
+                    accept = False
+                    for key, _ in sel.select(timeout):
+                        if key.fileobj is self._sock:
+                            accept = True
+                        elif key.fileobj is not self._wake_r:
+                            conn = key.fileobj
+                            assert isinstance(conn, socket.socket)
+                            sel.unregister(conn)
+                            del waiting[conn]
+                            self._ready.put(conn)  # a byte (or EOF) to read: a worker's
+                    now = time.monotonic()
+                    for conn, deadline in list(waiting.items()):
+                        if deadline > now:
+                            break
+                        _drop(sel, waiting, conn)
+                    if accept and not self._closing.is_set():
+                        self._accept_one(sel, waiting)
+            finally:
+                for conn in list(waiting):
+                    _drop(sel, waiting, conn)
 
-    def _handle(self, conn: socket.socket) -> None:
+    def _accept_one(self, sel: selectors.BaseSelector,
+                    waiting: dict[socket.socket, float]) -> None:
+        """One at a time: a request that came in meanwhile is handed on before the next
+        silent connection can push it out."""
+        assert self._sock is not None
         try:
-            with conn:
-                self._answer(conn)
-        finally:
-            self._slots.release()
+            conn, _ = self._sock.accept()
+        except BlockingIOError:
+            return
+        except OSError as e:
+            # EMFILE and the like do not clear by retrying at once.
+            log.warning("control socket: accept failed (%s)", e.strerror or e)
+            self._closing.wait(ACCEPT_BACKOFF)
+            return
+        if len(waiting) >= self.max_waiting:
+            _drop(sel, waiting, next(iter(waiting)))
+        conn.setblocking(False)
+        waiting[conn] = time.monotonic() + self.first_byte_timeout
+        sel.register(conn, selectors.EVENT_READ)
+
+    def _work(self) -> None:
+        while (conn := self._ready.get()) is not None:
+            try:
+                with conn:
+                    self._answer(conn)
+            except Exception:  # a worker must survive any one connection
+                log.exception("control socket: a connection failed")
 
     def _answer(self, conn: socket.socket) -> None:
         try:
@@ -403,6 +379,13 @@ class ControlServer:
                 else logging.INFO,
                 "control: %s", _short(call.get("cmd")))
         return _stamped(self.handler(call))
+
+
+def _drop(sel: selectors.BaseSelector, waiting: dict[socket.socket, float],
+          conn: socket.socket) -> None:
+    sel.unregister(conn)
+    del waiting[conn]
+    conn.close()
 
 
 def _stamped(reply: dict[str, Any]) -> dict[str, Any]:
@@ -516,22 +499,57 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     """
     if not hasattr(socket, "AF_UNIX"):
         return None
-    path = socket_path(where) if path is None else path
+    own = socket_path(where) if path is None else path
+    deadline = time.monotonic() + timeout
+    waiting_until: float | None = None
+    while True:
+        # The instance that keeps the caller's credentials file, wherever its runtime
+        # folder is (another XDG_RUNTIME_DIR); else the one at our own socket.
+        found = keeper.read(where.aws_credentials) if path is None else None
+        target = own if found is None else found.socket
+        reply = _exchange(target, cmd, payload, timeout, deadline, where)
+        if reply is not _NOBODY:
+            return reply  # type: ignore[return-value]
+        if found is None:
+            return None
+        # A live keeper without a socket: starting (it binds after it locks) or stopping.
+        now = time.monotonic()
+        if waiting_until is None:
+            waiting_until = min(now + STARTING_WAIT, deadline)
+        if now >= waiting_until:
+            break
+        _pause_for_start(min(STARTING_POLL, waiting_until - now))
+    if target == own:
+        return None
+    reply = _exchange(own, cmd, payload, timeout, deadline, where)
+    return None if reply is _NOBODY else reply  # type: ignore[return-value]
+
+
+_NOBODY = object()  # no socket, or nothing listens on it
+_pause_for_start: Callable[[float], None] = time.sleep  # tests see the caller wait here
+
+
+def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: float,
+              deadline: float, where: paths.Paths) -> dict[str, Any] | None | object:
+    """One request to the socket at ``path``: the reply, None for a decline of other
+    files, ``_NOBODY`` when nobody listens there."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        return None
+        return _NOBODY
+    except NotADirectoryError:
+        raise UsageError(f"{path.parent} should be roletray's runtime folder, but something "
+                         "above or at it is a file; remove or rename it") from None
     if not stat.S_ISSOCK(st.st_mode):
-        return None  # nothing can listen on a plain file
+        return _NOBODY  # nothing can listen on a plain file
     _check_socket(path, st)
-    deadline = time.monotonic() + timeout
     try:
         sock = _connect(path, deadline)
     except OSError as e:
         return wire.encode_error(RoletrayError(
             f"cannot reach the running roletray at {path} ({e.strerror or type(e).__name__})"))
     if sock is None:
-        return None  # a stale socket: the instance is gone
+        return _NOBODY  # a stale socket: the instance is gone (or not listening yet)
     with sock:
         pid, uid = _peer(sock)
         if uid is not None and hasattr(os, "getuid") and uid != os.getuid():

@@ -1,0 +1,152 @@
+"""The locks an instance holds for its life: an exclusive ``flock`` on a small file that
+names the holder's pid (and what else a caller needs to find it), and the private folder
+they live in.
+
+The kernel drops a ``flock`` when its holder dies, so a crash leaves no stale lock; the
+file stays on release (unlinking a lock file races with a starting instance), emptied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from pathlib import Path
+from typing import IO
+
+from tray.domain.errors import InstanceRunningError, UsageError
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` 0700, or tighten it when it is ours; refuse a link, a non-folder,
+    or one owned by someone else. Opened with O_NOFOLLOW: a symlink planted in a shared
+    folder must not redirect the socket or the lock elsewhere."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
+    except NotADirectoryError:
+        raise UsageError(f"{path}: something above it is a file, not a folder; refusing to "
+                         "use it") from None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot create it ({e.strerror or type(e).__name__})") from None
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        raise UsageError(f"{path} is a symbolic link or not a folder ({e.strerror}); "
+                         "refusing to use it") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{path} is not a folder; refusing to use it")
+        if hasattr(os, "getuid") and st.st_uid != os.getuid():
+            raise UsageError(f"{path} belongs to another user; refusing to use it")
+        if stat.S_IMODE(st.st_mode) & 0o077 and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    return path
+
+
+class InstanceLock:
+    """Held for the life of the tray or daemon; released by ``release()`` or process exit.
+
+    The file holds the owner's pid, then ``extra`` (a line, when given: the keeper
+    record's socket path). ``what``: said about the holder when another one is refused
+    (``it keeps ~/.aws/credentials``). ``private_folder``: make the folder 0700 (roletray's
+    own folders); False for a record beside the credentials file, whose folder is the
+    user's to choose.
+    """
+
+    def __init__(self, path: Path, *, extra: str | None = None, what: str = "",
+                 private_folder: bool = True) -> None:
+        self.path = path
+        self.extra = extra
+        self.what = what
+        self.private_folder = private_folder
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> InstanceLock:
+        if self.private_folder:
+            ensure_private_dir(self.path.parent)
+        f = self._open()
+        try:
+            _lock_nonblocking(f)
+        except OSError as e:
+            f.seek(0)
+            pid = (f.read().splitlines() or [""])[0].strip() or "unknown"
+            f.close()
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            said = f"{self.what}; " if self.what else ""
+            raise InstanceRunningError(
+                pid=pid, hint=f"{said}`roletray assume|refresh|clear|status` talk to it; "
+                f"stop it with `kill {pid}` to start another") from None
+        with contextlib.suppress(OSError):
+            os.chmod(self.path, 0o600)
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n" + (f"{self.extra}\n" if self.extra else ""))
+        f.flush()
+        self._file = f
+        return self
+
+    def _open(self) -> IO[str]:
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(self.path, flags, 0o600)
+        except IsADirectoryError:
+            raise UsageError(f"{self.path} is a folder, not roletray's lock file; remove it "
+                             "and start again") from None
+        except OSError as e:
+            raise UsageError(f"{self.path}: cannot open roletray's lock file "
+                             f"({e.strerror or type(e).__name__}); remove it if it is a "
+                             "link") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UsageError(f"{self.path} is not a regular file, not roletray's lock file; "
+                             "remove it and start again")
+        return os.fdopen(fd, "r+", encoding="utf-8")
+
+    def release(self) -> None:
+        # The file stays: unlinking a lock file races with a starting instance.
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.seek(0)
+                self._file.truncate()
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> InstanceLock:  # noqa: PYI034
+        return self if self._file is not None else self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _lock_nonblocking(f: IO[str]) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: an exclusive byte-range lock on the first byte
+        import msvcrt
+
+        try:
+            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        except OSError as e:
+            raise OSError(errno.EACCES, str(e)) from e
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def running_pid(path: Path) -> int | None:
+    """The pid in the lock file ``path``, if an instance holds the lock now."""
+    try:
+        with InstanceLock(path):
+            return None
+    except InstanceRunningError as e:
+        try:
+            return int(e.kwargs["pid"])
+        except (KeyError, ValueError):
+            return None
