@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tray import __version__
+from tray import __version__, shell_cli
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--force", action="store_true",
                    help="remove: forget the keys even when the credentials file lacks them")
     k.add_argument("--json", action="store_true")
+    shell_cli.add_parsers(sub)  # exec, env, prompt
     return p
 
 
@@ -867,5 +868,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
     "credential-process": cmd_credential_process, "serve": cmd_serve,
-    "keys": cmd_keys,
+    "keys": cmd_keys, **shell_cli.COMMANDS,
 }

@@ -56,6 +56,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -310,4 +311,8 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 
 if __name__ == "__main__":
+    # A parent that waits on signals with sigwaitinfo (``roletray exec``) started this
+    # child from a thread that blocks them: take the default mask back, so SIGTERM ends it.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
     sys.exit(_child())

@@ -58,6 +58,19 @@ def ask(path: str, profile: str, files: "dict[str, str]", *,
     """The document, or None (the full command line decides what to do). ``files``: the
     caller's AWS files (``aws_files``). ``source``: ``profile`` names a keyring-held
     source (``credential-process --source``)."""
+    reply = request(path, files, {"cmd": "credentials",
+                                  ("source" if source else "profile"): profile})
+    if reply is None or reply.get("ok") is not True:
+        return None
+    document = reply.get("document")
+    return document if isinstance(document, dict) and document.get("Version") == 1 else None
+
+
+def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
+            ) -> "dict[str, object] | None":
+    """The instance's reply to ``call`` (``{"cmd": ..., ...}``) for ``files``, in this
+    protocol; None when no instance answers, or when anything is not as it should be
+    (the full path says what is wrong). Also ``roletray prompt``'s ``status``."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -78,9 +91,8 @@ def ask(path: str, profile: str, files: "dict[str, str]", *,
                 raw = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
-            request = {"proto": PROTO, "version": __version__, "files": files,
-                       "call": {"cmd": "credentials", ("source" if source else "profile"): profile}}
-            sock.sendall(json.dumps(request).encode() + b"\n")
+            envelope = {"proto": PROTO, "version": __version__, "files": files, "call": call}
+            sock.sendall(json.dumps(envelope).encode() + b"\n")
             buf = b""
             while b"\n" not in buf and len(buf) < MAX_REPLY:
                 chunk = sock.recv(4096)
@@ -93,10 +105,9 @@ def ask(path: str, profile: str, files: "dict[str, str]", *,
         reply = json.loads(buf.split(b"\n", 1)[0])
     except ValueError:
         return None
-    if not isinstance(reply, dict) or reply.get("proto") != PROTO or reply.get("ok") is not True:
+    if not isinstance(reply, dict) or reply.get("proto") != PROTO:
         return None
-    document = reply.get("document")
-    return document if isinstance(document, dict) and document.get("Version") == 1 else None
+    return reply
 
 
 def parse(argv: "list[str]") -> "tuple[str, bool] | None":
