@@ -1,7 +1,7 @@
 """Run every benchmark, print one table, and write it to ``bench/results.md``.
 
     python bench/run.py            # all
-    python bench/run.py write      # only some: assume, write, daemon, tray, menu, credproc
+    python bench/run.py write      # only some: assume, write, daemon, tray, menu, credproc, prompt
 
 Figures are ratios against a peer measured in the same run on this machine.
 """
@@ -26,6 +26,7 @@ BENCHES = {
     "tray": "tray_idle",
     "menu": "menu_build",
     "credproc": "bench_credential_process",
+    "prompt": "bench_prompt",
 }
 
 

@@ -374,3 +374,37 @@ def test_childenv_drops_every_steering_variable() -> None:
     assert child["AWS_CONTAINER_CREDENTIALS_FULL_URI"] == "http://127.0.0.1:1/role/p"
     assert childenv.gives_keys({"credential_process": "x"})
     assert not childenv.gives_keys({"region": "eu-west-1", "output": "json"})
+
+
+def test_a_long_running_js_sdk_child_is_the_role_and_picks_up_refreshed_keys(
+        aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from test_daemon import poll_until
+    from test_js_sdk import WHY_NOT, JsClient
+
+    if WHY_NOT is not None:
+        pytest.skip(WHY_NOT)
+    aws.seed_world()
+    aws.enforce()
+    with endpoint_behind(aws, monkeypatch, instance=False) as (ep, env, _clock, sched, _):
+        # node calls moto itself, on the real clock; the keeper's AssumeRole goes
+        # through the proxy on the fake one.
+        env = {k: v for k, v in env.items() if k != "AWS_ENDPOINT_URL_STS"}
+        client = JsClient(None, env, tmp_path / "node.err")
+        try:
+            first = client.call()
+            key = ep.keys_for("platform").access_key_id
+            assert ROLE in first["Arn"] and first["AccessKeyId"] == key  # not the user
+
+            sched.advance(timedelta(minutes=70))
+            renewed = ep.keys_for("platform").access_key_id
+            assert renewed != key
+            answers: list[dict[str, Any]] = []
+
+            def renewed_key_signs() -> bool:
+                answers.append(client.call())
+                return answers[-1]["AccessKeyId"] == renewed
+
+            poll_until("a call signed with the renewed key", renewed_key_signs, timeout=30)
+            assert all(ROLE in a["Arn"] for a in answers)
+        finally:
+            client.close()
