@@ -69,8 +69,8 @@ def run(runs: int = 31) -> list[tuple[str, str, str, str]]:
         if not line:
             raise RuntimeError("the prompt printed nothing with a role kept")
         # What the installed `roletray` script runs (python -m would add runpy's imports).
-        script = [sys.executable, "-c", "import sys; from tray.launch import entry; "
-                  "sys.exit(entry())"]
+        script = [sys.executable, "-c", ("import sys; from tray.launch import entry; "
+                  "sys.exit(entry())")]
         fns = {"ours": [*script, "prompt"], "floor": [sys.executable, "-c", "pass"]}
         live = _medians(fns, env, runs)
         daemon.terminate()
@@ -82,11 +82,11 @@ def run(runs: int = 31) -> list[tuple[str, str, str, str]]:
                           ("no daemon (the state file)", from_file)):
             added = med["ours"] - med["floor"]
             rows.append((
-                f"prompt: `roletray prompt` ({line!r}), {what}, vs `python -c pass`, "
-                f"median of {runs} runs",
+                (f"prompt: `roletray prompt` ({line!r}), {what}, vs `python -c pass`, "
+                f"median of {runs} runs"),
                 f"{med['ours']:.0f} ms", f"{med['floor']:.0f} ms",
-                f"+{added:.1f} ms over the interpreter's start; target < {TARGET_MS:.0f} ms "
-                f"added: {'met' if added < TARGET_MS else 'NOT met'}"))
+                (f"+{added:.1f} ms over the interpreter's start; target < {TARGET_MS:.0f} ms "
+                f"added: {'met' if added < TARGET_MS else 'NOT met'}")))
         return rows
     finally:
         if daemon is not None:
