@@ -1,7 +1,8 @@
 """Run every benchmark, print one table, and write it to ``bench/results.md``.
 
     python bench/run.py            # all
-    python bench/run.py write      # only some: assume, write, daemon, tray, menu, credproc, sso
+    python bench/run.py write      # only some: assume, write, daemon, tray, menu, credproc,
+                                   # sso, prompt
 
 Figures are ratios against a peer measured in the same run on this machine.
 """
@@ -28,6 +29,7 @@ BENCHES = {
     "finder": "finder_filter",
     "credproc": "bench_credential_process",
     "sso": "bench_sso_populate",
+    "prompt": "bench_prompt",
 }
 
 

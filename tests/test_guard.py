@@ -66,8 +66,8 @@ def test_on_a_terminal_the_answer_decides() -> None:
     role = RoleProfile(name="prod", role_arn="arn:aws:iam::123456789012:role/prod",
                        source_profile="default", guard="production")
     asked: list[str] = []
-    guard.confirm(role, yes=False, ask=lambda q: asked.append(q) or "y", verb="switch to")
-    assert asked == ["Profile 'prod' is guarded (production). Switch to it? [y/N] "]
+    guard.confirm(role, yes=False, ask=lambda q: asked.append(q) or "y", verb="Switch to")
+    assert asked == ["Profile 'prod' is guarded (production). Switch to prod? [y/N] "]
     for answer in ("", "n", "no", "yess"):
         with pytest.raises(UsageError, match="not confirmed; nothing was changed"):
             guard.confirm(role, yes=False, ask=lambda q, a=answer: a)
@@ -85,3 +85,19 @@ def test_a_bad_guard_label_is_one_line_naming_the_profile(
     main(["profiles"])
     err = capsys.readouterr().err
     assert "profile 'odd': roletray_guard '[prod]' must be 1 to 40" in err
+
+
+@pytest.mark.parametrize("argv", [["env", "prod"], ["exec", "prod", "--", "true"]])
+def test_exec_and_env_refuse_a_guarded_profile_without_a_terminal(
+        prod: str, argv: list[str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "tray", *argv], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 2
+    assert "is guarded (production): run this on a terminal to confirm, or pass --yes" in \
+        done.stderr
+    assert done.stdout == ""  # no key handed out
+    ok = subprocess.run([sys.executable, "-m", "tray", argv[0], "prod", "--yes", *argv[2:]],
+                        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                        check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert ok.returncode == 0, ok.stderr

@@ -60,11 +60,13 @@ pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=str(WHY_NOT))
 class JsClient:
     """``node whoami.js`` as AWS_PROFILE=``profile``; ``call()`` is one GetCallerIdentity."""
 
-    def __init__(self, profile: str, env: dict[str, str], stderr: Path) -> None:
+    def __init__(self, profile: str | None, env: dict[str, str], stderr: Path) -> None:
+        """``profile`` None: the environment as given (``roletray exec``'s child)."""
         self.stderr_path = stderr
         self._stderr = open(stderr, "wb")  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen(
-            ["node", str(JS / "whoami.js")], cwd=JS, env={**env, "AWS_PROFILE": profile},
+            ["node", str(JS / "whoami.js")], cwd=JS,
+            env={**env, "AWS_PROFILE": profile} if profile else env,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
 
     def call(self, timeout: float = 60.0) -> dict[str, Any]:

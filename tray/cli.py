@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from tray import __version__
+from tray import __version__, shell_cli
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--force", action="store_true",
                    help="remove: forget the keys even when the credentials file lacks them")
     k.add_argument("--json", action="store_true")
+    shell_cli.add_parsers(sub)  # exec, env, prompt
 
     from tray import setup_cli, sso_cli
 
@@ -378,7 +379,7 @@ def _command_code(profile_name: str, root: Root,
     return MfaCodes(root.paths.state_dir, root.env).code_for(role, role.mfa_process)
 
 
-def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "use",
+def _confirm_guard(profile_name: str, root: Root, *, yes: bool, verb: str = "Use",
                    raw: Mapping[str, Mapping[str, str]] | None = None) -> None:
     """Ask before a guarded profile is used (on a terminal), or refuse without ``--yes``."""
     from tray import guard
@@ -507,7 +508,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         raw = _parsed_config(root)
     except RoletrayError:
         raw = None
-    _confirm_guard(args.profile, root, yes=args.yes, verb="switch to", raw=raw)
+    _confirm_guard(args.profile, root, yes=args.yes, verb="Switch to", raw=raw)
     given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
         raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
@@ -952,7 +953,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Root], int]] = {
     "assume": cmd_assume, "status": cmd_status, "refresh": cmd_refresh, "clear": cmd_clear,
     "doctor": cmd_doctor, "autostart": cmd_autostart, "console": cmd_console,
     "credential-process": cmd_credential_process, "serve": cmd_serve,
-    "keys": cmd_keys, "sso": lambda args, root: _sso(args, root),
+    "keys": cmd_keys, **shell_cli.COMMANDS, "sso": lambda args, root: _sso(args, root),
     "setup": lambda args, root: _setup(args, root),
 }
 

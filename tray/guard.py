@@ -16,11 +16,12 @@ Ask = Callable[[str], str]
 """``ask(question) -> answer``: a terminal's ``input``; None where there is no terminal."""
 
 
-def question(role: RoleProfile, verb: str = "use") -> str:
-    return f"Profile '{role.name}' is guarded ({role.guard}). {verb.capitalize()} it? [y/N] "
+def question(role: RoleProfile, verb: str = "Use") -> str:
+    """``Profile 'prod' is guarded (production). Switch to prod? [y/N] ``"""
+    return f"Profile '{role.name}' is guarded ({role.guard}). {verb} {role.name}? [y/N] "
 
 
-def confirm(role: RoleProfile, *, yes: bool, ask: Ask | None, verb: str = "use",
+def confirm(role: RoleProfile, *, yes: bool, ask: Ask | None, verb: str = "Use",
             flag: str = "--yes") -> None:
     """Return when ``role`` may be used: not guarded, ``yes`` given, or the person said yes.
     Raises ``UsageError`` (exit 2) otherwise, before anything is written."""

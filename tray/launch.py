@@ -2,17 +2,20 @@
 
 ``roletray credential-process PROFILE`` runs before every SDK process that uses the
 profile: when a running instance answers it, ``tray.serve.fastpath`` prints the
-document without loading the full command line. Everything else is ``tray.cli``.
+document without loading the full command line. ``roletray prompt`` runs before every
+command line of a shell that shows it: ``tray.shell.prompt`` answers it on a lean path
+too. Everything else is ``tray.cli``.
 """
 
 from __future__ import annotations
+
+import sys
 
 from tray.serve import fastpath
 
 
 def entry() -> int:
     import os
-    import sys
 
     from tray.domain import chain
 
@@ -23,6 +26,12 @@ def entry() -> int:
     code = fastpath.main()
     if code is not None:
         return code
+    if sys.argv[1:2] == ["prompt"]:
+        from tray.shell import prompt
+
+        code = prompt.main(sys.argv[1:])
+        if code is not None:
+            return code
     from tray.cli import main
 
     return main()

@@ -56,6 +56,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -303,5 +304,9 @@ def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 
 if __name__ == "__main__":
+    # A parent that waits on signals with sigwaitinfo (``roletray exec``) started this
+    # child from a thread that blocks them: take the default mask back, so SIGTERM ends it.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
     runner.exit_on_terminate()
     sys.exit(codec.serve(_handle))  # one request (one-shot) or many (warm.WarmChild)

@@ -90,8 +90,11 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
     --file-id=FILE_ID``). An error reply is kept for ``handed_over``."""
     global _handed
     _handed = None
-    reply = _exchange(path, profile, files, source=source, file_id=file_id)
-    if reply is None or reply.get("proto") != PROTO:
+    call: dict[str, object] = {"cmd": "credentials", ("source" if source else "profile"): profile}
+    if source:
+        call["file_id"] = file_id
+    reply = request(path, files, call)
+    if reply is None:
         return None
     if reply.get("ok") is not True:
         if reply.get("ok") is False and reply.get("code") not in DECLINES:
@@ -102,10 +105,11 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
     return document if isinstance(document, dict) and document.get("Version") == 1 else None
 
 
-def _exchange(path: str, profile: str, files: "dict[str, str]", *,
-              source: bool, file_id: str) -> "dict[str, object] | None":
-    """The instance's reply, unchecked; None when none is to be had or it is no JSON
-    object."""
+def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
+            ) -> "dict[str, object] | None":
+    """The instance's reply to ``call`` (``{"cmd": ..., ...}``) for ``files``, in this
+    protocol; None when no instance answers, or when anything is not as it should be
+    (the full path says what is wrong). Also ``roletray prompt``'s ``status``."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -127,15 +131,14 @@ def _exchange(path: str, profile: str, files: "dict[str, str]", *,
                 raw = sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i"))
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
-            call = {"cmd": "credentials", ("source" if source else "profile"): profile}
-            if source:
-                call["file_id"] = file_id
-            request = {"proto": PROTO, "version": __version__, "files": files, "call": call}
-            sock.sendall(wireline.encode(request))
+            envelope = {"proto": PROTO, "version": __version__, "files": files, "call": call}
+            sock.sendall(wireline.encode(envelope))
             reply = wireline.decode(wireline.read_line(sock, deadline, MAX_REPLY))
     except (OSError, ValueError):
         return None
-    return reply if isinstance(reply, dict) else None
+    if not isinstance(reply, dict) or reply.get("proto") != PROTO:
+        return None
+    return reply
 
 
 def parse(argv: "list[str]") -> "tuple[str, bool, str] | None":
