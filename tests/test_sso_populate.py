@@ -438,3 +438,20 @@ def test_accounts_come_sorted_by_name_and_one_without_permission_sets_has_none(
     accounts = d.accounts()
     assert accounts[0].account_id == "333333333333"  # sorted by name
     assert next(a for a in accounts if a.name == "Gone").roles == ()
+
+
+def test_a_guard_pattern_marks_the_matching_profiles(
+        fake: SsoFake, capsys: pytest.CaptureFixture[str]) -> None:
+    config_path().write_text(HEAD)
+    write_token()
+    assert run("sso", "populate", "--guard", "production=Prod/*",
+               "--guard", "audit=*ReadOnly") == 0
+    capsys.readouterr()
+    assert run("profiles", "--json") == 0
+    guards = {p["name"]: p["guard"] for p in json.loads(capsys.readouterr().out)["profiles"]}
+    assert guards == {"Prod/AdministratorAccess": "production", "Prod/ReadOnly": "production",
+                      "Dev-Sandbox/Developer": None, "Audit-old/ReadOnly": "audit"}
+    before = read_bytes()
+    assert run("sso", "populate", "--guard", "[prod]=Prod/*") == 2
+    assert "--guard '[prod]=Prod/*': give LABEL=PATTERN" in capsys.readouterr().err
+    assert read_bytes() == before

@@ -39,6 +39,10 @@ def add_parser(sub: Any) -> None:
                         "{sso_session} (default: {account_name}/{role_name})")
     p.add_argument("--region", metavar="R",
                    help="the profiles' region (default: the sso-session's sso_region)")
+    p.add_argument("--guard", action="append", default=[], metavar="LABEL=PATTERN",
+                   help="guard the profiles whose name matches PATTERN (shell-style, e.g. "
+                        "'production=Prod*/*'): roletray asks before they become the active "
+                        "role; may be given more than once, the first match wins")
     p.add_argument("--dry-run", action="store_true",
                    help="say what would change, write nothing")
     p.add_argument("--json", action="store_true")
@@ -48,7 +52,23 @@ def cmd_sso(args: argparse.Namespace, root: Root) -> int:
     if args.sso_command == "login":
         return login(args.sso_session, root)
     return populate(args.sso_session, root, template=args.template, region=args.region,
-                    dry_run=args.dry_run, as_json=args.json)
+                    dry_run=args.dry_run, as_json=args.json, guards=parse_guards(args.guard))
+
+
+def parse_guards(given: list[str]) -> list[tuple[str, str]]:
+    """``["production=Prod*/*"]`` -> ``[("production", "Prod*/*")]``; one line naming a bad
+    one."""
+    from tray.awsfiles.awsconfig import GUARD_RE
+    from tray.domain.errors import UsageError
+
+    out = []
+    for item in given:
+        label, sep, pattern = item.partition("=")
+        if not sep or not pattern or not GUARD_RE.match(label.strip()):
+            raise UsageError(f"--guard {item!r}: give LABEL=PATTERN, the label 1 to 40 "
+                             "letters, digits, spaces or .:/+- (e.g. production=Prod*/*)")
+        out.append((label.strip(), pattern.strip()))
+    return out
 
 
 def login(session: str | None, root: Root) -> int:
@@ -87,14 +107,14 @@ def login(session: str | None, root: Root) -> int:
 
 
 def populate(session: str | None, root: Root, *, template: str | None, region: str | None,
-             dry_run: bool, as_json: bool) -> int:
+             dry_run: bool, as_json: bool, guards: list[tuple[str, str]] | None = None) -> int:
     """Write (or with ``dry_run`` only say) the block of ``session``'s accounts."""
     from tray.aws import sso_populate
     from tray.awsfiles import ssoblock
 
     result = sso_populate.populate(session, env=root.env,
                                    template=template or ssoblock.DEFAULT_TEMPLATE,
-                                   region=region, dry_run=dry_run)
+                                   region=region, dry_run=dry_run, guards=guards or ())
     if as_json:
         print(json.dumps({"ok": True, **result.to_json()}, indent=2))
     else:

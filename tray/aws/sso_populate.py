@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,8 @@ class PopulateResult:
 def populate(session_name: str | None, *, env: Mapping[str, str],
              template: str = ssoblock.DEFAULT_TEMPLATE, region: str | None = None,
              dry_run: bool = False, workers: int = sso_directory.WORKERS,
-             sleep: Callable[[float], None] = time.sleep, client: Any = None) -> PopulateResult:
+             sleep: Callable[[float], None] = time.sleep, client: Any = None,
+             guards: Sequence[tuple[str, str]] = ()) -> PopulateResult:
     config_path = paths.aws_config_file(env)
     shown = paths.display_path(config_path, env)
     try:
@@ -77,7 +78,7 @@ def populate(session_name: str | None, *, env: Mapping[str, str],
         try:
             block = ssoblock.find(layout, session)
             taken = ssoblock.taken_names(layout, block, describe=f"in {shown}")
-            profiles, skipped = ssoblock.plan(session, accounts, template, taken)
+            profiles, skipped = ssoblock.plan(session, accounts, template, taken, guards)
             lines = ssoblock.render(session, profiles, region, inifile.newline_of(layout.lines))
             new_text = ssoblock.splice(layout, block, lines)
             ssoblock.check_splice(layout, block, new_text, session)

@@ -288,7 +288,7 @@ def _build_login(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapp
 
 
 GUARD_KEY = "roletray_guard"
-_GUARD_RE = re.compile(r"^[\w][\w .:/+-]{0,39}$")
+GUARD_RE = re.compile(r"^[\w][\w .:/+-]{0,39}$")
 
 
 def _guard(name: str, v: Mapping[str, str], shown: str) -> str | None:
@@ -298,7 +298,7 @@ def _guard(name: str, v: Mapping[str, str], shown: str) -> str | None:
     if label is None:
         return None
     label = label.strip()
-    if not _GUARD_RE.match(label):
+    if not GUARD_RE.match(label):
         raise ConfigError(f"{shown}: profile '{name}': {GUARD_KEY} '{label}' must be 1 to 40 "
                           "letters, digits, spaces or .:/+-")
     return label

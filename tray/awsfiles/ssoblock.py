@@ -20,6 +20,7 @@ botocore, so the block is a run of ordinary profiles to every AWS tool.
 
 from __future__ import annotations
 
+import fnmatch
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class Profile:
     account_id: str
     account_name: str
     role_name: str
+    guard: str | None = None  # roletray_guard: asked before it becomes the active role
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,13 @@ def name_for(template: str, session: str, account: Account, role: str) -> str:
 
 
 def plan(session: str, accounts: Iterable[Account], template: str,
-         taken: Mapping[str, str]) -> tuple[list[Profile], list[Skipped]]:
+         taken: Mapping[str, str], guards: Sequence[tuple[str, str]] = ()
+         ) -> tuple[list[Profile], list[Skipped]]:
     """The profiles to write, and those skipped with why.
 
     ``taken``: profile name -> where it is defined outside the block (for the reason).
+    ``guards``: (LABEL, PATTERN) pairs; a profile whose name matches PATTERN (shell-style,
+    ``Prod*/*``) gets ``roletray_guard = LABEL``, the first match winning.
     """
     profiles: list[Profile] = []
     skipped: list[Skipped] = []
@@ -157,7 +162,9 @@ def plan(session: str, accounts: Iterable[Account], template: str,
             if why is not None:
                 skipped.append(Skipped(name, account.account_id, account.name, role, why))
                 continue
-            seen[name] = Profile(name, account.account_id, account.name, role)
+            guard = next((label for label, pattern in guards
+                          if fnmatch.fnmatchcase(name, pattern)), None)
+            seen[name] = Profile(name, account.account_id, account.name, role, guard)
             profiles.append(seen[name])
     return profiles, skipped
 
@@ -175,8 +182,11 @@ def render(session: str, profiles: Sequence[Profile], region: str, nl: str = "\n
         if i:
             lines.append(nl)
         lines.append(f"[profile {p.name}]{nl}")
-        lines += inifile.render_items((("sso_session", session), ("sso_account_id", p.account_id),
-                                       ("sso_role_name", p.role_name), ("region", region)), nl)
+        items = [("sso_session", session), ("sso_account_id", p.account_id),
+                 ("sso_role_name", p.role_name), ("region", region)]
+        if p.guard:
+            items.append(("roletray_guard", p.guard))
+        lines += inifile.render_items(items, nl)
     lines.append(end_line(session) + nl)
     return lines
 
