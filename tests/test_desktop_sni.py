@@ -183,3 +183,59 @@ def test_submenus_are_complete_when_about_to_show_says_no_update(
     again = tray.watcher.layout()
     assert again["revision"] == layout["revision"]
     assert tray.stop() == 0
+
+
+def test_a_new_user_sets_up_from_the_menu_and_switches(xs: XSession, aws: Any,
+                                                      start_sni: Any) -> None:
+    """From an empty config: "Set up…" in the menu, the dialog (a role, since the
+    credentials file has keys), the ARN typed, Enter; the menu then offers the role."""
+    akid, secret = aws.create_user("dev")
+    aws.create_role("platform", trust_principal=aws.user_arn("dev"))
+    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                          f"aws_secret_access_key = {secret}\n")
+    seen = len(xs.notifications())
+    tray = start_sni()
+    assert "No role profiles in ~/.aws/config" in tray.menu()
+    tray.watcher.click_label("Set up…")
+    [wid] = wait_for(lambda: xs.search(["--name", "roletray: Set up"]), 30, "the dialog")
+    xs.xdotool("windowfocus", "--sync", str(wid))
+    xs.xdotool("type", "--delay", "10", "123456789012:role/platform")
+    xs.xdotool("key", "Return")
+    note = wait_note(xs, seen, "roletray is set up")
+    assert note["body"] == "Wrote [profile platform] to ~/.aws/config"
+    wait_for(lambda: tray.watcher.find("platform"), 30, "the menu to offer platform")
+    tray.watcher.click_label("platform")
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    assert tray.stop() == 0
+
+
+def test_sync_accounts_from_identity_center_fills_the_menu(
+        xs: XSession, aws: Any, start_sni: Any) -> None:
+    import json
+    from datetime import timedelta
+
+    from ssofake import SsoFake
+
+    from tray.aws import sso
+    from tray.domain.models import iso_utc, utcnow
+
+    aws.write_config("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+                     "sso_region = eu-west-1\nsso_registration_scopes = sso:account:access\n")
+    cfg = sso.SsoConfig(profile="corp", start_url="https://corp.awsapps.com/start",
+                        region="eu-west-1", session_name="corp")
+    token = sso.token_path(cfg, os.environ)
+    token.parent.mkdir(parents=True, exist_ok=True)
+    token.write_text(json.dumps({"startUrl": cfg.start_url, "region": "eu-west-1",
+                                 "accessToken": "desktopToken0001",
+                                 "expiresAt": iso_utc(utcnow() + timedelta(hours=8))}))
+    with SsoFake(valid_tokens={"desktopToken0001"}) as fake:
+        fake.directory = {"111111111111": ("Prod", ["ReadOnly"]),
+                          "222222222222": ("Dev", ["Developer"])}
+        seen = len(xs.notifications())
+        tray = start_sni(AWS_ENDPOINT_URL_SSO=fake.url, AWS_ENDPOINT_URL_SSO_OIDC=fake.url)
+        tray.watcher.click_label("Sync accounts from Identity Center")
+        note = wait_note(xs, seen, "Accounts synced from Identity Center")
+        assert note["body"] == "sso-session corp: 2 profiles (2 added, 0 removed)"
+        wait_for(lambda: tray.watcher.find("Prod/ReadOnly"), 30, "the menu to offer them")
+        assert tray.watcher.find("Dev/Developer") is not None
+        assert tray.stop() == 0

@@ -77,8 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     import gi
 
     parser = argparse.ArgumentParser(prog="python -m tray.ui.setup_dialog")
-    parser.add_argument("--way", choices=("sso", "login", "role"), default="sso",
-                        help="the way chosen when the dialog opens")
+    parser.add_argument("--way", choices=("sso", "login", "role"), default=None,
+                        help="the way chosen when the dialog opens (default: a role when "
+                             "the credentials file has access keys, else Identity Center)")
     args = parser.parse_args(argv)
 
     gi.require_version("Gtk", "3.0")
@@ -198,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     dialog.connect("delete-event", lambda *_: Gtk.main_quit())
     dialog.show_all()
     radios = {"sso": sso_radio, "login": login_radio, "role": role_radio}
-    if radios[args.way].get_sensitive():
-        radios[args.way].set_active(True)
+    way = args.way or ("role" if sources else "sso")
+    if radios[way].get_sensitive():
+        radios[way].set_active(True)
     on_toggle(None)
     first = {"sso": sso_url, "login": login_name, "role": role_arn}[chosen()]
     first.grab_focus()
