@@ -789,3 +789,40 @@ def test_the_tick_times_its_first_wait_from_the_state_and_again_on_a_new_one(
     go_on.release()
     ticker.join(10)
     assert not ticker.is_alive()
+
+
+def _waiting_for_aws_login() -> Snapshot:
+    from tray.domain.problems import Problem
+
+    return fresh(state=RefreshState.NEEDS_INPUT, problem=Problem(
+        "needs_signin", "the aws login sign-in of profile 'dev' has ended (TOKEN_EXPIRED); "
+        "sign in again with `aws login --profile dev`", profile="dev", input_kind="signin"))
+
+
+def test_an_ended_aws_login_is_signed_in_again_from_the_menu(
+        config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakes import fake_program
+
+    ran = tmp_path / "ran"
+    bin_dir = tmp_path / "bin"
+    fake_program(bin_dir, "aws", f'case "$1" in --version) echo "aws-cli/2.32.3";; '
+                                 f'*) echo "$@" >> {ran};; esac\n')
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    t = make(config)
+    t.refresher.snap = _waiting_for_aws_login()
+    t.app.on_snapshot(t.refresher.snap)
+    assert "Sign-in needed (aws login)" in t.menu_text()
+    t.click("Sign in with aws login…")
+    assert ran.read_text() == "login --profile dev\n"  # names only: no secret in argv
+
+
+def test_without_aws_cli_2_32_the_menu_says_what_to_run(
+        config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no aws at all
+    t = make(config)
+    t.refresher.snap = _waiting_for_aws_login()
+    t.app.on_snapshot(t.refresher.snap)
+    t.settle()
+    t.click("Sign in with aws login…")
+    assert ("aws login sign-in needed", "Run `aws login --profile dev` in a terminal "
+            "(AWS CLI 2.32 or later)", "critical", None) in t.notifier.sent

@@ -81,6 +81,7 @@ class MenuActions:
     # "Enter MFA code for [NAME]…": a section kept besides the active role's (its target)
     enter_mfa_for: Callable[[str], None] = lambda target: None
     sso_login: Callable[[], None] = _noop  # "Sign in to AWS SSO…": the input profile
+    aws_login: Callable[[], None] = _noop  # "Sign in with aws login…": the input profile
     retry: Callable[[], None] = _noop  # "Try again": after answering a credential process
     refresh: Callable[[], None] = _noop
     stop: Callable[[], None] = _noop
@@ -137,7 +138,7 @@ def needs_mfa(s: Snapshot) -> bool:
 INPUT_LABELS = {"mfa": "MFA code needed", "sso": "SSO sign-in needed",
                 "process": "credential process is waiting",
                 "keyring": "keyring locked — unlock it",
-                "signin": "aws login sign-in needed"}
+                "signin": "sign-in needed (aws login)"}
 
 
 def input_label(s: Snapshot) -> str:
@@ -178,9 +179,11 @@ def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
         return None
     if kind == "sso":
         return MenuNode("Sign in to AWS SSO…", actions.sso_login)
-    if kind in ("process", "keyring", "signin"):
-        # The unlock (or `aws login`) happens in the system's own prompt or a terminal;
-        # then retry (a new sign-in is also noticed by itself).
+    if kind == "signin":
+        # `aws login` writes the new sign-in; the tray notices it and resumes by itself.
+        return MenuNode("Sign in with aws login…", actions.aws_login)
+    if kind in ("process", "keyring"):
+        # The unlock happens in the system's own prompt (or a terminal); then retry.
         return MenuNode("Try again", actions.retry)
     return MenuNode("Enter MFA code…", actions.enter_mfa)
 

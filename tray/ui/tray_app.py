@@ -229,6 +229,7 @@ class TrayApp:
             enter_mfa=lambda: self._work(self._enter_mfa),
             enter_mfa_for=lambda target: self._work(self._enter_mfa, target),
             sso_login=lambda: self._work(self._sso_sign_in),
+            aws_login=lambda: self._side(self._aws_login),
             retry=lambda: self._work(self._retry),
             refresh=lambda: self._work(self._refresh),
             stop=lambda: self._work(self._clear),
@@ -662,6 +663,35 @@ class TrayApp:
             self._service().retry()
         except RoletrayError as e:
             log.info("retry from the menu failed: %s", e)  # the snapshot says the rest
+
+    def _aws_login(self) -> None:
+        """"Sign in with aws login…": the AWS CLI (2.32+) signs the waiting profile in, in
+        the browser; the refresher notices the new token file and every section waiting
+        for it resumes. Without that CLI, a notification says what to run."""
+        import subprocess
+
+        from tray import setup
+
+        snap = self._current()
+        waiting = [s for s in (snap, *self._kept()) if s.input_needed == "signin"]
+        profile = next((s.input_profile for s in waiting if s.input_profile), None)
+        if profile is None:
+            return  # signed in meanwhile
+        aws = setup.aws_cli_login(env=self._child_env)
+        if aws is None:
+            self.notify(Notification("failure", "aws login sign-in needed",
+                                     f"Run `aws login --profile {profile}` in a terminal "
+                                     "(AWS CLI 2.32 or later)", "critical"))
+            return
+        self._progress(f"Signing in with aws login ({profile})…")
+        try:
+            subprocess.run([aws, "login", "--profile", profile], env=self._child_env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=SSO_SIGN_IN_TIMEOUT, check=False)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            log.info("aws login did not finish (%s)", type(e).__name__)
+        finally:
+            self._progress(None)
 
     def _sso_sign_in(self) -> None:
         snap = self._service().refresher.snapshot()
