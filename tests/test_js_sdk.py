@@ -203,3 +203,23 @@ def test_js_sdk_reads_roletray_serves_token_path_and_not_after_kill_9(
     assert ready, "node gave no answer"
     answer = json.loads(stdout.readline())
     assert "error" in answer and "Arn" not in answer
+
+
+def test_js_sdk_works_as_a_permission_set_through_its_section(
+        aws: AwsSandbox, js, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Issue 20: a populated Identity Center permission set, kept in a section by
+    `roletray assume`, is what the JS SDK signs with through AWS_PROFILE=<section>."""
+    from ssofake import SsoFake
+    from test_sso import CONFIG, TOKEN, write_token
+
+    from tray.cli import main
+
+    aws.write_config(CONFIG)
+    aws.write_credentials("")
+    with SsoFake(valid_tokens={TOKEN}) as fake:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SSO", fake.url)
+        write_token("corp")
+        assert main(["assume", "sso-dev", "--target", "dev-keys"]) == 0
+    who = js("dev-keys").call()
+    assert who["AccessKeyId"] == fake.role_keys[0]  # the section's keys signed the call
+    assert who["Arn"].startswith("arn:aws:")
