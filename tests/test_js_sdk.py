@@ -206,7 +206,7 @@ def test_js_sdk_reads_roletray_serves_token_path_and_not_after_kill_9(
 
 
 def test_js_sdk_works_as_a_permission_set_through_its_section(
-        aws: AwsSandbox, js, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+        aws: AwsSandbox, js, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 20: a populated Identity Center permission set, kept in a section by
     `roletray assume`, is what the JS SDK signs with through AWS_PROFILE=<section>."""
     from ssofake import SsoFake

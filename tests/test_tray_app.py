@@ -824,5 +824,5 @@ def test_without_aws_cli_2_32_the_menu_says_what_to_run(
     t.app.on_snapshot(t.refresher.snap)
     t.settle()
     t.click("Sign in with aws login…")
-    assert ("aws login sign-in needed", "Run `aws login --profile dev` in a terminal "
-            "(AWS CLI 2.32 or later)", "critical", None) in t.notifier.sent
+    said = ("Run `aws login --profile dev` in a terminal (AWS CLI 2.32 or later)")
+    assert ("aws login sign-in needed", said, "critical", None) in t.notifier.sent
