@@ -213,6 +213,7 @@ ROOTS: dict[str, frozenset[str] | None] = {
     "demo.py": None,
     "launch.py": None,
     "serve/fastpath.py": frozenset({"main"}),
+    "shell/prompt.py": frozenset({"main"}),  # the lean `roletray prompt`, like fastpath
     "engine/worker.py": frozenset({"_handle", "_serve_child"}),
     "engine/child.py": frozenset({"_handle"}),
     "ui/prompt.py": frozenset({"main"}),
