@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from tray import __version__, shell_cli
+from tray import __version__, i18n, shell_cli
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
@@ -158,11 +158,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     handler = _COMMANDS[command]
     try:
         e = os.environ if env is None else env
+        i18n.setup(e)
         code = int(handler(args, Root(env=e, paths=Paths.from_env(e))))
         sys.stdout.flush()  # a reader that left (`| head -1`) shows here, not at exit
         return code
     except RoletrayError as e:
-        _fail(args, str(e), e.exit_code)
+        _fail(args, str(e), e.exit_code, shown_as=e.localized)
         return e.exit_code
     except KeyboardInterrupt:
         print("roletray: interrupted", file=sys.stderr)
@@ -192,8 +193,10 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
-def _fail(args: argparse.Namespace, message: str, code: int) -> None:
-    print(f"roletray: {shown(message)}", file=sys.stderr)
+def _fail(args: argparse.Namespace, message: str, code: int, *,
+          shown_as: str | None = None) -> None:
+    """``message`` (English) in ``--json``; ``shown_as`` (its translation) on stderr."""
+    print(f"roletray: {shown(shown_as or message)}", file=sys.stderr)
     if getattr(args, "json", False):
         _emit({"ok": False, "error": message, "exit_code": code})
 

@@ -1,13 +1,19 @@
 """One error base; each subclass carries its exit code and a one-line message.
 
-The CLI prints ``str(error)`` on one line of stderr and exits with
+The CLI prints ``error.localized`` on one line of stderr and exits with
 ``error.exit_code``. Messages never contain a secret: build them from names,
 paths and AWS error codes, never from a credential value.
+
+``str(error)`` is English, always: logs, ``--json`` output and state files keep it.
+``error.localized`` is the same message in the user's language (``tray.i18n``): a
+``fmt`` template is translated as a whole sentence, then filled in.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
+
+from tray.i18n import _
 
 EXIT_OK = 0
 EXIT_AWS = 1  # AWS refused, or could not be reached
@@ -35,6 +41,17 @@ class RoletrayError(Exception):
         text = self.fmt.format(**kwargs)
         # One line, always: a multi-line AWS message would break the CLI contract.
         super().__init__(" ".join(text.split()))
+        if self.fmt != RoletrayError.fmt:
+            self._localized = " ".join(_(self.fmt).format(**kwargs).split())
+
+    @property
+    def localized(self) -> str:
+        """The message in the user's language; ``str(self)`` where it has no translation."""
+        return getattr(self, "_localized", None) or str(self)
+
+    @localized.setter
+    def localized(self, text: str) -> None:
+        self._localized = " ".join(text.split())
 
 
 class UsageError(RoletrayError):

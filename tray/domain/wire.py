@@ -78,9 +78,12 @@ def ok(**fields: Any) -> dict[str, Any]:
 
 def encode_error(error: RoletrayError) -> dict[str, Any]:
     profile = error.kwargs.get("profile")
-    return {"ok": False, "code": code_of(error), "error": str(error),
-            "exit_code": error.exit_code,
-            "profile": profile if isinstance(profile, str) else None}
+    doc = {"ok": False, "code": code_of(error), "error": str(error),
+           "exit_code": error.exit_code,
+           "profile": profile if isinstance(profile, str) else None}
+    if error.localized != str(error):  # the same, in the language of the side that failed
+        doc["localized"] = error.localized
+    return doc
 
 
 def internal_error(message: str) -> dict[str, Any]:
@@ -107,6 +110,9 @@ def decode_error(doc: Mapping[str, Any]) -> RoletrayError:
     profile = doc.get("profile")
     if isinstance(profile, str):
         error.kwargs["profile"] = profile
+    localized = doc.get("localized")
+    if isinstance(localized, str) and localized:
+        error.localized = localized
     return error
 
 

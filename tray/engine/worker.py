@@ -62,6 +62,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from tray import i18n
 from tray.awsfiles import credfile
 from tray.child import codec, runner, warm
 from tray.domain import wire
@@ -230,6 +231,7 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
 
 def _handle(request: dict[str, Any], emit: codec.Emit) -> dict[str, Any]:
     # The child's main is a composition root: its env is the one the parent chose.
+    i18n.setup(os.environ)  # its errors reach the person in their language too
     if "source" in request:
         return _source_child(request, os.environ)
 

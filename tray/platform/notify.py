@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 from tray.domain.models import RefreshState, Snapshot
 from tray.domain.problems import Problem
+from tray.i18n import N_, _
 
 log = logging.getLogger(__name__)
 
@@ -328,21 +329,21 @@ class Notification:
 
 
 MFA_ACTION = "mfa"
-MFA_ACTION_LABEL = "Enter MFA code"
+MFA_ACTION_LABEL = N_("Enter MFA code")  # translated where shown
 SSO_ACTION = "sso"
-SSO_ACTION_LABEL = "Sign in"
+SSO_ACTION_LABEL = N_("Sign in")
 DIAGNOSE_ACTION = "diagnose"
-DIAGNOSE_ACTION_LABEL = "Diagnose"
+DIAGNOSE_ACTION_LABEL = N_("Diagnose")
 
 # Said instead of AWS's denial text (a paragraph of ARNs), which the Diagnose report keeps.
-DENIED_PLAIN = "AWS denied access; Diagnose says why"
+DENIED_PLAIN = N_("AWS denied access; Diagnose says why")
 
 
 def _plain_words(p: Problem) -> str | None:
     if p.hint:
         return p.hint
     if p.code == "access_denied" and p.input_kind is None:
-        return DENIED_PLAIN
+        return _(DENIED_PLAIN)
     return None
 
 
@@ -374,8 +375,9 @@ def problem_line(p: Problem) -> str:
 def refused_switch(name: str, problem: Problem, role_arn: str | None = None) -> Notification:
     """A switch to ``name`` was refused: the finding in plain words on one line, then the
     role; AWS's raw message is behind the "Diagnose" button, not in the body."""
-    body = f"{plain_reason(problem)}\nRole: {role_arn or name}"
-    return Notification("failure", f"Could not switch to {name}", body, "critical",
+    body = _("{reason}\nRole: {role}").format(reason=plain_reason(problem), role=role_arn or name)
+    return Notification("failure", _("Could not switch to {name}").format(name=name), body,
+                        "critical",
                         action=DIAGNOSE_ACTION, profile=name)
 
 
@@ -391,6 +393,10 @@ _TROUBLE = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
             RefreshState.EXPIRED}
 # States in which the keys will not be renewed without help.
 _STUCK = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR}
+
+
+_MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
+           N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
 
 
 def local_time(dt: datetime, tz: tzinfo | None, now: datetime | None = None) -> str:
@@ -411,21 +417,24 @@ def local_time(dt: datetime, tz: tzinfo | None, now: datetime | None = None) -> 
     if now is not None:
         today = (now.astimezone(tz) if tz is not None else now.astimezone()).date()
         if local.date() != today:
-            prefix = "tomorrow" if local.date() == today + timedelta(days=1) else \
-                local.strftime("%b %d").replace(" 0", " ")
-            text = f"{prefix} {text}"
+            if local.date() == today + timedelta(days=1):
+                text = _("tomorrow {time}").format(time=text)
+            else:
+                text = _("{month} {day} {time}").format(
+                    month=_(_MONTHS[local.month - 1]), day=local.day, time=text)
     return text
 
 
 def human_left(seconds: int) -> str:
     """``52 min``, ``1 h 05 min``, ``40 s``."""
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{seconds} s").format(seconds=seconds)
     minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes} min"
+        return _("{minutes} min").format(minutes=minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h" if minutes == 0 else f"{hours} h {minutes:02d} min"
+    return _("{hours} h").format(hours=hours) if minutes == 0 else \
+        _("{hours} h {minutes:02d} min").format(hours=hours, minutes=minutes)
 
 
 def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
@@ -436,15 +445,18 @@ def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
     left = int((expiration - now).total_seconds())
     when = local_time(expiration, tz, now)
     if not relative:
-        return f"{'expire' if plural else 'expires'} {when}" if left > 0 else f"expired {when}"
+        if left <= 0:
+            return _("expired {when}").format(when=when)
+        return (_("expire {when}") if plural else _("expires {when}")).format(when=when)
     if left > 0:
-        return f"{'expire' if plural else 'expires'} {when} (in {human_left(left)})"
-    return f"expired {when} ({human_left(-left)} ago)"
+        return (_("expire {when} (in {left})") if plural else
+                _("expires {when} (in {left})")).format(when=when, left=human_left(left))
+    return _("expired {when} ({left} ago)").format(when=when, left=human_left(-left))
 
 
 def keys_work_until(expiration: datetime, now: datetime, tz: tzinfo | None) -> str:
     """``keys work until 08:16 CET``: after a refused refresh, how long tools still work."""
-    return f"keys work until {local_time(expiration, tz, now)}"
+    return _("keys work until {when}").format(when=local_time(expiration, tz, now))
 
 
 def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None, *,
@@ -454,10 +466,18 @@ def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None, *,
     left = int((end - now).total_seconds())
     when = local_time(end, tz, now)
     if not relative:
-        return f"MFA session {'ends' if left > 0 else 'ended'} {when}"
+        return (_("MFA session ends {when}") if left > 0 else
+                _("MFA session ended {when}")).format(when=when)
     if left > 0:
-        return f"MFA session ends {when} (in {human_left(left)})"
-    return f"MFA session ended {when} ({human_left(-left)} ago)"
+        return _("MFA session ends {when} (in {left})").format(when=when, left=human_left(left))
+    return _("MFA session ended {when} ({left} ago)").format(when=when, left=human_left(-left))
+
+
+def _with_expiry(reason: str, expiry: str) -> str:
+    """``reason.``, then when the keys expire if that is known."""
+    if expiry:
+        return _("{reason}. The keys {expiry}.").format(reason=reason, expiry=expiry)
+    return _("{reason}.").format(reason=reason)
 
 
 @dataclass
@@ -520,19 +540,21 @@ class NotificationPolicy:
         if note.kind in ("switch", "stopped"):
             return None
         mfa = note.action == MFA_ACTION
-        return replace(note, title=f"[{self.section}] {note.title}",
+        return replace(note, title=_("[{section}] {title}").format(section=self.section,
+                                                                    title=note.title),
                        action=note.action if mfa or note.action == DIAGNOSE_ACTION else None,
                        target=self.section if mfa else None)
 
     def _decide(self, old: Snapshot, new: Snapshot) -> Notification | None:
         role = new.role or "?"
-        reason = new.problem.message if new.problem is not None else "no reason given"
+        reason = new.problem.message if new.problem is not None else _("no reason given")
         if new.state is RefreshState.IDLE:
             was = old.role or self._fresh_role
             self._fresh_role, self._problem, self._told_trouble = None, None, False
             if old.state is not RefreshState.IDLE and was:
-                return Notification("stopped", "Keys removed",
-                                    f"The keys of {was} were removed from [{new.target}].",
+                return Notification("stopped", _("Keys removed"),
+                                    _("The keys of {role} were removed from [{target}].").format(
+                                        role=was, target=new.target),
                                     "low")
             return None
         if new.state is RefreshState.FRESH:
@@ -541,11 +563,13 @@ class NotificationPolicy:
             self._fresh_role, self._problem, self._told_trouble = new.role, None, False
             where = f"{new.account} · " if new.account else ""
             if switched:
-                return Notification("switch", f"Now working as {role}",
-                                    f"{where}{self._expiry(new, plural=False)}; tools use "
-                                    f"AWS_PROFILE={new.target}.", "low")
+                return Notification("switch", _("Now working as {role}").format(role=role),
+                                    _("{expiry}; tools use AWS_PROFILE={target}.").format(
+                                        expiry=where + self._expiry(new, plural=False),
+                                        target=new.target), "low")
             if recovered:
-                return Notification("recovered", f"{role}: keys are fresh again",
+                return Notification("recovered",
+                                    _("{role}: keys are fresh again").format(role=role),
                                     f"{where}{self._expiry(new, plural=False)}.", "low")
             return None
         if new.state is RefreshState.REFRESHING:
@@ -558,31 +582,35 @@ class NotificationPolicy:
             if new.state is RefreshState.NEEDS_INPUT:
                 return self._needs_input(new, role, reason, exp)
             if new.state is RefreshState.RETRYING:
-                return Notification("retrying", f"{role}: refresh failed, retrying",
-                                    f"{reason}." + (f" The keys {exp}." if exp else ""),
+                return Notification("retrying",
+                                    _("{role}: refresh failed, retrying").format(role=role),
+                                    _with_expiry(reason, exp),
                                     "normal")
             if new.state is RefreshState.EXPIRED:
-                return Notification("expired", f"{role}: keys expired",
-                                    (f"{reason}. " if new.problem is not None else "")
-                                    + "Tools using the keys will fail until a refresh "
-                                    "succeeds.", "critical")
+                fails = _("Tools using the keys will fail until a refresh succeeds.")
+                return Notification("expired", _("{role}: keys expired").format(role=role),
+                                    _("{reason}. {consequence}").format(
+                                        reason=reason, consequence=fails)
+                                    if new.problem is not None else fails, "critical")
             left = new.seconds_left
             if new.problem is not None and left is not None and left > 0 and new.now is not None:
                 # The keys still work: say until when, and leave red for when they do not.
                 assert new.expiration is not None
                 until = keys_work_until(new.expiration, new.now, self.tz)
-                return Notification("failure", f"{role}: refresh refused",
-                                    f"{plain_reason(new.problem)}; {until}.", "normal",
+                return Notification("failure", _("{role}: refresh refused").format(role=role),
+                                    _("{reason}; {until}.").format(
+                                        reason=plain_reason(new.problem), until=until), "normal",
                                     action=DIAGNOSE_ACTION, profile=new.role)
-            return Notification("failure", f"{role}: failed", reason, "critical")
+            return Notification("failure", _("{role}: failed").format(role=role), reason,
+                                "critical")
         # Same problem as before: only the approaching expiry is news.
         if (new.state in _STUCK and new.seconds_left is not None
                 and 0 < new.seconds_left <= self.warn_before.total_seconds()
                 and (new.role, new.expiration) not in self._warned):
             self._warned.add((new.role, new.expiration))
-            return Notification("expiring", f"{role}: keys expire soon",
-                                f"The keys {self._expiry(new)} and cannot be renewed "
-                                f"by themselves: {reason}.",
+            return Notification("expiring", _("{role}: keys expire soon").format(role=role),
+                                _("The keys {expiry} and cannot be renewed by themselves: "
+                                  "{reason}.").format(expiry=self._expiry(new), reason=reason),
                                 "critical", action=input_action(new))
         return None
 
@@ -591,36 +619,42 @@ class NotificationPolicy:
         waits = new.problem.profile if new.problem is not None else None
         if kind == "sso":
             # The error says which profile and why, and how to sign in without the tray.
-            return Notification("needs-input", f"{role}: SSO sign-in needed", reason,
+            return Notification("needs-input",
+                                _("{role}: SSO sign-in needed").format(role=role), reason,
                                 "critical", action=SSO_ACTION,
                                 sign_in=("sso", waits) if waits else None)
         if kind == "keyring":
             # The message says how to unlock without a desktop; with one, the system's
             # own prompt does it, then "Try again" in the menu.
-            return Notification("needs-input", f"{role}: keyring locked — unlock it",
-                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+            return Notification("needs-input",
+                                _("{role}: keyring locked — unlock it").format(role=role),
+                                _with_expiry(reason, exp),
                                 "critical")
         if kind == "signin":
             # The reason names the profile and the command; the tray resumes by itself
             # once `aws login` has written the new sign-in.
-            return Notification("needs-input", f"{role}: aws login sign-in needed",
-                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+            return Notification("needs-input",
+                                _("{role}: aws login sign-in needed").format(role=role),
+                                _with_expiry(reason, exp),
                                 "critical", sign_in=("signin", waits) if waits else None)
         if kind == "process":
-            return Notification("needs-input", f"{role}: credential process is waiting",
-                                f"{reason}." + (f" The keys {exp}." if exp else ""),
+            return Notification("needs-input",
+                                _("{role}: credential process is waiting").format(role=role),
+                                _with_expiry(reason, exp),
                                 "critical")
-        body = "An MFA code is needed to renew the keys."
+        body = _("An MFA code is needed to renew the keys. Click to enter the code.")
         session_end = new.mfa_session_expiration
         if (session_end is not None and new.now is not None and session_end > new.now
                 and (new.expiration is None or new.expiration > session_end)):
             # Asked ahead of time: the keys still work, the MFA session ends first.
-            body = (f"The {mfa_session_phrase(session_end, new.now, self.tz)}; "
-                    "a new code keeps the keys fresh after that.")
+            body = _("The {mfa_session}; a new code keeps the keys fresh after that. "
+                     "Click to enter the code.").format(
+                mfa_session=mfa_session_phrase(session_end, new.now, self.tz))
         elif exp:
-            body += f" They {exp}."
-        return Notification("needs-input", f"{role}: MFA code needed",
-                            body + " Click to enter the code.", "critical", action=MFA_ACTION)
+            body = _("An MFA code is needed to renew the keys. They {expiry}. "
+                     "Click to enter the code.").format(expiry=exp)
+        return Notification("needs-input", _("{role}: MFA code needed").format(role=role),
+                            body, "critical", action=MFA_ACTION)
 
 
 @dataclass

@@ -16,19 +16,24 @@ import os
 import sys
 from collections.abc import Sequence
 
-TITLE = "roletray: guarded profile"
+from tray import i18n
+from tray.i18n import _
 
 
 def wording(profile: str, label: str, target: str | None) -> tuple[str, str, str]:
     """(title, message, the button that goes ahead)."""
+    title = _("roletray: guarded profile {profile} [{label}]").format(profile=profile,
+                                                                       label=label)
     if target:
-        return (f"{TITLE} {profile} [{label}]",
-                (f"{profile} is guarded: {label}.\n\nKeep its keys fresh in [{target}] too? "
-                f"Tools using AWS_PROFILE={target} then act as {profile}."),
-                "Keep fresh")
-    return (f"{TITLE} {profile} [{label}]",
-            (f"{profile} is guarded: {label}.\n\nSwitch to it? Every tool using the active "
-            "role then acts as it."), f"Switch to {profile}")
+        return (title,
+                _("{profile} is guarded: {label}.\n\nKeep its keys fresh in [{target}] too? "
+                  "Tools using AWS_PROFILE={target} then act as {profile}.").format(
+                    profile=profile, label=label, target=target),
+                _("Keep fresh"))
+    return (title,
+            _("{profile} is guarded: {label}.\n\nSwitch to it? Every tool using the active "
+              "role then acts as it.").format(profile=profile, label=label),
+            _("Switch to {profile}").format(profile=profile))
 
 
 def ask_gtk(profile: str, label: str, target: str | None) -> bool:
@@ -46,7 +51,7 @@ def ask_gtk(profile: str, label: str, target: str | None) -> bool:
     dialog.format_secondary_text(message.split("\n\n", 1)[1])
     dialog.set_keep_above(True)
     dialog.set_position(Gtk.WindowPosition.CENTER)
-    cancel = dialog.add_button("Cancel", Gtk.ResponseType.CANCEL)
+    cancel = dialog.add_button(_("Cancel"), Gtk.ResponseType.CANCEL)
     # Alt+S (Alt+K) goes ahead: the button's first letter, a mnemonic; the name's own
     # underscores are doubled so that they show.
     dialog.add_button("_" + go.replace("_", "__"), Gtk.ResponseType.OK)
@@ -79,7 +84,7 @@ def ask_tk(profile: str, label: str, target: str | None) -> bool:
         root.destroy()
 
     tk.Button(buttons, text=go, command=lambda: done(True)).pack(side="right")
-    cancel = tk.Button(buttons, text="Cancel", command=lambda: done(False))
+    cancel = tk.Button(buttons, text=_("Cancel"), command=lambda: done(False))
     cancel.pack(side="right", padx=(0, 6))
     root.bind("<Escape>", lambda _e: done(False))
     root.protocol("WM_DELETE_WINDOW", lambda: done(False))
@@ -96,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target", help="the section it would be kept fresh in, when not the "
                    "active role's")
     args = p.parse_args(argv)
+    i18n.setup(os.environ)
     try:
         if os.environ.get("ROLETRAY_PROMPT_TOOLKIT", "") != "tk":
             try:

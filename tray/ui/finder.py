@@ -20,11 +20,12 @@ gi.require_version("Gtk", "3.0")
 gi.require_version("Gdk", "3.0")
 from gi.repository import Gdk, Gtk, Pango
 
+from tray.i18n import N_, _, ngettext
 from tray.ui.finder_index import Entry, RoleIndex
 
 log = logging.getLogger(__name__)
 
-TITLE = "roletray: find a role"
+TITLE = N_("roletray: find a role")
 NAME, SHOWN, ACCOUNT, ROLE = range(4)
 
 
@@ -47,7 +48,7 @@ class Finder:
 
     # -- building ------------------------------------------------------------------
     def _build(self) -> None:
-        win = Gtk.Window(title=TITLE)
+        win = Gtk.Window(title=_(TITLE))
         win.set_default_size(560, 420)
         win.set_position(Gtk.WindowPosition.CENTER)
         win.set_keep_above(True)
@@ -57,7 +58,7 @@ class Finder:
         box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
         box.set_border_width(8)
         entry = Gtk.SearchEntry()
-        entry.set_placeholder_text("Profile, account name or id, role…")
+        entry.set_placeholder_text(_("Profile, account name or id, role…"))
         # At each keystroke ("changed"), not after SearchEntry's 150 ms pause: it is fast.
         entry.connect("changed", lambda *_: self.refill())
         entry.connect("activate", lambda *_: self.choose())
@@ -66,8 +67,8 @@ class Finder:
         view.set_headers_visible(True)
         view.set_enable_search(False)
         view.set_fixed_height_mode(True)
-        for title, col, width in (("Profile", SHOWN, 280), ("Account", ACCOUNT, 120),
-                                  ("Role", ROLE, 140)):
+        for title, col, width in ((_("Profile"), SHOWN, 280), (_("Account"), ACCOUNT, 120),
+                                  (_("Role"), ROLE, 140)):
             cell = Gtk.CellRendererText(ellipsize=Pango.EllipsizeMode.END)
             column = Gtk.TreeViewColumn(title, cell, text=col)
             column.set_sizing(Gtk.TreeViewColumnSizing.FIXED)
@@ -118,9 +119,13 @@ class Finder:
         fill(self.view, self.store, found.entries)
         shown = len(found.entries)
         total = len(self._index)
-        self.count.set_text(f"{found.total:,} of {total:,} roles"
-                            + (f" (first {shown} shown: type more)" if shown < found.total
-                               else ""))
+        if shown < found.total:
+            text = ngettext("{found:,} of {total:,} role (first {shown} shown: type more)",
+                            "{found:,} of {total:,} roles (first {shown} shown: type more)",
+                            total)
+        else:
+            text = ngettext("{found:,} of {total:,} role", "{found:,} of {total:,} roles", total)
+        self.count.set_text(text.format(found=found.total, total=total, shown=shown))
         if shown:
             self.view.get_selection().select_path(Gtk.TreePath.new_first())
             if self.view.get_realized():

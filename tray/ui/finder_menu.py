@@ -9,16 +9,17 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 
 from tray.domain.models import RoleProfile
+from tray.i18n import N_, _
 from tray.ui.menu import FLAT_MAX, SEPARATOR, MenuNode
 
-FIND_TEXT = "Find a role…"
-RECENT_TEXT = "Recently used"
+FIND_TEXT = N_("Find a role…")  # translated where shown
+RECENT_TEXT = N_("Recently used")
 RECENT_MAX = 5
 
 
 def recent_nodes(recent: Sequence[str], profiles: Mapping[str, RoleProfile],
                  active: str | None, switch: Callable[[str], None]) -> list[MenuNode]:
-    nodes = [MenuNode(RECENT_TEXT, enabled=False)]
+    nodes = [MenuNode(_(RECENT_TEXT), enabled=False)]
     for name in recent[:RECENT_MAX]:
         p = profiles.get(name)
         if p is None:
@@ -36,10 +37,10 @@ def with_finder(model: list[MenuNode], profiles: Mapping[str, RoleProfile], *,
         return model
     try:
         first = model.index(SEPARATOR)  # the identity lines end here; the roles follow
-        refresh = next(i for i, n in enumerate(model) if n.text == "Refresh now")
+        refresh = next(i for i, n in enumerate(model) if n.text == _("Refresh now"))
     except (ValueError, StopIteration):
         return model
     end = max(i for i in range(first, refresh) if model[i].separator)  # after the roles
     top = recent_nodes(recent, profiles, active, switch) if len(profiles) > FLAT_MAX else []
     return [*model[:first + 1], *top, *([SEPARATOR] if top else []),
-            *model[first + 1:end], MenuNode(FIND_TEXT, find), *model[end:]]
+            *model[first + 1:end], MenuNode(_(FIND_TEXT), find), *model[end:]]

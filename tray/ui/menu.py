@@ -29,6 +29,7 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
+from tray.i18n import N_, _, ngettext
 from tray.platform.notify import (
     expiry_phrase,
     keys_work_until,
@@ -135,14 +136,14 @@ def needs_mfa(s: Snapshot) -> bool:
 
 
 # What needs-input waits for, in the tooltip and (capitalised) on the menu's state line.
-INPUT_LABELS = {"mfa": "MFA code needed", "sso": "SSO sign-in needed",
-                "process": "credential process is waiting",
-                "keyring": "keyring locked — unlock it",
-                "signin": "sign-in needed (aws login)"}
+INPUT_LABELS = {"mfa": N_("MFA code needed"), "sso": N_("SSO sign-in needed"),
+                "process": N_("credential process is waiting"),
+                "keyring": N_("keyring locked — unlock it"),
+                "signin": N_("sign-in needed (aws login)")}
 
 
 def input_label(s: Snapshot) -> str:
-    return INPUT_LABELS.get(input_needed(s) or "mfa", "input needed")
+    return _(INPUT_LABELS.get(input_needed(s) or "mfa", N_("input needed")))
 
 
 def refused_with_keys_left(s: Snapshot, now: datetime) -> bool:
@@ -154,10 +155,10 @@ def refused_with_keys_left(s: Snapshot, now: datetime) -> bool:
 def _refused_line(s: Snapshot, now: datetime, tz: tzinfo | None) -> str:
     assert s.expiration is not None
     until = keys_work_until(s.expiration, now, tz)
-    reason = plain_reason(s.problem) if s.problem is not None else "no reason given"
-    head = "Refresh refused: "
-    room = ERROR_MAX - len(head) - len(until) - 2
-    return f"{head}{_one_line(reason, max(room, 20))}; {until}"
+    reason = plain_reason(s.problem) if s.problem is not None else _("no reason given")
+    line = _("Refresh refused: {reason}; {until}")
+    room = ERROR_MAX - len(line.format(reason="", until=until))
+    return line.format(reason=_one_line(reason, max(room, 20)), until=until)
 
 
 def _state_line(s: Snapshot) -> str | None:
@@ -165,10 +166,10 @@ def _state_line(s: Snapshot) -> str | None:
         label = input_label(s)
         return label[0].upper() + label[1:]
     return {
-        RefreshState.REFRESHING: "Refreshing…",
-        RefreshState.RETRYING: "Refresh failed; retrying",
-        RefreshState.EXPIRED: "Keys expired",
-        RefreshState.ERROR: "Not working",
+        RefreshState.REFRESHING: _("Refreshing…"),
+        RefreshState.RETRYING: _("Refresh failed; retrying"),
+        RefreshState.EXPIRED: _("Keys expired"),
+        RefreshState.ERROR: _("Not working"),
     }.get(s.state)
 
 
@@ -178,14 +179,14 @@ def input_node(s: Snapshot, actions: MenuActions) -> MenuNode | None:
     if kind is None:
         return None
     if kind == "sso":
-        return MenuNode("Sign in to AWS SSO…", actions.sso_login)
+        return MenuNode(_("Sign in to AWS SSO…"), actions.sso_login)
     if kind == "signin":
         # `aws login` writes the new sign-in; the tray notices it and resumes by itself.
-        return MenuNode("Sign in with aws login…", actions.aws_login)
+        return MenuNode(_("Sign in with aws login…"), actions.aws_login)
     if kind in ("process", "keyring"):
         # The unlock happens in the system's own prompt (or a terminal); then retry.
-        return MenuNode("Try again", actions.retry)
-    return MenuNode("Enter MFA code…", actions.enter_mfa)
+        return MenuNode(_("Try again"), actions.retry)
+    return MenuNode(_("Enter MFA code…"), actions.enter_mfa)
 
 
 def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None, *,
@@ -195,10 +196,10 @@ def identity_nodes(s: Snapshot, now: datetime, tz: tzinfo | None, *,
     ``relative`` False leaves out "(in 52 min)": the line then changes only with the keys,
     so an idle tray need not rebuild its menu every minute (the badge and tooltip count)."""
     if s.role is None:
-        return [_info("No role active: choose one below")]
+        return [_info(_("No role active: choose one below"))]
     nodes = [_info(f"{s.role} → [{s.target}]")]
     if s.account:
-        nodes.append(_info(f"Account {s.account}"))
+        nodes.append(_info(_("Account {account}").format(account=s.account)))
     if s.identity_arn:
         nodes.append(_info(s.identity_arn))
     if s.expiration is not None:
@@ -216,9 +217,9 @@ def role_tools(s: Snapshot, now: datetime, actions: MenuActions) -> list[MenuNod
     if s.role is None:
         return []
     keys_work = s.expiration is not None and s.expiration > now
-    return [MenuNode(f"Open console as {s.role}", partial(actions.open_console, s.role),
-                     enabled=keys_work),
-            MenuNode(f"Copy credential_process line for {s.role}",
+    return [MenuNode(_("Open console as {role}").format(role=s.role),
+                     partial(actions.open_console, s.role), enabled=keys_work),
+            MenuNode(_("Copy credential_process line for {role}").format(role=s.role),
                      partial(actions.copy_process_line, s.role))]
 
 
@@ -264,12 +265,14 @@ def role_nodes(profiles: Iterable[RoleProfile], active: str | None,
                        any(p.name == active for p in part))
                 for part in parts)
         n = len(members)
-        account_nodes.append(_group(f"{account} ({n} role{'s' if n != 1 else ''})",
+        account_nodes.append(_group(ngettext("{account} ({n} role)", "{account} ({n} roles)",
+                                             n).format(account=account, n=n),
                                     children, has_active))
     groups = chunk(account_nodes)
     if len(groups) == 1:
         return account_nodes
-    return [_group(f"Accounts {g[0].text.split()[0]} … {g[-1].text.split()[0]}",
+    return [_group(_("Accounts {first} … {last}").format(first=g[0].text.split()[0],
+                                                         last=g[-1].text.split()[0]),
                    tuple(g), any(is_marked(n) for n in g))
             for g in groups]
 
@@ -291,13 +294,15 @@ def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: d
         if s.problem is not None:
             children.append(_info("⚠ " + _one_line(problem_line(s.problem))))
         if needs_mfa(s):
-            children.append(MenuNode(f"Enter MFA code for [{s.target}]…",
+            children.append(MenuNode(_("Enter MFA code for [{target}]…").format(target=s.target),
                                      partial(actions.enter_mfa_for, s.target)))
         children += role_tools(s, s.now or now, actions)
-        children.append(MenuNode(f"Stop keeping [{s.target}] fresh (remove keys)",
+        children.append(MenuNode(_("Stop keeping [{target}] fresh (remove keys)").format(
+                                     target=s.target),
                                  partial(actions.unkeep, s.target)))
-        nodes.append(MenuNode(f"Also kept fresh: {s.role or '-'} → [{s.target}]"
-                              + (f" · {line}" if line else ""), children=tuple(children)))
+        head = _("Also kept fresh: {role} → [{target}]").format(role=s.role or "-",
+                                                                 target=s.target)
+        nodes.append(MenuNode(head + (f" · {line}" if line else ""), children=tuple(children)))
     taken = {s.target for s in kept}
     offer = [p for p in sorted(items, key=lambda p: (p.name.casefold(), p.name))
              if own_target(p.name) not in taken]
@@ -311,10 +316,10 @@ def kept_nodes(kept: Sequence[Snapshot], items: Sequence[RoleProfile], *, now: d
     level = [(p.name, p.name, item(p)) for p in offer]
     while len(level) > CHUNK_MAX:
         level = [(part[0][0], part[-1][1], MenuNode(f"{part[0][0]} … {part[-1][1]}",
-                                                    children=tuple(n for _, _, n in part)))
+                                                    children=tuple(n for _f, _l, n in part)))
                  for part in chunk(level)]
-    nodes.append(MenuNode("Keep fresh in its own profile…",
-                          children=tuple(n for _, _, n in level)))
+    nodes.append(MenuNode(_("Keep fresh in its own profile…"),
+                          children=tuple(n for _f, _l, n in level)))
     return nodes
 
 
@@ -344,31 +349,34 @@ def build_menu_model(snapshot: Snapshot, profiles: Mapping[str, RoleProfile] | I
     if items:
         model.extend(role_nodes(items, s.role, actions))
     else:
-        model.append(_info(f"No role profiles in {config_hint}"))
-        model.append(MenuNode("Set up…", actions.setup))
+        model.append(_info(_("No role profiles in {config}").format(config=config_hint)))
+        model.append(MenuNode(_("Set up…"), actions.setup))
     if sso_sessions:
-        model.append(MenuNode("Sync accounts from Identity Center", actions.sync_accounts))
+        model.append(MenuNode(_("Sync accounts from Identity Center"), actions.sync_accounts))
     if problems:
-        model.append(_info(f"{problems} profile{'s' if problems != 1 else ''} not usable "
-                           "(Diagnose… says why)"))
+        model.append(_info(ngettext("{n} profile not usable (Diagnose… says why)",
+                                    "{n} profiles not usable (Diagnose… says why)",
+                                    problems).format(n=problems)))
     active = s.role is not None
     model += [
         SEPARATOR,
-        MenuNode("Refresh now", actions.refresh, enabled=active),
-        MenuNode("Stop (remove keys)", actions.stop, enabled=active),
+        MenuNode(_("Refresh now"), actions.refresh, enabled=active),
+        MenuNode(_("Stop (remove keys)"), actions.stop, enabled=active),
         *role_tools(s, now, actions),
-        MenuNode("Diagnose…", actions.diagnose),
-        MenuNode(f"Copy “export AWS_PROFILE={s.target}”", actions.copy_export),
-        MenuNode("Open AWS config", actions.open_config),
-        MenuNode("Open log", actions.open_log),
+        MenuNode(_("Diagnose…"), actions.diagnose),
+        MenuNode(_("Copy “export AWS_PROFILE={target}”").format(target=s.target),
+                 actions.copy_export),
+        MenuNode(_("Open AWS config"), actions.open_config),
+        MenuNode(_("Open log"), actions.open_log),
         SEPARATOR,
     ]
     extra = kept_nodes(kept, items, now=now, tz=tz, actions=actions, relative=relative)
     if extra:
         model += [*extra, SEPARATOR]
     if autostart is not None:
-        model.append(MenuNode("Start at login", actions.toggle_autostart, checked=autostart))
-    model.append(MenuNode("Quit", actions.quit))
+        model.append(MenuNode(_("Start at login"), actions.toggle_autostart,
+                              checked=autostart))
+    model.append(MenuNode(_("Quit"), actions.quit))
     return model
 
 
@@ -439,11 +447,11 @@ def _section_look(s: Snapshot, now: datetime) -> tuple[IconState, int | None, st
     else:
         state = "fresh"
     hint = {
-        RefreshState.REFRESHING: "refreshing",
-        RefreshState.RETRYING: "retrying",
+        RefreshState.REFRESHING: _("refreshing"),
+        RefreshState.RETRYING: _("retrying"),
         RefreshState.NEEDS_INPUT: input_label(s),
-        RefreshState.ERROR: "refresh refused" if not no_keys else "error",
-        RefreshState.EXPIRED: "expired",
+        RefreshState.ERROR: _("refresh refused") if not no_keys else _("error"),
+        RefreshState.EXPIRED: _("expired"),
     }.get(s.state)
     return state, left, hint
 
@@ -477,7 +485,7 @@ def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = (),
                            default="idle")
     wants_input = any(k.state is RefreshState.NEEDS_INPUT for k, *_ in troubles)
     if s.role is None or s.state is RefreshState.IDLE:
-        return TrayLook(worst, None, " · ".join(["roletray · no role active", *extra]),
+        return TrayLook(worst, None, " · ".join([_("roletray · no role active"), *extra]),
                         attention=worst == "error" or wants_input)
     state, left, hint = _section_look(s, now)
     if s.state is RefreshState.EXPIRED:
@@ -492,8 +500,9 @@ def tray_look(s: Snapshot, now: datetime, kept: Sequence[Snapshot] = (),
         parts.append(hint)
     shown = max(state, worst, key=_RANK.__getitem__)
     # The label changes with the badge, not each minute: as often as the icon.
-    label = s.role + (f" · {minutes} min" if minutes is not None else
-                      " · expired" if state == "error" and (left is None or left <= 0) else "")
+    label = s.role + (" · " + _("{minutes} min").format(minutes=minutes) if minutes is not None
+                      else " · " + _("expired") if state == "error" and (left is None or left <= 0)
+                      else "")
     return TrayLook(shown, minutes, " · ".join(parts + extra), label,
                     attention=shown == "error" or wants_input
                     or s.state is RefreshState.NEEDS_INPUT)

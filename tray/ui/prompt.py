@@ -20,22 +20,35 @@ import re
 import sys
 from collections.abc import Sequence
 
-TITLE = "roletray: MFA code"
+from tray import i18n
+from tray.i18n import _
+
+TITLE = i18n.N_("roletray: MFA code")
 CODE_RE = re.compile(r"^\d{6}$")
 
 
 def title(profile: str | None, target: str | None = None) -> str:
     """The window's title: a section kept besides the active role's is named with its role."""
     if not target:
-        return TITLE
-    return f"{TITLE} for [{target}]" + (f" ({profile})" if profile else "")
+        return _(TITLE)
+    if profile:
+        return _("roletray: MFA code for [{target}] ({profile})").format(target=target,
+                                                                       profile=profile)
+    return _("roletray: MFA code for [{target}]").format(target=target)
 
 
 def _message(serial: str, profile: str | None, target: str | None = None) -> str:
-    who = f"profile '{profile}'" if profile else "this role"
-    if target:
-        who += f", kept fresh in [{target}]"
-    return f"Enter the 6-digit code of your MFA device for {who}.\n{serial}"
+    if profile and target:
+        text = _("Enter the 6-digit code of your MFA device for profile '{profile}', kept "
+                 "fresh in [{target}].")
+    elif profile:
+        text = _("Enter the 6-digit code of your MFA device for profile '{profile}'.")
+    elif target:
+        text = _("Enter the 6-digit code of your MFA device for this role, kept fresh in "
+                 "[{target}].")
+    else:
+        text = _("Enter the 6-digit code of your MFA device for this role.")
+    return text.format(profile=profile, target=target) + f"\n{serial}"
 
 
 def ask_gtk(serial: str, profile: str | None, target: str | None = None) -> str | None:
@@ -50,8 +63,8 @@ def ask_gtk(serial: str, profile: str | None, target: str | None = None) -> str 
     dialog.set_keep_above(True)
     dialog.set_position(Gtk.WindowPosition.CENTER)
     dialog.set_default_size(360, -1)
-    dialog.add_button("Cancel", Gtk.ResponseType.CANCEL)
-    ok = dialog.add_button("OK", Gtk.ResponseType.OK)
+    dialog.add_button(_("Cancel"), Gtk.ResponseType.CANCEL)
+    ok = dialog.add_button(_("OK"), Gtk.ResponseType.OK)
     ok.set_sensitive(False)
     dialog.set_default_response(Gtk.ResponseType.OK)
     box = dialog.get_content_area()
@@ -120,7 +133,7 @@ def ask_tk(serial: str, profile: str | None, target: str | None = None) -> str |
     def cancel(_event: object = None) -> None:
         root.destroy()
 
-    ok = tk.Button(buttons, text="OK", command=submit, state="disabled")
+    ok = tk.Button(buttons, text=_("OK"), command=submit, state="disabled")
 
     def changed(*_args: object) -> None:
         digits = re.sub(r"\D", "", var.get())[:6]
@@ -129,7 +142,7 @@ def ask_tk(serial: str, profile: str | None, target: str | None = None) -> str |
         ok.configure(state="normal" if CODE_RE.match(digits) else "disabled")
 
     var.trace_add("write", changed)
-    tk.Button(buttons, text="Cancel", command=cancel).pack(side="right")
+    tk.Button(buttons, text=_("Cancel"), command=cancel).pack(side="right")
     ok.pack(side="right", padx=(0, 6))
     root.bind("<Return>", submit)
     root.bind("<Escape>", cancel)
@@ -147,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--target", help="the section it is kept fresh in, when not the "
                    "active role's (the title names it)")
     args = p.parse_args(argv)
+    i18n.setup(os.environ)
     toolkit = os.environ.get("ROLETRAY_PROMPT_TOOLKIT", "")
     code: str | None
     try:

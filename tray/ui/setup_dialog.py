@@ -19,10 +19,11 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tray import paths, setup
+from tray import i18n, paths, setup
 from tray.domain.errors import RoletrayError
+from tray.i18n import _
 
-TITLE = "roletray: Set up"
+TITLE = i18n.N_("roletray: Set up")
 SIGN_IN_TIMEOUT = 660.0  # the device sign-in's own 600 s, and the child's start
 
 
@@ -37,30 +38,32 @@ def _run_sso(env: Mapping[str, str], url: str, region: str, name: str,
 
     def on_event(event: dict[str, Any]) -> None:
         if event.get("event") == "device_code":
-            show(f"Confirm code {event.get('code')} in your browser…")
+            show(_("Confirm code {code} in your browser…").format(code=event.get("code")))
 
-    show("Signing in…")
+    show(_("Signing in…"))
     [done] = call_in_child("tray.aws.sso_populate:sync", env=env, timeout=SIGN_IN_TIMEOUT,
                            on_event=on_event, session=name)
-    return (f"Wrote {done['profiles']} profiles for sso-session {name} to "
-            f"{paths.display_path(config, env)}")
+    return i18n.ngettext("Wrote {n} profile for sso-session {name} to {path}",
+                         "Wrote {n} profiles for sso-session {name} to {path}",
+                         done["profiles"]).format(n=done["profiles"], name=name,
+                                                  path=paths.display_path(config, env))
 
 
 def _run_login(env: Mapping[str, str], name: str, region: str,
                show: Callable[[str], None]) -> str:
     aws = setup.aws_cli_login(env=env)
     if aws is None:
-        raise RoletrayError("aws login needs the AWS CLI 2.32 or later on PATH")
-    show("Sign in in your browser…")
+        raise RoletrayError(_("aws login needs the AWS CLI 2.32 or later on PATH"))
+    show(_("Sign in in your browser…"))
     done = subprocess.run([aws, "login", "--profile", name, "--region", region],
                           env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, check=False)
     config = paths.aws_config_file(env)
     if done.returncode != 0 or setup.login_profile(config, name,
                                                    home=paths.home_of(env)) is None:
-        raise RoletrayError(f"`aws login --profile {name}` did not sign in "
-                            f"(exit {done.returncode})")
-    return f"Signed in as profile {name} (aws login); choose it in the menu"
+        raise RoletrayError(_("`aws login --profile {name}` did not sign in (exit {code})")
+                            .format(name=name, code=done.returncode))
+    return _("Signed in as profile {name} (aws login); choose it in the menu").format(name=name)
 
 
 def _run_role(env: Mapping[str, str], arn: str, source: str, name: str, region: str,
@@ -68,7 +71,8 @@ def _run_role(env: Mapping[str, str], arn: str, source: str, name: str, region: 
     config = paths.aws_config_file(env)
     written = setup.add_role(config, name, arn, source, region or None,
                              home=paths.home_of(env))
-    return f"Wrote [{written.section}] to {paths.display_path(config, env)}"
+    return _("Wrote [{section}] to {path}").format(section=written.section,
+                                                    path=paths.display_path(config, env))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,28 +93,29 @@ def main(argv: list[str] | None = None) -> int:
         print("no display for the setup dialog", file=sys.stderr)
         return 2
     env = dict(os.environ)
+    i18n.setup(env)
     sources = setup.key_sources(paths.aws_credentials_file(env), home=paths.home_of(env))
     has_login = setup.aws_cli_login(env=env) is not None
 
-    dialog = Gtk.Dialog(title=TITLE)
+    dialog = Gtk.Dialog(title=_(TITLE))
     dialog.set_keep_above(True)
     dialog.set_position(Gtk.WindowPosition.CENTER)
     dialog.set_default_size(480, -1)
-    dialog.add_button("Cancel", Gtk.ResponseType.CANCEL)
-    go = dialog.add_button("Set up", Gtk.ResponseType.OK)
+    dialog.add_button(_("Cancel"), Gtk.ResponseType.CANCEL)
+    go = dialog.add_button(_("Set up"), Gtk.ResponseType.OK)
     dialog.set_default_response(Gtk.ResponseType.OK)
     box = dialog.get_content_area()
     box.set_spacing(8)
     box.set_border_width(12)
-    box.add(Gtk.Label(label="How do you get into AWS?", xalign=0))
+    box.add(Gtk.Label(label=_("How do you get into AWS?"), xalign=0))
 
-    sso_radio = Gtk.RadioButton.new_with_label(None, "IAM Identity Center (AWS SSO)")
+    sso_radio = Gtk.RadioButton.new_with_label(None, _("IAM Identity Center (AWS SSO)"))
     login_radio = Gtk.RadioButton.new_with_label_from_widget(
-        sso_radio, "aws login (AWS CLI 2.32+)" if has_login
-        else "aws login (needs AWS CLI 2.32+ on PATH)")
+        sso_radio, _("aws login (AWS CLI 2.32+)") if has_login
+        else _("aws login (needs AWS CLI 2.32+ on PATH)"))
     role_radio = Gtk.RadioButton.new_with_label_from_widget(
-        sso_radio, "A role ARN over your access keys" if sources
-        else "A role ARN (no access keys in your credentials file)")
+        sso_radio, _("A role ARN over your access keys") if sources
+        else _("A role ARN (no access keys in your credentials file)"))
     login_radio.set_sensitive(has_login)
     role_radio.set_sensitive(bool(sources))
     for r in (sso_radio, login_radio, role_radio):
@@ -128,20 +133,20 @@ def main(argv: list[str] | None = None) -> int:
         g = Gtk.Grid(column_spacing=8, row_spacing=6)
         grids[key] = g
         stack.add_named(g, key)
-    sso_url = field(grids["sso"], 0, "Start URL", "https://")
-    sso_region = field(grids["sso"], 1, "Region", "us-east-1")
-    sso_name = field(grids["sso"], 2, "Name", "")
-    login_name = field(grids["login"], 0, "Profile", "dev")
-    login_region = field(grids["login"], 1, "Region", "us-east-1")
-    grids["role"].attach(Gtk.Label(label="Keys of", xalign=1), 0, 0, 1, 1)
+    sso_url = field(grids["sso"], 0, _("Start URL"), "https://")
+    sso_region = field(grids["sso"], 1, _("Region"), "us-east-1")
+    sso_name = field(grids["sso"], 2, _("Name"), "")
+    login_name = field(grids["login"], 0, _("Profile"), "dev")
+    login_region = field(grids["login"], 1, _("Region"), "us-east-1")
+    grids["role"].attach(Gtk.Label(label=_("Keys of"), xalign=1), 0, 0, 1, 1)
     role_source = Gtk.ComboBoxText()
     for s in sources:
         role_source.append_text(s)
     role_source.set_active(0 if sources else -1)
     grids["role"].attach(role_source, 1, 0, 1, 1)
-    role_arn = field(grids["role"], 1, "Role ARN", "arn:aws:iam::")
-    role_name = field(grids["role"], 2, "Profile", "")
-    role_region = field(grids["role"], 3, "Region", "us-east-1")
+    role_arn = field(grids["role"], 1, _("Role ARN"), "arn:aws:iam::")
+    role_name = field(grids["role"], 2, _("Profile"), "")
+    role_region = field(grids["role"], 3, _("Region"), "us-east-1")
     box.add(stack)
     status = Gtk.Label(xalign=0, wrap=True, selectable=True)
     box.add(status)
@@ -190,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if response == Gtk.ResponseType.OK and "said" not in outcome:
             dialog.stop_emission_by_name("response")
             go.set_sensitive(False)
-            status.set_text("Working…")
+            status.set_text(_("Working…"))
             threading.Thread(target=work, daemon=True).start()
             return
         Gtk.main_quit()

@@ -39,6 +39,7 @@ from tray.engine.roles import (
     StepFailed,
     run_doctor_in_child,
 )
+from tray.i18n import _
 from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
 from tray.platform import desktop_open, signin_page
@@ -246,7 +247,7 @@ class TrayApp:
             open_console=lambda name: self._side(self._open_console, name),
             copy_process_line=self._copy_process_line,
         )
-        self._dismiss_node = MenuNode("Dismiss this message", self._forget_problem)
+        self._dismiss_node = MenuNode(_("Dismiss this message"), self._forget_problem)
         if refresher is not None:
             self.attach(refresher)
 
@@ -415,15 +416,15 @@ class TrayApp:
     def on_mfa_wait(self, profile: str) -> None:
         """``MfaCodes.on_wait``: a role's ``mfa_process`` runs (a YubiKey waits for a
         touch); said in the menu until the next settled snapshot, and notified."""
-        text = f"Touch your security key ({profile})…"
+        text = _("Touch your security key ({profile})…").format(profile=profile)
 
         def show() -> None:
             self._touch = text
             self.render()
         self._call_soon(show)
-        self.notify(Notification("touch", "Touch your security key",
-                                 f"roletray needs an MFA code for {profile} from your "
-                                 "security key.", "normal"))
+        self.notify(Notification("touch", _("Touch your security key"),
+                                 _("roletray needs an MFA code for {profile} from your "
+                                   "security key.").format(profile=profile), "normal"))
 
     def _failed_switch(self, name: str, error: RoletrayError) -> None:
         """On the worker thread: the refusal, led by the doctor's finding when AWS denied."""
@@ -557,14 +558,14 @@ class TrayApp:
         # Clicked in the notifier's thread: queued with the other role changes, and the
         # same handler as the menu item.
         if note.action == MFA_ACTION and note.target is not None:  # a kept section's
-            action = (MFA_ACTION_LABEL, partial(self.actions.enter_mfa_for, note.target))
+            action = (_(MFA_ACTION_LABEL), partial(self.actions.enter_mfa_for, note.target))
         elif note.action == MFA_ACTION:
-            action = (MFA_ACTION_LABEL, self.actions.enter_mfa)
+            action = (_(MFA_ACTION_LABEL), self.actions.enter_mfa)
         elif note.action == SSO_ACTION:
-            action = (SSO_ACTION_LABEL, self.actions.sso_login)
+            action = (_(SSO_ACTION_LABEL), self.actions.sso_login)
         elif note.action == DIAGNOSE_ACTION:
             role = note.profile
-            action = (DIAGNOSE_ACTION_LABEL, lambda: self._side(self._diagnose, role))
+            action = (_(DIAGNOSE_ACTION_LABEL), lambda: self._side(self._diagnose, role))
         guards = {n: p.guard for n, p in self._profiles.get()[0].items() if p.guard}
         note = guarded.label_note(note, guards) if guards else note
         notifier = self._notifier
@@ -699,19 +700,21 @@ class TrayApp:
         def on_code(code: str, url: str) -> None:
             # The code the browser page shows, to match: no secret (the token never is).
             profile = snap.input_profile or snap.role
-            self.notify(Notification("sso-code", f"AWS SSO sign-in for {profile}",
-                                     f"Confirm code {code} in your browser"))
+            self.notify(Notification("sso-code",
+                                     _("AWS SSO sign-in for {profile}").format(profile=profile),
+                                     _("Confirm code {code} in your browser").format(code=code)))
 
         try:
             self._service().sso_sign_in(on_code)
         except StepFailed as e:
             if e.step == "sign-in":
-                self.notify(Notification("failure", "AWS SSO sign-in failed", str(e),
+                self.notify(Notification("failure", _("AWS SSO sign-in failed"), str(e),
                                          "critical"))
             else:  # the state may not change (still needs-input): say it here
                 who = snap.role or snap.input_profile
-                self.notify(Notification("failure", f"{who}: refresh after the SSO sign-in "
-                                         "failed", str(e), "critical"))
+                self.notify(Notification("failure", _("{who}: refresh after the SSO sign-in "
+                                                      "failed").format(who=who), str(e),
+                                         "critical"))
 
     def _sync_accounts(self) -> None:
         """"Sync accounts from Identity Center": every sso-session populated in a child; a
@@ -720,21 +723,22 @@ class TrayApp:
 
         def on_event(event: dict[str, Any]) -> None:
             if event.get("event") == "device_code":
-                self.notify(Notification("sso-code", "Sign in to sync accounts from "
-                                         f"sso-session {event.get('session')}",
-                                         f"Confirm code {event.get('code')} in your browser"))
+                self.notify(Notification(
+                    "sso-code", _("Sign in to sync accounts from sso-session {session}").format(
+                        session=event.get("session")),
+                    _("Confirm code {code} in your browser").format(code=event.get("code"))))
 
-        self._progress("Syncing accounts from Identity Center…")
+        self._progress(_("Syncing accounts from Identity Center…"))
         try:
             done = call_in_child("tray.aws.sso_populate:sync", env=self._child_env,
                                  timeout=SSO_SIGN_IN_TIMEOUT, on_event=on_event)
         except RoletrayError as e:
-            self.notify(Notification("failure", "Could not sync accounts from Identity Center",
+            self.notify(Notification("failure", _("Could not sync accounts from Identity Center"),
                                      str(e), "critical"))
             return
         finally:
             self._progress(None)
-        self.notify(Notification("sync", "Accounts synced from Identity Center", "; ".join(
+        self.notify(Notification("sync", _("Accounts synced from Identity Center"), "; ".join(
             f"sso-session {d['session']}: {d['profiles']} profiles ({d['added']} added, "
             f"{d['removed']} removed" + (f", {d['skipped']} skipped" if d["skipped"] else "")
             + ")" for d in done)))
@@ -751,7 +755,7 @@ class TrayApp:
             return
         said = done.stdout.decode("utf-8", "replace").strip()
         if done.returncode == 0 and said:
-            self.notify(Notification("setup", "roletray is set up", said))
+            self.notify(Notification("setup", _("roletray is set up"), said))
         self._call_soon(self.render)
 
     def _clear(self) -> None:
@@ -759,7 +763,7 @@ class TrayApp:
         try:
             self._service().clear()
         except RoletrayError as e:
-            self.notify(Notification("failure", "Could not remove the keys", str(e),
+            self.notify(Notification("failure", _("Could not remove the keys"), str(e),
                                      "critical"))
 
     def _keep(self, name: str) -> None:
@@ -775,7 +779,7 @@ class TrayApp:
         try:
             self._service().refresher.clear(target)
         except RoletrayError as e:
-            self.notify(Notification("failure", f"Could not remove [{target}]", str(e),
+            self.notify(Notification("failure", _("Could not remove [{target}]").format(target=target), str(e),
                                      "critical"))
 
     def _diagnose(self, role: str | None = None) -> None:
@@ -792,8 +796,9 @@ class TrayApp:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(report + "\n")
-            body += f"\nFull report: {self._paths.display(path)}"
-        self.notify(Notification("diagnosis", f"Diagnosis of {role or 'roletray'}", body))
+            body += "\n" + _("Full report: {path}").format(path=self._paths.display(path))
+        self.notify(Notification("diagnosis", _("Diagnosis of {role}").format(
+            role=role or "roletray"), body))
         if report:
             self._open(path)
 
@@ -811,7 +816,7 @@ class TrayApp:
         text = f"export AWS_PROFILE={self._current().target}"
         how = self._to_clipboard(text)
         if not how:
-            self.notify(Notification("copy", "Copy this into your shell", text, "low"))
+            self.notify(Notification("copy", _("Copy this into your shell"), text, "low"))
         else:
             log.info("copied %r to the clipboard with %s", text, how)
 
@@ -822,7 +827,8 @@ class TrayApp:
         from tray import console
 
         def failed(why: str) -> None:
-            self.notify(Notification("failure", f"Could not open the console as {profile}",
+            self.notify(Notification("failure", _("Could not open the console as {profile}").format(
+                profile=profile),
                                      why, "normal"))
 
         keys = self._refresher.held_keys(profile)
@@ -855,10 +861,13 @@ class TrayApp:
         how = self._to_clipboard(text)
         if how:
             log.info("copied the credential_process profile of %s with %s", profile, how)
-            self.notify(Notification("copy", f"Copied a credential_process profile for {profile}",
-                                     f"Paste it into {where}:\n{text}", "low"))
+            self.notify(Notification(
+                "copy", _("Copied a credential_process profile for {profile}").format(
+                    profile=profile),
+                _("Paste it into {where}:\n{text}").format(where=where, text=text), "low"))
         else:
-            self.notify(Notification("copy", f"Copy this into {where}", text, "low"))
+            self.notify(Notification("copy", _("Copy this into {where}").format(where=where),
+                                     text, "low"))
 
     def _to_clipboard(self, text: str) -> str:
         """On the GUI thread (GTK's clipboard belongs to it): how it was copied, "" if not."""
@@ -887,7 +896,7 @@ class TrayApp:
         try:
             status = backend.disable() if backend.status().enabled else backend.enable()
         except RoletrayError as e:
-            self.notify(Notification("failure", "Start at login", str(e), "normal"))
+            self.notify(Notification("failure", _("Start at login"), str(e), "normal"))
             return
 
         def show() -> None:
