@@ -1,6 +1,7 @@
 """Take the README's screenshots of the real tray, on a virtual desktop.
 
     python docs/screenshots/make_screenshots.py [OUTDIR]
+    python docs/screenshots/make_screenshots.py --korean [OUTDIR]   # menu-ko.png
 
 Runs ``roletray demo`` (moto on loopback, a sandbox HOME: the real ~/.aws is
 never read) under Xvfb with trayer, dunst and a session bus, then saves:
@@ -76,6 +77,10 @@ def _secrets(folder: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    """``--korean``: only the menu, with ``LANG=ko_KR.UTF-8``, as ``menu-ko.png`` (a
+    Korean font is needed: Debian's fonts-nanum)."""
+    korean = "--korean" in argv
+    argv = [a for a in argv if a != "--korean"]
     out = Path(argv[0]) if argv else HERE
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="roletray-shots-"))
@@ -85,6 +90,10 @@ def main(argv: list[str]) -> int:
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
                XDG_STATE_HOME=str(home / ".local" / "state"), XDG_RUNTIME_DIR=str(work),
                TMPDIR=str(work), TZ=env.get("TZ", "Europe/Paris"), PYTHONPATH=str(REPO))
+    if korean:
+        for var in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+            env.pop(var, None)
+        env["LANG"] = "ko_KR.UTF-8"
     try:
         with XSession(work, size=(800, 500), base_env=env) as xs:
             xs.set_background(DESKTOP)
@@ -107,7 +116,8 @@ def main(argv: list[str]) -> int:
             corner = Geometry(xs.size[0] - 160, 0, 160, panel.height + 8)
             tray = _crop(shot, corner, xs.size, margin=0)
             tray = tray.resize((tray.width * 2, tray.height * 2), 0)  # nearest: crisp pixels
-            tray.save(out / "tray.png")
+            if not korean:
+                tray.save(out / "tray.png")
 
             x, y = icon.center
             xs.xdotool("mousemove", str(x), str(y), "click", "1")
@@ -116,8 +126,14 @@ def main(argv: list[str]) -> int:
             wait_for(lambda: xs.screenshot().crop(menu.box).convert("L").getextrema()[1] > 200,
                      10, "the menu to be drawn")
             shot = xs.screenshot()
-            _crop(shot, _union(menu, icon), xs.size).save(out / "menu.png")
+            _crop(shot, _union(menu, icon), xs.size).save(
+                out / ("menu-ko.png" if korean else "menu.png"))
             xs.xdotool("key", "Escape")
+            if korean:
+                app.terminate()
+                app.wait(timeout=15)
+                print(f"wrote {out / 'menu-ko.png'}")
+                return 0
 
             setup = subprocess.Popen([sys.executable, "-m", "tray.ui.setup_dialog"],
                                      env=xs.env_with(env),
