@@ -1,7 +1,7 @@
 """PyInstaller's entry script: the bundle runs ``tray.cli.main`` as ``roletray`` does.
 
 A bundle has no interpreter of its own, so it is also its own ``python -m``: the
-children ``tray.child.runner`` starts (``<bundle> -m tray.engine.worker``) run the
+children ``tray.child.runner`` starts (``<bundle> -m tray.worker_main``) run the
 module named, as ``python -m`` would. ``roletray`` itself takes no ``-m``.
 """
 

@@ -19,8 +19,8 @@ import pytest
 from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
+from tray import compose
 from tray.domain.errors import AccessDeniedError, InstanceRunningError
-from tray.engine import actions
 from tray.engine.refresher import Refresher
 from tray.instance import control
 from tray.paths import Paths
@@ -101,7 +101,7 @@ class Rig:
         write_world(home)
         self.clock = FakeClock()
         self.sts = FakeSts(self.clock)
-        ctx = actions.Context.from_env(os.environ, now=self.clock.now, settings=Settings())
+        ctx = compose.in_process(os.environ, now=self.clock.now, settings=Settings())
         self.sched = FakeScheduler(self.clock)
         self.refresher = Refresher(ctx, self.sched, monotonic=self.clock.monotonic,
                                    rng=random.Random(3), assume_fn=self.sts,

@@ -26,6 +26,7 @@ from fakes import FakeClock, FakeScheduler
 from stsproxy import StsProxy
 from test_daemon import Daemon, poll_until, spawn  # noqa: F401 (a fixture)
 
+from tray import compose
 from tray.domain.models import utcnow
 from tray.engine import actions, worker
 from tray.instance import control
@@ -102,7 +103,7 @@ def test_assume_only_in_child_returns_keys_and_writes_nothing(aws: AwsSandbox) -
     aws.enforce()
     creds_before = aws.credentials_path.read_bytes()
     config_before = aws.config_path.read_bytes()
-    ctx = actions.Context.from_env({**os.environ, "PYTHONPATH": str(REPO)})
+    ctx = compose.in_process({**os.environ, "PYTHONPATH": str(REPO)})
     out = worker.assume_only_in_child("platform", ctx=ctx)
     left = out.result.credentials.expiration - utcnow()
     assert timedelta(minutes=55) < left <= timedelta(hours=1)  # asked for 3600 s
@@ -119,7 +120,7 @@ class Instance:
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.sched = FakeScheduler(clock)
-        ctx = actions.Context.from_env(os.environ, now=clock.now)
+        ctx = compose.in_process(os.environ, now=clock.now)
         self.keeper = ServedKeeper(ctx, self.sched, assume_fn=actions.assume_only)
         self.server = control.ControlServer(
             lambda request: control.serve_credentials(self.keeper, request),

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from faultserver import FaultServer
 
+from tray import compose
 from tray.awsfiles import credfile
 from tray.engine import actions
 from tray.instance import control
@@ -122,7 +123,7 @@ def test_daemon_refreshes_takes_hand_overs_stops_and_resumes(aws, spawn) -> None
     with aws.config_path.open("a") as f:
         f.write(f"\n[profile other]\nrole_arn = {other}\nsource_profile = default\n")
     aws.enforce()
-    first = actions.assume("platform", ctx=actions.Context.from_env(os.environ)).result.credentials.access_key_id
+    first = actions.assume("platform", ctx=compose.in_process(os.environ)).result.credentials.access_key_id
     credfile.remove_credentials(aws.credentials_path, "roletray")  # so a refresh is due
 
     d = spawn()
@@ -187,7 +188,7 @@ def test_a_second_daemon_exits_2_naming_the_first(spawn) -> None:  # type: ignor
 def test_sts_errors_then_recovery_in_the_daemon(aws, spawn, moto_url: str) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
     aws.enforce()
-    first = actions.assume("platform", ctx=actions.Context.from_env(os.environ)).result.credentials.access_key_id
+    first = actions.assume("platform", ctx=compose.in_process(os.environ)).result.credentials.access_key_id
     with FaultServer("500", upstream=moto_url, lifetime=90) as srv:
         d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": srv.url})
         assert d.wait_ready()["snapshot"]["state"] == "fresh"  # resumed; nothing due
@@ -212,7 +213,7 @@ def test_sts_errors_then_recovery_in_the_daemon(aws, spawn, moto_url: str) -> No
 def test_sigterm_does_not_wait_for_a_hanging_sts(aws, spawn) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
     aws.enforce()
-    actions.assume("platform", ctx=actions.Context.from_env(os.environ))
+    actions.assume("platform", ctx=compose.in_process(os.environ))
     with FaultServer("hang", lifetime=60) as srv:
         d = spawn({**os.environ, "AWS_ENDPOINT_URL_STS": srv.url})
         d.wait_ready()

@@ -18,11 +18,10 @@ import pytest
 from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
-from tray import cli
+from tray import cli, compose
 from tray.awsfiles import credfile
 from tray.domain.errors import EndpointError
 from tray.domain.models import RefreshState
-from tray.engine import actions
 from tray.engine.refresher import Refresher
 from tray.engine.section import job_id
 from tray.instance import control
@@ -60,7 +59,7 @@ def make(clock: FakeClock, fake: FakeSts | None = None, *, tick: float | None = 
          ) -> tuple[Refresher, FakeScheduler, FakeSts]:
     sched = FakeScheduler(clock)
     fake = fake or FakeSts(clock)
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings())
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings())
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(5),
                   assume_fn=fake, tick_interval=tick)
     return r, sched, fake

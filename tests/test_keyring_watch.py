@@ -24,11 +24,10 @@ from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
 from tests import secretservice
-from tray import app
+from tray import app, compose
 from tray.awsfiles import credfile
 from tray.domain.errors import KeyringLockedError, MfaRequiredError
 from tray.domain.models import RefreshState, utcnow
-from tray.engine import actions
 from tray.engine.refresher import TICK_INTERVAL, TICK_WORK_JOB, Refresher
 from tray.platform import keyring_watch
 from tray.platform.secret_store import UNLOCK_HOW
@@ -71,7 +70,7 @@ def make_rig(home: Path, keyring: FakeKeyring | None) -> Rig:
     clock = FakeClock()
     sched = FakeScheduler(clock)
     sts = FakeSts(clock)
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings())
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings())
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(3), assume_fn=sts,
                   keyring_locked=keyring)
     rig = Rig(r, sched, sts, keyring)
@@ -243,11 +242,11 @@ def test_lock_check_only_where_a_secret_service_can_be_asked(tmp_path: Path) -> 
 
 
 def test_the_app_wires_the_watch_from_its_env(isolated_env: Path) -> None:
-    ctx = actions.Context.from_env({**os.environ, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
+    ctx = compose.in_process({**os.environ, "DBUS_SESSION_BUS_ADDRESS": "unix:path=/x"})
     assert app.build_refresher(ctx, scheduler=FakeScheduler(FakeClock()))._keyring_locked \
         is not None
     bare = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
-    assert app.build_refresher(actions.Context.from_env(bare),
+    assert app.build_refresher(compose.in_process(bare),
                                scheduler=FakeScheduler(FakeClock()))._keyring_locked is None
 
 
@@ -290,7 +289,7 @@ def test_the_daemons_refresh_waits_for_the_unlock_then_runs_by_itself(
     keyring_world(aws)
     clock = FakeClock(utcnow())
     sched = FakeScheduler(clock)
-    r = app.build_refresher(actions.Context.from_env(os.environ, now=clock.now), scheduler=sched)
+    r = app.build_refresher(compose.in_process(os.environ, now=clock.now), scheduler=sched)
     r.start()
     assert r.switch("platform").state is RefreshState.FRESH
     first = credfile.read_owned(aws.credentials_path, "roletray")

@@ -1,7 +1,7 @@
 """The tray and the daemon never load botocore (nor keyring) themselves: their workers do.
 
 botocore's models and handlers cost a long-running process ~10 MiB that CPython
-keeps after they are freed; each AssumeRole runs in a child (``tray.engine.worker``)
+keeps after they are freed; each AssumeRole runs in a child (``tray.worker_main``)
 that gives it all back on exit. These tests start real processes, so that what
 the test process itself imported (moto, boto3, ...) cannot hide a regression.
 """

@@ -13,6 +13,7 @@ import pytest
 from fakes import FakeClock
 from fakests import ACCOUNT, FakeSts, write_world
 
+from tray import compose
 from tray.domain.errors import AccessDeniedError, MfaSessionEndedError
 from tray.domain.mfa import MfaSession
 from tray.domain.models import TempCredentials
@@ -26,7 +27,7 @@ H = timedelta(hours=1)
 @pytest.fixture
 def keeper(isolated_env: Path) -> MfaKeeper:
     write_world(isolated_env)
-    return MfaKeeper(actions.Context.from_env(os.environ, settings=Settings(mfa_session_hours=8)), enabled=True)
+    return MfaKeeper(compose.in_process(os.environ, settings=Settings(mfa_session_hours=8)), enabled=True)
 
 
 def session_for(keeper: MfaKeeper, clock: FakeClock, hours: float = 8) -> MfaSession:
@@ -39,7 +40,7 @@ def session_for(keeper: MfaKeeper, clock: FakeClock, hours: float = 8) -> MfaSes
 def test_only_roles_with_a_device_have_sessions(keeper: MfaKeeper, isolated_env: Path) -> None:
     assert keeper.key("platform") is None and keeper.key("no-such-profile") is None
     assert keeper.key("guarded") == ("default", f"arn:aws:iam::{ACCOUNT}:mfa/dev")
-    off = MfaKeeper(actions.Context.from_env(os.environ), enabled=False)
+    off = MfaKeeper(compose.in_process(os.environ), enabled=False)
     assert off.key("guarded") is None
     clock = FakeClock()
     assert not keeper.needs_code("platform", clock.now())

@@ -37,7 +37,7 @@ from conftest import ACCOUNT, AwsSandbox
 from fakes import EPOCH, FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
-from tray import app, paths
+from tray import app, compose, paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.child import runner
@@ -116,7 +116,7 @@ class Rig:
 
 def make_rig(clock: FakeClock, proxy: StsProxy, *, hours: int = 12) -> Rig:
     sched = FakeScheduler(clock)
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(mfa_session_hours=hours))
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings(mfa_session_hours=hours))
     # assume_fn None: the real actions.assume, in this process, against moto.
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(5),
                   tick_interval=None)
@@ -161,7 +161,7 @@ def test_get_session_token_then_assume_role_from_the_session(aws: AwsSandbox,
     akid, _ = mfa_world(aws)
     role = awsconfig.get_role_profile("guarded-a", paths.aws_config_file(os.environ),
         credentials_path=paths.aws_credentials_file(os.environ))
-    session = mfa_session.start_session(role, "902817", hours=12, env=os.environ)
+    session = mfa_session.start_session(role, "902817", hours=12, aws=compose.in_process_aws(os.environ))
     assert session is not None and session.key == ("default", SERIAL)
     assert session.expiration == EPOCH + 12 * H
     [gst] = proxy.of("GetSessionToken")
@@ -185,7 +185,7 @@ def test_a_source_with_temporary_keys_sends_the_code_with_assume_role(
     proxy.fail("GetSessionToken", "AccessDenied",
                "Cannot call GetSessionToken with session credentials")
     out = actions.assume("guarded-a", mfa_code="902817", mfa_session_hours=12,
-                          ctx=actions.Context.from_env(os.environ))
+                          ctx=compose.in_process(os.environ))
     assert out.mfa_session is None
     assert proxy.actions == ["GetSessionToken", "AssumeRole"]
     [ar] = proxy.of("AssumeRole")
@@ -351,7 +351,7 @@ def test_the_session_travels_to_and_from_the_worker_by_pipe_only(
                                                          "source_profile = proc")
                      + f"\n[profile proc]\ncredential_process = {sys.executable} {script}\n")
     monkeypatch.setenv("PYTHONPATH", str(REPO))
-    ctx = actions.Context.from_env(os.environ)
+    ctx = compose.in_process(os.environ)
 
     out = worker.assume_in_child("guarded-a", ctx=ctx, mfa_code="902817", mfa_session_hours=12)
     session = out.mfa_session
@@ -362,7 +362,7 @@ def test_the_session_travels_to_and_from_the_worker_by_pipe_only(
     assert proxy.actions == ["GetSessionToken", "AssumeRole", "AssumeRole"]
     assert proxy.of("AssumeRole")[1].access_key_id == SESSION_KEY_ID  # sent down stdin
     seen = record.read_bytes()
-    assert b"tray.engine.worker" in seen  # it did record the worker
+    assert b"tray.worker_main" in seen  # it did record the worker
     assert b"902817" not in seen and SESSION_SECRET.encode() not in seen
     assert runner.WORKERS.live() == []
 
@@ -475,5 +475,5 @@ def test_the_temporary_source_refusal_is_a_class_of_its_own(
     assert type(back) is TemporarySourceKeysError and back.exit_code == 1
     proxy.fail("GetSessionToken", "AccessDenied", "not authorized to perform GetSessionToken")
     with pytest.raises(AccessDeniedError) as denied:
-        mfa_session.start_session(role, "902817", hours=1, env=os.environ)
+        mfa_session.start_session(role, "902817", hours=1, aws=compose.in_process_aws(os.environ))
     assert type(denied.value) is AccessDeniedError

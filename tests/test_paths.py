@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tray import app
+from tray import app, compose
 from tray.domain.errors import SettingsError
 from tray.domain.models import RefreshState
 from tray.engine import actions
@@ -86,7 +86,7 @@ def test_building_a_context_reads_no_file(tmp_path: Path) -> None:
     ctx = actions.Context(paths=p, env=env, settings=Settings())  # no I/O: no error
     assert ctx.target == "roletray" and ctx.credentials_path == p.aws_credentials
     with pytest.raises(SettingsError, match=r"config\.toml: not valid TOML"):
-        actions.Context.from_env(env)  # the composition root's way: reads the file
+        compose.in_process(env)  # the composition root's way: reads the file
 
 
 # --------------------------------------------------------- two contexts, one process
@@ -118,8 +118,8 @@ def two_users(aws: Any, tmp_path: Path) -> Iterator[tuple[actions.Context, actio
     env_a = _home(tmp_path / "a", aws, target="alpha", user="ana", role_arn=arn_a)
     env_b = _home(tmp_path / "b", aws, target="beta", user="bo", role_arn=arn_b)
     aws.enforce()
-    yield (actions.Context.from_env(env_a),
-           actions.Context.from_env(env_b))
+    yield (compose.in_process(env_a),
+           compose.in_process(env_b))
 
 
 def test_two_contexts_with_different_environments_work_side_by_side(
@@ -197,8 +197,8 @@ def test_settings_given_to_a_context_win_over_the_file(tmp_path: Path) -> None:
     p = Paths.from_env(env)
     p.settings_file.parent.mkdir(parents=True)
     p.settings_file.write_text('target = "from-file"\n')
-    assert actions.Context.from_env(env).target == "from-file"
-    assert actions.Context.from_env(env, settings=Settings(target="given")).target == "given"
+    assert compose.in_process(env).target == "from-file"
+    assert compose.in_process(env, settings=Settings(target="given")).target == "given"
 
 
 # --- only the composition roots read the process environment -------------------------------
@@ -213,10 +213,10 @@ ROOTS: dict[str, frozenset[str] | None] = {
     "demo.py": None,
     "launch.py": None,
     "serve/fastpath.py": frozenset({"main"}),
-    "shell/prompt.py": frozenset({"main"}),  # the lean `roletray prompt`, like fastpath
-    "engine/worker.py": frozenset({"_handle", "_serve_child"}),
+    "worker_main.py": frozenset({"_handle"}),
     "engine/child.py": frozenset({"_handle"}),
     "ui/prompt.py": frozenset({"main"}),
+    "shell/prompt.py": frozenset({"main"}),  # `roletray prompt`: its own fast main
     # The dialogs are processes of their own, started with the environment the tray chose.
     "ui/confirm.py": frozenset({"main"}),
     "ui/setup_dialog.py": frozenset({"main"}),

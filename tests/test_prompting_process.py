@@ -19,13 +19,13 @@ import pytest
 from conftest import AwsSandbox
 from fakes import FakeClock, FakeScheduler
 
-from tray import paths
+from tray import compose, paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.child import runner
 from tray.domain.errors import CredentialProcessTimeoutError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile
-from tray.engine import actions, worker
+from tray.engine import worker
 from tray.engine.refresher import Refresher
 from tray.settings import Settings
 
@@ -95,7 +95,7 @@ def test_the_refresher_says_it_needs_input_then_recovers(aws: AwsSandbox, tmp_pa
     block, _ = waiting_source(aws, tmp_path)
     clock = FakeClock()
     sched = FakeScheduler(clock)
-    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(2), tick_interval=None)
     r.start()
     assert r.switch("via-process").state is RefreshState.FRESH
@@ -122,7 +122,7 @@ def test_the_worker_brings_the_timeout_back_and_stays_bounded(
     block.touch()
     start = time.monotonic()
     with pytest.raises(CredentialProcessTimeoutError) as err:
-        worker.assume_in_child("via-process", ctx=actions.Context.from_env(os.environ))
+        worker.assume_in_child("via-process", ctx=compose.in_process(os.environ))
     assert time.monotonic() - start < 15  # far below the worker's own 60 s backstop
     assert err.value.kwargs["profile"] == "waits"
     assert gone(int(pid_file.read_text()))

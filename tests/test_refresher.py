@@ -22,11 +22,11 @@ from fakes import FakeClock, FakeScheduler
 from fakests import ACCOUNT, DEFAULT_KEY, FakeSts, write_world
 from faultserver import FaultServer
 
+from tray import compose
 from tray.aws import sts
 from tray.awsfiles import credfile
 from tray.domain.errors import AccessDeniedError, EndpointError, UsageError
 from tray.domain.models import RefreshState, Snapshot, TempCredentials, utcnow
-from tray.engine import actions
 from tray.engine.refresh_policy import BACKOFF_CAP, backoff_step
 from tray.engine.refresher import Refresher
 from tray.engine.scheduler import ApsScheduler
@@ -73,7 +73,7 @@ def make_rig(clock: FakeClock, creds_path: Path, *, margin: timedelta = timedelt
              fake: FakeSts | None = None, seed: int = 7) -> Rig:
     sched = FakeScheduler(clock)
     fake = fake or FakeSts(clock)
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(refresh_margin=margin))
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings(refresh_margin=margin))
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(seed),
                   assume_fn=fake, tick_interval=None)
     rig = Rig(r, sched, fake, clock, creds_path)
@@ -230,7 +230,7 @@ def test_the_wall_clock_check_is_a_scheduler_job(clock: FakeClock, world: Path) 
     """No thread of its own: the tick is the scheduler's job, replaced every 30 s."""
     sched = FakeScheduler(clock)
     fake = FakeSts(clock)
-    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(3), assume_fn=fake,
                   tick_interval=30.0)
     r.start()
@@ -578,7 +578,7 @@ def test_one_assume_role_at_a_time(rig: Rig) -> None:
 def test_real_scheduler_runs_the_resume_refresh_at_once(world: Path) -> None:
     clock = types.SimpleNamespace(now=utcnow)
     fake = FakeSts(clock)  # type: ignore[arg-type]
-    ctx = actions.Context.from_env(os.environ, settings=Settings())
+    ctx = compose.in_process(os.environ, settings=Settings())
     fresh = threading.Event()
     r = Refresher(ctx, ApsScheduler(), assume_fn=fake, tick_interval=None)
     r.start()
@@ -604,7 +604,7 @@ def live(aws, monkeypatch: pytest.MonkeyPatch) -> Rig:  # type: ignore[no-untype
     aws.enforce()
     clock = FakeClock(utcnow())  # moto's keys expire by the real clock
     sched = FakeScheduler(clock)
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(),
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings(),
                           client_factory=sts.make_client_factory(
                               connect_timeout=1, read_timeout=2, max_attempts=1))
     r = Refresher(ctx, sched, monotonic=clock.monotonic, rng=random.Random(1),

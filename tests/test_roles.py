@@ -11,9 +11,8 @@ import pytest
 from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
-from tray import cli
+from tray import cli, compose
 from tray.domain.errors import MfaRequiredError
-from tray.engine import actions
 from tray.engine.refresher import Refresher
 from tray.engine.roles import Done, ask_and_retry
 from tray.instance import control
@@ -64,7 +63,7 @@ def instance(isolated_env: Path) -> Iterator[FakeSts]:
     write_world(isolated_env)
     clock = FakeClock()
     sts = FakeSts(clock)
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings())
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings())
     refresher = Refresher(ctx, FakeScheduler(clock), monotonic=clock.monotonic,
                           rng=random.Random(3), assume_fn=sts, tick_interval=None)
     refresher.start()

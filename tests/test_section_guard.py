@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fakests import write_world
 
+from tray import compose
 from tray.awsfiles import credfile
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials
-from tray.engine import actions
 from tray.engine.section_guard import SectionGuard
 
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
@@ -29,7 +29,7 @@ def world(isolated_env: Path) -> Path:
 
 
 def test_inspect_tells_ours_absent_changed_and_foreign(world: Path) -> None:
-    guard = SectionGuard(actions.Context.from_env(os.environ))
+    guard = SectionGuard(compose.in_process(os.environ))
     ours = keys("ASIAOURS000000000001")
     assert guard.inspect("roletray", ours) == "absent"
     credfile.write_credentials(world, "roletray", ours, role="platform")
@@ -46,7 +46,7 @@ def test_inspect_tells_ours_absent_changed_and_foreign(world: Path) -> None:
 def test_restore_writes_ours_back_and_never_over_long_term_keys(
         world: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="tray")
-    guard = SectionGuard(actions.Context.from_env(os.environ))
+    guard = SectionGuard(compose.in_process(os.environ))
     ours = keys("ASIAOURS000000000001")
     guard.restore("roletray", ours, role="platform", kind="absent")
     owned = credfile.read_owned(world, "roletray")

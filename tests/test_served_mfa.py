@@ -19,6 +19,7 @@ from fakes import FakeClock, FakeScheduler
 from stsproxy import StsProxy
 from test_mfa_session import SERIAL, SESSION_KEY_ID, clock, mfa_world, proxy  # noqa: F401
 
+from tray import compose
 from tray.domain.errors import MfaRequiredError
 from tray.engine import actions, worker
 from tray.engine.mfa_keeper import MfaKeeper
@@ -40,7 +41,7 @@ class Instance:
 
 def instance(fake_clock: FakeClock, *, shared: bool = True) -> Instance:
     sched = FakeScheduler(fake_clock)
-    ctx = actions.Context.from_env(os.environ, now=fake_clock.now,
+    ctx = compose.in_process(os.environ, now=fake_clock.now,
                                    settings=Settings(mfa_session_hours=12))
     mfa = MfaKeeper(ctx, enabled=True)
     refresher = Refresher(ctx, sched, monotonic=fake_clock.monotonic, rng=random.Random(5),
@@ -110,7 +111,7 @@ def test_a_keeper_without_the_shared_sessions_asks_each_time(
 def test_the_worker_child_brings_back_a_session_a_served_code_started(
         aws: AwsSandbox, proxy: StsProxy) -> None:  # noqa: F811
     mfa_world(aws)
-    ctx = actions.Context.from_env({**os.environ, "PYTHONPATH": str(REPO)})
+    ctx = compose.in_process({**os.environ, "PYTHONPATH": str(REPO)})
     first = worker.assume_only_in_child("guarded-a", ctx=ctx, mfa_code="123456",
                                         mfa_session_hours=12)
     assert first.mfa_session is not None and first.mfa_session.key == ("default", SERIAL)
@@ -157,7 +158,7 @@ def test_serve_on_its_own_asks_one_code_for_many_refreshes(
 
     mfa_world(aws)
     sched = FakeScheduler(clock)
-    ctx = actions.Context.from_env({**os.environ, "PYTHONPATH": str(REPO)}, now=clock.now,
+    ctx = compose.in_process({**os.environ, "PYTHONPATH": str(REPO)}, now=clock.now,
                                    settings=Settings(mfa_session_hours=12))
     keeper = instance_keeper(ctx, sched)
     keys_for = foreground.key_source(ctx, keeper)  # no instance runs: this keeper answers

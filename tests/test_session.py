@@ -18,7 +18,7 @@ import pytest
 from conftest import AwsSandbox
 from faultserver import FaultServer
 
-from tray import paths
+from tray import compose, paths
 from tray.aws import session as aws_session
 from tray.awsfiles import awsconfig
 from tray.domain.errors import CredentialProcessTimeoutError
@@ -57,7 +57,7 @@ def test_the_contexts_env_is_the_only_one_read(aws: AwsSandbox, tmp_path: Path,
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(elsewhere / "credentials"))
     with FaultServer("refuse") as dead:
         monkeypatch.setenv("AWS_ENDPOINT_URL", dead.url)
-        ctx = actions.Context.from_env(env, settings=Settings())
+        ctx = compose.in_process(env, settings=Settings())
         outcome = actions.assume("platform", ctx=ctx)
     assert "assumed-role/platform/" in outcome.result.identity_arn
     assert outcome.result.credentials.access_key_id in aws.credentials_path.read_text()
@@ -135,11 +135,12 @@ _ASSUME = """
 import os
 import sys
 from tray.domain.errors import RoletrayError
+from tray import compose
 from tray.engine import actions
 from tray.settings import Settings
 print("stdin is a tty:", sys.stdin.isatty(), flush=True)
 try:
-    actions.assume(sys.argv[1], ctx=actions.Context.from_env(os.environ, settings=Settings()))
+    actions.assume(sys.argv[1], ctx=compose.in_process(os.environ, settings=Settings()))
     print("assumed")
 except RoletrayError as e:
     print("error:", e)

@@ -29,8 +29,8 @@ from stsproxy import StsProxy
 from test_credential_process import Instance, roletray_on_path  # noqa: F401 (a fixture)
 from test_daemon import spawn  # noqa: F401 (a fixture)
 
+from tray import compose
 from tray.domain.models import utcnow
-from tray.engine import actions
 from tray.paths import Paths
 from tray.shell import childenv, runner
 
@@ -322,7 +322,7 @@ def endpoint_behind(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch, *, instanc
     with StsProxy(aws.url, clock=clock) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", proxy.url)
         monkeypatch.setenv("PYTHONPATH", str(REPO))
-        ctx = actions.Context.from_env(dict(os.environ), now=clock.now)
+        ctx = compose.in_process(dict(os.environ), now=clock.now)
         own = FakeScheduler(clock)
         inst = Instance(clock) if instance else None
         if inst is not None:

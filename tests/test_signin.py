@@ -20,12 +20,12 @@ from fakes import FakeClock, FakeScheduler
 from signinfake import Keys, SignInFake, expired, write_token_cache
 from stsproxy import StsProxy
 
+from tray import compose
 from tray.awsfiles import logincache
 from tray.cli import main
 from tray.domain.errors import SignInNotAllowedError, SignInRequiredError
 from tray.domain.models import RefreshState
 from tray.domain.problems import problem_from
-from tray.engine import actions
 from tray.engine.refresher import Refresher
 from tray.settings import Settings
 
@@ -144,7 +144,7 @@ def test_an_ended_sign_in_is_a_needs_input_problem_for_the_signin_profile() -> N
 def test_the_refresher_waits_for_aws_login_then_resumes_by_itself(world: World) -> None:
     clock = FakeClock()
     sched = FakeScheduler(clock)
-    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
     r.start()
     world.sign_in()
@@ -235,7 +235,7 @@ def test_duration_does_not_apply_to_a_sign_in(world: World,
 def test_five_sections_over_one_ended_sign_in_wait_once_and_all_resume(world: World) -> None:
     clock = FakeClock()
     sched = FakeScheduler(clock)
-    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
     r.start()
     world.sign_in()

@@ -11,7 +11,7 @@ from fakes import FakeClock
 from fakests import write_world
 from test_refresher import REFRESH, make_rig
 
-from tray import paths
+from tray import compose, paths
 from tray.aws import sts
 from tray.awsfiles import awsconfig
 from tray.domain.models import AssumeResult, TempCredentials, iso_utc
@@ -48,7 +48,7 @@ def test_the_worker_reply_carries_it(isolated_env: Path) -> None:
     from tray.engine import actions
 
     creds_path = write_world(isolated_env)[1]
-    ctx = actions.Context.from_env(os.environ)
+    ctx = compose.in_process(os.environ)
     role = awsconfig.get_role_profile("platform", paths.aws_config_file(os.environ),
         credentials_path=paths.aws_credentials_file(os.environ))
     creds = TempCredentials("ASIAWORKER0000000000", "s" * 40, "t" * 60, T0 + 60 * MIN)

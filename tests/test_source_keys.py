@@ -20,6 +20,7 @@ from fakekeyring import cred_file_id, imported_line
 from fakes import FakeClock, FakeScheduler
 from stsproxy import StsProxy
 
+from tray import compose
 from tray.aws import source_keys, sts
 from tray.aws.session import make_client_factory
 from tray.awsfiles import awsconfig
@@ -163,8 +164,9 @@ def test_an_mfa_session_over_a_keyring_source(aws: AwsSandbox, backend: FakeBack
     with StsProxy(aws.url) as proxy:
         env = {**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url}
         session = mfa_session.start_session(
-            role("mfa-role"), "123456", hours=12, env=env, profile_map=profile_map,
-            client_factory=make_client_factory(store=SecretStore(backend)))
+            role("mfa-role"), "123456", hours=12, profile_map=profile_map,
+            aws=compose.in_process_aws(env, client_factory=make_client_factory(
+                store=SecretStore(backend))))
     assert session is not None  # the keyring's keys are long-term: a session can start
     assert [c.access_key_id for c in proxy.of("GetSessionToken")] == [akid]
 
@@ -235,7 +237,7 @@ def keeper(aws: AwsSandbox, backend: FakeBackend
     with StsProxy(aws.url, clock=clock) as proxy:
         env = {**os.environ, "AWS_ENDPOINT_URL_STS": proxy.url}
         store = SecretStore(backend)
-        ctx = actions.Context.from_env(env, now=clock.now,
+        ctx = compose.in_process(env, now=clock.now,
                                        client_factory=make_client_factory(store=store))
 
         def source_fn(source: str, *, ctx: actions.Context, file_id: str,  # type: ignore[no-untyped-def]
@@ -353,7 +355,7 @@ def test_refresher_waits_for_an_unlock_then_retries(aws: AwsSandbox,
                                                    backend: FakeBackend) -> None:
     keyring_world(aws, backend)
     clock = FakeClock(utcnow().replace(microsecond=0))
-    ctx = actions.Context.from_env(os.environ, now=clock.now, settings=Settings(),
+    ctx = compose.in_process(os.environ, now=clock.now, settings=Settings(),
                                    client_factory=make_client_factory(
                                        store=SecretStore(backend)))
     refresher = Refresher(ctx, FakeScheduler(clock), assume_fn=actions.assume)

@@ -27,12 +27,12 @@ from fakes import FakeClock, FakeScheduler, fake_program
 from ssofake import SsoFake
 from stsproxy import StsProxy
 
-from tray import paths
+from tray import compose, paths
 from tray.aws import sso, sts
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AwsError, SsoLoginRequiredError
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, iso_utc, utcnow
-from tray.engine import actions, worker
+from tray.engine import worker
 from tray.engine.refresher import Refresher
 from tray.settings import Settings
 
@@ -145,7 +145,7 @@ def test_the_worker_reports_which_profile_to_sign_in(world: tuple[SsoFake, StsPr
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     write_token("corp", expires_in=timedelta(minutes=-1))
     with pytest.raises(SsoLoginRequiredError) as err:
-        worker.assume_in_child("via-sso", ctx=actions.Context.from_env(os.environ))
+        worker.assume_in_child("via-sso", ctx=compose.in_process(os.environ))
     assert "(token expired)" in str(err.value) and err.value.kwargs["profile"] == "sso-dev"
 
 
@@ -292,7 +292,7 @@ def test_the_refresher_waits_for_the_sign_in_then_resumes_by_itself(
     fake, proxy = world
     clock = FakeClock()
     sched = FakeScheduler(clock)
-    r = Refresher(actions.Context.from_env(os.environ, now=clock.now, settings=Settings()), sched,
+    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
                   monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
     r.start()
     write_token("corp")

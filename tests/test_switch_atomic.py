@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tray import paths
+from tray import compose, paths
 from tray.awsfiles import awsconfig, credfile, filelock_lite
 from tray.cli import main
 from tray.domain.errors import CredentialsFileError, StateError
@@ -124,7 +124,7 @@ def test_a_failure_after_the_credentials_write_puts_the_old_section_back(
     before = aws.credentials_path.read_text()
     # The disk fills after the checks passed: only the rollback can keep the files whole.
     fill(state_home)
-    ctx = actions.Context.from_env(dict(os.environ))
+    ctx = compose.in_process(dict(os.environ))
     role = awsconfig.get_role_profile("platform", aws.config_path,
                                       credentials_path=paths.aws_credentials_file(os.environ))
 

@@ -16,6 +16,7 @@ from fakes import FakeClock, FakeScheduler, gone
 from faultserver import FaultServer
 from test_daemon import poll_until
 
+from tray import compose
 from tray.awsfiles import credfile
 from tray.child import runner, warm
 from tray.domain.errors import AccessDeniedError, RoletrayError, UnknownProfileError
@@ -35,7 +36,7 @@ def rig(aws, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
     with FaultServer("proxy", upstream=aws.url, lifetime=120) as srv:
         monkeypatch.setenv("PYTHONPATH", str(REPO))
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
-        ctx = actions.Context.from_env(os.environ)
+        ctx = compose.in_process(os.environ)
         child = worker.warm_worker(ctx.env, sched, now=clock.now, idle=IDLE)
         try:
             yield child, sched, srv, ctx

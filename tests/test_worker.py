@@ -13,6 +13,7 @@ from fakes import gone
 from faultserver import FaultServer
 from stsproxy import StsProxy
 
+from tray import compose
 from tray.awsfiles import credfile
 from tray.child import runner
 from tray.domain import errors
@@ -25,7 +26,7 @@ from tray.domain.errors import (
 )
 from tray.domain.mfa import MfaSession
 from tray.domain.problems import input_profile
-from tray.engine import actions, worker
+from tray.engine import worker
 from tray.paths import Paths
 from tray.state import load_state
 
@@ -41,7 +42,7 @@ def importable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_child_assumes_writes_and_reports_back(aws) -> None:  # type: ignore[no-untyped-def]
     aws.seed_world()
     aws.enforce()
-    out = worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ))
+    out = worker.assume_in_child("platform", ctx=compose.in_process(os.environ))
     assert out.role.name == "platform" and out.target == "roletray"
     assert out.region == "ap-northeast-2" and out.warnings == ()
     assert out.result.identity_arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/platform/")
@@ -63,14 +64,14 @@ def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-u
     aws.enforce()
     before = aws.credentials_path.read_bytes()
     with pytest.raises(AccessDeniedError) as denied:
-        worker.assume_in_child("locked", ctx=actions.Context.from_env(os.environ))
+        worker.assume_in_child("locked", ctx=compose.in_process(os.environ))
     assert denied.value.exit_code == 1 and "trust relationship" in str(denied.value)
     with pytest.raises(MfaRequiredError) as mfa:
-        worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ))
+        worker.assume_in_child("guarded", ctx=compose.in_process(os.environ))
     assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)
     assert input_profile(mfa.value) == "guarded" and not hasattr(mfa.value, "mfa_session")
     with pytest.raises(errors.UnknownProfileError):
-        worker.assume_in_child("nope", ctx=actions.Context.from_env(os.environ))
+        worker.assume_in_child("nope", ctx=compose.in_process(os.environ))
     assert aws.credentials_path.read_bytes() == before
 
 
@@ -80,7 +81,7 @@ def test_a_hanging_call_is_bounded_and_the_child_killed(aws, monkeypatch) -> Non
         monkeypatch.setenv("AWS_ENDPOINT_URL_STS", srv.url)
         start = time.monotonic()
         with pytest.raises(EndpointError, match="did not finish within 2 s"):
-            worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ), timeout=2.0)
+            worker.assume_in_child("platform", ctx=compose.in_process(os.environ), timeout=2.0)
         assert time.monotonic() - start < 5
     assert runner.WORKERS.live() == []
 
@@ -97,7 +98,7 @@ def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
 
         def run() -> None:
             try:
-                worker.assume_in_child("guarded", mfa_code="902817", ctx=actions.Context.from_env(os.environ))
+                worker.assume_in_child("guarded", mfa_code="902817", ctx=compose.in_process(os.environ))
             except RoletrayError as e:
                 failures.append(e)
 
@@ -109,7 +110,7 @@ def test_terminate_children_ends_a_refresh_in_flight_and_codes_stay_off_argv(
             time.sleep(0.05)
         [child] = runner.WORKERS.live()
         cmdline = Path(f"/proc/{child.pid}/cmdline").read_bytes()
-        assert b"902817" not in cmdline and b"tray.engine.worker" in cmdline
+        assert b"902817" not in cmdline and b"tray.worker_main" in cmdline
         assert worker.terminate_children() == 1
         t.join(5)
         assert not t.is_alive()
@@ -134,7 +135,7 @@ def test_a_session_started_before_a_denial_comes_back_on_the_error(
         proxy.fail("AssumeRole", "AccessDenied", "not authorized to perform sts:AssumeRole")
         kept: list[MfaSession] = []
         with pytest.raises(AccessDeniedError) as denied:
-            worker.assume_in_child("guarded", ctx=actions.Context.from_env(os.environ), mfa_code="902817",
+            worker.assume_in_child("guarded", ctx=compose.in_process(os.environ), mfa_code="902817",
                                    mfa_session_hours=12, on_mfa_session=kept.append)
         assert proxy.actions == ["GetSessionToken", "AssumeRole"]
     [session] = kept
@@ -164,7 +165,7 @@ def test_stopping_ends_the_source_helper_and_its_children_too(
 
     def run() -> None:
         try:
-            worker.assume_in_child("platform", ctx=actions.Context.from_env(os.environ))
+            worker.assume_in_child("platform", ctx=compose.in_process(os.environ))
         except RoletrayError as e:
             failures.append(e)
 

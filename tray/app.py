@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import logging
 import logging.handlers
@@ -20,10 +21,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from tray.child.aws import ChildAws
 from tray.child.warm import WarmChild
 from tray.domain.models import Snapshot, utcnow
 from tray.engine import actions, worker
 from tray.engine.mfa_keeper import MfaKeeper
+from tray.engine.ports import AwsPort
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control, keeper
@@ -159,6 +162,9 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     # One worker, loaded while used: a switch or a served role costs one STS round trip.
     warm = worker.warm_worker(ctx.env, scheduler, now=utcnow,
                               idle=timedelta(minutes=ctx.settings.worker_idle_minutes))
+    if ctx.aws is None:  # every AWS call of this process goes to that worker
+        aws: AwsPort = ChildAws(ctx.env, via=warm)
+        ctx = dataclasses.replace(ctx, aws=aws)
     refresher = build_refresher(ctx, notify=notify, scheduler=scheduler, mfa=mfa, via=warm)
     served = instance_keeper(ctx, scheduler, mfa=mfa, via=warm)
     for cb in subscribers:

@@ -145,10 +145,12 @@ class Root:
 
     def context(self) -> Context:
         """The use cases' context; reads the settings file (a broken one is an error)."""
+        from tray import compose  # AWS in this process: a one-shot command
         from tray.engine.actions import Context
         from tray.settings import load_settings
 
-        return Context(paths=self.paths, env=self.env, settings=load_settings(self.paths))
+        return Context(paths=self.paths, env=self.env, settings=load_settings(self.paths),
+                       aws=compose.in_process_aws(self.env))
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

@@ -213,14 +213,14 @@ def run(args: argparse.Namespace) -> int:
     """A composition root of its own: the sandbox's variables go into the process
     environment (botocore, the worker and the aws CLI read them there), and the
     paths and settings are resolved from it once."""
-    from tray import app
+    from tray import app, compose
     from tray.engine import actions
 
     _stop_on_hangup_and_term()
     with sandbox(keep=getattr(args, "keep", False)) as box:
         apply_env(box, os.environ)
         print(banner(box), flush=True)
-        out = actions.assume("platform", ctx=actions.Context.from_env(os.environ))
+        out = actions.assume("platform", ctx=compose.in_process(os.environ))
         print(f"Assumed platform: {out.result.identity_arn}", flush=True)
         if not getattr(args, "headless", False) and _has_display():
             try:

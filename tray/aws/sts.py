@@ -37,6 +37,7 @@ from tray.aws.session import (
     session_name as default_session_name,
 )
 from tray.awsfiles import awsconfig, credfile
+from tray.awsfiles.awsenv import env_warnings
 from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
@@ -650,26 +651,3 @@ def _rewritten_by_roletray(creds_path: Path, target: str, found: str,
     section (under the lock) after this one did, which is no failure of this write."""
     current = credfile.read_owned(creds_path, target, home=paths.home_of(env))
     return current is not None and current.access_key_id == found
-
-
-def env_warnings(target: str, env: Mapping[str, str]) -> list[str]:
-    """Environment variables (of ``env``) that make tools look somewhere other than ``target``."""
-    e = env
-    warnings: list[str] = []
-    if e.get("AWS_ACCESS_KEY_ID"):
-        warnings.append(f"AWS_ACCESS_KEY_ID is set in the environment: tools use it, even with "
-                        f"AWS_PROFILE={target}; only --profile {target} overrides it")
-    elif e.get("AWS_SECRET_ACCESS_KEY"):
-        warnings.append("AWS_SECRET_ACCESS_KEY is set without AWS_ACCESS_KEY_ID: "
-                        "some tools fail on the partial keys")
-    if e.get("AWS_SESSION_TOKEN") or e.get("AWS_SECURITY_TOKEN"):
-        var = "AWS_SESSION_TOKEN" if e.get("AWS_SESSION_TOKEN") else "AWS_SECURITY_TOKEN"
-        warnings.append(f"{var} is set in the environment: tools may pair it with other keys "
-                        f"instead of profile '{target}'")
-    for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
-        value = e.get(var)
-        if value and value != target:
-            warnings.append(f"{var}={value} in the environment: tools use profile '{value}', "
-                            f"not '{target}'")
-            break
-    return warnings

@@ -1,8 +1,8 @@
 """The use cases the CLI and the refresher share: assume, write, clear, status.
 
 Each takes a ``Context`` holding the collaborators (paths, environment, settings,
-clock, STS client factory), built by a composition root, so tests and the
-refresher inject their own.
+clock, and the ``AwsPort`` every AWS call goes through), built by a composition root
+(``tray.compose``), so tests and the refresher inject their own.
 """
 
 from __future__ import annotations
@@ -11,23 +11,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from tray.awsfiles import awsconfig, credfile
+from tray.awsfiles import awsconfig, awsenv, credfile
 from tray.domain.arn import Arn
 from tray.domain.errors import RoletrayError, StateError
 from tray.domain.mfa import MfaSession, session_key
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
 from tray.domain.problems import Problem
 from tray.engine.mfa_session import start_session
-
-# Gets an MFA session the moment a code started it: the code is spent, so the session
-# is the caller's to keep even when the AssumeRole after it fails.
-OnMfaSession = Callable[[MfaSession], None]
+from tray.engine.ports import AwsPort
 from tray.paths import Paths
 from tray.settings import Settings, check_target, load_settings
 from tray.state import State, clear_state, forget_state, load_states, save_state
 from tray.state import check_writable as check_state_writable
+
+# Gets an MFA session the moment a code started it: the code is spent, so the session
+# is the caller's to keep even when the AssumeRole after it fails.
+OnMfaSession = Callable[[MfaSession], None]
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,14 @@ class Context:
     env: Mapping[str, str]  # what the AWS tools will see: AWS_PROFILE warnings, the worker
     settings: Settings
     now: Callable[[], datetime] = utcnow
-    client_factory: Callable[[RoleProfile], Any] | None = None
+    # Every AWS call: ``tray.aws.port.InProcessAws`` (one-shot commands, the worker) or
+    # ``tray.child.aws.ChildAws`` (the tray and the daemon), chosen by the composition
+    # root. None: a context for work that never calls AWS (status, clear).
+    aws: AwsPort | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, settings: Settings | None = None,
-                 now: Callable[[], datetime] = utcnow,
-                 client_factory: Callable[[RoleProfile], Any] | None = None) -> Context:
+                 now: Callable[[], datetime] = utcnow, aws: AwsPort | None = None) -> Context:
         """Paths from ``env``, and the settings file they name unless ``settings`` is given.
 
         Raises ``SettingsError`` for a broken settings file.
@@ -54,7 +56,14 @@ class Context:
         where = Paths.from_env(env)
         return cls(paths=where, env=env,
                    settings=load_settings(where) if settings is None else settings,
-                   now=now, client_factory=client_factory)
+                   now=now, aws=aws)
+
+    @property
+    def port(self) -> AwsPort:
+        """``aws``; a context built without it cannot call AWS (a bug of its root)."""
+        if self.aws is None:
+            raise RoletrayError("internal error: this context has no way to call AWS")
+        return self.aws
 
     @property
     def config_path(self) -> Path:
@@ -153,8 +162,8 @@ def _mfa_sessions(role: RoleProfile, profile_map: awsconfig.ProfileMap, ctx: Con
     code, ``mfa_session`` is used when it is the role's (its source's and device's)."""
     started: MfaSession | None = None
     if role.mfa_serial and mfa_code and mfa_session_hours:
-        started = start_session(role, mfa_code, hours=mfa_session_hours, env=ctx.env,
-                                client_factory=ctx.client_factory, profile_map=profile_map)
+        started = start_session(role, mfa_code, hours=mfa_session_hours, aws=ctx.port,
+                                profile_map=profile_map)
         if started is not None and on_mfa_session is not None:
             on_mfa_session(started)
     session = started
@@ -168,11 +177,8 @@ def _assume_role(role: RoleProfile, profile_map: awsconfig.ProfileMap, ctx: Cont
                  duration: int | None, mfa_code: str | None,
                  session: MfaSession | None) -> AssumeResult:
     """One sts:AssumeRole, signed by ``session`` (no code then) or by the role's source."""
-    from tray.aws import sts  # not at import: the tray and the daemon never call it themselves
-
-    return sts.assume_role(role, mfa_code=None if session else mfa_code, duration=duration,
-                           client_factory=ctx.client_factory, now=ctx.now,
-                           session=session.credentials if session else None, env=ctx.env,
+    return ctx.port.assume(role, mfa_code=None if session else mfa_code, duration=duration,
+                           now=ctx.now, session=session.credentials if session else None,
                            profile_map=profile_map)
 
 
@@ -182,8 +188,6 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
 
     ``profile_map``: the config file as ``prepare`` read it (read here when None).
     """
-    from tray.aws import sts
-
     before = credfile.previous(ctx.credentials_path, ctx.config_path, target,
                                home=ctx.paths.home)
     key = result.credentials.access_key_id
@@ -195,7 +199,7 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
         region = awsconfig.region_for(role, profile_map)
         if region:
             credfile.set_profile_region(ctx.config_path, target, region, home=ctx.paths.home)
-        sts.verify_target(target, key, ctx.env, profile_map=profile_map)
+        ctx.port.verify_target(target, key, profile_map=profile_map)
         save_state(State(active_role=role.name, target=target,
                          expiration=result.credentials.expiration,
                          identity_arn=result.identity_arn, updated_at=ctx.now()), ctx.paths)
@@ -203,7 +207,7 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
         _roll_back(e, before, key, ctx)
         raise
     warnings = (*credfile.file_warnings(ctx.credentials_path, home=ctx.paths.home),
-                *sts.env_warnings(target, ctx.env))
+                *awsenv.env_warnings(target, ctx.env))
     return Outcome(result=result, role=role, target=target, region=region, warnings=warnings)
 
 

@@ -18,14 +18,11 @@ import logging
 import threading
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from tray.domain.errors import TemporarySourceKeysError
 from tray.domain.mfa import EXPIRY_SLACK, MfaSession, SessionKey, session_key
 from tray.domain.models import RoleProfile
-
-if TYPE_CHECKING:
-    from tray.aws import sts
+from tray.engine.ports import AwsPort
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +44,18 @@ def can_start(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]]) -
     return not any(k in source for k in _TEMPORARY_SOURCE_KEYS)
 
 
-def start_session(role: RoleProfile, code: str, *, hours: int, env: Mapping[str, str],
-                  client_factory: sts.ClientFactory | None = None,
+def start_session(role: RoleProfile, code: str, *, hours: int, aws: AwsPort,
                   profile_map: Mapping[str, Mapping[str, str]] | None = None
                   ) -> MfaSession | None:
-    """GetSessionToken with ``code``; None when the source cannot start a session
-    (its keys are temporary), so that the caller sends the code with AssumeRole."""
+    """GetSessionToken with ``code`` through ``aws``; None when the source cannot start
+    a session (its keys are temporary), so that the caller sends the code with
+    AssumeRole."""
     if role.mfa_serial is None:
         return None
     if profile_map is not None and not can_start(role, profile_map):
         return None
-    from tray.aws import sts  # imported by the worker that calls this, not by the tray
-
     try:
-        creds, _date = sts.get_session_token(role, code, duration=hours * 3600, env=env,
-                                             profile_map=profile_map,
-                                             client_factory=client_factory)
+        creds = aws.session_token(role, code, duration=hours * 3600, profile_map=profile_map)
     except TemporarySourceKeysError:  # the code was not used
         log.info("profile %s: its source has temporary keys; sending the MFA code with "
                  "AssumeRole instead of starting an MFA session", role.name)

@@ -1,4 +1,5 @@
-"""One AssumeRole in a short-lived child process, for the long-running tray and daemon.
+"""One AssumeRole in a child process, for the long-running tray and daemon: the parent
+side (``tray.worker_main`` is the child's).
 
 Why a child: each AssumeRole builds several botocore sessions, each loading
 megabytes of JSON models, and CPython keeps those pages after they are freed:
@@ -41,30 +42,28 @@ themselves (``"credentials": {"access_key_id", "secret_access_key", "session_tok
 "expiration"}``), which exist nowhere else either, and ``mfa_session`` as above (served
 roles and the refresher share the instance's MFA sessions).
 
-The third, ``{"source": "default", "file_id": "3f2a9c1b7d4e", "mfa_code": null,
-"duration": null}``, makes a session of a keyring-held source (``credential-process
---source``) of the credentials file ``file_id``: the child reads the long-term keys
-from the OS keyring (so the parent never loads ``keyring``), runs one
-``sts:GetSessionToken`` (``tray.aws.source_keys.start_session``) and answers with the
-session's keys in ``credentials`` and the response's ``server_date``. The child gets
-the parent's environment, ``DBUS_SESSION_BUS_ADDRESS`` included: the Secret Service
-is found on that bus.
+The port's calls (``tray.engine.ports.AwsPort``, ``{"port": "assume", ...}``), sent by
+``tray.child.aws.ChildAws``, go to the same worker: a keyring-held source's session
+(``credential-process --source``) among them, so the parent never loads ``keyring``.
+The child gets the parent's environment, ``DBUS_SESSION_BUS_ADDRESS`` included: the
+Secret Service is found on that bus.
+
+The child's side is ``tray.worker_main``: a composition root, since it wires the use
+cases to the in-process adapter (``tray.aws.port``), which nothing in ``tray.engine``
+may import.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import signal
-import sys
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from tray import i18n
 from tray.awsfiles import credfile
-from tray.child import codec, runner, warm
+from tray.child import aws as child_aws
+from tray.child import codec, portwire, runner, warm
 from tray.domain import wire
 from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
 from tray.domain.mfa import MfaSession
@@ -72,8 +71,6 @@ from tray.domain.models import (
     AssumeResult,
     RoleProfile,
     SourceSession,
-    TempCredentials,
-    iso_utc,
     parse_iso_utc,
 )
 from tray.engine import actions
@@ -81,7 +78,7 @@ from tray.engine import actions
 log = logging.getLogger(__name__)
 
 TIMEOUT = wire.WORKER_TIMEOUT  # botocore's own timeouts end a call long before
-MODULE = "tray.engine.worker"
+MODULE = child_aws.WORKER  # the worker's main, ``tray.worker_main``: a composition root
 IDLE = timedelta(minutes=10)  # a warm worker's default life without a call
 
 
@@ -129,7 +126,7 @@ def assume_only_in_child(profile: str, *, ctx: actions.Context, duration: int | 
     if reply.get("ok") is not True:
         raise wire.decode_error(reply)
     started = _session_of(reply.get("mfa_session"))
-    creds = _creds_from(reply["credentials"])
+    creds = portwire.creds_from(reply["credentials"])
     server_date = reply.get("server_date")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
                           identity_arn=reply["identity_arn"],
@@ -143,26 +140,11 @@ def source_session_in_child(source: str, *, ctx: actions.Context, file_id: str,
                             mfa_code: str | None = None, duration: int | None = None,
                             timeout: float = TIMEOUT,
                             via: warm.WarmChild | None = None) -> SourceSession:
-    """``source_keys.start_session`` run in the child, for the keys of ``source`` of
-    the credentials file ``file_id``; same errors (a locked keyring:
-    ``KeyringLockedError``)."""
-    reply = _run_child({"source": source, "file_id": file_id, "mfa_code": mfa_code,
-                        "duration": duration}, source, ctx, timeout, None, via)
-    if reply.get("ok") is not True:
-        raise wire.decode_error(reply)
-    server_date = reply.get("server_date")
-    return SourceSession(source=source, credentials=_creds_from(reply["credentials"]),
-                         server_date=parse_iso_utc(server_date) if server_date else None)
-
-
-def _creds_from(keys: dict[str, Any]) -> TempCredentials:
-    return TempCredentials(keys["access_key_id"], keys["secret_access_key"],
-                           keys["session_token"], parse_iso_utc(keys["expiration"]))
-
-
-def _creds_to(creds: TempCredentials) -> dict[str, str]:
-    return {"access_key_id": creds.access_key_id, "secret_access_key": creds.secret_access_key,
-            "session_token": creds.session_token, "expiration": iso_utc(creds.expiration)}
+    """``AwsPort.source_session`` answered by the worker (``tray.child.aws.ChildAws``),
+    for the keys of ``source`` of the credentials file ``file_id``; same errors (a
+    locked keyring: ``KeyringLockedError``)."""
+    return child_aws.ChildAws(ctx.env, via=via, timeout=timeout).source_session(
+        source, file_id=file_id, mfa_code=mfa_code, duration=duration)
 
 
 def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
@@ -225,90 +207,3 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
                           received_at=parse_iso_utc(received_at) if received_at else None)
     return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target=target,
                            region=reply.get("region"), warnings=tuple(reply.get("warnings", ())))
-
-
-# --------------------------------------------------------------------- the child
-
-def _handle(request: dict[str, Any], emit: codec.Emit) -> dict[str, Any]:
-    # The child's main is a composition root: its env is the one the parent chose.
-    i18n.setup(os.environ)  # its errors reach the person in their language too
-    if "source" in request:
-        return _source_child(request, os.environ)
-
-    def started(session: MfaSession) -> None:
-        emit("mfa_session", session=session.to_wire())
-
-    if request.get("write") is False:
-        return _serve_child(request, started)
-    try:
-        session = request.get("mfa_session")
-        outcome = actions.assume(request["profile"], target=request.get("target"),
-                                 duration=request.get("duration"),
-                                 mfa_code=request.get("mfa_code"),
-                                 force=bool(request.get("force")),
-                                 mfa_session=MfaSession.from_wire(session) if session else None,
-                                 mfa_session_hours=request.get("mfa_session_hours"),
-                                 on_mfa_session=started,
-                                 ctx=actions.Context.from_env(os.environ))
-    except RoletrayError as e:
-        return wire.encode_error(e)
-    except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
-    res = outcome.result
-    return wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
-                   region=outcome.region, warnings=list(outcome.warnings),
-                   identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
-                   access_key_id=res.credentials.access_key_id,
-                   expiration=iso_utc(res.credentials.expiration),
-                   server_date=iso_utc(res.server_date) if res.server_date else None,
-                   received_at=iso_utc(res.received_at) if res.received_at else None,
-                   mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
-
-
-def _serve_child(request: dict[str, Any], started: actions.OnMfaSession) -> dict[str, Any]:
-    session = request.get("mfa_session")
-    try:
-        outcome = actions.assume_only(request["profile"], duration=request.get("duration"),
-                                      mfa_code=request.get("mfa_code"),
-                                      mfa_session=MfaSession.from_wire(session)
-                                      if session else None,
-                                      mfa_session_hours=request.get("mfa_session_hours"),
-                                      on_mfa_session=started,
-                                      ctx=actions.Context.from_env(os.environ))
-    except RoletrayError as e:
-        return wire.encode_error(e)
-    except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
-    res = outcome.result
-    creds = res.credentials
-    return wire.ok(role=dataclasses.asdict(outcome.role), region=outcome.region,
-                   identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
-                   server_date=iso_utc(res.server_date) if res.server_date else None,
-                   credentials=_creds_to(creds),
-                   mfa_session=outcome.mfa_session.to_wire() if outcome.mfa_session else None)
-
-
-def _source_child(request: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
-    from tray.aws import source_keys  # botocore and keyring: the child's, never the parent's
-
-    try:
-        file_id = request.get("file_id")
-        made = source_keys.start_session(str(request["source"]), env=env,
-                                          file_id=str(file_id) if file_id else None,
-                                          mfa_code=request.get("mfa_code"),
-                                          duration=request.get("duration"))
-    except RoletrayError as e:
-        return wire.encode_error(e)
-    except Exception as e:  # noqa: BLE001 - a bug: its type only, never a message that might hold a secret
-        return wire.internal_error(f"internal error in the refresh worker ({type(e).__name__})")
-    return wire.ok(source=made.source, credentials=_creds_to(made.credentials),
-                   server_date=iso_utc(made.server_date) if made.server_date else None)
-
-
-if __name__ == "__main__":
-    # A parent that waits on signals with sigwaitinfo (``roletray exec``) started this
-    # child from a thread that blocks them: take the default mask back, so SIGTERM ends it.
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    runner.exit_on_terminate()
-    sys.exit(codec.serve(_handle))  # one request (one-shot) or many (warm.WarmChild)
