@@ -108,6 +108,24 @@ def test_sessions_share_the_models_not_their_settings_or_handlers(tmp_path: Path
     assert seen == ["first"]
 
 
+def test_awscrt_is_left_unloaded_unless_a_sign_in_needs_it() -> None:
+    plain = {"platform": {"role_arn": "arn:aws:iam::123456789012:role/platform",
+                          "source_profile": "base"},
+             "base": {"role_arn": "arn:aws:iam::123456789012:role/base",
+                      "source_profile": "default"}, "default": {}}
+    modules: dict[str, object] = {}
+    assert aws_session.skip_crt_unless_login("platform", plain, modules)
+    assert modules == {"awscrt": None}  # `import awscrt.auth` fails: botocore goes without
+    signed_in = {**plain, "default": {"login_session": "arn:aws:iam::123456789012:user/dev"}}
+    for name in ("platform", "default"):  # a source deep in the chain, or the role's own
+        modules = {}
+        assert not aws_session.skip_crt_unless_login(name, signed_in, modules)
+        assert modules == {}
+    modules = {"botocore": object()}  # loaded already: it decided then
+    assert not aws_session.skip_crt_unless_login("platform", plain, modules)
+    assert "awscrt" not in modules
+
+
 def _stuck_source(aws: AwsSandbox, command: str) -> None:
     arn = aws.seed_world()
     aws.write_credentials("")

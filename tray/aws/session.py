@@ -95,6 +95,31 @@ def source_label(profile: RoleProfile) -> str:
     return f"credential_source {profile.credential_source}"
 
 
+def skip_crt_unless_login(profile_name: str, profile_map: Mapping[str, Mapping[str, str]],
+                          modules: dict[str, Any] | None = None) -> bool:
+    """For a one-shot process about to assume ``profile_name``: leave awscrt unloaded
+    unless an ``aws login`` sign-in is in its chain. Returns whether it did.
+
+    botocore imports ``awscrt.auth`` when it is imported (``botocore.compat``), used or
+    not: its native library costs ~100 ms, a quarter of a cold ``roletray assume``.
+    ``BOTO_DISABLE_CRT`` does not save it (botocore reads it after the import), and it
+    would take away the EC keys the ``aws login`` provider signs its DPoP proofs with
+    anyway. So the module is marked absent (``sys.modules[name] = None``, the import
+    system's own "not available"): botocore then behaves as with no awscrt installed,
+    signing SigV4 in Python, which STS, IAM and SSO all accept. A chain with a
+    ``login_session`` (the role's own, or a source's) keeps it. Nothing changes once
+    botocore is loaded (it decided then), nor in a process that serves many profiles
+    (the warm worker: this is for composition roots making one call)."""
+    found: dict[str, Any] = sys.modules if modules is None else modules
+    if "botocore" in found or "awscrt" in found:
+        return False
+    if any("login_session" in profile_map.get(name, {})
+           for name in awsconfig.source_chain(profile_name, profile_map)):
+        return False
+    found["awscrt"] = None
+    return True
+
+
 def error_code(e: BaseException) -> str | None:
     """AWS's error code, where botocore keeps it (``ClientError.response``)."""
     response = getattr(e, "response", None)
