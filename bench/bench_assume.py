@@ -69,9 +69,20 @@ def _warm_rows(roletray: list[str], env: dict[str, str], peer: object, folder: P
             subprocess.run([*roletray, "assume", "platform", "--json"], env=env, check=True,
                            capture_output=True)
 
+        from tray.instance import control
+        from tray.paths import Paths
+
+        where = Paths.from_env(env)
+
+        def switch() -> None:  # what a tray click runs: the instance's switch, no CLI start
+            reply = control.send("assume", {"profile": "platform", "target": None,
+                                            "duration": None, "mfa_code": None,
+                                            "force": False}, where=where)
+            assert reply is not None and reply.get("ok"), reply
+
         warm()  # the first hand-over starts the worker
         workers = _children(daemon.pid)
-        t = _medians({"warm": warm, "peer": peer}, runs)
+        t = _medians({"warm": warm, "peer": peer, "switch": switch}, runs)
         assert _children(daemon.pid) == workers, "the worker was started again"
         worker_rss = rss_mib(workers[0]) if workers else float("nan")
         daemon_rss = rss_mib(daemon.pid)
@@ -83,6 +94,11 @@ def _warm_rows(roletray: list[str], env: dict[str, str], peer: object, folder: P
           f"worker does the AssumeRole, vs `aws sts assume-role` (same phase), median of "
           f"{runs} runs"), f"{t['warm'] * 1000:.0f} ms", f"{t['peer'] * 1000:.0f} ms",
          f"{t['warm'] / t['peer']:.2f} (target ≤ 0.2)"),
+        (("the switch a tray click runs: the instance's `assume` over its socket (warm "
+          "worker: one AssumeRole, the section and state written) until its reply, from a "
+          f"client already running (no CLI start), median of {runs} runs"),
+         f"{t['switch'] * 1000:.0f} ms", f"{t['peer'] * 1000:.0f} ms",
+         f"{t['switch'] / t['peer']:.2f} of the aws CLI; target: keys in the file ≤ 250 ms"),
         (("the daemon's warm worker: RSS after those switches (VmRSS; the daemon itself "
           f"{daemon_rss:.1f} MiB); it leaves after worker_idle_minutes (10)"),
          f"{worker_rss:.1f} MiB", "-", "given back when idle"),

@@ -85,6 +85,47 @@ def test_two_envs_in_one_process(aws: AwsSandbox, tmp_path: Path) -> None:
     assert client.meta.endpoint_url == "http://127.0.0.1:9"
 
 
+def test_sessions_share_the_models_not_their_settings_or_handlers(tmp_path: Path) -> None:
+    # The warm worker builds a session per call: the JSON models and botocore's built-in
+    # handlers are loaded once per process; each session still reads its own env and
+    # files, and a handler one session registers never reaches another.
+    envs = []
+    for name, region in (("a", "eu-west-1"), ("b", "sa-east-1")):
+        home = tmp_path / name
+        (home / ".aws").mkdir(parents=True)
+        (home / ".aws" / "config").write_text(f"[default]\nregion = {region}\n")
+        envs.append({"HOME": str(home), "AWS_ACCESS_KEY_ID": "AKIAX",
+                     "AWS_SECRET_ACCESS_KEY": "s"})
+    first, second = (aws_session.base_session(e) for e in envs)
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    seen: list[str] = []
+    first.register("roletray-probe", lambda **_: seen.append("first"))
+    assert second.create_client("sts").meta.region_name == "sa-east-1"
+    assert first.create_client("sts").meta.region_name == "eu-west-1"
+    second.get_component("event_emitter").emit("roletray-probe")
+    assert seen == []
+    first.get_component("event_emitter").emit("roletray-probe")
+    assert seen == ["first"]
+
+
+def test_awscrt_is_left_unloaded_unless_a_sign_in_needs_it() -> None:
+    plain = {"platform": {"role_arn": "arn:aws:iam::123456789012:role/platform",
+                          "source_profile": "base"},
+             "base": {"role_arn": "arn:aws:iam::123456789012:role/base",
+                      "source_profile": "default"}, "default": {}}
+    modules: dict[str, object] = {}
+    assert aws_session.skip_crt_unless_login("platform", plain, modules)
+    assert modules == {"awscrt": None}  # `import awscrt.auth` fails: botocore goes without
+    signed_in = {**plain, "default": {"login_session": "arn:aws:iam::123456789012:user/dev"}}
+    for name in ("platform", "default"):  # a source deep in the chain, or the role's own
+        modules = {}
+        assert not aws_session.skip_crt_unless_login(name, signed_in, modules)
+        assert modules == {}
+    modules = {"botocore": object()}  # loaded already: it decided then
+    assert not aws_session.skip_crt_unless_login("platform", plain, modules)
+    assert "awscrt" not in modules
+
+
 def _stuck_source(aws: AwsSandbox, command: str) -> None:
     arn = aws.seed_world()
     aws.write_credentials("")

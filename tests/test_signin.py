@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -100,6 +102,18 @@ def test_a_role_over_an_aws_login_source_is_assumed_and_the_rotated_token_saved(
     assert call.access_key_id == new["accessToken"]["accessKeyId"]  # signed by the sign-in
     text = world.aws.credentials_path.read_text()
     assert "[roletray]" in text and new["refreshToken"] not in text
+
+
+def test_the_command_loads_awscrt_for_a_sign_in_source(world: World) -> None:
+    # `roletray assume` leaves awscrt unloaded when nothing in the chain needs it
+    # (tray.aws.session.skip_crt_unless_login); an aws login source's DPoP proof does.
+    world.sign_in()
+    proc = subprocess.run([sys.executable, "-m", "tray", "assume", "platform", "--json"],
+                          capture_output=True, text=True, timeout=60, env=dict(os.environ),
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "assumed-role/platform/" in json.loads(proc.stdout)["identity_arn"]
+    assert world.fake.refreshes == 1 and world.fake.refused == []
 
 
 def test_keys_that_still_work_are_used_without_renewing(world: World,

@@ -142,6 +142,7 @@ class Root:
 
     env: Mapping[str, str]
     paths: Paths
+    one_shot: bool = False  # this process is `roletray CMD` (not a test, not a parent)
 
     def context(self) -> Context:
         """The use cases' context; reads the settings file (a broken one is an error)."""
@@ -161,7 +162,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         e = os.environ if env is None else env
         i18n.setup(e)
-        code = int(handler(args, Root(env=e, paths=Paths.from_env(e))))
+        code = int(handler(args, Root(env=e, paths=Paths.from_env(e),
+                                      one_shot=argv is None and env is None)))
         sys.stdout.flush()  # a reader that left (`| head -1`) shows here, not at exit
         return code
     except RoletrayError as e:
@@ -502,9 +504,6 @@ def _snapshot_of(snap_json: dict[str, Any]) -> Any:
 
 
 def cmd_assume(args: argparse.Namespace, root: Root) -> int:
-    from tray.domain.models import iso_utc
-    from tray.engine import actions
-
     check_target(args.target)  # before the socket: one rule, and the same words, everywhere
     # One parse for the guard, the MFA check and the switch that follows; a broken file
     # is reported below, after the settings file, as before.
@@ -523,16 +522,26 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
                                         "force": args.force}, args.profile, retry="assume",
                             root=root)
     if reply is not None:
+        from tray.settings import load_settings  # not the use cases: the instance ran them
+
         target = reply["snapshot"].get("target")
-        default = root.context().target
+        default = load_settings(root.paths).target
         said = f"Switched the running roletray to {args.profile}." if target in (None, default) \
             else f"The running roletray keeps {args.profile} fresh in [{target}] too."
         _print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
+    from tray.domain.models import iso_utc
+    from tray.engine import actions
+
     ctx = root.context()  # a broken settings file is reported before the config file
     if raw is None:
         raw = _parsed_config(root)
     mfa_code = _mfa_for(args.profile, given, root, raw=raw)
+    if root.one_shot:  # one AssumeRole, then exit: no awscrt unless a sign-in needs it
+        from tray.aws.session import skip_crt_unless_login
+        from tray.awsfiles.awsconfig import build_profile_map
+
+        skip_crt_unless_login(args.profile, build_profile_map(raw))
     try:
         out = actions.assume(args.profile, target=args.target, duration=args.duration,
                              mfa_code=mfa_code, force=args.force, ctx=ctx, raw=raw)

@@ -95,6 +95,31 @@ def source_label(profile: RoleProfile) -> str:
     return f"credential_source {profile.credential_source}"
 
 
+def skip_crt_unless_login(profile_name: str, profile_map: Mapping[str, Mapping[str, str]],
+                          modules: dict[str, Any] | None = None) -> bool:
+    """For a one-shot process about to assume ``profile_name``: leave awscrt unloaded
+    unless an ``aws login`` sign-in is in its chain. Returns whether it did.
+
+    botocore imports ``awscrt.auth`` when it is imported (``botocore.compat``), used or
+    not: its native library costs ~100 ms, a quarter of a cold ``roletray assume``.
+    ``BOTO_DISABLE_CRT`` does not save it (botocore reads it after the import), and it
+    would take away the EC keys the ``aws login`` provider signs its DPoP proofs with
+    anyway. So the module is marked absent (``sys.modules[name] = None``, the import
+    system's own "not available"): botocore then behaves as with no awscrt installed,
+    signing SigV4 in Python, which STS, IAM and SSO all accept. A chain with a
+    ``login_session`` (the role's own, or a source's) keeps it. Nothing changes once
+    botocore is loaded (it decided then), nor in a process that serves many profiles
+    (the warm worker: this is for composition roots making one call)."""
+    found: dict[str, Any] = sys.modules if modules is None else modules
+    if "botocore" in found or "awscrt" in found:
+        return False
+    if any("login_session" in profile_map.get(name, {})
+           for name in awsconfig.source_chain(profile_name, profile_map)):
+        return False
+    found["awscrt"] = None
+    return True
+
+
 def error_code(e: BaseException) -> str | None:
     """AWS's error code, where botocore keeps it (``ClientError.response``)."""
     response = getattr(e, "response", None)
@@ -230,6 +255,8 @@ def base_session(env: Mapping[str, str], profile: str | None = None,
     import botocore.configprovider as cp
     import botocore.session
 
+    if kwargs.get("include_builtin_handlers", True) and "event_hooks" not in kwargs:
+        kwargs = {**kwargs, "event_hooks": _builtin_hooks(), "include_builtin_handlers": False}
     session = botocore.session.Session(**kwargs)
     store = session.get_component("config_store")
     chain = cp.ConfigChainFactory(session=session, environ=dict(env))
@@ -240,10 +267,52 @@ def base_session(env: Mapping[str, str], profile: str | None = None,
             default=default, conversion_func=convert))
     session.set_config_variable("config_file", str(paths.aws_config_file(env)))
     session.set_config_variable("credentials_file", str(paths.aws_credentials_file(env)))
+    session.lazy_register_component("data_loader", partial(_shared_loader, session))
     if profile is not None:
         # An explicit profile turns the AWS_ACCESS_KEY_ID... variables off, as `--profile` does.
         session.set_config_variable("profile", profile)
     return session
+
+
+# botocore's Loader (its JSON models: a service's API, its endpoint rules, the partitions)
+# per data path, shared by every session of this process. A session builds its own, and
+# parses megabytes of JSON again (~70 ms of each AssumeRole): the warm worker, which
+# builds a session per call, parses them once. The models are what botocore ships (and
+# AWS_DATA_PATH's folders, the key), not the caller's files or profile: sharing them
+# changes nothing a call sees.
+_LOADERS: dict[str | None, Any] = {}
+
+
+_HOOKS: list[Any] = []
+
+
+def _builtin_hooks() -> Any:
+    """A copy of an event emitter holding botocore's built-in handlers, registered once
+    per process: registering them (~600, each signature inspected) is most of what
+    building a session costs (~25 ms), and the warm worker builds one per call. The
+    handlers are botocore's module functions, the same for every session; a copy is
+    what botocore gives each client of a session too."""
+    import copy
+
+    import botocore.hooks
+    import botocore.session
+
+    if not _HOOKS:
+        template = botocore.hooks.HierarchicalEmitter()
+        botocore.session.Session(event_hooks=template)  # registers them on ``template``
+        _HOOKS.append(template)
+    return copy.copy(_HOOKS[0])
+
+
+def _shared_loader(session: botocore.session.Session) -> Any:
+    from botocore.loaders import create_loader
+
+    data_path = session.get_config_variable("data_path")
+    key = str(data_path) if data_path is not None else None
+    loader = _LOADERS.get(key)
+    if loader is None:
+        loader = _LOADERS[key] = create_loader(data_path)
+    return loader
 
 
 def source_session(profile: RoleProfile, *, env: Mapping[str, str], region_name: str,
