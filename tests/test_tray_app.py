@@ -260,7 +260,7 @@ def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
     # The keys still work for an hour: refused, with until when, not "failed".
     assert [(ti, b, u) for ti, b, u, _ in t.notifier.sent] == [
         ("platform: refresh refused",
-         "AWS denied access; Diagnose says why; keys work until 13:00 UTC.", "normal")]
+         "AccessDenied: no trust; keys work until 13:00 UTC.", "normal")]
 
 
 def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) -> None:

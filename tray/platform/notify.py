@@ -334,25 +334,18 @@ SSO_ACTION_LABEL = "Sign in"
 DIAGNOSE_ACTION = "diagnose"
 DIAGNOSE_ACTION_LABEL = "Diagnose"
 
-# Said instead of AWS's denial text (a paragraph of ARNs), which the Diagnose report keeps.
-DENIED_PLAIN = "AWS denied access; Diagnose says why"
-
-
 def _plain_words(p: Problem) -> str | None:
-    if p.hint:
-        return p.hint
-    if p.code == "access_denied" and p.input_kind is None:
-        return DENIED_PLAIN
-    return None
+    return p.hint
 
 
 def plain_reason(p: Problem) -> str:
-    """The problem in plain words, one line: the finding (``hint``) when one is known.
-
-    An AccessDenied without a finding says so in a few words; every other message is
-    roletray's own sentence already and is said as it is.
-    """
-    return _plain_words(p) or p.message
+    """The problem in plain words, one line: the finding (``hint``) when one is known, else
+    the message without its ``profile 'NAME': `` opening (the title names the role). A
+    denied AssumeRole's message leads with its finding already (``tray.domain.denied``)."""
+    words = _plain_words(p)
+    if words is not None:
+        return words
+    return p.message.removeprefix(f"profile '{p.profile}': ") if p.profile else p.message
 
 
 def problem_line(p: Problem) -> str:
