@@ -176,7 +176,7 @@ def config(isolated_env: Path) -> Path:
 
 def make(config: Path, **svc: Any) -> Tray:
     refresher, notifier, gui = FakeRefresher(), FakeNotifier(), FakeGui()
-    services = Services(notifier=notifier, call_soon=gui.call_soon, **svc)
+    services = Services(**{"notifier": notifier, **svc}, call_soon=gui.call_soon)
     app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
                   tz=UTC, now=lambda: NOW, config_path=config, env=os.environ)
     return Tray(app, refresher, notifier, gui)
@@ -789,3 +789,37 @@ def test_the_tick_times_its_first_wait_from_the_state_and_again_on_a_new_one(
     go_on.release()
     ticker.join(10)
     assert not ticker.is_alive()
+
+
+class NoDaemon:
+    """A notifier whose service is not there (FreedesktopNotifier with no daemon)."""
+
+    supports_actions = False
+    up = False
+
+    def notify(self, title: str, body: str, **kw: Any) -> None:
+        if not self.up:
+            raise ConnectionError("org.freedesktop.Notifications: no owner")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_notification_nobody_saw_is_the_menus_top_line(config: Path) -> None:
+    """Issue 24: with no notification daemon, "Diagnose…" gave no feedback at all."""
+    from tray.platform.notify import FallbackNotifier, LogNotifier
+
+    daemon = NoDaemon()
+    fallback = FallbackNotifier([daemon, LogNotifier()])
+    t = make(config, notifier=fallback, open_path=lambda path: None,
+             doctor=lambda role: (f"the trust policy of role '{role}' does not trust you",
+                                  "full report"))
+    fallback.on_unseen = t.app.unseen
+    t.refresher.snap = fresh()
+    t.app.actions.diagnose()
+    assert t.menu_text().splitlines()[0] == (
+        "✉ Diagnosis of platform: the trust policy of role 'platform' does not trust you "
+        "[disabled]")
+    daemon.up = True  # one gets through: the line goes
+    t.app.actions.copy_export()
+    assert "✉" not in t.menu_text()
