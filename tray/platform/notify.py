@@ -583,7 +583,9 @@ class NotificationPolicy:
                 return Notification("failure", f"{role}: refresh refused",
                                     f"{plain_reason(new.problem)}; {until}.", "normal",
                                     action=DIAGNOSE_ACTION, profile=new.role)
-            return Notification("failure", f"{role}: failed", reason, "critical")
+            return Notification("failure", f"{role}: failed",
+                                plain_reason(new.problem) if new.problem else reason,
+                                "critical")
         # Same problem as before: only the approaching expiry is news.
         if (new.state in _STUCK and new.seconds_left is not None
                 and 0 < new.seconds_left <= self.warn_before.total_seconds()
