@@ -24,7 +24,7 @@ import pytest
 from conftest import AwsSandbox
 from fakes import FakeClock, FakeScheduler
 from stsproxy import StsProxy
-from test_daemon import Daemon, poll_until, spawn  # noqa: F401 (a fixture)
+from test_daemon import Daemon, poll_until, run_cli, spawn  # noqa: F401 (a fixture)
 
 from tray import compose
 from tray.domain.models import utcnow
@@ -301,7 +301,8 @@ def test_errors_are_one_line_with_empty_stdout(aws: AwsSandbox) -> None:
 
     denied = credproc("locked")
     assert (denied.returncode, denied.stdout) == (1, "")
-    assert "Diagnosis:" in denied.stderr and len(denied.stderr.splitlines()) == 1
+    assert denied.stderr.count("`roletray doctor locked` shows the fix") == 1
+    assert len(denied.stderr.splitlines()) == 1
 
     no_tty = credproc("guarded")
     assert no_tty.returncode != 0 and no_tty.stdout == ""
@@ -329,7 +330,8 @@ def test_daemon_passes_errors_on_with_their_exit_codes(aws: AwsSandbox, spawn  #
     assert (unknown.returncode, unknown.stdout) == (2, "")
     denied = credproc("locked")
     assert (denied.returncode, denied.stdout) == (1, "")
-    assert "Diagnosis:" in denied.stderr and len(denied.stderr.splitlines()) == 1
+    assert denied.stderr.count("`roletray doctor locked` shows the fix") == 1
+    assert len(denied.stderr.splitlines()) == 1
     ok = poll_until("a served answer", lambda: credproc("platform").returncode == 0)
     assert ok
 
@@ -568,3 +570,27 @@ def test_serve_refuses_an_unknown_profile_before_starting(aws: AwsSandbox) -> No
                        text=True, timeout=60, check=False, stdin=subprocess.DEVNULL)
     assert (r.returncode, r.stdout) == (2, "") and "'nope'" in r.stderr
     assert not list(Paths.from_env(os.environ).runtime_dir.glob("serve-*.token"))
+
+
+def test_a_denied_assume_reads_the_same_with_and_without_a_daemon(
+        aws: AwsSandbox, spawn) -> None:  # noqa: F811
+    """Issue 24: `roletray assume locked` said "probably does not include this user" with
+    an instance running and gave the advice twice without one. One sentence for both: the
+    doctor's finding first, then the fix pointer once."""
+    akid, secret = aws.create_user("dev", extra_policy={
+        "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"})
+    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
+    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                          f"aws_secret_access_key = {secret}\n")
+    aws.write_config(f"[default]\nregion = us-east-1\n[profile locked]\nrole_arn = {locked}\n"
+                     "source_profile = default\n")
+    aws.enforce()
+    said = ("roletray: profile 'locked': the trust policy of role 'locked' does not trust "
+            "arn:aws:iam::123456789012:user/dev (it trusts arn:aws:iam::999999999999:root); "
+            "`roletray doctor locked` shows the fix\n")
+    alone = run_cli("assume", "locked")
+    assert (alone.returncode, alone.stderr) == (1, said)
+    spawn().wait_ready()
+    handed = run_cli("assume", "locked")
+    assert (handed.returncode, handed.stderr) == (1, said)
+    assert secret not in alone.stderr + handed.stderr

@@ -313,7 +313,10 @@ def test_denied_role_is_notified_and_turns_red(xs: XSession, aws: Any, start_tra
     tray = start_tray()
     note = wait_note(xs, seen, "locked: failed")
     assert note["urgency"] == 2
-    assert "not authorized to perform: sts:AssumeRole" in note["body"], note
+    # The finding first, the fix pointer once (issue 24): as the CLI says it.
+    assert note["body"].startswith("the trust policy of role 'locked' probably does not "
+                                   "trust arn:aws:iam::123456789012:user/dev"), note
+    assert note["body"].count("`roletray doctor locked` shows the fix") == 1, note
     tray.wait_colour("error")
     assert role_in_file(aws) is None
 

@@ -164,9 +164,14 @@ def problem_text(problem: Problem, state: RefreshState = RefreshState.ERROR) -> 
 def test_the_problem_is_one_disabled_line_with_the_gist() -> None:
     denied = Problem("access_denied", DENIAL, profile="platform", hint=TRUST)
     assert problem_text(denied) == f"⚠ platform: {TRUST}"
-    # Without a finding, AWS's denial (a paragraph of ARNs) is not the menu's line.
-    assert problem_text(Problem("access_denied", DENIAL, profile="platform")) == (
-        "⚠ platform: AWS denied access; Diagnose says why")
+    # Without the doctor's, the denial's own finding (as tray.aws.sts words it) leads.
+    sts_denial = ("profile 'platform': the trust policy of role 'platform' probably does not "
+                  "trust arn:aws:iam::123456789012:user/dev (AWS: AccessDenied for "
+                  "sts:AssumeRole on arn:aws:iam::123456789012:role/platform); `roletray "
+                  "doctor platform` shows the fix")
+    assert problem_text(Problem("access_denied", sts_denial, profile="platform")).startswith(
+        "⚠ platform: the trust policy of role 'platform' probably does not trust "
+        "arn:aws:iam::123456789012:user/dev")
     other = Problem("endpoint", "profile 'platform': could not reach STS at "
                     "http://127.0.0.1:9: the connection failed", profile="platform")
     assert problem_text(other, RefreshState.RETRYING) == (

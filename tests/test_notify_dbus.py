@@ -158,3 +158,40 @@ def test_no_server_raises_so_the_fallback_takes_over(bus: str) -> None:
     with pytest.raises(Exception):  # noqa: B017 - jeepney's DBusErrorResponse
         n.notify("t", "b")
     n.close()
+
+
+def test_no_notification_daemon_is_reported_as_unseen(bus: str) -> None:
+    """Issue 24: with no notification service every notification failed, its fallback
+    too (or only logged), and nothing told the user. The platform's notifier failing is
+    now said to ``on_unseen`` (the tray puts it atop its menu); one that gets through
+    clears it."""
+    from tray.platform.notify import FallbackNotifier, LogNotifier
+
+    seen: list[tuple[str, str] | None] = []
+    fallback = FallbackNotifier([FreedesktopNotifier(bus=bus, timeout=2), LogNotifier()],
+                                on_unseen=seen.append)
+    body = "the trust policy ...\nFull report: ~/r.txt"
+    try:
+        fallback.notify("Diagnosis of locked", body)  # nobody owns the name on this bus
+        assert seen == [("Diagnosis of locked", body)]
+        server = FakeServer(bus, ["body"])
+        try:
+            fallback.notify("Now working as platform", "expires 14:26")
+        finally:
+            server.close()
+    finally:
+        fallback.close()
+    assert seen[1:] == [None]
+
+
+def test_no_session_bus_at_all_is_unseen_too(tmp_path: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray.platform.notify import choose_notifier
+
+    seen: list[tuple[str, str] | None] = []
+    env = {"DBUS_SESSION_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}"}
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", env["DBUS_SESSION_BUS_ADDRESS"])
+    notifier = choose_notifier(env=env, platform="linux", on_unseen=seen.append)
+    notifier.notify("Diagnosis of locked", "the trust policy ...")
+    notifier.close()
+    assert seen == [("Diagnosis of locked", "the trust policy ...")]

@@ -13,7 +13,6 @@ from tray.domain.errors import InputKind
 from tray.domain.models import RefreshState, Snapshot
 from tray.domain.problems import Problem, ProblemCode
 from tray.platform.notify import (
-    DENIED_PLAIN,
     DIAGNOSE_ACTION,
     MFA_ACTION,
     MFA_ACTION_LABEL,
@@ -36,6 +35,11 @@ T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 EXP = T0 + timedelta(hours=1)
 DENIED = ("AccessDenied: User: arn:aws:iam::123456789012:user/dev is not authorized to "
           "perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/platform")
+# A refused refresh as tray.aws.sts says it: the finding first, the fix pointer once.
+STS_DENIED = ("profile 'platform': the trust policy of role 'platform' probably does not "
+              "trust arn:aws:iam::123456789012:user/dev (AWS: AccessDenied for sts:AssumeRole "
+              "on arn:aws:iam::123456789012:role/platform); `roletray doctor platform` shows "
+              "the fix")
 
 
 def snap(state: RefreshState, *, role: str | None = "platform", minutes: float = 0,
@@ -154,8 +158,9 @@ def test_needs_input_offers_the_prompt_and_never_floods(policy: NotificationPoli
 def test_errors_name_the_reason_and_repeat_only_when_it_changes(
         policy: NotificationPolicy) -> None:
     policy.seed(snap(S.FRESH))
-    seq = [snap(S.REFRESHING, minutes=50), snap(S.ERROR, minutes=50, error=DENIED),
-           snap(S.ERROR, minutes=55, error=DENIED), snap(S.ERROR, minutes=56, error=DENIED),
+    denied = Problem("access_denied", STS_DENIED, profile="platform")
+    seq = [snap(S.REFRESHING, minutes=50), snap(S.ERROR, minutes=50, error=denied),
+           snap(S.ERROR, minutes=55, error=denied), snap(S.ERROR, minutes=56, error=denied),
            snap(S.ERROR, minutes=57, error="ConfigError: ~/.aws/config, line 3: bad")]
     notes = run(policy, seq, first=snap(S.FRESH))
     assert kinds(notes) == [None, "failure", None, None, "failure"]
@@ -163,7 +168,9 @@ def test_errors_name_the_reason_and_repeat_only_when_it_changes(
     assert first is not None
     # The keys still work (until 14:00 CET): refused, not failed; critical once they are gone.
     assert (first.title, first.urgency) == ("platform: refresh refused", "normal")
-    assert first.body == "AWS denied access; Diagnose says why; keys work until 14:00 CET."
+    # The finding, as the CLI and a refused switch say it (not "AWS denied access").
+    assert first.body == STS_DENIED.removeprefix("profile 'platform': ") + \
+        "; keys work until 14:00 CET."
     assert first.action == "diagnose"
     gone = NotificationPolicy(tz=policy.tz)
     gone.seed(snap(S.FRESH))
@@ -367,15 +374,17 @@ def test_a_refused_switch_leads_with_the_finding_then_the_role() -> None:
     assert (note.action, note.profile) == (DIAGNOSE_ACTION, "locked")
 
 
-def test_a_refused_switch_without_a_finding_says_denied_in_plain_words() -> None:
-    denied = Problem("access_denied", f"profile 'locked': {DENIED}", profile="locked")
+def test_a_refused_switch_without_the_doctors_finding_says_the_denials() -> None:
+    denied = Problem("access_denied", STS_DENIED.replace("platform", "locked"),
+                     profile="locked")
     note = refused_switch("locked", denied)
-    assert note.body.splitlines() == [DENIED_PLAIN, "Role: locked"]
+    assert note.body.splitlines() == [
+        denied.message.removeprefix("profile 'locked': "), "Role: locked"]
     # roletray's own sentences are plain words already: said as they are.
     unreachable = Problem("endpoint", "profile 'locked': could not reach STS at "
                           "http://127.0.0.1:9: the connection failed", profile="locked")
     assert refused_switch("locked", unreachable, ROLE_ARN).body.splitlines() == [
-        unreachable.message, f"Role: {ROLE_ARN}"]
+        unreachable.message.removeprefix("profile 'locked': "), f"Role: {ROLE_ARN}"]
 
 
 def test_the_kind_of_input_comes_from_the_problem_not_its_words(
@@ -397,7 +406,7 @@ def test_plain_reason_reads_fields() -> None:
     # An AccessDenied that was an MFA code being refused: the message is the reason.
     rejected = Problem("access_denied", "profile 'secure': the MFA code was rejected",
                        profile="secure", input_kind="mfa")
-    assert plain_reason(rejected) == rejected.message
+    assert plain_reason(rejected) == "the MFA code was rejected"
     # Words that look like a denial do not make an endpoint problem one.
     assert plain_reason(Problem("endpoint", DENIED)) == DENIED
     assert plain_reason(Problem("aws", DENIED, hint="check the clock")) == "check the clock"

@@ -176,7 +176,7 @@ def config(isolated_env: Path) -> Path:
 
 def make(config: Path, **svc: Any) -> Tray:
     refresher, notifier, gui = FakeRefresher(), FakeNotifier(), FakeGui()
-    services = Services(notifier=notifier, call_soon=gui.call_soon, **svc)
+    services = Services(**{"notifier": notifier, **svc}, call_soon=gui.call_soon)
     app = TrayApp(refresher, log_path=config.parent / "roletray.log", services=services,
                   tz=UTC, now=lambda: NOW, config_path=config, env=os.environ)
     return Tray(app, refresher, notifier, gui)
@@ -260,7 +260,7 @@ def test_first_snapshot_is_not_news_but_changes_are(config: Path) -> None:
     # The keys still work for an hour: refused, with until when, not "failed".
     assert [(ti, b, u) for ti, b, u, _ in t.notifier.sent] == [
         ("platform: refresh refused",
-         "AWS denied access; Diagnose says why; keys work until 13:00 UTC.", "normal")]
+         "AccessDenied: no trust; keys work until 13:00 UTC.", "normal")]
 
 
 def test_core_events_reach_the_presenter_only_on_the_gui_thread(config: Path) -> None:
@@ -826,3 +826,37 @@ def test_without_aws_cli_2_32_the_menu_says_what_to_run(
     t.click("Sign in with aws login…")
     said = ("Run `aws login --profile dev` in a terminal (AWS CLI 2.32 or later)")
     assert ("aws login sign-in needed", said, "critical", None) in t.notifier.sent
+
+
+class NoDaemon:
+    """A notifier whose service is not there (FreedesktopNotifier with no daemon)."""
+
+    supports_actions = False
+    up = False
+
+    def notify(self, title: str, body: str, **kw: Any) -> None:
+        if not self.up:
+            raise ConnectionError("org.freedesktop.Notifications: no owner")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_notification_nobody_saw_is_the_menus_top_line(config: Path) -> None:
+    """Issue 24: with no notification daemon, "Diagnose…" gave no feedback at all."""
+    from tray.platform.notify import FallbackNotifier, LogNotifier
+
+    daemon = NoDaemon()
+    fallback = FallbackNotifier([daemon, LogNotifier()])
+    t = make(config, notifier=fallback, open_path=lambda path: None,
+             doctor=lambda role: (f"the trust policy of role '{role}' does not trust you",
+                                  "full report"))
+    fallback.on_unseen = t.app.unseen
+    t.refresher.snap = fresh()
+    t.app.actions.diagnose()
+    assert t.menu_text().splitlines()[0] == (
+        "✉ Diagnosis of platform: the trust policy of role 'platform' does not trust you "
+        "[disabled]")
+    daemon.up = True  # one gets through: the line goes
+    t.app.actions.copy_export()
+    assert "✉" not in t.menu_text()

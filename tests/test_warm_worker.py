@@ -83,7 +83,7 @@ def test_a_call_resets_the_idle_time(rig) -> None:  # type: ignore[no-untyped-de
 def test_errors_come_back_and_the_worker_stays(rig) -> None:  # type: ignore[no-untyped-def]
     child, _sched, srv, ctx = rig
     srv.mode = "error"  # AccessDenied
-    with pytest.raises(AccessDeniedError, match="trust relationship"):
+    with pytest.raises(AccessDeniedError, match="AWS denied sts:AssumeRole on .*shows the fix"):
         worker.assume_in_child("platform", ctx=ctx, via=child)
     srv.mode = "proxy"
     with pytest.raises(UnknownProfileError):

@@ -65,7 +65,7 @@ def test_errors_come_back_as_the_same_classes(aws) -> None:  # type: ignore[no-u
     before = aws.credentials_path.read_bytes()
     with pytest.raises(AccessDeniedError) as denied:
         worker.assume_in_child("locked", ctx=compose.in_process(os.environ))
-    assert denied.value.exit_code == 1 and "trust relationship" in str(denied.value)
+    assert denied.value.exit_code == 1 and "the trust policy of role" in str(denied.value)
     with pytest.raises(MfaRequiredError) as mfa:
         worker.assume_in_child("guarded", ctx=compose.in_process(os.environ))
     assert isinstance(mfa.value, NeedsInputError) and "needs an MFA code" in str(mfa.value)

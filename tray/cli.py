@@ -517,10 +517,13 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     if args.duration is not None and not 900 <= args.duration <= 43200:
         raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
     # A running instance may hold an MFA session for this role: ask only if it says so.
-    reply = _handover_asking("assume", {"profile": args.profile, "target": args.target,
-                                        "duration": args.duration, "mfa_code": given,
-                                        "force": args.force}, args.profile, retry="assume",
-                            root=root)
+    try:
+        reply = _handover_asking("assume", {"profile": args.profile, "target": args.target,
+                                            "duration": args.duration, "mfa_code": given,
+                                            "force": args.force}, args.profile,
+                                 retry="assume", root=root)
+    except AccessDeniedError as e:  # said as without an instance
+        raise _diagnosed(args.profile, e, root) from e
     if reply is not None:
         from tray.settings import load_settings  # not the use cases: the instance ran them
 
@@ -546,7 +549,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         out = actions.assume(args.profile, target=args.target, duration=args.duration,
                              mfa_code=mfa_code, force=args.force, ctx=ctx, raw=raw)
     except AccessDeniedError as e:
-        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(args.profile, str(e), root)}") from e
+        raise _diagnosed(args.profile, e, root) from e
     creds = out.result.credentials
     for w in out.warnings:
         print(f"warning: {shown(w)}", file=sys.stderr)
@@ -572,19 +575,19 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     return EXIT_OK
 
 
-def _diagnosis(profile: str, denial: str, root: Root) -> str:
-    """The doctor's one-line summary for a denied AssumeRole (no second AssumeRole)."""
+def _diagnosed(profile: str, error: AccessDeniedError, root: Root) -> AccessDeniedError:
+    """A denied AssumeRole said once, finding first: the doctor's finding when it has one
+    (no second AssumeRole), else the denial as it came (tray.domain.denied's sentence)."""
     from tray.doctor import diagnose
 
     try:
         report = diagnose.run_doctor(profile, try_assume=False, env=root.env)
-        if report.exit_code == 0:  # IAM reads denied: AWS's own denial is the evidence left
-            return diagnose.trust_hint(denial, report.role_arn, report.caller_arn) or \
-                diagnose.summarize(report)
-        return diagnose.summarize(report)
     except Exception:  # the denial itself is the error to report; the diagnosis is a bonus
         log.debug("diagnosis failed", exc_info=True)
-        return f"run `roletray doctor {profile}`"
+        return error
+    if not diagnose.explains_denial(report):
+        return error
+    return AccessDeniedError(f"profile '{profile}': {diagnose.summarize(report)}")
 
 
 def cmd_status(args: argparse.Namespace, root: Root) -> int:
@@ -716,7 +719,7 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
         url = console.console_url(profile, env=root.env, destination=args.destination,
                                   region=args.region, keys=held, assume=assume)
     except AccessDeniedError as e:
-        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
+        raise _diagnosed(profile, e, root) from e
     return console.deliver(url, profile, print_only=args.print,
                            folder=control.ensure_private_dir(root.paths.runtime_dir))
 
@@ -756,8 +759,7 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
         try:
             wire.raise_for(reply)
         except AccessDeniedError as e:
-            raise AccessDeniedError(
-                f"{e}. Diagnosis: {_diagnosis(args.profile, str(e), root)}") from e
+            raise _diagnosed(args.profile, e, root) from e
         document = reply["document"]
     else:
         document = _serve_here(args.profile, root)
@@ -779,7 +781,7 @@ def _serve_here(profile: str, root: Root) -> dict[str, Any]:
             out = actions.assume_only(profile, ctx=ctx,
                                       mfa_code=_tty_mfa_code(profile, root))
     except AccessDeniedError as e:
-        raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
+        raise _diagnosed(profile, e, root) from e
     return process_document(out.result.credentials)
 
 

@@ -38,6 +38,7 @@ from tray.aws.session import (
 )
 from tray.awsfiles import awsconfig, credfile
 from tray.awsfiles.awsenv import env_warnings
+from tray.domain import denied
 from tray.domain.errors import (
     AccessDeniedError,
     AwsError,
@@ -365,8 +366,13 @@ def source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, 
         return SourceCredentialsError(f"{prefix} gave no credentials: {_clean(str(e), secrets)}")
     if isinstance(e, exc.ClientError):
         # The source is itself a role, and its own AssumeRole failed.
+        try:
+            source_arn = _profile_map(profile_map, env).get(
+                str(profile.source_profile), {}).get("role_arn")
+        except RoletrayError:
+            source_arn = None  # the denial is still said, without the role's name
         inner = _call_error(e, str(profile.source_profile), source="its source's",
-                            endpoint="STS", secrets=secrets)
+                            endpoint="STS", secrets=secrets, role_arn=source_arn)
         return type(inner)(f"profile '{profile.name}': {inner}")
     if isinstance(e, exc.BotoCoreError):
         return _call_error(e, profile.name, source=_source_name(profile), endpoint="STS",
@@ -480,11 +486,10 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
             return AccessDeniedError(f"profile '{name}': the MFA code was rejected for "
                                      f"{mfa_serial}; wait for the next code ({message})")
         if code == "AccessDenied" and operation == "AssumeRole":
-            # The seed's lesson: the user's own policy is rarely the cause.
-            role = f" (role {role_arn})" if role_arn and role_arn not in message else ""
-            return AccessDeniedError(
-                f"profile '{name}': AccessDenied: {message}{role}; the role's trust relationship "
-                f"probably does not include this user; run `roletray doctor {name}`")
+            # The seed's lesson: the user's own policy is rarely the cause. One sentence
+            # everywhere (tray.domain.denied): the finding first, the fix pointer once.
+            return AccessDeniedError(f"profile '{name}': " + denied.with_fix(
+                denied.assume_denied_finding(message, role_arn), name))
         if code == "AccessDenied" and operation == "GetSessionToken" \
                 and "session credentials" in message:
             # "Cannot call GetSessionToken with session credentials": AWS's only sign of it.

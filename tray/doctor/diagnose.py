@@ -54,6 +54,7 @@ from tray.doctor.checks import (
 )
 from tray.doctor.findings import Finding, Report
 from tray.doctor.fixes import trust_hint
+from tray.domain import denied
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, utcnow
 from tray.domain.source_line import is_roletray_source_line, parse_source_line
@@ -62,7 +63,8 @@ if TYPE_CHECKING:
     from tray.platform.secret_store import SecretStore
 
 __all__ = ["Caller", "ClientFactory", "Finding", "Report", "default_client_factory",
-           "format_report", "request_context", "run_doctor", "summarize", "trust_hint"]
+           "explains_denial", "format_report", "request_context", "run_doctor", "summarize",
+           "trust_hint"]
 
 
 # ------------------------------------------------------------------ clients
@@ -294,6 +296,17 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _denied_assume(f: Finding) -> bool:
+    return f.id == "assume" and (f.data or {}).get("code") == "AccessDenied"
+
+
+def explains_denial(report: Report) -> bool:
+    """Whether the report found, on AWS's side, why an AssumeRole is denied (the role
+    profile, who the keys make you, the trust policy, your own IAM policies): its summary
+    then leads the CLI's error instead of what AWS's denial alone says."""
+    return any(f.id in ("profile", "whoami", "trust", "identity") for f in report.problems)
+
+
 def summarize(report: Report) -> str:
     """One line for a failed assume's error, a notification, or the tray's Diagnose item."""
     problems = report.problems
@@ -307,14 +320,14 @@ def summarize(report: Report) -> str:
         first = problems[0]
         text = first.message
         trust = report.finding("trust")
-        if (first.id == "assume" and (first.data or {}).get("code") == "AccessDenied"
-                and report.role_arn and report.caller_arn
-                and (trust is None or trust.status != "ok")):
-            text = "AssumeRole was denied; " + trust_hint(first.message, report.role_arn,
-                                                          report.caller_arn)
-        if len(problems) > 1:
-            text += f" (and {len(problems) - 1} more)"
-        if first.fix:
-            text += f"; `roletray doctor {name}` shows the fix"
+        if _denied_assume(first) and (trust is None or trust.status != "ok"):
+            # No finding of the doctor's own: what AWS's denial says, finding first.
+            text = denied.assume_denied_finding(first.message, report.role_arn)
+        # A denied AssumeRole restates what trust or identity found: it is not one more.
+        more = [p for p in problems[1:] if not _denied_assume(p)]
+        if more:
+            text += f" (and {len(more)} more)"
+        if first.fix or _denied_assume(first):
+            text = denied.with_fix(text, name)
     text = " ".join(text.split())
     return text if len(text) <= 600 else text[:597] + "..."

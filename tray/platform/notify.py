@@ -112,13 +112,24 @@ class OsascriptNotifier:
         pass
 
 
-class FallbackNotifier:
-    """Tries each notifier in turn; a failing one is logged and the next is used."""
+Unseen = Callable[[tuple[str, str] | None], None]
 
-    def __init__(self, notifiers: Sequence[Notifier]) -> None:
+
+class FallbackNotifier:
+    """Tries each notifier in turn; a failing one is logged and the next is used.
+
+    ``on_unseen``: told ``(title, body)`` when the first notifier (the platform's own)
+    failed, so the notification may not have reached the screen (with no notification
+    daemon the fallbacks fail too, or only log); told None once one gets through again.
+    The tray shows such a message atop its menu, where a person looks next.
+    """
+
+    def __init__(self, notifiers: Sequence[Notifier], *,
+                 on_unseen: Unseen | None = None) -> None:
         if not notifiers:
             raise ValueError("FallbackNotifier needs at least one notifier")
         self._notifiers = list(notifiers)
+        self.on_unseen = on_unseen
 
     @property
     def supports_actions(self) -> bool:
@@ -126,13 +137,18 @@ class FallbackNotifier:
 
     def notify(self, title: str, body: str, *, urgency: Urgency = "normal",
                action: Action | None = None) -> None:
-        for n in self._notifiers:
+        for i, n in enumerate(self._notifiers):
             try:
                 n.notify(title, body, urgency=urgency, action=action)
-                return
             except Exception as e:  # noqa: BLE001 - any backend failure falls through
                 log.warning("notifications through %s failed (%s); trying the next",
                             type(n).__name__, e.__class__.__name__)
+                continue
+            if self.on_unseen is not None:
+                self.on_unseen(None if i == 0 else (title, body))
+            return
+        if self.on_unseen is not None:
+            self.on_unseen((title, body))
 
     def close(self) -> None:
         for n in self._notifiers:
@@ -279,11 +295,11 @@ def _run_logged(fn: Callable[[], None]) -> None:
 
 def choose_notifier(*, env: Mapping[str, str], platform: str | None = None,
                     icon_notify: Callable[[str, str], None] | None = None,
-                    enabled: bool = True) -> Notifier:
+                    enabled: bool = True, on_unseen: Unseen | None = None) -> Notifier:
     """The best notifier for this platform, falling back to the log.
 
     ``icon_notify`` is pystray's ``icon.notify`` when a tray icon exists (the
-    Windows path, and a fallback elsewhere).
+    Windows path, and a fallback elsewhere). ``on_unseen``: see ``FallbackNotifier``.
     """
     platform = platform or sys.platform
     fallback: list[Notifier] = []
@@ -293,17 +309,17 @@ def choose_notifier(*, env: Mapping[str, str], platform: str | None = None,
     if not enabled:
         return LogNotifier()
     if platform == "darwin":
-        return FallbackNotifier([OsascriptNotifier(), *fallback])
+        return FallbackNotifier([OsascriptNotifier(), *fallback], on_unseen=on_unseen)
     if platform.startswith("win"):
-        return FallbackNotifier(fallback)
+        return FallbackNotifier(fallback, on_unseen=on_unseen)
     if env.get("DBUS_SESSION_BUS_ADDRESS") or env.get("XDG_RUNTIME_DIR"):
         try:
             import jeepney  # noqa: F401
         except ImportError:
             log.info("jeepney is not installed; notifications go to the log")
         else:
-            return FallbackNotifier([FreedesktopNotifier(), *fallback])
-    return FallbackNotifier(fallback)
+            return FallbackNotifier([FreedesktopNotifier(), *fallback], on_unseen=on_unseen)
+    return FallbackNotifier(fallback, on_unseen=on_unseen)
 
 
 # --------------------------------------------------------------------------------------
@@ -335,25 +351,18 @@ SSO_ACTION_LABEL = N_("Sign in")
 DIAGNOSE_ACTION = "diagnose"
 DIAGNOSE_ACTION_LABEL = N_("Diagnose")
 
-# Said instead of AWS's denial text (a paragraph of ARNs), which the Diagnose report keeps.
-DENIED_PLAIN = N_("AWS denied access; Diagnose says why")
-
-
 def _plain_words(p: Problem) -> str | None:
-    if p.hint:
-        return p.hint
-    if p.code == "access_denied" and p.input_kind is None:
-        return _(DENIED_PLAIN)
-    return None
+    return p.hint
 
 
 def plain_reason(p: Problem) -> str:
-    """The problem in plain words, one line: the finding (``hint``) when one is known.
-
-    An AccessDenied without a finding says so in a few words; every other message is
-    roletray's own sentence already and is said as it is.
-    """
-    return _plain_words(p) or p.message
+    """The problem in plain words, one line: the finding (``hint``) when one is known, else
+    the message without its ``profile 'NAME': `` opening (the title names the role). A
+    denied AssumeRole's message leads with its finding already (``tray.domain.denied``)."""
+    words = _plain_words(p)
+    if words is not None:
+        return words
+    return p.message.removeprefix(f"profile '{p.profile}': ") if p.profile else p.message
 
 
 def problem_line(p: Problem) -> str:
@@ -601,7 +610,8 @@ class NotificationPolicy:
                                     _("{reason}; {until}.").format(
                                         reason=plain_reason(new.problem), until=until), "normal",
                                     action=DIAGNOSE_ACTION, profile=new.role)
-            return Notification("failure", _("{role}: failed").format(role=role), reason,
+            return Notification("failure", _("{role}: failed").format(role=role),
+                                plain_reason(new.problem) if new.problem else reason,
                                 "critical")
         # Same problem as before: only the approaching expiry is news.
         if (new.state in _STUCK and new.seconds_left is not None

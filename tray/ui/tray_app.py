@@ -84,6 +84,7 @@ from tray.ui.usage import Usage
 log = logging.getLogger(__name__)
 
 ICON_SIZE = 64
+UNSEEN_MAX = 110  # the menu line of a notification that may not have been shown
 # The clock is looked at just after the badge's value changes (``badge_minutes``: every
 # 5 minutes, each minute in the last 15), at least every 5 minutes: an idle tray should
 # not wake more (issue 15's idle cost). Everything else comes with a new snapshot.
@@ -198,6 +199,9 @@ class TrayApp:
         self.usage = Usage(self._paths.state_dir, self._profiles.path)
         self._finder: Any = None  # tray.ui.finder.Finder, made when first opened
         self._touch: str | None = None  # "Touch your security key" while mfa_process runs
+        # The last notification that may not have reached the screen (no notification
+        # daemon): atop the menu until one gets through again.
+        self._unseen: str | None = None
         self.policy = NotificationPolicy(tz=tz)
         self._kept_notices = KeptNotices(tz=tz)
         self._sign_in_notice = OneSignInNotice()
@@ -290,7 +294,7 @@ class TrayApp:
             icon_notify = self._icon.notify if getattr(self._icon, "HAS_NOTIFICATION", False) \
                 else None
             self._notifier = choose_notifier(icon_notify=icon_notify, enabled=self._notifications,
-                                             env=self._child_env)
+                                             env=self._child_env, on_unseen=self.unseen)
         # Once the loop runs: pystray resets SIGINT to the default as it starts its loop.
         self._call_soon(self._install_stop_signals)
         log.info("tray running with pystray backend %s", type(self._icon).__module__)
@@ -486,7 +490,7 @@ class TrayApp:
             model, profiles, active=snap.role, find=self.open_finder, switch=self.actions.switch,
             recent=self.usage.top(profiles, finder_menu.RECENT_MAX)
             if len(profiles) > finder_menu.FLAT_MAX else ())
-        for line in (self._busy, self._touch):
+        for line in (self._busy, self._touch, self._unseen):
             if line:
                 model.insert(0, MenuNode(line, enabled=False))
         return model
@@ -551,6 +555,23 @@ class TrayApp:
         if text != self._shown_menu:
             icon.menu = to_pystray(model)
             self._shown_menu = text
+
+    def unseen(self, note: tuple[str, str] | None) -> None:
+        """``FallbackNotifier``'s ``on_unseen`` (any thread): a notification that may not
+        have been shown is the menu's top line, where a person who clicked "Diagnose…" or
+        a role and saw nothing looks next; None (one got through) takes it away."""
+        text = None
+        if note is not None:
+            title, body = note
+            first = body.splitlines()[0] if body else ""
+            text = " ".join(f"✉ {title}: {first}".split())
+            text = text if len(text) <= UNSEEN_MAX else text[:UNSEEN_MAX - 1] + "…"
+
+        def show() -> None:
+            if text != self._unseen:
+                self._unseen = text
+                self.render()
+        self._call_soon(show)
 
     def notify(self, note: Notification) -> None:
         """Send a notification from the notify worker (D-Bus calls may take a moment)."""
