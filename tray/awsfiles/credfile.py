@@ -278,6 +278,16 @@ def owned_role(path: Path, target: str, *, home: Home = None) -> str | None:
     return items.get(ROLE_KEY) or None
 
 
+def key_names(path: Path, target: str, *, home: Home = None) -> frozenset[str]:
+    """The names of the keys ``[target]`` sets to a value (empty: no such section or file).
+
+    Never the values: for checks such as "a key pair without a session token?".
+    Raises ``CredentialsFileError`` when the file cannot be parsed.
+    """
+    items = _section_items_of(path, target, home) or {}
+    return frozenset(k for k, v in items.items() if v)
+
+
 def section_names(path: Path, *, home: Home = None) -> list[str]:
     """The section names of an AWS INI file, in file order; [] when it does not exist."""
     return [s.name for s in _load(path, home).sections]
