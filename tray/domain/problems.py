@@ -182,3 +182,42 @@ def problem_from(error: RoletrayError, *, role: str | None = None,
     hint = error.kwargs.get("hint")
     return Problem(code=problem_code(error), message=str(error), profile=profile,
                    input_kind=kind, hint=hint if isinstance(hint, str) else None)
+
+
+# --- wording: a problem in one line of plain words, for the menu and the notifications ---
+
+# Said instead of AWS's denial text (a paragraph of ARNs), which the Diagnose report keeps.
+DENIED_PLAIN = "AWS denied access; Diagnose says why"
+
+
+def _plain_words(p: Problem) -> str | None:
+    if p.hint:
+        return p.hint
+    if p.code == "access_denied" and p.input_kind is None:
+        return DENIED_PLAIN
+    return None
+
+
+def plain_reason(p: Problem) -> str:
+    """The problem in plain words, one line: the finding (``hint``) when one is known.
+
+    An AccessDenied without a finding says so in a few words; every other message is
+    roletray's own sentence already and is said as it is.
+    """
+    return _plain_words(p) or p.message
+
+
+def problem_line(p: Problem) -> str:
+    """The menu's line for a problem: ``platform: <plain words>``.
+
+    A message that opens with its own profile (``profile 'platform': ...``, as the
+    CLI says it) is shortened to that form; any other message is said whole.
+    """
+    words = _plain_words(p)
+    if p.profile is None:
+        return words or p.message
+    if words is None:
+        words = p.message.removeprefix(f"profile '{p.profile}': ")
+        if words == p.message:
+            return p.message
+    return f"{p.profile}: {words}"

@@ -27,7 +27,8 @@ from queue import Queue
 from typing import Any, Literal, Protocol
 
 from tray.domain.models import RefreshState, Snapshot
-from tray.domain.problems import Problem
+from tray.domain.problems import Problem, plain_reason
+from tray.domain.timefmt import expiry_phrase, keys_work_until, mfa_session_phrase
 
 log = logging.getLogger(__name__)
 
@@ -334,43 +335,6 @@ SSO_ACTION_LABEL = "Sign in"
 DIAGNOSE_ACTION = "diagnose"
 DIAGNOSE_ACTION_LABEL = "Diagnose"
 
-# Said instead of AWS's denial text (a paragraph of ARNs), which the Diagnose report keeps.
-DENIED_PLAIN = "AWS denied access; Diagnose says why"
-
-
-def _plain_words(p: Problem) -> str | None:
-    if p.hint:
-        return p.hint
-    if p.code == "access_denied" and p.input_kind is None:
-        return DENIED_PLAIN
-    return None
-
-
-def plain_reason(p: Problem) -> str:
-    """The problem in plain words, one line: the finding (``hint``) when one is known.
-
-    An AccessDenied without a finding says so in a few words; every other message is
-    roletray's own sentence already and is said as it is.
-    """
-    return _plain_words(p) or p.message
-
-
-def problem_line(p: Problem) -> str:
-    """The menu's line for a problem: ``platform: <plain words>``.
-
-    A message that opens with its own profile (``profile 'platform': ...``, as the
-    CLI says it) is shortened to that form; any other message is said whole.
-    """
-    words = _plain_words(p)
-    if p.profile is None:
-        return words or p.message
-    if words is None:
-        words = p.message.removeprefix(f"profile '{p.profile}': ")
-        if words == p.message:
-            return p.message
-    return f"{p.profile}: {words}"
-
-
 def refused_switch(name: str, problem: Problem, role_arn: str | None = None) -> Notification:
     """A switch to ``name`` was refused: the finding in plain words on one line, then the
     role; AWS's raw message is behind the "Diagnose" button, not in the body."""
@@ -391,73 +355,6 @@ _TROUBLE = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
             RefreshState.EXPIRED}
 # States in which the keys will not be renewed without help.
 _STUCK = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR}
-
-
-def local_time(dt: datetime, tz: tzinfo | None, now: datetime | None = None) -> str:
-    """``14:26 CET`` in the user's zone; a date is added when it is not today.
-
-    >>> from datetime import timezone
-    >>> local_time(datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc), timezone.utc)
-    '13:26 UTC'
-    """
-    local = dt.astimezone(tz) if tz is not None else dt.astimezone()
-    zone = local.strftime("%Z")
-    if not zone or zone[0] in "+-":
-        off = local.utcoffset() or timedelta(0)
-        total = int(off.total_seconds() // 60)
-        sign = "+" if total >= 0 else "-"
-        zone = f"UTC{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
-    text = local.strftime("%H:%M") + " " + zone
-    if now is not None:
-        today = (now.astimezone(tz) if tz is not None else now.astimezone()).date()
-        if local.date() != today:
-            prefix = "tomorrow" if local.date() == today + timedelta(days=1) else \
-                local.strftime("%b %d").replace(" 0", " ")
-            text = f"{prefix} {text}"
-    return text
-
-
-def human_left(seconds: int) -> str:
-    """``52 min``, ``1 h 05 min``, ``40 s``."""
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h" if minutes == 0 else f"{hours} h {minutes:02d} min"
-
-
-def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
-                  plural: bool = False, relative: bool = True) -> str:
-    """``expires 14:26 CET (in 52 min)`` or ``expired 14:26 CET (4 min ago)``;
-    ``plural`` gives ``expire ...`` for "the keys expire ..."; ``relative`` False leaves
-    out the part in brackets."""
-    left = int((expiration - now).total_seconds())
-    when = local_time(expiration, tz, now)
-    if not relative:
-        return f"{'expire' if plural else 'expires'} {when}" if left > 0 else f"expired {when}"
-    if left > 0:
-        return f"{'expire' if plural else 'expires'} {when} (in {human_left(left)})"
-    return f"expired {when} ({human_left(-left)} ago)"
-
-
-def keys_work_until(expiration: datetime, now: datetime, tz: tzinfo | None) -> str:
-    """``keys work until 08:16 CET``: after a refused refresh, how long tools still work."""
-    return f"keys work until {local_time(expiration, tz, now)}"
-
-
-def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None, *,
-                       relative: bool = True) -> str:
-    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``;
-    ``relative`` False leaves out the part in brackets."""
-    left = int((end - now).total_seconds())
-    when = local_time(end, tz, now)
-    if not relative:
-        return f"MFA session {'ends' if left > 0 else 'ended'} {when}"
-    if left > 0:
-        return f"MFA session ends {when} (in {human_left(left)})"
-    return f"MFA session ended {when} ({human_left(-left)} ago)"
 
 
 @dataclass

@@ -29,13 +29,8 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
-from tray.platform.notify import (
-    expiry_phrase,
-    keys_work_until,
-    mfa_session_phrase,
-    plain_reason,
-    problem_line,
-)
+from tray.domain.problems import plain_reason, problem_line
+from tray.domain.timefmt import expiry_phrase, keys_work_until, mfa_session_phrase
 
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this
