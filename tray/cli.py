@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from tray import __version__, shell_cli
+from tray import __version__, fsutil, shell_cli
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
@@ -666,7 +666,6 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_console(args: argparse.Namespace, root: Root) -> int:
     from tray import console
-    from tray.instance import control
 
     profile = _profile_or_active(args.profile, root, "console")
     # A running instance that keeps the role hands its keys over: no AssumeRole.
@@ -684,7 +683,7 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
     except AccessDeniedError as e:
         raise AccessDeniedError(f"{e}. Diagnosis: {_diagnosis(profile, str(e), root)}") from e
     return console.deliver(url, profile, print_only=args.print,
-                           folder=control.ensure_private_dir(root.paths.runtime_dir))
+                           folder=fsutil.private_dir(root.paths.runtime_dir))
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
