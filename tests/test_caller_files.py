@@ -26,7 +26,7 @@ from conftest import AwsSandbox
 from test_daemon import Daemon, spawn  # noqa: F401 (a fixture)
 from test_sts import identity_of
 
-from tray import __version__, cli
+from tray import __version__, cli, fsutil
 from tray.domain import wire
 from tray.domain.errors import UsageError
 from tray.instance import control
@@ -233,7 +233,7 @@ def old_instance(isolated_env: Path) -> Iterator[list[dict[str, Any]]]:
     """A stand-in for the instance of the version before the protocol had a number: it
     reads ``cmd`` at the top level, acts on a known one, and answers without ``proto``."""
     path = control.socket_path(here())
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(path))
     listener.listen(8)

@@ -19,7 +19,7 @@ import pytest
 from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
-from tray import compose
+from tray import compose, fsutil
 from tray.domain.errors import AccessDeniedError, InstanceRunningError
 from tray.engine.refresher import Refresher
 from tray.instance import control
@@ -90,7 +90,7 @@ def test_runtime_dir_is_tightened_to_0700() -> None:
     d = Paths.from_env(os.environ).runtime_dir
     d.mkdir(parents=True, exist_ok=True)
     os.chmod(d, 0o755)
-    control.ensure_private_dir(d)
+    fsutil.private_dir(d)
     assert mode(d) == 0o700
 
 
@@ -234,7 +234,7 @@ def test_a_silent_instance_times_out_with_an_error_reply(isolated_env: Path) -> 
 
 def test_stale_socket_means_none_and_is_replaced_at_start(isolated_env: Path) -> None:
     path = sock()
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     dead = socket.socket(socket.AF_UNIX)
     dead.bind(str(path))
     dead.close()  # the file stays, nobody listens: a crashed instance

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tray import __version__, paths
+from tray import __version__, fsutil, paths
 from tray.domain import wire
 from tray.domain.errors import InstanceRunningError, UsageError
 from tray.instance import control
@@ -234,7 +234,7 @@ def test_sixty_concurrent_cli_calls_all_get_answers(server: control.ControlServe
 
 def test_the_client_refuses_a_socket_in_a_folder_others_can_write(isolated_env: Path) -> None:
     path = sock()
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     with socket.socket(socket.AF_UNIX) as fake:
         fake.bind(str(path))
         fake.listen(8)
@@ -248,7 +248,7 @@ def test_the_client_refuses_a_socket_in_a_folder_others_can_write(isolated_env: 
 
 def test_a_plain_file_at_the_socket_path_means_no_instance(isolated_env: Path) -> None:
     path = sock()
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     path.write_text("left over\n")
     assert control.send("status", {}, where=here()) is None
 
@@ -256,7 +256,7 @@ def test_a_plain_file_at_the_socket_path_means_no_instance(isolated_env: Path) -
 @needs_root
 def test_the_client_refuses_a_socket_owned_by_another_user(isolated_env: Path) -> None:
     path = sock()
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     with socket.socket(socket.AF_UNIX) as fake:
         fake.bind(str(path))
         fake.listen(8)
@@ -272,7 +272,7 @@ def test_the_client_refuses_a_socket_owned_by_another_user(isolated_env: Path) -
 def test_the_client_refuses_a_server_running_as_another_user(isolated_env: Path) -> None:
     """Our socket file in our private folder, but another user's process listens on it."""
     path = sock()
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     bound = socket.socket(socket.AF_UNIX)
     bound.bind(str(path))
     os.chmod(path, 0o600)
@@ -434,7 +434,7 @@ def test_a_failing_accept_backs_off_instead_of_spinning(isolated_env: Path,
 def test_a_trickling_server_does_not_hold_the_client_past_its_deadline(
         isolated_env: Path) -> None:
     path = sock()
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(str(path))
     listener.listen(1)

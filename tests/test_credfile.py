@@ -14,7 +14,7 @@ from fakes import FakeClock
 from hypothesis import HealthCheck, example, given, settings
 from test_inifile import line_soup  # the same line-shaped soup its scanner tests use
 
-from tray.awsfiles import credfile, inifile
+from tray.awsfiles import configedit, credfile, inifile
 from tray.awsfiles.sharedfile import Patience
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials
@@ -563,7 +563,7 @@ def config_path(isolated_env: Path) -> Path:
 
 def test_region_in_a_new_config_file(isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = isolated_env / "cfg" / "config"
-    credfile.set_profile_region(path, "roletray", "ap-northeast-2")
+    configedit.set_profile_region(path, "roletray", "ap-northeast-2")
     assert text_of(path) == "[profile roletray]\nregion = ap-northeast-2\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
@@ -574,14 +574,14 @@ def test_region_keeps_the_rest_of_the_config(config_path: Path) -> None:
               "output = json\r\nregion = us-west-2\r\n\r\n[profile platform]\r\n"
               "role_arn = arn:aws:iam::111122223333:role/platform\r\nsource_profile = default\r\n")
     write_raw(config_path, before, mode=0o644)
-    credfile.set_profile_region(config_path, "roletray", "ap-northeast-2")
+    configedit.set_profile_region(config_path, "roletray", "ap-northeast-2")
     assert text_of(config_path) == before.replace("us-west-2", "ap-northeast-2")
     assert stat.S_IMODE(config_path.stat().st_mode) == 0o644
 
 
 def test_region_added_to_existing_section(config_path: Path) -> None:
     write_raw(config_path, "[profile roletray]\noutput = json\n[profile x]\nregion = y\n")
-    credfile.set_profile_region(config_path, "roletray", "eu-west-1")
+    configedit.set_profile_region(config_path, "roletray", "eu-west-1")
     assert text_of(config_path) == ("[profile roletray]\noutput = json\nregion = eu-west-1\n"
                                        "[profile x]\nregion = y\n")
 
@@ -590,7 +590,7 @@ def test_same_region_is_not_rewritten(config_path: Path) -> None:
     write_raw(config_path, "[profile roletray]\nregion = eu-west-1\n")
     os.utime(config_path, ns=(1_000_000_000, 1_000_000_000))
     before = config_path.stat()
-    credfile.set_profile_region(config_path, "roletray", "eu-west-1")
+    configedit.set_profile_region(config_path, "roletray", "eu-west-1")
     after = config_path.stat()
     assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
     assert [p.name for p in config_path.parent.iterdir()] == ["config"]  # not even a lock
@@ -599,17 +599,17 @@ def test_same_region_is_not_rewritten(config_path: Path) -> None:
 def test_region_follows_botocore_section_naming(config_path: Path) -> None:
     # botocore reads [profile "roletray"] as profile roletray; the last one of two wins.
     write_raw(config_path, '[profile roletray]\nregion = a\n[profile "roletray"]\nregion = b\n')
-    credfile.set_profile_region(config_path, "roletray", "eu-west-1")
+    configedit.set_profile_region(config_path, "roletray", "eu-west-1")
     assert text_of(config_path) == ('[profile roletray]\nregion = a\n[profile "roletray"]\n'
                                        'region = eu-west-1\n')
     write_raw(config_path, "[default]\nregion = a\n")
-    credfile.set_profile_region(config_path, "default", "eu-west-1")
+    configedit.set_profile_region(config_path, "default", "eu-west-1")
     assert text_of(config_path) == "[default]\nregion = eu-west-1\n"
 
 
 def test_region_refuses_broken_config_and_bad_values(config_path: Path) -> None:
     write_raw(config_path, "[profile roletray]\nregion = a\n[profile roletray]\n")
     with pytest.raises(CredentialsFileError, match="^~/.aws/config line 3: section"):
-        credfile.set_profile_region(config_path, "roletray", "eu-west-1", home=Path.home())
+        configedit.set_profile_region(config_path, "roletray", "eu-west-1", home=Path.home())
     with pytest.raises(CredentialsFileError, match="not a region name"):
-        credfile.set_profile_region(config_path, "roletray", "eu west\n1")
+        configedit.set_profile_region(config_path, "roletray", "eu west\n1")

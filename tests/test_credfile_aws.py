@@ -11,7 +11,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from tray.awsfiles import credfile
+from tray.awsfiles import configedit, credfile
 from tray.domain.models import TempCredentials
 
 EXPIRY = datetime(2026, 11, 28, 14, 26, 50, tzinfo=UTC)
@@ -66,7 +66,7 @@ def test_botocore_reads_our_section_in_files_with_other_line_ends(cred_path: Pat
 def test_region_reaches_botocore(cred_path: Path) -> None:
     config = Path(os.environ["AWS_CONFIG_FILE"])
     config.write_text("[default]\nregion = us-east-1\n")
-    credfile.set_profile_region(config, "roletray", "ap-northeast-2")
+    configedit.set_profile_region(config, "roletray", "ap-northeast-2")
     session = botocore.session.Session(profile="roletray")
     assert session.get_config_variable("region") == "ap-northeast-2"
     assert botocore.session.Session(profile="default").get_config_variable("region") == \
@@ -77,7 +77,7 @@ def test_region_reaches_botocore(cred_path: Path) -> None:
 def test_aws_cli_sees_the_keys_in_the_shared_credentials_file(cred_path: Path) -> None:
     cred_path.write_text(LONG_TERM)
     credfile.write_credentials(cred_path, "roletray", CREDS, role="platform")
-    credfile.set_profile_region(Path(os.environ["AWS_CONFIG_FILE"]), "roletray", "eu-west-1")
+    configedit.set_profile_region(Path(os.environ["AWS_CONFIG_FILE"]), "roletray", "eu-west-1")
     out = subprocess.run(["aws", "configure", "list", "--profile", "roletray"],
                          capture_output=True, text=True, timeout=60, env=os.environ.copy(),
                          check=True).stdout

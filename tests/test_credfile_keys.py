@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tray.awsfiles import credfile
+from tray.awsfiles import configedit, credfile
 from tray.domain.errors import CredentialsFileError
 from tray.domain.source_line import source_line
 
@@ -93,11 +93,11 @@ def test_the_config_line_goes_into_default_and_comes_out_again(cred: Path) -> No
     config = cred.with_name("config")
     text = "# mine\n[default]\nregion = eu-west-1\n\n[profile platform]\nrole_arn = x\n"
     config.write_text(text)
-    assert credfile.set_source_line(config, "default", LINE)
-    assert credfile.set_source_line(config, "default", LINE) is False
-    assert credfile.source_line_of(config, "default") == LINE
+    assert configedit.set_source_line(config, "default", LINE)
+    assert configedit.set_source_line(config, "default", LINE) is False
+    assert configedit.source_line_of(config, "default") == LINE
     assert "[default]\nregion = eu-west-1\ncredential_process = " + LINE in config.read_text()
-    assert credfile.remove_source_line(config, "default", file_id=None)
+    assert configedit.remove_source_line(config, "default", file_id=None)
     assert config.read_text() == text
 
 
@@ -105,10 +105,10 @@ def test_the_config_line_of_another_profile_gets_its_own_section(cred: Path) -> 
     config = cred.with_name("config")
     config.write_text("[default]\nregion = eu-west-1\n")
     line = "roletray credential-process --source ci"
-    assert credfile.set_source_line(config, "ci", line)
+    assert configedit.set_source_line(config, "ci", line)
     assert config.read_text() == ("[default]\nregion = eu-west-1\n\n[profile ci]\n"
                                   f"credential_process = {line}\n")
-    assert credfile.remove_source_line(config, "ci", file_id=None)
+    assert configedit.remove_source_line(config, "ci", file_id=None)
     assert config.read_text() == "[default]\nregion = eu-west-1\n"
 
 
@@ -118,8 +118,8 @@ def test_another_credential_process_is_neither_replaced_nor_removed(cred: Path) 
     config.write_text(text)
     with pytest.raises(CredentialsFileError, match="profile 'ci' already has a "
                        "credential_process that is not roletray's"):
-        credfile.set_source_line(config, "ci", "roletray credential-process --source ci")
-    assert credfile.remove_source_line(config, "ci", file_id=None) is False
+        configedit.set_source_line(config, "ci", "roletray credential-process --source ci")
+    assert configedit.remove_source_line(config, "ci", file_id=None) is False
     assert config.read_text() == text
 
 
@@ -127,7 +127,7 @@ def test_our_line_for_another_source_is_not_removed(cred: Path) -> None:
     config = cred.with_name("config")
     text = "[profile ci]\ncredential_process = roletray credential-process --source other\n"
     config.write_text(text)
-    assert credfile.remove_source_line(config, "ci", file_id=None) is False
+    assert configedit.remove_source_line(config, "ci", file_id=None) is False
     assert config.read_text() == text
 
 
@@ -136,7 +136,7 @@ def test_our_line_changed_by_hand_stays_as_it_is(cred: Path) -> None:
     text = ("[default]\ncredential_process = /opt/rt/bin/roletray credential-process "
             "--source default --no-session\n")
     config.write_text(text)
-    assert credfile.set_source_line(config, "default", LINE) is False
+    assert configedit.set_source_line(config, "default", LINE) is False
     assert config.read_text() == text
 
 
@@ -147,11 +147,11 @@ def test_the_line_from_before_file_ids_gets_the_file_id_added(cred: Path) -> Non
     config = cred.with_name("config")
     config.write_text("[default]\ncredential_process = /opt/rt/bin/roletray "
                       "credential-process --source default --no-session\n")
-    assert credfile.set_source_line(config, "default", source_line("default", file_id=FID_A))
+    assert configedit.set_source_line(config, "default", source_line("default", file_id=FID_A))
     assert config.read_text() == (
         "[default]\ncredential_process = /opt/rt/bin/roletray credential-process --source "
         f"default --no-session --file-id={FID_A}\n")
-    assert credfile.set_source_line(config, "default",
+    assert configedit.set_source_line(config, "default",
                                     source_line("default", file_id=FID_A)) is False
 
 
@@ -161,7 +161,7 @@ def test_the_line_of_another_credentials_file_is_neither_replaced_nor_removed(
     text = f"[default]\ncredential_process = {source_line('default', file_id=FID_A)}\n"
     config.write_text(text)
     with pytest.raises(CredentialsFileError, match="keys of another credentials file"):
-        credfile.set_source_line(config, "default", source_line("default", file_id=FID_B))
-    assert credfile.remove_source_line(config, "default", file_id=FID_B) is False
+        configedit.set_source_line(config, "default", source_line("default", file_id=FID_B))
+    assert configedit.remove_source_line(config, "default", file_id=FID_B) is False
     assert config.read_text() == text
-    assert credfile.remove_source_line(config, "default", file_id=FID_A)
+    assert configedit.remove_source_line(config, "default", file_id=FID_A)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tray import fsutil
 from tray.domain import wire
 from tray.domain.errors import InstanceRunningError
 from tray.instance import control, keeper
@@ -213,7 +214,7 @@ def test_the_wait_for_a_starting_instance_is_bounded(isolated_env: Path,
                         lambda s: clock.__setitem__(0, clock[0] + s))
     # A stale socket at the path: bound once, nobody listens (not listening yet).
     path = control.socket_path(where)
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(path))
     with keeper.acquire(where.aws_credentials, path):

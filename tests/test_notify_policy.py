@@ -11,7 +11,8 @@ import pytest
 
 from tray.domain.errors import InputKind
 from tray.domain.models import RefreshState, Snapshot
-from tray.domain.problems import Problem, ProblemCode
+from tray.domain.problems import Problem, ProblemCode, plain_reason
+from tray.domain.timefmt import clock_time
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
     MFA_ACTION,
@@ -25,8 +26,6 @@ from tray.platform.notify import (
     NotificationPolicy,
     OsascriptNotifier,
     choose_notifier,
-    local_time,
-    plain_reason,
     refused_switch,
 )
 
@@ -210,9 +209,9 @@ def test_startup_problem_is_not_repeated_but_change_is_news(policy: Notification
 
 def test_local_time_never_passes_utc_off_as_local() -> None:
     dt = datetime(2026, 11, 28, 13, 26, tzinfo=UTC)
-    assert local_time(dt, ZoneInfo("Asia/Seoul")) == "22:26 KST"
-    assert local_time(dt, UTC) == "13:26 UTC"
-    assert local_time(dt, ZoneInfo("Europe/Paris"), now=dt - timedelta(days=3)) == "Nov 28 14:26 CET"
+    assert clock_time(dt, tz=ZoneInfo("Asia/Seoul")) == "22:26 KST"
+    assert clock_time(dt, tz=UTC) == "13:26 UTC"
+    assert clock_time(dt, dt - timedelta(days=3), ZoneInfo("Europe/Paris")) == "Nov 28 14:26 CET"
 
 
 # ------------------------------------------------------------------------ backends

@@ -163,23 +163,50 @@ def test_aps_shutdown_without_start_is_harmless() -> None:
 
 
 
-@pytest.mark.parametrize("inline", [True, False])
-def test_aps_a_job_that_places_its_successor_under_its_own_id_keeps_running(
-        aps: ApsScheduler, inline: bool) -> None:
-    """The refresher's tick re-places itself from inside, on the scheduler's own thread.
-    APScheduler removes a date job by id right after running it: the successor under
-    the same id went with it, and the tick ran once (found when CI's APScheduler thread
-    raised JobLookupError)."""
+def test_aps_a_pool_job_that_places_its_successor_under_its_own_id_keeps_running(
+        aps: ApsScheduler) -> None:
+    """A refresh places the next refresh under its own id from inside its run. APScheduler
+    removes a date job by id right after handing it to the pool, under the store's lock;
+    the successor waits for that lock, so it is not removed with its predecessor."""
     runs: list[int] = []
     third = threading.Event()
 
-    def tick() -> None:
+    def job() -> None:
         runs.append(1)
         if len(runs) == 3:
             third.set()
             return
-        aps.schedule("tick", utcnow() + timedelta(milliseconds=50), tick, inline=inline)
+        aps.schedule("refresh:x", utcnow() + timedelta(milliseconds=50), job)
 
-    aps.schedule("tick", utcnow() + timedelta(milliseconds=50), tick, inline=inline)
+    aps.schedule("refresh:x", utcnow() + timedelta(milliseconds=50), job)
     assert third.wait(5), f"the job ran {len(runs)} time(s), not 3"
+    assert "refresh:x" not in aps.pending()
+
+
+def test_aps_the_tick_is_an_interval_job_on_the_schedulers_thread(aps: ApsScheduler) -> None:
+    threads: list[threading.Thread] = []
+    third = threading.Event()
+
+    def tick() -> None:
+        threads.append(threading.current_thread())
+        if len(threads) == 3:
+            third.set()
+
+    aps.every("tick", timedelta(milliseconds=50), tick, inline=True)
+    assert third.wait(5), f"the tick ran {len(threads)} time(s), not 3"
+    assert "tick" in aps.pending()  # one job, placed again by APScheduler, not by itself
+    assert len(set(threads)) == 1  # inline: the scheduler's own thread each time
+    aps.cancel("tick")
     assert "tick" not in aps.pending()
+
+
+def test_aps_schedule_moves_a_job_that_has_not_run(aps: ApsScheduler) -> None:
+    ran: list[str] = []
+    done = threading.Event()
+    later = utcnow() + timedelta(hours=1)
+    aps.schedule("refresh:x", later, lambda: ran.append("old"))
+    assert aps.pending()["refresh:x"] == later
+    aps.schedule("refresh:x", utcnow() + timedelta(milliseconds=50),
+                 lambda: (ran.append("new"), done.set()))  # reschedule_job: sooner
+    assert done.wait(5)
+    assert ran == ["new"] and "refresh:x" not in aps.pending()

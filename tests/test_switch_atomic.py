@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tray import compose, paths
-from tray.awsfiles import awsconfig, credfile, filelock_lite
+from tray.awsfiles import awsconfig, configedit, credfile, filelock_lite
 from tray.cli import main
 from tray.domain.errors import CredentialsFileError, StateError
 from tray.domain.models import AssumeResult, TempCredentials
@@ -143,7 +143,7 @@ def test_rollback_of_a_new_target_removes_its_section_and_region(aws, tmp_path):
     before = credfile.previous(aws.credentials_path, aws.config_path, "fresh")
     creds = _result("ASIAROLLBACK00000000").credentials
     credfile.write_credentials(aws.credentials_path, "fresh", creds, role="platform")
-    credfile.set_profile_region(aws.config_path, "fresh", "eu-west-1")
+    configedit.set_profile_region(aws.config_path, "fresh", "eu-west-1")
     assert "[profile fresh]" in aws.config_path.read_text()
 
     credfile.restore(aws.credentials_path, aws.config_path, before, creds.access_key_id)

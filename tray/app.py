@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from tray import fsutil
 from tray.child.aws import ChildAws
 from tray.child.warm import WarmChild
 from tray.domain.models import Snapshot, utcnow
@@ -32,7 +33,6 @@ from tray.engine.scheduler import ApsScheduler, Scheduler
 from tray.instance import control, keeper
 from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import instance_keeper
-from tray.state import make_private_dirs
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,7 @@ def setup_logging(to_stderr: bool, *, log_file: Path, quiet: bool = False,
     Safe to call twice: the handlers it added before are replaced.
     """
     path = log_file
-    make_private_dirs(path.parent)  # the state folder above it too, 0700
-    control.ensure_private_dir(path.parent)
+    fsutil.private_dir(path.parent)  # the state folder above it too, 0700
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, "_roletray", False):
@@ -140,7 +139,7 @@ def running_instance(*, ctx: actions.Context, notify: Notify | None = None,
     Raises ``InstanceRunningError`` (exit 2) when another tray or daemon runs.
     ``refresher.stopped_cleanly`` says afterwards whether a refresh was cut short.
     """
-    make_private_dirs(ctx.paths.runtime_dir)
+    fsutil.private_dir(ctx.paths.runtime_dir)
     # One instance per state folder, one keeper per credentials file (whatever the XDG
     # variables say), one listener per socket; each lock names its holder's pid.
     socket_path = control.socket_path(ctx.paths)

@@ -16,10 +16,9 @@ import shlex
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from tray import __version__, i18n, shell_cli
+from tray import __version__, fsutil, i18n, shell_cli
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.paths import Paths
@@ -211,25 +210,6 @@ def _emit(doc: Any) -> None:
 
 # --- formatting -----------------------------------------------------------------
 
-def local_time(dt: datetime, now: datetime) -> str:
-    """``14:26 KST (in 52 min)``: local time with its zone, never UTC shown as local."""
-    return f"{timefmt.clock_time(dt, now)} ({relative(dt, now)})"
-
-
-def relative(dt: datetime, now: datetime) -> str:
-    seconds = int((dt - now).total_seconds())
-    past = seconds < 0
-    seconds = abs(seconds)
-    if seconds < 90:
-        text = f"{seconds} s"
-    elif seconds < 90 * 60:
-        text = f"{round(seconds / 60)} min"
-    else:
-        hours, rest = divmod(seconds, 3600)
-        text = f"{hours} h {rest // 60:02d} min"
-    return f"{text} ago" if past else f"in {text}"
-
-
 def _table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {shown(v)}" for k, v in rows)
@@ -245,10 +225,10 @@ def _snapshot_rows(snap: Any) -> list[tuple[str, str]]:
     if snap.account:
         rows.append(("account", snap.account))
     if snap.expiration:
-        rows.append(("expires", local_time(snap.expiration, now)))
+        rows.append(("expires", timefmt.when(snap.expiration, now)))
     if snap.mfa_session_expiration:
         verb = "ends" if snap.mfa_session_expiration > now else "ended"
-        rows.append(("MFA session", f"{verb} {local_time(snap.mfa_session_expiration, now)}"))
+        rows.append(("MFA session", f"{verb} {timefmt.when(snap.mfa_session_expiration, now)}"))
     if snap.clock_skew_seconds:
         rows.append(("clock skew", f"{snap.clock_skew_seconds:+.0f} s against AWS"))
     if snap.last_error:
@@ -564,7 +544,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     from tray.domain.models import utcnow
 
     rows = [("identity", out.result.identity_arn), ("account", out.result.account),
-            ("access key", creds.masked_key), ("expires", local_time(creds.expiration, utcnow())),
+            ("access key", creds.masked_key), ("expires", timefmt.when(creds.expiration, utcnow())),
             ("wrote", f"[{out.target}] in {root.paths.display(cred_path)}"
              + (f", region {out.region}" if out.region else ""))]
     print(shown(f"Assumed {out.role.name} ({out.role.describe})"))
@@ -703,7 +683,6 @@ def cmd_doctor(args: argparse.Namespace, root: Root) -> int:
 
 def cmd_console(args: argparse.Namespace, root: Root) -> int:
     from tray import console
-    from tray.instance import control
 
     profile = _profile_or_active(args.profile, root, "console")
     # A running instance that keeps the role hands its keys over: no AssumeRole.
@@ -721,7 +700,7 @@ def cmd_console(args: argparse.Namespace, root: Root) -> int:
     except AccessDeniedError as e:
         raise _diagnosed(profile, e, root) from e
     return console.deliver(url, profile, print_only=args.print,
-                           folder=control.ensure_private_dir(root.paths.runtime_dir))
+                           folder=fsutil.private_dir(root.paths.runtime_dir))
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:

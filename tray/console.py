@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tray import paths
 from tray.aws import federation
-from tray.awsfiles import awsconfig
+from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
 from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
 from tray.platform import signin_page
@@ -102,12 +102,14 @@ def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, s
     if source != role.name and "role_arn" in values:
         return False
     try:
-        cred_values = awsconfig.raw_config_parse(paths.aws_credentials_file(env)).get(source, {})
-    except RoletrayError:
+        cred_keys = credfile.key_names(paths.aws_credentials_file(env), source,
+                                       home=paths.home_of(env))
+    except (RoletrayError, OSError):
         return False  # AssumeRole has read it already; when unsure, no SessionDuration
-    for keys in (cred_values, values):  # the credentials file first, as botocore reads them
+    config_keys = frozenset(k for k, v in values.items() if v)
+    for keys in (cred_keys, config_keys):  # the credentials file first, as botocore reads them
         if "aws_access_key_id" in keys:
-            return not any(keys.get(k) for k in _TOKEN_KEYS)
+            return not any(k in keys for k in _TOKEN_KEYS)
     return False
 
 

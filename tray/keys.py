@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tray import keys_index, keys_legacy
-from tray.awsfiles import awsconfig, credfile
+from tray.awsfiles import awsconfig, configedit, credfile
 from tray.domain.errors import (
     ConfigError,
     CredentialsFileError,
@@ -152,7 +152,7 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
         held = _locked_says_how(lambda: _held(source, ctx), source)
         if held is not None and current is not None:
             _record(held, ctx)
-            credfile.set_source_line(config, source, line, home=ctx.paths.home)
+            configedit.set_source_line(config, source, line, home=ctx.paths.home)
             return Imported(source, held.masked_key, ctx.store.describe(), None, line)
         raise CredentialsFileError(f"{ctx.paths.display(cred)}: no access key pair in section "
                                    f"[{source}] to import")
@@ -183,7 +183,7 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
             _record(before, ctx)
         raise _told(e, f"the keys stay in {ctx.paths.display(cred)}, nothing was moved") from e
     ctx.pause("verified")
-    credfile.set_source_line(config, source, line, home=ctx.paths.home)
+    configedit.set_source_line(config, source, line, home=ctx.paths.home)
     ctx.pause("config")
     credfile.remove_source_keys(cred, source, keys.access_key_id, home=ctx.paths.home)
     ctx.pause("file")
@@ -219,7 +219,7 @@ def _check_profile(source: str, fid: str, ctx: KeysContext) -> SourceLine | None
     of another credentials file; roletray's line for ``source`` when in place (an
     import that ran, or was killed after step 3; or the line from before file ids)."""
     config = ctx.paths.aws_config
-    credfile.name_checked(config, source, home=ctx.paths.home)
+    configedit.name_checked(config, source, home=ctx.paths.home)
     values = awsconfig.load_profile_map(config, home=ctx.paths.home).get(source, {})
     process = values.get("credential_process")
     line = parse_source_line(process)
@@ -299,7 +299,7 @@ def list_keys(ctx: KeysContext) -> list[Held]:
             found = credfile.read_source_keys(cred, name, home=ctx.paths.home).state
         except RoletrayError:
             found = "absent"
-        line = parse_source_line(credfile.source_line_of(ctx.paths.aws_config, name,
+        line = parse_source_line(configedit.source_line_of(ctx.paths.aws_config, name,
                                                          home=ctx.paths.home))
         held.append(Held(name, keys.masked_key if keys else entry.masked_key, backend,
                          keys is not None, line is not None and line.source == name
@@ -325,7 +325,7 @@ def export_keys(source: str, ctx: KeysContext) -> Exported:
     credfile.put_source_keys(cred, source, keys.access_key_id, keys.secret_access_key,
                              home=ctx.paths.home)
     ctx.pause("file")
-    removed = credfile.remove_source_line(ctx.paths.aws_config, source,
+    removed = configedit.remove_source_line(ctx.paths.aws_config, source,
                                           file_id=keys_index.file_id(cred),
                                           home=ctx.paths.home)
     ctx.pause("config")
@@ -350,7 +350,7 @@ def remove_keys(source: str, ctx: KeysContext, *, force: bool = False) -> Remove
     if keys is None:
         keys_index.forget(source, fid, ctx.paths)
         return Removed(source, False,
-                       credfile.remove_source_line(config, source, file_id=fid, home=home))
+                       configedit.remove_source_line(config, source, file_id=fid, home=home))
     found = credfile.read_source_keys(cred, source, home=home)
     in_file = (found.state == "long-term" and found.access_key_id == keys.access_key_id
                and found.secret_access_key == keys.secret_access_key)
@@ -359,7 +359,7 @@ def remove_keys(source: str, ctx: KeysContext, *, force: bool = False) -> Remove
             f"{ctx.paths.display(cred)} does not hold the keys of '{source}' "
             f"({mask(keys.access_key_id)}) that the keyring holds; forgetting them would lose "
             f"them: run `roletray keys export {source}` first, or --force")
-    line_removed = credfile.remove_source_line(config, source, file_id=fid, home=home)
+    line_removed = configedit.remove_source_line(config, source, file_id=fid, home=home)
     ctx.store.delete(source, fid)
     keys_index.forget(source, fid, ctx.paths)
     return Removed(source, True, line_removed)

@@ -24,7 +24,7 @@ stop between those steps is recognised as the claimed file's and removed).
 from __future__ import annotations
 
 from tray import keys_index
-from tray.awsfiles import credfile
+from tray.awsfiles import configedit, credfile
 from tray.domain.errors import KeyringKeysMissingError, KeyringUnavailableError
 from tray.domain.models import mask, utcnow
 from tray.domain.source_line import parse_source_line
@@ -94,7 +94,7 @@ def _not_this_files(legacy: StoredKeys, paths: Paths) -> str | None:
         return f"{shown} holds other keys in [{source}] ({mask(found.access_key_id or '')})"
     if found.state not in ("absent", "other"):
         return f"{shown} holds other keys in [{source}]"
-    line = parse_source_line(credfile.source_line_of(config, source, home=paths.home))
+    line = parse_source_line(configedit.source_line_of(config, source, home=paths.home))
     if line is None or line.source != source:
         return (f"{paths.display(config)}: profile '{source}' has no roletray "
                 "credential_process line beside it")

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tray import paths
-from tray.awsfiles import awsconfig, credfile, inifile
+from tray.awsfiles import awsconfig, configedit, credfile, inifile
 from tray.domain.errors import ConfigError, RoletrayError, UsageError
 from tray.domain.models import ROLE_ARN_RE
 
@@ -154,5 +154,5 @@ def _add(config: Path, section: str, items: tuple[tuple[str, str], ...], *,
                               "(nothing was written)")
         return inifile.replace_section(text, section, list(items), layout=layout)
 
-    credfile.edit_file(config, edit, home=home)
+    configedit.edit_file(config, edit, home=home)
     return Written(config, section, tuple(f"{k} = {v}" for k, v in items))

@@ -30,8 +30,6 @@ sections.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,8 +37,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+from tray import fsutil
 from tray.awsfiles.filelock_lite import LockTimeout, acquire, release
-from tray.domain.errors import StateError
+from tray.domain.errors import StateError, UsageError
 from tray.domain.models import iso_utc, parse_iso_utc
 from tray.paths import Paths
 
@@ -98,12 +97,12 @@ def _writing(paths: Paths) -> Iterator[None]:
     folder = paths.state_file.parent
     with _write_lock:
         try:
-            make_private_dirs(folder)
+            fsutil.private_dir(folder)
             fd = acquire(str(folder / LOCK_NAME), timeout=LOCK_TIMEOUT)
         except LockTimeout:
             raise StateError(f"{paths.display(folder / LOCK_NAME)}: another roletray held "
                              f"the state lock for {LOCK_TIMEOUT:g} s; try again") from None
-        except OSError as e:
+        except (OSError, UsageError) as e:
             raise _cannot_write(paths, e) from None
         try:
             yield
@@ -234,7 +233,7 @@ def _write(states: list[State], paths: Paths) -> None:
     text = json.dumps(doc, indent=2) + "\n"
     try:
         write_private(paths.state_file, text)
-    except OSError as e:
+    except (OSError, UsageError) as e:
         raise _cannot_write(paths, e) from None
 
 
@@ -246,33 +245,25 @@ def check_writable(paths: Paths) -> None:
     try:
         write_private(probe, " " * 1024 + "\n")
         probe.unlink()
-    except OSError as e:
+    except (OSError, UsageError) as e:
         raise _cannot_write(paths, e) from None
 
 
-def _cannot_write(paths: Paths, e: OSError) -> StateError:
+def _cannot_write(paths: Paths, e: OSError | UsageError) -> StateError:
+    folder = paths.state_file.parent
+    if isinstance(e, UsageError):  # the folder refused (a link, another user's): why
+        why = str(e).replace(str(folder), "the folder").removesuffix("; refusing to use it")
+        return StateError(f"{paths.display(folder)}: cannot write roletray's state there "
+                          f"({why})")
     why = e.strerror or type(e).__name__
     return StateError(f"{paths.display(paths.state_file.parent)}: cannot write roletray's "
                       f"state there ({why})")
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically, 0600, in a 0700 folder (created)."""
-    make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``text`` to ``path`` atomically, 0600, in a private folder (created)."""
+    fsutil.private_dir(path.parent)
+    fsutil.atomic_write(path, text, prefix=".state-")
 
 
 def clear_state(paths: Paths) -> bool:
@@ -291,19 +282,3 @@ def _remove(paths: Paths) -> bool:
         return True
     except FileNotFoundError:
         return False
-
-
-def make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and its missing parents 0700 (``mkdir(parents=True, mode=)``
-    gives the parents the umask's mode: ``~/.local/state`` would be 0755)."""
-    missing: list[Path] = []
-    p = folder
-    while not p.exists():
-        missing.append(p)
-        p = p.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=0o700)
-        except FileExistsError:
-            continue
-        os.chmod(d, 0o700)  # a strict umask (0o277) would leave it unwritable to us

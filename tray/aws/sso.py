@@ -22,13 +22,10 @@ file in the same format. Tokens are secrets: never logged, never in argv.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import shutil
 import subprocess
-import tempfile
 import time
 import webbrowser
 from collections.abc import Callable, Mapping
@@ -36,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tray import paths
+from tray import fsutil, paths
 
 # The sign-in's files, read without botocore (``tray.engine.sso_watch`` reads them in the
 # long-running parent); here too for this module's callers.
@@ -242,16 +239,5 @@ def _oidc_error(e: Exception, cfg: SsoConfig, what: str) -> RoletrayError:
 
 def _write_private_json(path: Path, doc: Mapping[str, Any]) -> None:
     """Atomic, 0600 in a 0700 folder: the file holds a bearer token."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".roletray-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    fsutil.make_dirs(path.parent)
+    fsutil.atomic_write(path, json.dumps(doc), prefix=".roletray-")

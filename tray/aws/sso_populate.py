@@ -2,7 +2,7 @@
 
 The steps: the sso-session (``sso_sessions.choose``), its token (no sign-in: say
 how, write nothing), every account and permission set (``sso_directory``), then
-one locked, atomic edit of the config file (``credfile.edit_file``) that replaces
+one locked, atomic edit of the config file (``configedit.edit_file``) that replaces
 roletray's block for the session (``ssoblock``) and checks that every section
 outside it reads as before. ``dry_run`` reads the file and reports the same
 plan, and writes nothing.
@@ -19,7 +19,7 @@ from typing import Any
 
 from tray import paths
 from tray.aws import sso_directory, sso_sessions
-from tray.awsfiles import credfile, inifile, ssoblock
+from tray.awsfiles import configedit, inifile, ssoblock
 from tray.domain.errors import ConfigError, CredentialsFileError
 
 _REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
@@ -90,10 +90,10 @@ def populate(session_name: str | None, *, env: Mapping[str, str],
         return None if dry_run else new_text
 
     if dry_run:
-        layout = credfile.read_layout(config_path, home=home)
+        layout = configedit.read_layout(config_path, home=home)
         edit("".join(layout.lines), layout)
     else:
-        credfile.edit_file(Path(config_path), edit, home=home)
+        configedit.edit_file(Path(config_path), edit, home=home)
     block: ssoblock.Block | None = outcome["block"]
     before = list(block.names) if block else []
     names = [p.name for p in outcome["profiles"]]

@@ -1,9 +1,8 @@
 """The credentials-file section editor: lossless, validated, locked, atomic, owned sections only.
 
-The only module that writes ``~/.aws/credentials`` (and, in ``~/.aws/config``, the
-``region`` line of ``[profile <target>]``, the ``credential_process`` line of a
-source whose keys ``roletray keys import`` moved into the OS keyring, and, through
-``edit_file``, the block of profiles ``roletray sso populate`` owns). roletray's section looks like::
+The only module that opens ``~/.aws/credentials``, and the one writer of the AWS files:
+its ``locked_edit`` (the lock, the settled read, the atomic write below) also carries
+``configedit``'s edits of ``~/.aws/config``. roletray's section looks like::
 
     [roletray]
     aws_access_key_id = ASIA...
@@ -51,7 +50,6 @@ from tray.awsfiles import filelock_lite, inifile, sharedfile
 from tray.awsfiles.sharedfile import Fingerprint, Patience, Snapshot
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
-from tray.domain.source_line import FILE_FLAG, parse_source_line
 
 MARKER = "x_roletray_managed"
 ROLE_KEY = "x_roletray_role"
@@ -71,7 +69,6 @@ SectionState = Literal["absent", "owned", "foreign"]
 # The caller's home folder: messages name files under it as ``~/...`` (as given without one).
 Home = paths.Home
 
-_REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
 _TARGET_RE = re.compile(r"^[^\s\[\]'\"\\]+$")
 _SPACE_RE = re.compile(r"\s")
 
@@ -278,6 +275,16 @@ def owned_role(path: Path, target: str, *, home: Home = None) -> str | None:
     return items.get(ROLE_KEY) or None
 
 
+def key_names(path: Path, target: str, *, home: Home = None) -> frozenset[str]:
+    """The names of the keys ``[target]`` sets to a value (empty: no such section or file).
+
+    Never the values: for checks such as "a key pair without a session token?".
+    Raises ``CredentialsFileError`` when the file cannot be parsed.
+    """
+    items = _section_items_of(path, target, home) or {}
+    return frozenset(k for k, v in items.items() if v)
+
+
 def section_names(path: Path, *, home: Home = None) -> list[str]:
     """The section names of an AWS INI file, in file order; [] when it does not exist."""
     return [s.name for s in _load(path, home).sections]
@@ -351,46 +358,27 @@ def remove_credentials(path: Path, target: str, *, home: Home = None) -> bool:
     return _update(path, edit, create=False, home=home)
 
 
-def set_profile_region(config_path: Path, target: str, region: str, *,
-                       home: Home = None) -> None:
-    """Give ``[profile <target>]`` of the AWS config file ``region = <region>``.
-
-    Other keys of the section stay; the section (and the file, 0600, and its
-    folder, 0700) is created when missing. Nothing is written, not even the
-    file's mtime, when the region is already set.
-    """
-    shown = _shown(config_path, home)
-    name_checked(config_path, target, home=home)
-    if not _REGION_RE.match(region):
-        raise CredentialsFileError(f"{shown}: '{region}' is not a region name")
-
-    def edit(text: str, layout: inifile.Layout) -> str:
-        name = _profile_section(layout, target)
-        return inifile.set_keys(text, name, {"region": region}, layout=layout)
-
-    # Lock-free first look: the common case (already set) creates no lock file either.
-    with suppress(CredentialsFileError):
-        layout = _load(config_path, home)
-        sec = layout.by_name.get(_profile_section(layout, target))
-        if sec is not None and layout.items(sec).get("region") == region:
-            return
-    _update(config_path, edit, create=True, home=home)
-
-
-def read_layout(path: Path, *, home: Home = None) -> inifile.Layout:
+def settled_layout(path: Path, *, home: Home = None) -> inifile.Layout:
     """An AWS INI file's lines and sections, read as a write would read it (validated,
-    never a torn read); an empty layout when the file does not exist."""
+    never a torn read); an empty layout when the file does not exist. (The config
+    file's edits, ``configedit``, read it this way too.)"""
     return _load(path, home)
 
 
-def edit_file(path: Path, edit: Edit, *, home: Home = None) -> bool:
-    """Apply ``edit`` to the file's fresh text under the lock and write the result
-    atomically (the file and its folder are created when missing). True when it changed.
+def locked_edit(path: Path, edit: Edit, *, create: bool, home: Home = None) -> bool:
+    """Apply ``edit`` to an AWS INI file's fresh text under the lock beside it and write
+    the result atomically; True when it changed. ``create``: the file and its folder are
+    created when missing (else a missing file is left alone).
 
     ``edit(text, layout)`` returns the new text, or None for "nothing to do"; it runs
     again if another program rewrote the file meanwhile.
     """
-    return _update(path, edit, create=True, home=home)
+    return _update(path, edit, create=create, home=home)
+
+
+def check_section_name(target: str, path: Path, *, home: Home = None) -> None:
+    """Refuse a section name roletray does not write (spaces, brackets, quotes, DEFAULT)."""
+    _check_target(target, _shown(path, home))
 
 
 # --- a source's long-term keys (`roletray keys`) -----------------------------------------
@@ -503,87 +491,6 @@ _KIND_SHOWN = {"owned": "roletray's own temporary keys", "temporary": "temporary
                "long-term": "other long-term keys", "partial": "a key line"}
 
 
-def set_source_line(config_path: Path, source: str, line: str, *,
-                    home: Home = None) -> bool:
-    """``credential_process = LINE`` in the config profile ``source`` (``[default]`` or
-    ``[profile SOURCE]``, created when missing; other lines and comments stay).
-
-    Refused when the profile has a ``credential_process`` that is not roletray's line
-    for ``source``, or is roletray's line for another credentials file (its
-    ``--file-id``). roletray's line from before file ids gets LINE's ``--file-id``
-    added (other words, changed by hand, stay). False when roletray's line for
-    ``source`` and LINE's file is in place already (as written, or changed by hand:
-    another program path, ``--no-session``).
-    """
-    shown = _shown(config_path, home)
-    name_checked(config_path, source, home=home)
-    wanted = parse_source_line(line)
-    assert wanted is not None and wanted.source == source
-
-    def edit(text: str, layout: inifile.Layout) -> str | None:
-        name = _profile_section(layout, source)
-        sec = layout.by_name.get(name)
-        current = None if sec is None else layout.items(sec).get(PROCESS_KEY)
-        found = parse_source_line(current)
-        if current is not None and (found is None or found.source != source):
-            raise CredentialsFileError(
-                f"{shown} line {layout.by_name[name].lineno}: profile '{source}' already has "
-                "a credential_process that is not roletray's; roletray does not replace it")
-        if current is not None and found is not None:
-            if found.file_id == wanted.file_id:
-                return None
-            if found.file_id is not None:
-                raise CredentialsFileError(
-                    f"{shown} line {layout.by_name[name].lineno}: profile '{source}' hands "
-                    f"out the keys of another credentials file (--file-id={found.file_id}); "
-                    "roletray does not replace it")
-            if wanted.file_id is not None:
-                line_now = shlex.join([*shlex.split(current), f"{FILE_FLAG}={wanted.file_id}"])
-                return inifile.set_keys(text, name, {PROCESS_KEY: line_now}, layout=layout)
-            return None
-        return inifile.set_keys(text, name, {PROCESS_KEY: line}, layout=layout)
-
-    return _update(config_path, edit, create=True, home=home)
-
-
-def remove_source_line(config_path: Path, source: str, *, file_id: str | None,
-                       home: Home = None) -> bool:
-    """Remove roletray's ``credential_process`` line for ``source`` and the credentials
-    file ``file_id`` (or the line from before file ids) from the config profile
-    ``source``: only that line (another program's, or the line of another credentials
-    file, stays); a section left empty is removed. False when there was none."""
-    name_checked(config_path, source, home=home)
-
-    def edit(text: str, layout: inifile.Layout) -> str | None:
-        name = _profile_section(layout, source)
-        sec = layout.by_name.get(name)
-        found = None if sec is None else parse_source_line(layout.items(sec).get(PROCESS_KEY))
-        if found is None or found.source != source or found.file_id not in (None, file_id):
-            return None
-        text = inifile.set_keys(text, name, {PROCESS_KEY: None}, layout=layout)
-        layout = inifile.parse(text)
-        if layout.items(layout.by_name[name]):
-            return text
-        return inifile.replace_section(text, name, None, layout=layout)
-
-    return _update(config_path, edit, create=False, home=home)
-
-
-def source_line_of(config_path: Path, source: str, *, home: Home = None) -> str | None:
-    """The ``credential_process`` value of the config profile ``source``, if any."""
-    layout = _load(config_path, home)
-    sec = layout.by_name.get(_profile_section(layout, source))
-    return None if sec is None else layout.items(sec).get(PROCESS_KEY)
-
-
-def name_checked(config_path: Path, profile: str, *, home: Home = None) -> None:
-    """Refuse a profile name roletray cannot write as a config section botocore reads."""
-    shown = _shown(config_path, home)
-    _check_target(profile, shown)
-    if profile != "default" and shlex.split(f"profile {profile}") != ["profile", profile]:
-        raise CredentialsFileError(f"{shown}: [profile {profile}] is not a name botocore reads")
-
-
 @dataclass(frozen=True)
 class Previous:
     """What a write is about to replace, kept to put it back if the switch fails later.
@@ -609,7 +516,7 @@ def previous(path: Path, config_path: Path, target: str, *, home: Home = None) -
     had_section = False
     with suppress(CredentialsFileError):
         layout = _load(config_path, home)
-        sec = layout.by_name.get(_profile_section(layout, target))
+        sec = layout.by_name.get(inifile.profile_section(layout, target))
         if sec is not None:
             had_section = True
             region = layout.items(sec).get("region")
@@ -635,7 +542,7 @@ def restore(path: Path, config_path: Path, before: Previous, written_key: str, *
     _update(path, edit, create=False, home=home)
 
     def edit_config(text: str, layout: inifile.Layout) -> str | None:
-        name = _profile_section(layout, target)
+        name = inifile.profile_section(layout, target)
         sec = layout.by_name.get(name)
         if sec is None or layout.items(sec).get("region") == before.region:
             return None
@@ -692,25 +599,6 @@ def file_warnings(path: Path, *, home: Home = None) -> list[str]:
         warnings.append(f"{shown} belongs to another user (uid {st.st_uid}), who can read and "
                         "change the keys roletray writes into it")
     return warnings
-
-
-def _profile_section(layout: inifile.Layout, target: str) -> str:
-    """The config-file section botocore reads as profile ``target`` (the last one wins)."""
-    found = [s.name for s in layout.sections if _config_profile_name(s.name) == target]
-    if found:
-        return found[-1]
-    return "default" if target == "default" else f"profile {target}"
-
-
-def _config_profile_name(section: str) -> str | None:
-    # botocore's configloader.build_profile_map / _parse_section, exactly.
-    if section.startswith("profile"):
-        try:
-            parts = shlex.split(section)
-        except ValueError:
-            return None
-        return parts[1] if len(parts) == 2 else None
-    return "default" if section == "default" else None
 
 
 def _check_target(target: str, shown: str) -> None:

@@ -24,6 +24,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from tray.fsutil import try_lock as _try_lock
+from tray.fsutil import unlock as _unlock
+
 POLL_FIRST = 0.002  # seconds between attempts while another process holds the lock ...
 POLL_MAX = 0.05  # ... growing to this (filelock polls every 0.05 s)
 
@@ -35,35 +38,6 @@ class LockTimeout(TimeoutError):
         self.path = path
         self.timeout = timeout
         super().__init__(f"{path}: still locked after {timeout:g} s")
-
-
-if os.name == "nt":  # pragma: no cover - exercised on Windows only
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        os.lseek(fd, 0, os.SEEK_SET)
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 _FLAGS = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) \

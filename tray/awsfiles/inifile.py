@@ -25,6 +25,7 @@ from __future__ import annotations
 import configparser
 import io
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -522,3 +523,25 @@ def set_keys(text: str, name: str, updates: Mapping[str, str | None],
     # Only the file's last line can lack an ending; inside the block it no longer is last.
     block = [ln if _ending(ln) else ln + nl for ln in block]
     return "".join(_edit(layout, a, b, block, name, expected))
+
+
+# --- the AWS config file's profile sections ---------------------------------------------
+
+def profile_section(layout: Layout, target: str) -> str:
+    """The config-file section botocore reads as profile ``target`` (the last one wins)."""
+    found = [s.name for s in layout.sections if config_profile_name(s.name) == target]
+    if found:
+        return found[-1]
+    return "default" if target == "default" else f"profile {target}"
+
+
+def config_profile_name(section: str) -> str | None:
+    """The profile botocore reads from config section ``section`` (None: not a profile)."""
+    # botocore's configloader.build_profile_map / _parse_section, exactly.
+    if section.startswith("profile"):
+        try:
+            parts = shlex.split(section)
+        except ValueError:
+            return None
+        return parts[1] if len(parts) == 2 else None
+    return "default" if section == "default" else None

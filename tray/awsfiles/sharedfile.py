@@ -21,13 +21,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from tray import fsutil
 from tray.domain.errors import CredentialsFileError
 
 MAX_SIZE = 4 * 1024 * 1024  # bytes; real credentials files are a few KiB
@@ -207,34 +207,18 @@ def replace(real: Path, data: bytes, base: Snapshot, shown: str) -> bool:
     """Replace ``real`` with ``data`` all at once; False (nothing written) when the file
     no longer holds exactly ``base``'s bytes by the time of the rename.
     """
-    folder = real.parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{real.name}.roletray-{os.getpid()}-",
-                                   suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise CredentialsFileError(f"{shown}: cannot write in its folder ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            _copy_owner_and_mode(f.fileno(), base.st)
-            os.fsync(f.fileno())
+    def unchanged() -> bool:
         # The last look compares the bytes, which is what the edit was made from: stat
         # could miss a truncate-and-write within one mtime tick, and would flag a
         # writer that rewrote the same bytes (harmless: nothing of its would be lost).
         now = read_once(real, shown)
-        if now.torn or now.data != base.data:
-            os.unlink(tmp)  # a program that ignores our lock wrote meanwhile: read again
-            return False
-        os.replace(tmp, real)
-    except BaseException as e:
-        with suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise CredentialsFileError(f"{shown}: cannot write it ({e.strerror})") from None
-        raise
-    _fsync_folder(folder)
-    return True
+        return not now.torn and now.data == base.data
+
+    try:
+        return fsutil.atomic_write(real, data, set_mode=lambda fd: _copy_owner_and_mode(fd, base.st),
+                                   last_look=unchanged)
+    except OSError as e:
+        raise CredentialsFileError(f"{shown}: cannot write it ({e.strerror})") from None
 
 
 def _copy_owner_and_mode(fd: int, st: os.stat_result | None) -> None:
@@ -248,13 +232,3 @@ def _copy_owner_and_mode(fd: int, st: os.stat_result | None) -> None:
         with suppress(OSError):  # best effort: only root may give a file away
             os.fchown(fd, st.st_uid, st.st_gid)
     os.fchmod(fd, stat.S_IMODE(st.st_mode))
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The rename is durable only once the folder's entry is on disk.
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

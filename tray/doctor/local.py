@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tray import paths
-from tray.awsfiles import awsconfig, logincache
+from tray.awsfiles import awsconfig, credfile, logincache
 from tray.doctor.findings import Finding
 from tray.domain import timefmt
 from tray.domain.errors import KeyringLockedError, RoletrayError
@@ -77,22 +77,10 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
 
 def section_keys(creds_path: Path, target: str) -> set[str] | None:
     """The key names of ``[target]`` (empty when absent); None when the file is unreadable."""
-    from tray.awsfiles import inifile
-
     try:
-        text = creds_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return set()
-    except (OSError, UnicodeDecodeError):
+        return set(credfile.key_names(creds_path, target))
+    except (RoletrayError, OSError):
         return None
-    try:
-        sections = inifile.find_sections(text)
-    except inifile.IniSyntaxError:
-        return None
-    for sec in sections:
-        if sec.name == target:
-            return set(sec.keys)
-    return set()
 
 
 def check_security_token(creds_path: Path, target: str, env: Mapping[str, str]) -> Finding:

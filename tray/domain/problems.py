@@ -182,3 +182,35 @@ def problem_from(error: RoletrayError, *, role: str | None = None,
     hint = error.kwargs.get("hint")
     return Problem(code=problem_code(error), message=str(error), profile=profile,
                    input_kind=kind, hint=hint if isinstance(hint, str) else None)
+
+
+# --- wording: a problem in one line of plain words, for the menu and the notifications ---
+
+def _plain_words(p: Problem) -> str | None:
+    return p.hint
+
+
+def plain_reason(p: Problem) -> str:
+    """The problem in plain words, one line: the finding (``hint``) when one is known, else
+    the message without its ``profile 'NAME': `` opening (the title names the role). A
+    denied AssumeRole's message leads with its finding already (``tray.domain.denied``)."""
+    words = _plain_words(p)
+    if words is not None:
+        return words
+    return p.message.removeprefix(f"profile '{p.profile}': ") if p.profile else p.message
+
+
+def problem_line(p: Problem) -> str:
+    """The menu's line for a problem: ``platform: <plain words>``.
+
+    A message that opens with its own profile (``profile 'platform': ...``, as the
+    CLI says it) is shortened to that form; any other message is said whole.
+    """
+    words = _plain_words(p)
+    if p.profile is None:
+        return words or p.message
+    if words is None:
+        words = p.message.removeprefix(f"profile '{p.profile}': ")
+        if words == p.message:
+            return p.message
+    return f"{p.profile}: {words}"

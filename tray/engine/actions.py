@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from tray.awsfiles import awsconfig, awsenv, credfile
+from tray.awsfiles import awsconfig, awsenv, configedit, credfile
 from tray.domain.arn import Arn
 from tray.domain.errors import RoletrayError, StateError
 from tray.domain.mfa import MfaSession, session_key
@@ -198,7 +198,7 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
             profile_map = awsconfig.load_profile_map(ctx.config_path, home=ctx.paths.home)
         region = awsconfig.region_for(role, profile_map)
         if region:
-            credfile.set_profile_region(ctx.config_path, target, region, home=ctx.paths.home)
+            configedit.set_profile_region(ctx.config_path, target, region, home=ctx.paths.home)
         ctx.port.verify_target(target, key, profile_map=profile_map)
         save_state(State(active_role=role.name, target=target,
                          expiration=result.credentials.expiration,

@@ -13,7 +13,6 @@ COMMAND's stderr is never echoed or logged: it may hold a secret.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -25,6 +24,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from tray import fsutil
+from tray.awsfiles import filelock_lite
 from tray.domain.errors import MfaProcessError
 from tray.domain.models import RoleProfile
 
@@ -110,15 +111,11 @@ class MfaCodes:
 
     @contextlib.contextmanager
     def _locked(self):  # type: ignore[no-untyped-def]
-        from tray.state import make_private_dirs
-
-        make_private_dirs(self._file.parent)
-        fd = os.open(self._file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        fsutil.private_dir(self._file.parent)
+        # Held while a code is waited for: another process's window wait and its run.
+        with filelock_lite.locked(str(self._file.with_suffix(".lock")),
+                                  timeout=2 * WINDOW + self._timeout + 5):
             yield
-        finally:
-            os.close(fd)
 
     def _used(self) -> dict[str, int]:
         try:

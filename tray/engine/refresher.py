@@ -694,8 +694,8 @@ class Refresher:
 
     def _schedule_tick(self) -> None:
         if self._tick_interval and not self._stopping.is_set():
-            self._sched.schedule(TICK_JOB, self._ctx.now() + timedelta(
-                seconds=self._tick_interval), self._tick, inline=True)
+            self._sched.every(TICK_JOB, timedelta(seconds=self._tick_interval), self._tick,
+                              inline=True)
 
     def _tick(self) -> None:
         """On the scheduler's own thread (an inline job: an idle instance wakes one thread
@@ -707,8 +707,6 @@ class Refresher:
                 self.check_wake()
         except Exception:  # the tick must survive anything
             log.exception("wake check failed")
-        finally:
-            self._schedule_tick()
 
     def _tick_work(self) -> None:
         try:

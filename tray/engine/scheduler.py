@@ -1,11 +1,11 @@
 """When things run: a small Protocol, and the one adapter that imports APScheduler.
 
-The refresher only ever needs "run this function at that wall-clock time,
-replacing whatever ran under that id", so that is the whole seam, and the
+The refresher needs "run this function at that wall-clock time, moving whatever was
+due under that id" and "run this every 30 s", so that is the whole seam, and the
 scheduler is its one timer: its jobs are named after their section
-(``refresh:roletray``, ``expire:roletray``, ``mfa-ahead:roletray``) plus one
-``tick`` that re-places itself every 30 s. Tests use ``FakeScheduler`` in
-tests/fakes.py, which fires due jobs when told to ``advance``.
+(``refresh:roletray``, ``expire:roletray``, ``mfa-ahead:roletray``) plus one interval
+job, ``tick``. Tests use ``FakeScheduler`` in tests/fakes.py, which fires due jobs when
+told to ``advance``.
 
 APScheduler waits on monotonic time and picks due jobs by the wall clock: the
 tick keeps every wait short, so after a suspend due jobs run within one tick of
@@ -15,7 +15,7 @@ step (a forward step or a suspend only makes jobs due sooner).
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -25,18 +25,22 @@ from typing import Any, Protocol
 log = logging.getLogger(__name__)
 
 JobFn = Callable[[], None]
-# A replaced or cancelled job due sooner than this may be in APScheduler's hands already:
-# it is left to run as a no-op instead of being removed under it.
-_IN_FLIGHT = timedelta(seconds=5)
 
 
 class Scheduler(Protocol):
     def schedule(self, job_id: str, run_at: datetime, fn: JobFn, *, inline: bool = False) -> None:
-        """Run ``fn`` once at ``run_at`` (UTC-aware), replacing a job with the same id.
+        """Run ``fn`` once at ``run_at`` (UTC-aware); a job with the same id that has not
+        started yet is moved there (and runs ``fn``) instead.
 
         ``inline``: a short job (no network, no child) that may run on the scheduler's own
-        thread; the periodic tick is one, and so wakes one thread instead of three.
+        thread, and so wakes one thread instead of three. An inline job must not place its
+        own successor under its own id (APScheduler removes the id after the run): a job
+        that repeats is ``every``.
         """
+
+    def every(self, job_id: str, interval: timedelta, fn: JobFn, *, inline: bool = False) -> None:
+        """Run ``fn`` every ``interval`` from now on (the tick), until ``cancel(job_id)``;
+        runs missed while asleep are one run."""
 
     def cancel(self, job_id: str) -> None:
         """Forget the job; nothing happens if there is none."""
@@ -72,12 +76,12 @@ class ApsScheduler:
     (``misfire_grace_time=1``), which after a suspend would lose a refresh
     silently: here a late job always runs (grace None), once (coalesce).
 
-    Each ``schedule`` call is a job of its own in APScheduler (``ID#n``); which one
-    is current for an id is kept here. APScheduler removes a date job by its id
-    right after handing it to its executor: had a job (the tick, on the scheduler's
-    own thread) placed its successor under the same id, that removal would take the
-    successor too, and the tick would run once. A job that is no longer current
-    (replaced, cancelled) runs as a no-op.
+    A job keeps its id: ``schedule`` on an id APScheduler still holds gives the job the
+    new function and ``reschedule_job`` s it; once APScheduler has handed a date job to
+    its executor it is out of the store (under the store's lock, so a pool job that
+    places its successor waits for that), and ``schedule`` adds a new one. The tick is
+    an interval job: it never places its own successor (an inline date job doing so
+    under its own id would see APScheduler remove the successor with it).
     """
 
     def __init__(self, *, max_workers: int = 2) -> None:
@@ -93,51 +97,35 @@ class ApsScheduler:
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
             daemon=True,
         )
-        self._lock = threading.Lock()
-        self._current: dict[str, tuple[str, datetime]] = {}  # id -> (APScheduler's id, when)
-        self._seq = itertools.count(1)
+        self._lock = threading.Lock()  # one schedule/cancel of ours at a time
 
     def schedule(self, job_id: str, run_at: datetime, fn: JobFn, *, inline: bool = False) -> None:
-        if run_at.tzinfo is None:
-            raise ValueError("run_at must be timezone-aware")
-        aps_id = f"{job_id}#{next(self._seq)}"
-
-        def run() -> None:
-            with self._lock:
-                if self._current.get(job_id, ("",))[0] != aps_id:
-                    return  # replaced or cancelled since
-                del self._current[job_id]  # before fn: fn may place the next one
-            fn()
-
-        with self._lock:  # current before APScheduler may run it
-            before = self._current.get(job_id)
-            self._current[job_id] = (aps_id, run_at)
-        # The name is set explicitly so APScheduler's log lines never repr the
-        # callable (a bound partial could one day carry something private).
-        self._sched.add_job(run, trigger="date", run_date=run_at, id=aps_id, name=job_id,
-                            misfire_grace_time=None, coalesce=True,
-                            executor="inline" if inline else "default")
-        if before is not None:
-            self._drop(before)
-
-    def cancel(self, job_id: str) -> None:
-        with self._lock:
-            before = self._current.pop(job_id, None)
-        if before is not None:
-            self._drop(before)
-
-    def _drop(self, job: tuple[str, datetime]) -> None:
-        """Take a job that is no longer current out of APScheduler's store, unless it is
-        due so soon that APScheduler may be running it (then it runs as a no-op)."""
         from apscheduler.jobstores.base import JobLookupError
 
-        aps_id, run_at = job
-        if run_at - datetime.now(UTC) < _IN_FLIGHT:
-            return
-        try:
-            self._sched.remove_job(aps_id)
-        except JobLookupError:
-            pass
+        if run_at.tzinfo is None:
+            raise ValueError("run_at must be timezone-aware")
+        executor = "inline" if inline else "default"
+        with self._lock:
+            try:
+                self._sched.modify_job(job_id, func=fn, executor=executor)
+                self._sched.reschedule_job(job_id, trigger="date", run_date=run_at)
+            except JobLookupError:  # none, or handed to its executor already
+                # The name is set explicitly so APScheduler's log lines never repr the
+                # callable (a bound partial could one day carry something private).
+                self._sched.add_job(fn, trigger="date", run_date=run_at, id=job_id,
+                                    name=job_id, executor=executor, replace_existing=True)
+
+    def every(self, job_id: str, interval: timedelta, fn: JobFn, *, inline: bool = False) -> None:
+        with self._lock:
+            self._sched.add_job(fn, trigger="interval", seconds=interval.total_seconds(),
+                                id=job_id, name=job_id, replace_existing=True,
+                                executor="inline" if inline else "default")
+
+    def cancel(self, job_id: str) -> None:
+        from apscheduler.jobstores.base import JobLookupError
+
+        with self._lock, contextlib.suppress(JobLookupError):
+            self._sched.remove_job(job_id)
 
     def start(self) -> None:
         self._sched.start()
@@ -147,6 +135,7 @@ class ApsScheduler:
             self._sched.shutdown(wait=wait)
 
     def pending(self) -> dict[str, datetime]:
-        """Job id -> when it runs; for logs and tests."""
-        with self._lock:
-            return {job_id: when for job_id, (_, when) in self._current.items()}
+        """Job id -> when it runs next; for logs and tests."""
+        found = {job.id: getattr(job, "next_run_time", None)  # None: not started yet
+                 or getattr(job.trigger, "run_date", None) for job in self._sched.get_jobs()}
+        return {job_id: when for job_id, when in found.items() if when is not None}

@@ -52,13 +52,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tray import paths
+from tray import fsutil, paths
 from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, RoletrayError, UsageError
 from tray.instance import keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
     InstanceLock,
-    ensure_private_dir,
     running_pid,
 )
 from tray.settings import check_target
@@ -231,7 +230,7 @@ class ControlServer:
 
     def start(self) -> ControlServer:
         """Bind (removing a stale socket: the caller holds the instance lock) and serve."""
-        ensure_private_dir(self.path.parent)
+        fsutil.private_dir(self.path.parent)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -1,6 +1,6 @@
 """The locks an instance holds for its life: an exclusive ``flock`` on a small file that
-names the holder's pid (and what else a caller needs to find it), and the private folder
-they live in.
+names the holder's pid (and what else a caller needs to find it), in a private folder
+(``tray.fsutil.private_dir``).
 
 The kernel drops a ``flock`` when its holder dies, so a crash leaves no stale lock; the
 file stays on release (unlinking a lock file races with a starting instance), emptied.
@@ -15,39 +15,8 @@ import stat
 from pathlib import Path
 from typing import IO
 
+from tray import fsutil
 from tray.domain.errors import InstanceRunningError, UsageError
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` 0700, or tighten it when it is ours; refuse a link, a non-folder,
-    or one owned by someone else. Opened with O_NOFOLLOW: a symlink planted in a shared
-    folder must not redirect the socket or the lock elsewhere."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-    except NotADirectoryError:
-        raise UsageError(f"{path}: something above it is a file, not a folder; refusing to "
-                         "use it") from None
-    except OSError as e:
-        raise UsageError(f"{path}: cannot create it ({e.strerror or type(e).__name__})") from None
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as e:
-        raise UsageError(f"{path} is a symbolic link or not a folder ({e.strerror}); "
-                         "refusing to use it") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{path} is not a folder; refusing to use it")
-        if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise UsageError(f"{path} belongs to another user; refusing to use it")
-        if stat.S_IMODE(st.st_mode) & 0o077 and hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o700)
-    finally:
-        os.close(fd)
-    return path
 
 
 class InstanceLock:
@@ -70,7 +39,7 @@ class InstanceLock:
 
     def acquire(self) -> InstanceLock:
         if self.private_folder:
-            ensure_private_dir(self.path.parent)
+            fsutil.private_dir(self.path.parent)
         f = self._open()
         try:
             _lock_nonblocking(f)
@@ -127,17 +96,8 @@ class InstanceLock:
 
 
 def _lock_nonblocking(f: IO[str]) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: an exclusive byte-range lock on the first byte
-        import msvcrt
-
-        try:
-            msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-        except OSError as e:
-            raise OSError(errno.EACCES, str(e)) from e
-        return
-    fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if not fsutil.try_lock(f.fileno()):
+        raise OSError(errno.EAGAIN, "held by another process")
 
 
 def running_pid(path: Path) -> int | None:

@@ -19,12 +19,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tray import fsutil
 from tray.domain.errors import RoletrayError
 from tray.paths import display_path
 
@@ -126,36 +126,11 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(env.get("HOME") or os.path.expanduser("~"))
 
 
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _make_private_dirs(folder: Path, env: Mapping[str, str]) -> None:
     """Create missing folders one by one with 0700 (makedirs' mode skips parents)."""
     shown = display_path(folder, env)
-    missing: list[Path] = []
-    p = folder
-    while not p.exists() and not p.is_symlink():
-        missing.append(p)
-        p = p.parent
     try:
-        if p != folder and not p.is_dir():
-            raise NotADirectoryError(20, "not a folder", str(p))
-        for d in reversed(missing):
-            d.mkdir(mode=0o700)
+        fsutil.make_dirs(folder)
         if not folder.is_dir():
             raise NotADirectoryError(20, "not a folder", str(folder))
     except OSError as e:
@@ -168,7 +143,7 @@ def _write_file(path: Path, data: bytes, env: Mapping[str, str]) -> None:
     shown = display_path(path, env)
     _make_private_dirs(path.parent, env)
     try:
-        _atomic_write(path, data, 0o644)
+        fsutil.atomic_write(path, data, mode=0o644, prefix=f".{path.name}.")
     except OSError as e:
         raise AutostartError(f"{shown}: cannot write the autostart entry: {e.strerror}") from e
 

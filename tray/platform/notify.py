@@ -27,7 +27,8 @@ from queue import Queue
 from typing import Any, Literal, Protocol
 
 from tray.domain.models import RefreshState, Snapshot
-from tray.domain.problems import Problem
+from tray.domain.problems import Problem, plain_reason
+from tray.domain.timefmt import expiry_phrase, keys_work_until, mfa_session_phrase
 from tray.i18n import N_, _
 
 log = logging.getLogger(__name__)
@@ -351,36 +352,6 @@ SSO_ACTION_LABEL = N_("Sign in")
 DIAGNOSE_ACTION = "diagnose"
 DIAGNOSE_ACTION_LABEL = N_("Diagnose")
 
-def _plain_words(p: Problem) -> str | None:
-    return p.hint
-
-
-def plain_reason(p: Problem) -> str:
-    """The problem in plain words, one line: the finding (``hint``) when one is known, else
-    the message without its ``profile 'NAME': `` opening (the title names the role). A
-    denied AssumeRole's message leads with its finding already (``tray.domain.denied``)."""
-    words = _plain_words(p)
-    if words is not None:
-        return words
-    return p.message.removeprefix(f"profile '{p.profile}': ") if p.profile else p.message
-
-
-def problem_line(p: Problem) -> str:
-    """The menu's line for a problem: ``platform: <plain words>``.
-
-    A message that opens with its own profile (``profile 'platform': ...``, as the
-    CLI says it) is shortened to that form; any other message is said whole.
-    """
-    words = _plain_words(p)
-    if p.profile is None:
-        return words or p.message
-    if words is None:
-        words = p.message.removeprefix(f"profile '{p.profile}': ")
-        if words == p.message:
-            return p.message
-    return f"{p.profile}: {words}"
-
-
 def refused_switch(name: str, problem: Problem, role_arn: str | None = None) -> Notification:
     """A switch to ``name`` was refused: the finding in plain words on one line, then the
     role; AWS's raw message is behind the "Diagnose" button, not in the body."""
@@ -402,84 +373,6 @@ _TROUBLE = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR,
             RefreshState.EXPIRED}
 # States in which the keys will not be renewed without help.
 _STUCK = {RefreshState.RETRYING, RefreshState.NEEDS_INPUT, RefreshState.ERROR}
-
-
-_MONTHS = (N_("Jan"), N_("Feb"), N_("Mar"), N_("Apr"), N_("May"), N_("Jun"), N_("Jul"),
-           N_("Aug"), N_("Sep"), N_("Oct"), N_("Nov"), N_("Dec"))
-
-
-def local_time(dt: datetime, tz: tzinfo | None, now: datetime | None = None) -> str:
-    """``14:26 CET`` in the user's zone; a date is added when it is not today.
-
-    >>> from datetime import timezone
-    >>> local_time(datetime(2026, 11, 28, 13, 26, tzinfo=timezone.utc), timezone.utc)
-    '13:26 UTC'
-    """
-    local = dt.astimezone(tz) if tz is not None else dt.astimezone()
-    zone = local.strftime("%Z")
-    if not zone or zone[0] in "+-":
-        off = local.utcoffset() or timedelta(0)
-        total = int(off.total_seconds() // 60)
-        sign = "+" if total >= 0 else "-"
-        zone = f"UTC{sign}{abs(total) // 60:02d}:{abs(total) % 60:02d}"
-    text = local.strftime("%H:%M") + " " + zone
-    if now is not None:
-        today = (now.astimezone(tz) if tz is not None else now.astimezone()).date()
-        if local.date() != today:
-            if local.date() == today + timedelta(days=1):
-                text = _("tomorrow {time}").format(time=text)
-            else:
-                text = _("{month} {day} {time}").format(
-                    month=_(_MONTHS[local.month - 1]), day=local.day, time=text)
-    return text
-
-
-def human_left(seconds: int) -> str:
-    """``52 min``, ``1 h 05 min``, ``40 s``."""
-    if seconds < 60:
-        return _("{seconds} s").format(seconds=seconds)
-    minutes = seconds // 60
-    if minutes < 60:
-        return _("{minutes} min").format(minutes=minutes)
-    hours, minutes = divmod(minutes, 60)
-    return _("{hours} h").format(hours=hours) if minutes == 0 else \
-        _("{hours} h {minutes:02d} min").format(hours=hours, minutes=minutes)
-
-
-def expiry_phrase(expiration: datetime, now: datetime, tz: tzinfo | None, *,
-                  plural: bool = False, relative: bool = True) -> str:
-    """``expires 14:26 CET (in 52 min)`` or ``expired 14:26 CET (4 min ago)``;
-    ``plural`` gives ``expire ...`` for "the keys expire ..."; ``relative`` False leaves
-    out the part in brackets."""
-    left = int((expiration - now).total_seconds())
-    when = local_time(expiration, tz, now)
-    if not relative:
-        if left <= 0:
-            return _("expired {when}").format(when=when)
-        return (_("expire {when}") if plural else _("expires {when}")).format(when=when)
-    if left > 0:
-        return (_("expire {when} (in {left})") if plural else
-                _("expires {when} (in {left})")).format(when=when, left=human_left(left))
-    return _("expired {when} ({left} ago)").format(when=when, left=human_left(-left))
-
-
-def keys_work_until(expiration: datetime, now: datetime, tz: tzinfo | None) -> str:
-    """``keys work until 08:16 CET``: after a refused refresh, how long tools still work."""
-    return _("keys work until {when}").format(when=local_time(expiration, tz, now))
-
-
-def mfa_session_phrase(end: datetime, now: datetime, tz: tzinfo | None, *,
-                       relative: bool = True) -> str:
-    """``MFA session ends 02:14 KST (in 11 h 58 min)``, or ``... ended ... ago``;
-    ``relative`` False leaves out the part in brackets."""
-    left = int((end - now).total_seconds())
-    when = local_time(end, tz, now)
-    if not relative:
-        return (_("MFA session ends {when}") if left > 0 else
-                _("MFA session ended {when}")).format(when=when)
-    if left > 0:
-        return _("MFA session ends {when} (in {left})").format(when=when, left=human_left(left))
-    return _("MFA session ended {when} ({left} ago)").format(when=when, left=human_left(-left))
 
 
 def _with_expiry(reason: str, expiry: str) -> str:

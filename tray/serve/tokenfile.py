@@ -25,7 +25,7 @@ import os
 import secrets
 from pathlib import Path
 
-from tray.instance import control
+from tray import fsutil
 
 _PREFIX, _SUFFIX = "serve-", ".token"
 
@@ -95,7 +95,7 @@ def _seal(fd: int) -> None:
 
 
 def _in_folder(folder: Path, token: str) -> TokenFile:
-    control.ensure_private_dir(folder)
+    fsutil.private_dir(folder)
     path = folder / f"{_PREFIX}{os.getpid()}{_SUFFIX}"
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tray import fsutil
 from tray.domain.errors import CredentialsFileError, MfaRequiredError
 from tray.domain.models import TempCredentials, parse_iso_utc
 from tray.engine import actions, worker
@@ -125,7 +126,7 @@ class ExecEndpoint:
     def start(self) -> dict[str, str]:
         self._sched.start()
         self._started = True
-        folder = control.ensure_private_dir(self._ctx.paths.runtime_dir)
+        folder = fsutil.private_dir(self._ctx.paths.runtime_dir)
         stem = f"exec-{os.getpid()}"
         token = secrets.token_urlsafe(32)
         token_file = self._private(folder / f"{stem}.token", token)

@@ -18,11 +18,12 @@ AboutToShow with ``needUpdate=false``, which is only true when nothing is left t
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
+from tray import fsutil
 from tray.ui import gtk_glue
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,10 @@ def write_icon(icon_dir: Path, image: Any) -> str:
     name = icon_name(image)
     path = icon_dir / f"{name}.png"
     if not path.exists():
-        icon_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            image.save(f, "PNG")
-        os.replace(tmp, path)
+        fsutil.make_dirs(icon_dir)
+        png = io.BytesIO()
+        image.save(png, "PNG")
+        fsutil.atomic_write(path, png.getvalue(), mode=0o644)
     return name
 
 

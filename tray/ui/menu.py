@@ -29,14 +29,9 @@ from functools import partial
 from typing import Literal, TypeVar
 
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
+from tray.domain.problems import plain_reason, problem_line
+from tray.domain.timefmt import expiry_phrase, keys_work_until, mfa_session_phrase
 from tray.i18n import N_, _, ngettext
-from tray.platform.notify import (
-    expiry_phrase,
-    keys_work_until,
-    mfa_session_phrase,
-    plain_reason,
-    problem_line,
-)
 
 FLAT_MAX = 15  # up to this many role profiles: one flat list of radio items
 CHUNK_MAX = 30  # no submenu holds more entries than this

@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from tray import fsutil
 from tray.domain.errors import NeedsInputError, RoletrayError
 from tray.domain.models import RefreshState, Snapshot, utcnow
 from tray.domain.problems import Problem, problem_from
@@ -40,7 +41,6 @@ from tray.engine.roles import (
     run_doctor_in_child,
 )
 from tray.i18n import _
-from tray.instance.control import ensure_private_dir
 from tray.paths import Paths
 from tray.platform import desktop_open, signin_page
 from tray.platform.autostart import this_roletray
@@ -865,7 +865,7 @@ class TrayApp:
         try:
             # Never on a command line: the browser gets a page that forwards to it, served
             # once to the user alone (it stops by itself) or a private file.
-            forward = signin_page.offer(url, ensure_private_dir(self._paths.runtime_dir),
+            forward = signin_page.offer(url, fsutil.private_dir(self._paths.runtime_dir),
                                         title=guarded.console_title(profile,
                                                                     self._guard_of(profile)))
             browser(forward.address)
