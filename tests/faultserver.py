@@ -26,9 +26,11 @@ local fakes (``ssofake``, ``stsproxy``).
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
@@ -52,6 +54,45 @@ class QuietHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+JsonAnswer = Callable[[str, str, dict[str, str], dict[str, Any]],
+                      tuple[int, dict[str, Any], "str | None"]]
+"""``answer(method, path, headers, body) -> (status, document, x-amzn-ErrorType or None)``."""
+
+
+def json_handler(answer: JsonAnswer) -> type[BaseHTTPRequestHandler]:
+    """A handler for a REST-JSON stand-in of an AWS service: the body read as JSON (``{}``
+    when empty or not JSON), headers lower-cased, the answer sent as AWS sends it (an
+    error's type in ``x-amzn-ErrorType``, so botocore raises the modelled exception)."""
+
+    class Handler(QuietHandler):
+        # Headers and body leave in two writes: with Nagle on, each answer on a kept-alive
+        # connection would wait ~40 ms for the client's delayed ACK, which no AWS endpoint does.
+        disable_nagle_algorithm = True
+
+        def _serve(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, doc, error_type = answer(self.command, self.path, headers,
+                                             body if isinstance(body, dict) else {})
+            data = json.dumps(doc).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            if error_type:
+                self.send_header("x-amzn-ErrorType", error_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = _serve
+        do_POST = _serve
+
+    return Handler
 
 
 class LocalServer:

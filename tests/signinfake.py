@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from faultserver import LocalServer, QuietHandler
+from faultserver import LocalServer, json_handler
 
 CLIENT_ID = "arn:aws:signin:::devtools/same-device"
 Keys = tuple[str, str, str]  # access key id, secret access key, session token
@@ -187,23 +187,4 @@ def expired(minutes: int = 5) -> datetime:
 
 
 def _make_handler(fake: SignInFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietHandler):
-        def do_POST(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                body = {}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, doc, error_type = fake.answer(self.path, headers,
-                                                  body if isinstance(body, dict) else {})
-            data = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if error_type:
-                self.send_header("x-amzn-ErrorType", error_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    return Handler
+    return json_handler(lambda method, path, headers, body: fake.answer(path, headers, body))

@@ -10,7 +10,6 @@ sends it, so botocore raises the modelled exceptions.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import urllib.parse
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from faultserver import LocalServer, QuietHandler
+from faultserver import LocalServer, json_handler
 
 
 @dataclass
@@ -163,29 +162,4 @@ class SsoFake(LocalServer):
 
 
 def _make_handler(fake: SsoFake) -> type[BaseHTTPRequestHandler]:
-    class Handler(QuietHandler):
-        # Headers and body leave in two writes: with Nagle on, each answer on a kept-alive
-        # connection would wait ~40 ms for the client's delayed ACK, which no AWS endpoint does.
-        disable_nagle_algorithm = True
-
-        def _serve(self) -> None:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            try:
-                body = json.loads(raw) if raw else {}
-            except ValueError:
-                body = {}
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, doc, error_type = fake.answer(self.command, self.path, headers, body)
-            data = json.dumps(doc).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if error_type:
-                self.send_header("x-amzn-ErrorType", error_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = _serve
-        do_POST = _serve
-
-    return Handler
+    return json_handler(fake.answer)
