@@ -89,23 +89,34 @@ class ChildAws:
 
     def _call(self, name: str, what: str, request: dict[str, Any]) -> dict[str, Any]:
         """The worker's successful reply to ``request``; its error raised as itself."""
-        try:
-            if self.via is not None:
-                got = self.via.request(request, timeout=self.timeout)
-            else:
-                got = codec.request(WORKER, request, env=self.env, timeout=self.timeout)
-        except runner.ChildTimeout:
-            raise EndpointError(f"profile '{name}': {what} did not finish within "
-                                f"{self.timeout:.0f} s") from None
-        except warm.WorkerGone as e:
-            raise RoletrayError(f"profile '{name}': the refresh worker stopped ({e}) before "
-                                "it answered; try again (a new worker starts)") from None
-        for line in got.stderr.splitlines()[-5:]:
-            log.warning("worker: %s", line[:300])
-        if got.reply is None:
-            raise RoletrayError(f"internal error: the refresh worker exited {got.returncode} "
-                                "without an answer; see the log")
-        return dict(wire.raise_for(got.reply))
+        return dict(wire.raise_for(ask_worker(request, name=name, what=what, env=self.env,
+                                              timeout=self.timeout, via=self.via)))
+
+
+def ask_worker(request: dict[str, Any], *, name: str, what: str, env: Mapping[str, str],
+               timeout: float, via: warm.WarmChild | None = None,
+               on_event: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The worker's reply to ``request`` (an error reply too): from the instance's warm
+    worker ``via``, else from a worker started for this call alone. A timeout, a worker
+    that died, or one that answered nothing is one line naming profile ``name`` and
+    ``what`` it was doing."""
+    try:
+        if via is not None:
+            got = via.request(request, timeout=timeout, on_event=on_event)
+        else:
+            got = codec.request(WORKER, request, env=env, timeout=timeout, on_event=on_event)
+    except runner.ChildTimeout:
+        raise EndpointError(f"profile '{name}': {what} did not finish within "
+                            f"{timeout:.0f} s") from None
+    except warm.WorkerGone as e:
+        raise RoletrayError(f"profile '{name}': the refresh worker stopped ({e}) before "
+                            "it answered; try again (a new worker starts)") from None
+    for line in got.stderr.splitlines()[-5:]:
+        log.warning("worker: %s", line[:300])
+    if got.reply is None:
+        raise RoletrayError(f"internal error: the refresh worker exited {got.returncode} "
+                            "without an answer; see the log")
+    return got.reply
 
 
 def _plain(profile_map: ProfileMap | None) -> dict[str, dict[str, str]] | None:

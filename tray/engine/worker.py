@@ -63,9 +63,9 @@ from typing import Any
 
 from tray.awsfiles import credfile
 from tray.child import aws as child_aws
-from tray.child import codec, portwire, runner, warm
+from tray.child import portwire, runner, warm
 from tray.domain import wire
-from tray.domain.errors import CredentialsFileError, EndpointError, RoletrayError
+from tray.domain.errors import CredentialsFileError
 from tray.domain.mfa import MfaSession
 from tray.domain.models import (
     AssumeResult,
@@ -158,24 +158,8 @@ def _run_child(request: dict[str, Any], profile: str, ctx: actions.Context,
         if started is not None and on_mfa_session is not None:
             on_mfa_session(started)
 
-    try:
-        if via is not None:
-            got = via.request(request, timeout=timeout, on_event=on_event)
-        else:
-            got = codec.request(MODULE, request, env=ctx.env, timeout=timeout,
-                                on_event=on_event)
-    except runner.ChildTimeout:
-        raise EndpointError(f"profile '{profile}': AssumeRole did not finish within "
-                            f"{timeout:.0f} s") from None
-    except warm.WorkerGone as e:
-        raise RoletrayError(f"profile '{profile}': the refresh worker stopped ({e}) before "
-                            "it answered; try again (a new worker starts)") from None
-    for line in got.stderr.splitlines()[-5:]:
-        log.warning("worker: %s", line[:300])
-    if got.reply is None:
-        raise RoletrayError(f"internal error: the refresh worker exited {got.returncode} "
-                            "without an answer; see the log")
-    return got.reply
+    return child_aws.ask_worker(request, name=profile, what="AssumeRole", env=ctx.env,
+                                timeout=timeout, via=via, on_event=on_event)
 
 
 def _session_of(doc: object) -> MfaSession | None:
