@@ -86,7 +86,7 @@ def test_access_denied_is_the_same_error_from_each_adapter(adapters, aws) -> Non
     assert len(set(seen.values())) == 1, seen
     kind, message, exit_code = seen["child"]
     assert kind is AccessDeniedError and exit_code == 1
-    assert "locked" in message and "trust relationship" in message
+    assert "locked" in message and "the trust policy of role 'locked'" in message
     assert aws.credentials_path.read_bytes() == before  # the port writes nothing
 
 
