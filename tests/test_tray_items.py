@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -127,7 +128,14 @@ def test_no_browser_is_one_notification(config: Path, fed: FakeFederation) -> No
     assert "no web browser could be started" in body and "?" not in body
 
 
-def test_copy_credential_process_line_copies_the_profile_and_says_what(config: Path) -> None:
+def test_copy_credential_process_line_copies_the_profile_and_says_what(
+        config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This installation's folder on PATH, as in an activated venv (and CI): the line then
+    # says `roletray`, not the absolute path it says for a desktop without that folder.
+    from tray.platform.autostart import launch_command
+
+    folder = os.path.dirname(launch_command()[0])
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
     copied: list[str] = []
 
     def clipboard(text: str) -> str:
