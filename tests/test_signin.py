@@ -80,6 +80,16 @@ def world(aws: AwsSandbox, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         yield w
 
 
+def started_refresher() -> tuple[Refresher, FakeScheduler]:
+    """A refresher on a fake clock and scheduler (no tick), started."""
+    clock = FakeClock()
+    sched = FakeScheduler(clock)
+    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
+                  monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
+    r.start()
+    return r, sched
+
+
 def token_doc(path: Path) -> dict:
     return json.loads(path.read_text())
 
@@ -156,11 +166,7 @@ def test_an_ended_sign_in_is_a_needs_input_problem_for_the_signin_profile() -> N
 
 
 def test_the_refresher_waits_for_aws_login_then_resumes_by_itself(world: World) -> None:
-    clock = FakeClock()
-    sched = FakeScheduler(clock)
-    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
-                  monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
-    r.start()
+    r, sched = started_refresher()
     world.sign_in()
     assert r.switch("platform").state is RefreshState.FRESH
 
@@ -247,11 +253,7 @@ def test_duration_does_not_apply_to_a_sign_in(world: World,
 
 
 def test_five_sections_over_one_ended_sign_in_wait_once_and_all_resume(world: World) -> None:
-    clock = FakeClock()
-    sched = FakeScheduler(clock)
-    r = Refresher(compose.in_process(os.environ, now=clock.now, settings=Settings()), sched,
-                  monotonic=clock.monotonic, rng=random.Random(1), tick_interval=None)
-    r.start()
+    r, _sched = started_refresher()
     world.sign_in()
     targets = [f"kept{i}" for i in range(5)]
     for t in targets:

@@ -15,17 +15,17 @@ No AWS call is made here: signing in and listing the accounts are the callers' s
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from tray import paths
 from tray.awsfiles import awsconfig, configedit, credfile, inifile
 from tray.domain.errors import ConfigError, RoletrayError, UsageError
 from tray.domain.models import ROLE_ARN_RE
+from tray.platform import awscli
 
 SCOPES = "sso:account:access"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
@@ -113,20 +113,9 @@ def key_sources(credentials: Path, *, home: Path | None = None) -> list[str]:
             if state(n) == "long-term"]
 
 
-def aws_cli_login(*, which: Callable[[str], str | None] = shutil.which,
-                  runner: Callable[..., subprocess.CompletedProcess[str]] = subprocess.run,
-                  env: Mapping[str, str]) -> str | None:
+def aws_cli_login(*, env: Mapping[str, str], **probe: Any) -> str | None:
     """The AWS CLI that has ``aws login`` (2.32 and later), or None."""
-    aws = which("aws")
-    if not aws:
-        return None
-    try:
-        out = runner([aws, "--version"], capture_output=True, text=True, timeout=20,
-                     env=dict(env), check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    m = re.search(r"aws-cli/(\d+)\.(\d+)", f"{out.stdout} {out.stderr}")
-    return aws if m and (int(m.group(1)), int(m.group(2))) >= (2, 32) else None
+    return awscli.aws_cli((2, 32), env=env, **probe)
 
 
 def login_profile(config: Path, name: str, *, home: Path | None = None) -> Written | None:

@@ -130,16 +130,9 @@ def sign_in(*, env: Mapping[str, str], profile: str, config_path: str | None,
 def aws_cli_v2(*, which: Callable[[str], str | None] = shutil.which, runner: Runner = subprocess.run,
                env: Mapping[str, str]) -> str | None:
     """The path of an AWS CLI that has ``aws sso login`` (version 2), or None."""
-    path = which("aws")
-    if not path:
-        return None
-    try:
-        out = runner([path, "--version"], capture_output=True, text=True, timeout=20,
-                     env=dict(env), check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    text = f"{out.stdout or ''} {out.stderr or ''}"
-    return path if "aws-cli/2." in text else None
+    from tray.platform import awscli
+
+    return awscli.aws_cli((2, 0), env=env, which=which, runner=runner)
 
 
 def device_login(
