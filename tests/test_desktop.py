@@ -368,6 +368,9 @@ def mfa_role_waiting(xs: XSession, aws: Any, start_tray: Any, target: str
     from tray.state import State, save_state
 
     save_state(State(active_role="mfa-role", target=target), Paths.from_env(os.environ))
+    # A critical notification of an earlier test stays on screen: `dunstctl action 0`
+    # must click this test's.
+    xs.run(["dunstctl", "close-all"])
     seen = len(xs.notifications())
     tray = start_tray()
     where = "" if target == "roletray" else f"[{target}] "
@@ -420,6 +423,7 @@ def test_quitting_closes_an_open_prompt(xs: XSession, aws: Any, start_tray: Any)
     from tray.state import State, save_state
 
     save_state(State(active_role="mfa-role", target="roletray"), Paths.from_env(os.environ))
+    xs.run(["dunstctl", "close-all"])  # `action 0` below must click this test's notification
     seen = len(xs.notifications())
     tray = start_tray()
     wait_note(xs, seen, "mfa-role: MFA code needed")
