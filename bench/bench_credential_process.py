@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import sandbox_env, seed, start_moto, tmpdir
+from common import sandbox_env, seed, start_moto, tmpdir, wait_for_socket
 
 from tray.domain.source_line import source_line
 from tray.instance import control
@@ -46,16 +46,6 @@ TARGET_MS = 60.0
 FLOOR_CODE = ("import configparser, json, os; p = configparser.ConfigParser(); "
               "p.read(os.environ['AWS_SHARED_CREDENTIALS_FILE']); "
               "print(json.dumps(dict(p['default'])))")
-
-
-def _wait_for_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not sock.exists():
-        if daemon.poll() is not None:
-            raise RuntimeError(f"the daemon exited {daemon.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("the daemon never listened")
-        time.sleep(0.05)  # polling for the socket, not timing
 
 
 # Run in the sandbox's environment (its bus): the keys go in on stdin, never in argv.
@@ -112,7 +102,7 @@ def run(runs: int = 21) -> list[tuple[str, str, str, str]]:
         roletray = [sys.executable, "-m", "tray"]
         daemon = subprocess.Popen([*roletray, "daemon", "--quiet"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_socket(control.socket_path(Paths.from_env(env)), daemon)
+        wait_for_socket(control.socket_path(Paths.from_env(env)), daemon)
 
         def ours() -> None:
             subprocess.run([*roletray, "credential-process", "platform"], env=env, check=True,

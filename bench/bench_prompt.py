@@ -20,22 +20,12 @@ import sys
 import time
 from pathlib import Path
 
-from common import sandbox_env, seed, start_moto, tmpdir
+from common import sandbox_env, seed, start_moto, tmpdir, wait_for_socket
 
 from tray.instance import control
 from tray.paths import Paths
 
 TARGET_MS = 20.0
-
-
-def _wait_for_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not sock.exists():
-        if daemon.poll() is not None:
-            raise RuntimeError(f"the daemon exited {daemon.returncode}")
-        if time.monotonic() > deadline:
-            raise RuntimeError("the daemon never listened")
-        time.sleep(0.05)  # polling for the socket, not timing
 
 
 def _medians(fns: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, float]:
@@ -61,7 +51,7 @@ def run(runs: int = 31) -> list[tuple[str, str, str, str]]:
         roletray = [sys.executable, "-m", "tray"]
         daemon = subprocess.Popen([*roletray, "daemon", "--quiet"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_for_socket(control.socket_path(Paths.from_env(env)), daemon)
+        wait_for_socket(control.socket_path(Paths.from_env(env)), daemon)
         subprocess.run([*roletray, "assume", "platform"], env=env, check=True,
                        capture_output=True)
         line = subprocess.run([*roletray, "prompt"], env=env, check=True, capture_output=True,

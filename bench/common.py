@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -88,3 +89,37 @@ def median_seconds(fn: Callable[[], object], runs: int) -> float:
 
 def tmpdir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def wait_for_socket(sock: Path, daemon: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Until ``daemon`` listens on ``sock``; an exit or a timeout is an error."""
+    deadline = time.monotonic() + timeout
+    while not sock.exists():
+        if daemon.poll() is not None:
+            raise RuntimeError(f"the daemon exited {daemon.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError("the daemon never listened")
+        time.sleep(0.05)  # polling for the socket, not timing
+
+
+def on_xvfb(code: str, prefix: str) -> str | None:
+    """The last line ``python -c code`` prints on a virtual display of its own (Xvfb, no
+    tray, no notifications); None without PyGObject or Xvfb."""
+    import shutil
+    import sys
+
+    try:
+        import gi  # noqa: F401
+    except ImportError:
+        return None
+    if shutil.which("Xvfb") is None:
+        return None
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parent / "tests"))
+    from xsession import XSession
+
+    with XSession(Path(tempfile.mkdtemp(prefix=prefix)), tray=False,
+                  notifications=False) as xs:
+        out = subprocess.run([sys.executable, "-c", code], env=xs.env_with(os.environ),
+                             capture_output=True, text=True, timeout=300, check=True)
+    return out.stdout.strip().splitlines()[-1]

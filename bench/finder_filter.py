@@ -13,12 +13,8 @@ Reported: the median and the worst keystroke.
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from common import on_xvfb
 from menu_build import ACCOUNTS, profiles
 
 TARGET_MS = 50.0
@@ -61,21 +58,11 @@ print(statistics.median(times), max(times))
 
 
 def gtk_row() -> list[tuple[str, str, str, str]]:
-    try:
-        import gi  # noqa: F401
-    except ImportError:
+    line = on_xvfb(GTK_CODE.format(bench=str(HERE), repo=str(HERE.parent)),
+                   "roletray-bench-finder-")
+    if line is None:
         return []
-    if shutil.which("Xvfb") is None:
-        return []
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from xsession import XSession
-
-    with XSession(Path(tempfile.mkdtemp(prefix="roletray-bench-finder-")), tray=False,
-                  notifications=False) as xs:
-        code = GTK_CODE.format(bench=str(HERE), repo=str(HERE.parent))
-        out = subprocess.run([sys.executable, "-c", code], env=xs.env_with(os.environ),
-                             capture_output=True, text=True, timeout=300, check=True)
-    median, worst = map(float, out.stdout.strip().splitlines()[-1].split())
+    median, worst = map(float, line.split())
     return [(("finder keystroke, GUI included: text set, filter, list refilled (at most 200 "
              "rows), layout and drawing (Xvfb; median / worst of "
              f"{3 * (len(QUERIES) + 1)})"), f"{median:.1f} / {worst:.1f} ms", "-",

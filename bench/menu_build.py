@@ -14,11 +14,7 @@ in the same process.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from common import median_seconds
+from common import median_seconds, on_xvfb
 
 TARGET_MS = 100.0
 ACCOUNTS = 200
@@ -112,21 +108,11 @@ def gtk_rows() -> list[tuple[str, str, str, str]]:
     """The tray's whole step on a change (model, text, GTK widgets) with pystray's own
     widget build (every submenu at once) and with roletray's (a submenu when it first
     opens), in one process on a virtual display; and the widgets alone."""
-    try:
-        import gi  # noqa: F401
-    except ImportError:
+    line = on_xvfb(GTK_CODE.format(bench=str(HERE), repo=str(HERE.parent)),
+                   "roletray-bench-menu-")
+    if line is None:
         return []
-    if shutil.which("Xvfb") is None:
-        return []
-    sys.path.insert(0, str(HERE.parent / "tests"))
-    from xsession import XSession
-
-    with XSession(Path(tempfile.mkdtemp(prefix="roletray-bench-menu-")), tray=False,
-                  notifications=False) as xs:
-        code = GTK_CODE.format(bench=str(HERE), repo=str(HERE.parent))
-        out = subprocess.run([sys.executable, "-c", code], env=xs.env_with(os.environ),
-                             capture_output=True, text=True, timeout=300, check=True)
-    full, lazy, w_full, w_lazy, opened = map(float, out.stdout.strip().splitlines()[-1].split())
+    full, lazy, w_full, w_lazy, opened = map(float, line.split())
     return [
         ("menu on a change, GTK included: model + text + widgets (Xvfb, pystray gtk backend; "
          + "median of 7; peer: the same with pystray's own widget build, every submenu at once)",

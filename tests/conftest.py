@@ -140,6 +140,20 @@ class AwsSandbox:
                           f"[profile platform]\nrole_arn = {arn}\nsource_profile = default\n")
         return arn
 
+    def locked_world(self) -> tuple[str, str]:
+        """A user `dev` who may read IAM, and a role `locked` whose trust policy names
+        another account; auth enforced: AssumeRole is denied, and the doctor can say why.
+        Returns dev's key pair."""
+        akid, secret = self.create_user("dev", extra_policy={
+            "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"})
+        locked = self.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
+        self.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
+                               f"aws_secret_access_key = {secret}\n")
+        self.write_config(f"[default]\nregion = us-east-1\n[profile locked]\n"
+                          f"role_arn = {locked}\nsource_profile = default\n")
+        self.enforce()
+        return akid, secret
+
     def enforce(self) -> None:
         """From now on moto checks signatures, identity policies and trust policies."""
         post_text(self.url + "/moto-api/reset-auth", "0")

@@ -139,14 +139,7 @@ def test_version_and_python_m(capsys):
 
 
 def test_denied_assume_with_iam_reads_carries_the_doctors_trust_fix(aws, capsys):
-    akid, secret = aws.create_user("dev", extra_policy={
-        "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"})
-    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
-    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
-                          f"aws_secret_access_key = {secret}\n")
-    aws.write_config(f"[default]\nregion = us-east-1\n[profile locked]\nrole_arn = {locked}\n"
-                     "source_profile = default\n")
-    aws.enforce()
+    _akid, secret = aws.locked_world()
     assert main(["assume", "locked"]) == 1
     err = capsys.readouterr().err
     # the doctor's finding leads, then the fix pointer, once

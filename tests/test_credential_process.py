@@ -577,14 +577,7 @@ def test_a_denied_assume_reads_the_same_with_and_without_a_daemon(
     """Issue 24: `roletray assume locked` said "probably does not include this user" with
     an instance running and gave the advice twice without one. One sentence for both: the
     doctor's finding first, then the fix pointer once."""
-    akid, secret = aws.create_user("dev", extra_policy={
-        "Effect": "Allow", "Action": ["iam:Get*", "iam:List*"], "Resource": "*"})
-    locked = aws.create_role("locked", trust_principal="arn:aws:iam::999999999999:root")
-    aws.write_credentials(f"[default]\naws_access_key_id = {akid}\n"
-                          f"aws_secret_access_key = {secret}\n")
-    aws.write_config(f"[default]\nregion = us-east-1\n[profile locked]\nrole_arn = {locked}\n"
-                     "source_profile = default\n")
-    aws.enforce()
+    _akid, secret = aws.locked_world()
     said = ("roletray: profile 'locked': the trust policy of role 'locked' does not trust "
             "arn:aws:iam::123456789012:user/dev (it trusts arn:aws:iam::999999999999:root); "
             "`roletray doctor locked` shows the fix\n")

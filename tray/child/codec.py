@@ -79,24 +79,8 @@ def answer(handle: Handler, *, stdin: IO[bytes] | None = None,
            stdout: IO[str] | None = None) -> int:
     """A child's main: one request from stdin to ``handle(request, emit)``, its reply to
     stdout. ``handle`` turns its own errors into ``wire.encode_error`` replies."""
-    source = stdin if stdin is not None else sys.stdin.buffer
-    sink = stdout if stdout is not None else _private_stdout()
-
-    def send(doc: dict[str, Any]) -> None:
-        sink.write(wireline.encode(doc).decode("utf-8"))
-        sink.flush()
-
-    def emit(name: str, **fields: Any) -> None:
-        send(event(name, **fields))
-
-    try:
-        got = wireline.decode(source.readline(MAX_PIPE_LINE + 1).rstrip(b"\n"))
-        if not isinstance(got, dict):
-            raise TypeError("not a JSON object")
-    except (ValueError, TypeError) as e:
-        send(wire.internal_error(f"bad request to the child ({type(e).__name__})"))
-        return 0
-    send(handle(got, emit))
+    source, send, emit = _channel(stdin, stdout)
+    _reply(source.readline(MAX_PIPE_LINE + 1), handle, send, emit)
     return 0
 
 
@@ -105,6 +89,18 @@ def serve(handle: Handler, *, stdin: IO[bytes] | None = None,
     """A warm child's main (``tray.child.warm``): ``answer`` for each request line until
     stdin ends. A one-shot parent writes one line and closes stdin: one answer, as
     ``answer`` gives."""
+    source, send, emit = _channel(stdin, stdout)
+    while True:
+        raw = source.readline(MAX_PIPE_LINE + 1)
+        if not raw:
+            return 0
+        _reply(raw, handle, send, emit)
+
+
+def _channel(stdin: IO[bytes] | None, stdout: IO[str] | None
+             ) -> tuple[IO[bytes], Callable[[dict[str, Any]], None], Emit]:
+    """The child's end of the pipe: where requests come from, how a reply and an event
+    are sent (a line each, flushed)."""
     source = stdin if stdin is not None else sys.stdin.buffer
     sink = stdout if stdout is not None else _private_stdout()
 
@@ -115,18 +111,21 @@ def serve(handle: Handler, *, stdin: IO[bytes] | None = None,
     def emit(name: str, **fields: Any) -> None:
         send(event(name, **fields))
 
-    while True:
-        raw = source.readline(MAX_PIPE_LINE + 1)
-        if not raw:
-            return 0
-        try:
-            got = wireline.decode(raw.rstrip(b"\n"))
-            if not isinstance(got, dict):
-                raise TypeError("not a JSON object")
-        except (ValueError, TypeError) as e:
-            send(wire.internal_error(f"bad request to the child ({type(e).__name__})"))
-            continue
-        send(handle(got, emit))
+    return source, send, emit
+
+
+def _reply(raw: bytes, handle: Handler, send: Callable[[dict[str, Any]], None],
+           emit: Emit) -> None:
+    """``handle``'s reply to the request line ``raw``; a line that is not a JSON object
+    gets a bad-request reply (its type only)."""
+    try:
+        got = wireline.decode(raw.rstrip(b"\n"))
+        if not isinstance(got, dict):
+            raise TypeError("not a JSON object")
+    except (ValueError, TypeError) as e:
+        send(wire.internal_error(f"bad request to the child ({type(e).__name__})"))
+        return
+    send(handle(got, emit))
 
 
 def _private_stdout() -> IO[str]:
