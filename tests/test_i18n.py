@@ -17,7 +17,7 @@ import pytest
 
 from tray import i18n
 from tray.cli import main
-from tray.domain.errors import UnknownProfileError
+from tray.domain.errors import UnknownProfileError, UsageError
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
 from tray.platform.notify import NotificationPolicy
 from tray.ui.menu import MenuActions, build_menu_model, render_text
@@ -148,6 +148,15 @@ def test_an_error_is_english_in_str_and_translated_for_the_person() -> None:
     e = UnknownProfileError(profile="nope", path="~/.aws/config")
     assert str(e) == "~/.aws/config: no profile named 'nope'"  # logs, --json
     assert e.localized == "~/.aws/config: 'nope'라는 프로필이 없습니다"
+
+
+def test_a_one_off_error_template_is_translated_whole_and_filled_in() -> None:
+    i18n.setup(KO)
+    e = UsageError(i18n.N_("--duration {value}: must be from 900 to 43200 seconds"),
+                   value="{60}")  # a field's value is never read as a template
+    assert str(e) == "--duration {60}: must be from 900 to 43200 seconds"
+    assert e.localized == "--duration {60}: 900초에서 43200초 사이여야 합니다"
+    assert UsageError("a plain {message}").localized == "a plain {message}"
 
 
 # ------------------------------------------------------------------ the CLI

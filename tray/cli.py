@@ -495,7 +495,8 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     _confirm_guard(args.profile, root, yes=args.yes, verb="Switch to", raw=raw)
     given = _read_mfa_code(args.mfa_code)
     if args.duration is not None and not 900 <= args.duration <= 43200:
-        raise UsageError(f"--duration {args.duration}: must be from 900 to 43200 seconds")
+        raise UsageError(i18n.N_("--duration {value}: must be from 900 to 43200 seconds"),
+                         value=args.duration)
     # A running instance may hold an MFA session for this role: ask only if it says so.
     try:
         reply = _handover_asking("assume", {"profile": args.profile, "target": args.target,

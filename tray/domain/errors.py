@@ -29,20 +29,30 @@ class RoletrayError(Exception):
     Subclasses set ``fmt`` and pass its fields as keyword arguments::
 
         raise UnknownProfileError(profile="platform", path="~/.aws/config")
+
+    A one-off message is a template marked with ``N_`` and its fields, translated as a
+    whole sentence like a ``fmt`` (a plain string without fields stays English)::
+
+        raise UsageError(N_("--duration {value}: must be from 900 to 43200 seconds"),
+                         value=seconds)
     """
 
     exit_code: ClassVar[int] = EXIT_USAGE
     fmt: ClassVar[str] = "{message}"
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
-        if message is not None:
+        template = self.fmt
+        if message is not None and kwargs and template == RoletrayError.fmt:
+            template = message  # a one-off template: N_("... {field} ..."), field=...
+            kwargs["message"] = message.format(**kwargs)
+        elif message is not None:
             kwargs.setdefault("message", message)
         self.kwargs = kwargs
-        text = self.fmt.format(**kwargs)
+        text = kwargs["message"] if template is not self.fmt else self.fmt.format(**kwargs)
         # One line, always: a multi-line AWS message would break the CLI contract.
         super().__init__(" ".join(text.split()))
-        if self.fmt != RoletrayError.fmt:
-            self._localized = " ".join(_(self.fmt).format(**kwargs).split())
+        if template != RoletrayError.fmt:
+            self._localized = " ".join(_(template).format(**kwargs).split())
 
     @property
     def localized(self) -> str:
