@@ -4,7 +4,7 @@
 profile: when a running instance answers it, ``tray.serve.fastpath`` prints the
 document without loading the full command line. ``roletray prompt`` runs before every
 command line of a shell that shows it: ``tray.shell.prompt`` answers it on a lean path
-too. Everything else is ``tray.cli``.
+too. Everything else is ``tray.cli`` (the package; ``main`` loads the rest).
 """
 
 from __future__ import annotations
