@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import test_desktop
 from sniwatcher import SniWatcher, menu_text
-from test_desktop import REPO, role_in_file, wait_note, world
+from test_desktop import REPO, complaints, role_in_file, wait_note, world
 from test_desktop_menu import many_profiles
 from xsession import XSession, wait_for
 
@@ -132,6 +132,26 @@ def test_switching_over_sni_shows_role_and_minutes_without_the_menu(
     after = tray.watcher.layout()
     assert tray.watcher.find("Quit", after)["id"] == quit_id  # type: ignore[index]
     assert tray.stop() == 0
+
+
+def test_the_tray_says_nothing_on_stderr_over_start_menu_switch_and_stop(
+        xs: XSession, aws: Any, start_sni: Any) -> None:
+    """SNI: no GLib/GTK/GDK warning or critical, no traceback, from start to stop (the
+    indicator's dispose said "connection-changed" to a handler after pystray dropped it:
+    a traceback and a GLib-GObject-CRITICAL at every stop)."""
+    many_profiles(aws)
+    tray = start_sni()
+    layout = tray.watcher.layout()
+    account = next(n for n in layout["children"] if n["label"].startswith("111111111111"))
+    tray.watcher.about_to_show(0)  # the host opens the menu, then a submenu
+    tray.watcher.about_to_show(account["id"])
+    tray.watcher.click_label("platform")
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    tray.wait_props("the label to name the role",
+                    lambda p: p["XAyatanaLabel"].startswith("platform · "))
+    assert tray.stop() == 0
+    log = tray.log.read_text(errors="replace")
+    assert complaints(log) == [], log
 
 
 def test_a_denied_role_needs_attention_and_diagnose_names_it(
