@@ -30,6 +30,7 @@ from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.ports import AwsPort
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
+from tray.i18n import _
 from tray.instance import control, keeper
 from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import instance_keeper
@@ -199,9 +200,9 @@ def _status_line(snap: Snapshot) -> None:
     left = snap.seconds_left
     parts = [f"[{snap.state.value}]", snap.role or "-"]
     if left is not None:
-        parts.append(f"{left // 60} min left")
-    if snap.last_error:
-        parts.append(f"- {snap.last_error}")
+        parts.append(_("{minutes} min left").format(minutes=left // 60))
+    if snap.last_error_localized:
+        parts.append(f"- {snap.last_error_localized}")
     print(" ".join(parts), flush=True)
 
 

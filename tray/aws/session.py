@@ -45,6 +45,7 @@ from tray.domain.errors import (
 )
 from tray.domain.models import RoleProfile
 from tray.domain.source_line import parse_source_line
+from tray.domain.text import N_, Text
 
 if TYPE_CHECKING:
     import botocore.session
@@ -87,12 +88,13 @@ def session_name(now: datetime) -> str:
 def source_label(profile: RoleProfile) -> str:
     """Whose keys sign for ``profile``, as messages name them."""
     if profile.kind == "sso":
-        return "its Identity Center sign-in"
+        return Text(N_("its Identity Center sign-in"))
     if profile.kind == "login":
-        return "its aws login sign-in"
+        return Text(N_("its aws login sign-in"))
     if profile.source_profile:
-        return f"source profile '{profile.source_profile}'"
-    return f"credential_source {profile.credential_source}"
+        return Text(N_("source profile '{profile}'"), profile=profile.source_profile)
+    return Text(N_("credential_source {credential_source}"),
+                credential_source=profile.credential_source)
 
 
 def skip_crt_unless_login(profile_name: str, profile_map: Mapping[str, Mapping[str, str]],

@@ -488,7 +488,7 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
         if code == "AccessDenied" and operation == "AssumeRole":
             # The seed's lesson: the user's own policy is rarely the cause. One sentence
             # everywhere (tray.domain.denied): the finding first, the fix pointer once.
-            return AccessDeniedError(f"profile '{name}': " + denied.with_fix(
+            return AccessDeniedError(denied.PROFILE_DENIED, profile=name, finding=denied.with_fix(
                 denied.assume_denied_finding(message, role_arn), name))
         if code == "AccessDenied" and operation == "GetSessionToken" \
                 and "session credentials" in message:
