@@ -168,3 +168,60 @@ def test_an_error_over_the_wire_is_said_in_the_readers_language():
 def test_a_plain_error_has_no_text():
     error = RoletrayError("plain words")
     assert error.text is None and problem_from(error).to_json().get("template") is None
+
+
+# ------------------------------------------------------------------ one-off errors
+
+def test_one_off_errors_of_the_files_come_out_korean(isolated_env):
+    from tray.awsfiles import awsconfig
+    from tray.domain.errors import ConfigError, SettingsError, StateError
+    from tray.paths import Paths
+    from tray.settings import load_settings
+    from tray.state import load_state
+
+    env = dict(os.environ)
+    paths = Paths.from_env(env)
+    paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.settings_file.write_text('target = "roletray"\nbogus = 1\n')
+    config = isolated_env / ".aws" / "config"
+    config.write_text("[profile plain]\nregion = eu-west-1\n")
+    paths.state_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.state_file.write_text("{not json")
+
+    def raised(call) -> RoletrayError:
+        with pytest.raises(RoletrayError) as caught:
+            call()
+        return caught.value
+
+    english = [raised(lambda: load_settings(paths)),
+               raised(lambda: awsconfig.get_role_profile("plain", config,
+                                                         credentials_path=None)),
+               raised(lambda: load_state(paths))]
+    i18n.setup(KO)
+    korean = [raised(lambda: load_settings(paths)),
+              raised(lambda: awsconfig.get_role_profile("plain", config,
+                                                        credentials_path=None)),
+              raised(lambda: load_state(paths))]
+    assert [type(e) for e in korean] == [SettingsError, ConfigError, StateError]
+    assert [str(e) for e in korean] == [str(e) for e in english]  # str() stays English
+    assert str(english[0]).endswith(", line 2: unknown setting 'bogus' (known: "
+                                    "mfa_session_hours, notifications, refresh_margin, "
+                                    "target, worker_idle_minutes)")
+    assert korean[0].localized.endswith(", 2번째 줄: 알 수 없는 설정 'bogus'(알려진 설정: "
+                                        "mfa_session_hours, notifications, refresh_margin, "
+                                        "target, worker_idle_minutes)")
+    assert "프로필 'plain'은(는) 역할 프로필이 아닙니다" in korean[1].localized
+    assert "올바른 JSON이 아닙니다" in korean[2].localized
+    # What a problem keeps of them reads back Korean in another process.
+    stored = json.loads(json.dumps(problem_from(english[1]).to_json()))
+    assert Problem.from_json(stored).localized() == korean[1].localized  # type: ignore[union-attr]
+
+
+def test_a_bad_mfa_code_is_refused_in_korean_by_the_cli(aws, capsys):
+    world(aws, trust=USER_ARN, profile_extra="mfa_serial = arn:aws:iam::123456789012:mfa/dev\n")
+    code = main(["assume", "platform", "--mfa-code", "12"], env={**os.environ, **KO})
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == "roletray: 프로필 'platform': MFA 코드는 6자리 숫자여야 합니다\n"
+    code = main(["assume", "platform", "--mfa-code", "12"], env={**os.environ, **C})
+    assert capsys.readouterr().err == "roletray: profile 'platform': the MFA code must be 6 digits\n"

@@ -18,6 +18,7 @@ from tray.aws import federation
 from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
 from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
+from tray.i18n import N_
 from tray.platform import signin_page
 
 DEFAULT_REGION = "us-east-1"
@@ -57,7 +58,8 @@ def console_url(profile: str, *, env: Mapping[str, str],
     url = federation.endpoint(partition, env)
     if keys is None:
         if assume is None:
-            raise UsageError(f"profile '{role.name}': no keys to open the console with")
+            raise UsageError(N_("profile '{name}': no keys to open the console with"),
+                             name=role.name)
         keys = assume(role, profile_map)
     # AWS takes SessionDuration only for a session that long-term user keys assumed.
     duration = federation.session_duration(keys, now()) \
@@ -141,7 +143,8 @@ def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False,
     finally:
         forward.close()
     if not fetched:
-        raise UsageError(f"the web browser did not open the sign-in page within {wait:.0f} s; "
-                         "use --print and open the URL yourself")
+        raise UsageError(N_("the web browser did not open the sign-in page within {wait:.0f} s; "
+                            "use --print and open the URL yourself"),
+                         wait=wait)
     print(f"Opened the AWS console as {profile} in your web browser.")
     return EXIT_OK
