@@ -225,3 +225,25 @@ def test_a_bad_mfa_code_is_refused_in_korean_by_the_cli(aws, capsys):
     assert err == "roletray: 프로필 'platform': MFA 코드는 6자리 숫자여야 합니다\n"
     code = main(["assume", "platform", "--mfa-code", "12"], env={**os.environ, **C})
     assert capsys.readouterr().err == "roletray: profile 'platform': the MFA code must be 6 digits\n"
+
+
+def test_a_plain_sentence_and_a_parse_error_come_out_korean(isolated_env):
+    from tray.awsfiles import awsconfig
+    from tray.domain.errors import ConfigError, UsageError
+
+    config = isolated_env / ".aws" / "config"
+    config.write_text("[profile a]\nregion = eu-west-1\n[profile a]\n")
+    with pytest.raises(ConfigError) as english:
+        awsconfig.load_profile_map(config, home=isolated_env)
+    i18n.setup(KO)
+    with pytest.raises(ConfigError) as korean:
+        awsconfig.load_profile_map(config, home=isolated_env)
+    assert str(korean.value) == str(english.value) == \
+        "~/.aws/config, line 3: section [profile a] appears twice"
+    assert korean.value.localized == "~/.aws/config, 3번째 줄: [profile a] 섹션이 두 번 나옵니다"
+
+    plain = UsageError(Text(N_("no web browser could be started; set $BROWSER, or use "
+                               "--print and open the URL yourself")))
+    assert str(plain).startswith("no web browser could be started")
+    assert plain.localized.startswith("웹 브라우저를 시작할 수 없습니다")
+    assert Problem.from_json(problem_from(plain).to_json()).localized() == plain.localized  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ from tray.aws import federation
 from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
 from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 from tray.platform import signin_page
 
 DEFAULT_REGION = "us-east-1"
@@ -83,8 +83,8 @@ def instance_keys(profile: str, *, where: paths.Paths) -> TempCredentials | None
         return TempCredentials(str(doc["AccessKeyId"]), str(doc["SecretAccessKey"]),
                                str(doc["SessionToken"]), parse_iso_utc(str(doc["Expiration"])))
     except (KeyError, ValueError):
-        raise RoletrayError("the running roletray handed over keys in a form this version "
-                            "does not read") from None
+        raise RoletrayError(Text(N_("the running roletray handed over keys in a form this "
+                                    "version does not read"))) from None
 
 
 def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]],
@@ -136,8 +136,8 @@ def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False,
         opened = False
     if not opened:
         forward.close()
-        raise UsageError("no web browser could be started; set $BROWSER, or use --print "
-                         "and open the URL yourself")
+        raise UsageError(Text(N_("no web browser could be started; set $BROWSER, or use "
+                                 "--print and open the URL yourself")))
     try:
         fetched = forward.wait(wait)
     finally:

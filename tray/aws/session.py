@@ -440,8 +440,8 @@ def _assume_role_provider(session: botocore.session.Session, source: str,
 
 
 def _never_prompt(_prompt: str = "") -> str:
-    raise ConfigError("a source profile in the chain asks for an MFA code; roletray asks "
-                      "for MFA only for the role it assumes")
+    raise ConfigError(Text(N_("a source profile in the chain asks for an MFA code; roletray "
+                              "asks for MFA only for the role it assumes")))
 
 
 def _swap(resolver: Any, provider: Any) -> None:

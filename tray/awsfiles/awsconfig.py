@@ -28,7 +28,7 @@ from tray.domain.errors import (
     UnknownProfileError,
 )
 from tray.domain.models import ROLE_ARN_RE, RoleProfile
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 
 PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
@@ -123,17 +123,22 @@ def _parse_config(data: bytes, path: Path, shown: str) -> dict[str, dict[str, st
     return config
 
 
-def _describe_parse_error(e: configparser.Error, shown: str) -> str:
+def _describe_parse_error(e: configparser.Error, shown: str) -> Text:
     # Never quote the offending line: it may be a secret key pasted on its own.
     if isinstance(e, configparser.MissingSectionHeaderError):
-        return f"{shown}, line {e.lineno}: text before the first [section] header"
+        return Text(N_("{path}, line {line}: text before the first [section] header"),
+                    path=shown, line=e.lineno)
     if isinstance(e, configparser.DuplicateSectionError):
-        return f"{shown}, line {e.lineno}: section [{e.section}] appears twice"
+        return Text(N_("{path}, line {line}: section [{section}] appears twice"),
+                    path=shown, line=e.lineno, section=e.section)
     if isinstance(e, configparser.DuplicateOptionError):
-        return f"{shown}, line {e.lineno}: '{e.option}' appears twice in [{e.section}]"
+        return Text(N_("{path}, line {line}: '{option}' appears twice in [{section}]"),
+                    path=shown, line=e.lineno, option=e.option, section=e.section)
     if isinstance(e, configparser.ParsingError) and e.errors:
-        return f"{shown}, line {e.errors[0][0]}: not a [section] header or a 'name = value' line"
-    return f"{shown}: cannot be parsed ({type(e).__name__})"
+        return Text(N_("{path}, line {line}: not a [section] header or a 'name = value' line"),
+                    path=shown, line=e.errors[0][0])
+    return Text(N_("{path}: cannot be parsed ({error_type})"), path=shown,
+                error_type=type(e).__name__)
 
 
 def _nested_ok(value: str) -> bool:
@@ -493,8 +498,8 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
         raise CredentialsFileError(N_("target '{target}' must not contain brackets or quotes"),
                                    target=target)
     if target == "default":
-        raise CredentialsFileError("target 'default' would overwrite your default profile; "
-                                   "choose another target (e.g. roletray)")
+        raise CredentialsFileError(Text(N_("target 'default' would overwrite your default "
+                                           "profile; choose another target (e.g. roletray)")))
     if role is not None:
         chain = source_chain(role, profile_map)
         if target == role.name:

@@ -185,11 +185,14 @@ def _read(real: Path, path: Path, home: Home, keep: frozenset[str] = frozenset()
             else:
                 lost = keep - layout.by_name.keys()
                 if lost:
+                    sections = ", ".join(f"[{n}]" for n in sorted(lost))
                     problem = CredentialsFileError(
-                        f"{shown}: section{'s' if len(lost) > 1 else ''} "
-                        + ", ".join(f"[{n}]" for n in sorted(lost))
-                        + " vanished while roletray was writing it (another program is "
-                        "rewriting the file); roletray did not change the file")
+                        N_("{path}: sections {sections} vanished while roletray was writing "
+                           "it (another program is rewriting the file); roletray did not "
+                           "change the file") if len(lost) > 1 else
+                        N_("{path}: section {sections} vanished while roletray was writing it "
+                           "(another program is rewriting the file); roletray did not change "
+                           "the file"), path=shown, sections=sections)
                     quiet = False  # only the deadline ends this wait: never write it
                 elif snap.data or snap.st is None or quiet:
                     return snap, text, layout
@@ -575,9 +578,12 @@ def check_can_write(path: Path, *, home: Home = None) -> None:
     shown = _shown(path, home)
     real = _resolve(path)
     if real.exists() and not os.access(real, os.W_OK):
-        raise CredentialsFileError(f"{shown}: the file is read-only"
-                                   + (f" (a link to {_shown(real, home)})" if real != path
-                                      else "") + "; roletray changed nothing")
+        if real != path:
+            raise CredentialsFileError(N_("{path}: the file is read-only (a link to {target}); "
+                                          "roletray changed nothing"),
+                                       path=shown, target=_shown(real, home))
+        raise CredentialsFileError(N_("{path}: the file is read-only; roletray changed nothing"),
+                                   path=shown)
     folder = real.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # created on write: its nearest existing parent decides

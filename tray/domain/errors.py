@@ -31,10 +31,12 @@ class RoletrayError(Exception):
         raise UnknownProfileError(profile="platform", path="~/.aws/config")
 
     A one-off message is a template marked with ``N_`` and its fields, translated as a
-    whole sentence like a ``fmt`` (a plain string without fields stays English)::
+    whole sentence like a ``fmt`` (a plain string without fields stays English; a
+    ``tray.domain.text.Text`` brings its template and fields, with or without fields)::
 
         raise UsageError(N_("--duration {value}: must be from 900 to 43200 seconds"),
                          value=seconds)
+        raise UsageError(Text(N_("no web browser could be started")))
     """
 
     exit_code: ClassVar[int] = EXIT_USAGE
@@ -43,6 +45,9 @@ class RoletrayError(Exception):
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         template = self.fmt
+        if isinstance(message, Text) and not kwargs and template == RoletrayError.fmt:
+            kwargs = {**message.fields, "message": str(message)}
+            template, message = message.template, None
         if message is not None and kwargs and template == RoletrayError.fmt:
             template = message  # a one-off template: N_("... {field} ..."), field=...
             kwargs["message"] = message.format(**kwargs)
