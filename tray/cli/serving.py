@@ -20,7 +20,6 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     reply (reported with the doctor's diagnosis), an MFA code to ask for on the
     terminal, or no running instance (the role is assumed here, nothing written)."""
     from tray.domain import wire
-    from tray.domain.errors import MfaRequiredError
     from tray.instance import control
     from tray.serve import fastpath
 
@@ -35,15 +34,10 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     if args.profile is None:
         raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
     where = root.paths
-    reply = cast("dict[str, Any] | None", fastpath.handed_over(args.profile)) or \
-        control.send("credentials", {"profile": args.profile}, where=where)
-    if reply is not None and not reply.get("ok") \
-            and isinstance(wire.decode_error(reply), MfaRequiredError):
-        code = asking.tty_mfa_code(args.profile, root)
-        reply = control.send("credentials", {"profile": args.profile, "mfa_code": code},
-                             where=where)
-        if reply is None:
-            raise UsageError("the running roletray went away while asking for the code")
+    reply = control.send_asking(
+        "credentials", {"profile": args.profile},
+        lambda: asking.tty_mfa_code(args.profile, root), where=where,
+        first=cast("dict[str, Any] | None", fastpath.handed_over(args.profile)))
     if reply is not None:
         try:
             wire.raise_for(reply)
@@ -111,13 +105,11 @@ def source_document(source: str, file_id: str | None, root: Root, *,
 
         if keys_legacy.claim(source, SecretStore(), root.paths) is not None:
             reply = control.send("credentials", request, where=where)
-    if reply is not None and not reply.get("ok") \
-            and isinstance(wire.decode_error(reply), MfaRequiredError):
-        code = asking.tty_mfa_code(source, root, source=True,
-                                   serial=source_keys.needs_code(source, root.env))
-        reply = control.send("credentials", {**request, "mfa_code": code}, where=where)
-        if reply is None:
-            raise UsageError("the running roletray went away while asking for the code")
+    if reply is not None:  # a code asked for only if the instance needs one
+        reply = control.send_asking(
+            "credentials", request, lambda: asking.tty_mfa_code(
+                source, root, source=True, serial=source_keys.needs_code(source, root.env)),
+            where=where, first=reply)
     if reply is not None:
         wire.raise_for(reply)
         return dict(reply["document"])

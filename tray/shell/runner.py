@@ -84,11 +84,8 @@ def plain_keys(profile: str, ctx: actions.Context, ask_code: AskCode) -> TempCre
     else one AssumeRole in the worker child; an MFA code is asked only when needed."""
     from tray.domain import wire
 
-    reply = control.send("credentials", {"profile": profile}, where=ctx.paths)
-    if reply is not None and not reply.get("ok") \
-            and isinstance(wire.decode_error(reply), MfaRequiredError):
-        reply = control.send("credentials", {"profile": profile, "mfa_code": ask_code(profile)},
-                             where=ctx.paths)
+    reply = control.send_asking("credentials", {"profile": profile},
+                                lambda: ask_code(profile), where=ctx.paths)
     if reply is not None:
         wire.raise_for(reply)
         doc = reply["document"]
