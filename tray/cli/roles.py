@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tray.cli import asking
 from tray.cli.common import Root, diagnosed, emit
 from tray.cli.handover import handover, handover_asking
-from tray.cli.snapshot_text import shown, snapshot_of, snapshot_rows, table
+from tray.cli.snapshot_text import sections_text, shown, snapshot_table, table
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.i18n import N_
@@ -84,9 +84,7 @@ def print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: s
     if args.json:
         emit(snap_json)
         return
-    if extra:
-        print(extra)
-    print(table(snapshot_rows(snapshot_of(snap_json))))
+    print(snapshot_table(snap_json, extra))
 
 
 def print_sections(args: argparse.Namespace, sections: list[dict[str, Any]]) -> None:
@@ -95,11 +93,7 @@ def print_sections(args: argparse.Namespace, sections: list[dict[str, Any]]) -> 
     if args.json:
         emit({**sections[0], "sections": sections})
         return
-    print(table(snapshot_rows(snapshot_of(sections[0]))))
-    for snap_json in sections[1:]:
-        snap = snapshot_of(snap_json)
-        print(f"\nAlso kept fresh: {snap.role or '-'} -> [{snap.target}]")
-        print(table(snapshot_rows(snap)))
+    print(sections_text(sections))
 
 
 def cmd_assume(args: argparse.Namespace, root: Root) -> int:
