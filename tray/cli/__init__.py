@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         fail(args, str(e), e.exit_code, shown_as=e.localized)
         return e.exit_code
     except KeyboardInterrupt:
-        print("roletray: interrupted", file=sys.stderr)
+        print(i18n._("roletray: interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `roletray profiles | head -1`: the reader left, as is its right. Point stdout

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tray.cli.snapshot_text import shown
 from tray.domain.errors import AccessDeniedError, UsageError
+from tray.i18n import N_
 from tray.paths import Paths
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def profile_or_active(profile: str | None, root: Root, command: str) -> str:
 
     state = load_state(root.paths)
     if state is None:
-        raise UsageError(f"no active role: name a profile, e.g. `roletray {command} platform`")
+        raise UsageError(N_("no active role: name a profile, e.g. `roletray {command} "
+                            "platform`"), command=command)
     return state.active_role
 
 
@@ -75,4 +77,5 @@ def diagnosed(profile: str, error: AccessDeniedError, root: Root) -> AccessDenie
         return error
     if not diagnose.explains_denial(report):
         return error
-    return AccessDeniedError(f"profile '{profile}': {diagnose.summarize(report)}")
+    return AccessDeniedError(N_("profile '{profile}': {finding}"), profile=profile,
+                             finding=diagnose.summarize(report))

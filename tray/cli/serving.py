@@ -11,6 +11,7 @@ from typing import Any, cast
 from tray.cli import asking
 from tray.cli.common import Root, diagnosed
 from tray.domain.errors import EXIT_OK, AccessDeniedError, UsageError
+from tray.i18n import N_
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
@@ -25,14 +26,16 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
 
     if args.source is not None or args.no_session or args.file_id is not None:
         if args.profile is not None or not args.source:
-            raise UsageError("credential-process: give either PROFILE or --source SOURCE "
-                             "(--no-session and --file-id go with --source)")
+            raise UsageError.translated(N_(
+                "credential-process: give either PROFILE or --source SOURCE (--no-session "
+                "and --file-id go with --source)"))
         document = source_document(args.source, args.file_id, root,
                                    session=not args.no_session)
         sys.stdout.write(json.dumps(document) + "\n")
         return EXIT_OK
     if args.profile is None:
-        raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
+        raise UsageError.translated(N_("credential-process: a PROFILE or --source SOURCE "
+                                       "is required"))
     where = root.paths
     reply = control.send_asking(
         "credentials", {"profile": args.profile},
@@ -88,8 +91,9 @@ def source_document(source: str, file_id: str | None, root: Root, *,
     from tray.serve.document import process_document
 
     if file_id is not None and not FILE_ID_RE.fullmatch(file_id):
-        raise UsageError(f"credential-process: --file-id {file_id!r} is not a credentials "
-                         "file id (12 hex digits, as `roletray keys import` writes it)")
+        raise UsageError(N_("credential-process: --file-id {file_id} is not a credentials "
+                            "file id (12 hex digits, as `roletray keys import` writes it)"),
+                         file_id=repr(file_id))
     if not session:
         return source_keys.long_term_document(
             source_keys.long_term(source, env=root.env, file_id=file_id))

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tray.domain.errors import EXIT_OK, UsageError
+from tray.i18n import N_
 
 if TYPE_CHECKING:
     from tray.cli.common import Root
@@ -69,8 +70,8 @@ def cmd_exec(args: argparse.Namespace, root: Root) -> int:
 
     argv, plain, yes = _split(list(args.argv), args.env, args.yes)
     if not argv:
-        raise UsageError("exec: name the command after --, e.g. "
-                         f"`roletray exec {args.profile} -- aws sts get-caller-identity`")
+        raise UsageError(N_("exec: name the command after --, e.g. `roletray exec {profile} "
+                            "-- aws sts get-caller-identity`"), profile=args.profile)
     ctx = root.context()
     role = runner.role_of(args.profile, ctx)  # an unknown profile is refused first
     check_guard(args.profile, root, command="Run this command as", yes=yes)
@@ -97,7 +98,8 @@ def _split(words: list[str], plain: bool, yes: bool) -> tuple[list[str], bool, b
         elif words[0] == "--yes":
             yes = True
         else:
-            raise UsageError(f"exec: unknown option {words[0]}; the command goes after --")
+            raise UsageError(N_("exec: unknown option {option}; the command goes after --"),
+                             option=words[0])
         words = words[1:]
     return (words[1:] if words[:1] == ["--"] else words), plain, yes
 

@@ -2,18 +2,19 @@
 ``status`` and ``refresh`` print, from a snapshot's JSON document (``Snapshot.to_json``,
 as the running instance sends it).
 
-Lean on purpose: the standard library's datetime, ``tray.domain.timefmt`` and
-``tray.i18n``, nothing else (no argparse, logging, dataclasses, nor the domain's
-models), so that a hand-over path can print the same table importing this module
-alone (``python -X importtime -c "import tray.cli.snapshot_text"``;
+Lean on purpose: the standard library's datetime and unicodedata, ``tray.domain.timefmt``
+and ``tray.i18n``, nothing else (no argparse, logging, dataclasses, nor the domain's
+models), so that a hand-over path can print the same table importing this module alone (``python -X importtime -c "import tray.cli.snapshot_text"``;
 tests/test_cli_lean.py keeps it so).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from tray.domain import timefmt
+from tray.i18n import N_, _
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms at start-up; mypy reads this as True
 if TYPE_CHECKING:
@@ -30,9 +31,35 @@ def shown(text: str) -> str:
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
+def width(text: str) -> int:
+    """The columns ``text`` takes on a terminal: an East Asian wide or full-width
+    character (Korean, say) takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, columns: int) -> str:
+    """``text`` filled with spaces to ``columns`` terminal columns (``str.ljust`` counts
+    characters, which leaves a Korean label's column out of line)."""
+    return text + " " * max(0, columns - width(text))
+
+
 def table(rows: list[tuple[str, str]]) -> str:
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {shown(v)}" for k, v in rows)
+    """Labels (in the user's language) in a column, then their values."""
+    columns = max(width(k) for k, _v in rows)
+    return "\n".join(f"{pad(k, columns)}  {shown(v)}" for k, v in rows)
+
+
+def columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of cells in aligned columns (a header row first), trailing blanks cut."""
+    widths = [max(width(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(pad(c, w) for c, w in zip(r, widths, strict=True)).rstrip()
+            for r in rows]
+
+
+# The states as the table names them (the menu's words where it has them).
+STATES = {"idle": N_("idle"), "fresh": N_("fresh"), "refreshing": N_("refreshing"),
+          "retrying": N_("retrying"), "expired": N_("expired"),
+          "needs-input": N_("needs input"), "error": N_("error")}
 
 
 def _utc(text: str) -> datetime:
@@ -44,23 +71,26 @@ def _utc(text: str) -> datetime:
 def snapshot_rows(snap: Mapping[str, Any], now: datetime | None = None) -> list[tuple[str, str]]:
     """The rows of one kept section's snapshot document, its times against ``now``."""
     now = now or datetime.now(UTC)
-    rows = [("state", str(snap.get("state") or "idle")), ("role", snap.get("role") or "-"),
-            ("target", f"[{snap.get('target') or 'roletray'}]")]
+    state = str(snap.get("state") or "idle")
+    rows = [(_("state"), _(STATES[state]) if state in STATES else state),
+            (_("role"), snap.get("role") or "-"),
+            (_("target"), f"[{snap.get('target') or 'roletray'}]")]
     if snap.get("identity_arn"):
-        rows.append(("identity", snap["identity_arn"]))
+        rows.append((_("identity"), snap["identity_arn"]))
     if snap.get("account"):
-        rows.append(("account", snap["account"]))
+        rows.append((_("account"), snap["account"]))
     if snap.get("expiration"):
-        rows.append(("expires", timefmt.when(_utc(snap["expiration"]), now)))
+        rows.append((_("expires"), timefmt.when(_utc(snap["expiration"]), now)))
     if snap.get("mfa_session_expiration"):
         ends = _utc(snap["mfa_session_expiration"])
-        verb = "ends" if ends > now else "ended"
-        rows.append(("MFA session", f"{verb} {timefmt.when(ends, now)}"))
+        rows.append((_("MFA session"), (_("ends {when}") if ends > now else
+                                         _("ended {when}")).format(when=timefmt.when(ends, now))))
     if snap.get("clock_skew_seconds"):
-        rows.append(("clock skew", f"{snap['clock_skew_seconds']:+.0f} s against AWS"))
+        rows.append((_("clock skew"), _("{seconds:+.0f} s against AWS").format(
+            seconds=snap["clock_skew_seconds"])))
     problem = snap.get("problem")
     if isinstance(problem, dict) and problem.get("message"):
-        rows.append(("last error", str(problem["message"])))
+        rows.append((_("last error"), str(problem["message"])))
     return rows
 
 
@@ -74,7 +104,7 @@ def sections_text(sections: Sequence[Mapping[str, Any]]) -> str:
     """``status``: the default target's section, then every other kept one."""
     parts = [table(snapshot_rows(sections[0]))]
     for snap in sections[1:]:
-        parts.append(f"\nAlso kept fresh: {snap.get('role') or '-'} -> "
-                     f"[{snap.get('target') or 'roletray'}]")
+        parts.append("\n" + shown(_("Also kept fresh: {role} -> [{target}]").format(
+            role=snap.get("role") or "-", target=snap.get("target") or "roletray")))
         parts.append(table(snapshot_rows(snap)))
     return "\n".join(parts)

@@ -11,7 +11,7 @@ paths and AWS error codes, never from a credential value.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from tray.i18n import _
 
@@ -31,7 +31,8 @@ class RoletrayError(Exception):
         raise UnknownProfileError(profile="platform", path="~/.aws/config")
 
     A one-off message is a template marked with ``N_`` and its fields, translated as a
-    whole sentence like a ``fmt`` (a plain string without fields stays English)::
+    whole sentence like a ``fmt`` (a plain string without fields stays English; one
+    without fields is translated by ``translated``)::
 
         raise UsageError(N_("--duration {value}: must be from 900 to 43200 seconds"),
                          value=seconds)
@@ -53,6 +54,17 @@ class RoletrayError(Exception):
         super().__init__(" ".join(text.split()))
         if template != RoletrayError.fmt:
             self._localized = " ".join(_(template).format(**kwargs).split())
+
+    @classmethod
+    def translated(cls, message: str) -> Self:
+        """A one-off message without fields, marked with ``N_`` and translated whole (a
+        class with the base's ``fmt`` only)::
+
+            raise UsageError.translated(N_("--mfa-code -: no code on standard input"))
+        """
+        error = cls(message)
+        error.localized = _(message)
+        return error
 
     @property
     def localized(self) -> str:

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 from tray import fsutil, paths
 from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, MfaRequiredError, RoletrayError, UsageError
+from tray.i18n import N_
 from tray.instance import keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
     InstanceLock,
@@ -545,7 +546,8 @@ def send_asking(cmd: str, payload: dict[str, Any], ask: Callable[[], str | None]
         return reply
     again = send(retry or cmd, {**payload, "mfa_code": code}, where=where)
     if again is None:
-        raise UsageError("the running roletray went away while asking for the code")
+        raise UsageError.translated(N_("the running roletray went away while asking for "
+                                       "the code"))
     return again
 
 
