@@ -128,3 +128,18 @@ def test_the_table_pads_by_display_width() -> None:
     lines = table([("상태", "fresh"), ("MFA 세션", "ends"), ("target", "[roletray]")])
     assert value_columns(lines.splitlines(), ["상태", "MFA 세션", "target"]) == {10}
     assert width("상태") == 4 and width("target") == 6
+
+
+def test_the_help_and_a_usage_error_in_korean(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["assume", "--help"], env=KO)
+    assert done.value.code == 0
+    assert "맡을 AWS config의 역할 프로필(`roletray profiles`로 목록을 봅니다)" in \
+        capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["assume"], env=KO)
+    assert done.value.code == 2
+    assert capsys.readouterr().err.rstrip().endswith("(`roletray assume --help` 참고)")
+    with pytest.raises(SystemExit):
+        main(["assume", "--help"], env=C)
+    assert "the role profile of the AWS config to assume" in capsys.readouterr().out

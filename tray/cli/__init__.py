@@ -36,12 +36,12 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     from tray.domain.errors import RoletrayError
     from tray.paths import Paths
 
+    e = os.environ if env is None else env
+    i18n.setup(e)  # before the parser: its help and its errors are read by a person too
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     handler = COMMANDS[command]
     try:
-        e = os.environ if env is None else env
-        i18n.setup(e)
         code = int(handler(args, Root(env=e, paths=Paths.from_env(e),
                                       one_shot=argv is None and env is None)))
         sys.stdout.flush()  # a reader that left (`| head -1`) shows here, not at exit

@@ -34,19 +34,20 @@ WAYS = (("sso", N_("IAM Identity Center (AWS SSO): a start URL from your organis
 
 
 def add_parser(sub: Any) -> None:
-    s = sub.add_parser("setup", help="first run: Identity Center, an aws login sign-in, or a "
-                       "role over your keys, asked step by step")
-    s.add_argument("--sso-start-url", metavar="URL", help="IAM Identity Center: the start URL")
-    s.add_argument("--sso-region", metavar="R", help="IAM Identity Center: its region")
+    s = sub.add_parser("setup", help=_("first run: Identity Center, an aws login sign-in, or a "
+                                       "role over your keys, asked step by step"))
+    s.add_argument("--sso-start-url", metavar="URL", help=_("IAM Identity Center: the start URL"))
+    s.add_argument("--sso-region", metavar="R", help=_("IAM Identity Center: its region"))
     s.add_argument("--sso-session", metavar="NAME",
-                   help="the name of the [sso-session] (default: from the start URL)")
+                   help=_("the name of the [sso-session] (default: from the start URL)"))
     s.add_argument("--no-sign-in", action="store_true",
-                   help="Identity Center: write the sso-session only; sign in and populate later")
-    s.add_argument("--login", metavar="PROFILE", help="aws login: the profile to sign in as")
-    s.add_argument("--role-arn", metavar="ARN", help="a role: its ARN")
-    s.add_argument("--source-profile", metavar="S", help="a role: the keys to assume it with")
-    s.add_argument("--profile", metavar="NAME", help="a role: the new profile's name")
-    s.add_argument("--region", metavar="R", help="the region of the new profiles")
+                   help=_("Identity Center: write the sso-session only; sign in and "
+                          "populate later"))
+    s.add_argument("--login", metavar="PROFILE", help=_("aws login: the profile to sign in as"))
+    s.add_argument("--role-arn", metavar="ARN", help=_("a role: its ARN"))
+    s.add_argument("--source-profile", metavar="S", help=_("a role: the keys to assume it with"))
+    s.add_argument("--profile", metavar="NAME", help=_("a role: the new profile's name"))
+    s.add_argument("--region", metavar="R", help=_("the region of the new profiles"))
 
 
 class Questions:

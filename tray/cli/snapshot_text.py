@@ -4,8 +4,9 @@ as the running instance sends it).
 
 Lean on purpose: the standard library's datetime and unicodedata, ``tray.domain.timefmt``
 and ``tray.i18n``, nothing else (no argparse, logging, dataclasses, nor the domain's
-models), so that a hand-over path can print the same table importing this module alone (``python -X importtime -c "import tray.cli.snapshot_text"``;
-tests/test_cli_lean.py keeps it so).
+models), so that a hand-over path can print the same table importing this module alone
+(``python -X importtime -c "import tray.cli.snapshot_text"``; tests/test_cli_lean.py
+keeps it so).
 """
 
 from __future__ import annotations

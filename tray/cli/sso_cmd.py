@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tray.domain.errors import EXIT_OK
+from tray.i18n import _
 
 if TYPE_CHECKING:
     from tray.aws.sso_populate import PopulateResult
@@ -21,29 +22,31 @@ SHOWN_NAMES = 20  # names listed per line of the text output; --json has them al
 
 def add_parser(sub: Any) -> None:
     """The ``sso`` command and its two subcommands, on ``sub`` (the main subparsers)."""
-    s = sub.add_parser("sso", help="IAM Identity Center: sign in, or write a profile for "
-                       "every account and permission set")
+    s = sub.add_parser("sso", help=_("IAM Identity Center: sign in, or write a profile for "
+                                     "every account and permission set"))
     ss = s.add_subparsers(dest="sso_command", metavar="SUBCOMMAND", required=True,
                           parser_class=type(s))
-    lg = ss.add_parser("login", help="sign in to an sso-session (device code; the browser "
-                       "opens once) and save the token where botocore and the AWS CLI read it")
+    lg = ss.add_parser("login", help=_("sign in to an sso-session (device code; the browser "
+                                       "opens once) and save the token where botocore and "
+                                       "the AWS CLI read it"))
     lg.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
-                    help="the [sso-session NAME] of the AWS config (default: the only one)")
-    p = ss.add_parser("populate", help="write a profile for every account and permission set "
-                      "the sign-in can use, in a block of the AWS config that roletray owns")
+                    help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
+    p = ss.add_parser("populate", help=_("write a profile for every account and permission "
+                                         "set the sign-in can use, in a block of the AWS "
+                                         "config that roletray owns"))
     p.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
-                   help="the [sso-session NAME] of the AWS config (default: the only one)")
+                   help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
     p.add_argument("--template", metavar="T", default=None,
-                   help="profile names: {account_name}, {account_id}, {role_name}, "
-                        "{sso_session} (default: {account_name}/{role_name})")
+                   help=_("profile names: {account_name}, {account_id}, {role_name}, "
+                          "{sso_session} (default: {account_name}/{role_name})"))
     p.add_argument("--region", metavar="R",
-                   help="the profiles' region (default: the sso-session's sso_region)")
+                   help=_("the profiles' region (default: the sso-session's sso_region)"))
     p.add_argument("--guard", action="append", default=[], metavar="LABEL=PATTERN",
-                   help="guard the profiles whose name matches PATTERN (shell-style, e.g. "
-                        "'production=Prod*/*'): roletray asks before they become the active "
-                        "role; may be given more than once, the first match wins")
+                   help=_("guard the profiles whose name matches PATTERN (shell-style, e.g. "
+                          "'production=Prod*/*'): roletray asks before they become the active "
+                          "role; may be given more than once, the first match wins"))
     p.add_argument("--dry-run", action="store_true",
-                   help="say what would change, write nothing")
+                   help=_("say what would change, write nothing"))
     p.add_argument("--json", action="store_true")
 
 
