@@ -56,3 +56,22 @@ def test_the_table_reads_a_snapshot_document_as_the_snapshot_says() -> None:
     assert rows["last error"] == snap.last_error == "could not reach STS"
     assert list(snapshot_text.snapshot_rows({}, NOW)) == [
         ("state", "idle"), ("role", "-"), ("target", "[roletray]")]
+
+
+def test_every_command_of_the_parser_has_its_function() -> None:
+    from tray.cli.commands import COMMANDS, handler
+    from tray.cli.parser import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)  # type: ignore[arg-type]
+    assert all(callable(handler(name)) for name in COMMANDS)
+
+
+def test_a_command_loads_its_own_group_only() -> None:
+    loaded = loaded_by("import io, contextlib\nfrom tray.cli import main\n"
+                       "with contextlib.redirect_stdout(io.StringIO()):\n"
+                       "    main(['profiles', '--json'], env={'HOME': '/nonexistent'})\n"
+                       "import sys\nheavy = [m for m in ('tray.cli.keys_cmd', "
+                       "'tray.cli.serving', 'tray.cli.console_cmd', 'tray.cli.doctor_cmd') "
+                       "if m in sys.modules]\nassert not heavy, heavy")
+    assert "argparse" in loaded  # it ran the full command line

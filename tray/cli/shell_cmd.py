@@ -1,7 +1,7 @@
 """The shell commands of the command line: ``exec``, ``env`` and ``prompt``.
 
-Registered by ``tray.cli.parser`` (``add_parsers``) and ``tray.cli.commands``
-(``COMMANDS``); the work is in ``tray.shell``.
+Registered by ``tray.cli.parser`` (``add_parsers``) and ``tray.cli.commands``;
+the work is in ``tray.shell``.
 """
 
 from __future__ import annotations
@@ -125,5 +125,3 @@ def cmd_prompt(args: argparse.Namespace, root: Root) -> int:
     return prompt.run(args.format if args.format is not None else prompt.DEFAULT_FORMAT,
                       dict(root.env))
 
-
-COMMANDS = {"exec": cmd_exec, "env": cmd_env, "prompt": cmd_prompt}

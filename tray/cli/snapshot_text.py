@@ -2,16 +2,15 @@
 ``status`` and ``refresh`` print, from a snapshot's JSON document (``Snapshot.to_json``,
 as the running instance sends it).
 
-Lean on purpose: the standard library's datetime and unicodedata, ``tray.domain.timefmt``
-and ``tray.i18n``, nothing else (no argparse, logging, dataclasses, nor the domain's
-models), so that a hand-over path can print the same table importing this module alone
-(``python -X importtime -c "import tray.cli.snapshot_text"``; tests/test_cli_lean.py
-keeps it so).
+Lean on purpose: the standard library's datetime (unicodedata for wide text),
+``tray.domain.timefmt`` and ``tray.i18n``, nothing else (no argparse, logging,
+dataclasses, nor the domain's models), so that a hand-over path can print the same table
+importing this module alone (``python -X importtime -c "import tray.cli.snapshot_text"``;
+tests/test_cli_lean.py keeps it so).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 
 from tray.domain import timefmt
@@ -35,6 +34,10 @@ def shown(text: str) -> str:
 def width(text: str) -> int:
     """The columns ``text`` takes on a terminal: an East Asian wide or full-width
     character (Korean, say) takes two."""
+    if text.isascii():
+        return len(text)
+    import unicodedata  # loaded only for such text
+
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
