@@ -98,9 +98,10 @@ def test_profiles_assume_and_status_in_korean_and_in_english(
 
     ko_doc = json.loads(run(KO, capsys, "assume", "platform", "--json")[1])
     en_doc = json.loads(run(C, capsys, "assume", "platform", "--json")[1])
-    for doc in (ko_doc, en_doc):  # a new session each time: its own key and expiry
+    for doc in (ko_doc, en_doc):  # a new session each time: its key, expiry and name
         doc.pop("access_key_id")
         doc.pop("expiration")
+        assert ":assumed-role/platform/roletray-" in doc.pop("identity_arn")
     assert ko_doc == en_doc and ko_doc["ok"] is True
 
 
