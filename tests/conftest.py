@@ -1,7 +1,8 @@
 """Every test gets its own HOME, XDG folders and AWS_* file variables.
 
 The real ``~/.aws`` of the machine is never read or written: ``isolated_env``
-is autouse, and it removes every AWS_* variable that could point elsewhere.
+is autouse, and it removes every AWS_* variable that could point elsewhere. Messages are
+English (``LANG=C.UTF-8``) unless a test asks for a language.
 AWS is moto's server on 127.0.0.1, reached through ``AWS_ENDPOINT_URL``.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import secretservice
+from tray import i18n
 from tray.demo import free_port, post_text
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -38,6 +40,12 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     runtime.mkdir(mode=0o700)
     for var in _AWS_VARS:
         monkeypatch.delenv(var, raising=False)
+    # The tests read English unless they ask for a language: a developer's Korean locale
+    # (LC_ALL, LC_MESSAGES, LANGUAGE) must not reach the processes the tests start.
+    for var in ("LC_ALL", "LC_MESSAGES", "LANGUAGE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    i18n.setup({})
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))

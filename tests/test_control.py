@@ -284,5 +284,84 @@ def test_the_cli_asks_for_a_code_when_the_instance_answers_mfa_required(
         reply = handover.handover_asking("assume", {"profile": "guarded"}, "guarded", "mfa", root)
     finally:
         server.stop()
-    assert [r["cmd"] for r in seen] == ["assume", "mfa"] and seen[1]["code"] == "902817"
+    assert [r["cmd"] for r in seen] == ["assume", "mfa"] and seen[1]["mfa_code"] == "902817"
     assert reply["snapshot"]["role"] == "guarded"
+
+
+def _mfa_instance(seen: list[dict[str, Any]], *, needs_code: bool = True) -> Any:
+    """An instance that refuses a request without ``mfa_code`` (when ``needs_code``)."""
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
+
+    def instance(request: dict[str, Any]) -> dict[str, Any]:
+        seen.append(request)
+        if needs_code and not request.get("mfa_code"):
+            return wire.encode_error(MfaRequiredError(profile="guarded", mfa_serial="dev"))
+        return wire.ok(document={"cmd": request["cmd"]})
+
+    return instance
+
+
+def test_send_asking_asks_only_when_the_instance_needs_a_code(isolated_env: Path) -> None:
+    seen: list[dict[str, Any]] = []
+    asked: list[int] = []
+
+    def ask() -> str | None:
+        asked.append(1)
+        return "902817"
+
+    assert control.send_asking("credentials", {"profile": "guarded"}, ask,
+                               where=here()) is None  # no instance: nothing asked
+    assert asked == []
+    server = control.ControlServer(_mfa_instance(seen, needs_code=False), path=sock(),
+                                   where=here()).start()
+    try:
+        reply = control.send_asking("credentials", {"profile": "guarded"}, ask, where=here())
+    finally:
+        server.stop()
+    assert reply is not None and reply["ok"] and asked == [] and len(seen) == 1
+
+
+def test_send_asking_sends_the_code_once_with_the_retry_command(isolated_env: Path) -> None:
+    from tray.domain import wire
+    from tray.domain.errors import MfaRequiredError
+
+    seen: list[dict[str, Any]] = []
+    server = control.ControlServer(_mfa_instance(seen), path=sock(), where=here()).start()
+    try:
+        reply = control.send_asking("refresh", {"target": "second"}, lambda: "447310",
+                                    retry="mfa", where=here())
+        assert reply is not None and reply["document"] == {"cmd": "mfa"}
+        assert [(r["cmd"], r.get("mfa_code"), r["target"]) for r in seen] == [
+            ("refresh", None, "second"), ("mfa", "447310", "second")]
+        # No code given: the instance's own answer stands (it says a code is needed).
+        seen.clear()
+        reply = control.send_asking("assume", {"profile": "guarded"}, lambda: None,
+                                    where=here())
+        assert reply is not None and isinstance(wire.decode_error(reply), MfaRequiredError)
+        assert len(seen) == 1
+        # A reply already in hand (the lean path's) is not sent again.
+        first = wire.encode_error(MfaRequiredError(profile="guarded", mfa_serial="dev"))
+        seen.clear()
+        reply = control.send_asking("credentials", {"profile": "guarded"}, lambda: "1234",
+                                    first=first, where=here())
+        assert reply is not None and reply["ok"]
+        assert [(r["cmd"], r["mfa_code"]) for r in seen] == [("credentials", "1234")]
+    finally:
+        server.stop()
+
+
+def test_send_asking_says_when_the_instance_left_while_the_code_was_asked(
+        isolated_env: Path) -> None:
+    from tray.domain.errors import UsageError
+
+    seen: list[dict[str, Any]] = []
+    server = control.ControlServer(_mfa_instance(seen), path=sock(), where=here()).start()
+
+    def ask() -> str:
+        server.stop()  # the person types while the tray quits
+        return "902817"
+
+    with pytest.raises(UsageError, match="went away while asking for the code"):
+        control.send_asking("credentials", {"profile": "guarded"}, ask, where=here())
+    assert len(seen) == 1

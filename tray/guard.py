@@ -11,14 +11,27 @@ from collections.abc import Callable
 
 from tray.domain.errors import UsageError
 from tray.domain.models import RoleProfile
-from tray.i18n import N_
+from tray.i18n import N_, _
 
 Ask = Callable[[str], str]
 """``ask(question) -> answer``: a terminal's ``input``; None where there is no terminal."""
 
 
+# The question per way of using a profile, each a whole sentence for the translator.
+QUESTIONS = {
+    "Use": N_("Profile '{profile}' is guarded ({label}). Use {profile}? [y/N] "),
+    "Switch to": N_("Profile '{profile}' is guarded ({label}). Switch to {profile}? [y/N] "),
+    "Run this command as": N_("Profile '{profile}' is guarded ({label}). Run this command as "
+                              "{profile}? [y/N] "),
+    "Print the keys of": N_("Profile '{profile}' is guarded ({label}). Print the keys of "
+                            "{profile}? [y/N] "),
+}
+
+
 def question(role: RoleProfile, verb: str = "Use") -> str:
     """``Profile 'prod' is guarded (production). Switch to prod? [y/N] ``"""
+    if verb in QUESTIONS:
+        return _(QUESTIONS[verb]).format(profile=role.name, label=role.guard)
     return f"Profile '{role.name}' is guarded ({role.guard}). {verb} {role.name}? [y/N] "
 
 
@@ -29,13 +42,13 @@ def confirm(role: RoleProfile, *, yes: bool, ask: Ask | None, verb: str = "Use",
     if role.guard is None or yes:
         return
     if ask is None:
-        raise UsageError(N_("profile '{name}' is guarded ({guard}): run this on a terminal to "
-                            "confirm, or pass {flag}"),
-                         name=role.name, guard=role.guard, flag=flag)
+        raise UsageError(N_("profile '{profile}' is guarded ({label}): run this on a "
+                            "terminal to confirm, or pass {flag}"), profile=role.name,
+                         label=role.guard, flag=flag)
     try:
         answer = ask(question(role, verb))
     except EOFError:
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):
-        raise UsageError(N_("profile '{name}' ({guard}): not confirmed; nothing was changed"),
-                         name=role.name, guard=role.guard)
+        raise UsageError(N_("profile '{profile}' ({label}): not confirmed; nothing was "
+                            "changed"), profile=role.name, label=role.guard)

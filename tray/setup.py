@@ -25,6 +25,7 @@ from tray import paths
 from tray.awsfiles import awsconfig, configedit, credfile, inifile
 from tray.domain.errors import ConfigError, RoletrayError, UsageError
 from tray.domain.models import ROLE_ARN_RE
+from tray.i18n import N_
 from tray.platform import awscli
 
 SCOPES = "sso:account:access"
@@ -57,23 +58,27 @@ def check_start_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme != "https" or not parts.hostname:
-        raise UsageError(f"start URL '{url}' must be an https:// address, such as "
-                         "https://my-org.awsapps.com/start")
+        raise UsageError(N_("start URL '{url}' must be an https:// address, such as "
+                            "https://my-org.awsapps.com/start"), url=url)
     return url
 
 
 def check_region(region: str) -> str:
     region = region.strip()
     if not _REGION_RE.match(region):
-        raise UsageError(f"'{region}' is not a region name (such as eu-west-1)")
+        raise UsageError(N_("'{region}' is not a region name (such as eu-west-1)"),
+                         region=region)
     return region
 
 
 def check_name(name: str, what: str = "profile name") -> str:
     name = name.strip()
     if not _NAME_RE.match(name):
-        raise UsageError(f"{what} '{name}' must be 1 to 64 letters, digits or _.+-, "
-                         "starting with a letter or digit")
+        if what == "sso-session name":
+            raise UsageError(N_("sso-session name '{name}' must be 1 to 64 letters, digits "
+                                "or _.+-, starting with a letter or digit"), name=name)
+        raise UsageError(N_("profile name '{name}' must be 1 to 64 letters, digits or _.+-, "
+                            "starting with a letter or digit"), name=name)
     return name
 
 
@@ -92,8 +97,8 @@ def add_role(config: Path, name: str, role_arn: str, source: str, region: str | 
     check_name(name)
     role_arn = role_arn.strip()
     if not ROLE_ARN_RE.match(role_arn):
-        raise UsageError(f"'{role_arn}' is not an IAM role ARN "
-                         "(arn:aws:iam::123456789012:role/NAME)")
+        raise UsageError(N_("'{arn}' is not an IAM role ARN "
+                            "(arn:aws:iam::123456789012:role/NAME)"), arn=role_arn)
     items: list[tuple[str, str]] = [("role_arn", role_arn), ("source_profile", source)]
     if region:
         items.append(("region", check_region(region)))
@@ -139,8 +144,8 @@ def _add(config: Path, section: str, items: tuple[tuple[str, str], ...], *,
             current = layout.items(layout.by_name[section])
             if all(current.get(k) == v for k, v in items):
                 return None  # written before, the same: setup run twice
-            raise ConfigError(f"{shown}: [{section}] exists already; choose another name "
-                              "(nothing was written)")
+            raise ConfigError(N_("{file}: [{section}] exists already; choose another name "
+                                 "(nothing was written)"), file=shown, section=section)
         return inifile.replace_section(text, section, list(items), layout=layout)
 
     configedit.edit_file(config, edit, home=home)

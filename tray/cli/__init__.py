@@ -30,19 +30,19 @@ __all__ = ["main", "shown"]
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     """``env``: the environment to run in (default: the process's, read here only)."""
     from tray import i18n
-    from tray.cli.commands import COMMANDS
+    from tray.cli.commands import handler
     from tray.cli.common import Root, fail
     from tray.cli.parser import build_parser
     from tray.domain.errors import RoletrayError
     from tray.paths import Paths
 
+    e = os.environ if env is None else env
+    i18n.setup(e)  # before the parser: its help and its errors are read by a person too
     args = build_parser().parse_args(argv)
     command = args.command or "run"
-    handler = COMMANDS[command]
+    run = handler(command)
     try:
-        e = os.environ if env is None else env
-        i18n.setup(e)
-        code = int(handler(args, Root(env=e, paths=Paths.from_env(e),
+        code = int(run(args, Root(env=e, paths=Paths.from_env(e),
                                       one_shot=argv is None and env is None)))
         sys.stdout.flush()  # a reader that left (`| head -1`) shows here, not at exit
         return code
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         fail(args, str(e), e.exit_code, shown_as=e.localized)
         return e.exit_code
     except KeyboardInterrupt:
-        print("roletray: interrupted", file=sys.stderr)
+        print(i18n._("roletray: interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `roletray profiles | head -1`: the reader left, as is its right. Point stdout

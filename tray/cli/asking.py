@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from tray.domain.errors import RoletrayError, UsageError
+from tray.domain.text import Text
+from tray.i18n import N_, _
 
 if TYPE_CHECKING:
     from tray.cli.common import Root
@@ -19,7 +21,7 @@ def read_mfa_code(value: str | None) -> str | None:
     if value == "-":
         code = sys.stdin.readline().strip()
         if not code:
-            raise UsageError("--mfa-code -: no code on standard input")
+            raise UsageError(Text(N_("--mfa-code -: no code on standard input")))
         return code
     return value
 
@@ -28,7 +30,7 @@ def prompt_mfa(serial: str) -> str | None:
     """Ask on the terminal, never unasked elsewhere; None when there is no terminal."""
     if not sys.stdin.isatty():
         return None
-    code = getpass.getpass(f"MFA code for {serial}: ").strip()
+    code = getpass.getpass(_("MFA code for {serial}: ").format(serial=serial)).strip()
     return code or None
 
 
@@ -100,19 +102,24 @@ def tty_mfa_code(profile: str, root: Root, *, serial: str | None = None,
                  source: bool = False) -> str:
     """Ask on the controlling terminal: stdout belongs to the SDK reading the document,
     and stdin may be its pipe. No terminal: an error that says how to get past it."""
-    serial = serial or needs_mfa(profile, root) or "the MFA device"
+    serial = serial or needs_mfa(profile, root)
     try:
         tty = open("/dev/tty", "r+", encoding="utf-8")  # noqa: SIM115 (closed below)
     except OSError:
-        how = ("start the tray (`roletray`) or `roletray daemon`, and run "
-               f"`aws sts get-caller-identity --profile {profile}` in a terminal once (the "
-               "instance keeps the session)" if source else "start the tray (`roletray`) or `roletray daemon` and "
-               f"give it the code (`roletray assume {profile}`)")
-        raise UsageError(
-            f"profile '{profile}' needs an MFA code and there is no terminal to ask on; "
-            f"{how}, then run this again") from None
+        if source:
+            raise UsageError(N_(
+                "profile '{profile}' needs an MFA code and there is no terminal to ask on; "
+                "start the tray (`roletray`) or `roletray daemon`, and run `aws sts "
+                "get-caller-identity --profile {profile}` in a terminal once (the instance "
+                "keeps the session), then run this again"), profile=profile) from None
+        raise UsageError(N_(
+            "profile '{profile}' needs an MFA code and there is no terminal to ask on; start "
+            "the tray (`roletray`) or `roletray daemon` and give it the code (`roletray "
+            "assume {profile}`), then run this again"), profile=profile) from None
     with tty:
-        code = getpass.getpass(f"MFA code for {serial}: ", stream=tty).strip()
+        asked = _("MFA code for {serial}: ").format(serial=serial) if serial else \
+            _("MFA code for the MFA device: ")
+        code = getpass.getpass(asked, stream=tty).strip()
     if not code:
-        raise UsageError(f"profile '{profile}': no MFA code given")
+        raise UsageError(N_("profile '{profile}': no MFA code given"), profile=profile)
     return code

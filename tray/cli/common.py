@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from tray.cli.snapshot_text import shown
 from tray.domain.errors import AccessDeniedError, UsageError
+from tray.i18n import N_
 from tray.paths import Paths
 
 if TYPE_CHECKING:
@@ -59,7 +60,8 @@ def profile_or_active(profile: str | None, root: Root, command: str) -> str:
 
     state = load_state(root.paths)
     if state is None:
-        raise UsageError(f"no active role: name a profile, e.g. `roletray {command} platform`")
+        raise UsageError(N_("no active role: name a profile, e.g. `roletray {command} "
+                            "platform`"), command=command)
     return state.active_role
 
 
@@ -67,6 +69,7 @@ def diagnosed(profile: str, error: AccessDeniedError, root: Root) -> AccessDenie
     """A denied AssumeRole said once, finding first: the doctor's finding when it has one
     (no second AssumeRole), else the denial as it came (tray.domain.denied's sentence)."""
     from tray.doctor import diagnose
+    from tray.domain import denied
 
     try:
         report = diagnose.run_doctor(profile, try_assume=False, env=root.env)
@@ -75,4 +78,5 @@ def diagnosed(profile: str, error: AccessDeniedError, root: Root) -> AccessDenie
         return error
     if not diagnose.explains_denial(report):
         return error
-    return AccessDeniedError(f"profile '{profile}': {diagnose.summarize(report)}")
+    return AccessDeniedError(denied.PROFILE_DENIED, profile=profile,
+                             finding=diagnose.summarize(report))

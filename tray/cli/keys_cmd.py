@@ -8,17 +8,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from tray.cli.common import Root, emit
-from tray.cli.snapshot_text import shown
+from tray.cli.roles import yes_no
+from tray.cli.snapshot_text import columns, shown
 from tray.domain.errors import EXIT_OK, UsageError
+from tray.domain.text import Text
+from tray.i18n import N_, _
 
 
 def cmd_keys(args: argparse.Namespace, root: Root) -> int:
     from tray import keys
 
     if (args.action == "list") != (args.source is None):
-        raise UsageError("`roletray keys list` takes no SOURCE" if args.source else
-                         f"`roletray keys {args.action}` needs SOURCE (a credentials-file "
-                         "section, e.g. default)")
+        if args.source:
+            raise UsageError(Text(N_("`roletray keys list` takes no SOURCE")))
+        raise UsageError(N_("`roletray keys {action}` needs SOURCE (a credentials-file "
+                            "section, e.g. default)"), action=args.action)
     ctx = keys_context(root)
     creds, config = root.paths.display(root.paths.aws_credentials), \
         root.paths.display(root.paths.aws_config)
@@ -28,56 +32,59 @@ def cmd_keys(args: argparse.Namespace, root: Root) -> int:
         if args.json:
             emit({"ok": True, "sources": [h.to_json() for h in held]})
         elif not held:
-            print("roletray holds no keys (`roletray keys import SOURCE` moves them there)")
+            print(_("roletray holds no keys (`roletray keys import SOURCE` moves them there)"))
         else:
-            rows = [("SOURCE", "KEY", "IN KEYRING", "CONFIG LINE", "KEYS IN FILE", "FILE")]
-            rows += [(h.source, h.masked_key, yes_no(h.in_keyring), yes_no(h.config_line),
-                      yes_no(h.file_has_keys), h.file or "(from before file ids)")
+            rows = [(_("SOURCE"), _("KEY"), _("IN KEYRING"), _("CONFIG LINE"),
+                     _("KEYS IN FILE"), _("FILE"))]
+            rows += [(shown(h.source), h.masked_key, yes_no(h.in_keyring),
+                      yes_no(h.config_line), yes_no(h.file_has_keys),
+                      shown(h.file) if h.file else _("(from before file ids)"))
                      for h in held]
-            width = [max(len(r[i]) for r in rows) for i in range(5)]
-            for r in rows:
-                print(shown("  ".join(c.ljust(w) for c, w in zip(r, width, strict=False))
-                            + "  " + r[5]))
-            print(f"keyring: {held[0].backend}")
+            for line in columns(rows):
+                print(line)
+            print(shown(_("keyring: {backend}").format(backend=held[0].backend)))
         return EXIT_OK
     if args.action == "import":
         imported = keys.import_keys(args.source, ctx)
         doc = {"source": imported.source, "key": imported.masked_key,
                "backend": imported.backend, "identity_arn": imported.identity_arn,
                "credential_process": imported.line, "already": imported.identity_arn is None}
-        text = (f"the keys of '{imported.source}' ({imported.masked_key}) were in "
-                f"{imported.backend} already, and the config line in place: nothing to do"
-                if imported.identity_arn is None else
-                f"moved the keys of '{imported.source}' ({imported.masked_key}) into "
-                f"{imported.backend}; AWS accepts them ({imported.identity_arn})\n"
-                f"{config}: credential_process = {imported.line}\n"
-                f"{creds}: the two key lines of [{imported.source}] removed")
+        fields = {"source": imported.source, "key": imported.masked_key,
+                  "backend": imported.backend, "identity": imported.identity_arn,
+                  "config": config, "line": imported.line, "credentials": creds}
+        text = (_("the keys of '{source}' ({key}) were in {backend} already, and the config "
+                  "line in place: nothing to do") if imported.identity_arn is None else
+                _("moved the keys of '{source}' ({key}) into {backend}; AWS accepts them "
+                  "({identity})\n{config}: credential_process = {line}\n{credentials}: the "
+                  "two key lines of [{source}] removed")).format(**fields)
     elif args.action == "export":
         exported = keys.export_keys(args.source, ctx)
         doc = {"source": exported.source, "key": exported.masked_key,
                "line_removed": exported.line_removed}
-        text = (f"put the keys of '{exported.source}' ({exported.masked_key}) back into "
-                f"{creds}" + (f"; removed roletray's credential_process line from {config}"
-                              if exported.line_removed else "")
-                + f"\nthe OS keyring still holds them: `roletray keys remove "
-                f"{exported.source}` forgets them")
+        text = (_("put the keys of '{source}' ({key}) back into {credentials}; removed "
+                  "roletray's credential_process line from {config}\nthe OS keyring still "
+                  "holds them: `roletray keys remove {source}` forgets them")
+                if exported.line_removed else
+                _("put the keys of '{source}' ({key}) back into {credentials}\nthe OS keyring "
+                  "still holds them: `roletray keys remove {source}` forgets them")).format(
+            source=exported.source, key=exported.masked_key, credentials=creds, config=config)
     else:
         removed = keys.remove_keys(args.source, ctx, force=args.force)
         doc = {"source": removed.source, "forgot": removed.forgot,
                "line_removed": removed.line_removed}
-        text = (f"forgot the keys of '{removed.source}' in the OS keyring" if removed.forgot
-                else f"the OS keyring held no keys of '{removed.source}'") + (
-            f"; removed roletray's credential_process line from {config}"
-            if removed.line_removed else "")
+        text = ({(True, True): _("forgot the keys of '{source}' in the OS keyring; removed "
+                                 "roletray's credential_process line from {config}"),
+                 (True, False): _("forgot the keys of '{source}' in the OS keyring"),
+                 (False, True): _("the OS keyring held no keys of '{source}'; removed "
+                                  "roletray's credential_process line from {config}"),
+                 (False, False): _("the OS keyring held no keys of '{source}'")}
+                [(removed.forgot, removed.line_removed)]).format(source=removed.source,
+                                                                 config=config)
     if args.json:
         emit({"ok": True, **doc})
     else:
         print("\n".join(shown(line) for line in text.splitlines()))
     return EXIT_OK
-
-
-def yes_no(flag: bool) -> str:
-    return "yes" if flag else "no"
 
 
 def keys_context(root: Root) -> Any:

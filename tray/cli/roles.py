@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from tray.cli import asking
 from tray.cli.common import Root, diagnosed, emit
 from tray.cli.handover import handover, handover_asking
-from tray.cli.snapshot_text import shown, snapshot_of, snapshot_rows, table
+from tray.cli.snapshot_text import columns, sections_text, shown, snapshot_table, table
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
-from tray.i18n import N_
+from tray.domain.text import Text
+from tray.i18n import N_, _
 from tray.settings import check_target
 
 if TYPE_CHECKING:
@@ -52,25 +53,31 @@ def cmd_profiles(args: argparse.Namespace, root: Root) -> int:
         emit({"config_file": str(config_path), "profiles": items})
         return EXIT_OK
     if not items:
-        print(f"No role profiles in {root.paths.display(config_path)} yet. `roletray setup` "
-              "asks step by step: IAM Identity Center, an aws login sign-in, or a role over "
-              "the keys you have.")
+        print(shown(_("No role profiles in {config} yet. `roletray setup` asks step by step: "
+                      "IAM Identity Center, an aws login sign-in, or a role over the keys you "
+                      "have.").format(config=root.paths.display(config_path))))
         return EXIT_OK
-    rows = [("PROFILE", "ROLE", "SOURCE", "REGION", "MFA")]
+    rows = [(_("PROFILE"), _("ROLE"), _("SOURCE"), _("REGION"), _("MFA"))]
     for it in items:
         if "problem" in it:
             continue
         name = it["name"] + (f" [{it['guard']}]" if it["guard"] else "")
         rows.append((shown(name), shown(it["describe"]), shown(it["source"]),
-                     shown(it["region"] or "-"),
-                     "yes" if it["mfa"] else "no"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    for it in items:
-        if "problem" in it:
-            print(f"warning: {shown(it['problem'])}", file=sys.stderr)
+                     shown(it["region"] or "-"), yes_no(it["mfa"])))
+    for line in columns(rows):
+        print(line)
+    for name in sorted(problems):
+        warn(problems[name].localized)
     return EXIT_OK
+
+
+def yes_no(flag: bool) -> str:
+    return _("yes") if flag else _("no")
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr, in the user's language."""
+    print(shown(_("warning: {message}").format(message=message)), file=sys.stderr)
 
 
 def parsed_config(root: Root) -> dict[str, dict[str, str]]:
@@ -84,9 +91,7 @@ def print_snapshot(args: argparse.Namespace, snap_json: dict[str, Any], extra: s
     if args.json:
         emit(snap_json)
         return
-    if extra:
-        print(extra)
-    print(table(snapshot_rows(snapshot_of(snap_json))))
+    print(snapshot_table(snap_json, extra))
 
 
 def print_sections(args: argparse.Namespace, sections: list[dict[str, Any]]) -> None:
@@ -95,11 +100,7 @@ def print_sections(args: argparse.Namespace, sections: list[dict[str, Any]]) -> 
     if args.json:
         emit({**sections[0], "sections": sections})
         return
-    print(table(snapshot_rows(snapshot_of(sections[0]))))
-    for snap_json in sections[1:]:
-        snap = snapshot_of(snap_json)
-        print(f"\nAlso kept fresh: {snap.role or '-'} -> [{snap.target}]")
-        print(table(snapshot_rows(snap)))
+    print(sections_text(sections))
 
 
 def cmd_assume(args: argparse.Namespace, root: Root) -> int:
@@ -129,8 +130,10 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
 
         target = reply["snapshot"].get("target")
         default = load_settings(root.paths).target
-        said = f"Switched the running roletray to {args.profile}." if target in (None, default) \
-            else f"The running roletray keeps {args.profile} fresh in [{target}] too."
+        said = _("Switched the running roletray to {profile}.").format(profile=args.profile) \
+            if target in (None, default) else \
+            _("The running roletray keeps {profile} fresh in [{target}] too.").format(
+                profile=args.profile, target=target)
         print_snapshot(args, reply["snapshot"], extra=shown(said))
         return EXIT_OK
     from tray.domain.models import iso_utc
@@ -152,7 +155,7 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         raise diagnosed(args.profile, e, root) from e
     creds = out.result.credentials
     for w in out.warnings:
-        print(f"warning: {shown(w)}", file=sys.stderr)
+        warn(w)
     cred_path = root.paths.aws_credentials
     if args.json:
         emit({"ok": True, "profile": out.role.name, "role_arn": out.role.role_arn or None,
@@ -163,15 +166,21 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
         return EXIT_OK
     from tray.domain.models import utcnow
 
-    rows = [("identity", out.result.identity_arn), ("account", out.result.account),
-            ("access key", creds.masked_key), ("expires", timefmt.when(creds.expiration, utcnow())),
-            ("wrote", f"[{out.target}] in {root.paths.display(cred_path)}"
-             + (f", region {out.region}" if out.region else ""))]
-    print(shown(f"Assumed {out.role.name} ({out.role.describe})"))
+    where = root.paths.display(cred_path)
+    wrote = _("[{target}] in {file}, region {region}").format(
+        target=out.target, file=where, region=out.region) if out.region else \
+        _("[{target}] in {file}").format(target=out.target, file=where)
+    rows = [(_("identity"), out.result.identity_arn), (_("account"), out.result.account),
+            (_("access key"), creds.masked_key),
+            (_("expires"), timefmt.when(creds.expiration, utcnow())), (_("wrote"), wrote)]
+    print(shown(_("Assumed {profile} ({role})").format(profile=out.role.name,
+                                                       role=out.role.describe)))
     print(table(rows))
     quoted = shlex.quote(out.target)
-    print(f"\nUse it:  export AWS_PROFILE={quoted}   or   aws --profile {quoted} ...")
-    print("Keep it fresh: run `roletray` (tray) or `roletray daemon`.")
+    print()
+    print(shown(_("Use it:  export AWS_PROFILE={profile}   or   aws --profile {profile} ...")
+                .format(profile=quoted)))
+    print(_("Keep it fresh: run `roletray` (tray) or `roletray daemon`."))
     return EXIT_OK
 
 
@@ -190,8 +199,9 @@ def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     from tray.engine import actions
 
     state = kept_section(check_target(args.target), root)
-    said = f"Refreshed {state.active_role}" + (
-        f" in [{state.target}]." if args.target else ".")
+    said = _("Refreshed {profile} in [{target}].").format(
+        profile=state.active_role, target=state.target) if args.target else \
+        _("Refreshed {profile}.").format(profile=state.active_role)
     given = asking.read_mfa_code(args.mfa_code)
     # The running instance may refresh from its MFA session; if it needs a code, it
     # gets the one typed here through the `mfa` command (for the same target).
@@ -206,7 +216,7 @@ def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     out = actions.assume(state.active_role, target=state.target, mfa_code=mfa_code, ctx=ctx,
                          raw=raw)
     for w in out.warnings:
-        print(f"warning: {shown(w)}", file=sys.stderr)
+        warn(w)
     snap = next(s for s in actions.statuses(ctx) if s.target == out.target)
     print_snapshot(args, snap.to_json(), extra=shown(said))
     return EXIT_OK
@@ -223,14 +233,19 @@ def kept_section(target: str | None, root: Root) -> State:
         default = root.context().target
         states.sort(key=lambda s: s.target != default)
         if not states:
-            raise UsageError("no active role to refresh: run `roletray assume PROFILE` first")
+            raise UsageError(Text(N_("no active role to refresh: run `roletray assume "
+                                           "PROFILE` first")))
         return states[0]
     for state in states:
         if state.target == target:
             return state
-    kept = ", ".join(f"[{s.target}]" for s in states) or "none"
-    raise UsageError(f"[{target}] is not a section roletray keeps (kept: {kept}); "
-                     f"`roletray assume PROFILE --target {target}` keeps one there")
+    if not states:
+        raise UsageError(N_("[{target}] is not a section roletray keeps (kept: none); "
+                            "`roletray assume PROFILE --target {target}` keeps one there"),
+                         target=target)
+    raise UsageError(N_("[{target}] is not a section roletray keeps (kept: {kept}); "
+                        "`roletray assume PROFILE --target {target}` keeps one there"),
+                     target=target, kept=", ".join(f"[{s.target}]" for s in states))
 
 
 def cmd_clear(args: argparse.Namespace, root: Root) -> int:
@@ -251,12 +266,18 @@ def cmd_clear(args: argparse.Namespace, root: Root) -> int:
         emit({"ok": True, "removed": removed, "unreadable_state_removed": unreadable})
         return EXIT_OK
     if unreadable:
-        print(f"Removed roletray's unreadable state file {root.paths.display(root.paths.state_file)}"
-              " (only that file); the next assume writes a new one.")
-    where = f"[{target}]" if target else "roletray's section"
+        print(shown(_("Removed roletray's unreadable state file {file} (only that file); the "
+                      "next assume writes a new one.").format(
+                          file=root.paths.display(root.paths.state_file))))
+    creds = root.paths.display(root.paths.aws_credentials)
     if removed and (section or not unreadable):
-        print(f"Removed {where} from {root.paths.display(root.paths.aws_credentials)}"
-              " and stopped keeping it fresh.")
+        print(shown(_("Removed [{target}] from {file} and stopped keeping it fresh.").format(
+            target=target, file=creds) if target else
+            _("Removed roletray's section from {file} and stopped keeping it fresh.").format(
+                file=creds)))
     elif not removed:
-        print(f"Nothing to clear: no role kept in {where} and no such roletray section.")
+        print(shown(_("Nothing to clear: no role kept in [{target}] and no such roletray "
+                      "section.").format(target=target) if target else
+                    _("Nothing to clear: no role kept in roletray's section and no such "
+                      "roletray section.")))
     return EXIT_OK

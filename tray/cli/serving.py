@@ -11,6 +11,8 @@ from typing import Any, cast
 from tray.cli import asking
 from tray.cli.common import Root, diagnosed
 from tray.domain.errors import EXIT_OK, AccessDeniedError, UsageError
+from tray.domain.text import Text
+from tray.i18n import N_
 
 
 def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
@@ -20,30 +22,26 @@ def cmd_credential_process(args: argparse.Namespace, root: Root) -> int:
     reply (reported with the doctor's diagnosis), an MFA code to ask for on the
     terminal, or no running instance (the role is assumed here, nothing written)."""
     from tray.domain import wire
-    from tray.domain.errors import MfaRequiredError
     from tray.instance import control
     from tray.serve import fastpath
 
     if args.source is not None or args.no_session or args.file_id is not None:
         if args.profile is not None or not args.source:
-            raise UsageError("credential-process: give either PROFILE or --source SOURCE "
-                             "(--no-session and --file-id go with --source)")
+            raise UsageError(Text(N_(
+                "credential-process: give either PROFILE or --source SOURCE (--no-session "
+                "and --file-id go with --source)")))
         document = source_document(args.source, args.file_id, root,
                                    session=not args.no_session)
         sys.stdout.write(json.dumps(document) + "\n")
         return EXIT_OK
     if args.profile is None:
-        raise UsageError("credential-process: a PROFILE or --source SOURCE is required")
+        raise UsageError(Text(N_("credential-process: a PROFILE or --source SOURCE "
+                                       "is required")))
     where = root.paths
-    reply = cast("dict[str, Any] | None", fastpath.handed_over(args.profile)) or \
-        control.send("credentials", {"profile": args.profile}, where=where)
-    if reply is not None and not reply.get("ok") \
-            and isinstance(wire.decode_error(reply), MfaRequiredError):
-        code = asking.tty_mfa_code(args.profile, root)
-        reply = control.send("credentials", {"profile": args.profile, "mfa_code": code},
-                             where=where)
-        if reply is None:
-            raise UsageError("the running roletray went away while asking for the code")
+    reply = control.send_asking(
+        "credentials", {"profile": args.profile},
+        lambda: asking.tty_mfa_code(args.profile, root), where=where,
+        first=cast("dict[str, Any] | None", fastpath.handed_over(args.profile)))
     if reply is not None:
         try:
             wire.raise_for(reply)
@@ -94,8 +92,9 @@ def source_document(source: str, file_id: str | None, root: Root, *,
     from tray.serve.document import process_document
 
     if file_id is not None and not FILE_ID_RE.fullmatch(file_id):
-        raise UsageError(f"credential-process: --file-id {file_id!r} is not a credentials "
-                         "file id (12 hex digits, as `roletray keys import` writes it)")
+        raise UsageError(N_("credential-process: --file-id {file_id} is not a credentials "
+                            "file id (12 hex digits, as `roletray keys import` writes it)"),
+                         file_id=repr(file_id))
     if not session:
         return source_keys.long_term_document(
             source_keys.long_term(source, env=root.env, file_id=file_id))
@@ -111,13 +110,11 @@ def source_document(source: str, file_id: str | None, root: Root, *,
 
         if keys_legacy.claim(source, SecretStore(), root.paths) is not None:
             reply = control.send("credentials", request, where=where)
-    if reply is not None and not reply.get("ok") \
-            and isinstance(wire.decode_error(reply), MfaRequiredError):
-        code = asking.tty_mfa_code(source, root, source=True,
-                                   serial=source_keys.needs_code(source, root.env))
-        reply = control.send("credentials", {**request, "mfa_code": code}, where=where)
-        if reply is None:
-            raise UsageError("the running roletray went away while asking for the code")
+    if reply is not None:  # a code asked for only if the instance needs one
+        reply = control.send_asking(
+            "credentials", request, lambda: asking.tty_mfa_code(
+                source, root, source=True, serial=source_keys.needs_code(source, root.env)),
+            where=where, first=reply)
     if reply is not None:
         wire.raise_for(reply)
         return dict(reply["document"])

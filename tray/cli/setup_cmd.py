@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tray.domain.errors import EXIT_OK, UsageError
+from tray.domain.text import Text
+from tray.i18n import N_, _
 
 if TYPE_CHECKING:
     from tray.cli.common import Root
@@ -27,25 +29,26 @@ if TYPE_CHECKING:
 
 Ask = Callable[[str], str]
 
-WAYS = (("sso", "IAM Identity Center (AWS SSO): a start URL from your organisation"),
-        ("login", "aws login: sign in as your IAM user, no stored keys (AWS CLI 2.32+)"),
-        ("role", "A role ARN, over access keys already in your credentials file"))
+WAYS = (("sso", N_("IAM Identity Center (AWS SSO): a start URL from your organisation")),
+        ("login", N_("aws login: sign in as your IAM user, no stored keys (AWS CLI 2.32+)")),
+        ("role", N_("A role ARN, over access keys already in your credentials file")))
 
 
 def add_parser(sub: Any) -> None:
-    s = sub.add_parser("setup", help="first run: Identity Center, an aws login sign-in, or a "
-                       "role over your keys, asked step by step")
-    s.add_argument("--sso-start-url", metavar="URL", help="IAM Identity Center: the start URL")
-    s.add_argument("--sso-region", metavar="R", help="IAM Identity Center: its region")
+    s = sub.add_parser("setup", help=_("first run: Identity Center, an aws login sign-in, or a "
+                                       "role over your keys, asked step by step"))
+    s.add_argument("--sso-start-url", metavar="URL", help=_("IAM Identity Center: the start URL"))
+    s.add_argument("--sso-region", metavar="R", help=_("IAM Identity Center: its region"))
     s.add_argument("--sso-session", metavar="NAME",
-                   help="the name of the [sso-session] (default: from the start URL)")
+                   help=_("the name of the [sso-session] (default: from the start URL)"))
     s.add_argument("--no-sign-in", action="store_true",
-                   help="Identity Center: write the sso-session only; sign in and populate later")
-    s.add_argument("--login", metavar="PROFILE", help="aws login: the profile to sign in as")
-    s.add_argument("--role-arn", metavar="ARN", help="a role: its ARN")
-    s.add_argument("--source-profile", metavar="S", help="a role: the keys to assume it with")
-    s.add_argument("--profile", metavar="NAME", help="a role: the new profile's name")
-    s.add_argument("--region", metavar="R", help="the region of the new profiles")
+                   help=_("Identity Center: write the sso-session only; sign in and "
+                          "populate later"))
+    s.add_argument("--login", metavar="PROFILE", help=_("aws login: the profile to sign in as"))
+    s.add_argument("--role-arn", metavar="ARN", help=_("a role: its ARN"))
+    s.add_argument("--source-profile", metavar="S", help=_("a role: the keys to assume it with"))
+    s.add_argument("--profile", metavar="NAME", help=_("a role: the new profile's name"))
+    s.add_argument("--region", metavar="R", help=_("the region of the new profiles"))
 
 
 class Questions:
@@ -56,15 +59,17 @@ class Questions:
 
     def __call__(self, question: str, default: str | None = None) -> str:
         if self._ask is None:
-            raise UsageError("roletray setup asks questions: run it in a terminal, or give "
-                             "every answer as a flag (see `roletray setup --help`)")
-        shown = f"{question} [{default}]: " if default else f"{question}: "
+            raise UsageError(Text(N_(
+                "roletray setup asks questions: run it in a terminal, or give every answer "
+                "as a flag (see `roletray setup --help`)")))
+        shown = _("{question} [{default}]: ").format(question=question, default=default) \
+            if default else _("{question}: ").format(question=question)
         while True:
             try:
                 answer = self._ask(shown).strip()
             except EOFError:
-                raise UsageError("roletray setup: no answer; nothing more was written") \
-                    from None
+                raise UsageError(Text(N_(
+                    "roletray setup: no answer; nothing more was written"))) from None
             if answer or default:
                 return answer or str(default)
 
@@ -75,7 +80,7 @@ class Questions:
             answer = self(question, str(default))
             if answer.isdigit() and 1 <= int(answer) <= len(options):
                 return int(answer)
-            print(f"  choose a number from 1 to {len(options)}")
+            print(_("  choose a number from 1 to {n}").format(n=len(options)))
 
 
 def cmd_setup(args: argparse.Namespace, root: Root, *, ask: Ask | None = None) -> int:
@@ -97,14 +102,16 @@ def _way(args: argparse.Namespace, q: Questions) -> str:
         return "login"
     if args.role_arn:
         return "role"
-    print("How do you get into AWS?")
-    return WAYS[q.choose("Choose", [text for _, text in WAYS]) - 1][0]
+    print(_("How do you get into AWS?"))
+    return WAYS[q.choose(_("Choose"), [_(text) for _way, text in WAYS]) - 1][0]
 
 
-def _show(written: Written, root: Root, *, verb: str = "Wrote") -> None:
+def _show(written: Written, root: Root, *, by_aws: bool = False) -> None:
     from tray.cli.snapshot_text import shown
 
-    print(shown(f"{verb} to {root.paths.display(written.path)}:"))
+    where = root.paths.display(written.path)
+    print(shown(_("aws login wrote to {file}:").format(file=where) if by_aws else
+                _("Wrote to {file}:").format(file=where)))
     for line in written.text().splitlines():
         print(shown(f"    {line}"))
 
@@ -112,17 +119,19 @@ def _show(written: Written, root: Root, *, verb: str = "Wrote") -> None:
 def _sso(args: argparse.Namespace, root: Root, q: Questions) -> int:
     from tray import setup
 
-    url = setup.check_start_url(args.sso_start_url or q("Start URL (from your AWS access "
-                                                        "portal's address)"))
-    region = setup.check_region(args.sso_region or q("Its region", "us-east-1"))
-    name = setup.check_name(args.sso_session or q("A name for this sign-in",
+    url = setup.check_start_url(args.sso_start_url or q(_("Start URL (from your AWS access "
+                                                          "portal's address)")))
+    region = setup.check_region(args.sso_region or q(_("Its region"), "us-east-1"))
+    name = setup.check_name(args.sso_session or q(_("A name for this sign-in"),
                                                   setup.session_name_for(url)),
                             "sso-session name")
     written = setup.add_sso_session(root.paths.aws_config, name, url, region,
                                     home=root.paths.home)
     _show(written, root)
     if args.no_sign_in:
-        print(f"\nNext: roletray sso login {name}  then  roletray sso populate {name}")
+        print()
+        print(_("Next: roletray sso login {name}  then  roletray sso populate {name}").format(
+            name=name))
         return EXIT_OK
     from tray.cli.sso_cmd import login, populate
 
@@ -138,22 +147,25 @@ def _login(args: argparse.Namespace, root: Root, q: Questions) -> int:
 
     aws = setup.aws_cli_login(env=root.env)
     if aws is None:
-        raise UsageError("aws login needs the AWS CLI 2.32 or later on PATH "
-                         "(https://docs.aws.amazon.com/cli/); nothing was written")
-    name = setup.check_name(args.login or q("Profile to sign in as", "dev"))
-    region = setup.check_region(args.region or q("Its region", "us-east-1"))
+        raise UsageError(Text(N_(
+            "aws login needs the AWS CLI 2.32 or later on PATH "
+            "(https://docs.aws.amazon.com/cli/); nothing was written")))
+    name = setup.check_name(args.login or q(_("Profile to sign in as"), "dev"))
+    region = setup.check_region(args.region or q(_("Its region"), "us-east-1"))
     # The AWS CLI opens the browser and writes the profile itself; names only in argv.
     done = subprocess.run([aws, "login", "--profile", name, "--region", region],
                           env=dict(root.env), check=False)
     if done.returncode != 0:
-        raise UsageError(f"`aws login --profile {name}` failed (exit {done.returncode})")
+        raise UsageError(N_("`aws login --profile {name}` failed (exit {code})"), name=name,
+                         code=done.returncode)
     written = setup.login_profile(root.paths.aws_config, name, home=root.paths.home)
     if written is None:
-        raise UsageError(f"`aws login --profile {name}` wrote no login_session to "
-                         f"{root.paths.display(root.paths.aws_config)}")
-    _show(written, root, verb="aws login wrote")
-    print(f"\nNext: roletray assume {name} --target {name}-keys   (its keys for every tool), "
-          f"or use it as the source_profile of a role")
+        raise UsageError(N_("`aws login --profile {name}` wrote no login_session to {file}"),
+                         name=name, file=root.paths.display(root.paths.aws_config))
+    _show(written, root, by_aws=True)
+    print()
+    print(_("Next: roletray assume {name} --target {name}-keys   (its keys for every tool), "
+            "or use it as the source_profile of a role").format(name=name))
     return EXIT_OK
 
 
@@ -165,27 +177,30 @@ def _role(args: argparse.Namespace, root: Root, q: Questions) -> int:
     creds = root.paths.aws_credentials
     sources = setup.key_sources(creds, home=root.paths.home)
     if not sources:
-        raise UsageError(f"{root.paths.display(creds)} holds no access key pair to assume a "
-                         "role with: `aws configure` puts yours there; nothing was written")
+        raise UsageError(N_("{file} holds no access key pair to assume a role with: `aws "
+                            "configure` puts yours there; nothing was written"),
+                         file=root.paths.display(creds))
     source = args.source_profile
     if source is None:
         if len(sources) == 1:
             source = sources[0]
         else:
-            print("Whose keys assume the role?")
-            source = sources[q.choose("Choose", sources) - 1]
+            print(_("Whose keys assume the role?"))
+            source = sources[q.choose(_("Choose"), sources) - 1]
     elif source not in sources:
-        raise UsageError(f"{root.paths.display(creds)} has no key pair under [{source}] "
-                         f"(it has: {', '.join(sources)})")
-    arn = args.role_arn or q("Role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        raise UsageError(N_("{file} has no key pair under [{source}] (it has: {sources})"),
+                         file=root.paths.display(creds), source=source,
+                         sources=", ".join(sources))
+    arn = args.role_arn or q(_("Role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
     default_name = RoleProfile(name="-", role_arn=arn.strip()).role_name
-    name = setup.check_name(args.profile or q("Profile name", default_name))
+    name = setup.check_name(args.profile or q(_("Profile name"), default_name))
     profile_map = awsconfig.load_profile_map(root.paths.aws_config, home=root.paths.home)
-    region = args.region or q("Its region", awsconfig.region_for(source, profile_map)
+    region = args.region or q(_("Its region"), awsconfig.region_for(source, profile_map)
                               or "us-east-1")
     written = setup.add_role(root.paths.aws_config, name, arn, source, region,
                              home=root.paths.home)
     _show(written, root)
-    print(f"\nNext: roletray assume {name}   (or choose it in the tray's menu); "
-          f"roletray doctor {name} explains a refusal")
+    print()
+    print(_("Next: roletray assume {name}   (or choose it in the tray's menu); roletray "
+            "doctor {name} explains a refusal").format(name=name))
     return EXIT_OK

@@ -1,7 +1,7 @@
 """The shell commands of the command line: ``exec``, ``env`` and ``prompt``.
 
-Registered by ``tray.cli.parser`` (``add_parsers``) and ``tray.cli.commands``
-(``COMMANDS``); the work is in ``tray.shell``.
+Registered by ``tray.cli.parser`` (``add_parsers``) and ``tray.cli.commands``;
+the work is in ``tray.shell``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tray.domain.errors import EXIT_OK, UsageError
+from tray.i18n import N_, _
 
 if TYPE_CHECKING:
     from tray.cli.common import Root
@@ -19,34 +20,35 @@ if TYPE_CHECKING:
 def add_parsers(sub: Any) -> None:
     """The three subcommands, on the main subparsers."""
     ex = sub.add_parser(
-        "exec", help="run CMD as PROFILE: it asks a loopback endpoint for keys, so it "
-        "follows refreshes for as long as it runs",
+        "exec", help=_("run CMD as PROFILE: it asks a loopback endpoint for keys, so it "
+                       "follows refreshes for as long as it runs"),
         usage="roletray exec PROFILE [--env] -- CMD [ARG...]")
-    ex.add_argument("profile", help="the role profile to run CMD as")
+    ex.add_argument("profile", help=_("the role profile to run CMD as"))
     ex.add_argument("--env", action="store_true",
-                    help="give CMD plain keys, AWS_CREDENTIAL_EXPIRATION and the region "
-                         "instead (for tools without the container provider; they end)")
+                    help=_("give CMD plain keys, AWS_CREDENTIAL_EXPIRATION and the region "
+                           "instead (for tools without the container provider; they end)"))
     ex.add_argument("--yes", action="store_true",
-                    help="use a guarded profile (roletray_guard) without asking")
+                    help=_("use a guarded profile (roletray_guard) without asking"))
     # REMAINDER: CMD's own options are CMD's (argparse's "*" loses `P --env -- CMD`).
     ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]",
-                    help="the command and its arguments, after --")
+                    help=_("the command and its arguments, after --"))
 
-    en = sub.add_parser("env", help="print the lines that put PROFILE's keys into this "
-                        "shell: eval \"$(roletray env PROFILE)\"")
+    en = sub.add_parser("env", help=_("print the lines that put PROFILE's keys into this "
+                                      "shell: eval \"$(roletray env PROFILE)\""))
     en.add_argument("profile")
     en.add_argument("--yes", action="store_true",
-                    help="use a guarded profile (roletray_guard) without asking")
+                    help=_("use a guarded profile (roletray_guard) without asking"))
     en.add_argument("--shell", choices=("sh", "fish", "powershell"), default="sh",
-                    help="the syntax (default: sh, for bash, zsh, dash; fish: "
-                         "roletray env P --shell fish | source; PowerShell: "
-                         "roletray env P --shell powershell | Invoke-Expression)")
+                    help=_("the syntax (default: sh, for bash, zsh, dash; fish: "
+                           "roletray env P --shell fish | source; PowerShell: "
+                           "roletray env P --shell powershell | Invoke-Expression)"))
 
-    pr = sub.add_parser("prompt", help="one short line for a shell prompt: the active "
-                        "role and minutes left ('!' when refreshing fails); empty with none")
+    pr = sub.add_parser("prompt", help=_("one short line for a shell prompt: the active "
+                                         "role and minutes left ('!' when refreshing "
+                                         "fails); empty with none"))
     pr.add_argument("--format", default=None, metavar="F",
-                    help="fields {role} {target} {minutes} {state} {mark} "
-                         "(default: '{role} {minutes}m{mark}')")
+                    help=_("fields {role} {target} {minutes} {state} {mark} "
+                           "(default: '{role} {minutes}m{mark}')"))
 
 
 def check_guard(profile: str, root: Root, *, command: str, yes: bool) -> None:
@@ -69,8 +71,8 @@ def cmd_exec(args: argparse.Namespace, root: Root) -> int:
 
     argv, plain, yes = _split(list(args.argv), args.env, args.yes)
     if not argv:
-        raise UsageError("exec: name the command after --, e.g. "
-                         f"`roletray exec {args.profile} -- aws sts get-caller-identity`")
+        raise UsageError(N_("exec: name the command after --, e.g. `roletray exec {profile} "
+                            "-- aws sts get-caller-identity`"), profile=args.profile)
     ctx = root.context()
     role = runner.role_of(args.profile, ctx)  # an unknown profile is refused first
     check_guard(args.profile, root, command="Run this command as", yes=yes)
@@ -97,7 +99,8 @@ def _split(words: list[str], plain: bool, yes: bool) -> tuple[list[str], bool, b
         elif words[0] == "--yes":
             yes = True
         else:
-            raise UsageError(f"exec: unknown option {words[0]}; the command goes after --")
+            raise UsageError(N_("exec: unknown option {option}; the command goes after --"),
+                             option=words[0])
         words = words[1:]
     return (words[1:] if words[:1] == ["--"] else words), plain, yes
 
@@ -122,5 +125,3 @@ def cmd_prompt(args: argparse.Namespace, root: Root) -> int:
     return prompt.run(args.format if args.format is not None else prompt.DEFAULT_FORMAT,
                       dict(root.env))
 
-
-COMMANDS = {"exec": cmd_exec, "env": cmd_env, "prompt": cmd_prompt}

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tray.domain.errors import EXIT_OK
+from tray.i18n import _
 
 if TYPE_CHECKING:
     from tray.aws.sso_populate import PopulateResult
@@ -21,29 +22,31 @@ SHOWN_NAMES = 20  # names listed per line of the text output; --json has them al
 
 def add_parser(sub: Any) -> None:
     """The ``sso`` command and its two subcommands, on ``sub`` (the main subparsers)."""
-    s = sub.add_parser("sso", help="IAM Identity Center: sign in, or write a profile for "
-                       "every account and permission set")
+    s = sub.add_parser("sso", help=_("IAM Identity Center: sign in, or write a profile for "
+                                     "every account and permission set"))
     ss = s.add_subparsers(dest="sso_command", metavar="SUBCOMMAND", required=True,
                           parser_class=type(s))
-    lg = ss.add_parser("login", help="sign in to an sso-session (device code; the browser "
-                       "opens once) and save the token where botocore and the AWS CLI read it")
+    lg = ss.add_parser("login", help=_("sign in to an sso-session (device code; the browser "
+                                       "opens once) and save the token where botocore and "
+                                       "the AWS CLI read it"))
     lg.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
-                    help="the [sso-session NAME] of the AWS config (default: the only one)")
-    p = ss.add_parser("populate", help="write a profile for every account and permission set "
-                      "the sign-in can use, in a block of the AWS config that roletray owns")
+                    help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
+    p = ss.add_parser("populate", help=_("write a profile for every account and permission "
+                                         "set the sign-in can use, in a block of the AWS "
+                                         "config that roletray owns"))
     p.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
-                   help="the [sso-session NAME] of the AWS config (default: the only one)")
+                   help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
     p.add_argument("--template", metavar="T", default=None,
-                   help="profile names: {account_name}, {account_id}, {role_name}, "
-                        "{sso_session} (default: {account_name}/{role_name})")
+                   help=_("profile names: {account_name}, {account_id}, {role_name}, "
+                          "{sso_session} (default: {account_name}/{role_name})"))
     p.add_argument("--region", metavar="R",
-                   help="the profiles' region (default: the sso-session's sso_region)")
+                   help=_("the profiles' region (default: the sso-session's sso_region)"))
     p.add_argument("--guard", action="append", default=[], metavar="LABEL=PATTERN",
-                   help="guard the profiles whose name matches PATTERN (shell-style, e.g. "
-                        "'production=Prod*/*'): roletray asks before they become the active "
-                        "role; may be given more than once, the first match wins")
+                   help=_("guard the profiles whose name matches PATTERN (shell-style, e.g. "
+                          "'production=Prod*/*'): roletray asks before they become the active "
+                          "role; may be given more than once, the first match wins"))
     p.add_argument("--dry-run", action="store_true",
-                   help="say what would change, write nothing")
+                   help=_("say what would change, write nothing"))
     p.add_argument("--json", action="store_true")
 
 
@@ -59,13 +62,15 @@ def parse_guards(given: list[str]) -> list[tuple[str, str]]:
     one."""
     from tray.awsfiles.awsconfig import GUARD_RE
     from tray.domain.errors import UsageError
+    from tray.i18n import N_
 
     out = []
     for item in given:
         label, sep, pattern = item.partition("=")
         if not sep or not pattern or not GUARD_RE.match(label.strip()):
-            raise UsageError(f"--guard {item!r}: give LABEL=PATTERN, the label 1 to 40 "
-                             "letters, digits, spaces or .:/+- (e.g. production=Prod*/*)")
+            raise UsageError(N_("--guard {item}: give LABEL=PATTERN, the label 1 to 40 "
+                                "letters, digits, spaces or .:/+- (e.g. production=Prod*/*)"),
+                             item=repr(item))
         out.append((label.strip(), pattern.strip()))
     return out
 
@@ -76,32 +81,37 @@ def login(session: str | None, root: Root) -> int:
     import subprocess
 
     from tray.aws import sso, sso_sessions
+    from tray.cli.snapshot_text import shown
+    from tray.i18n import _
     from tray.platform import desktop_open
 
     cfg = sso_sessions.choose(session, root.paths.aws_config, env=root.env)
     name = cfg.session_name
 
     def show(code: str, url: str) -> None:
-        print(f"Sign in to sso-session {name} in the browser: {url}")
-        print(f"The page shows this code; check that it matches: {code}", flush=True)
+        print(shown(_("Sign in to sso-session {name} in the browser: {url}").format(
+            name=name, url=url)))
+        print(_("The page shows this code; check that it matches: {code}").format(code=code),
+              flush=True)
 
     def open_browser(url: str) -> None:
         try:
             desktop_open.open_url(url, env=root.env)
         except (OSError, subprocess.SubprocessError) as e:
-            print(f"roletray: could not open a browser ({type(e).__name__}); open the "
-                  "address above yourself", file=sys.stderr, flush=True)
+            print(_("roletray: could not open a browser ({reason}); open the address above "
+                    "yourself").format(reason=type(e).__name__), file=sys.stderr, flush=True)
 
     path = sso.device_login(cfg, opener=open_browser, on_code=show, env=root.env)
     try:
         renewable = bool(json.loads(path.read_text(encoding="utf-8")).get("refreshToken"))
     except (OSError, ValueError):
         renewable = False
-    print(f"Signed in to sso-session {name}; the token is in {root.paths.display(path)}, "
-          "where botocore and the AWS CLI read it"
-          + ("; they renew it with its refresh token" if renewable else
-             " (no refresh token: add sso_registration_scopes = sso:account:access to "
-             f"[sso-session {name}] for one)"))
+    said = _("Signed in to sso-session {name}; the token is in {path}, where botocore and the "
+             "AWS CLI read it; they renew it with its refresh token") if renewable else \
+        _("Signed in to sso-session {name}; the token is in {path}, where botocore and the AWS "
+          "CLI read it (no refresh token: add sso_registration_scopes = sso:account:access to "
+          "[sso-session {name}] for one)")
+    print(shown(said.format(name=name, path=root.paths.display(path))))
     return EXIT_OK
 
 
@@ -126,17 +136,32 @@ def populate(session: str | None, root: Root, *, template: str | None, region: s
 
 def describe(r: PopulateResult) -> list[str]:
     """The text report of a populate: what changed (or would), and what was skipped."""
-    verb = "would write" if r.dry_run else ("wrote" if r.changed else "kept")
-    lines = [f"{r.config_file}: {verb} {len(r.profiles)} profiles for sso-session {r.session} "
-             f"({r.accounts} accounts): {len(r.added)} added, {len(r.removed)} removed, "
-             f"{len(r.kept)} kept" + (" (dry run: nothing written)" if r.dry_run else "")]
-    for label, names in (("added", r.added), ("removed", r.removed)):
+    from tray.i18n import N_, _
+
+    said = _("{file}: would write {n} profiles for sso-session {session} ({accounts} "
+             "accounts): {added} added, {removed} removed, {kept} kept (dry run: nothing "
+             "written)") if r.dry_run else \
+        _("{file}: wrote {n} profiles for sso-session {session} ({accounts} accounts): "
+          "{added} added, {removed} removed, {kept} kept") if r.changed else \
+        _("{file}: kept {n} profiles for sso-session {session} ({accounts} accounts): "
+          "{added} added, {removed} removed, {kept} kept")
+    lines = [said.format(file=r.config_file, n=len(r.profiles), session=r.session,
+                         accounts=r.accounts, added=len(r.added), removed=len(r.removed),
+                         kept=len(r.kept))]
+    for label, names in ((N_("  added: {names}"), r.added),
+                         (N_("  removed: {names}"), r.removed)):
         if names:
-            more = f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES else ""
-            lines.append(f"  {label}: {', '.join(names[:SHOWN_NAMES])}{more}")
+            listed = ", ".join(names[:SHOWN_NAMES])
+            if len(names) > SHOWN_NAMES:
+                listed = _("{names} and {n} more").format(names=listed,
+                                                          n=len(names) - SHOWN_NAMES)
+            lines.append(_(label).format(names=listed))
     for s in r.skipped:
-        lines.append(f"  skipped {s.name or '(no name)'} (account {s.account_id} "
-                     f"{s.account_name}, {s.role_name}): {s.reason}")
+        lines.append(_("  skipped {name} (account {account_id} {account_name}, {role}): "
+                       "{reason}").format(name=s.name or _("(no name)"), account_id=s.account_id,
+                                          account_name=s.account_name, role=s.role_name,
+                                          reason=s.reason))
     if r.profiles and not r.dry_run:
-        lines.append(f"  use one: aws sts get-caller-identity --profile {r.profiles[0]}")
+        lines.append(_("  use one: aws sts get-caller-identity --profile {profile}").format(
+            profile=r.profiles[0]))
     return lines

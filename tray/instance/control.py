@@ -54,7 +54,8 @@ from typing import TYPE_CHECKING, Any
 
 from tray import fsutil, paths
 from tray.domain import wire, wireline
-from tray.domain.errors import AwsError, RoletrayError, UsageError
+from tray.domain.errors import AwsError, MfaRequiredError, RoletrayError, UsageError
+from tray.domain.text import Text
 from tray.i18n import N_
 from tray.instance import keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
@@ -527,6 +528,32 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
         return None
     reply = _exchange(own, cmd, payload, timeout, deadline, where)
     return None if reply is _NOBODY else reply  # type: ignore[return-value]
+
+
+def send_asking(cmd: str, payload: dict[str, Any], ask: Callable[[], str | None], *,
+                where: paths.Paths, retry: str | None = None,
+                first: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """``send`` without a code first (the running instance may hold an MFA session);
+    if it answers that it needs a code, ``ask()`` for one and send ``retry`` (default:
+    ``cmd`` again) with ``mfa_code`` added, once. The one way every command that hands
+    over asks: ``assume``, ``refresh`` (retry ``mfa``), ``credentials``.
+
+    ``first``: the reply to ``cmd`` already in hand (the lean path's), not sent again.
+    None when no instance runs; else the last reply, unchecked (``wire.raise_for``):
+    the first one when ``ask`` gives no code, so it says that a code is needed.
+    ``UsageError`` when the instance went away while the code was being asked for."""
+    reply = first if first is not None else send(cmd, payload, where=where)
+    if reply is None or reply.get("ok") or \
+            not isinstance(wire.decode_error(reply), MfaRequiredError):
+        return reply
+    code = ask()
+    if code is None:
+        return reply
+    again = send(retry or cmd, {**payload, "mfa_code": code}, where=where)
+    if again is None:
+        raise UsageError(Text(N_("the running roletray went away while asking for "
+                                       "the code")))
+    return again
 
 
 _NOBODY = object()  # no socket, or nothing listens on it

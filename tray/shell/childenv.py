@@ -33,6 +33,8 @@ from collections.abc import Mapping
 
 from tray.domain.errors import UsageError
 from tray.domain.models import TempCredentials, iso_utc
+from tray.domain.text import Text
+from tray.i18n import N_
 
 # Variables that would make an SDK use other keys than the role's, or name a profile.
 STEERING = (
@@ -120,7 +122,7 @@ def quote(value: str, shell: str) -> str:
     doubled, and the typographic single quotes count as quotes too.
     """
     if "\0" in value:
-        raise UsageError("a value holds a NUL character; no shell can take it")
+        raise UsageError(Text(N_("a value holds a NUL character; no shell can take it")))
     if shell == "sh":
         return shlex.quote(value)
     if shell == "fish":
@@ -129,17 +131,19 @@ def quote(value: str, shell: str) -> str:
         for q in ("'", "\u2018", "\u2019", "\u201a", "\u201b"):
             value = value.replace(q, q + q)
         return "'" + value + "'"
-    raise UsageError(f"--shell {shell}: one of {', '.join(SHELLS)}")
+    raise UsageError(N_("--shell {shell}: one of {shells}"), shell=shell,
+                     shells=", ".join(SHELLS))
 
 
 def lines(variables: Mapping[str, str | None], shell: str) -> str:
     """The lines that set (or, for None, remove) ``variables`` in ``shell``."""
     if shell not in SHELLS:
-        raise UsageError(f"--shell {shell}: one of {', '.join(SHELLS)}")
+        raise UsageError(N_("--shell {shell}: one of {shells}"), shell=shell,
+                         shells=", ".join(SHELLS))
     out: list[str] = []
     for name, value in variables.items():
         if not name.replace("_", "").isalnum() or not name.isascii():
-            raise UsageError(f"{name!r} is not a variable name")
+            raise UsageError(N_("{name} is not a variable name"), name=repr(name))
         if value is None:
             out.append({"sh": f"unset {name}", "fish": f"set -e {name}",
                         "powershell": f"Remove-Item Env:{name} -ErrorAction SilentlyContinue"

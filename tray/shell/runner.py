@@ -34,6 +34,7 @@ from tray.domain.errors import CredentialsFileError, MfaRequiredError
 from tray.domain.models import TempCredentials, parse_iso_utc
 from tray.engine import actions, worker
 from tray.engine.scheduler import ApsScheduler, Scheduler
+from tray.i18n import _
 from tray.instance import control
 from tray.serve import foreground
 from tray.serve.container import ContainerEndpoint
@@ -84,11 +85,8 @@ def plain_keys(profile: str, ctx: actions.Context, ask_code: AskCode) -> TempCre
     else one AssumeRole in the worker child; an MFA code is asked only when needed."""
     from tray.domain import wire
 
-    reply = control.send("credentials", {"profile": profile}, where=ctx.paths)
-    if reply is not None and not reply.get("ok") \
-            and isinstance(wire.decode_error(reply), MfaRequiredError):
-        reply = control.send("credentials", {"profile": profile, "mfa_code": ask_code(profile)},
-                             where=ctx.paths)
+    reply = control.send_asking("credentials", {"profile": profile},
+                                lambda: ask_code(profile), where=ctx.paths)
     if reply is not None:
         wire.raise_for(reply)
         doc = reply["document"]
@@ -192,9 +190,10 @@ def run_child(argv: Sequence[str], env: Mapping[str, str], mask: set[int]) -> in
         pid = os.posix_spawnp(argv[0], list(argv), dict(env), setsigmask=mask,
                               setsigdef=_DEFAULTED)
     except OSError as e:
-        why = "command not found" if isinstance(e, FileNotFoundError) else \
-            (e.strerror or type(e).__name__)
-        print(f"roletray: {argv[0]}: {why}", file=sys.stderr)
+        said = _("roletray: {command}: command not found") if isinstance(
+            e, FileNotFoundError) else _("roletray: {command}: {reason}")
+        print(said.format(command=argv[0], reason=e.strerror or type(e).__name__),
+              file=sys.stderr)
         return 127 if isinstance(e, FileNotFoundError) else 126
     return wait_passing_signals(pid)
 

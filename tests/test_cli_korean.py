@@ -1,0 +1,163 @@
+"""The command line in the user's language (issue 24): ``assume``, ``status``,
+``profiles`` and their errors in Korean under ``LANG=ko_KR.UTF-8``, English under
+``LANG=C``; ``--json`` the same under both. Against moto's server, in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tray import i18n
+from tray.cli import main
+from tray.cli.snapshot_text import table, width
+from tray.domain.errors import UsageError
+from tray.domain.text import Text
+
+KO = {"LANG": "ko_KR.UTF-8"}
+C = {"LANG": "C"}
+
+
+@pytest.fixture(autouse=True)
+def english_after() -> Iterator[None]:
+    yield
+    i18n.setup({})
+
+
+def run(lang: dict[str, str], capsys: pytest.CaptureFixture[str],
+        *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), env={**os.environ, **lang})
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def value_column(line: str, value: str) -> int:
+    """The terminal column where ``value`` starts in ``line``."""
+    return width(line[:line.index(value)])
+
+
+def value_columns(lines: list[str], labels: list[str]) -> set[int]:
+    """The terminal columns where the values of a table's ``lines`` start."""
+    assert [line[:len(label)] for line, label in zip(lines, labels, strict=True)] == labels
+    return {width(line) - width(line[len(label):].lstrip())
+            for line, label in zip(lines, labels, strict=True)}
+
+
+def steady(doc: Any) -> Any:
+    """A status document without the seconds that pass between two runs."""
+    if isinstance(doc, dict):
+        return {k: steady(v) for k, v in doc.items() if k != "seconds_left"}
+    if isinstance(doc, list):
+        return [steady(v) for v in doc]
+    return doc
+
+
+def test_profiles_assume_and_status_in_korean_and_in_english(
+        aws: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    aws.seed_world()
+    aws.enforce()
+
+    code, ko, _err = run(KO, capsys, "profiles")
+    assert code == 0
+    header, row = ko.splitlines()
+    assert header.split() == ["프로필", "역할", "소스", "리전", "MFA"]
+    assert row.split()[0] == "platform" and row.split()[-1] == "아니요"
+    # Columns line up on a terminal: "역할" takes 4 columns, as the row's role below it.
+    assert value_column(header, "역할") == value_column(row, row.split()[1])
+    assert value_column(header, "리전") == value_column(row, "ap-northeast-2")
+    en = run(C, capsys, "profiles")[1]
+    assert en.splitlines()[0].split() == ["PROFILE", "ROLE", "SOURCE", "REGION", "MFA"]
+    assert en.splitlines()[1].split()[-1] == "no"
+    assert run(KO, capsys, "profiles", "--json")[1] == run(C, capsys, "profiles", "--json")[1]
+
+    code, ko, _err = run(KO, capsys, "assume", "platform")
+    assert code == 0
+    lines = ko.splitlines()
+    assert lines[0].startswith("platform 역할을 맡았습니다(")
+    rows = lines[1:6]
+    assert len(value_columns(rows, ["신원", "계정", "액세스 키", "만료", "기록"])) == 1
+    assert "만료" in rows[3] and "후)" in rows[3]  # "(52분 후)": times in Korean too
+    assert "[roletray]" in rows[4] and "리전 ap-northeast-2" in rows[4]
+    assert "사용법:  export AWS_PROFILE=roletray   또는   aws --profile roletray ..." in ko
+    assert "`roletray daemon`을 실행하세요." in ko
+    en = run(C, capsys, "assume", "platform")[1]
+    assert en.startswith("Assumed platform (") and "\nidentity " in en
+    assert "Use it:  export AWS_PROFILE=roletray   or   aws --profile roletray ..." in en
+
+    code, ko, _err = run(KO, capsys, "status")
+    assert code == 0
+    rows = ko.splitlines()
+    assert len(value_columns(rows, ["상태", "역할", "대상", "신원", "계정", "만료"])) == 1
+    assert rows[0].split()[1] == "최신" and rows[1].split()[1] == "platform"
+    en = run(C, capsys, "status")[1].splitlines()
+    assert en[0].split() == ["state", "fresh"]
+    assert steady(json.loads(run(KO, capsys, "status", "--json")[1])) == \
+        steady(json.loads(run(C, capsys, "status", "--json")[1]))
+
+    ko_doc = json.loads(run(KO, capsys, "assume", "platform", "--json")[1])
+    en_doc = json.loads(run(C, capsys, "assume", "platform", "--json")[1])
+    for doc in (ko_doc, en_doc):  # a new session each time: its key, expiry and name
+        doc.pop("access_key_id")
+        doc.pop("expiration")
+        assert ":assumed-role/platform/roletray-" in doc.pop("identity_arn")
+    assert ko_doc == en_doc and ko_doc["ok"] is True
+
+
+def test_an_error_of_the_cli_in_korean_and_its_json_in_english(
+        isolated_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, err = run(KO, capsys, "refresh")
+    assert code == 2
+    assert err == ("roletray: 갱신할 활성 역할이 없습니다. 먼저 `roletray assume PROFILE`을 "
+                   "실행하세요\n")
+    code, _out, err = run(C, capsys, "refresh")
+    assert err == "roletray: no active role to refresh: run `roletray assume PROFILE` first\n"
+    ko = run(KO, capsys, "refresh", "--json")[1]
+    assert ko == run(C, capsys, "refresh", "--json")[1]
+    assert json.loads(ko)["error"].startswith("no active role to refresh")
+
+
+def test_an_error_without_fields_is_translated_whole_and_english_in_str() -> None:
+    i18n.setup(KO)
+    e = UsageError(Text(i18n.N_("--mfa-code -: no code on standard input")))
+    assert str(e) == "--mfa-code -: no code on standard input"
+    assert e.localized == "--mfa-code -: 표준 입력에 코드가 없습니다"
+
+
+def test_the_table_pads_by_display_width() -> None:
+    lines = table([("상태", "fresh"), ("MFA 세션", "ends"), ("target", "[roletray]")])
+    assert value_columns(lines.splitlines(), ["상태", "MFA 세션", "target"]) == {10}
+    assert width("상태") == 4 and width("target") == 6
+
+
+def test_the_help_and_a_usage_error_in_korean(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["assume", "--help"], env=KO)
+    assert done.value.code == 0
+    assert "맡을 AWS config의 역할 프로필(`roletray profiles`로 목록을 봅니다)" in \
+        capsys.readouterr().out
+    with pytest.raises(SystemExit) as done:
+        main(["assume"], env=KO)
+    assert done.value.code == 2
+    assert capsys.readouterr().err.rstrip().endswith("(`roletray assume --help` 참고)")
+    with pytest.raises(SystemExit):
+        main(["assume", "--help"], env=C)
+    assert "the role profile of the AWS config to assume" in capsys.readouterr().out
+
+
+def test_status_says_a_stored_problem_in_the_readers_language() -> None:
+    """A refresh failure stored in English (the daemon's log language) reads in Korean."""
+    from tray.cli.snapshot_text import snapshot_rows
+    from tray.domain.errors import UnknownProfileError
+    from tray.domain.problems import problem_from
+
+    stored = problem_from(UnknownProfileError(profile="gone", path="~/.aws/config")).to_json()
+    snap = {"state": "error", "role": "gone", "target": "roletray", "problem": stored}
+    i18n.setup(KO)
+    assert ("마지막 오류", "~/.aws/config: 'gone'라는 프로필이 없습니다") in snapshot_rows(snap)
+    i18n.setup(C)
+    assert ("last error", "~/.aws/config: no profile named 'gone'") in snapshot_rows(snap)
+    old = {**snap, "problem": {"code": "config", "message": "an older roletray's words"}}
+    assert ("last error", "an older roletray's words") in snapshot_rows(old)
