@@ -4,16 +4,19 @@ instance, on a lean path.
 It runs before every SDK process that uses the profile, so its start-up is the cost:
 ``tray.cli`` and ``tray.instance.control`` bring argparse, logging, dataclasses,
 pathlib and threading (~30 ms here). This module imports only what a Unix socket
-and JSON need (and the socket's line framing, ``tray.domain.wireline``), asks the
-instance, and prints the document. Anything else (no instance, an error reply, a
-platform without ``AF_UNIX``) returns None, and the full command line takes over and
-reports with its diagnosis. An error reply is handed to it (``handed_over``) rather than
-asked for again: a refused role costs one request, and so one AssumeRole, per call.
+and JSON need (and the socket's line framing, ``tray.domain.wireline``, and the keeper
+record's reader, ``tray.instance.record``), asks the instance, and prints the
+document. Anything else (no instance, an error reply, a platform without ``AF_UNIX``)
+returns None, and the full command line takes over and reports with its diagnosis. An
+error reply is handed to it (``handed_over``) rather than asked for again: a refused
+role costs one request, and so one AssumeRole, per call.
 
 The checks and the request are ``tray.instance.control.send``'s, kept in step by
-tests/test_credential_process.py: the socket and its folder must be the user's own
-and the folder private, and the listening process must run as the user; the request
-names the caller's AWS files (``control.files_of``) and the protocol
+tests/test_credential_process.py: the instance is found as ``send`` finds it (the
+keeper record of the caller's credentials file first, wherever that instance's runtime
+folder is, then the caller's own runtime folder); the socket and its folder must be the
+user's own and the folder private, and the listening process must run as the user; the
+request names the caller's AWS files (``control.files_of``) and the protocol
 (``tray.domain.wire.PROTO``), and a reply of another protocol, or a decline for other
 files, goes the long way too.
 """
@@ -28,6 +31,7 @@ import time
 
 from tray import __version__
 from tray.domain import wireline
+from tray.instance import record
 
 PROTO = 2  # tray.domain.wire.PROTO
 DECLINES = ("other_files", "other_proto")  # tray.domain.wire.OTHER_FILES, OTHER_PROTO
@@ -54,6 +58,18 @@ def socket_path(env: "dict[str, str] | os._Environ[str]", platform: str = sys.pl
             if platform.startswith(_XDG_PLATFORMS) \
             else os.path.expanduser("~/Library/Application Support")  # platformdirs' macOS
     return os.path.join(state, "roletray", "run", "control.sock")
+
+
+def instance_socket(env: "dict[str, str] | os._Environ[str]", files: "dict[str, str]") -> str:
+    """The socket to ask, in ``tray.instance.control.send``'s order: the one named by the
+    keeper record of the caller's credentials file (``files["credentials"]``, as
+    ``aws_files`` gives it), wherever that instance's runtime folder is (it was started
+    with another ``XDG_RUNTIME_DIR``, or with one this caller lacks: SSH, cron); else
+    ``socket_path(env)``. The record is trusted as the full path trusts it
+    (``tray.instance.record.read``), and the socket it names is checked by ``request``
+    as any other."""
+    found = record.read(files["credentials"])
+    return socket_path(env) if found is None else found[1]
 
 
 def aws_files(env: "dict[str, str] | os._Environ[str]") -> "dict[str, str]":
@@ -168,7 +184,8 @@ def main() -> "int | None":
     parsed = parse(sys.argv[1:])
     if parsed is None:
         return None
-    document = ask(socket_path(os.environ), parsed[0], aws_files(os.environ), source=parsed[1],
+    files = aws_files(os.environ)
+    document = ask(instance_socket(os.environ, files), parsed[0], files, source=parsed[1],
                    file_id=parsed[2])
     if document is None:
         return None
