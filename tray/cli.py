@@ -419,14 +419,18 @@ def _handover_asking(cmd: str, payload: dict[str, Any], profile: str | None,
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
     from tray.engine.roles import ask_and_retry
-    from tray.instance import control
+    from tray.instance import control, handover
 
     where = root.paths
     last: list[dict[str, Any] | None] = [None]
 
     def attempt(code: str | None) -> None:
-        reply = control.send(cmd, payload, where=where) if code is None else \
-            control.send(retry, {**payload, "mfa_code": code, "code": code}, where=where)
+        if code is None:  # the lean path's reply to this very request, if it got one
+            reply = handover.handed_over(cmd, payload) or control.send(cmd, payload,
+                                                                       where=where)
+        else:
+            reply = control.send(retry, {**payload, "mfa_code": code, "code": code},
+                                 where=where)
         if reply is None and code is not None:
             raise UsageError("the running roletray went away while asking for the code")
         last[0] = reply
@@ -506,10 +510,12 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     except AccessDeniedError as e:  # said as without an instance
         raise _diagnosed(args.profile, e, root) from e
     if reply is not None:
-        from tray.settings import load_settings  # not the use cases: the instance ran them
-
         target = reply["snapshot"].get("target")
-        default = load_settings(root.paths).target
+        default = reply.get("default_target")  # the instance's: it did the switch
+        if not isinstance(default, str):
+            from tray.settings import load_settings  # an instance that does not say
+
+            default = load_settings(root.paths).target
         said = f"Switched the running roletray to {args.profile}." if target in (None, default) \
             else f"The running roletray keeps {args.profile} fresh in [{target}] too."
         _print_snapshot(args, reply["snapshot"], extra=shown(said))

@@ -137,10 +137,14 @@ def raise_for(reply: Mapping[str, Any]) -> Mapping[str, Any]:
 PROTO = 2
 OTHER_FILES = "other_files"  # declined: the instance answers for other AWS files
 OTHER_PROTO = "other_proto"  # declined: the two ends speak different protocols
+# declined: an ``assume`` sent ``unattended`` (the lean hand-over, ``tray.instance.handover``)
+# for a profile a person must confirm first (``roletray_guard``); the full command line asks
+NEEDS_PERSON = "needs_person"
 
 
 def declined(code: str, message: str) -> dict[str, Any]:
-    """A request the instance does not serve (``OTHER_FILES``, ``OTHER_PROTO``); an older
+    """A request the instance does not serve (``OTHER_FILES``, ``OTHER_PROTO``,
+    ``NEEDS_PERSON``); an older
     caller reads it as an error with ``message``."""
     return {"ok": False, "code": code, "error": message, "exit_code": EXIT_USAGE,
             "profile": None}

@@ -15,7 +15,8 @@
       -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
           "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
           "profile": "platform", "target": null, "duration": null, "mfa_code": null,
-          "force": false}}
+          "force": false}}  (+ "unattended": true from the lean hand-over: a guarded
+          profile is declined, ``needs_person``, before any AssumeRole)
       <- {"proto": 2, "ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
       <- {"proto": 2, "ok": false, "code": "access_denied", "error": "profile ...",
           "exit_code": 1, "profile": "platform"}
@@ -128,6 +129,14 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(profile, str) or not profile:
                 raise UsageError("assume: a profile name is required")
             target = check_target(_opt_str(request, "target"))
+            if request.get("unattended") is True:
+                # The lean hand-over: nobody was asked; a guarded profile goes back to the
+                # full command line, which asks (or refuses), before any AssumeRole.
+                guard = refresher.guard_of(profile)
+                if guard is not None:
+                    return wire.declined(wire.NEEDS_PERSON, (
+                        f"profile '{profile}' is guarded ({guard}): a person confirms it "
+                        "first"))
             snap = refresher.switch(profile, _opt_str(request, "mfa_code"), target=target,
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
@@ -155,6 +164,8 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
                                    f"({type(e).__name__}); see its log")
     reply = wire.ok(snapshot=snap.to_json(), **extra)
     outcome = refresher.outcome_of(target)
+    if cmd == "assume":
+        reply["default_target"] = refresher.default_target  # "Switched" or "kept too"
     if cmd in ("assume", "refresh", "mfa") and outcome is not None:
         reply["access_key_id"] = outcome.result.credentials.masked_key
         reply["region"] = outcome.region

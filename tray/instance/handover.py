@@ -1,0 +1,111 @@
+"""``roletray assume PROFILE [--json]`` handed over to a running instance, on a lean path.
+
+With a tray or daemon running, the switch itself is the instance's (its warm worker does
+the one AssumeRole): what the command costs is its own start. The full command line
+brings argparse, logging, the settings, the config file's parse for the guard, and the
+control module; this path imports what ``tray.serve.fastpath`` does (a Unix socket,
+JSON, the keeper record) and sends the same request as ``tray.cli``'s ``assume``, marked
+``unattended``: nobody was asked anything. So the instance declines a guarded profile
+(``needs_person``) before any AssumeRole, and the full command line asks (or refuses).
+
+Only the plain forms come here: ``assume PROFILE`` and ``assume PROFILE --json``;
+anything else (a target, a duration, a code, ``--force``, ``--yes``) is the full command
+line's. No instance, a decline, a reply of another protocol: None, and the full command
+line does what it always did. Any other reply (an error: a denied role, a code needed;
+or a switch whose lines the full command line prints) is handed to it (``handed_over``)
+rather than asked for again: one request, and never a second AssumeRole.
+"""
+
+import json
+import os
+import sys
+
+from tray.serve import fastpath
+
+NEEDS_PERSON = "needs_person"  # tray.domain.wire.NEEDS_PERSON
+
+# The reply this process got, for the full command line: (the call it answers, reply)
+_handed: "tuple[dict[str, object], dict[str, object]] | None" = None
+
+
+def call_of(profile: str) -> "dict[str, object]":
+    """The request ``tray.cli``'s ``assume PROFILE`` sends (``cmd`` and payload)."""
+    return {"cmd": "assume", "profile": profile, "target": None, "duration": None,
+            "mfa_code": None, "force": False}
+
+
+def parse(argv: "list[str]") -> "tuple[str, bool] | None":
+    """(profile, --json) of ``assume PROFILE`` or ``assume PROFILE --json`` (either
+    order); None for anything else."""
+    if not argv or argv[0] != "assume" or len(argv) > 3:
+        return None
+    rest = argv[1:]
+    as_json = rest.count("--json") == 1
+    names = [a for a in rest if a != "--json"]
+    if len(names) != 1 or len(rest) != len(names) + as_json:
+        return None
+    name = names[0]
+    if not name or name.startswith("-"):
+        return None
+    return name, as_json
+
+
+def handed_over(cmd: str, payload: "dict[str, object]") -> "dict[str, object] | None":
+    """The reply the lean path got in this process for exactly this request (once), as
+    ``tray.instance.control.send`` gives it (without ``proto`` and ``version``); None
+    when it got none."""
+    global _handed
+    kept, _handed = _handed, None
+    if kept is None or kept[0] != {**payload, "cmd": cmd}:
+        return None
+    return kept[1]
+
+
+def ask(profile: str, env: "dict[str, str] | os._Environ[str]"
+        ) -> "dict[str, object] | None":
+    """The instance's ok reply to ``assume PROFILE`` (unattended), or None. Any other
+    reply of this protocol but a decline is kept for ``handed_over``."""
+    global _handed
+    _handed = None
+    files = fastpath.aws_files(env)
+    call = call_of(profile)
+    reply = fastpath.request(fastpath.instance_socket(env, files), files,
+                             {**call, "unattended": True})
+    if reply is None:
+        return None
+    if reply.get("ok") is not True and reply.get("code") in (*fastpath.DECLINES, NEEDS_PERSON):
+        return None
+    kept = {k: v for k, v in reply.items() if k not in ("proto", "version")}
+    if kept.get("ok") is True and isinstance(kept.get("snapshot"), dict):
+        return kept
+    _handed = (call, kept)
+    return None
+
+
+def main() -> "int | None":
+    """Switched and said so: 0. Otherwise None (the full command line runs; it finds a
+    reply this path got in ``handed_over``)."""
+    global _handed
+    parsed = parse(sys.argv[1:])
+    if parsed is None:
+        return None
+    profile, as_json = parsed
+    reply = ask(profile, os.environ)
+    if reply is None:
+        return None
+    if not as_json:
+        # The lines of the full command line, by its own code (no parse, no config).
+        _handed = (call_of(profile), reply)
+        return None
+    try:
+        sys.stdout.write(json.dumps(reply["snapshot"], indent=2) + "\n")  # cli._emit's
+        sys.stdout.flush()
+    except BrokenPipeError:  # as tray.cli.main: the reader left
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+        return 141
+    return 0
