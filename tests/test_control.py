@@ -263,7 +263,8 @@ def test_mfa_codes_are_never_logged(rig: Rig, caplog: pytest.LogCaptureFixture) 
 def test_the_cli_asks_for_a_code_when_the_instance_answers_mfa_required(
         isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI knows the answer by its wire code, not by a class name."""
-    from tray import cli
+    from tray.cli import asking, handover
+    from tray.cli.common import Root
     from tray.domain import wire
     from tray.domain.errors import MfaRequiredError
 
@@ -275,12 +276,12 @@ def test_the_cli_asks_for_a_code_when_the_instance_answers_mfa_required(
             return wire.encode_error(MfaRequiredError(profile="guarded", mfa_serial="dev"))
         return wire.ok(snapshot={"state": "fresh", "role": "guarded"})
 
-    monkeypatch.setattr(cli, "_needs_mfa", lambda profile, root: "dev")
-    monkeypatch.setattr(cli, "_prompt_mfa", lambda serial: "902817")  # the terminal
+    monkeypatch.setattr(asking, "needs_mfa", lambda profile, root: "dev")
+    monkeypatch.setattr(asking, "prompt_mfa", lambda serial: "902817")  # the terminal
     server = control.ControlServer(instance, path=sock(), where=here()).start()
     try:
-        root = cli.Root(env=os.environ, paths=Paths.from_env(os.environ))
-        reply = cli._handover_asking("assume", {"profile": "guarded"}, "guarded", "mfa", root)
+        root = Root(env=os.environ, paths=Paths.from_env(os.environ))
+        reply = handover.handover_asking("assume", {"profile": "guarded"}, "guarded", "mfa", root)
     finally:
         server.stop()
     assert [r["cmd"] for r in seen] == ["assume", "mfa"] and seen[1]["code"] == "902817"

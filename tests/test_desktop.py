@@ -214,6 +214,16 @@ def world(aws: Any, *, locked: bool = False, mfa: bool = False) -> None:
         aws.enforce()
 
 
+# GLib's log format: "(prog:pid): Gdk-CRITICAL **: 01:02:03.456: ...", any domain.
+GLIB_COMPLAINT = re.compile(r"^.*-(?:CRITICAL|WARNING) \*\*.*$|^Traceback .*$", re.MULTILINE)
+
+
+def complaints(log: str) -> list[str]:
+    """Lines of a tray's output where GLib, GTK or GDK complain (``Gdk-CRITICAL **``,
+    ``GLib-GObject-WARNING **``, ...), or where a Python traceback begins."""
+    return GLIB_COMPLAINT.findall(log)
+
+
 def secrets_of(aws: Any) -> list[str]:
     cp = configparser.RawConfigParser()
     cp.read(aws.credentials_path)
@@ -266,6 +276,24 @@ def test_menu_switches_roles_and_the_icon_follows(xs: XSession, aws: Any, start_
     assert tray.stop() == 0
     leaked = [s for s in secrets_of(aws) if s in tray.log.read_text() + xs.notify_log.read_text()]
     assert not leaked
+
+
+def test_the_tray_says_nothing_on_stderr_over_start_menu_switch_and_stop(
+        xs: XSession, aws: Any, start_tray: Any) -> None:
+    """XEmbed (Ayatana's fallback icon in trayer): no GLib/GTK/GDK warning or critical,
+    no traceback, from start to stop (issue 24: a Gdk-CRITICAL at every start)."""
+    world(aws)
+    tray = start_tray()
+    tray.wait_colour("idle")
+    tray.open_menu()
+    xs.xdotool("key", "Escape")
+    wait_for(lambda: xs.popup_of(tray.proc.pid) is None, 10, "the menu to close")
+    tray.choose(1)  # platform
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    tray.wait_colour("fresh")
+    assert tray.stop() == 0
+    log = tray.log.read_text(errors="replace")
+    assert complaints(log) == [], log
 
 
 def test_open_console_from_the_menu_hands_the_url_to_browser_only(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 import test_desktop
 from sniwatcher import SniWatcher, menu_text
-from test_desktop import REPO, role_in_file, wait_note, world
+from test_desktop import REPO, complaints, role_in_file, section, wait_note, world
 from test_desktop_menu import many_profiles
 from xsession import XSession, wait_for
 
@@ -131,6 +132,76 @@ def test_switching_over_sni_shows_role_and_minutes_without_the_menu(
     # Rows that did not change keep their ids.
     after = tray.watcher.layout()
     assert tray.watcher.find("Quit", after)["id"] == quit_id  # type: ignore[index]
+    assert tray.stop() == 0
+
+
+def test_the_tray_says_nothing_on_stderr_over_start_menu_switch_and_stop(
+        xs: XSession, aws: Any, start_sni: Any) -> None:
+    """SNI: no GLib/GTK/GDK warning or critical, no traceback, from start to stop (the
+    indicator's dispose said "connection-changed" to a handler after pystray dropped it:
+    a traceback and a GLib-GObject-CRITICAL at every stop)."""
+    many_profiles(aws)
+    tray = start_sni()
+    layout = tray.watcher.layout()
+    account = next(n for n in layout["children"] if n["label"].startswith("111111111111"))
+    tray.watcher.about_to_show(0)  # the host opens the menu, then a submenu
+    tray.watcher.about_to_show(account["id"])
+    tray.watcher.click_label("platform")
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    tray.wait_props("the label to name the role",
+                    lambda p: p["XAyatanaLabel"].startswith("platform · "))
+    assert tray.stop() == 0
+    log = tray.log.read_text(errors="replace")
+    assert complaints(log) == [], log
+
+
+CLICK_TO_FILE_MAX = 0.25  # issue 21: a tray click puts the keys in the file within 0.25 s
+
+
+def seconds_until(holds: Any, start: float, timeout: float = 30) -> float:
+    """Seconds from ``start`` (``time.monotonic``) to the first poll where ``holds()``,
+    taken after that poll (an upper bound). Polls every 2 ms; fails after ``timeout``."""
+    while True:
+        done = holds()
+        now = time.monotonic()
+        if done:
+            return now - start
+        assert now - start < timeout, "timed out"
+        time.sleep(0.002)
+
+
+def test_a_click_puts_the_new_keys_in_the_file_within_a_quarter_second(
+        xs: XSession, aws: Any, start_sni: Any) -> None:
+    """Issue 21: from a click on a role in the menu (dbusmenu "clicked", as a host sends
+    it) to the moment ~/.aws/credentials holds that role's new keys.
+
+    The first switch starts the warm worker (a child that imports botocore once), which
+    the tray keeps loaded: the clicks measured are the ones after it, as a person's
+    next click. Best of three: a loaded 2-core machine can stall any single one, but not
+    the best of three by seconds; every figure is printed (``pytest -s``)."""
+    world(aws)
+    tray = start_sni()
+    tray.watcher.click_label("platform")  # warms the worker
+    wait_for(lambda: role_in_file(aws) == "platform", 30, "[roletray] to hold platform")
+    figures: list[float] = []
+    for name in ("readonly", "platform", "readonly"):
+        # Settled: the label follows the last switch (its notification is sent).
+        tray.wait_props("the tray to settle", lambda p: p["XAyatanaLabel"].startswith(
+            f"{role_in_file(aws)} · "))
+        row = tray.watcher.find(name)
+        assert row is not None, tray.menu()
+        old_key = section(aws)["aws_access_key_id"]
+
+        def holds(name: str = name, old_key: str = old_key) -> bool:
+            keys = section(aws)
+            return (keys.get("x_roletray_role") == name
+                    and keys.get("aws_access_key_id") not in (None, old_key))
+        start = time.monotonic()
+        tray.watcher.click(row["id"])
+        figures.append(seconds_until(holds, start))
+    print(f"\nclick -> keys in the file: {', '.join(f'{f * 1000:.0f} ms' for f in figures)}"
+          f" (best {min(figures) * 1000:.0f} ms; limit {CLICK_TO_FILE_MAX * 1000:.0f} ms)")
+    assert min(figures) <= CLICK_TO_FILE_MAX, figures
     assert tray.stop() == 0
 
 

@@ -143,6 +143,51 @@ def test_a_notification_in_korean_and_in_english() -> None:
     assert switched(C) == ("Now working as platform", body)
 
 
+def test_the_tray_dialogs_and_daemon_speak_korean_and_english(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Messages added after the first catalog: the tray's (a sync's summary, the console
+    page's title, "no display"), the menu's progress line, the daemon's status line."""
+    from tray.app import _status_line
+    from tray.engine.roles import ProfileCache, RoleService
+    from tray.ui.backend import TrayUnavailableError, select_backend
+    from tray.ui.guarded import console_title
+    from tray.ui.tray_app import synced
+
+    class Refresher:
+        def switch(self, name: str, mfa_code: str | None = None, *,
+                   target: str | None = None) -> None:
+            pass
+
+    def said(env: dict[str, str]) -> list[str]:
+        i18n.setup(env)
+        with pytest.raises(TrayUnavailableError) as no_display:
+            select_backend({}, platform="linux")
+        progress: list[str | None] = []
+        none = tmp_path / "none"
+        RoleService(Refresher(), ProfileCache(none, none), ask_code=lambda *a: None,  # type: ignore[arg-type]
+                    sso_login=lambda *a, **k: none, doctor=lambda *a: ("", ""), child_env={},
+                    progress=progress.append).switch("platform")
+        _status_line(SNAP)
+        done = {"session": "corp", "profiles": 2, "added": 2, "removed": 0, "skipped": 0}
+        return [no_display.value.localized, str(progress[0]), synced(done),
+                console_title("prod", "production"), capsys.readouterr().out.strip()]
+
+    assert said(KO) == [
+        ("그래픽 디스플레이가 없습니다(DISPLAY가 설정되지 않았습니다). 트레이 없이 키를 "
+         "갱신하려면 `roletray daemon`을 실행하세요"),
+        "platform(으)로 전환 중…",
+        "sso-session corp: 프로필 2개(2개 추가, 0개 제거)",
+        "roletray: prod [production](으)로 AWS 콘솔을 여는 중",
+        "[fresh] platform 52분 남음"]
+    assert said(C) == [
+        ("no graphical display (DISPLAY is not set); run `roletray daemon` for the refresher "
+         "without a tray"),
+        "Switching to platform…",
+        "sso-session corp: 2 profiles (2 added, 0 removed)",
+        "roletray: opening the AWS console as prod [production]",
+        "[fresh] platform 52 min left"]
+
+
 def test_an_error_is_english_in_str_and_translated_for_the_person() -> None:
     i18n.setup(KO)
     e = UnknownProfileError(profile="nope", path="~/.aws/config")

@@ -92,7 +92,7 @@ def test_import_moves_the_keys_into_the_secret_service(
 
 
 def _serves_sources() -> bool:
-    from tray.cli import build_parser
+    from tray.cli.parser import build_parser
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     return "--source" in sub.choices["credential-process"].format_help()  # type: ignore[attr-defined]

@@ -208,7 +208,7 @@ TRAY = Path(__file__).resolve().parent.parent / "tray"
 # functions in it (qualified names) that are a process's main. Everything else is given its
 # env mapping or ``Paths``.
 ROOTS: dict[str, frozenset[str] | None] = {
-    "cli.py": frozenset({"main"}),
+    "cli/__init__.py": frozenset({"main"}),
     "app.py": None,
     "demo.py": None,
     "launch.py": None,

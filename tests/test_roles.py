@@ -12,6 +12,7 @@ from fakes import FakeClock, FakeScheduler
 from fakests import FakeSts, write_world
 
 from tray import cli, compose
+from tray.cli import asking
 from tray.domain.errors import MfaRequiredError
 from tray.engine.refresher import Refresher
 from tray.engine.roles import Done, ask_and_retry
@@ -83,7 +84,7 @@ def test_cli_hand_over_asks_only_when_the_instance_needs_a_code(
         asked.append(serial)
         return answer[0]
 
-    monkeypatch.setattr(cli, "_prompt_mfa", terminal)
+    monkeypatch.setattr(asking, "prompt_mfa", terminal)
     assert cli.main(["assume", "platform"]) == 0 and asked == []  # no MFA: never asked
     assert cli.main(["assume", "guarded"]) == 2  # asked, no code given: the instance's reason
     assert len(asked) == 1 and "needs an MFA code" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def answers(monkeypatch: pytest.MonkeyPatch, *said: str) -> list[str]:
         asked.append(question)
         return queue.pop(0)
 
-    monkeypatch.setattr("tray.setup_cli.sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("tray.cli.setup_cmd.sys.stdin.isatty", lambda: True, raising=False)
     monkeypatch.setattr("builtins.input", ask)
     return asked
 

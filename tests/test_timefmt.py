@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tray import cli
+from tray.cli import snapshot_text
 from tray.domain import timefmt
 from tray.domain.models import RefreshState, Snapshot
 from tray.ui.menu import MenuActions, build_menu_model, render_text
@@ -32,7 +32,7 @@ def test_89_minutes_read_the_same_in_the_cli_and_the_menu() -> None:
     # Before: "(in 89 min)" from `roletray status`, "(in 1 h 29 min)" in the tray's menu.
     exp = NOW + timedelta(minutes=89)
     snap = Snapshot(state=RefreshState.FRESH, role="platform", expiration=exp, now=NOW)
-    cli_line = dict(cli._snapshot_rows(snap))["expires"]
+    cli_line = dict(snapshot_text.snapshot_rows(snap))["expires"]
     menu = render_text(build_menu_model(snap, {}, now=NOW, tz=ZoneInfo("Asia/Seoul"),
                                         actions=MenuActions()))
     assert cli_line.endswith("(in 1 h 29 min)")

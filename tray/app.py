@@ -24,12 +24,14 @@ from typing import IO, Any
 from tray import fsutil
 from tray.child.aws import ChildAws
 from tray.child.warm import WarmChild
+from tray.domain import timefmt
 from tray.domain.models import Snapshot, utcnow
 from tray.engine import actions, worker
 from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.ports import AwsPort
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
+from tray.i18n import _
 from tray.instance import control, keeper
 from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import instance_keeper
@@ -199,7 +201,7 @@ def _status_line(snap: Snapshot) -> None:
     left = snap.seconds_left
     parts = [f"[{snap.state.value}]", snap.role or "-"]
     if left is not None:
-        parts.append(f"{left // 60} min left")
+        parts.append(_("{left} left").format(left=timefmt.duration(left)))
     if snap.last_error:
         parts.append(f"- {snap.last_error}")
     print(" ".join(parts), flush=True)

@@ -5,7 +5,8 @@ profile: when a running instance answers it, ``tray.serve.fastpath`` prints the
 document without loading the full command line. ``roletray prompt`` runs before every
 command line of a shell that shows it: ``tray.shell.prompt`` answers it on a lean path
 too, and so does ``roletray assume PROFILE [--json]`` with an instance running
-(``tray.instance.handover``). Everything else is ``tray.cli``.
+(``tray.instance.handover``). Everything else is ``tray.cli`` (the package; ``main``
+loads the rest).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 
 from tray.domain.errors import MfaRequiredError, RoletrayError
 from tray.domain.models import RefreshState, RoleProfile, Snapshot
+from tray.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -196,10 +197,11 @@ class RoleService:
         ``RoletrayError`` when refused."""
         def attempt(code: str | None) -> Done:
             if target is None:  # the active role
-                self._busy(f"Switching to {name}…",
+                self._busy(_("Switching to {name}…").format(name=name),
                            lambda: self.refresher.switch(name, mfa_code=code))
             else:
-                self._busy(f"Keeping {name} fresh in [{target}]…",
+                self._busy(_("Keeping {name} fresh in [{target}]…").format(name=name,
+                                                                           target=target),
                            lambda: self.refresher.switch(name, mfa_code=code, target=target))
             return Done.DONE
         return ask_and_retry(attempt, self._asker(name), ask_first=self._code_needed_now(name))
@@ -212,7 +214,7 @@ class RoleService:
             code = self._asker(name)()
             if code is None:
                 return Done.CANCELLED
-        self._busy("Refreshing…", lambda: self.refresher.refresh_now(mfa_code=code))
+        self._busy(_("Refreshing…"), lambda: self.refresher.refresh_now(mfa_code=code))
         return Done.DONE
 
     def enter_mfa_code(self, target: str | None = None) -> Done:
@@ -235,20 +237,20 @@ class RoleService:
         if name is None or profile is None or not profile.mfa_serial:
             if target is None:
                 return self.refresh()
-            self._busy(f"Refreshing [{target}]…",
+            self._busy(_("Refreshing [{target}]…").format(target=target),
                        lambda: self.refresher.refresh_now(target=target))
             return Done.DONE
         code = self._asker(name, target)()
         if code is None:
             return Done.CANCELLED
-        where = "" if target is None else f" [{target}]"
-        self._busy(f"Refreshing{where}…",
+        self._busy(_("Refreshing…") if target is None
+                   else _("Refreshing [{target}]…").format(target=target),
                    lambda: self.refresher.provide_mfa_code(code, target=target))
         return Done.DONE
 
     def retry(self) -> Done:
         """"Try again" once the person has answered their credential process."""
-        self._busy("Refreshing…", self.refresher.refresh_now)
+        self._busy(_("Refreshing…"), self.refresher.refresh_now)
         return Done.DONE
 
     def sso_sign_in(self, on_code: Callable[[str, str], None]) -> Done:
@@ -264,13 +266,13 @@ class RoleService:
             log.info("no AWS SSO sign-in is needed any more")  # e.g. a second click
             return Done.NOT_NEEDED
         try:
-            self._busy(f"Signing in to AWS SSO ({profile})…",
+            self._busy(_("Signing in to AWS SSO ({profile})…").format(profile=profile),
                        lambda: self._sso_login(profile, config_path=self.profiles.path,
                                                env=dict(self._child_env), on_code=on_code))
         except RoletrayError as e:
             raise StepFailed("sign-in", e) from e
         try:
-            self._busy("Refreshing…", self.refresher.refresh_now)
+            self._busy(_("Refreshing…"), self.refresher.refresh_now)
         except RoletrayError as e:
             raise StepFailed("refresh", e) from e
         return Done.DONE
@@ -283,14 +285,15 @@ class RoleService:
     def diagnose(self, role: str | None = None) -> tuple[str | None, str, str]:
         """(role, summary, report) of the doctor for ``role`` (default: the active role)."""
         role = role or self.refresher.snapshot().role
-        summary, report = self._busy("Diagnosing…", lambda: self._doctor(role))
+        summary, report = self._busy(_("Diagnosing…"), lambda: self._doctor(role))
         return role, summary, report
 
     def finding(self, role: str) -> str | None:
         """The doctor's one-line finding for a refused switch, as the CLI gives it; None
         when the doctor itself fails (the refusal is still said, without it)."""
         try:
-            summary, _ = self._busy(f"Diagnosing {role}…", lambda: self._doctor(role))
+            summary, _report = self._busy(_("Diagnosing {role}…").format(role=role),
+                                          lambda: self._doctor(role))
         except Exception:
             log.info("no diagnosis for %s", role, exc_info=True)
             return None

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 from tray import fsutil, paths
 from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, RoletrayError, UsageError
-from tray.instance import keeper
+from tray.instance import handover, keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
     InstanceLock,
     running_pid,
@@ -509,6 +509,12 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     """
     if not hasattr(socket, "AF_UNIX"):
         return None
+    if path is None:
+        # The lean hand-over (``tray.instance.handover``) got the reply to this very
+        # request in this process: it is not asked again (no second AssumeRole).
+        kept = handover.handed_over(cmd, payload or {}, files_of(where))
+        if kept is not None:
+            return kept
     own = socket_path(where) if path is None else path
     deadline = time.monotonic() + timeout
     waiting_until: float | None = None

@@ -12,8 +12,9 @@ Only the plain forms come here: ``assume PROFILE`` and ``assume PROFILE --json``
 anything else (a target, a duration, a code, ``--force``, ``--yes``) is the full command
 line's. No instance, a decline, a reply of another protocol: None, and the full command
 line does what it always did. Any other reply (an error: a denied role, a code needed;
-or a switch whose lines the full command line prints) is handed to it (``handed_over``)
-rather than asked for again: one request, and never a second AssumeRole.
+or a switch whose lines the full command line prints) is handed to it: its
+``tray.instance.control.send`` of the same request for the same files takes it from
+``handed_over`` rather than asking again (one request, never a second AssumeRole).
 """
 
 import json
@@ -24,8 +25,8 @@ from tray.serve import fastpath
 
 NEEDS_PERSON = "needs_person"  # tray.domain.wire.NEEDS_PERSON
 
-# The reply this process got, for the full command line: (the call it answers, reply)
-_handed: "tuple[dict[str, object], dict[str, object]] | None" = None
+# The reply this process got, for the full command line: ((call, files), reply)
+_handed: "tuple[tuple[dict[str, object], dict[str, str]], dict[str, object]] | None" = None
 
 
 def call_of(profile: str) -> "dict[str, object]":
@@ -50,24 +51,25 @@ def parse(argv: "list[str]") -> "tuple[str, bool] | None":
     return name, as_json
 
 
-def handed_over(cmd: str, payload: "dict[str, object]") -> "dict[str, object] | None":
-    """The reply the lean path got in this process for exactly this request (once), as
-    ``tray.instance.control.send`` gives it (without ``proto`` and ``version``); None
-    when it got none."""
+def handed_over(cmd: str, payload: "dict[str, object]", files: "dict[str, str]"
+                ) -> "dict[str, object] | None":
+    """The reply the lean path got in this process for exactly this request for these
+    AWS files (once), as ``tray.instance.control.send`` gives it (without ``proto`` and
+    ``version``); None when it got none. ``control.send`` asks here first."""
     global _handed
     kept, _handed = _handed, None
-    if kept is None or kept[0] != {**payload, "cmd": cmd}:
+    if kept is None or kept[0] != ({**payload, "cmd": cmd}, files):
         return None
     return kept[1]
 
 
-def ask(profile: str, env: "dict[str, str] | os._Environ[str]"
+def ask(profile: str, env: "dict[str, str] | os._Environ[str]", files: "dict[str, str]"
         ) -> "dict[str, object] | None":
     """The instance's ok reply to ``assume PROFILE`` (unattended), or None. Any other
-    reply of this protocol but a decline is kept for ``handed_over``."""
+    reply of this protocol but a decline is kept for ``handed_over``. ``files``: the
+    caller's AWS files (``fastpath.aws_files(env)``)."""
     global _handed
     _handed = None
-    files = fastpath.aws_files(env)
     call = call_of(profile)
     reply = fastpath.request(fastpath.instance_socket(env, files), files,
                              {**call, "unattended": True})
@@ -78,7 +80,7 @@ def ask(profile: str, env: "dict[str, str] | os._Environ[str]"
     kept = {k: v for k, v in reply.items() if k not in ("proto", "version")}
     if kept.get("ok") is True and isinstance(kept.get("snapshot"), dict):
         return kept
-    _handed = (call, kept)
+    _handed = ((call, files), kept)
     return None
 
 
@@ -90,12 +92,13 @@ def main() -> "int | None":
     if parsed is None:
         return None
     profile, as_json = parsed
-    reply = ask(profile, os.environ)
+    files = fastpath.aws_files(os.environ)
+    reply = ask(profile, os.environ, files)
     if reply is None:
         return None
     if not as_json:
-        # The lines of the full command line, by its own code (no parse, no config).
-        _handed = (call_of(profile), reply)
+        # The lines of the full command line, by its own code, from this reply.
+        _handed = ((call_of(profile), files), reply)
         return None
     try:
         sys.stdout.write(json.dumps(reply["snapshot"], indent=2) + "\n")  # cli._emit's

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from tray.domain.errors import RoletrayError
+from tray.i18n import N_, _
 
-INSTALL_HINT = (
+INSTALL_HINT = N_(
     "the tray needs PyGObject (the `gi` module) for its menu; pystray's xorg backend has "
     "none. Install it with `apt install python3-gi gir1.2-gtk-3.0 "
     "gir1.2-ayatanaappindicator3-0.1` for Debian's python3, or in a virtualenv: "
@@ -28,6 +29,14 @@ INSTALL_HINT = (
 
 class TrayUnavailableError(RoletrayError):
     """No tray backend with a menu can run here (exit 2)."""
+
+
+def _unavailable(*sentences: str) -> TrayUnavailableError:
+    """The error of ``sentences`` (``N_`` messages, each whole), joined by "; ": English
+    in ``str()``, the user's language on the screen (``localized``)."""
+    error = TrayUnavailableError("; ".join(sentences))
+    error.localized = "; ".join(_(s) for s in sentences)
+    return error
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,8 @@ def select_backend(env: Mapping[str, str], platform: str | None = None) -> TrayB
     if platform == "darwin" or platform.startswith("win"):
         return TrayBackend(env.get("PYSTRAY_BACKEND", ""))
     if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        raise TrayUnavailableError("no graphical display (DISPLAY is not set); "
-                                   "run `roletray daemon` for the refresher without a tray")
+        raise _unavailable(N_("no graphical display (DISPLAY is not set); run `roletray "
+                              "daemon` for the refresher without a tray"))
     extra: dict[str, str] = {}
     if "GDK_GL" not in env:
         # A tray icon draws no OpenGL, but GDK probes GLX visuals on start, which can
@@ -70,11 +79,11 @@ def select_backend(env: Mapping[str, str], platform: str | None = None) -> TrayB
         extra["GDK_GL"] = "disable"
     chosen = env.get("PYSTRAY_BACKEND")
     if chosen == "xorg":
-        raise TrayUnavailableError("PYSTRAY_BACKEND=xorg has no menu; " + INSTALL_HINT)
+        raise _unavailable(N_("PYSTRAY_BACKEND=xorg has no menu"), INSTALL_HINT)
     try:
         import gi  # noqa: F401
     except ImportError:
-        raise TrayUnavailableError(INSTALL_HINT) from None
+        raise _unavailable(INSTALL_HINT) from None
     if chosen:
         return TrayBackend(chosen, extra)
     if _gi_has("AyatanaAppIndicator3", "0.1") or _gi_has("AppIndicator3", "0.1"):
@@ -82,8 +91,8 @@ def select_backend(env: Mapping[str, str], platform: str | None = None) -> TrayB
     elif _gi_has("Gtk", "3.0"):
         backend = "gtk"
     else:
-        raise TrayUnavailableError("PyGObject is installed but GTK 3 is not "
-                                   "(apt install gir1.2-gtk-3.0); " + INSTALL_HINT)
+        raise _unavailable(N_("PyGObject is installed but GTK 3 is not (apt install "
+                              "gir1.2-gtk-3.0)"), INSTALL_HINT)
     return TrayBackend(backend, {**extra, "PYSTRAY_BACKEND": backend})
 
 

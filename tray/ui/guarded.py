@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from tray.child import runner
+from tray.i18n import _
 from tray.platform.notify import Notification
 
 log = logging.getLogger(__name__)
@@ -74,4 +75,5 @@ def label_tooltip(tooltip: str, role: str | None, guard: str | None) -> str:
 
 def console_title(profile: str, guard: str | None) -> str:
     """The title of the page that opens the console (``signin_page``)."""
-    return f"roletray: opening the AWS console as {labelled(profile, guard)}"
+    return _("roletray: opening the AWS console as {profile}").format(
+        profile=labelled(profile, guard))

@@ -53,6 +53,30 @@ def write_icon(icon_dir: Path, image: Any) -> str:
     return name
 
 
+# What GDK says when libayatana-appindicator falls back to an XEmbed icon (no
+# StatusNotifierWatcher): its ``fallback()`` calls ``gtk_status_icon_set_name`` on the
+# GtkStatusIcon it has just made, which GTK has already shown (realized); GTK then hides,
+# unrealizes and shows the icon's plug again, and GDK asserts on the MapNotify of the new
+# window. Harmless (the icon works), but printed at every start, and nothing roletray
+# calls can avoid it: the fallback is not overridable from Python (no ``do_fallback``).
+FALLBACK_ASSERTION = ("gdk_window_thaw_toplevel_updates: assertion "
+                      "'window->update_and_descendants_freeze_count > 0' failed")
+
+
+def quiet_fallback_assertion() -> None:
+    """Drop exactly ``FALLBACK_ASSERTION`` from GDK's log; every other GDK message still
+    reaches GLib's default handler (G_DEBUG=fatal-criticals still aborts on it)."""
+    from gi.repository import GLib
+
+    levels = GLib.LogLevelFlags.LEVEL_CRITICAL | GLib.LogLevelFlags.LEVEL_WARNING
+
+    def handler(domain: str, level: Any, message: str, *_: Any) -> None:
+        if message != FALLBACK_ASSERTION:
+            GLib.log_default_handler(domain, level, message, None)
+
+    GLib.log_set_handler("Gdk", levels, handler, None)
+
+
 def indicator_icon_class(icon_class: type, icon_dir: Path) -> type:
     """``icon_class`` (pystray's appindicator ``Icon``, made lazy or not) reading well
     over SNI; see the module's docstring."""
@@ -66,6 +90,7 @@ def indicator_icon_class(icon_class: type, icon_dir: Path) -> type:
         from gi.repository import AppIndicator3 as AppIndicator
     from gi.repository import GLib
 
+    quiet_fallback_assertion()
     status = AppIndicator.IndicatorStatus
 
     class IndicatorIcon(icon_class):  # type: ignore[misc, valid-type]
@@ -77,7 +102,8 @@ def indicator_icon_class(icon_class: type, icon_dir: Path) -> type:
             self._icon_name = ""
             self._on_sni = False  # registered with a StatusNotifierWatcher (else XEmbed)
             super().__init__(*args, **kwargs)
-            self._appindicator.connect("connection-changed", self._connection_changed)
+            self._connection_handler = self._appindicator.connect(
+                "connection-changed", self._connection_changed)
 
         def _connection_changed(self, _indicator: Any, connected: bool) -> None:
             self._on_sni = bool(connected)
@@ -179,6 +205,9 @@ def indicator_icon_class(icon_class: type, icon_dir: Path) -> type:
             GLib.idle_add(apply)
 
         def _finalize(self) -> None:
+            # pystray's drops the indicator, whose dispose says "connection-changed" (False)
+            # to a handler that would look for the indicator just dropped.
+            self._appindicator.disconnect(self._connection_handler)
             # pystray's hides its last notification over a bus that may be gone (Ctrl-C in
             # a session whose bus ended): nothing to hide then, and no traceback.
             try:

@@ -53,7 +53,8 @@ def _run_login(env: Mapping[str, str], name: str, region: str,
                show: Callable[[str], None]) -> str:
     aws = setup.aws_cli_login(env=env)
     if aws is None:
-        raise RoletrayError(_("aws login needs the AWS CLI 2.32 or later on PATH"))
+        raise RoletrayError(i18n.N_("aws login needs the AWS CLI {version} or later on PATH"),
+                            version="2.32")
     show(_("Sign in in your browser…"))
     done = subprocess.run([aws, "login", "--profile", name, "--region", region],
                           env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -61,8 +62,8 @@ def _run_login(env: Mapping[str, str], name: str, region: str,
     config = paths.aws_config_file(env)
     if done.returncode != 0 or setup.login_profile(config, name,
                                                    home=paths.home_of(env)) is None:
-        raise RoletrayError(_("`aws login --profile {name}` did not sign in (exit {code})")
-                            .format(name=name, code=done.returncode))
+        raise RoletrayError(i18n.N_("`aws login --profile {name}` did not sign in (exit {code})"),
+                            name=name, code=done.returncode)
     return _("Signed in as profile {name} (aws login); choose it in the menu").format(name=name)
 
 
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                                  role_name.get_text() or role_name.get_placeholder_text() or "",
                                  role_region.get_text(), show)
         except RoletrayError as e:
-            GLib.idle_add(failed, str(e))
+            GLib.idle_add(failed, e.localized)
             return
         outcome["said"] = said
         GLib.idle_add(dialog.response, Gtk.ResponseType.OK)

@@ -40,7 +40,7 @@ from tray.engine.roles import (
     StepFailed,
     run_doctor_in_child,
 )
-from tray.i18n import _
+from tray.i18n import N_, _, ngettext
 from tray.paths import Paths
 from tray.platform import desktop_open, signin_page
 from tray.platform.autostart import this_roletray
@@ -157,6 +157,20 @@ class Services:
     call_soon: CallSoon = _glib_call_soon  # run on the GUI thread
     # (profile, label, target) -> go ahead? Before a guarded profile is used (a dialog).
     confirm_guard: Callable[[str, str, str | None], bool] | None = None
+
+
+def synced(done: Mapping[str, Any]) -> str:
+    """One sso-session's line in "Accounts synced from Identity Center"."""
+    fields = {k: done[k] for k in ("session", "profiles", "added", "removed", "skipped")}
+    if done["skipped"]:
+        return ngettext("sso-session {session}: {profiles} profile ({added} added, {removed} "
+                        "removed, {skipped} skipped)",
+                        "sso-session {session}: {profiles} profiles ({added} added, {removed} "
+                        "removed, {skipped} skipped)", done["profiles"]).format(**fields)
+    return ngettext("sso-session {session}: {profiles} profile ({added} added, {removed} "
+                    "removed)",
+                    "sso-session {session}: {profiles} profiles ({added} added, {removed} "
+                    "removed)", done["profiles"]).format(**fields)
 
 
 def next_tick(snap: Snapshot, now: datetime) -> float:
@@ -338,7 +352,8 @@ class TrayApp:
         if self._stop.is_set():
             return
         log.info("stopping on %s", sig.name)
-        print(f"roletray: stopping on {sig.name}", file=sys.stderr, flush=True)
+        print(_("roletray: stopping on {signal}").format(signal=sig.name), file=sys.stderr,
+              flush=True)
         self._end_loop()
 
     def _end_loop(self) -> None:
@@ -701,11 +716,12 @@ class TrayApp:
             return  # signed in meanwhile
         aws = setup.aws_cli_login(env=self._child_env)
         if aws is None:
-            self.notify(Notification("failure", "aws login sign-in needed",
-                                     f"Run `aws login --profile {profile}` in a terminal "
-                                     "(AWS CLI 2.32 or later)", "critical"))
+            self.notify(Notification(
+                "failure", _("aws login sign-in needed"),
+                _("Run `aws login --profile {profile}` in a terminal (AWS CLI {version} or "
+                  "later)").format(profile=profile, version="2.32"), "critical"))
             return
-        self._progress(f"Signing in with aws login ({profile})…")
+        self._progress(_("Signing in with aws login ({profile})…").format(profile=profile))
         try:
             subprocess.run([aws, "login", "--profile", profile], env=self._child_env,
                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -729,13 +745,13 @@ class TrayApp:
             self._service().sso_sign_in(on_code)
         except StepFailed as e:
             if e.step == "sign-in":
-                self.notify(Notification("failure", _("AWS SSO sign-in failed"), str(e),
-                                         "critical"))
+                self.notify(Notification("failure", _("AWS SSO sign-in failed"),
+                                         e.error.localized, "critical"))
             else:  # the state may not change (still needs-input): say it here
                 who = snap.role or snap.input_profile
                 self.notify(Notification("failure", _("{who}: refresh after the SSO sign-in "
-                                                      "failed").format(who=who), str(e),
-                                         "critical"))
+                                                      "failed").format(who=who),
+                                         e.error.localized, "critical"))
 
     def _sync_accounts(self) -> None:
         """"Sync accounts from Identity Center": every sso-session populated in a child; a
@@ -755,14 +771,12 @@ class TrayApp:
                                  timeout=SSO_SIGN_IN_TIMEOUT, on_event=on_event)
         except RoletrayError as e:
             self.notify(Notification("failure", _("Could not sync accounts from Identity Center"),
-                                     str(e), "critical"))
+                                     e.localized, "critical"))
             return
         finally:
             self._progress(None)
-        self.notify(Notification("sync", _("Accounts synced from Identity Center"), "; ".join(
-            f"sso-session {d['session']}: {d['profiles']} profiles ({d['added']} added, "
-            f"{d['removed']} removed" + (f", {d['skipped']} skipped" if d["skipped"] else "")
-            + ")" for d in done)))
+        self.notify(Notification("sync", _("Accounts synced from Identity Center"),
+                                 "; ".join(synced(d) for d in done)))
 
     def _first_run(self) -> None:
         """"Set up…": the first-run dialog, a process of its own; the menu follows the
@@ -784,7 +798,7 @@ class TrayApp:
         try:
             self._service().clear()
         except RoletrayError as e:
-            self.notify(Notification("failure", _("Could not remove the keys"), str(e),
+            self.notify(Notification("failure", _("Could not remove the keys"), e.localized,
                                      "critical"))
 
     def _keep(self, name: str) -> None:
@@ -800,8 +814,8 @@ class TrayApp:
         try:
             self._service().refresher.clear(target)
         except RoletrayError as e:
-            self.notify(Notification("failure", _("Could not remove [{target}]").format(target=target), str(e),
-                                     "critical"))
+            self.notify(Notification("failure", _("Could not remove [{target}]").format(
+                target=target), e.localized, "critical"))
 
     def _diagnose(self, role: str | None = None) -> None:
         try:
@@ -809,7 +823,9 @@ class TrayApp:
         except Exception as e:
             log.exception("diagnosis failed")
             role = self._service().refresher.snapshot().role
-            summary, report = f"the diagnosis failed ({e.__class__.__name__}); see the log", ""
+            summary = _("the diagnosis failed ({error}); see the log").format(
+                error=e.__class__.__name__)
+            report = ""
         path = self._paths.state_dir / "doctor-report.txt"
         body = summary
         if report:
@@ -855,11 +871,11 @@ class TrayApp:
         keys = self._refresher.held_keys(profile)
         try:
             if keys is None:
-                raise RoletrayError(f"roletray holds no working keys for {profile} now; "
-                                    "Refresh now, then try again")
+                raise RoletrayError(N_("roletray holds no working keys for {profile} now; "
+                                       "Refresh now, then try again"), profile=profile)
             url = console.console_url(profile, env=self._child_env, keys=keys, now=self._now)
         except RoletrayError as e:
-            failed(str(e))
+            failed(e.localized)
             return
         browser = self.svc.open_url or partial(desktop_open.open_url, env=self._child_env)
         try:
@@ -870,8 +886,8 @@ class TrayApp:
                                                                     self._guard_of(profile)))
             browser(forward.address)
         except (OSError, subprocess.SubprocessError, RoletrayError) as e:
-            failed(f"no web browser could be started ({type(e).__name__}); set $BROWSER, "
-                   "or run `roletray console --print`")
+            failed(_("no web browser could be started ({error}); set $BROWSER, or run "
+                     "`roletray console --print`").format(error=type(e).__name__))
             return
         log.info("opened the console as %s", profile)
 
@@ -917,7 +933,7 @@ class TrayApp:
         try:
             status = backend.disable() if backend.status().enabled else backend.enable()
         except RoletrayError as e:
-            self.notify(Notification("failure", _("Start at login"), str(e), "normal"))
+            self.notify(Notification("failure", _("Start at login"), e.localized, "normal"))
             return
 
         def show() -> None:

@@ -1,7 +1,7 @@
 """The shell commands of the command line: ``exec``, ``env`` and ``prompt``.
 
-Kept apart from ``tray.cli`` (which registers them with ``add_parsers`` and
-``COMMANDS``); the work is in ``tray.shell``.
+Registered by ``tray.cli.parser`` (``add_parsers``) and ``tray.cli.commands``
+(``COMMANDS``); the work is in ``tray.shell``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from tray.domain.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from tray.cli import Root
+    from tray.cli.common import Root
 
 
 def add_parsers(sub: Any) -> None:
-    """The three subcommands, on ``tray.cli``'s subparsers."""
+    """The three subcommands, on the main subparsers."""
     ex = sub.add_parser(
         "exec", help="run CMD as PROFILE: it asks a loopback endpoint for keys, so it "
         "follows refreshes for as long as it runs",
@@ -53,15 +53,15 @@ def check_guard(profile: str, root: Root, *, command: str, yes: bool) -> None:
     """Before ``exec`` and ``env`` hand PROFILE's keys out: a guarded profile
     (``roletray_guard``) is asked for on a terminal, refused without one unless ``--yes``
     (``UsageError``, exit 2, nothing handed out)."""
-    from tray.cli import _confirm_guard
+    from tray.cli.asking import confirm_guard
 
-    _confirm_guard(profile, root, yes=yes, verb=command)
+    confirm_guard(profile, root, yes=yes, verb=command)
 
 
 def _ask_code(root: Root) -> Any:
-    from tray.cli import _tty_mfa_code  # the one terminal prompt for codes
+    from tray.cli.asking import tty_mfa_code  # the one terminal prompt for codes
 
-    return lambda profile: _tty_mfa_code(profile, root)
+    return lambda profile: tty_mfa_code(profile, root)
 
 
 def cmd_exec(args: argparse.Namespace, root: Root) -> int:

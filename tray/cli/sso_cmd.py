@@ -1,7 +1,6 @@
 """``roletray sso login`` and ``roletray sso populate``: IAM Identity Center from the command line.
 
-Kept apart from ``tray.cli`` so that the parser there stays one small entry; botocore
-is loaded only by the commands that call AWS, inside their functions.
+botocore is loaded only by the commands that call AWS, inside their functions.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from tray.domain.errors import EXIT_OK
 
 if TYPE_CHECKING:
     from tray.aws.sso_populate import PopulateResult
-    from tray.cli import Root
+    from tray.cli.common import Root
 
 SHOWN_NAMES = 20  # names listed per line of the text output; --json has them all
 
@@ -118,7 +117,7 @@ def populate(session: str | None, root: Root, *, template: str | None, region: s
     if as_json:
         print(json.dumps({"ok": True, **result.to_json()}, indent=2))
     else:
-        from tray.cli import shown
+        from tray.cli.snapshot_text import shown
 
         for line in describe(result):
             print(shown(line))

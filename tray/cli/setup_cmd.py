@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tray.domain.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from tray.cli import Root
+    from tray.cli.common import Root
     from tray.setup import Written
 
 Ask = Callable[[str], str]
@@ -102,7 +102,7 @@ def _way(args: argparse.Namespace, q: Questions) -> str:
 
 
 def _show(written: Written, root: Root, *, verb: str = "Wrote") -> None:
-    from tray.cli import shown
+    from tray.cli.snapshot_text import shown
 
     print(shown(f"{verb} to {root.paths.display(written.path)}:"))
     for line in written.text().splitlines():
@@ -124,7 +124,7 @@ def _sso(args: argparse.Namespace, root: Root, q: Questions) -> int:
     if args.no_sign_in:
         print(f"\nNext: roletray sso login {name}  then  roletray sso populate {name}")
         return EXIT_OK
-    from tray.sso_cli import login, populate
+    from tray.cli.sso_cmd import login, populate
 
     print()
     login(name, root)

@@ -1,0 +1,109 @@
+"""The ``roletray`` argument parser: every command, its arguments and their help."""
+
+from __future__ import annotations
+
+import argparse
+
+from tray import __version__
+from tray.cli import setup_cmd, shell_cmd, sso_cmd
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints usage and exits 2 itself; keep its exit code, make it one line.
+        self.exit(2, f"roletray: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="roletray", description="Keep AWS IAM role credentials fresh "
+                "in ~/.aws/credentials, from the system tray.")
+    p.add_argument("--version", action="version", version=f"roletray {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    sub.add_parser("run", help="the tray app (default)")
+    d = sub.add_parser("daemon", help="the refresher without a tray, in the foreground")
+    d.add_argument("--quiet", action="store_true", help="log only warnings to stderr")
+    demo = sub.add_parser("demo", help="the tray (or daemon) against a local sandbox AWS")
+    demo.add_argument("--headless", action="store_true", help="no tray: a live status line")
+    demo.add_argument("--keep", action="store_true", help="keep the sandbox folder on exit")
+
+    s = sub.add_parser("profiles", help="the role profiles found in the AWS config")
+    s.add_argument("--json", action="store_true")
+
+    a = sub.add_parser("assume", help="assume PROFILE now and write the target section")
+    a.add_argument("profile", help="the role profile of the AWS config to assume "
+                   "(`roletray profiles` lists them)")
+    a.add_argument("--target", help="credentials-file section to write (default: roletray)")
+    a.add_argument("--duration", type=int, metavar="S", help="session length in seconds")
+    a.add_argument("--mfa-code", metavar="CODE",
+                   help="MFA code; '-' reads it from stdin, which keeps it out of `ps` "
+                        "(asked on a terminal when needed)")
+    a.add_argument("--force", action="store_true",
+                   help="take over a target section holding temporary keys roletray did not write")
+    a.add_argument("--yes", action="store_true",
+                   help="use a guarded profile (roletray_guard) without asking")
+    a.add_argument("--json", action="store_true",
+                   help="print the new identity and expiry as JSON")
+
+    s = sub.add_parser("status", help="every kept section's role, identity, expiry and state")
+    s.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("refresh", help="refresh a kept section now (default: the active role's)")
+    r.add_argument("--target", help="the kept section to refresh (default: the active role's)")
+    r.add_argument("--mfa-code", metavar="CODE",
+                   help="MFA code; '-' reads it from stdin, which keeps it out of `ps`")
+    r.add_argument("--json", action="store_true")
+
+    c = sub.add_parser("clear", help="stop keeping a section fresh and remove it "
+                       "(default: roletray's; the others stay kept)")
+    c.add_argument("--target", help="the kept section to remove (default: the active role's)")
+    c.add_argument("--json", action="store_true")
+
+    doc = sub.add_parser("doctor", help="explain what stops PROFILE from working, with the fix")
+    doc.add_argument("profile", nargs="?")
+    doc.add_argument("--json", action="store_true")
+
+    co = sub.add_parser("console", help="open the AWS console as PROFILE (default: the active role)")
+    co.add_argument("profile", nargs="?")
+    co.add_argument("--print", action="store_true", help="print the sign-in URL instead")
+    co.add_argument("--destination", metavar="URL_OR_SERVICE",
+                    help="a service such as s3, or a console URL (default: the console home)")
+    co.add_argument("--region", metavar="R", help="the console's region (default: the role's)")
+
+    cp = sub.add_parser("credential-process",
+                        help="print PROFILE's keys for an AWS `credential_process` line "
+                             "(--source SOURCE: a session of a keyring-held source's keys)")
+    cp.add_argument("profile", nargs="?")
+    cp.add_argument("--source", metavar="SOURCE",
+                    help="a source profile whose keys are in the OS keyring "
+                         "(`roletray keys import`): print a GetSessionToken session of them")
+    cp.add_argument("--file-id", metavar="FILE_ID",
+                    help="with --source: the credentials file the keys were imported from "
+                         "(written by `roletray keys import`; default: the caller's "
+                         "credentials file)")
+    cp.add_argument("--no-session", action="store_true",
+                    help="with --source: print the long-term keys themselves (for calls a "
+                         "session cannot make, such as IAM without MFA)")
+
+    sv = sub.add_parser("serve", help="a loopback container-credentials endpoint for PROFILE, "
+                        "in the foreground")
+    sv.add_argument("profile")
+
+    au = sub.add_parser("autostart", help="start roletray at login, or not")
+    au.add_argument("action", choices=["enable", "disable", "status"])
+    au.add_argument("--force", action="store_true",
+                    help="replace or remove a roletray.desktop that roletray did not write")
+    au.add_argument("--json", action="store_true")
+
+    k = sub.add_parser("keys", help="move a source profile's long-term keys into the OS "
+                       "keyring, list, export or forget them")
+    k.add_argument("action", choices=["import", "list", "export", "remove"])
+    k.add_argument("source", nargs="?", help="the credentials-file section (source profile) "
+                   "whose access key pair moves; not for `list`")
+    k.add_argument("--force", action="store_true",
+                   help="remove: forget the keys even when the credentials file lacks them")
+    k.add_argument("--json", action="store_true")
+    shell_cmd.add_parsers(sub)  # exec, env, prompt
+    sso_cmd.add_parser(sub)
+    setup_cmd.add_parser(sub)
+    return p
