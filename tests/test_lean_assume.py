@@ -200,3 +200,28 @@ def test_declines_go_the_full_way(tmp_path: Path) -> None:
     assert json.loads(run.stdout) == SNAPSHOT
     assert [c.get("unattended") for c in calls] == [True, None]
     assert handover.NEEDS_PERSON == wire.NEEDS_PERSON
+
+
+def test_a_kept_reply_answers_only_the_same_request_once() -> None:
+    from tray.domain.errors import AccessDeniedError
+    from tray.serve import fastpath
+
+    refusal = wire.encode_error(AccessDeniedError("profile 'platform': denied"))
+    payload = {k: v for k, v in handover.call_of("platform").items() if k != "cmd"}
+    files = fastpath.aws_files(os.environ)
+    with scripted(lambda _: refusal) as calls:
+        assert handover.ask("platform", os.environ, files) is None and len(calls) == 1
+        reply = control.send("assume", payload, where=here())  # the kept one
+        assert len(calls) == 1 and reply == refusal
+        control.send("assume", payload, where=here())  # once: asked now
+        assert len(calls) == 2
+        assert handover.ask("platform", os.environ, files) is None and len(calls) == 3
+        control.send("assume", {**payload, "force": True}, where=here())  # another request
+        assert len(calls) == 4
+        control.send("assume", payload, where=here())  # and the kept one went with it
+        assert len(calls) == 5
+        # Other AWS files: declined before the handler; a decline is not kept.
+        assert handover.ask("platform", os.environ, {**files, "config": "/elsewhere"}) is None
+        assert len(calls) == 5
+        control.send("assume", payload, where=here())
+        assert len(calls) == 6
