@@ -12,13 +12,13 @@
   ``MAX_CONNECTIONS`` requests are served at once, the rest queue. One JSON line in,
   one out (``tray.domain.wire`` on ``wireline``)::
 
-      -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
+      -> {"proto": 3, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
           "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
           "profile": "platform", "target": null, "duration": null, "mfa_code": null,
           "force": false}}  (+ "unattended": true from the lean hand-over: a guarded
           profile is declined, ``needs_person``, before any AssumeRole)
-      <- {"proto": 2, "ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
-      <- {"proto": 2, "ok": false, "code": "access_denied", "error": "profile ...",
+      <- {"proto": 3, "ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
+      <- {"proto": 3, "ok": false, "code": "access_denied", "error": "profile ...",
           "exit_code": 1, "profile": "platform"}
 
   The instance answers only for its own AWS files: a request naming other files (the

@@ -33,7 +33,7 @@ from tray import __version__
 from tray.domain import wireline
 from tray.instance import record
 
-PROTO = 2  # tray.domain.wire.PROTO
+PROTO = 3  # tray.domain.wire.PROTO
 DECLINES = ("other_files", "other_proto")  # tray.domain.wire.OTHER_FILES, OTHER_PROTO
 TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
 MAX_REPLY = 64 * 1024
