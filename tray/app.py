@@ -202,8 +202,8 @@ def _status_line(snap: Snapshot) -> None:
     parts = [f"[{snap.state.value}]", snap.role or "-"]
     if left is not None:
         parts.append(_("{left} left").format(left=timefmt.duration(left)))
-    if snap.last_error:
-        parts.append(f"- {snap.last_error}")
+    if snap.last_error_localized:
+        parts.append(f"- {snap.last_error_localized}")
     print(" ".join(parts), flush=True)
 
 

@@ -18,6 +18,7 @@ from tray.aws import federation
 from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
 from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
+from tray.domain.text import N_, Text
 from tray.platform import signin_page
 
 DEFAULT_REGION = "us-east-1"
@@ -57,7 +58,8 @@ def console_url(profile: str, *, env: Mapping[str, str],
     url = federation.endpoint(partition, env)
     if keys is None:
         if assume is None:
-            raise UsageError(f"profile '{role.name}': no keys to open the console with")
+            raise UsageError(N_("profile '{name}': no keys to open the console with"),
+                             name=role.name)
         keys = assume(role, profile_map)
     # AWS takes SessionDuration only for a session that long-term user keys assumed.
     duration = federation.session_duration(keys, now()) \
@@ -81,8 +83,8 @@ def instance_keys(profile: str, *, where: paths.Paths) -> TempCredentials | None
         return TempCredentials(str(doc["AccessKeyId"]), str(doc["SecretAccessKey"]),
                                str(doc["SessionToken"]), parse_iso_utc(str(doc["Expiration"])))
     except (KeyError, ValueError):
-        raise RoletrayError("the running roletray handed over keys in a form this version "
-                            "does not read") from None
+        raise RoletrayError(Text(N_("the running roletray handed over keys in a form this "
+                                    "version does not read"))) from None
 
 
 def long_term_source(role: RoleProfile, profile_map: Mapping[str, Mapping[str, str]],
@@ -134,14 +136,15 @@ def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False,
         opened = False
     if not opened:
         forward.close()
-        raise UsageError("no web browser could be started; set $BROWSER, or use --print "
-                         "and open the URL yourself")
+        raise UsageError(Text(N_("no web browser could be started; set $BROWSER, or use "
+                                 "--print and open the URL yourself")))
     try:
         fetched = forward.wait(wait)
     finally:
         forward.close()
     if not fetched:
-        raise UsageError(f"the web browser did not open the sign-in page within {wait:.0f} s; "
-                         "use --print and open the URL yourself")
+        raise UsageError(N_("the web browser did not open the sign-in page within {wait:.0f} s; "
+                            "use --print and open the URL yourself"),
+                         wait=wait)
     print(f"Opened the AWS console as {profile} in your web browser.")
     return EXIT_OK

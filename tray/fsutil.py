@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tray.domain.errors import UsageError
+from tray.i18n import N_
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_FOLDER_MODE = 0o700
@@ -107,22 +108,27 @@ def private_dir(path: Path) -> Path:
     try:
         make_dirs(path)
     except NotADirectoryError:
-        raise UsageError(f"{path}: something above it is a file, not a folder; refusing to "
-                         "use it") from None
+        raise UsageError(N_("{path}: something above it is a file, not a folder; refusing to use "
+                            "it"),
+                         path=path) from None
     except OSError as e:
-        raise UsageError(f"{path}: cannot create it ({e.strerror or type(e).__name__})") from None
+        raise UsageError(N_("{path}: cannot create it ({reason})"),
+                         path=path, reason=e.strerror or type(e).__name__) from None
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
     except OSError as e:
-        raise UsageError(f"{path} is a symbolic link or not a folder ({e.strerror}); "
-                         "refusing to use it") from None
+        raise UsageError(N_("{path} is a symbolic link or not a folder ({reason}); refusing to "
+                            "use it"),
+                         path=path, reason=e.strerror) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISDIR(st.st_mode):
-            raise UsageError(f"{path} is not a folder; refusing to use it")
+            raise UsageError(N_("{path} is not a folder; refusing to use it"),
+                             path=path)
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
-            raise UsageError(f"{path} belongs to another user; refusing to use it")
+            raise UsageError(N_("{path} belongs to another user; refusing to use it"),
+                             path=path)
         if stat.S_IMODE(st.st_mode) & 0o077 and hasattr(os, "fchmod"):
             os.fchmod(fd, PRIVATE_FOLDER_MODE)
     finally:

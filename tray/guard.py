@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from tray.domain.errors import UsageError
 from tray.domain.models import RoleProfile
+from tray.i18n import N_
 
 Ask = Callable[[str], str]
 """``ask(question) -> answer``: a terminal's ``input``; None where there is no terminal."""
@@ -28,12 +29,13 @@ def confirm(role: RoleProfile, *, yes: bool, ask: Ask | None, verb: str = "Use",
     if role.guard is None or yes:
         return
     if ask is None:
-        raise UsageError(f"profile '{role.name}' is guarded ({role.guard}): run this on a "
-                         f"terminal to confirm, or pass {flag}")
+        raise UsageError(N_("profile '{name}' is guarded ({guard}): run this on a terminal to "
+                            "confirm, or pass {flag}"),
+                         name=role.name, guard=role.guard, flag=flag)
     try:
         answer = ask(question(role, verb))
     except EOFError:
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):
-        raise UsageError(f"profile '{role.name}' ({role.guard}): not confirmed; nothing was "
-                         "changed")
+        raise UsageError(N_("profile '{name}' ({guard}): not confirmed; nothing was changed"),
+                         name=role.name, guard=role.guard)

@@ -47,6 +47,7 @@ from tray.domain.errors import (
 )
 from tray.domain.models import iso_utc, mask, utcnow
 from tray.domain.source_line import PROGRAM, SourceLine, parse_source_line, source_line
+from tray.domain.text import N_, Text
 from tray.paths import Paths
 from tray.platform.secret_store import UNLOCK_HOW, SecretStore, StoredKeys
 
@@ -147,24 +148,28 @@ def import_keys(source: str, ctx: KeysContext) -> Imported:
     line = source_line(source, ctx.program, fid)
     current = _check_profile(source, fid, ctx)
     found = credfile.read_source_keys(cred, source, home=ctx.paths.home)
-    where = f"{ctx.paths.display(cred)} line {found.lineno}: section [{source}]"
+    where = Text(N_("{path} line {line}: section [{section}]"), path=ctx.paths.display(cred),
+                 line=found.lineno, section=source)
     if found.state in ("absent", "other"):
         held = _locked_says_how(lambda: _held(source, ctx), source)
         if held is not None and current is not None:
             _record(held, ctx)
             configedit.set_source_line(config, source, line, home=ctx.paths.home)
             return Imported(source, held.masked_key, ctx.store.describe(), None, line)
-        raise CredentialsFileError(f"{ctx.paths.display(cred)}: no access key pair in section "
-                                   f"[{source}] to import")
+        raise CredentialsFileError(N_("{path}: no access key pair in section [{source}] to import"),
+                                   path=ctx.paths.display(cred), source=source)
     if found.state == "owned":
-        raise CredentialsFileError(f"{where} is roletray's own kept section (temporary keys "
-                                   "it writes); only long-term keys are imported")
+        raise CredentialsFileError(N_("{where} is roletray's own kept section (temporary keys it "
+                                      "writes); only long-term keys are imported"),
+                                   where=where)
     if found.state == "temporary":
-        raise CredentialsFileError(f"{where} holds temporary keys (aws_session_token); only "
-                                   "long-term keys (an IAM user's access key) are imported")
+        raise CredentialsFileError(N_("{where} holds temporary keys (aws_session_token); only "
+                                      "long-term keys (an IAM user's access key) are imported"),
+                                   where=where)
     if found.state == "partial":
-        raise CredentialsFileError(f"{where} has only one of aws_access_key_id and "
-                                   "aws_secret_access_key; nothing to import")
+        raise CredentialsFileError(N_("{where} has only one of aws_access_key_id and "
+                                      "aws_secret_access_key; nothing to import"),
+                                   where=where)
     assert found.access_key_id and found.secret_access_key
     keys = StoredKeys(source, found.access_key_id, found.secret_access_key)
 
@@ -207,10 +212,11 @@ def _file_id(ctx: KeysContext) -> str:
     recorded = keys_index.path_of(fid, ctx.paths)
     if recorded is not None and recorded != keys_index.real_path(cred):
         raise CredentialsFileError(
-            f"{ctx.paths.display(cred)}: its file id {fid} is that of {recorded} in "
-            f"roletray's keys index already; roletray keeps the keys of one file per id and "
-            "writes over neither: move one of the two files, or `roletray keys export` that "
-            "file's sources first; nothing was moved")
+            N_("{path}: its file id {file_id} is that of {recorded} in roletray's keys index "
+               "already; roletray keeps the keys of one file per id and writes over neither: "
+               "move one of the two files, or `roletray keys export` that file's sources first; "
+               "nothing was moved"),
+            path=ctx.paths.display(cred), file_id=fid, recorded=recorded)
     return fid
 
 
@@ -224,21 +230,24 @@ def _check_profile(source: str, fid: str, ctx: KeysContext) -> SourceLine | None
     process = values.get("credential_process")
     line = parse_source_line(process)
     if process is not None and (line is None or line.source != source):
-        raise ConfigError(f"{ctx.paths.display(config)}: profile '{source}' has a "
-                          "credential_process already; its keys come from there, not the "
-                          "credentials file")
+        raise ConfigError(N_("{path}: profile '{source}' has a credential_process already; its "
+                             "keys come from there, not the credentials file"),
+                          path=ctx.paths.display(config), source=source)
     if line is not None and line.file_id not in (None, fid):
         other = keys_index.path_of(line.file_id or "", ctx.paths)
         raise ConfigError(
-            f"{ctx.paths.display(config)}: profile '{source}' hands out the keys of [{source}] "
-            f"of another credentials file ({other or 'file id ' + str(line.file_id)}); one "
-            f"profile hands out one file's keys: give {ctx.paths.display(ctx.paths.aws_credentials)} "
-            f"a config of its own (AWS_CONFIG_FILE), or run `roletray keys export {source}` "
-            "with the other file first; nothing was moved")
+            N_("{path}: profile '{source}' hands out the keys of [{source}] of another "
+               "credentials file ({other}); one profile hands out one file's keys: give "
+               "{credentials} a config of its own (AWS_CONFIG_FILE), or run `roletray keys "
+               "export {source}` with the other file first; nothing was moved"),
+            path=ctx.paths.display(config), source=source,
+            other=other or Text(N_("file id {file_id}"), file_id=str(line.file_id)),
+            credentials=ctx.paths.display(ctx.paths.aws_credentials))
     elsewhere = [k for k in values if k in _OTHER_SOURCES or k.startswith("sso_")]
     if elsewhere:
-        raise ConfigError(f"{ctx.paths.display(config)}: profile '{source}' has {elsewhere[0]}; "
-                          "it is not a profile of long-term keys, nothing to import")
+        raise ConfigError(N_("{path}: profile '{source}' has {elsewhere}; it is not a profile of "
+                             "long-term keys, nothing to import"),
+                          path=ctx.paths.display(config), source=source, elsewhere=elsewhere[0])
     return line
 
 
@@ -319,9 +328,10 @@ def export_keys(source: str, ctx: KeysContext) -> Exported:
     cred = ctx.paths.aws_credentials
     keys = _held(source, ctx)
     if keys is None:
-        raise CredentialsFileError(f"the OS keyring ({ctx.store.describe()}) holds no keys "
-                                   f"for '{source}' of {ctx.paths.display(cred)}; `roletray "
-                                   "keys list` shows what it holds")
+        raise CredentialsFileError(N_("the OS keyring ({keyring}) holds no keys for '{source}' "
+                                      "of {path}; `roletray keys list` shows what it holds"),
+                                   keyring=ctx.store.describe(), source=source,
+                                   path=ctx.paths.display(cred))
     credfile.put_source_keys(cred, source, keys.access_key_id, keys.secret_access_key,
                              home=ctx.paths.home)
     ctx.pause("file")
@@ -356,9 +366,10 @@ def remove_keys(source: str, ctx: KeysContext, *, force: bool = False) -> Remove
                and found.secret_access_key == keys.secret_access_key)
     if not in_file and not force:
         raise CredentialsFileError(
-            f"{ctx.paths.display(cred)} does not hold the keys of '{source}' "
-            f"({mask(keys.access_key_id)}) that the keyring holds; forgetting them would lose "
-            f"them: run `roletray keys export {source}` first, or --force")
+            N_("{path} does not hold the keys of '{source}' ({key}) that the keyring holds; "
+               "forgetting them would lose them: run `roletray keys export {source}` first, or "
+               "--force"),
+            path=ctx.paths.display(cred), source=source, key=mask(keys.access_key_id))
     line_removed = configedit.remove_source_line(config, source, file_id=fid, home=home)
     ctx.store.delete(source, fid)
     keys_index.forget(source, fid, ctx.paths)

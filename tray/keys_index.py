@@ -33,6 +33,7 @@ from typing import Any
 
 from tray.domain.errors import StateError
 from tray.domain.models import iso_utc, parse_iso_utc
+from tray.i18n import N_
 from tray.paths import Paths
 from tray.state import write_private
 
@@ -147,11 +148,12 @@ def _save(entries: dict[Key, Entry], paths: Paths) -> None:
     try:
         write_private(index_path(paths), json.dumps(doc, indent=2) + "\n")
     except OSError as e:
-        raise StateError(f"{paths.display(index_path(paths))}: cannot write it "
-                         f"({e.strerror or type(e).__name__})") from None
+        raise StateError(N_("{path}: cannot write it ({reason})"),
+                         path=paths.display(index_path(paths)),
+                         reason=e.strerror or type(e).__name__) from None
 
 
 def _damaged(paths: Paths, why: str) -> StateError:
-    return StateError(f"{paths.display(index_path(paths))}: cannot read roletray's keys "
-                      f"index ({why}); remove the file and run `roletray keys import` again "
-                      "for each source")
+    return StateError(N_("{path}: cannot read roletray's keys index ({why}); remove the file and "
+                         "run `roletray keys import` again for each source"),
+                      path=paths.display(index_path(paths)), why=why)

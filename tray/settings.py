@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from tray.domain.errors import SettingsError, UsageError
+from tray.domain.text import N_, Text
 from tray.paths import Paths
 
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smh]?)\s*$")
@@ -92,40 +93,50 @@ def load_settings(paths: Paths) -> Settings:
     except FileNotFoundError:
         return Settings()
     except (OSError, UnicodeDecodeError) as e:
-        raise SettingsError(f"{shown}: cannot read settings: {e.__class__.__name__}") from e
+        raise SettingsError(N_("{path}: cannot read settings: {error_type}"),
+                            path=shown, error_type=e.__class__.__name__) from e
     import tomllib  # only when there is a file: most people have none
 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise SettingsError(f"{shown}: not valid TOML: {e}") from e
+        raise SettingsError(N_("{path}: not valid TOML: {error}"),
+                            path=shown, error=e) from e
     known = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
     for key, value in data.items():
-        where = f"{shown}, line {_line_of(text, key)}"
+        where = Text(N_("{path}, line {line}"), path=shown, line=_line_of(text, key))
         if key not in known:
-            raise SettingsError(f"{where}: unknown setting '{key}' (known: {', '.join(sorted(known))})")
+            raise SettingsError(N_("{where}: unknown setting '{key}' (known: {known})"),
+                                where=where, key=key, known=', '.join(sorted(known)))
         if key == "target":
             if target_problem(value):
-                raise SettingsError(f"{where}: target must be a section name such as \"roletray\" "
-                                    f"({TARGET_RULE})")
+                raise SettingsError(N_("{where}: target must be a section name such as "
+                                       '"roletray" ({rule})'),
+                                    where=where, rule=TARGET_RULE)
             values[key] = value
         elif key == "refresh_margin":
             margin = parse_duration(value)
             if margin is None:
-                raise SettingsError(f"{where}: refresh_margin must be a duration such as \"10m\" or 600")
+                raise SettingsError(N_('{where}: refresh_margin must be a duration such as "10m" '
+                                       "or 600"),
+                                    where=where)
             values[key] = margin
         elif key == "notifications":
             if not isinstance(value, bool):
-                raise SettingsError(f"{where}: notifications must be true or false")
+                raise SettingsError(N_("{where}: notifications must be true or false"),
+                                    where=where)
             values[key] = value
         elif key == "mfa_session_hours":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 36:
-                raise SettingsError(f"{where}: mfa_session_hours must be a whole number from 1 to 36")
+                raise SettingsError(N_("{where}: mfa_session_hours must be a whole number from 1 "
+                                       "to 36"),
+                                    where=where)
             values[key] = value
         elif key == "worker_idle_minutes":
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1440:
-                raise SettingsError(f"{where}: worker_idle_minutes must be a whole number "
-                                    "from 1 to 1440")
+                raise SettingsError(N_("{where}: worker_idle_minutes must be a whole number from "
+                                       "1 to 1440"),
+                                    where=where)
             values[key] = value
     return Settings(**values)

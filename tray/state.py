@@ -42,6 +42,7 @@ from tray import fsutil
 from tray.awsfiles.filelock_lite import LockTimeout, acquire, release
 from tray.domain.errors import StateError, UsageError
 from tray.domain.models import iso_utc, parse_iso_utc
+from tray.i18n import N_
 from tray.paths import Paths
 
 VERSION = 1
@@ -101,8 +102,9 @@ def _writing(paths: Paths) -> Iterator[None]:
             fsutil.private_dir(folder)
             fd = acquire(str(folder / LOCK_NAME), timeout=LOCK_TIMEOUT)
         except LockTimeout:
-            raise StateError(f"{paths.display(folder / LOCK_NAME)}: another roletray held "
-                             f"the state lock for {LOCK_TIMEOUT:g} s; try again") from None
+            raise StateError(N_("{path}: another roletray held the state lock for "
+                                "{seconds:g} s; try again"),
+                             path=paths.display(folder / LOCK_NAME), seconds=LOCK_TIMEOUT) from None
         except (OSError, UsageError) as e:
             raise _cannot_write(paths, e) from None
         try:
@@ -136,14 +138,17 @@ def _load_all(paths: Paths) -> list[State]:
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError) as e:
-        raise StateError(f"{shown}: cannot read state: {e.__class__.__name__}") from e
+        raise StateError(N_("{path}: cannot read state: {error_type}"),
+                         path=shown, error_type=e.__class__.__name__) from e
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise StateError(f"{shown}, line {e.lineno}: not valid JSON ({e.msg}); "
-                         "run `roletray clear` to start over") from e
+        raise StateError(N_("{path}, line {lineno}: not valid JSON ({reason}); run `roletray "
+                            "clear` to start over"),
+                         path=shown, lineno=e.lineno, reason=e.msg) from e
     if not isinstance(data, dict) or data.get("version") != VERSION:
-        raise StateError(f"{shown}, line 1: not a roletray state file of version {VERSION}")
+        raise StateError(N_("{path}, line 1: not a roletray state file of version {version}"),
+                         path=shown, version=VERSION)
     try:
         others = data.get("also_kept", [])
         if not isinstance(others, list):
@@ -154,8 +159,9 @@ def _load_all(paths: Paths) -> list[State]:
             states.setdefault((state.files, state.target), state)
         return list(states.values())
     except (KeyError, TypeError, ValueError) as e:
-        raise StateError(f"{shown}: field {e} is missing or malformed; "
-                         "run `roletray clear` to start over") from e
+        raise StateError(N_("{path}: field {error} is missing or malformed; run `roletray "
+                            "clear` to start over"),
+                         path=shown, error=e) from e
 
 
 def _parse_entry(data: object) -> State:
@@ -261,11 +267,11 @@ def _cannot_write(paths: Paths, e: OSError | UsageError) -> StateError:
     folder = paths.state_file.parent
     if isinstance(e, UsageError):  # the folder refused (a link, another user's): why
         why = str(e).replace(str(folder), "the folder").removesuffix("; refusing to use it")
-        return StateError(f"{paths.display(folder)}: cannot write roletray's state there "
-                          f"({why})")
+        return StateError(N_("{path}: cannot write roletray's state there ({why})"),
+                          path=paths.display(folder), why=why)
     why = e.strerror or type(e).__name__
-    return StateError(f"{paths.display(paths.state_file.parent)}: cannot write roletray's "
-                      f"state there ({why})")
+    return StateError(N_("{path}: cannot write roletray's state there ({why})"),
+                      path=paths.display(paths.state_file.parent), why=why)
 
 
 def write_private(path: Path, text: str) -> None:

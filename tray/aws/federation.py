@@ -25,6 +25,7 @@ from typing import Any
 
 from tray.domain.errors import AwsError, ConfigError, UsageError
 from tray.domain.models import ROLE_ARN_RE, TempCredentials
+from tray.i18n import N_
 
 ENDPOINT_ENV = "ROLETRAY_FEDERATION_ENDPOINT"
 ISSUER = "roletray"
@@ -71,25 +72,30 @@ def endpoint(partition: str, env: Mapping[str, str]) -> str:
         host = parts.hostname or ""
         parts.port  # noqa: B018 - a bad port raises here
     except ValueError:
-        raise ConfigError(f"{ENDPOINT_ENV}: not a URL; give a full URL ending in /federation "
-                          "(https://signin.aws.amazon.com/federation)") from None
+        raise ConfigError(N_("{variable}: not a URL; give a full URL ending in /federation "
+                             "(https://signin.aws.amazon.com/federation)"),
+                          variable=ENDPOINT_ENV) from None
     if parts.username is not None or parts.password is not None:
-        raise ConfigError(f"{ENDPOINT_ENV} must not carry a user name or password")
+        raise ConfigError(N_("{variable} must not carry a user name or password"),
+                          variable=ENDPOINT_ENV)
     shown = value if len(value) <= 120 else value[:117] + "..."
     if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment \
             or not parts.path.endswith("/federation"):
-        raise ConfigError(f"{ENDPOINT_ENV} '{shown}' must be a full URL ending in /federation "
-                          "(https://signin.aws.amazon.com/federation)")
+        raise ConfigError(N_("{variable} '{url}' must be a full URL ending in /federation "
+                             "(https://signin.aws.amazon.com/federation)"),
+                          variable=ENDPOINT_ENV, url=shown)
     if parts.scheme == "http" and host not in _LOOPBACK:
-        raise ConfigError(f"{ENDPOINT_ENV} '{shown}': http is allowed only to this machine "
-                          "(127.0.0.1, ::1, localhost); the role's keys are sent there")
+        raise ConfigError(N_("{variable} '{url}': http is allowed only to this machine "
+                             "(127.0.0.1, ::1, localhost); the role's keys are sent there"),
+                          variable=ENDPOINT_ENV, url=shown)
     return value
 
 
 def check_region(region: str, what: str = "--region") -> str:
     """``region``, if it looks like one; ``what`` names where it came from."""
     if not _REGION_RE.match(region):
-        raise UsageError(f"{what} '{region[:40]}' is not a region name (e.g. eu-west-1)")
+        raise UsageError(N_("{what} '{region}' is not a region name (e.g. eu-west-1)"),
+                         what=what, region=region[:40])
     return region
 
 
@@ -111,8 +117,9 @@ def destination(partition: str, region: str, given: str | None = None) -> str:
             and (host == console or host.endswith("." + console)):
         return given
     shown = given if len(given) <= 80 else given[:77] + "..."
-    raise UsageError(f"--destination '{shown}': give a service name such as s3 or ec2, or a "
-                     f"console URL https://{console}/...")
+    raise UsageError(N_("--destination '{value}': give a service name such as s3 or ec2, or a "
+                        "console URL https://{console}/..."),
+                     value=shown, console=console)
 
 
 def session_duration(keys: TempCredentials, now: datetime) -> int:
@@ -170,7 +177,8 @@ def get_signin_token(url: str, keys: TempCredentials, *, session_duration: int |
     except OSError as e:
         failure = f"could not be reached ({type(e).__name__})"
     if failure is not None:
-        raise FederationError(f"federation endpoint {where} {failure}")
+        raise FederationError(N_("federation endpoint {where} {failure}"),
+                              where=where, failure=failure)
     return _token(body, where)
 
 
@@ -202,11 +210,13 @@ def _token(body: bytes, where: str) -> str:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         kind = "an HTML page" if body.lstrip()[:1] == b"<" else "something other than JSON"
-        raise FederationError(f"federation endpoint {where} answered with {kind}, "
-                              "not a sign-in token") from None
+        raise FederationError(N_("federation endpoint {where} answered with {kind}, not a "
+                                 "sign-in token"),
+                              where=where, kind=kind) from None
     token = doc.get("SigninToken") if isinstance(doc, dict) else None
     if not isinstance(token, str) or not token.strip():
-        raise FederationError(f"federation endpoint {where} answered without a sign-in token")
+        raise FederationError(N_("federation endpoint {where} answered without a sign-in token"),
+                              where=where)
     return token
 
 

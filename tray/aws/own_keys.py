@@ -15,6 +15,7 @@ from typing import Any
 from tray.aws import session as aws_session
 from tray.domain.errors import AccessDeniedError, RoletrayError, UsageError
 from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, utcnow
+from tray.i18n import N_
 
 # A sign-in's keys with less than this left are renewed when roletray asks: more than
 # the refresh margin of a 15-minute session (half of it), so every refresh renews once.
@@ -30,8 +31,9 @@ def own_keys(profile: RoleProfile, *, env: Mapping[str, str],
     if duration is not None:
         what = ("an Identity Center permission set" if profile.kind == "sso"
                 else "an aws login sign-in")
-        raise UsageError(f"profile '{profile.name}' is {what}: AWS sets how long its keys "
-                         "last, so --duration does not apply")
+        raise UsageError(N_("profile '{name}' is {what}: AWS sets how long its keys last, so "
+                            "--duration does not apply"),
+                         name=profile.name, what=what)
     try:
         session = aws_session.own_session(profile, env=env, profile_map=profile_map,
                                           limits=limits,
@@ -81,8 +83,9 @@ def _error(e: Exception, profile: RoleProfile, env: Mapping[str, str],
         code = aws_session.error_code(e)
         if code == "ForbiddenException":
             return AccessDeniedError(
-                f"profile '{profile.name}': Identity Center does not give your sign-in "
-                f"permission set {profile.sso_role_name} in account {profile.account_id} "
-                "(ForbiddenException); ask for that assignment, or run `roletray sso "
-                "populate` to list the ones you have")
+                N_("profile '{name}': Identity Center does not give your sign-in permission set "
+                   "{sso_role_name} in account {account_id} (ForbiddenException); ask for that "
+                   "assignment, or run `roletray sso populate` to list the ones you have"),
+                name=profile.name, sso_role_name=profile.sso_role_name,
+                account_id=profile.account_id)
     return sts.source_error(e, profile, (), env, profile_map)

@@ -45,6 +45,7 @@ from tray.domain.errors import (
 )
 from tray.domain.models import RoleProfile
 from tray.domain.source_line import parse_source_line
+from tray.domain.text import N_, Text
 
 if TYPE_CHECKING:
     import botocore.session
@@ -87,12 +88,13 @@ def session_name(now: datetime) -> str:
 def source_label(profile: RoleProfile) -> str:
     """Whose keys sign for ``profile``, as messages name them."""
     if profile.kind == "sso":
-        return "its Identity Center sign-in"
+        return Text(N_("its Identity Center sign-in"))
     if profile.kind == "login":
-        return "its aws login sign-in"
+        return Text(N_("its aws login sign-in"))
     if profile.source_profile:
-        return f"source profile '{profile.source_profile}'"
-    return f"credential_source {profile.credential_source}"
+        return Text(N_("source profile '{profile}'"), profile=profile.source_profile)
+    return Text(N_("credential_source {credential_source}"),
+                credential_source=profile.credential_source)
 
 
 def skip_crt_unless_login(profile_name: str, profile_map: Mapping[str, Mapping[str, str]],
@@ -438,8 +440,8 @@ def _assume_role_provider(session: botocore.session.Session, source: str,
 
 
 def _never_prompt(_prompt: str = "") -> str:
-    raise ConfigError("a source profile in the chain asks for an MFA code; roletray asks "
-                      "for MFA only for the role it assumes")
+    raise ConfigError(Text(N_("a source profile in the chain asks for an MFA code; roletray "
+                              "asks for MFA only for the role it assumes")))
 
 
 def _swap(resolver: Any, provider: Any) -> None:
@@ -509,11 +511,11 @@ def load_keyring_keys(source: str, file_id: str | None, *, env: Mapping[str, str
         shown = (where.display(where.aws_credentials) if file_id is None else
                  keys_index.path_of(file_id, where) or f"the credentials file {file_id}")
         raise KeyringKeysMissingError(
-            f"source profile '{source}': its keys (of [{source}] in {shown}) are not "
-            "in the OS keyring; put them in "
-            f"the credentials file and run `roletray keys import {source}`, or remove the "
-            f"profile's credential_process line (`roletray keys export {source}` does both "
-            "when the keyring still has them)")
+            N_("source profile '{source}': its keys (of [{source}] in {path}) are not in the OS "
+               "keyring; put them in the credentials file and run `roletray keys import "
+               "{source}`, or remove the profile's credential_process line (`roletray keys "
+               "export {source}` does both when the keyring still has them)"),
+            source=source, path=shown)
     return found
 
 
@@ -537,8 +539,9 @@ def refuse_prompting_chain(profile: RoleProfile,
         if name == profile.name or any(k in values for k in awsconfig.STATIC_KEYS):
             break
         if "mfa_serial" in values and "role_arn" in values:
-            raise ConfigError(f"profile '{profile.name}': source profile '{name}' needs an MFA "
-                              "code; roletray asks for MFA only for the role it assumes")
+            raise ConfigError(N_("profile '{name}': source profile '{source}' needs an MFA code; "
+                                 "roletray asks for MFA only for the role it assumes"),
+                              name=profile.name, source=name)
 
 
 def _credential_source(name: str, env: Mapping[str, str]) -> Any:
@@ -696,16 +699,18 @@ class BoundedPopen(subprocess.Popen):  # type: ignore[type-arg]
             # roletray's own refusal, not the helper's words: safe to name.
             shown = " -> ".join([*self._chain, self._profile])
             raise ConfigError(
-                f"profile '{self._profile}': its credential_process runs roletray for a "
-                f"profile that is being resolved already, a loop (chain: {shown} -> ...); "
-                f"give '{self._profile}' keys of its own")
+                N_("profile '{profile_name}': its credential_process runs roletray for a profile "
+                   "that is being resolved already, a loop (chain: {path} -> ...); give "
+                   "'{profile_name}' keys of its own"),
+                profile_name=self._profile, path=shown)
         if self.returncode != 0:
             how = (f"was killed by signal {-self.returncode}" if self.returncode < 0
                    else f"exited with code {self.returncode}")
             raise SourceCredentialsError(
-                f"credential_process for profile '{self._profile}' {how}; its messages are "
-                f"not repeated here (they may hold a secret): run `aws sts "
-                f"get-caller-identity --profile {self._profile}` to see them")
+                N_("credential_process for profile '{profile_name}' {how}; its messages are not "
+                   "repeated here (they may hold a secret): run `aws sts get-caller-identity "
+                   "--profile {profile_name}` to see them"),
+                profile_name=self._profile, how=how)
         return out, b""
 
     def _stop(self) -> None:

@@ -27,6 +27,7 @@ from tray import paths
 from tray.awsfiles import awsconfig
 from tray.domain.errors import MfaRequiredError, UnknownProfileError, UsageError
 from tray.domain.models import SourceSession
+from tray.i18n import N_
 
 if TYPE_CHECKING:
     from tray.platform.secret_store import SecretStore, StoredKeys
@@ -49,8 +50,9 @@ def source_profile(source: str, env: Mapping[str, str]) -> dict[str, str]:
 def session_seconds(duration: int | None = None) -> int:
     seconds = duration or int(DEFAULT_SESSION.total_seconds())
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
-        raise UsageError(f"duration {seconds} must be a whole number from {MIN_SECONDS} "
-                         f"to {MAX_SECONDS} (GetSessionToken's limits)")
+        raise UsageError(N_("duration {seconds} must be a whole number from {low} to "
+                            "{high} (GetSessionToken's limits)"),
+                         seconds=seconds, low=MIN_SECONDS, high=MAX_SECONDS)
     return seconds
 
 

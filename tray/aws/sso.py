@@ -50,6 +50,7 @@ from tray.awsfiles.ssocache import (  # noqa: F401
 )
 from tray.domain.errors import AwsError, RoletrayError
 from tray.domain.models import iso_utc, utcnow
+from tray.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +97,13 @@ def start_sso_login(
                           env=dict(env), timeout=timeout,
                           check=False)
         except subprocess.TimeoutExpired as e:
-            raise AwsError(f"`aws sso login --profile {profile}` did not finish within "
-                           f"{timeout:.0f} s") from e
+            raise AwsError(N_("`aws sso login --profile {profile_name}` did not finish within "
+                              "{timeout:.0f} s"),
+                           profile_name=profile, timeout=timeout) from e
         if done.returncode != 0:
-            raise AwsError(f"`aws sso login --profile {profile}` failed (exit "
-                           f"{done.returncode})")
+            raise AwsError(N_("`aws sso login --profile {profile_name}` failed (exit "
+                              "{code})"),
+                           profile_name=profile, code=done.returncode)
         return token_path(cfg, env)
     return device_login(cfg, opener=opener, oidc_client=oidc_client, sleep=sleep,
                         monotonic=monotonic, now=now, on_code=on_code, timeout=timeout, env=env)
@@ -176,8 +179,9 @@ def device_login(
     deadline = monotonic() + min(timeout, float(auth.get("expiresIn") or timeout))
     while True:
         if monotonic() >= deadline:
-            raise AwsError(f"SSO sign-in for profile '{cfg.profile}' was not approved in time; "
-                           "start it again")
+            raise AwsError(N_("SSO sign-in for profile '{profile_name}' was not approved in "
+                              "time; start it again"),
+                           profile_name=cfg.profile)
         sleep(interval)
         try:
             token = client.create_token(grantType=DEVICE_GRANT, deviceCode=auth["deviceCode"],
@@ -229,8 +233,8 @@ def _oidc_error(e: Exception, cfg: SsoConfig, what: str) -> RoletrayError:
 
     code = error_code(e)
     # Only the code: OIDC messages may echo request fields.
-    return AwsError(f"SSO sign-in for profile '{cfg.profile}': {what} "
-                    f"({code or type(e).__name__})")
+    return AwsError(N_("SSO sign-in for profile '{profile_name}': {what} ({value})"),
+                    profile_name=cfg.profile, what=what, value=code or type(e).__name__)
 
 
 def _write_private_json(path: Path, doc: Mapping[str, Any]) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from tray.aws.sso_sessions import SsoSessionSignInError
 from tray.awsfiles.ssoblock import Account
 from tray.domain.errors import AwsError, RoletrayError
+from tray.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,15 @@ class Directory:
             return SsoSessionSignInError(session=self._session,
                                          reason="Identity Center refused its token")
         if code in THROTTLING:
-            return AwsError(f"Identity Center kept throttling {what} ({tries} tries); "
-                            "try again in a minute")
+            return AwsError(N_("Identity Center kept throttling {what} ({tries} tries); try "
+                               "again in a minute"),
+                            what=what, tries=tries)
         if code is None:
-            return AwsError(f"could not reach Identity Center for {what} "
-                            f"({type(e).__name__})")
+            return AwsError(N_("could not reach Identity Center for {what} ({error_type})"),
+                            what=what, error_type=type(e).__name__)
         # Only the code: the message may echo request fields.
-        return AwsError(f"Identity Center refused {what} ({code})")
+        return AwsError(N_("Identity Center refused {what} ({code})"),
+                        what=what, code=code)
 
 
 def _describe(operation: str, args: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ from tray import paths
 from tray.aws import sso_directory, sso_sessions
 from tray.awsfiles import configedit, inifile, ssoblock
 from tray.domain.errors import ConfigError, CredentialsFileError
+from tray.i18n import N_
 
 _REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
 
@@ -61,7 +62,8 @@ def populate(session_name: str | None, *, env: Mapping[str, str],
     except ValueError as e:
         raise ConfigError(str(e)) from None
     if region is not None and not _REGION_RE.match(region):
-        raise ConfigError(f"--region {region!r} is not a region name (e.g. eu-west-1)")
+        raise ConfigError(N_("--region {region!r} is not a region name (e.g. eu-west-1)"),
+                          region=region)
     cfg = sso_sessions.choose(session_name, config_path, env=env)
     session = cfg.session_name
     assert session is not None
@@ -83,8 +85,9 @@ def populate(session_name: str | None, *, env: Mapping[str, str],
             new_text = ssoblock.splice(layout, block, lines)
             ssoblock.check_splice(layout, block, new_text, session)
         except ssoblock.BlockError as e:
-            raise CredentialsFileError(f"{shown} line {e.lineno}: {e.problem}; roletray did "
-                                       "not change the file") from None
+            raise CredentialsFileError(N_("{path} line {lineno}: {problem}; roletray did not "
+                                          "change the file"),
+                                       path=shown, lineno=e.lineno, problem=e.problem) from None
         outcome.update(block=block, profiles=profiles, skipped=skipped,
                        changed=new_text != text)
         return None if dry_run else new_text
@@ -119,8 +122,8 @@ def sync(*, env: Mapping[str, str], emit: Callable[..., None],
     names = [session] if session else sso_sessions.session_names(
         _raw_config(config_path, env))
     if not names:
-        raise ConfigError(f"{paths.display_path(config_path, env)} has no [sso-session]; "
-                          "`roletray setup` adds one")
+        raise ConfigError(N_("{path} has no [sso-session]; `roletray setup` adds one"),
+                          path=paths.display_path(config_path, env))
     done = []
     for name in names:
         try:

@@ -24,6 +24,7 @@ from tray.aws import sso
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AwsError, ConfigError, InputKind, NeedsInputError
 from tray.domain.models import iso_utc, parse_iso_utc, utcnow
+from tray.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -70,19 +71,24 @@ def choose(name: str | None, config_path: Path, *, env: Mapping[str, str]) -> ss
         if len(names) == 1:
             name = names[0]
         elif not names:
-            raise ConfigError(f"{shown}: no [sso-session NAME] section; add one with "
-                              "sso_start_url and sso_region (or run `aws configure sso-session`)")
+            raise ConfigError(N_("{path}: no [sso-session NAME] section; add one with "
+                                 "sso_start_url and sso_region (or run `aws configure "
+                                 "sso-session`)"),
+                              path=shown)
         else:
-            raise ConfigError(f"{shown} has {len(names)} sso-sessions ({', '.join(names)}); "
-                              "name one: roletray sso ... SSO_SESSION")
+            raise ConfigError(N_("{path} has {count} sso-sessions ({names}); name one: roletray "
+                                 "sso ... SSO_SESSION"),
+                              path=shown, count=len(names), names=', '.join(names))
     if name not in names:
         listed = f" (it has: {', '.join(names)})" if names else ""
-        raise ConfigError(f"{shown}: no [sso-session {name}] section{listed}")
+        raise ConfigError(N_("{path}: no [sso-session {name}] section{listed}"),
+                          path=shown, name=name, listed=listed)
     section = raw[sections[name]]
     start_url, region = section.get("sso_start_url"), section.get("sso_region")
     if not start_url or not region:
         missing = "sso_start_url" if not start_url else "sso_region"
-        raise ConfigError(f"{shown}: [sso-session {name}] has no {missing}")
+        raise ConfigError(N_("{path}: [sso-session {name}] has no {missing}"),
+                          path=shown, name=name, missing=missing)
     listed_scopes = section.get("sso_registration_scopes", "")
     scopes = tuple(s.strip() for s in listed_scopes.split(",") if s.strip())
     # ``profile`` names the session in the device flow's messages.
@@ -137,8 +143,9 @@ def _refresh(cfg: sso.SsoConfig, doc: Mapping[str, Any], path: Path, *,
     except (BotoCoreError, ClientError) as e:
         code = error_code(e)
         if not isinstance(e, ClientError):
-            raise AwsError(f"sso-session '{cfg.session_name}': could not reach SSO OIDC to "
-                           f"renew the token ({type(e).__name__})") from None
+            raise AwsError(N_("sso-session '{session_name}': could not reach SSO OIDC to renew "
+                              "the token ({error_type})"),
+                           session_name=cfg.session_name, error_type=type(e).__name__) from None
         log.info("sso-session %s: the refresh grant was refused (%s)", cfg.session_name, code)
         return None
     new = {"startUrl": cfg.start_url, "region": cfg.region, "accessToken": answer["accessToken"],

@@ -57,6 +57,7 @@ from tray.domain.errors import (
     UsageError,
 )
 from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, mask, utcnow
+from tray.domain.text import N_, Text
 
 __all__ = ["DEFAULT_DURATION", "PROCESS_TIMEOUT", "PROCESS_TIMEOUT_ENV", "ClientFactory",
            "assume_role", "caller_identity", "default_client_factory", "env_warnings",
@@ -131,11 +132,13 @@ def assume_role(
     elif profile.mfa_serial and not mfa_code:
         raise MfaRequiredError(profile=profile.name, mfa_serial=profile.mfa_serial)
     if mfa_code is not None and not _MFA_CODE_RE.match(mfa_code):
-        raise UsageError(f"profile '{profile.name}': the MFA code must be 6 digits")
+        raise UsageError(N_("profile '{name}': the MFA code must be 6 digits"),
+                         name=profile.name)
     seconds = duration or profile.duration_seconds or DEFAULT_DURATION
     if not aws_session.MIN_DURATION <= seconds <= aws_session.MAX_DURATION:
-        raise UsageError(f"duration {seconds} must be a whole number from "
-                         f"{aws_session.MIN_DURATION} to {aws_session.MAX_DURATION}")
+        raise UsageError(N_("duration {seconds} must be a whole number from {low} to {high}"),
+                         seconds=seconds, low=aws_session.MIN_DURATION,
+                         high=aws_session.MAX_DURATION)
     params: dict[str, Any] = {
         "RoleArn": profile.role_arn,
         "RoleSessionName": (session_name or profile.role_session_name
@@ -192,9 +195,11 @@ def get_session_token(
     Returns the session's keys and the response's Date (for clock skew).
     """
     if not profile.mfa_serial:
-        raise UsageError(f"profile '{profile.name}' has no mfa_serial")
+        raise UsageError(N_("profile '{name}' has no mfa_serial"),
+                         name=profile.name)
     if not _MFA_CODE_RE.match(mfa_code):
-        raise UsageError(f"profile '{profile.name}': the MFA code must be 6 digits")
+        raise UsageError(N_("profile '{name}': the MFA code must be 6 digits"),
+                         name=profile.name)
     secrets = (mfa_code,)
     creator = _creator(profile, client_factory, env, profile_map, secrets)
     try:
@@ -232,7 +237,8 @@ def session_token_with_keys(
     if mfa_serial and not mfa_code:
         raise MfaRequiredError(profile=source, mfa_serial=mfa_serial)
     if mfa_code is not None and not _MFA_CODE_RE.match(mfa_code):
-        raise UsageError(f"profile '{source}': the MFA code must be 6 digits")
+        raise UsageError(N_("profile '{source}': the MFA code must be 6 digits"),
+                         source=source)
     secrets = (secret_access_key, mfa_code)
     params: dict[str, Any] = {"DurationSeconds": duration}
     if mfa_serial:
@@ -274,12 +280,15 @@ def _complete(name: str, operation: str, endpoint: str) -> Iterator[None]:
     try:
         yield
     except KeyError as e:
-        raise EndpointError(f"profile '{name}': STS at {endpoint} answered {operation} "
-                            f"without {e.args[0]}; try again later") from None
+        raise EndpointError(N_("profile '{name}': STS at {endpoint} answered {operation} without "
+                               "{field}; try again later"),
+                            name=name, endpoint=endpoint, operation=operation,
+                            field=e.args[0]) from None
     except (TypeError, ValueError, AttributeError) as e:
-        raise EndpointError(f"profile '{name}': STS at {endpoint} answered {operation} "
-                            f"with a malformed field ({type(e).__name__}); "
-                            "try again later") from None
+        raise EndpointError(N_("profile '{name}': STS at {endpoint} answered {operation} with a "
+                               "malformed field ({error_type}); try again later"),
+                            name=name, endpoint=endpoint, operation=operation,
+                            error_type=type(e).__name__) from None
 
 
 def _utc(value: Any) -> datetime:
@@ -329,7 +338,7 @@ def _clean(text: str, secrets: tuple[str | None, ...] = ()) -> str:
 
 
 def _source_name(profile: RoleProfile, mfa_session: bool = False) -> str:
-    return "the MFA session's" if mfa_session else source_label(profile)
+    return Text(N_("the MFA session's")) if mfa_session else source_label(profile)
 
 
 def source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, ...],
@@ -339,17 +348,21 @@ def source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, 
     ``profile_map``: the config file as the caller read it (read here when None)."""
     import botocore.exceptions
 
-    prefix = f"profile '{profile.name}': {_source_name(profile)}"
+    source = _source_name(profile)
     exc = botocore.exceptions
     if isinstance(e, exc.ProfileNotFound):
-        return ConfigError(f"{prefix} does not exist in the config or credentials file")
+        return ConfigError(N_("profile '{name}': {source} does not exist in the config or "
+                              "credentials file"),
+                           name=profile.name, source=source)
     if isinstance(e, exc.ConfigParseError):
         # Not str(e): configparser quotes the offending line, which may be a secret.
         where = paths.display_path(Path(str(e.kwargs.get("path", "the AWS config"))), env)
-        return ConfigError(f"profile '{profile.name}': botocore cannot parse {where}")
+        return ConfigError(N_("profile '{name}': botocore cannot parse {where}"),
+                           name=profile.name, where=where)
     if isinstance(e, (exc.InvalidConfigError, exc.PartialCredentialsError,
                       exc.InfiniteLoopConfigError, exc.UnknownCredentialError)):
-        return ConfigError(f"{prefix}: {_clean(str(e), secrets)}")
+        return ConfigError(N_("profile '{name}': {source}: {detail}"),
+                           name=profile.name, source=source, detail=_clean(str(e), secrets))
     if isinstance(e, (ValueError, TypeError, KeyError)) \
             and _sso_chain(profile, env, profile_map):
         # botocore reading a garbage token cache file (not JSON, not UTF-8, wrong types).
@@ -357,13 +370,17 @@ def source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, 
     if isinstance(e, (exc.LoginError, exc.MissingDependencyException)):
         return _login_error(e, profile, env, profile_map)
     if isinstance(e, exc.NoCredentialsError):
-        return SourceCredentialsError(f"{prefix} yields no credentials (no keys, "
-                                      "credential_process or SSO configured)")
+        return SourceCredentialsError(N_("profile '{name}': {source} yields no credentials (no "
+                                         "keys, credential_process or SSO configured)"),
+                                      name=profile.name, source=source)
     if isinstance(e, (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError,
                       exc.TokenRetrievalError)):
         return _sso_error(profile, env, profile_map)
     if isinstance(e, exc.CredentialRetrievalError):
-        return SourceCredentialsError(f"{prefix} gave no credentials: {_clean(str(e), secrets)}")
+        return SourceCredentialsError(N_("profile '{name}': {source} gave no credentials: "
+                                         "{detail}"),
+                                      name=profile.name, source=source,
+                                      detail=_clean(str(e), secrets))
     if isinstance(e, exc.ClientError):
         # The source is itself a role, and its own AssumeRole failed.
         try:
@@ -377,7 +394,9 @@ def source_error(e: Exception, profile: RoleProfile, secrets: tuple[str | None, 
     if isinstance(e, exc.BotoCoreError):
         return _call_error(e, profile.name, source=_source_name(profile), endpoint="STS",
                            secrets=secrets)
-    return SourceCredentialsError(f"{prefix} could not be resolved ({type(e).__name__})")
+    return SourceCredentialsError(N_("profile '{name}': {source} could not be resolved "
+                                     "({error_type})"),
+                                  name=profile.name, source=source, error_type=type(e).__name__)
 
 
 def _sso_chain(profile: RoleProfile, env: Mapping[str, str],
@@ -433,9 +452,10 @@ def _login_error(e: Exception, profile: RoleProfile, env: Mapping[str, str],
     except RoletrayError:
         session = None
     if isinstance(e, exc.MissingDependencyException):
-        return ConfigError(f"profile '{profile.name}': source profile '{name}' signs in with "
-                           "`aws login`, which needs botocore's CRT extension: "
-                           "`pip install 'botocore[crt]'`")
+        return ConfigError(N_("profile '{name}': source profile '{source}' signs in with `aws "
+                              "login`, which needs botocore's CRT extension: `pip install "
+                              "'botocore[crt]'`"),
+                           name=profile.name, source=name)
     if isinstance(e, exc.LoginInsufficientPermissions):
         return SignInNotAllowedError(profile=name)
     if isinstance(e, exc.LoginRefreshRequired):
@@ -453,8 +473,9 @@ def _login_error(e: Exception, profile: RoleProfile, env: Mapping[str, str],
     if isinstance(e, exc.LoginTokenLoadError):
         return SignInRequiredError(profile=name, reason="cannot be read from "
                                    f"{paths.display_path(found.path, env)}")
-    return SourceCredentialsError(f"profile '{profile.name}': the aws login sign-in of "
-                                  f"'{name}' failed ({type(e).__name__})")
+    return SourceCredentialsError(N_("profile '{name}': the aws login sign-in of '{source}' "
+                                     "failed ({error_type})"),
+                                  name=profile.name, source=name, error_type=type(e).__name__)
 
 
 def _profile_map(given: Mapping[str, Mapping[str, str]] | None, env: Mapping[str, str]
@@ -479,63 +500,80 @@ def _call_error(e: Exception, name: str, *, source: str, endpoint: str,
         meta = e.response.get("ResponseMetadata", {})
         status = int(meta.get("HTTPStatusCode") or 0)
         if code in _THROTTLE_CODES:
-            return AwsError(f"profile '{name}': STS throttled the request ({code}: {message}); "
-                            "try again later")
+            return AwsError(N_("profile '{name}': STS throttled the request ({code}: {detail}); "
+                               "try again later"),
+                            name=name, code=code, detail=message)
         if "MultiFactorAuthentication" in message or (code == "AccessDenied" and
                                                       mfa_serial and "MFA" in message):
-            return AccessDeniedError(f"profile '{name}': the MFA code was rejected for "
-                                     f"{mfa_serial}; wait for the next code ({message})")
+            return AccessDeniedError(N_("profile '{name}': the MFA code was rejected for "
+                                        "{mfa_serial}; wait for the next code ({detail})"),
+                                     name=name, mfa_serial=mfa_serial, detail=message)
         if code == "AccessDenied" and operation == "AssumeRole":
             # The seed's lesson: the user's own policy is rarely the cause. One sentence
             # everywhere (tray.domain.denied): the finding first, the fix pointer once.
-            return AccessDeniedError(f"profile '{name}': " + denied.with_fix(
+            return AccessDeniedError(denied.PROFILE_DENIED, profile=name, finding=denied.with_fix(
                 denied.assume_denied_finding(message, role_arn), name))
         if code == "AccessDenied" and operation == "GetSessionToken" \
                 and "session credentials" in message:
             # "Cannot call GetSessionToken with session credentials": AWS's only sign of it.
-            return TemporarySourceKeysError(f"profile '{name}': {operation} denied: {message}")
+            return TemporarySourceKeysError(N_("profile '{name}': {operation} denied: {detail}"),
+                                            name=name, operation=operation, detail=message)
         if code == "AccessDenied":
-            return AccessDeniedError(f"profile '{name}': {operation} denied: {message}")
+            return AccessDeniedError(N_("profile '{name}': {operation} denied: {detail}"),
+                                     name=name, operation=operation, detail=message)
         if code in _REJECTED_KEY_CODES:
-            return SourceCredentialsError(f"profile '{name}': {source} keys were rejected "
-                                          f"by AWS: {code}: {message}")
+            return SourceCredentialsError(N_("profile '{name}': {source} keys were rejected by "
+                                             "AWS: {code}: {detail}"),
+                                          name=name, source=source, code=code, detail=message)
         if code == "RequestExpired":
-            return AwsError(f"profile '{name}': AWS says the request has expired ({message}); "
-                            "check this machine's clock")
+            return AwsError(N_("profile '{name}': AWS says the request has expired ({detail}); "
+                               "check this machine's clock"),
+                            name=name, detail=message)
         if status >= 500:
             attempts = int(meta.get("RetryAttempts") or 0) + 1
-            return EndpointError(f"profile '{name}': STS at {endpoint} answered HTTP {status} "
-                                 f"({code}) after {attempts} attempts; try again later")
-        return AwsError(f"profile '{name}': {operation} failed: {code}: {message}")
+            return EndpointError(N_("profile '{name}': STS at {endpoint} answered HTTP {status} "
+                                    "({code}) after {attempts} attempts; try again later"),
+                                 name=name, endpoint=endpoint, status=status, code=code,
+                                 attempts=attempts)
+        return AwsError(N_("profile '{name}': {operation} failed: {code}: {detail}"),
+                        name=name, operation=operation, code=code, detail=message)
     if isinstance(e, exc.ParamValidationError):
-        return ConfigError(f"profile '{name}': {operation} parameters are invalid: "
-                           f"{_clean(str(e), secrets)}")
+        return ConfigError(N_("profile '{name}': {operation} parameters are invalid: {detail}"),
+                           name=name, operation=operation, detail=_clean(str(e), secrets))
     url = getattr(e, "kwargs", {}).get("endpoint_url") or endpoint
     if isinstance(e, exc.ConnectTimeoutError):
-        return EndpointError(f"profile '{name}': could not reach STS at {url}: "
-                             "the connection timed out")
+        return EndpointError(N_("profile '{name}': could not reach STS at {url}: the connection "
+                                "timed out"),
+                             name=name, url=url)
     if isinstance(e, exc.ReadTimeoutError):
-        return EndpointError(f"profile '{name}': STS at {url} timed out: no answer")
+        return EndpointError(N_("profile '{name}': STS at {url} timed out: no answer"),
+                             name=name, url=url)
     if isinstance(e, exc.EndpointConnectionError):
-        return EndpointError(f"profile '{name}': could not reach STS at {url}: "
-                             "the connection failed")
+        return EndpointError(N_("profile '{name}': could not reach STS at {url}: the connection "
+                                "failed"),
+                             name=name, url=url)
     if isinstance(e, (exc.ConnectionError, exc.HTTPClientError)):
-        return EndpointError(f"profile '{name}': could not reach STS at {url} "
-                             f"({type(e).__name__})")
+        return EndpointError(N_("profile '{name}': could not reach STS at {url} ({error_type})"),
+                             name=name, url=url, error_type=type(e).__name__)
     from botocore.parsers import ResponseParserError
 
     # botocore's parser raises a bare KeyError on XML of another shape (an HTML page).
     if isinstance(e, (ResponseParserError, KeyError)):
-        return EndpointError(f"profile '{name}': STS at {url} answered with something that is "
-                             f"not an {operation} answer (a proxy or captive portal?); "
-                             "try again later")
+        return EndpointError(N_("profile '{name}': STS at {url} answered with something that is "
+                                "not an {operation} answer (a proxy or captive portal?); try "
+                                "again later"),
+                             name=name, url=url, operation=operation)
     if isinstance(e, exc.NoCredentialsError):
-        return SourceCredentialsError(f"profile '{name}': {source} yields no credentials")
+        return SourceCredentialsError(N_("profile '{name}': {source} yields no credentials"),
+                                      name=name, source=source)
     if isinstance(e, exc.NoRegionError):
-        return ConfigError(f"profile '{name}': no region configured")
+        return ConfigError(N_("profile '{name}': no region configured"),
+                           name=name)
     if isinstance(e, exc.BotoCoreError):
-        return AwsError(f"profile '{name}': {operation} failed: {_clean(str(e), secrets)}")
-    return AwsError(f"profile '{name}': {operation} failed ({type(e).__name__})")
+        return AwsError(N_("profile '{name}': {operation} failed: {detail}"),
+                        name=name, operation=operation, detail=_clean(str(e), secrets))
+    return AwsError(N_("profile '{name}': {operation} failed ({error_type})"),
+                    name=name, operation=operation, error_type=type(e).__name__)
 
 
 def caller_identity(profile_name: str | None, *, env: Mapping[str, str],
@@ -620,8 +658,9 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str], *,
     shadow = [k for k in awsconfig.SHADOWING_KEYS if k in values]
     if shadow:
         raise CredentialsFileError(
-            f"{shown_config}: profile '{target}' has {shadow[0]}, so tools ignore the keys "
-            f"in {shown_creds}; remove it or choose another target")
+            N_("{shown_config}: profile '{target}' has {shadow}, so tools ignore the keys in "
+               "{shown_creds}; remove it or choose another target"),
+            shown_config=shown_config, target=target, shadow=shadow[0], shown_creds=shown_creds)
     import botocore.exceptions
 
     # A session of its own, so that botocore reads both files afresh, as written. It
@@ -632,22 +671,29 @@ def verify_target(target: str, access_key_id: str, env: Mapping[str, str], *,
     try:
         credentials = session.get_credentials()
     except botocore.exceptions.ProfileNotFound as e:
-        raise CredentialsFileError(f"{shown_creds}: botocore finds no profile '{target}' "
-                                   "after the write") from e
+        raise CredentialsFileError(N_("{shown_creds}: botocore finds no profile '{target}' after "
+                                      "the write"),
+                                   shown_creds=shown_creds, target=target) from e
     except botocore.exceptions.BotoCoreError as e:
-        raise CredentialsFileError(f"{shown_creds}: botocore cannot read profile '{target}' "
-                                   f"({type(e).__name__})") from e
+        raise CredentialsFileError(N_("{shown_creds}: botocore cannot read profile '{target}' "
+                                      "({error_type})"),
+                                   shown_creds=shown_creds, target=target,
+                                   error_type=type(e).__name__) from e
     if credentials is None:
-        raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields no credentials "
-                                   "through botocore after the write")
+        raise CredentialsFileError(N_("{shown_creds}: profile '{target}' yields no credentials "
+                                      "through botocore after the write"),
+                                   shown_creds=shown_creds, target=target)
     method = getattr(credentials, "method", "?")
     if method != "shared-credentials-file":
-        raise CredentialsFileError(f"profile '{target}' resolves through {method}, not "
-                                   f"{shown_creds}; choose another target")
+        raise CredentialsFileError(N_("profile '{target}' resolves through {method}, not "
+                                      "{shown_creds}; choose another target"),
+                                   target=target, method=method, shown_creds=shown_creds)
     found = credentials.access_key
     if found != access_key_id and not _rewritten_by_roletray(creds_path, target, found, env):
-        raise CredentialsFileError(f"{shown_creds}: profile '{target}' yields key {mask(found)}, "
-                                   f"not the new {mask(access_key_id)}")
+        raise CredentialsFileError(N_("{shown_creds}: profile '{target}' yields key {key}, not "
+                                      "the new {new_key}"),
+                                   shown_creds=shown_creds, target=target, key=mask(found),
+                                   new_key=mask(access_key_id))
 
 
 def _rewritten_by_roletray(creds_path: Path, target: str, found: str,

@@ -28,6 +28,7 @@ from tray.domain.errors import (
     UnknownProfileError,
 )
 from tray.domain.models import ROLE_ARN_RE, RoleProfile
+from tray.domain.text import N_, Text
 
 PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov"})
 CREDENTIAL_SOURCES = ("Environment", "Ec2InstanceMetadata", "EcsContainer")
@@ -67,7 +68,8 @@ def raw_config_parse(path: Path | str, *, home: Home = None) -> dict[str, dict[s
     try:
         data = path.read_bytes()
     except OSError as e:
-        raise ConfigError(f"{shown}: cannot read: {e.strerror or e}") from e
+        raise ConfigError(N_("{path}: cannot read: {reason}"),
+                          path=shown, reason=e.strerror or e) from e
     key = str(path)
     with _cache_lock:
         cached = _parsed.get(key)
@@ -91,11 +93,13 @@ def _parse_config(data: bytes, path: Path, shown: str) -> dict[str, dict[str, st
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise ConfigError(f"{shown}, line {line}: not valid UTF-8") from e
+        raise ConfigError(N_("{path}, line {line}: not valid UTF-8"),
+                          path=shown, line=line) from e
     if text.startswith("\ufeff"):
         # botocore reads with the locale codec, so the mark lands in the first header.
-        raise ConfigError(f"{shown}, line 1: starts with a UTF-8 byte-order mark, which "
-                          "botocore rejects; save the file without it") from None
+        raise ConfigError(N_("{path}, line 1: starts with a UTF-8 byte-order mark, which "
+                             "botocore rejects; save the file without it"),
+                          path=shown) from None
     # botocore opens the file in text mode: universal newlines, so a lone CR ends a
     # line too (read_string would keep it inside the line).
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -111,24 +115,30 @@ def _parse_config(data: bytes, path: Path, shown: str) -> dict[str, dict[str, st
             value = parser.get(section, option)
             if value.startswith("\n") and not _nested_ok(value):
                 line = _option_line(text, section, option)
-                raise ConfigError(f"{shown}, line {line}: the indented lines under '{option}' "
-                                  "must each be 'name = value'")
+                raise ConfigError(N_("{path}, line {line}: the indented lines under '{option}' "
+                                     "must each be 'name = value'"),
+                                  path=shown, line=line, option=option)
             values[option] = value
         config[section] = values
     return config
 
 
-def _describe_parse_error(e: configparser.Error, shown: str) -> str:
+def _describe_parse_error(e: configparser.Error, shown: str) -> Text:
     # Never quote the offending line: it may be a secret key pasted on its own.
     if isinstance(e, configparser.MissingSectionHeaderError):
-        return f"{shown}, line {e.lineno}: text before the first [section] header"
+        return Text(N_("{path}, line {line}: text before the first [section] header"),
+                    path=shown, line=e.lineno)
     if isinstance(e, configparser.DuplicateSectionError):
-        return f"{shown}, line {e.lineno}: section [{e.section}] appears twice"
+        return Text(N_("{path}, line {line}: section [{section}] appears twice"),
+                    path=shown, line=e.lineno, section=e.section)
     if isinstance(e, configparser.DuplicateOptionError):
-        return f"{shown}, line {e.lineno}: '{e.option}' appears twice in [{e.section}]"
+        return Text(N_("{path}, line {line}: '{option}' appears twice in [{section}]"),
+                    path=shown, line=e.lineno, option=e.option, section=e.section)
     if isinstance(e, configparser.ParsingError) and e.errors:
-        return f"{shown}, line {e.errors[0][0]}: not a [section] header or a 'name = value' line"
-    return f"{shown}: cannot be parsed ({type(e).__name__})"
+        return Text(N_("{path}, line {line}: not a [section] header or a 'name = value' line"),
+                    path=shown, line=e.errors[0][0])
+    return Text(N_("{path}: cannot be parsed ({error_type})"), path=shown,
+                error_type=type(e).__name__)
 
 
 def _nested_ok(value: str) -> bool:
@@ -233,8 +243,9 @@ def build_role_profiles(
             src = roles[name].source_profile
             if src and src != name and src in errors:
                 inner = str(errors[src]).removeprefix(f"{shown}: ")
-                errors[name] = ConfigError(f"{shown}: profile '{name}': source_profile "
-                                           f"'{src}' is itself broken ({inner})")
+                errors[name] = ConfigError(N_("{path}: profile '{name}': source_profile '{src}' "
+                                              "is itself broken ({inner})"),
+                                           path=shown, name=name, src=src, inner=inner)
                 del roles[name]
                 changed = True
     return roles, errors
@@ -270,10 +281,12 @@ def _build_sso(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mappin
     account = v["sso_account_id"].strip()
     role = v["sso_role_name"].strip()
     if not re.fullmatch(r"\d{12}", account):
-        raise ConfigError(f"{shown}: profile '{name}': sso_account_id '{account}' is not a "
-                          "12-digit account id")
+        raise ConfigError(N_("{path}: profile '{name}': sso_account_id '{account}' is not a "
+                             "12-digit account id"),
+                          path=shown, name=name, account=account)
     if not role:
-        raise ConfigError(f"{shown}: profile '{name}': sso_role_name is empty")
+        raise ConfigError(N_("{path}: profile '{name}': sso_role_name is empty"),
+                          path=shown, name=name)
     return RoleProfile(name=name, role_arn="", kind="sso", account_id=account,
                        sso_role_name=role, region=_region(name, v, shown))
 
@@ -282,7 +295,8 @@ def _build_login(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapp
                  cred_names: set[str] | None, shown: str) -> RoleProfile:
     session = v["login_session"].strip()
     if not session:
-        raise ConfigError(f"{shown}: profile '{name}': login_session is empty")
+        raise ConfigError(N_("{path}: profile '{name}': login_session is empty"),
+                          path=shown, name=name)
     return RoleProfile(name=name, role_arn="", kind="login", login_session=session,
                        region=_region(name, v, shown))
 
@@ -299,16 +313,18 @@ def _guard(name: str, v: Mapping[str, str], shown: str) -> str | None:
         return None
     label = label.strip()
     if not GUARD_RE.match(label):
-        raise ConfigError(f"{shown}: profile '{name}': {GUARD_KEY} '{label}' must be 1 to 40 "
-                          "letters, digits, spaces or .:/+-")
+        raise ConfigError(N_("{path}: profile '{name}': {key} '{label}' must be 1 to 40 "
+                             "letters, digits, spaces or .:/+-"),
+                          path=shown, name=name, key=GUARD_KEY, label=label)
     return label
 
 
 def _region(name: str, v: Mapping[str, str], shown: str) -> str | None:
     region = v.get("region")
     if region and not _REGION_RE.match(region):
-        raise ConfigError(f"{shown}: profile '{name}': region '{region}' is not a valid "
-                          "region name")
+        raise ConfigError(N_("{path}: profile '{name}': region '{region}' is not a valid region "
+                             "name"),
+                          path=shown, name=name, region=region)
     return region or None
 
 
@@ -320,7 +336,8 @@ def _is_role_candidate(values: Mapping[str, str]) -> bool:
 def _build_one(name: str, v: Mapping[str, str], profile_map: Mapping[str, Mapping[str, str]],
                cred_names: set[str] | None, shown: str) -> RoleProfile:
     def fail(message: str) -> ConfigError:
-        return ConfigError(f"{shown}: profile '{name}': {message}")
+        return ConfigError(N_("{path}: profile '{name}': {detail}"),
+                           path=shown, name=name, detail=message)
 
     role_arn = v["role_arn"].strip()
     m = ROLE_ARN_RE.match(role_arn)
@@ -433,10 +450,12 @@ def get_role_profile(name: str, path: Path | str, *, credentials_path: Path | st
             raise NotAProfileError(profile=name, path=shown)
         raise UnknownProfileError(profile=name, path=shown)
     if "web_identity_token_file" in values:
-        raise ConfigError(f"{shown}: profile '{name}' uses web_identity_token_file; roletray "
-                          "assumes roles from source_profile or credential_source only")
-    raise ConfigError(f"{shown}: profile '{name}' is not a role profile: it has no role_arn "
-                      "(add role_arn and source_profile)")
+        raise ConfigError(N_("{path}: profile '{name}' uses web_identity_token_file; roletray "
+                             "assumes roles from source_profile or credential_source only"),
+                          path=shown, name=name)
+    raise ConfigError(N_("{path}: profile '{name}' is not a role profile: it has no role_arn "
+                         "(add role_arn and source_profile)"),
+                      path=shown, name=name)
 
 
 def source_chain(profile: RoleProfile | str, profile_map: Mapping[str, Mapping[str, str]]
@@ -472,30 +491,35 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
     """
     shown = _shown(Path(path), home)
     if not target or target != target.strip() or any(c.isspace() for c in target):
-        raise CredentialsFileError(f"target '{target}' must be a non-empty section name "
-                                   "without spaces")
+        raise CredentialsFileError(N_("target '{target}' must be a non-empty section name "
+                                      "without spaces"),
+                                   target=target)
     if any(c in target for c in "[]\"'"):
-        raise CredentialsFileError(f"target '{target}' must not contain brackets or quotes")
+        raise CredentialsFileError(N_("target '{target}' must not contain brackets or quotes"),
+                                   target=target)
     if target == "default":
-        raise CredentialsFileError("target 'default' would overwrite your default profile; "
-                                   "choose another target (e.g. roletray)")
+        raise CredentialsFileError(Text(N_("target 'default' would overwrite your default "
+                                           "profile; choose another target (e.g. roletray)")))
     if role is not None:
         chain = source_chain(role, profile_map)
         if target == role.name:
             raise CredentialsFileError(
-                f"target '{target}' is the role profile itself: botocore assumes the role "
-                "for that name and ignores keys stored under it; choose another target")
+                N_("target '{target}' is the role profile itself: botocore assumes the role for "
+                   "that name and ignores keys stored under it; choose another target"),
+                target=target)
         if target in chain:
             raise CredentialsFileError(
-                f"target '{target}' is in the source chain of profile '{role.name}' "
-                f"({' -> '.join(chain)}): writing there would replace the keys the role "
-                "is assumed with; choose another target")
+                N_("target '{target}' is in the source chain of profile '{name}' ({chain}): "
+                   "writing there would replace the keys the role is assumed with; choose "
+                   "another target"),
+                target=target, name=role.name, chain=' -> '.join(chain))
     values = profile_map.get(target, {})
     shadow = [k for k in SHADOWING_KEYS if k in values]
     if shadow:
         raise CredentialsFileError(
-            f"{shown}: profile '{target}' has {shadow[0]}: botocore would use that and ignore "
-            "keys written to the credentials file; choose another target")
+            N_("{path}: profile '{target}' has {shadow}: botocore would use that and ignore "
+               "keys written to the credentials file; choose another target"),
+            path=shown, target=target, shadow=shadow[0])
 
 
 def _shown(path: Path, home: Home) -> str:

@@ -18,6 +18,7 @@ from tray import paths
 from tray.awsfiles import credfile, inifile
 from tray.domain.errors import CredentialsFileError
 from tray.domain.source_line import FILE_FLAG, parse_source_line
+from tray.i18n import N_
 
 Home = paths.Home
 _REGION_RE = re.compile(r"^[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$")
@@ -34,7 +35,8 @@ def set_profile_region(config_path: Path, target: str, region: str, *,
     shown = paths.display_in(config_path, home)
     name_checked(config_path, target, home=home)
     if not _REGION_RE.match(region):
-        raise CredentialsFileError(f"{shown}: '{region}' is not a region name")
+        raise CredentialsFileError(N_("{path}: '{region}' is not a region name"),
+                                   path=shown, region=region)
 
     def edit(text: str, layout: inifile.Layout) -> str:
         name = inifile.profile_section(layout, target)
@@ -73,16 +75,18 @@ def set_source_line(config_path: Path, source: str, line: str, *,
         found = parse_source_line(current)
         if current is not None and (found is None or found.source != source):
             raise CredentialsFileError(
-                f"{shown} line {layout.by_name[name].lineno}: profile '{source}' already has "
-                "a credential_process that is not roletray's; roletray does not replace it")
+                N_("{path} line {lineno}: profile '{source}' already has a credential_process "
+                   "that is not roletray's; roletray does not replace it"),
+                path=shown, lineno=layout.by_name[name].lineno, source=source)
         if current is not None and found is not None:
             if found.file_id == wanted.file_id:
                 return None
             if found.file_id is not None:
                 raise CredentialsFileError(
-                    f"{shown} line {layout.by_name[name].lineno}: profile '{source}' hands "
-                    f"out the keys of another credentials file (--file-id={found.file_id}); "
-                    "roletray does not replace it")
+                    N_("{path} line {lineno}: profile '{source}' hands out the keys of another "
+                       "credentials file (--file-id={file_id}); roletray does not replace it"),
+                    path=shown, lineno=layout.by_name[name].lineno, source=source,
+                    file_id=found.file_id)
             if wanted.file_id is not None:
                 line_now = shlex.join([*shlex.split(current), f"{FILE_FLAG}={wanted.file_id}"])
                 return inifile.set_keys(text, name, {credfile.PROCESS_KEY: line_now}, layout=layout)
@@ -127,7 +131,9 @@ def name_checked(config_path: Path, profile: str, *, home: Home = None) -> None:
     shown = paths.display_in(config_path, home)
     credfile.check_section_name(profile, config_path, home=home)
     if profile != "default" and shlex.split(f"profile {profile}") != ["profile", profile]:
-        raise CredentialsFileError(f"{shown}: [profile {profile}] is not a name botocore reads")
+        raise CredentialsFileError(N_("{path}: [profile {profile_name}] is not a name botocore "
+                                      "reads"),
+                                   path=shown, profile_name=profile)
 
 
 def read_layout(path: Path, *, home: Home = None) -> inifile.Layout:

@@ -50,6 +50,7 @@ from tray.awsfiles import filelock_lite, inifile, sharedfile
 from tray.awsfiles.sharedfile import Fingerprint, Patience, Snapshot
 from tray.domain.errors import CredentialsFileError
 from tray.domain.models import TempCredentials, iso_utc, parse_iso_utc
+from tray.domain.text import N_, Text
 
 MARKER = "x_roletray_managed"
 ROLE_KEY = "x_roletray_role"
@@ -104,8 +105,9 @@ def _parse(text: str, path: Path, home: Home) -> inifile.Layout:
     shown = _shown(path, home)
     if text.startswith("\ufeff"):
         raise CredentialsFileError(
-            f"{shown} line 1: the file starts with a UTF-8 byte-order mark (BOM), which botocore "
-            "and the AWS CLI reject; save it as UTF-8 without BOM")
+            N_("{path} line 1: the file starts with a UTF-8 byte-order mark (BOM), which "
+               "botocore and the AWS CLI reject; save it as UTF-8 without BOM"),
+            path=shown)
     try:
         layout = inifile.parse(text)
     except inifile.IniSyntaxError as e:
@@ -132,14 +134,15 @@ def _judge(text: str, path: Path, shown: str) -> None:
         _refuse(shown, lineno, "not a 'key = value' line, a [section] header or a comment"
                 + _section_at(text, lineno))
     except configparser.Error as e:  # pragma: no cover - none other is raised by _read
-        raise CredentialsFileError(f"{shown}: botocore cannot parse this file "
-                                   f"({type(e).__name__})") from None
+        raise CredentialsFileError(N_("{path}: botocore cannot parse this file ({error_type})"),
+                                   path=shown, error_type=type(e).__name__) from None
 
 
 def _refuse(shown: str, lineno: int | None, problem: str) -> NoReturn:
-    where = f" line {lineno}" if lineno else ""
-    raise CredentialsFileError(f"{shown}{where}: {problem}; botocore and the AWS CLI cannot "
-                               "parse this file (roletray does not repair it: fix it by hand)")
+    where = Text(N_("{path} line {line}"), path=shown, line=lineno) if lineno else shown
+    raise CredentialsFileError(N_("{where}: {problem}; botocore and the AWS CLI cannot parse this "
+                                  "file (roletray does not repair it: fix it by hand)"),
+                               where=where, problem=problem)
 
 
 def _section_at(text: str, lineno: int | None) -> str:
@@ -182,11 +185,14 @@ def _read(real: Path, path: Path, home: Home, keep: frozenset[str] = frozenset()
             else:
                 lost = keep - layout.by_name.keys()
                 if lost:
+                    sections = ", ".join(f"[{n}]" for n in sorted(lost))
                     problem = CredentialsFileError(
-                        f"{shown}: section{'s' if len(lost) > 1 else ''} "
-                        + ", ".join(f"[{n}]" for n in sorted(lost))
-                        + " vanished while roletray was writing it (another program is "
-                        "rewriting the file); roletray did not change the file")
+                        N_("{path}: sections {sections} vanished while roletray was writing "
+                           "it (another program is rewriting the file); roletray did not "
+                           "change the file") if len(lost) > 1 else
+                        N_("{path}: section {sections} vanished while roletray was writing it "
+                           "(another program is rewriting the file); roletray did not change "
+                           "the file"), path=shown, sections=sections)
                     quiet = False  # only the deadline ends this wait: never write it
                 elif snap.data or snap.st is None or quiet:
                     return snap, text, layout
@@ -201,8 +207,9 @@ def _read(real: Path, path: Path, home: Home, keep: frozenset[str] = frozenset()
 
 def _kept_changing(shown: str) -> CredentialsFileError:
     # Another program (not roletray: it would wait for the lock) keeps writing it.
-    return CredentialsFileError(f"{shown}: the file kept changing while roletray read it "
-                                "(another program is writing it); try again")
+    return CredentialsFileError(N_("{path}: the file kept changing while roletray read it "
+                                   "(another program is writing it); try again"),
+                                path=shown)
 
 
 def fingerprint(path: Path) -> Fingerprint | None:
@@ -303,12 +310,14 @@ def write_credentials(path: Path, target: str, creds: TempCredentials, *, role: 
     shown = _shown(path, home)
     _check_target(target, shown)
     if not role or role != role.strip() or "\n" in role or "\r" in role:
-        raise CredentialsFileError(f"{shown}: role name {role!r} cannot be written")
+        raise CredentialsFileError(N_("{path}: role name {role!r} cannot be written"),
+                                   path=shown, role=role)
     secrets = (creds.access_key_id, creds.secret_access_key, creds.session_token)
     if any(not v or _SPACE_RE.search(v) for v in secrets):
         # Never echo the values: they are secrets.
-        raise CredentialsFileError(f"{shown}: the temporary keys for [{target}] contain "
-                                   "whitespace or are empty; not writing them")
+        raise CredentialsFileError(N_("{path}: the temporary keys for [{target}] contain "
+                                      "whitespace or are empty; not writing them"),
+                                   path=shown, target=target)
     items = ((ACCESS_KEY, creds.access_key_id), (SECRET_KEY, creds.secret_access_key),
              (TOKEN_KEY, creds.session_token), (MARKER, "true"), (ROLE_KEY, role),
              (EXPIRATION_KEY, iso_utc(creds.expiration)))
@@ -351,8 +360,9 @@ def remove_credentials(path: Path, target: str, *, home: Home = None) -> bool:
             return None
         if state == "foreign":
             raise CredentialsFileError(
-                f"{shown} line {layout.by_name[target].lineno}: section [{target}] was not "
-                "written by roletray; not removing it")
+                N_("{path} line {lineno}: section [{target}] was not written by roletray; not "
+                   "removing it"),
+                path=shown, lineno=layout.by_name[target].lineno, target=target)
         return inifile.replace_section(text, target, None, layout=layout)
 
     return _update(path, edit, create=False, home=home)
@@ -467,8 +477,9 @@ def put_source_keys(path: Path, source: str, access_key_id: str,
     shown = _shown(path, home)
     _check_target(source, shown)
     if any(not v or _SPACE_RE.search(v) for v in (access_key_id, secret_access_key)):
-        raise CredentialsFileError(f"{shown}: the keys for [{source}] contain whitespace "
-                                   "or are empty; not writing them")
+        raise CredentialsFileError(N_("{path}: the keys for [{source}] contain whitespace or "
+                                      "are empty; not writing them"),
+                                   path=shown, source=source)
 
     def edit(text: str, layout: inifile.Layout) -> str | None:
         sec = layout.by_name.get(source)
@@ -479,16 +490,19 @@ def put_source_keys(path: Path, source: str, access_key_id: str,
                 return None
             if found.state not in ("absent", "other"):
                 raise CredentialsFileError(
-                    f"{shown} line {sec.lineno}: section [{source}] already holds "
-                    f"{_KIND_SHOWN[found.state]}; roletray does not overwrite them")
+                    N_("{path} line {lineno}: section [{source}] already holds {held}; "
+                       "roletray does not overwrite them"),
+                    path=shown, lineno=sec.lineno, source=source,
+                    held=_KIND_SHOWN[found.state])
         return inifile.set_keys(text, source, {ACCESS_KEY: access_key_id,
                                                SECRET_KEY: secret_access_key}, layout=layout)
 
     return _update(path, edit, create=True, home=home)
 
 
-_KIND_SHOWN = {"owned": "roletray's own temporary keys", "temporary": "temporary keys",
-               "long-term": "other long-term keys", "partial": "a key line"}
+_KIND_SHOWN = {"owned": Text(N_("roletray's own temporary keys")),
+               "temporary": Text(N_("temporary keys")),
+               "long-term": Text(N_("other long-term keys")), "partial": Text(N_("a key line"))}
 
 
 @dataclass(frozen=True)
@@ -564,20 +578,25 @@ def check_can_write(path: Path, *, home: Home = None) -> None:
     shown = _shown(path, home)
     real = _resolve(path)
     if real.exists() and not os.access(real, os.W_OK):
-        raise CredentialsFileError(f"{shown}: the file is read-only"
-                                   + (f" (a link to {_shown(real, home)})" if real != path
-                                      else "") + "; roletray changed nothing")
+        if real != path:
+            raise CredentialsFileError(N_("{path}: the file is read-only (a link to {target}); "
+                                          "roletray changed nothing"),
+                                       path=shown, target=_shown(real, home))
+        raise CredentialsFileError(N_("{path}: the file is read-only; roletray changed nothing"),
+                                   path=shown)
     folder = real.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # created on write: its nearest existing parent decides
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise CredentialsFileError(f"{shown}: its folder {_shown(folder, home)} is not "
-                                   "writable; roletray changed nothing")
+        raise CredentialsFileError(N_("{shown}: its folder {path} is not writable; roletray "
+                                      "changed nothing"),
+                                   shown=shown, path=_shown(folder, home))
     lock = lock_path(path)
     with suppress(FileNotFoundError):
         if not stat.S_ISREG(os.lstat(lock).st_mode):
-            raise CredentialsFileError(f"{shown}: its lock file {_shown(lock, home)} is not "
-                                       "a regular file; roletray changed nothing")
+            raise CredentialsFileError(N_("{shown}: its lock file {path} is not a regular file; "
+                                          "roletray changed nothing"),
+                                       shown=shown, path=_shown(lock, home))
 
 
 def file_warnings(path: Path, *, home: Home = None) -> list[str]:
@@ -603,25 +622,31 @@ def file_warnings(path: Path, *, home: Home = None) -> list[str]:
 
 def _check_target(target: str, shown: str) -> None:
     if not _TARGET_RE.match(target) or target == configparser.DEFAULTSECT:
-        raise CredentialsFileError(f"{shown}: '{target}' cannot be a section name here "
-                                   "(no spaces, brackets, quotes; not DEFAULT)")
+        raise CredentialsFileError(N_("{path}: '{target}' cannot be a section name here (no "
+                                      "spaces, brackets, quotes; not DEFAULT)"),
+                                   path=shown, target=target)
 
 
 def _refuse_foreign(shown: str, layout: inifile.Layout, target: str, why: str,
                     force: bool) -> None:
-    where = f"{shown} line {layout.by_name[target].lineno}: section [{target}]"
+    where = Text(N_("{path} line {line}: section [{section}]"), path=shown,
+                 line=layout.by_name[target].lineno, section=target)
     if why == "long-term":
         raise CredentialsFileError(
-            f"{where} holds long-term keys (an access key without a session token) that roletray "
-            "did not write; roletray never overwrites them: choose another target section")
+            N_("{where} holds long-term keys (an access key without a session token) that "
+               "roletray did not write; roletray never overwrites them: choose another target "
+               "section"),
+            where=where)
     if force:
         return
     if why == "temporary":
         raise CredentialsFileError(
-            f"{where} holds temporary keys that roletray did not write (no {MARKER} line); "
-            "use --force to let roletray take it over, or choose another target section")
-    raise CredentialsFileError(f"{where} was not written by roletray; use --force to let "
-                               "roletray take it over, or choose another target section")
+            N_("{where} holds temporary keys that roletray did not write (no {marker} line); use "
+               "--force to let roletray take it over, or choose another target section"),
+            where=where, marker=MARKER)
+    raise CredentialsFileError(N_("{where} was not written by roletray; use --force to let "
+                                  "roletray take it over, or choose another target section"),
+                               where=where)
 
 
 def _resolve(path: Path) -> Path:
@@ -655,17 +680,20 @@ def _update(path: Path, edit: Edit, *, create: bool, home: Home) -> bool:
             try:
                 new_text = edit(text, layout)
             except (inifile.IniEditError, ValueError) as e:
-                line = f" line {e.lineno}" if isinstance(e, inifile.IniEditError) else ""
-                raise CredentialsFileError(f"{shown}{line}: {getattr(e, 'problem', e)}; "
-                                           "roletray did not change the file") from None
+                where = Text(N_("{path} line {line}"), path=shown, line=e.lineno) \
+                    if isinstance(e, inifile.IniEditError) else shown
+                raise CredentialsFileError(N_("{where}: {problem}; roletray did not change the "
+                                              "file"),
+                                           where=where,
+                                           problem=getattr(e, "problem", e)) from None
             if new_text is None or new_text == text:
                 return False
             data = new_text.encode("utf-8")
             if len(data) > sharedfile.MAX_SIZE:  # it could not be read back
                 raise CredentialsFileError(
-                    f"{shown}: the edit would make it larger than "
-                    f"{sharedfile.MAX_SIZE // (1024 * 1024)} MiB, more than roletray reads; "
-                    "roletray did not change the file")
+                    N_("{path}: the edit would make it larger than {value} MiB, more than "
+                       "roletray reads; roletray did not change the file"),
+                    path=shown, value=sharedfile.MAX_SIZE // (1024 * 1024))
             if sharedfile.replace(real, data, snap, shown):
                 return True
             # Another program wrote the file since it was read: start over from its bytes.
@@ -680,7 +708,8 @@ def _make_folder(folder: Path, shown: str) -> None:
     except FileExistsError:
         return
     except OSError as e:
-        raise CredentialsFileError(f"{shown}: cannot create its folder ({e.strerror})") from None
+        raise CredentialsFileError(N_("{path}: cannot create its folder ({reason})"),
+                                   path=shown, reason=e.strerror) from None
     os.chmod(folder, NEW_FOLDER_MODE)  # mkdir's mode is filtered by the umask
 
 
@@ -698,10 +727,12 @@ def _locked(real: Path, shown: str) -> Iterator[None]:
     try:
         fd = filelock_lite.acquire(name, timeout=LOCK_TIMEOUT, mode=NEW_FILE_MODE)
     except filelock_lite.LockTimeout:
-        raise CredentialsFileError(f"{shown}: another roletray process has held its lock for "
-                                   f"{LOCK_TIMEOUT:.0f} s; try again") from None
+        raise CredentialsFileError(N_("{path}: another roletray process has held its lock for "
+                                      "{seconds:.0f} s; try again"),
+                                   path=shown, seconds=LOCK_TIMEOUT) from None
     except OSError as e:
-        raise CredentialsFileError(f"{shown}: cannot lock it ({e.strerror})") from None
+        raise CredentialsFileError(N_("{path}: cannot lock it ({reason})"),
+                                   path=shown, reason=e.strerror) from None
     _give_lock_to_folder_owner(fd, real.parent)
     try:
         yield

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from tray import fsutil
 from tray.domain.errors import CredentialsFileError
+from tray.i18n import N_
 
 MAX_SIZE = 4 * 1024 * 1024  # bytes; real credentials files are a few KiB
 NEW_FILE_MODE = 0o600
@@ -91,13 +92,15 @@ def _kind(mode: int) -> str:
 
 
 def _not_regular(shown: str, mode: int) -> CredentialsFileError:
-    return CredentialsFileError(f"{shown}: is {_kind(mode)}, not a regular file; roletray "
-                                "reads and writes only regular files")
+    return CredentialsFileError(N_("{path}: is {kind}, not a regular file; roletray reads and "
+                                   "writes only regular files"),
+                                path=shown, kind=_kind(mode))
 
 
 def _too_large(shown: str) -> CredentialsFileError:
-    return CredentialsFileError(f"{shown}: larger than {MAX_SIZE // (1024 * 1024)} MiB; "
-                                "that is not an AWS credentials or config file roletray will read")
+    return CredentialsFileError(N_("{path}: larger than {value} MiB; that is not an AWS "
+                                   "credentials or config file roletray will read"),
+                                path=shown, value=MAX_SIZE // (1024 * 1024))
 
 
 def check_regular(real: Path, shown: str) -> None:
@@ -126,7 +129,8 @@ def read_once(real: Path, shown: str) -> Snapshot:
         if e.errno == errno.ENXIO:  # a socket, or a FIFO on some systems
             with suppress(OSError):
                 raise _not_regular(shown, os.stat(real).st_mode) from None
-        raise CredentialsFileError(f"{shown}: cannot read it ({e.strerror})") from None
+        raise CredentialsFileError(N_("{path}: cannot read it ({reason})"),
+                                   path=shown, reason=e.strerror) from None
     try:
         before = os.fstat(fd)
         if not stat.S_ISREG(before.st_mode):
@@ -145,7 +149,8 @@ def read_once(real: Path, shown: str) -> Snapshot:
             raise _too_large(shown)
         after = os.fstat(fd)
     except OSError as e:
-        raise CredentialsFileError(f"{shown}: cannot read it ({e.strerror})") from None
+        raise CredentialsFileError(N_("{path}: cannot read it ({reason})"),
+                                   path=shown, reason=e.strerror) from None
     finally:
         os.close(fd)
     data = b"".join(chunks)
@@ -218,7 +223,8 @@ def replace(real: Path, data: bytes, base: Snapshot, shown: str) -> bool:
         return fsutil.atomic_write(real, data, set_mode=lambda fd: _copy_owner_and_mode(fd, base.st),
                                    last_look=unchanged)
     except OSError as e:
-        raise CredentialsFileError(f"{shown}: cannot write it ({e.strerror})") from None
+        raise CredentialsFileError(N_("{path}: cannot write it ({reason})"),
+                                   path=shown, reason=e.strerror) from None
 
 
 def _copy_owner_and_mode(fd: int, st: os.stat_result | None) -> None:

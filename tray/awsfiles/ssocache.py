@@ -19,6 +19,7 @@ from tray import paths
 from tray.awsfiles import awsconfig
 from tray.domain.errors import ConfigError
 from tray.domain.models import parse_iso_utc, utcnow
+from tray.i18n import N_
 
 TokenState = Literal["missing", "expired", "valid", "unreadable"]
 DEFAULT_SCOPES = ("sso:account:access",)
@@ -69,19 +70,24 @@ def load_config(profile: str, config_path: Path | None = None, *,
     raw = awsconfig.raw_config_parse(path, home=paths.home_of(env))
     values = awsconfig.build_profile_map(raw).get(profile)
     if values is None:
-        raise ConfigError(f"{shown}: no profile named '{profile}'")
+        raise ConfigError(N_("{path}: no profile named '{profile_name}'"),
+                          path=shown, profile_name=profile)
     session_name = values.get("sso_session")
     merged = dict(values)
     if session_name is not None:
         section = raw.get(f"sso-session {session_name}")
         if section is None:
-            raise ConfigError(f"{shown}: profile '{profile}' names sso_session '{session_name}', "
-                              f"but there is no [sso-session {session_name}] section")
+            raise ConfigError(N_("{path}: profile '{profile_name}' names sso_session "
+                                 "'{session_name}', but there is no [sso-session {session_name}] "
+                                 "section"),
+                              path=shown, profile_name=profile, session_name=session_name)
         merged.update(section)
     start_url, region = merged.get("sso_start_url"), merged.get("sso_region")
     if not start_url or not region:
         missing = "sso_start_url" if not start_url else "sso_region"
-        raise ConfigError(f"{shown}: profile '{profile}' signs in with SSO but has no {missing}")
+        raise ConfigError(N_("{path}: profile '{profile_name}' signs in with SSO but has no "
+                             "{missing}"),
+                          path=shown, profile_name=profile, missing=missing)
     scopes: tuple[str, ...] = ()
     if session_name is not None:
         listed = merged.get("sso_registration_scopes", "")

@@ -8,7 +8,7 @@ from tray.doctor import diagnose
 
 
 def brief(profile: str | None, *, env: Mapping[str, str]) -> list[str]:
-    """``[summary, report]`` for ``profile`` under ``env`` (JSON-able: it comes back from a
-    child)."""
+    """``[summary, report]`` for ``profile`` under ``env``, in the reader's language
+    (JSON-able: it comes back from a child, which speaks the user's language)."""
     report = diagnose.run_doctor(profile, env=env)
-    return [diagnose.summarize(report), diagnose.format_report(report)]
+    return [diagnose.summarize(report).localized, diagnose.format_report(report)]

@@ -36,6 +36,7 @@ from tray.doctor.findings import UNREACHABLE, Finding, Status
 from tray.doctor.policy import Verdict
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, iso_utc
+from tray.domain.text import N_, Text, join
 
 __all__ = ["CHAINED_MAX", "DEFAULT_DURATION", "Caller", "ClientFactory", "Run", "check_assume",
            "check_identity", "check_limits", "check_trust", "check_whoami", "reconcile",
@@ -203,7 +204,8 @@ def check_whoami(run: Run) -> Finding:
     """sts:GetCallerIdentity with the source's keys, shown as `aws sts get-caller-identity` does."""
     blocked = _prompting_source(run)
     if blocked:
-        return Finding("whoami", "unknown", f"{run.source_label}: {blocked}")
+        return Finding("whoami", "unknown", Text(N_("{source}: {why}"), source=run.source_label,
+                                                 why=blocked))
     src = run.role.source_profile or "default"
     try:
         response = run.client("sts").get_caller_identity()
@@ -213,19 +215,21 @@ def check_whoami(run: Run) -> Finding:
     run.server_date, run.local_date = _server_date(response), run.now()
     ident = {k: str(response.get(k, "")) for k in ("UserId", "Account", "Arn")}
     run.caller = Caller(arn=ident["Arn"], account=ident["Account"], user_id=ident["UserId"])
-    return Finding("whoami", "ok", f"{run.source_label} makes you {ident['Arn']}", data=ident,
-                   detail=json.dumps(ident, indent=4))
+    return Finding("whoami", "ok", Text(N_("{source} makes you {arn}"), source=run.source_label,
+                                        arn=ident["Arn"]),
+                   data=ident, detail=json.dumps(ident, indent=4))
 
 
-def _prompting_source(run: Run) -> str | None:
+def _prompting_source(run: Run) -> Text | None:
     # botocore would prompt on the terminal for a chained source's MFA code.
     for name in awsconfig.source_chain(run.role, run.profile_map)[1:]:
         values = run.profile_map.get(name, {})
         if name == run.role.name or any(k in values for k in awsconfig.STATIC_KEYS):
             break
         if "mfa_serial" in values and "role_arn" in values:
-            return (f"profile '{name}' in its source chain needs an MFA code, and the doctor "
-                    f"does not prompt; run `roletray doctor {name}` for that role first")
+            return Text(N_("profile '{name}' in its source chain needs an MFA code, and the "
+                           "doctor does not prompt; run `roletray doctor {name}` for that role "
+                           "first"), name=name)
     return None
 
 
@@ -236,63 +240,88 @@ def _source_failure(e: Exception, run: Run, src: str) -> Finding:
     configure = f"aws configure --profile {src}"
     if isinstance(e, RoletrayError):
         # The bounded credential_process (timed out, or failed: its output is not shown).
-        return Finding("whoami", "problem", f"{label}: {e}",
-                       fix=f"run `aws sts get-caller-identity --profile {src}` to see what its "
-                           "credential_process asks for or reports")
+        return Finding("whoami", "problem", Text(N_("{source}: {error}"), source=label, error=e),
+                       fix=Text(N_("run `aws sts get-caller-identity --profile {profile}` to see "
+                                   "what its credential_process asks for or reports"),
+                                profile=src))
     if isinstance(e, exc.ProfileNotFound):
-        return Finding("whoami", "problem", f"{label} does not exist",
-                       fix=f"add [{src}] with your IAM user's keys to {creds} "
-                           f"(`{configure}`), or correct source_profile in {run.section}")
+        return Finding("whoami", "problem", Text(N_("{source} does not exist"), source=label),
+                       fix=Text(N_("add [{profile}] with your IAM user's keys to {path} "
+                                   "(`{command}`), or correct source_profile in {section}"),
+                                profile=src, path=creds, command=configure,
+                                section=run.section))
     if isinstance(e, (exc.NoCredentialsError, exc.PartialCredentialsError)):
+        fix: Text
         if run.role.credential_source == "Environment":
-            fix = ("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in roletray's environment, "
-                   f"or use source_profile instead of credential_source in {run.section}")
+            fix = Text(N_("set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in roletray's "
+                          "environment, or use source_profile instead of credential_source in "
+                          "{section}"), section=run.section)
         elif run.role.credential_source:
-            fix = (f"run roletray where {run.role.credential_source} provides credentials, or use "
-                   f"source_profile instead of credential_source in {run.section}")
+            fix = Text(N_("run roletray where {credential_source} provides credentials, or use "
+                          "source_profile instead of credential_source in {section}"),
+                       credential_source=run.role.credential_source, section=run.section)
         else:
-            fix = f"put your IAM user's access key under [{src}] in {creds}: `{configure}`"
-        return Finding("whoami", "problem", f"{label} yields no credentials", fix=fix)
+            fix = Text(N_("put your IAM user's access key under [{profile}] in {path}: "
+                          "`{command}`"), profile=src, path=creds, command=configure)
+        return Finding("whoami", "problem", Text(N_("{source} yields no credentials"),
+                                                 source=label), fix=fix)
     if isinstance(e, (exc.SSOTokenLoadError, exc.UnauthorizedSSOTokenError,
                       exc.TokenRetrievalError)):
-        return Finding("whoami", "problem", f"{label} needs an SSO sign-in",
+        return Finding("whoami", "problem", Text(N_("{source} needs an SSO sign-in"),
+                                                 source=label),
                        fix=f"aws sso login --profile {src}")
     if isinstance(e, exc.CredentialRetrievalError):
         provider = getattr(e, "kwargs", {}).get("provider", "its provider")
-        return Finding("whoami", "problem", f"{label} gave no credentials ({provider} failed)",
-                       fix=f"run `aws sts get-caller-identity --profile {src}` to see why")
+        return Finding("whoami", "problem",
+                       Text(N_("{source} gave no credentials ({provider} failed)"),
+                            source=label, provider=provider),
+                       fix=Text(N_("run `aws sts get-caller-identity --profile {profile}` to "
+                                   "see why"), profile=src))
     if isinstance(e, _UNREACHABLE):
         url = getattr(e, "kwargs", {}).get("endpoint_url", "STS")
-        return Finding("whoami", "unknown", f"could not reach {url} ({type(e).__name__})",
+        return Finding("whoami", "unknown", Text(N_("could not reach {url} ({error})"), url=url,
+                                                 error=type(e).__name__),
                        data={UNREACHABLE: True})
     if isinstance(e, _GARBLED):
-        return Finding("whoami", "unknown", "STS answered with something that is not an AWS "
-                       "answer (a proxy or captive portal in the way?)",
+        return Finding("whoami", "unknown", Text(N_("STS answered with something that is not "
+                                                    "an AWS answer (a proxy or captive portal "
+                                                    "in the way?)")),
                        data={UNREACHABLE: True})
     code, message = _code(e), _aws_message(e)
     if code == "InvalidClientTokenId":
         return Finding("whoami", "problem",
-                       f"AWS does not know the access key of {label} (deleted, deactivated or "
-                       f"mistyped): {message}",
-                       fix="create a new access key (IAM console -> Users -> you -> Security "
-                           f"credentials -> Create access key), then `{configure}`")
+                       Text(N_("AWS does not know the access key of {source} (deleted, "
+                               "deactivated or mistyped): {message}"), source=label,
+                            message=message),
+                       fix=Text(N_("create a new access key (IAM console -> Users -> you -> "
+                                   "Security credentials -> Create access key), then "
+                                   "`{command}`"), command=configure))
     if code == "SignatureDoesNotMatch":
         return Finding("whoami", "problem",
-                       f"AWS rejected the signature of {label}: its secret key does not match "
-                       "its access key, or this machine's clock is off",
-                       fix=f"re-enter the key pair with `{configure}`, and check the clock")
+                       Text(N_("AWS rejected the signature of {source}: its secret key does not "
+                               "match its access key, or this machine's clock is off"),
+                            source=label),
+                       fix=Text(N_("re-enter the key pair with `{command}`, and check the "
+                                   "clock"), command=configure))
     if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
-        return Finding("whoami", "problem", f"{label}: {code}: {message}",
-                       fix="get fresh keys for the source (or fix this machine's clock)")
+        return Finding("whoami", "problem", Text(N_("{source}: {code}: {message}"), source=label,
+                                                 code=code, message=message),
+                       fix=Text(N_("get fresh keys for the source (or fix this machine's "
+                                   "clock)")))
     if isinstance(e, exc.ClientError) and "role_arn" in run.profile_map.get(src, {}):
         return Finding("whoami", "problem",
-                       f"{label} is itself a role, and assuming it failed: {code}: {message}",
-                       fix=f"run `roletray doctor {src}` first")
-    return Finding("whoami", "unknown", f"GetCallerIdentity failed: {code}: {message}")
+                       Text(N_("{source} is itself a role, and assuming it failed: {code}: "
+                               "{message}"), source=label, code=code, message=message),
+                       fix=Text(N_("run `roletray doctor {profile}` first"), profile=src))
+    return Finding("whoami", "unknown", Text(N_("GetCallerIdentity failed: {code}: {message}"),
+                                             code=code, message=message))
 
 
-def skipped(check_id: str, why: str = "no caller identity (see whoami)") -> Finding:
-    return Finding(check_id, "unknown", f"not checked: {why}")
+NO_CALLER = N_("no caller identity (see whoami)")
+
+
+def skipped(check_id: str, why: str = NO_CALLER) -> Finding:
+    return Finding(check_id, "unknown", Text(N_("not checked: {why}"), why=Text(why)))
 
 
 def check_trust(run: Run) -> Finding:
@@ -301,24 +330,30 @@ def check_trust(run: Run) -> Finding:
     name = role.role_name
     if caller.account != role.account:
         return Finding("trust", "unknown",
-                       f"role '{name}' is in account {role.account} and you are in account "
-                       f"{caller.account}: IAM shows a role's trust policy only inside its own "
-                       "account, so roletray cannot read it from here",
-                       fix=f"ask an administrator of account {role.account} to check that the "
-                           f"trust relationship of role '{name}' names you (see assume)")
+                       Text(N_("role '{name}' is in account {account} and you are in account "
+                               "{your_account}: IAM shows a role's trust policy only inside its "
+                               "own account, so roletray cannot read it from here"),
+                            name=name, account=role.account, your_account=caller.account),
+                       fix=Text(N_("ask an administrator of account {account} to check that "
+                                   "the trust relationship of role '{name}' names you (see "
+                                   "assume)"), account=role.account, name=name))
     try:
         answer = run.client("iam").get_role(RoleName=name)["Role"]
     except _AWS_ERRORS as e:
         code = _code(e)
         if code == "NoSuchEntity":
-            return Finding("trust", "problem", f"role '{name}' does not exist in account "
-                           f"{role.account}",
-                           fix=f"correct role_arn in {run.section}; "
-                               "`aws iam list-roles --query 'Roles[].Arn'` lists the roles")
-        what = "iam:GetRole denied" if code in ("AccessDenied", "AccessDeniedException") \
-            else f"iam:GetRole failed: {code}"
-        return Finding("trust", "unknown", f"could not read the role's trust policy: {what}",
-                       data={"unreadable": ["iam:GetRole"]})
+            return Finding("trust", "problem",
+                           Text(N_("role '{name}' does not exist in account {account}"),
+                                name=name, account=role.account),
+                           fix=Text(N_("correct role_arn in {section}; `aws iam list-roles "
+                                       "--query 'Roles[].Arn'` lists the roles"),
+                                    section=run.section))
+        if code in ("AccessDenied", "AccessDeniedException"):
+            what = Text(N_("could not read the role's trust policy: iam:GetRole denied"))
+        else:
+            what = Text(N_("could not read the role's trust policy: iam:GetRole failed: "
+                           "{code}"), code=code)
+        return Finding("trust", "unknown", what, data={"unreadable": ["iam:GetRole"]})
     run.trust_doc = iamread.document(answer.get("AssumeRolePolicyDocument", {}))
     run.max_session = int(answer["MaxSessionDuration"]) if answer.get("MaxSessionDuration") \
         else None
@@ -330,24 +365,30 @@ def check_trust(run: Run) -> Finding:
         run.trust_via = decision.via
         if decision.via == "account":
             return Finding("trust", "ok",
-                           f"role '{name}' trusts your account {caller.account} "
-                           f"({fixes.root_arn(caller.arn)}): your own IAM policy must allow "
-                           f"{ASSUME} on it (see identity)", data=data)
+                           Text(N_("role '{name}' trusts your account {account} ({root}): your "
+                                   "own IAM policy must allow {action} on it (see identity)"),
+                                name=name, account=caller.account,
+                                root=fixes.root_arn(caller.arn), action=ASSUME), data=data)
         if decision.via == "any":
-            return Finding("trust", "ok", f"role '{name}' trusts any AWS principal ('*')",
-                           data=data)
-        return Finding("trust", "ok", f"role '{name}' trusts you ({caller.principal_arn})",
+            return Finding("trust", "ok", Text(N_("role '{name}' trusts any AWS principal "
+                                                  "('*')"), name=name), data=data)
+        return Finding("trust", "ok", Text(N_("role '{name}' trusts you ({principal})"),
+                                           name=name, principal=caller.principal_arn),
                        data=data)
     if decision.verdict is Verdict.EXPLICIT_DENY:
         return Finding("trust", "problem",
-                       f"a Deny in the trust policy of role '{name}' refuses you",
-                       fix=f"remove or narrow this statement in the trust relationship of role "
-                           f"'{name}' (IAM console -> Roles -> {name} -> Trust relationships):"
-                           f"\n\n{fixes.pretty(decision.statement)}", data=data)
+                       Text(N_("a Deny in the trust policy of role '{name}' refuses you"),
+                            name=name),
+                       fix=Text(N_("remove or narrow this statement in the trust relationship "
+                                   "of role '{name}' (IAM console -> Roles -> {name} -> Trust "
+                                   "relationships):\n\n{statement}"),
+                                name=name, statement=fixes.pretty(decision.statement)),
+                       data=data)
     if decision.verdict is Verdict.UNKNOWN:
         return Finding("trust", "unknown",
-                       f"role '{name}' trusts you only under conditions roletray cannot "
-                       f"evaluate: {', '.join(decision.unknown)}", data=data)
+                       Text(N_("role '{name}' trusts you only under conditions roletray "
+                               "cannot evaluate: {keys}"), name=name,
+                            keys=", ".join(decision.unknown)), data=data)
     return _trust_denied(run, decision, data)
 
 
@@ -360,43 +401,55 @@ def _trust_denied(run: Run, decision: policy.Decision, data: dict[str, Any]) -> 
     ext = [m for m in misses if m.key.lower() == "sts:externalid"]
     if mfa and not role.mfa_serial:
         return Finding("trust", "problem",
-                       f"role '{name}' trusts you only with MFA ({mfa[0].describe()}), and "
-                       f"profile '{role.name}' has no mfa_serial",
-                       fix=f"add to {run.section}:\n    mfa_serial = {_mfa_device(run)}\n"
-                           "roletray then asks for a code when it assumes the role "
-                           f"(`roletray assume {role.name} --mfa-code 123456`)", data=data)
+                       Text(N_("role '{name}' trusts you only with MFA ({condition}), and "
+                               "profile '{profile}' has no mfa_serial"),
+                            name=name, condition=mfa[0].describe(), profile=role.name),
+                       fix=Text(N_("add to {section}:\n    mfa_serial = {device}\nroletray "
+                                   "then asks for a code when it assumes the role (`roletray "
+                                   "assume {profile} --mfa-code 123456`)"),
+                                section=run.section, device=_mfa_device(run), profile=role.name),
+                       data=data)
     if ext:
         if role.external_id is None:
             return Finding("trust", "problem",
-                           f"role '{name}' trusts you only with an external ID "
-                           f"(Condition sts:ExternalId), and profile '{role.name}' has no "
-                           "external_id",
-                           fix=f"add to {run.section}:\n    external_id = <the external ID the "
-                               f"owner of role '{name}' gave you>", data=data)
+                           Text(N_("role '{name}' trusts you only with an external ID "
+                                   "(Condition sts:ExternalId), and profile '{profile}' has no "
+                                   "external_id"), name=name, profile=role.name),
+                           fix=Text(N_("add to {section}:\n    external_id = <the external ID "
+                                       "the owner of role '{name}' gave you>"),
+                                    section=run.section, name=name), data=data)
         return Finding("trust", "problem",
-                       f"the external_id of profile '{role.name}' is not the one role '{name}' "
-                       "expects (Condition sts:ExternalId)",
-                       fix=f"set external_id in {run.section} to the value in the role's trust "
-                           "policy (ask its owner)", data=data)
+                       Text(N_("the external_id of profile '{profile}' is not the one role "
+                               "'{name}' expects (Condition sts:ExternalId)"),
+                            profile=role.name, name=name),
+                       fix=Text(N_("set external_id in {section} to the value in the role's "
+                                   "trust policy (ask its owner)"), section=run.section),
+                       data=data)
     if misses:
         return Finding("trust", "problem",
-                       f"role '{name}' trusts you only when {misses[0].describe()}",
-                       fix="meet that condition, or ask the owner of the role to change its "
-                           f"trust relationship:\n\n{fixes.pretty(run.trust_doc)}", data=data)
+                       Text(N_("role '{name}' trusts you only when {condition}"), name=name,
+                            condition=misses[0].describe()),
+                       fix=Text(N_("meet that condition, or ask the owner of the role to change "
+                                   "its trust relationship:\n\n{policy}"),
+                                policy=fixes.pretty(run.trust_doc)), data=data)
     trusted = policy.trusted_principals(run.trust_doc)
-    listing = ", ".join(trusted) if trusted else "no AWS principal"
     data = {**data, "trusted": trusted,
             "add_statement": fixes.trust_statement(fixes.root_arn(caller.arn)),
             "narrow_statement": fixes.trust_statement(caller.principal_arn),
             "merged_trust_policy": fixes.merged_trust(
                 run.trust_doc, fixes.trust_statement(caller.principal_arn))}
-    return Finding("trust", "problem",
-                   f"the trust policy of role '{name}' does not trust {caller.principal_arn} "
-                   f"(it trusts {listing})",
+    if trusted:
+        message = Text(N_("the trust policy of role '{name}' does not trust {principal} (it "
+                          "trusts {trusted})"), name=name, principal=caller.principal_arn,
+                       trusted=", ".join(trusted))
+    else:
+        message = Text(N_("the trust policy of role '{name}' does not trust {principal} (it "
+                          "trusts no AWS principal)"), name=name, principal=caller.principal_arn)
+    return Finding("trust", "problem", message,
                    fix=fixes.trust_fix(role.role_arn, caller.arn, run.trust_doc), data=data)
 
 
-def _mfa_device(run: Run) -> str:
+def _mfa_device(run: Run) -> Text | str:
     caller = run.caller
     assert caller is not None
     if caller.kind == "user":
@@ -406,9 +459,11 @@ def _mfa_device(run: Run) -> str:
             devices = []  # only a nicer hint is lost
         if devices:
             return str(devices[0]["SerialNumber"])
-        return (f"arn:{fixes.partition_of(caller.arn)}:iam::{caller.account}:mfa/{caller.name}"
-                "   # your device's ARN: IAM console -> Users -> you -> Security credentials")
-    return "<the ARN of your MFA device>"
+        return Text(N_("{arn}   # your device's ARN: IAM console -> Users -> you -> Security "
+                       "credentials"),
+                    arn=f"arn:{fixes.partition_of(caller.arn)}:iam::{caller.account}:mfa/"
+                        f"{caller.name}")
+    return Text(N_("<the ARN of your MFA device>"))
 
 
 def check_identity(run: Run) -> Finding:
@@ -417,79 +472,102 @@ def check_identity(run: Run) -> Finding:
     name = role.role_name
     if caller.kind == "root":
         return Finding("identity", "problem",
-                       f"you are the root user of account {caller.account}: AWS does not let the "
-                       "root user assume roles",
-                       fix=f"use an IAM user's access key for {run.source_label} (IAM console "
-                           "-> Users -> Create user), never the root's")
+                       Text(N_("you are the root user of account {account}: AWS does not let "
+                               "the root user assume roles"), account=caller.account),
+                       fix=Text(N_("use an IAM user's access key for {source} (IAM console -> "
+                                   "Users -> Create user), never the root's"),
+                                source=run.source_label))
     if caller.kind not in ("user", "assumed-role"):
         return Finding("identity", "unknown",
-                       f"roletray cannot read the policies of {caller.arn}")
+                       Text(N_("roletray cannot read the policies of {arn}"), arn=caller.arn))
     same_account = caller.account == role.account
     needed: bool | None
+    why: Text | None
     if not same_account:
-        needed, why = True, f"the role is in another account ({role.account})"
+        needed, why = True, Text(N_("needed: the role is in another account ({account})"),
+                                 account=role.account)
     elif run.trust_via == "account":
-        needed, why = True, "the role trusts your account, not you by name"
+        needed, why = True, Text(N_("needed: the role trusts your account, not you by name"))
     elif run.trust_via in ("principal", "any"):
-        needed, why = False, ""
+        needed, why = False, None
     else:
-        needed, why = None, ""
+        needed, why = None, None
     try:
         iam = run.client("iam")
     except _AWS_ERRORS as e:
-        return Finding("identity", "unknown", f"no IAM client: {_code(e)}")
+        return Finding("identity", "unknown", Text(N_("no IAM client: {code}"), code=_code(e)))
     verdict, statement_label, unreadable, extra = _identity_verdict(run, iam)
     data: dict[str, Any] = {"verdict": verdict, "needed": needed, "unreadable": unreadable}
-    seen = f"; could not read: {', '.join(unreadable)}" if unreadable else ""
     if verdict == "allowed":
-        where = f" ({statement_label})" if statement_label else ""
-        return Finding("identity", "ok", f"your IAM policy allows {ASSUME} on role "
-                       f"'{name}'{where}{seen}", data=data)
+        found = Text(N_("your IAM policy allows {action} on role '{name}' ({policy})"),
+                     action=ASSUME, name=name, policy=statement_label) if statement_label \
+            else Text(N_("your IAM policy allows {action} on role '{name}'"), action=ASSUME,
+                      name=name)
+        return Finding("identity", "ok", _unread(found, unreadable), data=data)
     if verdict == "explicitDeny":
-        where = f" ({statement_label})" if statement_label else ""
-        fix = "remove or narrow that Deny"
-        if extra.get("statement"):
-            fix += f":\n\n{fixes.pretty(extra['statement'])}"
-        return Finding("identity", "problem",
-                       f"your IAM policy denies {ASSUME} on role '{name}'{where}",
-                       fix=fix, data=data)
+        found = Text(N_("your IAM policy denies {action} on role '{name}' ({policy})"),
+                     action=ASSUME, name=name, policy=statement_label) if statement_label \
+            else Text(N_("your IAM policy denies {action} on role '{name}'"), action=ASSUME,
+                      name=name)
+        fix = Text(N_("remove or narrow that Deny:\n\n{statement}"),
+                   statement=fixes.pretty(extra["statement"])) if extra.get("statement") \
+            else Text(N_("remove or narrow that Deny"))
+        return Finding("identity", "problem", found, fix=fix, data=data)
     if verdict == "boundary":
         # A boundary limits identity grants only: a trust policy naming you still works.
         if needed is False:
             return Finding("identity", "ok",
-                           f"your {statement_label} does not allow {ASSUME} on role '{name}', "
-                           "but it need not: the role's trust policy names you, in its own "
-                           "account", data=data)
+                           Text(N_("your {boundary} does not allow {action} on role '{name}', "
+                                   "but it need not: the role's trust policy names you, in its "
+                                   "own account"), boundary=statement_label, action=ASSUME,
+                                name=name), data=data)
         return Finding("identity", "problem",
-                       f"your IAM policy allows {ASSUME} on role '{name}', but your "
-                       f"{statement_label} does not",
-                       fix=f"add {ASSUME} on {role.role_arn} to the {statement_label} too, or "
-                           "ask its owner (boundaries are usually set by an administrator)",
+                       Text(N_("your IAM policy allows {action} on role '{name}', but your "
+                               "{boundary} does not"), action=ASSUME, name=name,
+                            boundary=statement_label),
+                       fix=Text(N_("add {action} on {role_arn} to the {boundary} too, or ask "
+                                   "its owner (boundaries are usually set by an "
+                                   "administrator)"), action=ASSUME, role_arn=role.role_arn,
+                                boundary=statement_label),
                        data=data)
     if verdict == "unknown":
         return Finding("identity", "unknown",
-                       f"your IAM policy allows {ASSUME} on role '{name}' only under conditions "
-                       f"roletray cannot evaluate: {', '.join(extra.get('unknown', []))}{seen}",
+                       _unread(Text(N_("your IAM policy allows {action} on role '{name}' only "
+                                       "under conditions roletray cannot evaluate: {keys}"),
+                                    action=ASSUME, name=name,
+                                    keys=", ".join(extra.get("unknown", []))), unreadable),
                        data=data)
     # implicit deny
     fix = fixes.identity_fix(role.role_arn, caller.arn)
     if unreadable and not extra.get("policies_seen"):
         return Finding("identity", "unknown",
-                       f"could not read your IAM policies: {', '.join(unreadable)} denied",
-                       fix=("If they do not already allow it:\n" + fix)
+                       Text(N_("could not read your IAM policies: {actions} denied"),
+                            actions=", ".join(unreadable)),
+                       fix=Text(N_("If they do not already allow it:\n{fix}"), fix=fix)
                        if needed is not False else None,
                        data=data)
     if needed is False:
         return Finding("identity", "ok",
-                       f"no IAM policy of yours allows {ASSUME} on role '{name}', and none is "
-                       "needed: the role's trust policy names you, in its own account", data=data)
+                       Text(N_("no IAM policy of yours allows {action} on role '{name}', and "
+                               "none is needed: the role's trust policy names you, in its own "
+                               "account"), action=ASSUME, name=name), data=data)
     misses = extra.get("misses") or ()
-    cond = f"; conditions not met: {misses[0].describe()}" if misses else ""
     status: Status = "unknown" if unreadable else "problem"
-    need = f"needed: {why}" if why else "needed unless the role's trust policy names you"
-    return Finding("identity", status,
-                   f"no IAM policy of yours allows {ASSUME} on role '{name}' ({need})"
-                   f"{cond}{seen}", fix=fix, data=data)
+    need = why or Text(N_("needed unless the role's trust policy names you"))
+    found = Text(N_("no IAM policy of yours allows {action} on role '{name}' ({need})"),
+                 action=ASSUME, name=name, need=need)
+    if misses:
+        found = Text(N_("{finding}; conditions not met: {condition}"), finding=found,
+                     condition=misses[0].describe())
+    return Finding("identity", status, _unread(found, unreadable), fix=fix, data=data)
+
+
+def _unread(found: Text, unreadable: list[str]) -> Text:
+    """``found``, and what could not be read to find it."""
+    if not unreadable:
+        return found
+    return Text(N_("{finding}; could not read: {actions}"), finding=found,
+                actions=", ".join(unreadable))
 
 
 def _identity_verdict(run: Run, iam: Any) -> tuple[str, str | None, list[str], dict[str, Any]]:
@@ -534,39 +612,45 @@ def _identity_verdict(run: Run, iam: Any) -> tuple[str, str | None, list[str], d
 def check_limits(run: Run) -> Finding:
     role, seconds = run.role, run.duration
     name = role.role_name
-    problems: list[tuple[str, str]] = []
-    notes: list[str] = []
+    problems: list[tuple[Text, Text]] = []
+    notes: list[Text] = []
     if not MIN_DURATION <= seconds <= MAX_DURATION:
-        problems.append((f"duration {seconds} s is outside AWS's {MIN_DURATION}..{MAX_DURATION}",
-                         f"set duration_seconds between {MIN_DURATION} and {MAX_DURATION} in "
-                         + run.section))
+        problems.append((Text(N_("duration {seconds} s is outside AWS's {low}..{high}"),
+                              seconds=seconds, low=MIN_DURATION, high=MAX_DURATION),
+                         Text(N_("set duration_seconds between {low} and {high} in {section}"),
+                              low=MIN_DURATION, high=MAX_DURATION, section=run.section)))
     if run.chained:
         if seconds > CHAINED_MAX:
             problems.append((
-                (f"role chaining: {run.source_label} is itself a role session, and AWS refuses "
-                 f"more than {CHAINED_MAX} s for a role assumed with it (asked: {seconds} s)"),
-                (f"set duration_seconds = {CHAINED_MAX} in {run.section} (roletray refreshes "
-                 "before expiry), or give the source long-term keys")))
+                Text(N_("role chaining: {source} is itself a role session, and AWS refuses "
+                        "more than {most} s for a role assumed with it (asked: {seconds} s)"),
+                     source=run.source_label, most=CHAINED_MAX, seconds=seconds),
+                Text(N_("set duration_seconds = {most} in {section} (roletray refreshes before "
+                        "expiry), or give the source long-term keys"),
+                     most=CHAINED_MAX, section=run.section)))
         else:
-            notes.append(f"role chaining caps sessions at {CHAINED_MAX} s")
+            notes.append(Text(N_("role chaining caps sessions at {most} s"), most=CHAINED_MAX))
     if run.max_session is not None and seconds > run.max_session:
         problems.append((
-            (f"duration {seconds} s is above the MaxSessionDuration of role '{name}' "
-             f"({run.max_session} s)"),
-            (f"set duration_seconds = {run.max_session} in {run.section}, or raise the role's "
-             f"limit: aws iam update-role --role-name {name} --max-session-duration {seconds}")))
+            Text(N_("duration {seconds} s is above the MaxSessionDuration of role '{name}' "
+                    "({most} s)"), seconds=seconds, name=name, most=run.max_session),
+            Text(N_("set duration_seconds = {most} in {section}, or raise the role's limit: aws "
+                    "iam update-role --role-name {name} --max-session-duration {seconds}"),
+                 most=run.max_session, section=run.section, name=name, seconds=seconds)))
     data = {"duration_seconds": seconds, "max_session_duration": run.max_session,
             "chained": run.chained}
     if problems:
-        return Finding("limits", "problem", "; ".join(p for p, _ in problems),
-                       fix="\n".join(f for _, f in problems), data=data)
+        return Finding("limits", "problem", join("; ", [p for p, _ in problems]),
+                       fix=join("\n", [f for _, f in problems]), data=data)
     if run.max_session is None and seconds > DEFAULT_DURATION:
         return Finding("limits", "unknown",
-                       f"duration {seconds} s needs role '{name}' to allow sessions that long, "
-                       "and its MaxSessionDuration could not be read", data=data)
-    limit = f" (the role allows {run.max_session} s)" if run.max_session else ""
-    return Finding("limits", "ok", f"sessions of {seconds} s{limit}"
-                   + (f"; {'; '.join(notes)}" if notes else ""), data=data)
+                       Text(N_("duration {seconds} s needs role '{name}' to allow sessions that "
+                               "long, and its MaxSessionDuration could not be read"),
+                            seconds=seconds, name=name), data=data)
+    found = Text(N_("sessions of {seconds} s (the role allows {most} s)"), seconds=seconds,
+                 most=run.max_session) if run.max_session \
+        else Text(N_("sessions of {seconds} s"), seconds=seconds)
+    return Finding("limits", "ok", join("; ", [found, *notes]), data=data)
 
 
 def check_assume(run: Run, mfa_code: str | None) -> Finding:
@@ -574,8 +658,8 @@ def check_assume(run: Run, mfa_code: str | None) -> Finding:
     role = run.role
     if role.mfa_serial and not mfa_code:
         return Finding("assume", "unknown",
-                       f"AssumeRole not tried: profile '{role.name}' needs an MFA code "
-                       f"({role.mfa_serial})")
+                       Text(N_("AssumeRole not tried: profile '{profile}' needs an MFA code "
+                               "({mfa_serial})"), profile=role.name, mfa_serial=role.mfa_serial))
     params: dict[str, Any] = {"RoleArn": role.role_arn,
                               "RoleSessionName": role.role_session_name or PROBE_SESSION_NAME,
                               "DurationSeconds": run.duration}
@@ -587,27 +671,36 @@ def check_assume(run: Run, mfa_code: str | None) -> Finding:
         answer = run.client("sts").assume_role(**params)
     except _AWS_ERRORS as e:
         if isinstance(e, _UNREACHABLE):
-            return Finding("assume", "unknown", f"could not reach STS ({type(e).__name__})")
+            return Finding("assume", "unknown", Text(N_("could not reach STS ({error})"),
+                                                     error=type(e).__name__))
         if isinstance(e, botocore.exceptions.ParamValidationError):
-            return Finding("assume", "problem", f"AssumeRole parameters are invalid: "
-                           f"{_aws_message(e)}", fix=f"check {run.section}")
+            return Finding("assume", "problem",
+                           Text(N_("AssumeRole parameters are invalid: {message}"),
+                                message=_aws_message(e)),
+                           fix=Text(N_("check {section}"), section=run.section))
         code, message = _code(e), _aws_message(e)
         if code == "RegionDisabledException":
-            return Finding("assume", "problem", f"AssumeRole refused: {message}",
-                           fix="activate STS in that region (IAM console -> Account settings), "
-                               f"or set `sts_regional_endpoints = legacy` in {run.section}")
+            return Finding("assume", "problem", Text(N_("AssumeRole refused: {message}"),
+                                                     message=message),
+                           fix=Text(N_("activate STS in that region (IAM console -> Account "
+                                       "settings), or set `sts_regional_endpoints = legacy` in "
+                                       "{section}"), section=run.section))
         if code == "ValidationError" and "DurationSeconds" in message:
-            return Finding("assume", "problem", f"AssumeRole refused: {message}",
-                           fix=f"lower duration_seconds in {run.section}"
-                               + (f" to {run.max_session}" if run.max_session else ""))
-        return Finding("assume", "problem", f"AssumeRole failed: {code}: {message}",
+            fix = Text(N_("lower duration_seconds in {section} to {most}"), section=run.section,
+                       most=run.max_session) if run.max_session \
+                else Text(N_("lower duration_seconds in {section}"), section=run.section)
+            return Finding("assume", "problem", Text(N_("AssumeRole refused: {message}"),
+                                                     message=message), fix=fix)
+        return Finding("assume", "problem", Text(N_("AssumeRole failed: {code}: {message}"),
+                                                 code=code, message=message),
                        data={"code": code})
     user = answer.get("AssumedRoleUser", {})
     expiration = answer.get("Credentials", {}).get("Expiration")
     del answer  # the keys: not kept
     data = {"assumed_role_arn": user.get("Arn"),
             "expiration": iso_utc(expiration) if isinstance(expiration, datetime) else None}
-    return Finding("assume", "ok", f"AssumeRole works: you become {user.get('Arn')}", data=data)
+    return Finding("assume", "ok", Text(N_("AssumeRole works: you become {arn}"),
+                                        arn=str(user.get("Arn"))), data=data)
 
 
 def reconcile(findings: dict[str, Finding], run: Run) -> None:
@@ -619,30 +712,36 @@ def reconcile(findings: dict[str, Finding], run: Run) -> None:
         for key in ("trust", "identity", "limits"):
             f = findings.get(key)
             if f is not None and f.status == "problem":
-                findings[key] = f.but("unknown", "yet AssumeRole just succeeded, so this did "
-                                      "not stop it (the server did not apply it)")
+                findings[key] = f.but("unknown", Text(N_(
+                    "yet AssumeRole just succeeded, so this did not stop it (the server did "
+                    "not apply it)")))
         return
     if (assume.data or {}).get("code") != "AccessDenied" or run.caller is None:
         return
     trust, identity = findings.get("trust"), findings.get("identity")
     role, caller = run.role, run.caller
+    fix: Text
     if trust is not None and trust.status == "problem":
-        fix = "fix the trust relationship of the role (see trust above)"
+        fix = Text(N_("fix the trust relationship of the role (see trust above)"))
     elif identity is not None and identity.status == "problem":
-        fix = "allow sts:AssumeRole on the role in your own IAM policy (see identity above)"
+        fix = Text(N_("allow sts:AssumeRole on the role in your own IAM policy (see identity "
+                      "above)"))
     elif trust is None or trust.status != "ok":
-        fix = ("This is usually the role's trust relationship. "
-               + fixes.trust_fix(role.role_arn, caller.arn, run.trust_doc))
+        trust_fix = fixes.trust_fix(role.role_arn, caller.arn, run.trust_doc)
         if identity is not None and identity.status != "ok":
-            fix += ("\n\nIf the role already trusts you, your own IAM policy may not allow "
-                    "sts:AssumeRole on it (see identity above).")
+            fix = Text(N_("This is usually the role's trust relationship. {fix}\n\nIf the role "
+                          "already trusts you, your own IAM policy may not allow sts:AssumeRole "
+                          "on it (see identity above)."), fix=trust_fix)
+        else:
+            fix = Text(N_("This is usually the role's trust relationship. {fix}"), fix=trust_fix)
     elif identity is not None and identity.status != "ok":
-        fix = ("the role trusts you, so your own IAM policy probably does not allow "
-               "sts:AssumeRole on it. " + fixes.identity_fix(role.role_arn, caller.arn))
+        fix = Text(N_("the role trusts you, so your own IAM policy probably does not allow "
+                      "sts:AssumeRole on it. {fix}"),
+                   fix=fixes.identity_fix(role.role_arn, caller.arn))
     else:
-        fix = ("the trust policy and your IAM policies both allow it as far as roletray can "
-               "see: look for what it cannot see, such as a service control policy of your "
-               "organization, a permissions boundary, a session policy, or conditions on tags "
-               "or source IP")
+        fix = Text(N_("the trust policy and your IAM policies both allow it as far as roletray "
+                      "can see: look for what it cannot see, such as a service control policy "
+                      "of your organization, a permissions boundary, a session policy, or "
+                      "conditions on tags or source IP"))
     findings["assume"] = Finding(assume.id, assume.status, assume.message, fix, assume.data,
                                  assume.detail)

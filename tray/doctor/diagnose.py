@@ -28,6 +28,7 @@ The AWS checks live in ``tray.doctor.checks``, the local ones in
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -52,12 +53,14 @@ from tray.doctor.checks import (
     skipped,
     source_label,
 )
-from tray.doctor.findings import Finding, Report
+from tray.doctor.findings import Finding, Report, said
 from tray.doctor.fixes import trust_hint
 from tray.domain import denied
 from tray.domain.errors import RoletrayError
 from tray.domain.models import RoleProfile, utcnow
 from tray.domain.source_line import is_roletray_source_line, parse_source_line
+from tray.domain.text import N_, Text, join, localized, shaped
+from tray.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from tray.platform.secret_store import SecretStore
@@ -106,9 +109,9 @@ def run_doctor(
         profile_map: Mapping[str, Mapping[str, str]] = awsconfig.load_profile_map(
             config_path, home=paths.home_of(env))
     except RoletrayError as err:
-        found["profile"] = Finding("profile", "problem", str(err),
-                                   fix="correct that line: the AWS tools cannot read the file "
-                                       "either")
+        found["profile"] = Finding("profile", "problem", said(err),
+                                   fix=Text(N_("correct that line: the AWS tools cannot read "
+                                               "the file either")))
         profile_map = {}
     target, settings_problem = _target(target, e)
     if profile_name is None:
@@ -118,37 +121,42 @@ def run_doctor(
     keyring_source = keyring_line.source if keyring_line is not None else None
     if keyring_line is not None and keyring_source is not None and profile_name is not None:
         found["served"] = Finding(
-            "served", "ok", f"profile '{profile_name}' runs `roletray credential-process "
-            f"--source {keyring_source}`: tools get sessions of the keys of "
-            f"'{keyring_source}' kept in the OS keyring")
-        found["profile"] = Finding("profile", "ok", f"'{profile_name}' is a source profile, "
-                                   "not a role: its keys are checked, no AssumeRole")
+            "served", "ok", Text(N_("profile '{profile}' runs `roletray credential-process "
+                                    "--source {source}`: tools get sessions of the keys of "
+                                    "'{source}' kept in the OS keyring"),
+                                 profile=profile_name, source=keyring_source))
+        found["profile"] = Finding("profile", "ok", Text(N_("'{profile}' is a source profile, "
+                                                            "not a role: its keys are checked, "
+                                                            "no AssumeRole"),
+                                                         profile=profile_name))
         found["keyring"] = local.check_keyring(keyring_source, keyring_line.file_id,
                                                creds_path, store)
     served = served_profile(profile_map.get(profile_name or "", {}))
     if served is not None and profile_name is not None:
-        found["served"] = Finding("served", "ok", f"profile '{profile_name}' runs `roletray "
-                                  f"credential-process {served}`: checking role '{served}'")
+        found["served"] = Finding("served", "ok", Text(N_(
+            "profile '{profile}' runs `roletray credential-process {role}`: checking role "
+            "'{role}'"), profile=profile_name, role=served))
         profile_name = served
     role: RoleProfile | None = None
     if profile_name is None:
-        found.setdefault("profile", Finding("profile", "unknown", "no profile named and no "
-                                            "active role: only local checks were run"))
+        found.setdefault("profile", Finding("profile", "unknown", Text(N_(
+            "no profile named and no active role: only local checks were run"))))
     elif "profile" not in found:
         try:
             role = awsconfig.get_role_profile(profile_name, config_path,
                                                 credentials_path=creds_path,
                                                 home=paths.home_of(env))
         except RoletrayError as err:
-            found["profile"] = Finding("profile", "problem", str(err),
+            found["profile"] = Finding("profile", "problem", said(err),
                                        fix=_profile_fix(profile_name, profile_map, config_path, e))
     report = Report(profile=profile_name, role_arn=role.role_arn if role else None,
                     source=role.source if role else None, target=target, checked_at=clock())
 
     run: Run | None = None
     if role is not None and role.kind != "assume":
-        found["profile"] = Finding("profile", "ok", f"'{role.name}' is {role.describe}: "
-                                   "no AssumeRole, its keys come from the sign-in")
+        found["profile"] = Finding("profile", "ok", Text(N_(
+            "'{profile}' is {what}: no AssumeRole, its keys come from the sign-in"),
+            profile=role.name, what=role.describe))
         if try_assume:
             found["assume"] = check_own_keys(role, e, profile_map)
     elif role is not None:
@@ -197,10 +205,12 @@ def check_own_keys(role: RoleProfile, env: Mapping[str, str],
     try:
         result = own_keys(role, env=env, profile_map=profile_map)
     except RoletrayError as err:
-        return Finding("assume", "problem", str(err))
-    what = "GetRoleCredentials" if role.kind == "sso" else "the aws login sign-in"
-    return Finding("assume", "ok", f"{what} works: keys until "
-                   f"{result.credentials.expiration:%H:%M} UTC",
+        return Finding("assume", "problem", said(err))
+    until = f"{result.credentials.expiration:%H:%M}"
+    found = Text(N_("GetRoleCredentials works: keys until {time} UTC"), time=until) \
+        if role.kind == "sso" else \
+        Text(N_("the aws login sign-in works: keys until {time} UTC"), time=until)
+    return Finding("assume", "ok", found,
                    data={"expiration": result.credentials.expiration.isoformat()})
 
 
@@ -212,8 +222,8 @@ def _target(target: str | None, env: Mapping[str, str]) -> tuple[str, Finding | 
     try:
         return load_settings(paths.Paths.from_env(env)).target, None
     except RoletrayError as err:
-        return "roletray", Finding("settings", "problem", str(err),
-                                   fix="correct that line of roletray's settings")
+        return "roletray", Finding("settings", "problem", said(err),
+                                   fix=Text(N_("correct that line of roletray's settings")))
 
 
 def _active_role(env: Mapping[str, str]) -> str | None:
@@ -226,27 +236,48 @@ def _active_role(env: Mapping[str, str]) -> str | None:
     return state.active_role if state else None
 
 
-def _profile_line(role: RoleProfile) -> str:
-    extras = [f"MFA {role.mfa_serial}" if role.mfa_serial else "",
-              "an external ID" if role.external_id else "",
-              f"{role.duration_seconds} s sessions" if role.duration_seconds else ""]
-    extra = ", ".join(x for x in extras if x)
-    return (f"profile '{role.name}' assumes {role.role_arn} with the keys of {source_label(role)}"
-            + (f" ({extra})" if extra else ""))
+def _profile_line(role: RoleProfile) -> Text:
+    extras: list[str] = [Text(N_("MFA {mfa_serial}"), mfa_serial=role.mfa_serial)
+                         if role.mfa_serial else "",
+                         Text(N_("an external ID")) if role.external_id else "",
+                         Text(N_("{seconds} s sessions"), seconds=role.duration_seconds)
+                         if role.duration_seconds else ""]
+    extra = [x for x in extras if x]
+    if extra:
+        return Text(N_("profile '{profile}' assumes {role_arn} with the keys of {source} "
+                       "({extras})"), profile=role.name, role_arn=role.role_arn,
+                    source=source_label(role), extras=join(", ", extra))
+    return Text(N_("profile '{profile}' assumes {role_arn} with the keys of {source}"),
+                profile=role.name, role_arn=role.role_arn, source=source_label(role))
 
 
 def _profile_fix(name: str, profile_map: Mapping[str, Mapping[str, str]], config_path: Path,
-                 env: Mapping[str, str]) -> str:
+                 env: Mapping[str, str]) -> Text:
     roles = sorted(n for n, v in profile_map.items() if "role_arn" in v)
-    known = f"role profiles found: {', '.join(roles)}" if roles else "no role profile found"
-    return (f"{known}. A role profile in {paths.display_path(config_path, env)} looks like:\n"
-            f"    [profile {name}]\n    role_arn = arn:aws:iam::123456789012:role/ROLE\n"
-            "    source_profile = default")
+    example = (f"    [profile {name}]\n    role_arn = arn:aws:iam::123456789012:role/ROLE\n"
+               "    source_profile = default")
+    shown = paths.display_path(config_path, env)
+    if roles:
+        return Text(N_("role profiles found: {roles}. A role profile in {path} looks like:\n"
+                       "{example}"), roles=", ".join(roles), path=shown, example=example)
+    return Text(N_("no role profile found. A role profile in {path} looks like:\n{example}"),
+                path=shown, example=example)
 
 
 # ------------------------------------------------------------------ output
 
-_TAGS = {"ok": "ok", "problem": "PROBLEM", "unknown": "unknown"}
+# A check's status as the report tags it (English: ok, PROBLEM, unknown).
+_TAGS = {"ok": N_("ok"), "problem": N_("PROBLEM"), "unknown": N_("unknown")}
+_HEAD = (("role", N_("role")), ("source", N_("source")), ("target", N_("target")))
+
+
+def _width(text: str) -> int:
+    """Columns ``text`` takes in a terminal (a Korean syllable takes two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, columns: int) -> str:
+    return text + " " * max(0, columns - _width(text))
 
 
 def served_profile(section: Mapping[str, str]) -> str | None:
@@ -269,30 +300,36 @@ def served_profile(section: Mapping[str, str]) -> str | None:
 
 
 def format_report(report: Report) -> str:
-    """The report as text for a terminal: one block per check, fixes indented below."""
-    head = [f"roletray doctor: profile '{report.profile}'" if report.profile
-            else "roletray doctor"]
-    for label, value in (("role", report.role_arn), ("source", report.source),
-                         ("target", report.target)):
-        if value:
-            head.append(f"  {label:<8}{value}")
+    """The report as text for a terminal, in the reader's language: one block per check,
+    fixes indented below (the policies to paste stay as they are)."""
+    head = [_("roletray doctor: profile '{profile}'").format(profile=report.profile)
+            if report.profile else _("roletray doctor")]
+    values = {"role": report.role_arn, "source": report.source, "target": report.target}
+    labels = {key: _(label) for key, label in _HEAD}
+    label_width = max(8, *(_width(t) + 1 for t in labels.values()))
+    for key, _label in _HEAD:
+        if values[key]:
+            head.append(f"  {_pad(labels[key], label_width)}{values[key]}")
     lines = [*head, ""]
+    tags = {status: _(tag) for status, tag in _TAGS.items()}
+    tag_width = max(9, *(_width(t) + 1 for t in tags.values()))
     width = max((len(f.id) for f in report.findings), default=8) + 2
-    pad = " " * (9 + width)
+    pad = " " * (tag_width + width)
     for f in report.findings:
-        lines.append(f"{_TAGS[f.status]:<9}{f.id:<{width}}{f.message}")
+        lines.append(f"{_pad(tags[f.status], tag_width)}{f.id:<{width}}{localized(f.message)}")
         if f.detail:
             lines += [pad + ln if ln else "" for ln in f.detail.splitlines()]
         if f.fix:
-            lines.append(pad + "fix:")
-            lines += [pad + "  " + ln if ln else "" for ln in f.fix.splitlines()]
+            lines.append(pad + _("fix:"))
+            lines += [pad + "  " + ln if ln else "" for ln in str(localized(f.fix)).splitlines()]
     lines.append("")
     problems = report.problems
     if problems:
-        names = ", ".join(f.id for f in problems)
-        lines.append(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found: {names}")
+        lines.append(ngettext("{count} problem found: {checks}", "{count} problems found: "
+                              "{checks}", len(problems)).format(
+            count=len(problems), checks=", ".join(f.id for f in problems)))
     else:
-        lines.append(summarize(report))
+        lines.append(summarize(report).localized)
     return "\n".join(lines)
 
 
@@ -307,15 +344,24 @@ def explains_denial(report: Report) -> bool:
     return any(f.id in ("profile", "whoami", "trust", "identity") for f in report.problems)
 
 
-def summarize(report: Report) -> str:
-    """One line for a failed assume's error, a notification, or the tray's Diagnose item."""
+def _one_line(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= 600 else text[:597] + "..."
+
+
+def summarize(report: Report) -> Text:
+    """One line for a failed assume's error, a notification, or the tray's Diagnose item:
+    English (``--json``, an error's ``str``), its ``localized`` in the reader's language."""
     problems = report.problems
     name = report.profile or "PROFILE"
+    text: str
     if not problems:
         unknown = [f.id for f in report.unknowns]
-        text = f"nothing found that stops profile '{name}'"
         if unknown:
-            text += f" (could not check: {', '.join(unknown)})"
+            text = Text(N_("nothing found that stops profile '{profile}' (could not check: "
+                           "{checks})"), profile=name, checks=", ".join(unknown))
+        else:
+            text = Text(N_("nothing found that stops profile '{profile}'"), profile=name)
     else:
         first = problems[0]
         text = first.message
@@ -326,8 +372,9 @@ def summarize(report: Report) -> str:
         # A denied AssumeRole restates what trust or identity found: it is not one more.
         more = [p for p in problems[1:] if not _denied_assume(p)]
         if more:
-            text += f" (and {len(more)} more)"
+            text = Text(N_("{finding} (and {count} more)"), finding=text, count=len(more))
         if first.fix or _denied_assume(first):
             text = denied.with_fix(text, name)
-    text = " ".join(text.split())
-    return text if len(text) <= 600 else text[:597] + "..."
+    if not isinstance(text, Text):
+        text = Text("{text}", text=text)
+    return shaped(text, _one_line)

@@ -1,4 +1,8 @@
-"""What the doctor found: one ``Finding`` per check, gathered in a ``Report``. No I/O."""
+"""What the doctor found: one ``Finding`` per check, gathered in a ``Report``. No I/O.
+
+A finding's ``message`` and ``fix`` are English (``--json``, logs, tests read them); each is
+a ``tray.domain.text.Text`` where it was written from a template, so the report is shown
+in the reader's language (``tray.domain.text.localized``)."""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from tray.domain.errors import RoletrayError
 from tray.domain.models import iso_utc
+from tray.domain.text import Text, join
 
 Status = Literal["ok", "problem", "unknown"]
 STATUSES: tuple[Status, ...] = ("ok", "problem", "unknown")
@@ -45,8 +51,14 @@ class Finding:
 
     def but(self, status: Status, note: str) -> Finding:
         """The same finding with another status and a note appended to its message."""
-        return Finding(self.id, status, f"{self.message}; {note}", self.fix, self.data,
+        return Finding(self.id, status, join("; ", [self.message, note]), self.fix, self.data,
                        self.detail)
+
+
+def said(error: RoletrayError) -> Text:
+    """An error's message as a finding says it: ``str(error)``, in the reader's language
+    where the error has a translation."""
+    return Text("{error}", error=error)
 
 
 UNREACHABLE = "unreachable"  # a Finding.data flag: AWS could not be reached, or answered garbage

@@ -19,6 +19,8 @@ import json
 import re
 from typing import Any
 
+from tray.domain.text import N_, Text, join
+
 _DENIED_RE = re.compile(
     r"(?:User|Principal): (?P<caller>arn:\S+) is not authorized to perform: "
     r"sts:AssumeRole on resource: (?P<role>arn:[^\s,;]+)", re.IGNORECASE)
@@ -87,41 +89,45 @@ def merged_trust(current: dict[str, Any] | None, statement: dict[str, Any]) -> d
     return doc
 
 
-def trust_fix(role_arn: str, caller_arn: str, current: dict[str, Any] | None) -> str:
+def trust_fix(role_arn: str, caller_arn: str, current: dict[str, Any] | None) -> Text:
     """What to add to the role's trust relationship, and where, for a caller it does not trust."""
     name = role_name_of(role_arn)
     account = account_of(caller_arn)
     narrow = trustable_arn(caller_arn)
     same_account = account_of(role_arn) == account
-    lines = [
-        (f"Add this statement to the trust relationship of role '{name}' "
-         f"(IAM console -> Roles -> {name} -> Trust relationships -> Edit trust policy), "
-         f"as an administrator of account {account_of(role_arn)}:"),
+    lines: list[str] = [
+        Text(N_("Add this statement to the trust relationship of role '{name}' (IAM console -> "
+                "Roles -> {name} -> Trust relationships -> Edit trust policy), as an "
+                "administrator of account {account}:"), name=name, account=account_of(role_arn)),
         "",
         pretty(trust_statement(root_arn(caller_arn))),
         "",
-        f"It trusts every user and role of account {account} whose own IAM policy allows "
-        f"sts:AssumeRole on {role_arn}" + ("." if same_account else
-                                          " (the usual way to trust another account)."),
-        "The narrower choice trusts only you:",
+        Text(N_("It trusts every user and role of account {account} whose own IAM policy "
+                "allows sts:AssumeRole on {role_arn}."), account=account, role_arn=role_arn)
+        if same_account else
+        Text(N_("It trusts every user and role of account {account} whose own IAM policy "
+                "allows sts:AssumeRole on {role_arn} (the usual way to trust another "
+                "account)."), account=account, role_arn=role_arn),
+        Text(N_("The narrower choice trusts only you:")),
         "",
         pretty(trust_statement(narrow)),
         "",
-        ("Or from the command line: save the current trust policy with this statement added "
-         "as trust.json and run"),
+        Text(N_("Or from the command line: save the current trust policy with this statement "
+                "added as trust.json and run")),
         (f"    aws iam update-assume-role-policy --role-name {name} "
          "--policy-document file://trust.json"),
     ]
     if current is not None:
-        lines += ["with trust.json:", "", pretty(merged_trust(current, trust_statement(narrow)))]
+        lines += [Text(N_("with trust.json:")), "",
+                  pretty(merged_trust(current, trust_statement(narrow)))]
     else:
-        lines.append(f"(get the current one with `aws iam get-role --role-name {name} "
-                     "--query Role.AssumeRolePolicyDocument`: update-assume-role-policy replaces "
-                     "the whole document)")
-    return "\n".join(lines)
+        lines.append(Text(N_("(get the current one with `aws iam get-role --role-name {name} "
+                             "--query Role.AssumeRolePolicyDocument`: update-assume-role-policy "
+                             "replaces the whole document)"), name=name))
+    return join("\n", lines)
 
 
-def identity_fix(role_arn: str, caller_arn: str) -> str:
+def identity_fix(role_arn: str, caller_arn: str) -> Text:
     """The inline policy that lets the caller call sts:AssumeRole on the role."""
     parts = caller_arn.split(":", 5)
     kind, _, rest = (parts[5] if len(parts) == 6 else "").partition("/")
@@ -130,18 +136,20 @@ def identity_fix(role_arn: str, caller_arn: str) -> str:
     doc = pretty(assume_policy(role_arn))
     if kind == "user":
         who = rest.rsplit("/", 1)[-1]
-        where = (f"(IAM console -> Users -> {who} -> Add permissions -> Create inline policy), or\n"
-                 f"    aws iam put-user-policy --user-name {who} --policy-name {policy_name} "
-                 "--policy-document file://assume.json")
+        where = Text(N_("(IAM console -> Users -> {who} -> Add permissions -> Create inline "
+                        "policy), or\n    {command}"), who=who,
+                     command=f"aws iam put-user-policy --user-name {who} --policy-name "
+                             f"{policy_name} --policy-document file://assume.json")
     elif kind == "assumed-role":
         who = rest.split("/")[0]
-        where = (f"(IAM console -> Roles -> {who} -> Add permissions -> Create inline policy), or\n"
-                 f"    aws iam put-role-policy --role-name {who} --policy-name {policy_name} "
-                 "--policy-document file://assume.json")
+        where = Text(N_("(IAM console -> Roles -> {who} -> Add permissions -> Create inline "
+                        "policy), or\n    {command}"), who=who,
+                     command=f"aws iam put-role-policy --role-name {who} --policy-name "
+                             f"{policy_name} --policy-document file://assume.json")
     else:
-        where = "(as an inline policy of the identity you use)"
-    return (f"Allow sts:AssumeRole on the role in your own IAM policy {where}\n"
-            f"with assume.json:\n\n{doc}")
+        where = Text(N_("(as an inline policy of the identity you use)"))
+    return Text(N_("Allow sts:AssumeRole on the role in your own IAM policy {where}\nwith "
+                   "assume.json:\n\n{policy}"), where=where, policy=doc)
 
 
 def trust_hint(error_message: str, role_arn: str | None = None,

@@ -15,6 +15,8 @@ from typing import Any
 import botocore.exceptions
 import botocore.parsers
 
+from tray.domain.text import N_, Text
+
 
 @dataclass
 class IdentityPolicies:
@@ -106,16 +108,17 @@ def _read_policies(client: Any, kind: str, name: str) -> IdentityPolicies:
     ``ListRolePolicies``...); each read that is denied is recorded, not raised."""
     out = IdentityPolicies()
     ident = {f"{kind}Name": name}
-    label = kind.lower()
+    inline_label = N_("inline policy '{policy}' of user {name}") if kind == "User" \
+        else N_("inline policy '{policy}' of role {name}")
 
     def inline() -> None:
         for pol in list(_pages(client, f"List{kind}Policies", "PolicyNames", **ident)):
             doc = _call(client, f"Get{kind}Policy", PolicyName=pol, **ident)["PolicyDocument"]
-            out.policies.append((f"inline policy '{pol}' of {label} {name}", document(doc)))
+            out.policies.append((Text(inline_label, policy=pol, name=name), document(doc)))
 
     def attached() -> None:
         for p in list(_pages(client, f"ListAttached{kind}Policies", "AttachedPolicies", **ident)):
-            out.policies.append((f"managed policy '{p['PolicyName']}'",
+            out.policies.append((Text(N_("managed policy '{policy}'"), policy=p["PolicyName"]),
                                  _managed(client, p["PolicyArn"])))
 
     def groups() -> None:
@@ -124,17 +127,19 @@ def _read_policies(client: Any, kind: str, name: str) -> IdentityPolicies:
             for pol in list(_pages(client, "ListGroupPolicies", "PolicyNames", GroupName=group)):
                 doc = _call(client, "GetGroupPolicy", GroupName=group,
                             PolicyName=pol)["PolicyDocument"]
-                out.policies.append((f"inline policy '{pol}' of group {group}", document(doc)))
+                out.policies.append((Text(N_("inline policy '{policy}' of group {group}"),
+                                      policy=pol, group=group), document(doc)))
             for p in list(_pages(client, "ListAttachedGroupPolicies", "AttachedPolicies",
                                  GroupName=group)):
-                out.policies.append((f"managed policy '{p['PolicyName']}' of group {group}",
+                out.policies.append((Text(N_("managed policy '{policy}' of group {group}"),
+                                          policy=p["PolicyName"], group=group),
                                      _managed(client, p["PolicyArn"])))
 
     def boundary() -> None:
         info = _call(client, f"Get{kind}", **ident)[kind].get("PermissionsBoundary")
         if info and info.get("PermissionsBoundaryArn"):
             arn = info["PermissionsBoundaryArn"]
-            out.boundary = (f"permissions boundary {arn.rsplit('/', 1)[-1]}",
+            out.boundary = (Text(N_("permissions boundary {name}"), name=arn.rsplit("/", 1)[-1]),
                             _managed(client, arn))
 
     steps = (inline, attached, groups, boundary) if kind == "User" else (inline, attached, boundary)

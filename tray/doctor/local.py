@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 
 from tray import paths
 from tray.awsfiles import awsconfig, credfile, logincache
-from tray.doctor.findings import Finding
+from tray.doctor.findings import Finding, said
 from tray.domain import timefmt
 from tray.domain.errors import KeyringLockedError, RoletrayError
 from tray.domain.models import RoleProfile
 from tray.domain.source_line import is_roletray_source_line
+from tray.domain.text import N_, Text, join
 
 if TYPE_CHECKING:
     from tray.platform.secret_store import SecretStore
@@ -38,41 +39,55 @@ def check_target(target: str, profile_map: Mapping[str, Mapping[str, str]],
     if shadow:
         config_shown = paths.display_path(config_path, env)
         return Finding("target", "problem",
-                       f"[profile {target}] in {config_shown} has {shadow[0]}: botocore resolves "
-                       f"that profile by itself and ignores the keys roletray writes to [{target}]",
-                       fix=f"remove {', '.join(shadow)} from [profile {target}] in "
-                           f"{config_shown}, or choose another target "
-                           f"(`target = \"roletray-keys\"` in {settings_shown})")
+                       Text(N_("[profile {target}] in {path} has {key}: botocore resolves that "
+                               "profile by itself and ignores the keys roletray writes to "
+                               "[{target}]"), target=target, path=config_shown, key=shadow[0]),
+                       fix=Text(N_("remove {keys} from [profile {target}] in {path}, or choose "
+                                   "another target (`target = \"roletray-keys\"` in "
+                                   "{settings})"), keys=", ".join(shadow), target=target,
+                                path=config_shown, settings=settings_shown))
     try:
         awsconfig.check_target(target, profile_map, role, config_path,
                                home=paths.home_of(env))
     except RoletrayError as e:
-        return Finding("target", "problem", str(e), fix=(
-            f"choose another target: `target = \"roletray\"` in {settings_shown}, "
-            "or --target NAME"))
+        return Finding("target", "problem", said(e), fix=Text(N_(
+            "choose another target: `target = \"roletray\"` in {settings}, or --target NAME"),
+            settings=settings_shown))
     from tray.awsfiles import credfile
 
     shown = paths.display_path(creds_path, env)
-    where = f"[{target}] in {shown}"
     try:
         state = credfile.section_state(creds_path, target, home=paths.home_of(env))
     except RoletrayError as e:
-        return Finding("target", "problem", str(e),
-                       fix=f"correct {shown} at that line: the AWS tools cannot read it either")
+        return Finding("target", "problem", said(e),
+                       fix=Text(N_("correct {path} at that line: the AWS tools cannot read it "
+                                   "either"), path=shown))
     except OSError as e:
-        return Finding("target", "unknown", f"{shown} cannot be read ({e.__class__.__name__})")
+        return Finding("target", "unknown", Text(N_("{path} cannot be read ({error})"),
+                                                 path=shown, error=e.__class__.__name__))
     if state == "foreign":
         keys = section_keys(creds_path, target) or set()
-        temporary = bool(keys & {"aws_session_token", "aws_security_token"})
+        if keys & {"aws_session_token", "aws_security_token"}:
+            return Finding("target", "problem",
+                           Text(N_("[{target}] in {path} holds temporary keys that roletray did "
+                                   "not write; roletray will not overwrite them"),
+                                target=target, path=shown),
+                           fix=Text(N_("move those keys to another section, or choose another "
+                                       "target (`target = \"roletray\"` in {settings}, or "
+                                       "--target NAME); or pass --force to `roletray assume` "
+                                       "to take the section over"), settings=settings_shown))
         return Finding("target", "problem",
-                       f"{where} holds {'temporary' if temporary else 'long-term'} keys that "
-                       "roletray did not write; roletray will not overwrite them",
-                       fix=(f"move those keys to another section, or choose another target "
-                            f"(`target = \"roletray\"` in {settings_shown}, or --target NAME)"
-                            + ("; or pass --force to `roletray assume` to take the section over"
-                               if temporary else "")))
-    return Finding("target", "ok", f"{where} is roletray's" if state == "owned" else
-                   f"{where} does not exist yet; roletray creates it")
+                       Text(N_("[{target}] in {path} holds long-term keys that roletray did "
+                               "not write; roletray will not overwrite them"),
+                            target=target, path=shown),
+                       fix=Text(N_("move those keys to another section, or choose another "
+                                   "target (`target = \"roletray\"` in {settings}, or --target "
+                                   "NAME)"), settings=settings_shown))
+    if state == "owned":
+        return Finding("target", "ok", Text(N_("[{target}] in {path} is roletray's"),
+                                            target=target, path=shown))
+    return Finding("target", "ok", Text(N_("[{target}] in {path} does not exist yet; roletray "
+                                           "creates it"), target=target, path=shown))
 
 
 def section_keys(creds_path: Path, target: str) -> set[str] | None:
@@ -85,14 +100,18 @@ def section_keys(creds_path: Path, target: str) -> set[str] | None:
 
 def check_security_token(creds_path: Path, target: str, env: Mapping[str, str]) -> Finding:
     keys = section_keys(creds_path, target) or set()
-    where = f"[{target}] in {paths.display_path(creds_path, env)}"
+    shown = paths.display_path(creds_path, env)
     if "aws_security_token" in keys:
         return Finding("security-token", "problem",
-                       f"{where} has a stale aws_security_token, which botocore reads before "
-                       "aws_session_token: tools would send an old token with the new keys",
-                       fix=f"delete the aws_security_token line from {where}; the next "
-                           "`roletray assume` or refresh rewrites the section without it")
-    return Finding("security-token", "ok", f"{where} has no stale aws_security_token")
+                       Text(N_("[{target}] in {path} has a stale aws_security_token, which "
+                               "botocore reads before aws_session_token: tools would send an "
+                               "old token with the new keys"), target=target, path=shown),
+                       fix=Text(N_("delete the aws_security_token line from [{target}] in "
+                                   "{path}; the next `roletray assume` or refresh rewrites the "
+                                   "section without it"), target=target, path=shown))
+    return Finding("security-token", "ok", Text(N_("[{target}] in {path} has no stale "
+                                                   "aws_security_token"), target=target,
+                                                path=shown))
 
 
 def check_environment(target: str, env: Mapping[str, str]) -> Finding:
@@ -103,48 +122,67 @@ def check_environment(target: str, env: Mapping[str, str]) -> Finding:
     if warnings:
         unset = [v for v in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                              "AWS_SECURITY_TOKEN") if env.get(v)]
-        fix = (["unset " + " ".join(unset)] if unset else []) + [
-            f"export AWS_PROFILE={shlex.quote(target)}   # or pass --profile {shlex.quote(target)}"]
-        return Finding("environment", "problem", "; ".join(warnings), fix="\n".join(fix))
+        fix: list[str] = (["unset " + " ".join(unset)] if unset else []) + [
+            Text(N_("export AWS_PROFILE={quoted}   # or pass --profile {quoted}"),
+                 quoted=shlex.quote(target))]
+        return Finding("environment", "problem", join("; ", warnings), fix=join("\n", fix))
     if env.get("AWS_PROFILE") == target:
-        return Finding("environment", "ok", f"AWS_PROFILE={target}: tools use roletray's keys")
-    return Finding("environment", "ok", "no AWS_* variable overrides the files; tools use "
-                   f"roletray's keys with AWS_PROFILE={target} or --profile {target}")
+        return Finding("environment", "ok", Text(N_("AWS_PROFILE={target}: tools use "
+                                                    "roletray's keys"), target=target))
+    return Finding("environment", "ok", Text(N_("no AWS_* variable overrides the files; tools "
+                                                "use roletray's keys with AWS_PROFILE={target} "
+                                                "or --profile {target}"), target=target))
+
+
+def _who(mode: int) -> Text:
+    group, others = mode & 0o070, mode & 0o007
+    if group and others:
+        return Text(N_("group and others"))
+    return Text(N_("group")) if group else Text(N_("others"))
 
 
 def check_file_mode(creds_path: Path, env: Mapping[str, str]) -> Finding:
     shown = paths.display_path(creds_path, env)
     if os.name == "nt":
-        return Finding("file-mode", "ok", f"{shown}: permissions are not checked on Windows")
+        return Finding("file-mode", "ok", Text(N_("{path}: permissions are not checked on "
+                                                  "Windows"), path=shown))
     try:
         mode = stat.S_IMODE(creds_path.stat().st_mode)
     except FileNotFoundError:
-        return Finding("file-mode", "ok", f"{shown} does not exist yet (roletray creates it 0600)")
+        return Finding("file-mode", "ok", Text(N_("{path} does not exist yet (roletray creates "
+                                                  "it 0600)"), path=shown))
     except OSError as e:
-        return Finding("file-mode", "unknown", f"{shown}: cannot stat ({e.__class__.__name__})")
+        return Finding("file-mode", "unknown", Text(N_("{path}: cannot stat ({error})"),
+                                                    path=shown, error=e.__class__.__name__))
     if mode & 0o077:
-        who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007)) if mode & bits)
         return Finding("file-mode", "problem",
-                       f"{shown} (mode {mode:04o}) is open to {who}: anyone who can read it "
-                       "gets your keys", fix=f"chmod 600 {shown}")
-    return Finding("file-mode", "ok", f"{shown} is private (mode {mode:04o})")
+                       Text(N_("{path} (mode {mode}) is open to {who}: anyone who can read it "
+                               "gets your keys"), path=shown, mode=f"{mode:04o}",
+                            who=_who(mode)), fix=f"chmod 600 {shown}")
+    return Finding("file-mode", "ok", Text(N_("{path} is private (mode {mode})"), path=shown,
+                                           mode=f"{mode:04o}"))
 
 
 def check_clock(server_date: datetime | None, local: datetime | None) -> Finding:
     """Compare this machine's clock with the Date header of an AWS answer."""
     if server_date is None or local is None:
-        return Finding("clock", "unknown", "no answer from AWS to compare the clock with")
+        return Finding("clock", "unknown", Text(N_("no answer from AWS to compare the clock "
+                                                   "with")))
     skew = (local - server_date).total_seconds()
     # The Date header has whole seconds: up to one second of difference is rounding.
     if abs(skew) > CLOCK_SKEW_LIMIT:
-        direction = "ahead of" if skew > 0 else "behind"
-        return Finding("clock", "problem",
-                       f"this machine's clock is {abs(skew):.0f} s {direction} AWS's: "
-                       "expiry times are off, and past 5 minutes AWS refuses every request",
-                       fix="turn on time synchronisation (Linux: `timedatectl set-ntp true`; "
-                           "macOS: System Settings -> General -> Date & Time)",
+        seconds = f"{abs(skew):.0f}"
+        found = Text(N_("this machine's clock is {seconds} s ahead of AWS's: expiry times are "
+                        "off, and past 5 minutes AWS refuses every request"), seconds=seconds) \
+            if skew > 0 else \
+            Text(N_("this machine's clock is {seconds} s behind AWS's: expiry times are off, "
+                    "and past 5 minutes AWS refuses every request"), seconds=seconds)
+        return Finding("clock", "problem", found,
+                       fix=Text(N_("turn on time synchronisation (Linux: `timedatectl set-ntp "
+                                   "true`; macOS: System Settings -> General -> Date & Time)")),
                        data={"skew_seconds": round(skew, 1)})
-    return Finding("clock", "ok", f"clock agrees with AWS (within {max(1, abs(round(skew)))} s)",
+    return Finding("clock", "ok", Text(N_("clock agrees with AWS (within {seconds} s)"),
+                                       seconds=max(1, abs(round(skew)))),
                    data={"skew_seconds": round(skew, 1)})
 
 
@@ -199,73 +237,91 @@ def check_source_keys(source: str | None, role: RoleProfile | None,
                       config_path: Path, env: Mapping[str, str]) -> Finding:
     """Where the source's keys live, and long-term keys left where others can get them."""
     if source is None:
-        what = (f"credential_source {role.credential_source}" if role is not None
-                and role.credential_source else "no source")
-        return Finding("source-keys", "ok" if role is not None else "unknown",
-                       f"the keys come from {what}, not from a file")
+        found = Text(N_("the keys come from credential_source {credential_source}, not from a "
+                        "file"), credential_source=role.credential_source) \
+            if role is not None and role.credential_source \
+            else Text(N_("the keys come from no source, not from a file"))
+        return Finding("source-keys", "ok" if role is not None else "unknown", found)
     kind = key_location(source, profile_map, creds_path)
     shown = paths.display_path(creds_path, env)
-    said = {
-        "keyring": f"the long-term keys of '{source}' are in the OS keyring; tools get "
-                   f"sessions of them from `roletray credential-process --source {source}`",
-        "sso": f"'{source}' signs in with AWS SSO: no long-term keys on this machine",
-        "login": f"'{source}' signs in with `aws login`: no long-term keys on this machine",
-        "process": f"'{source}' gets its keys from its own credential_process",
-        "role": f"'{source}' is a role: its keys come from its own source",
-        "none": f"no keys found for '{source}' in {shown} or "
-                f"{paths.display_path(config_path, env)}",
+    said_of = {
+        "keyring": N_("the long-term keys of '{source}' are in the OS keyring; tools get "
+                      "sessions of them from `roletray credential-process --source {source}`"),
+        "sso": N_("'{source}' signs in with AWS SSO: no long-term keys on this machine"),
+        "login": N_("'{source}' signs in with `aws login`: no long-term keys on this machine"),
+        "process": N_("'{source}' gets its keys from its own credential_process"),
+        "role": N_("'{source}' is a role: its keys come from its own source"),
+        "none": N_("no keys found for '{source}' in {path} or {config}"),
     }
-    if kind in said:
-        return Finding("source-keys", "unknown" if kind == "none" else "ok", said[kind])
+    if kind in said_of:
+        return Finding("source-keys", "unknown" if kind == "none" else "ok",
+                       Text(said_of[kind], source=source, path=shown,
+                            config=paths.display_path(config_path, env)))
     where = shown if kind == "file" else paths.display_path(config_path, env)
     path = creds_path if kind == "file" else config_path
-    move = f"`roletray keys import {source}` moves them into the OS keyring"
     if kind == "file" and is_roletray_source_line(
             profile_map.get(source, {}).get("credential_process")):
         return Finding("source-keys", "problem",
-                       f"'{source}' has roletray's keyring line, but {shown} still holds its "
-                       "keys, which tools use first (an import that did not finish)",
-                       fix=f"run `roletray keys import {source}` again to finish it")
-    exposed = _exposed(path)
+                       Text(N_("'{source}' has roletray's keyring line, but {path} still holds "
+                               "its keys, which tools use first (an import that did not "
+                               "finish)"), source=source, path=shown),
+                       fix=Text(N_("run `roletray keys import {source}` again to finish it"),
+                                source=source))
+    exposed = _exposed(path, where)
     if exposed is not None:
-        reason, fix = exposed
+        reason, then = exposed
         return Finding("source-keys", "problem",
-                       f"the long-term keys of '{source}' are in plain text in {where}, "
-                       f"which {reason}",
-                       fix=f"{move}; {fix.replace('{where}', where)}" if kind == "file" else
-                       f"move the keys to {shown}, then {move}")
-    return Finding("source-keys", "ok", f"the long-term keys of '{source}' are in plain "
-                   f"text in {where} (private); {move}")
+                       Text(N_("the long-term keys of '{source}' are in plain text in {path}, "
+                               "which {reason}"), source=source, path=where, reason=reason),
+                       fix=Text(N_("`roletray keys import {source}` moves them into the OS "
+                                   "keyring; {then}"), source=source, then=then)
+                       if kind == "file" else
+                       Text(N_("move the keys to {path}, then `roletray keys import {source}` "
+                               "moves them into the OS keyring"), path=shown, source=source))
+    return Finding("source-keys", "ok",
+                   Text(N_("the long-term keys of '{source}' are in plain text in {path} "
+                           "(private); `roletray keys import {source}` moves them into the OS "
+                           "keyring"), source=source, path=where))
 
 
 def check_signin(source: str, profile_map: Mapping[str, Mapping[str, str]],
                  env: Mapping[str, str], now: datetime) -> Finding:
     """An ``aws login`` source: is there a sign-in to renew, and until when can it last."""
     session = profile_map.get(source, {}).get(logincache.LOGIN_KEY, "")
-    again = f"run `aws login --profile {source}`"
+    again = Text(N_("run `aws login --profile {source}`"), source=source)
     found = logincache.read_sign_in(session, env) if session else None
     if found is None:
         shown = paths.display_path(logincache.cache_dir(env), env)
-        return Finding("signin", "problem", f"'{source}' signs in with `aws login`, but "
-                       f"{shown} holds no sign-in for it (not signed in, or signed out)",
-                       fix=again)
+        return Finding("signin", "problem",
+                       Text(N_("'{source}' signs in with `aws login`, but {path} holds no "
+                               "sign-in for it (not signed in, or signed out)"),
+                            source=source, path=shown), fix=again)
     if not found.renewable:
-        return Finding("signin", "problem", f"'{source}' signs in with `aws login`, but its "
-                       f"token file {paths.display_path(found.path, env)} cannot be renewed "
-                       "(no refresh token or key in it)", fix=again)
+        return Finding("signin", "problem",
+                       Text(N_("'{source}' signs in with `aws login`, but its token file {path} "
+                               "cannot be renewed (no refresh token or key in it)"),
+                            source=source, path=paths.display_path(found.path, env)), fix=again)
     ends = found.ends_by
     if ends is not None and ends <= now:
-        return Finding("signin", "problem", f"'{source}' signs in with `aws login`; that "
-                       f"sign-in began at {timefmt.clock_time(found.signed_in or ends, now)} "
-                       "and has ended (a sign-in lasts 12 hours at most)", fix=again)
-    account = f" to account {found.account_id}" if found.account_id else ""
-    until = (f"until {timefmt.clock_time(ends, now)} at the latest" if ends is not None
-             else "for up to 12 hours after `aws login` at the latest")
-    return Finding("signin", "ok", f"'{source}' signs in with `aws login`{account}: botocore "
-                   f"renews its 15-minute keys {until}; then {again}")
+        return Finding("signin", "problem",
+                       Text(N_("'{source}' signs in with `aws login`; that sign-in began at "
+                               "{began} and has ended (a sign-in lasts 12 hours at most)"),
+                            source=source, began=timefmt.clock_time(found.signed_in or ends,
+                                                                    now)), fix=again)
+    until = Text(N_("until {time} at the latest"), time=timefmt.clock_time(ends, now)) \
+        if ends is not None else Text(N_("for up to 12 hours after `aws login` at the latest"))
+    if found.account_id:
+        return Finding("signin", "ok",
+                       Text(N_("'{source}' signs in with `aws login` to account {account}: "
+                               "botocore renews its 15-minute keys {until}; then {again}"),
+                            source=source, account=found.account_id, until=until, again=again))
+    return Finding("signin", "ok",
+                   Text(N_("'{source}' signs in with `aws login`: botocore renews its 15-minute "
+                           "keys {until}; then {again}"), source=source, until=until,
+                        again=again))
 
 
-def _exposed(path: Path) -> tuple[str, str] | None:
+def _exposed(path: Path, where: str) -> tuple[Text, Text] | None:
     """Why a file with long-term keys is in reach of others, and what else to do."""
     if os.name != "nt":
         try:
@@ -273,13 +329,14 @@ def _exposed(path: Path) -> tuple[str, str] | None:
         except OSError:
             mode = 0
         if mode & 0o077:
-            who = " and ".join(w for w, bits in (("group", 0o070), ("others", 0o007))
-                               if mode & bits)
-            return f"{who} can read (mode {mode:04o})", "until then `chmod 600 {where}`"
+            return (Text(N_("{who} can read (mode {mode})"), who=_who(mode),
+                         mode=f"{mode:04o}"),
+                    Text(N_("until then `chmod 600 {path}`"), path=where))
     repo = git_work_tree(path)
     if repo is not None:
-        return (f"sits inside a git work tree ({repo}): a commit or a push publishes it",
-                "keep {where} out of that repository")
+        return (Text(N_("sits inside a git work tree ({repo}): a commit or a push publishes "
+                        "it"), repo=str(repo)),
+                Text(N_("keep {path} out of that repository"), path=where))
     return None
 
 
@@ -297,20 +354,25 @@ def check_keyring(source: str, file_id: str | None, creds_path: Path,
         if keys is None and file_id is None:
             keys = store.get(source, None)
             if keys is not None:
-                return Finding("keyring", "ok", f"the OS keyring holds the keys of '{source}' "
-                               f"({keys.masked_key}) as roletray kept them before keys were "
-                               "kept per credentials file; their first use moves them to "
-                               "this credentials file")
+                return Finding("keyring", "ok",
+                               Text(N_("the OS keyring holds the keys of '{source}' ({masked}) "
+                                       "as roletray kept them before keys were kept per "
+                                       "credentials file; their first use moves them to this "
+                                       "credentials file"), source=source,
+                                    masked=keys.masked_key))
     except KeyringLockedError as e:
-        return Finding("keyring", "unknown", str(e))
+        return Finding("keyring", "unknown", said(e))
     except RoletrayError as e:
-        return Finding("keyring", "problem", str(e),
-                       fix="install and start a Secret Service (gnome-keyring, KWallet), or "
-                           f"put the keys back in the credentials file: `roletray keys export "
-                           f"{source}` on a machine where the keyring works")
+        return Finding("keyring", "problem", said(e),
+                       fix=Text(N_("install and start a Secret Service (gnome-keyring, "
+                                   "KWallet), or put the keys back in the credentials file: "
+                                   "`roletray keys export {source}` on a machine where the "
+                                   "keyring works"), source=source))
     if keys is None:
-        return Finding("keyring", "problem", f"the OS keyring holds no keys for '{source}'",
-                       fix=f"put the keys in the credentials file as [{source}] and run "
-                           f"`roletray keys import {source}`")
-    return Finding("keyring", "ok", f"the OS keyring holds the keys of '{source}' "
-                   f"({keys.masked_key})")
+        return Finding("keyring", "problem",
+                       Text(N_("the OS keyring holds no keys for '{source}'"), source=source),
+                       fix=Text(N_("put the keys in the credentials file as [{source}] and run "
+                                   "`roletray keys import {source}`"), source=source))
+    return Finding("keyring", "ok", Text(N_("the OS keyring holds the keys of '{source}' "
+                                            "({masked})"), source=source,
+                                         masked=keys.masked_key))

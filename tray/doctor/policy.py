@@ -35,6 +35,8 @@ from datetime import UTC, datetime
 from operator import eq, ge, gt, le, lt
 from typing import Any
 
+from tray.domain.text import N_, Text
+
 Context = Mapping[str, Any]
 
 # Condition keys whose expected values are not repeated in messages: some teams
@@ -64,11 +66,13 @@ class ConditionMiss:
     def describe(self) -> str:
         """``Bool aws:MultiFactorAuthPresent "true" (the request has absent)``."""
         want: Any = self.expected[0] if len(self.expected) == 1 else list(self.expected)
-        got = "absent" if self.actual is None else json.dumps(_jsonable(self.actual))
+        got: str = Text(N_("absent")) if self.actual is None \
+            else json.dumps(_jsonable(self.actual))
         if self.key.lower() in _REDACTED_KEYS:
             want = "****"
-            got = "absent" if self.actual is None else "another value"
-        return f"{self.operator} {self.key} {json.dumps(want)} (the request has {got})"
+            got = Text(N_("absent")) if self.actual is None else Text(N_("another value"))
+        return Text(N_("{operator} {key} {value} (the request has {got})"),
+                    operator=self.operator, key=self.key, value=json.dumps(want), got=got)
 
 
 @dataclass(frozen=True)

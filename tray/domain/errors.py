@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from tray.i18n import _
+from tray.domain.text import Text, fields_of
 
 EXIT_OK = 0
 EXIT_AWS = 1  # AWS refused, or could not be reached
@@ -31,17 +31,23 @@ class RoletrayError(Exception):
         raise UnknownProfileError(profile="platform", path="~/.aws/config")
 
     A one-off message is a template marked with ``N_`` and its fields, translated as a
-    whole sentence like a ``fmt`` (a plain string without fields stays English)::
+    whole sentence like a ``fmt`` (a plain string without fields stays English; a
+    ``tray.domain.text.Text`` brings its template and fields, with or without fields)::
 
         raise UsageError(N_("--duration {value}: must be from 900 to 43200 seconds"),
                          value=seconds)
+        raise UsageError(Text(N_("no web browser could be started")))
     """
 
     exit_code: ClassVar[int] = EXIT_USAGE
     fmt: ClassVar[str] = "{message}"
+    template: str | None = None  # the fmt or one-off template the message was filled from
 
     def __init__(self, message: str | None = None, **kwargs: Any) -> None:
         template = self.fmt
+        if isinstance(message, Text) and not kwargs and template == RoletrayError.fmt:
+            kwargs = {**message.fields, "message": str(message)}
+            template, message = message.template, None
         if message is not None and kwargs and template == RoletrayError.fmt:
             template = message  # a one-off template: N_("... {field} ..."), field=...
             kwargs["message"] = message.format(**kwargs)
@@ -52,7 +58,24 @@ class RoletrayError(Exception):
         # One line, always: a multi-line AWS message would break the CLI contract.
         super().__init__(" ".join(text.split()))
         if template != RoletrayError.fmt:
-            self._localized = " ".join(_(template).format(**kwargs).split())
+            self.template = template
+            said = self.text
+            if said is not None:
+                self._localized = " ".join(said.localized.split())
+
+    @property
+    def text(self) -> Text | None:
+        """The message as its template and the fields it names (to say it later in another
+        reader's language: ``tray.domain.problems``, ``tray.domain.wire``); None for a
+        plain message. The fields are the message's own: no secret."""
+        template = getattr(self, "template", None)
+        if template is None:
+            return None
+        names = fields_of(template)
+        try:
+            return Text(template, **{k: v for k, v in self.kwargs.items() if k in names})
+        except (KeyError, IndexError, ValueError):
+            return None
 
     @property
     def localized(self) -> str:

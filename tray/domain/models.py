@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from tray.domain.problems import Problem
+from tray.domain.text import N_, Text
 
 ROLE_ARN_RE = re.compile(
     r"^arn:(?P<partition>aws[a-zA-Z-]*):iam::(?P<account>\d{12}):role/(?P<path_name>[\w+=,.@/-]{1,512})$"
@@ -85,9 +86,10 @@ class RoleProfile:
         """What the profile's keys are, for people: the role ARN, the permission set, the
         signed-in user."""
         if self.kind == "sso":
-            return f"permission set {self.sso_role_name} in account {self.account_id}"
+            return Text(N_("permission set {name} in account {account}"),
+                        name=self.sso_role_name, account=self.account_id)
         if self.kind == "login":
-            return f"aws login sign-in {self.login_session}"
+            return Text(N_("aws login sign-in {session}"), session=self.login_session)
         return self.role_arn
 
     @property
@@ -180,6 +182,12 @@ class Snapshot:
     def last_error(self) -> str | None:
         """The problem's whole message, one line (the CLI's "last error")."""
         return self.problem.message if self.problem is not None else None
+
+    @property
+    def last_error_localized(self) -> str | None:
+        """``last_error`` in the reader's language (``Problem.localized``): what a person
+        reads, where ``last_error`` is what a log or ``--json`` keeps."""
+        return self.problem.localized() if self.problem is not None else None
 
     @property
     def input_needed(self) -> str | None:

@@ -14,7 +14,7 @@ error message. ``problem_from`` is the one place an error becomes a problem::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
 from tray.domain.errors import (
@@ -36,6 +36,8 @@ from tray.domain.errors import (
     StateError,
     UsageError,
 )
+from tray.domain.text import N_, Text, text_of
+from tray.i18n import _
 
 __all__ = ["Problem", "ProblemCode", "input_kind", "input_profile", "problem_from"]
 
@@ -86,7 +88,9 @@ class Problem:
     ``message`` is the whole reason on one line (AWS's own text included): the CLI's
     "last error", the log, the full report. ``hint`` is the likely cause in plain words
     (the doctor's finding), when one is known. ``input_kind`` says what a person must
-    provide to get past it, for ``profile``.
+    provide to get past it, for ``profile``. ``text`` is ``message`` as its template and
+    fields (``RoletrayError.text``), so ``localized()`` says it in the reader's language
+    (a daemon's state file is read by a CLI, a menu, a notification of another language).
     """
 
     code: ProblemCode
@@ -94,8 +98,11 @@ class Problem:
     profile: str | None = None
     input_kind: InputKind | None = None
     hint: str | None = None
+    text: Text | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.text is None and isinstance(self.message, Text):
+            object.__setattr__(self, "text", self.message)  # Problem(code, Text(N_(...)))
         if self.code not in PROBLEM_CODES:
             raise ValueError(f"problem code must be one of {sorted(PROBLEM_CODES)}, "
                              f"not {self.code!r}")
@@ -114,9 +121,21 @@ class Problem:
     def with_hint(self, hint: str | None) -> Problem:
         return replace(self, hint=hint) if hint else self
 
+    def localized(self) -> str:
+        """``message`` in the reader's language (``tray.i18n``), on one line; ``message``
+        itself where it has no template (a state file of an older roletray, a plain one)."""
+        if self.text is None:
+            return self.message
+        return " ".join(self.text.localized.split()) or self.message
+
     def to_json(self) -> dict[str, object]:
-        return {"code": self.code, "profile": self.profile, "input_kind": self.input_kind,
-                "message": self.message, "hint": self.hint}
+        doc: dict[str, object] = {"code": self.code, "profile": self.profile,
+                                  "input_kind": self.input_kind, "message": self.message,
+                                  "hint": self.hint}
+        if self.text is not None:
+            said = self.text.to_json()
+            doc["template"], doc["fields"] = said["template"], said["fields"]
+        return doc
 
     @classmethod
     def from_json(cls, doc: object) -> Problem | None:
@@ -130,7 +149,8 @@ class Problem:
                    message=str(doc.get("message") or ""),
                    profile=_str_or_none(doc.get("profile")),
                    input_kind=kind if kind in _INPUT_KINDS else None,
-                   hint=_str_or_none(doc.get("hint")))
+                   hint=_str_or_none(doc.get("hint")),
+                   text=text_of(doc.get("template"), doc.get("fields")))
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -181,13 +201,32 @@ def problem_from(error: RoletrayError, *, role: str | None = None,
         profile = named or role
     hint = error.kwargs.get("hint")
     return Problem(code=problem_code(error), message=str(error), profile=profile,
-                   input_kind=kind, hint=hint if isinstance(hint, str) else None)
+                   input_kind=kind, hint=hint if isinstance(hint, str) else None,
+                   text=error.text)
 
 
 # --- wording: a problem in one line of plain words, for the menu and the notifications ---
 
+# Only to recognise a message's opening in the reader's language (never to build one):
+# the opening "profile 'NAME': " of the messages that name their profile first.
+PROFILE_OPENING = N_("profile '{profile}': ")
+
+
 def _plain_words(p: Problem) -> str | None:
     return p.hint
+
+
+def _without_profile(p: Problem) -> str:
+    """The message in the reader's language, without its ``profile 'NAME': `` opening;
+    the whole message if it does not open so."""
+    said = p.localized()
+    if p.profile is None:
+        return said
+    for opening in {_(PROFILE_OPENING).format(profile=p.profile),
+                    PROFILE_OPENING.format(profile=p.profile)}:
+        if said.startswith(opening):
+            return said[len(opening):]
+    return said
 
 
 def plain_reason(p: Problem) -> str:
@@ -197,7 +236,7 @@ def plain_reason(p: Problem) -> str:
     words = _plain_words(p)
     if words is not None:
         return words
-    return p.message.removeprefix(f"profile '{p.profile}': ") if p.profile else p.message
+    return _without_profile(p)
 
 
 def problem_line(p: Problem) -> str:
@@ -208,9 +247,9 @@ def problem_line(p: Problem) -> str:
     """
     words = _plain_words(p)
     if p.profile is None:
-        return words or p.message
+        return words or p.localized()
     if words is None:
-        words = p.message.removeprefix(f"profile '{p.profile}': ")
-        if words == p.message:
-            return p.message
+        words = _without_profile(p)
+        if words == p.localized():
+            return words
     return f"{p.profile}: {words}"

@@ -12,7 +12,8 @@ Errors travel by a stable ``code`` registered per class below, never by a Python
 class name: renaming or moving a class does not change the wire, and a code this
 side does not know becomes the nearest base by exit code. ``profile`` is the
 profile a person must act on (``needs.input_profile``), so a rebuilt error asks
-for the same input as the original.
+for the same input as the original. ``template`` and ``fields`` (``RoletrayError.text``),
+when the error has them, let the reading side say the message in its own language.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from tray.domain import errors
 from tray.domain.errors import EXIT_AWS, EXIT_USAGE, RoletrayError
+from tray.domain.text import text_of
 
 # Stable: a code, once shipped, keeps its meaning (tests/test_wire.py pins every class).
 ERROR_CODES: dict[type, str] = {
@@ -83,6 +85,9 @@ def encode_error(error: RoletrayError) -> dict[str, Any]:
            "profile": profile if isinstance(profile, str) else None}
     if error.localized != str(error):  # the same, in the language of the side that failed
         doc["localized"] = error.localized
+    text = error.text
+    if text is not None:  # to say it in the reader's language (older readers ignore it)
+        doc.update(text.to_json())
     return doc
 
 
@@ -113,6 +118,11 @@ def decode_error(doc: Mapping[str, Any]) -> RoletrayError:
     localized = doc.get("localized")
     if isinstance(localized, str) and localized:
         error.localized = localized
+    text = text_of(doc.get("template"), doc.get("fields"))
+    if text is not None:  # the reader's language, where the other side sent the template
+        error.template = text.template
+        error.kwargs.update(text.fields)
+        error.localized = text.localized
     return error
 
 

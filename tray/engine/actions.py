@@ -18,6 +18,7 @@ from tray.domain.errors import RoletrayError, StateError
 from tray.domain.mfa import MfaSession, session_key
 from tray.domain.models import AssumeResult, RefreshState, RoleProfile, Snapshot, utcnow
 from tray.domain.problems import Problem
+from tray.domain.text import N_, Text
 from tray.engine.mfa_session import start_session
 from tray.engine.ports import AwsPort
 from tray.paths import Paths
@@ -324,8 +325,10 @@ def _status_of(state: State, ctx: Context, now: datetime) -> Snapshot:
                     account=account, expiration=state.expiration, now=now)
     if creds is None:
         return replace(base, state=RefreshState.ERROR, problem=Problem(
-            "missing_section", f"section [{state.target}] is missing from "
-            f"{ctx.paths.display(ctx.credentials_path)}", profile=state.active_role))
+            "missing_section", Text(N_("section [{target}] is missing from {path}"),
+                                    target=state.target,
+                                    path=ctx.paths.display(ctx.credentials_path)),
+            profile=state.active_role))
     expiration = creds.expiration
     if expiration <= now:
         return replace(base, state=RefreshState.EXPIRED, expiration=expiration)

@@ -48,6 +48,7 @@ from tray.domain.errors import (
 )
 from tray.domain.models import RefreshState, Snapshot, TempCredentials, iso_utc
 from tray.domain.problems import InputKind, Problem, problem_from
+from tray.domain.text import N_, Text
 from tray.engine import actions, sso_watch
 from tray.engine import refresh_policy as policy
 from tray.engine.mfa_keeper import AssumeFn, MfaKeeper
@@ -605,9 +606,10 @@ class Refresher:
         log.warning("the MFA session for %s ends at %s; a code is needed to keep %s fresh "
                     "after that", session.mfa_serial, end, role)
         self._enter(sec, RefreshState.NEEDS_INPUT, Problem(
-            "mfa_session_ending", f"the MFA session for {session.mfa_serial} ends at {end}: "
-            f"enter an MFA code to keep '{role}' fresh after that", profile=role,
-            input_kind="mfa"), input=("mfa", role))
+            "mfa_session_ending", Text(N_("the MFA session for {mfa_serial} ends at {end}: "
+                                          "enter an MFA code to keep '{role}' fresh after that"),
+                                       mfa_serial=session.mfa_serial, end=end, role=role),
+            profile=role, input_kind="mfa"), input=("mfa", role))
 
     # -- the target section -----------------------------------------------------
 
@@ -649,7 +651,7 @@ class Refresher:
         if first:
             log.error("not touching [%s]: %s", sec.target, error)
         self._enter(sec, RefreshState.ERROR, Problem("foreign_section", str(error),
-                                                     profile=sec.role))
+                                                     profile=sec.role, text=error.text))
 
     # -- the scheduler's jobs ------------------------------------------------------
 

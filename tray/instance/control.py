@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 from tray import fsutil, paths
 from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, RoletrayError, UsageError
+from tray.i18n import N_
 from tray.instance import handover, keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
     InstanceLock,
@@ -155,7 +156,8 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
             extra.update(removed=cleared.anything, section=cleared.section,
                          target=cleared.target)
         else:
-            raise UsageError(f"unknown command {cmd!r} (known: {', '.join(COMMANDS)})")
+            raise UsageError(N_("unknown command {cmd!r} (known: {known})"),
+                             cmd=cmd, known=', '.join(COMMANDS))
     except RoletrayError as e:
         return wire.encode_error(e)
     except Exception as e:  # the server must answer something, and must survive
@@ -194,14 +196,16 @@ def _opt_str(request: dict[str, Any], key: str) -> str | None:
     value = request.get(key)
     if value is None or isinstance(value, str):
         return value or None
-    raise UsageError(f"{key} must be a string")
+    raise UsageError(N_("{key} must be a string"),
+                     key=key)
 
 
 def _opt_int(request: dict[str, Any], key: str) -> int | None:
     value = request.get(key)
     if value is None or (isinstance(value, int) and not isinstance(value, bool)):
         return value
-    raise UsageError(f"{key} must be a whole number")
+    raise UsageError(N_("{key} must be a whole number"),
+                     key=key)
 
 
 # ----------------------------------------------------------------------- server
@@ -360,7 +364,8 @@ class ControlServer:
         except (OSError, ValueError, TypeError) as e:
             with contextlib.suppress(OSError):
                 _write(conn, _stamped(wire.encode_error(
-                    UsageError(f"bad request ({type(e).__name__})"))))
+                    UsageError(N_("bad request ({error_type})"),
+                               error_type=type(e).__name__))))
             return
         reply = self._reply(request)  # an assume may take a while; the client waits for it
         conn.settimeout(self.request_timeout)  # a client that stops reading loses its slot
@@ -554,8 +559,9 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
     except FileNotFoundError:
         return _NOBODY
     except NotADirectoryError:
-        raise UsageError(f"{path.parent} should be roletray's runtime folder, but something "
-                         "above or at it is a file; remove or rename it") from None
+        raise UsageError(N_("{parent} should be roletray's runtime folder, but something above "
+                            "or at it is a file; remove or rename it"),
+                         parent=path.parent) from None
     if not stat.S_ISSOCK(st.st_mode):
         return _NOBODY  # nothing can listen on a plain file
     _check_socket(path, st)
@@ -563,14 +569,16 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
         sock = _connect(path, deadline)
     except OSError as e:
         return wire.encode_error(RoletrayError(
-            f"cannot reach the running roletray at {path} ({e.strerror or type(e).__name__})"))
+            N_("cannot reach the running roletray at {path} ({reason})"),
+            path=path, reason=e.strerror or type(e).__name__))
     if sock is None:
         return _NOBODY  # a stale socket: the instance is gone (or not listening yet)
     with sock:
         pid, uid = _peer(sock)
         if uid is not None and hasattr(os, "getuid") and uid != os.getuid():
-            raise UsageError(f"{path}: the process listening there runs as uid {uid}, "
-                             "not as you; refusing to send it anything")
+            raise UsageError(N_("{path}: the process listening there runs as uid {uid}, not as "
+                                "you; refusing to send it anything"),
+                             path=path, uid=uid)
         request = {"proto": wire.PROTO, "version": _version(), "files": files_of(where),
                    "call": {**(payload or {}), "cmd": cmd}}
         try:
@@ -579,11 +587,13 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
             reply = _parse(_read_line(sock, deadline))
         except TimeoutError:
             return wire.encode_error(AwsError(
-                f"the running roletray did not answer within {timeout:.0f} s; it may still "
-                "finish: see `roletray status`"))
+                N_("the running roletray did not answer within {timeout:.0f} s; it may still "
+                   "finish: see `roletray status`"),
+                timeout=timeout))
         except (OSError, ValueError) as e:
             return wire.encode_error(RoletrayError(
-                f"the running roletray gave no usable answer ({type(e).__name__})"))
+                N_("the running roletray gave no usable answer ({error_type})"),
+                error_type=type(e).__name__))
     if not isinstance(reply, dict):
         return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
     return _unwrapped(reply, pid)
@@ -610,13 +620,15 @@ def _check_socket(path: Path, st: os.stat_result) -> None:
         return
     uid = os.getuid()
     if st.st_uid != uid:
-        raise UsageError(f"{path} belongs to uid {st.st_uid}, not to you; refusing to use it")
+        raise UsageError(N_("{path} belongs to uid {uid}, not to you; refusing to use it"),
+                         path=path, uid=st.st_uid)
     folder = os.lstat(path.parent)
     if not stat.S_ISDIR(folder.st_mode) or folder.st_uid != uid \
             or stat.S_IMODE(folder.st_mode) & 0o077:
-        raise UsageError(f"{path.parent} is not a private folder of yours (mode "
-                         f"{stat.S_IMODE(folder.st_mode):o}, uid {folder.st_uid}); "
-                         "refusing to use its socket")
+        raise UsageError(N_("{parent} is not a private folder of yours (mode {mode:o}, uid "
+                            "{uid}); refusing to use its socket"),
+                         parent=path.parent, mode=stat.S_IMODE(folder.st_mode),
+                         uid=folder.st_uid)
 
 
 def _connect(path: Path, deadline: float) -> socket.socket | None:

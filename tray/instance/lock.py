@@ -17,6 +17,7 @@ from typing import IO
 
 from tray import fsutil
 from tray.domain.errors import InstanceRunningError, UsageError
+from tray.i18n import N_
 
 
 class InstanceLock:
@@ -67,16 +68,18 @@ class InstanceLock:
         try:
             fd = os.open(self.path, flags, 0o600)
         except IsADirectoryError:
-            raise UsageError(f"{self.path} is a folder, not roletray's lock file; remove it "
-                             "and start again") from None
+            raise UsageError(N_("{path} is a folder, not roletray's lock file; remove it and "
+                                "start again"),
+                             path=self.path) from None
         except OSError as e:
-            raise UsageError(f"{self.path}: cannot open roletray's lock file "
-                             f"({e.strerror or type(e).__name__}); remove it if it is a "
-                             "link") from None
+            raise UsageError(N_("{path}: cannot open roletray's lock file ({reason}); remove it "
+                                "if it is a link"),
+                             path=self.path, reason=e.strerror or type(e).__name__) from None
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             os.close(fd)
-            raise UsageError(f"{self.path} is not a regular file, not roletray's lock file; "
-                             "remove it and start again")
+            raise UsageError(N_("{path} is not a regular file, not roletray's lock file; remove "
+                                "it and start again"),
+                             path=self.path)
         return os.fdopen(fd, "r+", encoding="utf-8")
 
     def release(self) -> None:

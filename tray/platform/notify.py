@@ -449,7 +449,7 @@ class NotificationPolicy:
 
     def _decide(self, old: Snapshot, new: Snapshot) -> Notification | None:
         role = new.role or "?"
-        reason = new.problem.message if new.problem is not None else _("no reason given")
+        reason = new.problem.localized() if new.problem is not None else _("no reason given")
         if new.state is RefreshState.IDLE:
             was = old.role or self._fresh_role
             self._fresh_role, self._problem, self._told_trouble = None, None, False

@@ -1,0 +1,249 @@
+"""The doctor and the stored reasons in the reader's language (SPEC "Language"): the doctor
+speaks Korean under ``LANG=ko_KR.UTF-8`` and English under ``LANG=C`` (its ``--json`` the
+same in both); a problem written by one process is read in another reader's language."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.test_doctor import OTHER_ROOT, USER_ARN, statements_in, world
+from tray import i18n
+from tray.cli import main
+from tray.domain import denied, wire
+from tray.domain.errors import AccessDeniedError, RoletrayError
+from tray.domain.problems import Problem, plain_reason, problem_from, problem_line
+from tray.domain.text import N_, Text
+
+KO = {"LANG": "ko_KR.UTF-8"}
+C = {"LANG": "C"}
+
+
+@pytest.fixture(autouse=True)
+def english_after() -> Iterator[None]:
+    yield
+    i18n.setup({})
+
+
+def _doctor(capsys: pytest.CaptureFixture[str], lang: dict[str, str], *args: str
+            ) -> tuple[int, str]:
+    code = main(["doctor", "platform", *args], env={**os.environ, **lang})
+    return code, capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the doctor
+
+def test_the_doctor_of_a_denied_trust_relationship_in_korean_and_in_english(aws, capsys):
+    world(aws, trust=OTHER_ROOT)
+    aws.enforce()
+
+    code, ko = _doctor(capsys, KO)
+    assert code == 1
+    assert "roletray doctor: 프로필 'platform'" in ko
+    assert (f"역할 'platform'의 신뢰 정책이 {USER_ARN}을(를) 신뢰하지 않습니다(신뢰하는 대상: "
+            f"{OTHER_ROOT})") in ko
+    assert "해결 방법:" in ko and "문제 2개 발견: trust, assume" in ko
+    assert "계정 123456789012의 관리자로서 역할 'platform'의 신뢰 관계에 이 문을 추가하세요" in ko
+    assert "the trust policy" not in ko and "PROBLEM" not in ko
+
+    code, en = _doctor(capsys, C)
+    assert code == 1
+    assert (f"the trust policy of role 'platform' does not trust {USER_ARN} (it trusts "
+            f"{OTHER_ROOT})") in en
+    assert "fix:" in en and "2 problems found: trust, assume" in en
+    assert "해결" not in en
+
+    # The policies to paste are the same JSON in both languages.
+    assert statements_in(ko) == statements_in(en) != []
+
+
+def test_the_doctors_json_is_english_whatever_the_locale(aws, capsys):
+    world(aws, trust=OTHER_ROOT)
+    aws.enforce()
+
+    docs = []
+    for lang in (KO, C):
+        code, out = _doctor(capsys, lang, "--json")
+        assert code == 1
+        doc = json.loads(out)
+        doc.pop("checked_at")
+        for finding in doc["findings"]:
+            if finding["id"] == "clock":  # this machine's clock, measured again each run
+                finding.pop("data")
+                finding["message"] = finding["message"].split("(")[0]
+        docs.append(doc)
+    assert docs[0] == docs[1]
+    assert not any("\uac00" <= c <= "\ud7a3" for c in json.dumps(docs[0], ensure_ascii=False))
+    assert docs[0]["summary"] == (f"the trust policy of role 'platform' does not trust "
+                                  f"{USER_ARN} (it trusts {OTHER_ROOT}); `roletray doctor "
+                                  "platform` shows the fix")
+
+
+# ------------------------------------------------------------------ a denied assume
+
+DENIED = ("User: arn:aws:iam::123456789012:user/dev is not authorized to perform: "
+          "sts:AssumeRole on resource: arn:aws:iam::123456789012:role/locked")
+
+
+def _denied() -> AccessDeniedError:
+    return AccessDeniedError(denied.PROFILE_DENIED, profile="locked", finding=denied.with_fix(
+        denied.assume_denied_finding(DENIED), "locked"))
+
+
+def test_the_denial_is_one_sentence_in_each_language():
+    english = ("profile 'locked': the trust policy of role 'locked' probably does not trust "
+               "arn:aws:iam::123456789012:user/dev (AWS: AccessDenied for sts:AssumeRole on "
+               "arn:aws:iam::123456789012:role/locked); `roletray doctor locked` shows the fix")
+    assert str(_denied()) == english
+    i18n.setup(KO)
+    error = _denied()
+    assert str(error) == english
+    assert error.localized == (
+        "프로필 'locked': 역할 'locked'의 신뢰 정책이 arn:aws:iam::123456789012:user/dev을(를) "
+        "신뢰하지 않는 것 같습니다(AWS: arn:aws:iam::123456789012:role/locked에 대한 "
+        "sts:AssumeRole에 AccessDenied). `roletray doctor locked`이(가) 해결 방법을 보여 줍니다")
+
+
+# ------------------------------------------------------------------ a stored problem
+
+def test_a_problem_stored_by_an_english_daemon_reads_in_korean():
+    problem = problem_from(_denied(), role="locked")  # written in English (no setup)
+    doc = json.loads(json.dumps(problem.to_json()))
+    assert doc["message"] == str(_denied())  # the stored message stays English
+    assert "template" in doc and "fields" in doc
+    assert "AKIA" not in json.dumps(doc)
+
+    read = Problem.from_json(doc)
+    assert read is not None and read.message == problem.message
+    assert read.localized() == problem.message  # English until a language is set
+    i18n.setup(KO)
+    assert read.localized().startswith("프로필 'locked': 역할 'locked'의 신뢰 정책이")
+    # The menu's line and a notification's reason: without the profile's opening.
+    assert plain_reason(read).startswith("역할 'locked'의 신뢰 정책이")
+    assert problem_line(read).startswith("locked: 역할 'locked'의 신뢰 정책이")
+
+
+def test_a_problem_of_an_older_roletray_reads_as_its_message():
+    doc = {"code": "access_denied", "profile": "locked", "input_kind": None,
+           "message": "profile 'locked': denied", "hint": None}
+    i18n.setup(KO)
+    read = Problem.from_json(doc)
+    assert read is not None and read.text is None
+    assert read.localized() == "profile 'locked': denied"
+    assert plain_reason(read) == "denied"
+    # A template whose fields do not fit is not trusted: the message is said.
+    broken = Problem.from_json({**doc, "template": "{missing} x", "fields": {}})
+    assert broken is not None and broken.localized() == "profile 'locked': denied"
+
+
+def test_a_one_off_problem_of_the_engine_reads_in_korean():
+    problem = Problem("missing_section", Text(N_("section [{target}] is missing from {path}"),
+                                              target="roletray", path="~/.aws/credentials"))
+    assert problem.message == "section [roletray] is missing from ~/.aws/credentials"
+    i18n.setup(KO)
+    read = Problem.from_json(problem.to_json())
+    assert read is not None
+    assert read.localized() == "~/.aws/credentials에 [roletray] 섹션이 없습니다"
+
+
+# ------------------------------------------------------------------ over the wire
+
+def test_an_error_over_the_wire_is_said_in_the_readers_language():
+    doc = json.loads(json.dumps(wire.encode_error(_denied())))  # the English side
+    assert "localized" not in doc and doc["template"] == denied.PROFILE_DENIED
+    i18n.setup(KO)
+    read = wire.decode_error(doc)
+    assert isinstance(read, AccessDeniedError)
+    assert str(read) == str(_denied())
+    assert read.localized.startswith("프로필 'locked': 역할 'locked'의 신뢰 정책이")
+    assert problem_from(read).localized() == read.localized
+    # An older side sends no template: its own text is kept.
+    old = {k: v for k, v in doc.items() if k not in ("template", "fields")}
+    assert wire.decode_error(old).localized == str(_denied())
+
+
+def test_a_plain_error_has_no_text():
+    error = RoletrayError("plain words")
+    assert error.text is None and problem_from(error).to_json().get("template") is None
+
+
+# ------------------------------------------------------------------ one-off errors
+
+def test_one_off_errors_of_the_files_come_out_korean(isolated_env):
+    from tray.awsfiles import awsconfig
+    from tray.domain.errors import ConfigError, SettingsError, StateError
+    from tray.paths import Paths
+    from tray.settings import load_settings
+    from tray.state import load_state
+
+    env = dict(os.environ)
+    paths = Paths.from_env(env)
+    paths.settings_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.settings_file.write_text('target = "roletray"\nbogus = 1\n')
+    config = isolated_env / ".aws" / "config"
+    config.write_text("[profile plain]\nregion = eu-west-1\n")
+    paths.state_file.parent.mkdir(parents=True, exist_ok=True)
+    paths.state_file.write_text("{not json")
+
+    def raised(call) -> RoletrayError:
+        with pytest.raises(RoletrayError) as caught:
+            call()
+        return caught.value
+
+    english = [raised(lambda: load_settings(paths)),
+               raised(lambda: awsconfig.get_role_profile("plain", config,
+                                                         credentials_path=None)),
+               raised(lambda: load_state(paths))]
+    i18n.setup(KO)
+    korean = [raised(lambda: load_settings(paths)),
+              raised(lambda: awsconfig.get_role_profile("plain", config,
+                                                        credentials_path=None)),
+              raised(lambda: load_state(paths))]
+    assert [type(e) for e in korean] == [SettingsError, ConfigError, StateError]
+    assert [str(e) for e in korean] == [str(e) for e in english]  # str() stays English
+    assert str(english[0]).endswith(", line 2: unknown setting 'bogus' (known: "
+                                    "mfa_session_hours, notifications, refresh_margin, "
+                                    "target, worker_idle_minutes)")
+    assert korean[0].localized.endswith(", 2번째 줄: 알 수 없는 설정 'bogus'(알려진 설정: "
+                                        "mfa_session_hours, notifications, refresh_margin, "
+                                        "target, worker_idle_minutes)")
+    assert "프로필 'plain'은(는) 역할 프로필이 아닙니다" in korean[1].localized
+    assert "올바른 JSON이 아닙니다" in korean[2].localized
+    # What a problem keeps of them reads back Korean in another process.
+    stored = json.loads(json.dumps(problem_from(english[1]).to_json()))
+    assert Problem.from_json(stored).localized() == korean[1].localized  # type: ignore[union-attr]
+
+
+def test_a_bad_mfa_code_is_refused_in_korean_by_the_cli(aws, capsys):
+    world(aws, trust=USER_ARN, profile_extra="mfa_serial = arn:aws:iam::123456789012:mfa/dev\n")
+    code = main(["assume", "platform", "--mfa-code", "12"], env={**os.environ, **KO})
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == "roletray: 프로필 'platform': MFA 코드는 6자리 숫자여야 합니다\n"
+    code = main(["assume", "platform", "--mfa-code", "12"], env={**os.environ, **C})
+    assert capsys.readouterr().err == "roletray: profile 'platform': the MFA code must be 6 digits\n"
+
+
+def test_a_plain_sentence_and_a_parse_error_come_out_korean(isolated_env):
+    from tray.awsfiles import awsconfig
+    from tray.domain.errors import ConfigError, UsageError
+
+    config = isolated_env / ".aws" / "config"
+    config.write_text("[profile a]\nregion = eu-west-1\n[profile a]\n")
+    with pytest.raises(ConfigError) as english:
+        awsconfig.load_profile_map(config, home=isolated_env)
+    i18n.setup(KO)
+    with pytest.raises(ConfigError) as korean:
+        awsconfig.load_profile_map(config, home=isolated_env)
+    assert str(korean.value) == str(english.value) == \
+        "~/.aws/config, line 3: section [profile a] appears twice"
+    assert korean.value.localized == "~/.aws/config, 3번째 줄: [profile a] 섹션이 두 번 나옵니다"
+
+    plain = UsageError(Text(N_("no web browser could be started; set $BROWSER, or use "
+                               "--print and open the URL yourself")))
+    assert str(plain).startswith("no web browser could be started")
+    assert plain.localized.startswith("웹 브라우저를 시작할 수 없습니다")
+    assert Problem.from_json(problem_from(plain).to_json()).localized() == plain.localized  # type: ignore[union-attr]
