@@ -225,3 +225,34 @@ def test_a_kept_reply_answers_only_the_same_request_once() -> None:
         assert len(calls) == 5
         control.send("assume", payload, where=here())
         assert len(calls) == 6
+
+
+def test_a_switch_with_no_answer_in_time_is_never_sent_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The instance got the request and is still at it (a refresh in flight, a role's
+    mfa_process): the lean path waits as long as the full command line, and when no
+    answer comes the full command line says what it always said, without sending the
+    switch a second time."""
+    import threading
+
+    from tray.serve import fastpath
+
+    assert handover.TIMEOUT == wire.HANDOVER_TIMEOUT  # kept in step
+    monkeypatch.setattr(handover, "TIMEOUT", 0.3)  # not minutes in a test
+    release = threading.Event()
+
+    def slow(_: dict[str, Any]) -> dict[str, Any]:
+        release.wait(30)
+        return wire.ok(snapshot=SNAPSHOT, default_target="roletray")
+
+    payload = {k: v for k, v in handover.call_of("platform").items() if k != "cmd"}
+    with scripted(slow) as calls:
+        try:
+            assert handover.ask("platform", os.environ, fastpath.aws_files(os.environ)) is None
+            reply = control.send("assume", payload, where=here())
+            assert len(calls) == 1  # not sent again
+            assert reply is not None and reply["ok"] is False
+            assert "did not answer within 0 s" in str(reply["error"])
+            assert "roletray status" in str(reply["error"])
+        finally:
+            release.set()

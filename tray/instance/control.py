@@ -585,18 +585,25 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             _write(sock, request)
             reply = _parse(_read_line(sock, deadline))
-        except TimeoutError:
-            return wire.encode_error(AwsError(
-                N_("the running roletray did not answer within {timeout:.0f} s; it may still "
-                   "finish: see `roletray status`"),
-                timeout=timeout))
         except (OSError, ValueError) as e:
-            return wire.encode_error(RoletrayError(
-                N_("the running roletray gave no usable answer ({error_type})"),
-                error_type=type(e).__name__))
+            return no_answer(e, timeout)
     if not isinstance(reply, dict):
         return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
     return _unwrapped(reply, pid)
+
+
+def no_answer(e: OSError | ValueError, timeout: float) -> dict[str, Any]:
+    """The error reply for a request sent to the instance that brought no answer (it
+    may still be at work: the caller must not send it again). The lean hand-over's too
+    (``tray.instance.handover``)."""
+    if isinstance(e, TimeoutError):
+        return wire.encode_error(AwsError(
+            N_("the running roletray did not answer within {timeout:.0f} s; it may still "
+               "finish: see `roletray status`"),
+            timeout=timeout))
+    return wire.encode_error(RoletrayError(
+        N_("the running roletray gave no usable answer ({error_type})"),
+        error_type=type(e).__name__))
 
 
 def _unwrapped(reply: dict[str, Any], pid: int | None) -> dict[str, Any] | None:

@@ -24,6 +24,9 @@ import sys
 from tray.serve import fastpath
 
 NEEDS_PERSON = "needs_person"  # tray.domain.wire.NEEDS_PERSON
+# As long as the full command line waits (tray.domain.wire.HANDOVER_TIMEOUT): a switch
+# may wait for a refresh in flight, or for a role's mfa_process.
+TIMEOUT = 135.0
 
 # The reply this process got, for the full command line: ((call, files), reply)
 _handed: "tuple[tuple[dict[str, object], dict[str, str]], dict[str, object]] | None" = None
@@ -71,8 +74,14 @@ def ask(profile: str, env: "dict[str, str] | os._Environ[str]", files: "dict[str
     global _handed
     _handed = None
     call = call_of(profile)
+    lost: list[OSError | ValueError] = []
     reply = fastpath.request(fastpath.instance_socket(env, files), files,
-                             {**call, "unattended": True})
+                             {**call, "unattended": True}, timeout=TIMEOUT, lost=lost)
+    if lost:  # sent, and no answer: the instance may still switch; never send it again
+        from tray.instance import control
+
+        _handed = ((call, files), control.no_answer(lost[0], TIMEOUT))
+        return None
     if reply is None:
         return None
     if reply.get("ok") is not True and reply.get("code") in (*fastpath.DECLINES, NEEDS_PERSON):

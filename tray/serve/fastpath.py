@@ -121,11 +121,15 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
     return document if isinstance(document, dict) and document.get("Version") == 1 else None
 
 
-def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
+def request(path: str, files: "dict[str, str]", call: "dict[str, object]", *,
+            timeout: float = TIMEOUT, lost: "list[OSError | ValueError] | None" = None
             ) -> "dict[str, object] | None":
     """The instance's reply to ``call`` (``{"cmd": ..., ...}``) for ``files``, in this
     protocol; None when no instance answers, or when anything is not as it should be
-    (the full path says what is wrong). Also ``roletray prompt``'s ``status``."""
+    (the full path says what is wrong). Also ``roletray prompt``'s ``status``.
+    ``lost``: given, it gets the error of a request that reached a checked instance
+    (or may have) but brought no answer within ``timeout``: the instance may still act
+    on it, so the caller must not send it again."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -137,10 +141,11 @@ def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
     if not stat.S_ISSOCK(st.st_mode) or st.st_uid != uid or not stat.S_ISDIR(folder.st_mode) \
             or folder.st_uid != uid or stat.S_IMODE(folder.st_mode) & 0o077:
         return None  # the full path says what is wrong with it
+    sending = False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            deadline = time.monotonic() + TIMEOUT
-            sock.settimeout(TIMEOUT)
+            deadline = time.monotonic() + timeout
+            sock.settimeout(timeout)
             sock.connect(path)
             peercred = getattr(socket, "SO_PEERCRED", None)
             if peercred is not None:
@@ -148,9 +153,12 @@ def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
             envelope = {"proto": PROTO, "version": __version__, "files": files, "call": call}
+            sending = True
             sock.sendall(wireline.encode(envelope))
             reply = wireline.decode(wireline.read_line(sock, deadline, MAX_REPLY))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
+        if sending and lost is not None:
+            lost.append(e)
         return None
     if not isinstance(reply, dict) or reply.get("proto") != PROTO:
         return None
