@@ -260,6 +260,18 @@ def test_daemon_serves_the_aws_cli_from_memory(aws: AwsSandbox, spawn,  # noqa: 
         assert not {m for m in imported if m.split(".")[0] in ("botocore", "boto3")}
         assert not imported & {"tray.cli", "tray.engine.actions", "argparse", "logging"}
 
+        # An SSH session, cron: no XDG_RUNTIME_DIR while the daemon was started with it.
+        # The keeper record beside the credentials file names its socket: still lean.
+        no_xdg = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+        assert fastpath_socket(no_xdg) != str(control.socket_path(Paths.from_env(no_xdg)))
+        timed = credproc("-X", "importtime", "platform", env=no_xdg)
+        assert timed.returncode == 0, timed.stderr
+        assert assert_document(timed.stdout) == json.loads(first.stdout)
+        imported = {ln.rsplit("|", 1)[-1].strip() for ln in timed.stderr.splitlines()}
+        assert "tray.serve.fastpath" in imported
+        assert not imported & {"tray.cli", "tray.instance.control", "argparse", "logging"}
+        assert len(proxy.of("AssumeRole")) == 1
+
         unknown = credproc("nope")
         assert (unknown.returncode, unknown.stdout) == (2, "")
         assert "nope" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
@@ -390,6 +402,30 @@ def test_fastpath_finds_the_socket_the_instance_listens_on() -> None:
         control.socket_path(Paths.from_env(os.environ)))
     assert fastpath.socket_path({}, "win32") == ""  # no folder it knows: the full path
 
+def fastpath_socket(env: dict[str, str]) -> str:
+    from tray.serve import fastpath
+
+    return fastpath.instance_socket(env, fastpath.aws_files(env))
+
+
+def test_fastpath_finds_the_instance_as_send_does(tmp_path: Path) -> None:
+    """Kept in step with ``control.send``: the keeper record of the caller's credentials
+    file first (wherever its socket is), else the caller's own runtime folder."""
+    from tray.instance import keeper
+
+    where = here()
+    assert keeper.read(where.aws_credentials) is None
+    assert fastpath_socket(dict(os.environ)) == str(control.socket_path(where))
+    elsewhere = tmp_path / "elsewhere" / "control.sock"
+    with keeper.acquire(where.aws_credentials, elsewhere):
+        found = keeper.read(where.aws_credentials)
+        assert found is not None and found.socket == elsewhere
+        assert fastpath_socket(dict(os.environ)) == str(elsewhere)
+        no_xdg = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+        assert fastpath_socket(no_xdg) == str(elsewhere)
+    assert fastpath_socket(dict(os.environ)) == str(control.socket_path(where))
+
+
 @pytest.mark.parametrize("xdg_state", ["absolute", "relative", "unset"])
 def test_fastpath_finds_the_socket_without_a_runtime_folder(
         xdg_state: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -454,6 +490,121 @@ def test_credential_process_is_served_on_the_fast_path_without_a_runtime_folder(
                             fastpath.aws_files(os.environ)) is None
     finally:
         server.stop()
+
+
+DOC = {"Version": 1, "AccessKeyId": "ASIAFAST", "SecretAccessKey": "s",
+       "SessionToken": "t", "Expiration": "2099-01-01T00:00:00Z"}
+
+
+@contextmanager
+def instance_elsewhere(tmp_path: Path) -> Iterator[tuple[Path, Path, list[object]]]:
+    """An instance whose socket is in another runtime folder than the caller's, named by
+    the keeper record of the caller's credentials file: (socket, record, requests)."""
+    from tray.domain import wire
+    from tray.instance import keeper
+
+    got: list[object] = []
+
+    def handler(request: dict[str, object]) -> dict[str, object]:
+        got.append(request)
+        if request.get("cmd") == "status":
+            return wire.ok(snapshot={"role": "platform", "seconds_left": 600, "state": "fresh"})
+        return wire.ok(document=DOC)
+
+    run = tmp_path / "daemon-run"
+    run.mkdir(mode=0o700)
+    path = run / "roletray" / "control.sock"
+    server = control.ControlServer(handler, path, where=here()).start()
+    try:
+        with keeper.acquire(here().aws_credentials, path):
+            yield path, keeper.record_path(here().aws_credentials), got
+    finally:
+        server.stop()
+
+
+def test_credential_process_without_a_runtime_folder_finds_the_daemon_by_its_record(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon was started with XDG_RUNTIME_DIR, the caller has none (SSH, cron): the
+    keeper record names the daemon's socket, and the lean path is served there."""
+    with instance_elsewhere(tmp_path) as (_path, _record, got):
+        monkeypatch.delenv("XDG_RUNTIME_DIR")
+        assert not control.socket_path(here()).exists()
+        run = subprocess.run([sys.executable, "-X", "importtime", "-m", "tray",
+                              "credential-process", "platform"],
+                             env={**os.environ, "PYTHONPATH": str(REPO)}, check=False,
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert json.loads(run.stdout) == DOC
+        imported = {ln.rsplit("|", 1)[-1].strip() for ln in run.stderr.splitlines()}
+        assert "tray.serve.fastpath" in imported
+        assert not imported & {"tray.cli", "tray.instance.control", "tray.instance.keeper"}
+        assert len(got) == 1
+        # roletray prompt finds it the same way (a status request there)
+        from tray.shell import prompt
+
+        assert prompt.line(os.environ) == "platform 10m"
+        assert len(got) == 2
+
+
+def fastpath_files() -> dict[str, str]:
+    from tray.serve import fastpath
+
+    return fastpath.aws_files(os.environ)
+
+
+@pytest.mark.parametrize("spoil", ["symlink", "other_user", "dead_pid", "not_a_socket",
+                                   "open_folder"])
+def test_fastpath_trusts_a_keeper_record_as_the_full_path_does(
+        spoil: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record that is a link, another user's, or of a dead process is not read; the
+    socket a good record names is checked as any other (a socket, the user's own, in a
+    private folder). Nothing is sent, and the full path (``keeper.read``,
+    ``control.send``) refuses the same."""
+    from tray.domain.errors import UsageError
+    from tray.instance import keeper
+    from tray.serve import fastpath
+
+    if spoil == "other_user" and not (hasattr(os, "geteuid") and os.geteuid() == 0):
+        pytest.skip("only root can give a file to another user")
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    creds = here().aws_credentials
+    with instance_elsewhere(tmp_path) as (path, record, got):
+        text = record.read_text()
+        assert fastpath.ask(fastpath_socket(dict(os.environ)), "platform",
+                            fastpath_files()) == DOC  # as it is: served
+        assert len(got) == 1
+        # the instance still holds the record's lock; spoil a copy in the same place
+        record.unlink()
+        if spoil == "symlink":
+            target = tmp_path / "planted"
+            target.write_text(text)
+            record.symlink_to(target)
+        elif spoil == "other_user":
+            record.write_text(text)
+            os.chown(record, 65534, 65534)
+        elif spoil == "dead_pid":
+            dead = subprocess.Popen([sys.executable, "-c", "pass"])
+            dead.wait(10)
+            record.write_text(f"{dead.pid}\n{path}\n")
+        elif spoil == "not_a_socket":
+            plain = path.parent / "plain"
+            plain.write_text("")
+            record.write_text(f"{os.getpid()}\n{plain}\n")
+        else:
+            record.write_text(text)
+            os.chmod(path.parent, 0o755)
+        named = fastpath_socket(dict(os.environ))
+        assert fastpath.ask(named, "platform", fastpath_files()) is None
+        assert len(got) == 1  # nothing sent
+        found = keeper.read(creds)
+        if spoil in ("symlink", "other_user", "dead_pid"):
+            assert found is None and named == str(control.socket_path(here()))
+        elif spoil == "not_a_socket":
+            assert found is not None and named == str(found.socket) == str(plain)
+        else:
+            assert found is not None and named == str(found.socket) == str(path)
+            with pytest.raises(UsageError, match="not a private folder"):
+                control.send("credentials", {"profile": "platform"}, where=here())
 
 
 def test_fastpath_refuses_a_socket_in_a_folder_others_can_enter(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ Bounds are kept with subprocess timeouts, never sleeps: a regression here is a h
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
@@ -106,6 +107,45 @@ def test_sessions_share_the_models_not_their_settings_or_handlers(tmp_path: Path
     assert seen == []
     first.get_component("event_emitter").emit("roletray-probe")
     assert seen == ["first"]
+
+
+def test_the_loader_finds_what_botocores_finds_looking_at_one_service(tmp_path: Path) -> None:
+    """Its models are botocore's, found alike (AWS_DATA_PATH's folders too); an unknown
+    service is the same error; only the check that a service exists looks at that one
+    service's folder instead of listing every service botocore ships."""
+    import botocore.exceptions
+    from botocore.loaders import create_loader
+
+    from tray.aws.loader import loader
+
+    extra = tmp_path / "models"
+    (extra / "roletray-test" / "2020-01-01").mkdir(parents=True)
+    model = {"version": "2.0", "metadata": {"apiVersion": "2020-01-01",
+                                            "endpointPrefix": "roletray-test"},
+             "operations": {}, "shapes": {}}
+    (extra / "roletray-test" / "2020-01-01" / "service-2.json").write_text(json.dumps(model))
+    for data_path in (None, str(extra)):
+        ours, theirs = loader(data_path), create_loader(data_path)
+        for service, kind in (("sts", "service-2"), ("sts", "endpoint-rule-set-1"),
+                              ("iam", "service-2"), ("sso-oidc", "service-2")):
+            assert ours.load_service_model(service, kind) == \
+                theirs.load_service_model(service, kind)
+        assert ("roletray-test" in ours.list_available_services("service-2")) \
+            == (data_path is not None)
+        if data_path is not None:
+            assert ours.load_service_model("roletray-test", "service-2")["metadata"] == \
+                model["metadata"]
+        listed = ours.list_available_services("service-2")
+        assert list(listed) == theirs.list_available_services("service-2")
+        assert len(listed) > 100 and listed[0] == theirs.list_available_services(
+            "service-2")[0]
+        assert "../sts" not in listed and "" not in listed
+        errors = []
+        for one in (ours, theirs):
+            with pytest.raises(botocore.exceptions.UnknownServiceError) as caught:
+                one.load_service_model("no-such-service", "service-2")
+            errors.append(str(caught.value))
+        assert errors[0] == errors[1]
 
 
 def test_awscrt_is_left_unloaded_unless_a_sign_in_needs_it() -> None:

@@ -4,7 +4,9 @@
 profile: when a running instance answers it, ``tray.serve.fastpath`` prints the
 document without loading the full command line. ``roletray prompt`` runs before every
 command line of a shell that shows it: ``tray.shell.prompt`` answers it on a lean path
-too. Everything else is ``tray.cli`` (the package; ``main`` loads the rest).
+too, and so does ``roletray assume PROFILE [--json]`` with an instance running
+(``tray.instance.handover``). Everything else is ``tray.cli`` (the package; ``main``
+loads the rest).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ def entry() -> int:
     code = fastpath.main()
     if code is not None:
         return code
+    if sys.argv[1:2] == ["assume"]:
+        from tray.instance import handover
+
+        code = handover.main()
+        if code is not None:
+            return code
     if sys.argv[1:2] == ["prompt"]:
         from tray.shell import prompt
 

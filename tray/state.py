@@ -30,6 +30,7 @@ sections.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -246,10 +247,17 @@ def _write(states: list[State], paths: Paths) -> None:
 def check_writable(paths: Paths) -> None:
     """Raise the ``StateError`` ``save_state`` would (a read-only or full folder), now,
     before anything else is changed: a state file about as large as a real one is
-    written beside it and removed."""
+    written beside it and removed. Not made durable (no fsync, no rename): it is gone
+    at once, and a switch would wait for the disk twice for nothing."""
     probe = paths.state_file.with_name(".probe-state.json")
     try:
-        write_private(probe, " " * 1024 + "\n")
+        fsutil.private_dir(probe.parent)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                     | getattr(os, "O_NOFOLLOW", 0), fsutil.PRIVATE_FILE_MODE)
+        try:
+            os.write(fd, b" " * 1024 + b"\n")
+        finally:
+            os.close(fd)
         probe.unlink()
     except (OSError, UsageError) as e:
         raise _cannot_write(paths, e) from None

@@ -307,13 +307,13 @@ def _builtin_hooks() -> Any:
 
 
 def _shared_loader(session: botocore.session.Session) -> Any:
-    from botocore.loaders import create_loader
+    from tray.aws.loader import loader as one_service_loader
 
     data_path = session.get_config_variable("data_path")
     key = str(data_path) if data_path is not None else None
     loader = _LOADERS.get(key)
     if loader is None:
-        loader = _LOADERS[key] = create_loader(data_path)
+        loader = _LOADERS[key] = one_service_loader(key)
     return loader
 
 

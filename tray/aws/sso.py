@@ -27,7 +27,6 @@ import logging
 import shutil
 import subprocess
 import time
-import webbrowser
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -171,7 +170,11 @@ def device_login(
              auth["verificationUri"])
     if on_code is not None:
         on_code(str(auth.get("userCode", "")), str(url))
-    (opener or webbrowser.open)(url)
+    if opener is None:
+        import webbrowser  # only for a sign-in: a cold assume of another role never needs it
+
+        opener = webbrowser.open
+    opener(url)
     interval = float(auth.get("interval") or 5)
     deadline = monotonic() + min(timeout, float(auth.get("expiresIn") or timeout))
     while True:

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from tray.cli import asking
 from tray.cli.common import Root, diagnosed, emit
 from tray.cli.handover import handover, handover_asking
-from tray.cli.snapshot_text import columns, sections_text, shown, snapshot_table, table
+from tray.cli.snapshot_text import (
+    columns,
+    sections_text,
+    shown,
+    snapshot_table,
+    switched_line,
+    table,
+)
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
 from tray.domain.text import Text
@@ -126,15 +133,14 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
     except AccessDeniedError as e:  # said as without an instance
         raise diagnosed(args.profile, e, root) from e
     if reply is not None:
-        from tray.settings import load_settings  # not the use cases: the instance ran them
-
         target = reply["snapshot"].get("target")
-        default = load_settings(root.paths).target
-        said = _("Switched the running roletray to {profile}.").format(profile=args.profile) \
-            if target in (None, default) else \
-            _("The running roletray keeps {profile} fresh in [{target}] too.").format(
-                profile=args.profile, target=target)
-        print_snapshot(args, reply["snapshot"], extra=shown(said))
+        default = reply.get("default_target")  # the instance's: it did the switch
+        if not isinstance(default, str):
+            from tray.settings import load_settings  # an instance that does not say
+
+            default = load_settings(root.paths).target
+        said = switched_line(args.profile, target, default)
+        print_snapshot(args, reply["snapshot"], extra=said)
         return EXIT_OK
     from tray.domain.models import iso_utc
     from tray.engine import actions
@@ -208,7 +214,7 @@ def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     reply = handover_asking("refresh", {"mfa_code": given, "target": state.target},
                             state.active_role, retry="mfa", root=root)
     if reply is not None:
-        print_snapshot(args, reply["snapshot"], extra=shown(said))
+        print_snapshot(args, reply["snapshot"], extra=said)
         return EXIT_OK
     ctx = root.context()  # one settings read for the refresh and the status after it
     raw = parsed_config(root)

@@ -107,6 +107,15 @@ def snapshot_table(snap: Mapping[str, Any], extra: str = "") -> str:
     return f"{extra}\n{text}" if extra else text
 
 
+def switched_line(profile: str, target: object, default: object) -> str:
+    """What ``assume`` says after a running instance switched: the default target, or
+    one more section it keeps fresh (shown-safe)."""
+    if target in (None, default):
+        return shown(_("Switched the running roletray to {profile}.").format(profile=profile))
+    return shown(_("The running roletray keeps {profile} fresh in [{target}] too.").format(
+        profile=profile, target=target))
+
+
 def sections_text(sections: Sequence[Mapping[str, Any]]) -> str:
     """``status``: the default target's section, then every other kept one."""
     parts = [table(snapshot_rows(sections[0]))]

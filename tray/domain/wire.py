@@ -137,20 +137,26 @@ def raise_for(reply: Mapping[str, Any]) -> Mapping[str, Any]:
 # A request on the control socket is one envelope: the caller's protocol, its version,
 # the AWS files it resolved (real paths), and the command as before::
 #
-#     {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
+#     {"proto": 3, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
 #      "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "status"}}
 #
 # Every reply of an instance carries ``"proto"`` and ``"version"``. 1 is the bare
 # ``{"cmd": ...}`` of the versions before the number: an instance of those finds no
 # ``cmd`` in an envelope and declines it ("unknown command"), so it never acts on a
-# request it cannot read.
-PROTO = 2
+# request it cannot read. 3: an ``assume`` may be ``unattended`` (the lean hand-over):
+# the instance declines a guarded profile, ``NEEDS_PERSON``; an instance of 2 would
+# ignore the mark and switch to it unasked, so it declines the envelope instead.
+PROTO = 3
 OTHER_FILES = "other_files"  # declined: the instance answers for other AWS files
 OTHER_PROTO = "other_proto"  # declined: the two ends speak different protocols
+# declined: an ``assume`` sent ``unattended`` (the lean hand-over, ``tray.instance.handover``)
+# for a profile a person must confirm first (``roletray_guard``); the full command line asks
+NEEDS_PERSON = "needs_person"
 
 
 def declined(code: str, message: str) -> dict[str, Any]:
-    """A request the instance does not serve (``OTHER_FILES``, ``OTHER_PROTO``); an older
+    """A request the instance does not serve (``OTHER_FILES``, ``OTHER_PROTO``,
+    ``NEEDS_PERSON``); an older
     caller reads it as an error with ``message``."""
     return {"ok": False, "code": code, "error": message, "exit_code": EXIT_USAGE,
             "profile": None}

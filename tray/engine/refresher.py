@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from tray.awsfiles import credfile
+from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import (
     CredentialsFileError,
     NeedsInputError,
@@ -256,6 +256,23 @@ class Refresher:
         """The code a person typed after a needs-input event (or ahead of the MFA
         session's end): it starts a new MFA session for the section's role."""
         return self.refresh_now(mfa_code=code, target=target)
+
+    @property
+    def default_target(self) -> str:
+        """The section a switch without a target keeps (the settings' ``target``)."""
+        return self._ctx.target
+
+    def guard_of(self, profile: str) -> str | None:
+        """The label of a guarded profile (``roletray_guard``): a person confirms it
+        before it is used. None when unguarded, or not a usable role profile (the
+        switch then says what is wrong, with context)."""
+        try:
+            role = awsconfig.get_role_profile(
+                profile, self._ctx.config_path, credentials_path=self._ctx.credentials_path,
+                home=self._ctx.paths.home)
+        except RoletrayError:
+            return None
+        return role.guard
 
     def needs_mfa_code(self, profile: str) -> bool:
         """Whether switching to ``profile`` needs a code now (False while an MFA

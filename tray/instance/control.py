@@ -12,12 +12,13 @@
   ``MAX_CONNECTIONS`` requests are served at once, the rest queue. One JSON line in,
   one out (``tray.domain.wire`` on ``wireline``)::
 
-      -> {"proto": 2, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
+      -> {"proto": 3, "version": "0.1.0", "files": {"config": "/home/u/.aws/config",
           "credentials": "/home/u/.aws/credentials"}, "call": {"cmd": "assume",
           "profile": "platform", "target": null, "duration": null, "mfa_code": null,
-          "force": false}}
-      <- {"proto": 2, "ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
-      <- {"proto": 2, "ok": false, "code": "access_denied", "error": "profile ...",
+          "force": false}}  (+ "unattended": true from the lean hand-over: a guarded
+          profile is declined, ``needs_person``, before any AssumeRole)
+      <- {"proto": 3, "ok": true, "snapshot": {"state": "fresh", "role": "platform", ...}}
+      <- {"proto": 3, "ok": false, "code": "access_denied", "error": "profile ...",
           "exit_code": 1, "profile": "platform"}
 
   The instance answers only for its own AWS files: a request naming other files (the
@@ -57,7 +58,7 @@ from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, MfaRequiredError, RoletrayError, UsageError
 from tray.domain.text import Text
 from tray.i18n import N_
-from tray.instance import keeper
+from tray.instance import handover, keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
     InstanceLock,
     running_pid,
@@ -130,6 +131,14 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(profile, str) or not profile:
                 raise UsageError("assume: a profile name is required")
             target = check_target(_opt_str(request, "target"))
+            if request.get("unattended") is True:
+                # The lean hand-over: nobody was asked; a guarded profile goes back to the
+                # full command line, which asks (or refuses), before any AssumeRole.
+                guard = refresher.guard_of(profile)
+                if guard is not None:
+                    return wire.declined(wire.NEEDS_PERSON, (
+                        f"profile '{profile}' is guarded ({guard}): a person confirms it "
+                        "first"))
             snap = refresher.switch(profile, _opt_str(request, "mfa_code"), target=target,
                                     duration=_opt_int(request, "duration"),
                                     force=bool(request.get("force", False)))
@@ -158,6 +167,8 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
                                    f"({type(e).__name__}); see its log")
     reply = wire.ok(snapshot=snap.to_json(), **extra)
     outcome = refresher.outcome_of(target)
+    if cmd == "assume":
+        reply["default_target"] = refresher.default_target  # "Switched" or "kept too"
     if cmd in ("assume", "refresh", "mfa") and outcome is not None:
         reply["access_key_id"] = outcome.result.credentials.masked_key
         reply["region"] = outcome.region
@@ -504,6 +515,12 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
     """
     if not hasattr(socket, "AF_UNIX"):
         return None
+    if path is None:
+        # The lean hand-over (``tray.instance.handover``) got the reply to this very
+        # request in this process: it is not asked again (no second AssumeRole).
+        kept = handover.handed_over(cmd, payload or {}, files_of(where))
+        if kept is not None:
+            return kept
     own = socket_path(where) if path is None else path
     deadline = time.monotonic() + timeout
     waiting_until: float | None = None
@@ -595,18 +612,25 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
             sock.settimeout(max(0.001, deadline - time.monotonic()))
             _write(sock, request)
             reply = _parse(_read_line(sock, deadline))
-        except TimeoutError:
-            return wire.encode_error(AwsError(
-                N_("the running roletray did not answer within {timeout:.0f} s; it may still "
-                   "finish: see `roletray status`"),
-                timeout=timeout))
         except (OSError, ValueError) as e:
-            return wire.encode_error(RoletrayError(
-                N_("the running roletray gave no usable answer ({error_type})"),
-                error_type=type(e).__name__))
+            return no_answer(e, timeout)
     if not isinstance(reply, dict):
         return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
     return _unwrapped(reply, pid)
+
+
+def no_answer(e: OSError | ValueError, timeout: float) -> dict[str, Any]:
+    """The error reply for a request sent to the instance that brought no answer (it
+    may still be at work: the caller must not send it again). The lean hand-over's too
+    (``tray.instance.handover``)."""
+    if isinstance(e, TimeoutError):
+        return wire.encode_error(AwsError(
+            N_("the running roletray did not answer within {timeout:.0f} s; it may still "
+               "finish: see `roletray status`"),
+            timeout=timeout))
+    return wire.encode_error(RoletrayError(
+        N_("the running roletray gave no usable answer ({error_type})"),
+        error_type=type(e).__name__))
 
 
 def _unwrapped(reply: dict[str, Any], pid: int | None) -> dict[str, Any] | None:

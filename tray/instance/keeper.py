@@ -22,16 +22,13 @@ the user's own: the socket it names is checked again before anything is sent.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from tray.instance import record
 from tray.instance.lock import InstanceLock
 
-SUFFIX = ".roletray.instance"
+SUFFIX = record.SUFFIX
 
 
 @dataclass(frozen=True)
@@ -42,47 +39,25 @@ class Keeper:
 
 def real_path(credentials: Path) -> str:
     """As ``tray.keys_index.real_path``: absolute, links resolved."""
-    return os.path.realpath(os.path.abspath(credentials))
+    return record.real_path(credentials)
 
 
 def file_id(credentials: Path) -> str:
     """As ``tray.keys_index.file_id``: 12 hex digits of the SHA-256 of the real path."""
-    return hashlib.sha256(os.fsencode(real_path(credentials))).hexdigest()[:12]
+    return record.file_id(credentials)
 
 
 def record_path(credentials: Path, *, create: bool = False) -> Path:
-    """Where the keeper record of ``credentials`` is (see the module's docstring).
-    ``create``: make the credentials file's folder first, as its first write would."""
-    real = Path(real_path(credentials))
-    folder = real.parent
-    if create:
-        with contextlib.suppress(OSError):
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if _writable_own(folder):
-        return folder / f".{real.name}{SUFFIX}"
-    return fallback_dir() / f"{file_id(credentials)}{SUFFIX}"
+    """Where the keeper record of ``credentials`` is (see the module's docstring;
+    ``tray.instance.record`` finds it, for the lean paths too). ``create``: make the
+    credentials file's folder first, as its first write would."""
+    return Path(record.record_path(credentials, create=create, fallback=fallback_dir))
 
 
 def fallback_dir() -> Path:
     """roletray's state folder under the passwd entry's home: one per user, whatever
     ``HOME`` and ``XDG_STATE_HOME`` say."""
-    home = None
-    with contextlib.suppress(ImportError, KeyError, OSError):
-        import pwd
-
-        home = pwd.getpwuid(os.getuid()).pw_dir
-    return Path(home or os.path.expanduser("~")) / ".local" / "state" / "roletray" / "keepers"
-
-
-def _writable_own(folder: Path) -> bool:
-    """A folder of the user's own that the user may write: another user's folder (even a
-    writable one) would let that user read or plant records."""
-    try:
-        st = os.stat(folder)
-    except OSError:
-        return False
-    own = not hasattr(os, "getuid") or st.st_uid == os.getuid()
-    return stat.S_ISDIR(st.st_mode) and own and os.access(folder, os.W_OK | os.X_OK)
+    return Path(record.fallback_dir())
 
 
 def acquire(credentials: Path, socket: Path) -> InstanceLock:
@@ -97,37 +72,5 @@ def acquire(credentials: Path, socket: Path) -> InstanceLock:
 def read(credentials: Path) -> Keeper | None:
     """The keeper of ``credentials`` when its record names a live process of the user's;
     None when there is none (or none that can be trusted)."""
-    try:
-        path = record_path(credentials)
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        fd = os.open(path, flags)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
-            return None
-        text = os.read(fd, 4096).decode("utf-8", "replace")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    lines = text.splitlines()
-    if len(lines) < 2 or not lines[0].strip().isdigit() or not os.path.isabs(lines[1]):
-        return None
-    pid = int(lines[0])
-    return Keeper(pid, Path(lines[1])) if alive(pid) else None
-
-
-def alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+    found = record.read(credentials, fallback=fallback_dir)
+    return None if found is None else Keeper(found[0], Path(found[1]))

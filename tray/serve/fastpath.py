@@ -4,16 +4,19 @@ instance, on a lean path.
 It runs before every SDK process that uses the profile, so its start-up is the cost:
 ``tray.cli`` and ``tray.instance.control`` bring argparse, logging, dataclasses,
 pathlib and threading (~30 ms here). This module imports only what a Unix socket
-and JSON need (and the socket's line framing, ``tray.domain.wireline``), asks the
-instance, and prints the document. Anything else (no instance, an error reply, a
-platform without ``AF_UNIX``) returns None, and the full command line takes over and
-reports with its diagnosis. An error reply is handed to it (``handed_over``) rather than
-asked for again: a refused role costs one request, and so one AssumeRole, per call.
+and JSON need (and the socket's line framing, ``tray.domain.wireline``, and the keeper
+record's reader, ``tray.instance.record``), asks the instance, and prints the
+document. Anything else (no instance, an error reply, a platform without ``AF_UNIX``)
+returns None, and the full command line takes over and reports with its diagnosis. An
+error reply is handed to it (``handed_over``) rather than asked for again: a refused
+role costs one request, and so one AssumeRole, per call.
 
 The checks and the request are ``tray.instance.control.send``'s, kept in step by
-tests/test_credential_process.py: the socket and its folder must be the user's own
-and the folder private, and the listening process must run as the user; the request
-names the caller's AWS files (``control.files_of``) and the protocol
+tests/test_credential_process.py: the instance is found as ``send`` finds it (the
+keeper record of the caller's credentials file first, wherever that instance's runtime
+folder is, then the caller's own runtime folder); the socket and its folder must be the
+user's own and the folder private, and the listening process must run as the user; the
+request names the caller's AWS files (``control.files_of``) and the protocol
 (``tray.domain.wire.PROTO``), and a reply of another protocol, or a decline for other
 files, goes the long way too.
 """
@@ -28,8 +31,9 @@ import time
 
 from tray import __version__
 from tray.domain import wireline
+from tray.instance import record
 
-PROTO = 2  # tray.domain.wire.PROTO
+PROTO = 3  # tray.domain.wire.PROTO
 DECLINES = ("other_files", "other_proto")  # tray.domain.wire.OTHER_FILES, OTHER_PROTO
 TIMEOUT = 5.0  # a served answer comes from memory; anything slower goes the long way
 MAX_REPLY = 64 * 1024
@@ -54,6 +58,18 @@ def socket_path(env: "dict[str, str] | os._Environ[str]", platform: str = sys.pl
             if platform.startswith(_XDG_PLATFORMS) \
             else os.path.expanduser("~/Library/Application Support")  # platformdirs' macOS
     return os.path.join(state, "roletray", "run", "control.sock")
+
+
+def instance_socket(env: "dict[str, str] | os._Environ[str]", files: "dict[str, str]") -> str:
+    """The socket to ask, in ``tray.instance.control.send``'s order: the one named by the
+    keeper record of the caller's credentials file (``files["credentials"]``, as
+    ``aws_files`` gives it), wherever that instance's runtime folder is (it was started
+    with another ``XDG_RUNTIME_DIR``, or with one this caller lacks: SSH, cron); else
+    ``socket_path(env)``. The record is trusted as the full path trusts it
+    (``tray.instance.record.read``), and the socket it names is checked by ``request``
+    as any other."""
+    found = record.read(files["credentials"])
+    return socket_path(env) if found is None else found[1]
 
 
 def aws_files(env: "dict[str, str] | os._Environ[str]") -> "dict[str, str]":
@@ -105,11 +121,15 @@ def ask(path: str, profile: str, files: "dict[str, str]", *, source: bool = Fals
     return document if isinstance(document, dict) and document.get("Version") == 1 else None
 
 
-def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
+def request(path: str, files: "dict[str, str]", call: "dict[str, object]", *,
+            timeout: float = TIMEOUT, lost: "list[OSError | ValueError] | None" = None
             ) -> "dict[str, object] | None":
     """The instance's reply to ``call`` (``{"cmd": ..., ...}``) for ``files``, in this
     protocol; None when no instance answers, or when anything is not as it should be
-    (the full path says what is wrong). Also ``roletray prompt``'s ``status``."""
+    (the full path says what is wrong). Also ``roletray prompt``'s ``status``.
+    ``lost``: given, it gets the error of a request that reached a checked instance
+    (or may have) but brought no answer within ``timeout``: the instance may still act
+    on it, so the caller must not send it again."""
     if not path or not hasattr(socket, "AF_UNIX") or not hasattr(os, "getuid"):
         return None
     try:
@@ -121,10 +141,11 @@ def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
     if not stat.S_ISSOCK(st.st_mode) or st.st_uid != uid or not stat.S_ISDIR(folder.st_mode) \
             or folder.st_uid != uid or stat.S_IMODE(folder.st_mode) & 0o077:
         return None  # the full path says what is wrong with it
+    sending = False
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            deadline = time.monotonic() + TIMEOUT
-            sock.settimeout(TIMEOUT)
+            deadline = time.monotonic() + timeout
+            sock.settimeout(timeout)
             sock.connect(path)
             peercred = getattr(socket, "SO_PEERCRED", None)
             if peercred is not None:
@@ -132,9 +153,12 @@ def request(path: str, files: "dict[str, str]", call: "dict[str, object]"
                 if struct.unpack("3i", raw)[1] != uid:
                     return None
             envelope = {"proto": PROTO, "version": __version__, "files": files, "call": call}
+            sending = True
             sock.sendall(wireline.encode(envelope))
             reply = wireline.decode(wireline.read_line(sock, deadline, MAX_REPLY))
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
+        if sending and lost is not None:
+            lost.append(e)
         return None
     if not isinstance(reply, dict) or reply.get("proto") != PROTO:
         return None
@@ -168,7 +192,8 @@ def main() -> "int | None":
     parsed = parse(sys.argv[1:])
     if parsed is None:
         return None
-    document = ask(socket_path(os.environ), parsed[0], aws_files(os.environ), source=parsed[1],
+    files = aws_files(os.environ)
+    document = ask(instance_socket(os.environ, files), parsed[0], files, source=parsed[1],
                    file_id=parsed[2])
     if document is None:
         return None

@@ -84,7 +84,7 @@ def line(env: "dict[str, str] | os._Environ[str]", fmt: str = DEFAULT_FORMAT,
 def _from_instance(env: "dict[str, str] | os._Environ[str]", files: "dict[str, str]"
                    ) -> "tuple[bool, tuple[str, str, int, str] | None]":
     """(whether a running instance answered, its active role's section or None)."""
-    reply = fastpath.request(fastpath.socket_path(env), files, {"cmd": "status"})
+    reply = fastpath.request(fastpath.instance_socket(env, files), files, {"cmd": "status"})
     if reply is None or reply.get("ok") is not True or \
             not isinstance(reply.get("snapshot"), dict):
         return False, None
