@@ -31,7 +31,7 @@ def entry() -> int:
     if sys.argv[1:2] == ["assume"]:
         from tray.instance import handover
 
-        code = handover.main()
+        code = handover.main(sys.argv[1:], os.environ, _switched)
         if code is not None:
             return code
     if sys.argv[1:2] == ["prompt"]:
@@ -43,3 +43,19 @@ def entry() -> int:
     from tray.cli import main
 
     return main()
+
+
+def _switched(profile: str, reply: dict[str, object]) -> str:
+    """The lines ``roletray assume`` prints after a running instance switched, in the
+    user's language, by the full command line's own code (``tray.cli.snapshot_text``,
+    which loads no more than it needs)."""
+    import os
+
+    from tray import i18n
+    from tray.cli import snapshot_text
+
+    i18n.setup(os.environ)
+    snap = reply["snapshot"]
+    assert isinstance(snap, dict)
+    line = snapshot_text.switched_line(profile, snap.get("target"), reply.get("default_target"))
+    return snapshot_text.snapshot_table(snap, extra=line)

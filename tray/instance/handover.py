@@ -12,7 +12,7 @@ Only the plain forms come here: ``assume PROFILE`` and ``assume PROFILE --json``
 anything else (a target, a duration, a code, ``--force``, ``--yes``) is the full command
 line's. No instance, a decline, a reply of another protocol: None, and the full command
 line does what it always did. A switch is printed here as the full command line prints
-it (``tray.cli.snapshot_text``). Any other reply (an error: a denied role, a code
+it (``tray.launch`` passes its words: ``tray.cli.snapshot_text``). Any other reply (an error: a denied role, a code
 needed) is handed to it: its
 ``tray.instance.control.send`` of the same request for the same files takes it from
 ``handed_over`` rather than asking again (one request, never a second AssumeRole).
@@ -21,6 +21,10 @@ needed) is handed to it: its
 import json
 import os
 import sys
+
+TYPE_CHECKING = False  # typing's own costs an import on this path
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 from tray.serve import fastpath
 
@@ -94,28 +98,18 @@ def ask(profile: str, env: "dict[str, str] | os._Environ[str]", files: "dict[str
     return None
 
 
-def said(profile: str, reply: "dict[str, object]") -> str:
-    """The lines ``tray.cli``'s ``assume`` prints for this reply, in the user's language,
-    by the same code (``tray.cli.snapshot_text``, which loads no more than it needs)."""
-    from tray import i18n
-    from tray.cli import snapshot_text
-
-    i18n.setup(os.environ)
-    snap = reply["snapshot"]
-    assert isinstance(snap, dict)
-    line = snapshot_text.switched_line(profile, snap.get("target"), reply.get("default_target"))
-    return snapshot_text.snapshot_table(snap, extra=line)
-
-
-def main() -> "int | None":
+def main(argv: "list[str]", env: "dict[str, str] | os._Environ[str]",
+         said: "Callable[[str, dict[str, object]], str]") -> "int | None":
     """Switched and said so: 0. Otherwise None (the full command line runs; it finds a
-    reply this path got in ``handed_over``)."""
-    parsed = parse(sys.argv[1:])
+    reply this path got in ``handed_over``). ``tray.launch`` (a composition root) gives
+    the arguments, the environment, and ``said(profile, reply)``: the lines the full
+    command line prints for a switch (the instance layer does not know its words)."""
+    parsed = parse(argv)
     if parsed is None:
         return None
     profile, as_json = parsed
-    files = fastpath.aws_files(os.environ)
-    reply = ask(profile, os.environ, files)
+    files = fastpath.aws_files(env)
+    reply = ask(profile, env, files)
     if reply is None:
         return None
     try:
