@@ -473,3 +473,43 @@ def test_the_cli_waits_longer_than_the_instance_may_take() -> None:
     assert worker.TIMEOUT == wire.WORKER_TIMEOUT
     default = inspect.signature(control.send).parameters["timeout"].default
     assert default == wire.HANDOVER_TIMEOUT > 2 * worker.TIMEOUT
+
+
+def test_workers_start_as_connections_need_them(isolated_env: Path) -> None:
+    """An idle tray holds no connection worker it never used (each one a thread); a burst
+    gets one per connection up to the bound, so a real request is not queued behind
+    clients that are still sending."""
+    def workers() -> int:
+        return sum(t.name == "roletray-control-conn" for t in threading.enumerate())
+
+    before = workers()  # stopped servers of earlier tests may still be winding down
+    srv = control.ControlServer(echo, max_connections=4, request_timeout=5.0, path=sock(),
+                                where=here()).start()
+    slow = []
+    try:
+        assert srv._started == 0 and workers() <= before
+        assert control.send("status", {}, timeout=20, where=here())["echo"] == "status"
+        assert srv._started == 1
+        for _ in range(3):  # each holds a worker: half a request, the rest never comes
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(str(sock()))
+            s.sendall(b'{"proto"')
+            slow.append(s)
+        # Answered while all three still wait for their deadline (5 s): not behind them.
+        assert control.send("status", {}, timeout=20, where=here())["echo"] == "status"
+        assert not any(closed_by_server(s, 0) for s in slow)
+        assert srv._started == 4
+    finally:
+        for s in slow:
+            s.close()
+        srv.stop()
+
+
+def closed_by_server(s: socket.socket, within: float) -> bool:
+    s.settimeout(within)
+    try:
+        return s.recv(1) == b""
+    except (TimeoutError, BlockingIOError):
+        return False
+    except ConnectionResetError:
+        return True

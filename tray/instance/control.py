@@ -238,6 +238,12 @@ class ControlServer:
         self.max_waiting = max(1, max_waiting)
         self._workers = max(1, max_connections)
         self._ready: queue.Queue[socket.socket | None] = queue.Queue()
+        # Workers start as connections need them (an idle tray holds none it never used),
+        # up to ``max_connections``, and stay.
+        self._pool_lock = threading.Lock()
+        self._started = 0
+        self._idle = 0  # started workers not answering a connection
+        self._queued = 0  # connections handed on, not yet taken by a worker
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -260,9 +266,6 @@ class ControlServer:
         sock.setblocking(False)
         self._sock = sock
         self._wake_r, self._wake_w = socket.socketpair()
-        for _ in range(self._workers):
-            threading.Thread(target=self._work, name="roletray-control-conn",
-                             daemon=True).start()
         self._thread = threading.Thread(target=self._serve, name="roletray-control", daemon=True)
         self._thread.start()
         log.debug("control socket at %s", self.path)
@@ -277,7 +280,9 @@ class ControlServer:
                 self._wake_w.send(b"x")
         if self._thread is not None:
             self._thread.join(timeout=2.0)
-        for _ in range(self._workers):
+        with self._pool_lock:
+            started = self._started
+        for _ in range(started):
             self._ready.put(None)
         self._sock.close()
         self._sock = None
@@ -311,7 +316,7 @@ class ControlServer:
                             assert isinstance(conn, socket.socket)
                             sel.unregister(conn)
                             del waiting[conn]
-                            self._ready.put(conn)  # a byte (or EOF) to read: a worker's
+                            self._hand_on(conn)  # a byte (or EOF) to read: a worker's
                     now = time.monotonic()
                     for conn, deadline in list(waiting.items()):
                         if deadline > now:
@@ -343,13 +348,33 @@ class ControlServer:
         waiting[conn] = time.monotonic() + self.first_byte_timeout
         sel.register(conn, selectors.EVENT_READ)
 
+    def _hand_on(self, conn: socket.socket) -> None:
+        """``conn`` to an idle worker; a new one when none is idle and fewer than the
+        most have started (beyond that, it waits in the queue for the first free one)."""
+        with self._pool_lock:
+            self._queued += 1
+            grow = self._queued > self._idle and self._started < self._workers
+            if grow:
+                self._started += 1
+                self._idle += 1  # counted idle until it takes its first connection
+        if grow:
+            threading.Thread(target=self._work, name="roletray-control-conn",
+                             daemon=True).start()
+        self._ready.put(conn)
+
     def _work(self) -> None:
         while (conn := self._ready.get()) is not None:
+            with self._pool_lock:
+                self._queued -= 1
+                self._idle -= 1
             try:
                 with conn:
                     self._answer(conn)
             except Exception:  # a worker must survive any one connection
                 log.exception("control socket: a connection failed")
+            finally:
+                with self._pool_lock:
+                    self._idle += 1
 
     def _answer(self, conn: socket.socket) -> None:
         try:
