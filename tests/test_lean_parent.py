@@ -103,3 +103,24 @@ def test_a_running_instance_serves_a_keyring_source_without_loading_keyring(
         "print(json.dumps({'ok': reply['ok'], 'token': bool(reply['document']['SessionToken']),\n"
         "                  'loaded': loaded()}))")
     assert doc == {"ok": True, "token": True, "loaded": []}
+
+
+def test_an_idle_tray_holds_no_openssl_nor_html(aws) -> None:  # type: ignore[no-untyped-def]
+    """hashlib maps OpenSSL's libcrypto into the process (~3.5 MiB of an idle tray's 70);
+    html's entity table is ~0.3 MiB. The tray and the daemon need neither until a console
+    opens or a file id is asked for: their modules import them where they are used."""
+    aws.seed_world()
+    aws.enforce()
+    doc = run_py(
+        "import os\n"
+        "import tray.app, tray.ui.tray_app, tray.ui.indicator, tray.instance.control\n"
+        "from tray import app\n"
+        "from tray.engine.actions import Context\n"
+        "with app.running_instance(ctx=Context.from_env(os.environ)) as refresher:\n"
+        "    refresher.switch('platform')\n"
+        "    snap = refresher.refresh_now()\n"
+        "print(json.dumps({'state': snap.state.value,\n"
+        "                  'loaded': sorted(m for m in ('_hashlib', 'hmac', 'html')\n"
+        "                                   if m in sys.modules)}))")
+    assert doc["state"] == "fresh"
+    assert doc["loaded"] == []

@@ -23,7 +23,6 @@ Only the masked key id, a time and a path: never a key.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -54,6 +53,8 @@ def file_id(path: Path) -> str:
     The same file reached through a symbolic link, or as ``~/.aws/credentials`` and
     as an absolute path, has one id; another file has another.
     """
+    import hashlib  # here: it maps OpenSSL, which an idle tray need not hold
+
     return hashlib.sha256(os.fsencode(real_path(path))).hexdigest()[:12]
 
 

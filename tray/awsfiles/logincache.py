@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +41,8 @@ def cache_dir(env: Mapping[str, str]) -> Path:
 
 def token_path(session_name: str, env: Mapping[str, str]) -> Path:
     """Where botocore keeps the token of ``login_session = session_name``."""
+    import hashlib  # here: it maps OpenSSL, which an idle tray need not hold
+
     key = hashlib.sha256(session_name.encode("utf-8")).hexdigest()
     return cache_dir(env) / f"{key}.json"
 

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -37,6 +36,8 @@ class SsoConfig:
 
     @property
     def cache_key(self) -> str:
+        import hashlib  # here: it maps OpenSSL, which an idle tray need not hold
+
         return hashlib.sha1((self.session_name or self.start_url).encode("utf-8")).hexdigest()
 
 

@@ -17,9 +17,9 @@ AboutToShow with ``needUpdate=false``, which is only true when nothing is left t
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,10 @@ def icon_name(image: Any) -> str:
     name = getattr(image, "name", None)
     if name:
         return str(name)
-    import io
-
     buf = io.BytesIO()
     image.save(buf, "PNG")
-    return "roletray-" + hashlib.sha256(buf.getvalue()).hexdigest()[:12]
+    data = buf.getvalue()  # zlib's checksums, not hashlib: that maps OpenSSL (~3 MiB)
+    return f"roletray-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
 
 
 def write_icon(icon_dir: Path, image: Any) -> str:

@@ -42,7 +42,7 @@ from tray.engine.roles import (
 )
 from tray.i18n import N_, _, ngettext
 from tray.paths import Paths
-from tray.platform import desktop_open, signin_page
+from tray.platform import desktop_open
 from tray.platform.autostart import this_roletray
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
@@ -881,6 +881,8 @@ class TrayApp:
         try:
             # Never on a command line: the browser gets a page that forwards to it, served
             # once to the user alone (it stops by itself) or a private file.
+            from tray.platform import signin_page  # html, secrets: when a console opens
+
             forward = signin_page.offer(url, fsutil.private_dir(self._paths.runtime_dir),
                                         title=guarded.console_title(profile,
                                                                     self._guard_of(profile)))
