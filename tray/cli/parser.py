@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from tray import __version__
-from tray.cli import setup_cmd, shell_cmd, sso_cmd
 from tray.i18n import _
 
 
@@ -107,7 +107,89 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--force", action="store_true",
                    help=_("remove: forget the keys even when the credentials file lacks them"))
     k.add_argument("--json", action="store_true")
-    shell_cmd.add_parsers(sub)  # exec, env, prompt
-    sso_cmd.add_parser(sub)
-    setup_cmd.add_parser(sub)
+    _add_shell(sub)  # exec, env, prompt
+    _add_sso(sub)
+    _add_setup(sub)
     return p
+
+
+def _add_shell(sub: Any) -> None:
+    """The three subcommands, on the main subparsers."""
+    ex = sub.add_parser(
+        "exec", help=_("run CMD as PROFILE: it asks a loopback endpoint for keys, so it "
+                       "follows refreshes for as long as it runs"),
+        usage="roletray exec PROFILE [--env] -- CMD [ARG...]")
+    ex.add_argument("profile", help=_("the role profile to run CMD as"))
+    ex.add_argument("--env", action="store_true",
+                    help=_("give CMD plain keys, AWS_CREDENTIAL_EXPIRATION and the region "
+                           "instead (for tools without the container provider; they end)"))
+    ex.add_argument("--yes", action="store_true",
+                    help=_("use a guarded profile (roletray_guard) without asking"))
+    # REMAINDER: CMD's own options are CMD's (argparse's "*" loses `P --env -- CMD`).
+    ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]",
+                    help=_("the command and its arguments, after --"))
+
+    en = sub.add_parser("env", help=_("print the lines that put PROFILE's keys into this "
+                                      "shell: eval \"$(roletray env PROFILE)\""))
+    en.add_argument("profile")
+    en.add_argument("--yes", action="store_true",
+                    help=_("use a guarded profile (roletray_guard) without asking"))
+    en.add_argument("--shell", choices=("sh", "fish", "powershell"), default="sh",
+                    help=_("the syntax (default: sh, for bash, zsh, dash; fish: "
+                           "roletray env P --shell fish | source; PowerShell: "
+                           "roletray env P --shell powershell | Invoke-Expression)"))
+
+    pr = sub.add_parser("prompt", help=_("one short line for a shell prompt: the active "
+                                         "role and minutes left ('!' when refreshing "
+                                         "fails); empty with none"))
+    pr.add_argument("--format", default=None, metavar="F",
+                    help=_("fields {role} {target} {minutes} {state} {mark} "
+                           "(default: '{role} {minutes}m{mark}')"))
+
+
+def _add_sso(sub: Any) -> None:
+    """The ``sso`` command and its two subcommands, on ``sub`` (the main subparsers)."""
+    s = sub.add_parser("sso", help=_("IAM Identity Center: sign in, or write a profile for "
+                                     "every account and permission set"))
+    ss = s.add_subparsers(dest="sso_command", metavar="SUBCOMMAND", required=True,
+                          parser_class=type(s))
+    lg = ss.add_parser("login", help=_("sign in to an sso-session (device code; the browser "
+                                       "opens once) and save the token where botocore and "
+                                       "the AWS CLI read it"))
+    lg.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
+                    help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
+    p = ss.add_parser("populate", help=_("write a profile for every account and permission "
+                                         "set the sign-in can use, in a block of the AWS "
+                                         "config that roletray owns"))
+    p.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
+                   help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
+    p.add_argument("--template", metavar="T", default=None,
+                   help=_("profile names: {account_name}, {account_id}, {role_name}, "
+                          "{sso_session} (default: {account_name}/{role_name})"))
+    p.add_argument("--region", metavar="R",
+                   help=_("the profiles' region (default: the sso-session's sso_region)"))
+    p.add_argument("--guard", action="append", default=[], metavar="LABEL=PATTERN",
+                   help=_("guard the profiles whose name matches PATTERN (shell-style, e.g. "
+                          "'production=Prod*/*'): roletray asks before they become the active "
+                          "role; may be given more than once, the first match wins"))
+    p.add_argument("--dry-run", action="store_true",
+                   help=_("say what would change, write nothing"))
+    p.add_argument("--json", action="store_true")
+
+
+def _add_setup(sub: Any) -> None:
+    """``setup``: the first run, step by step or by flags."""
+    s = sub.add_parser("setup", help=_("first run: Identity Center, an aws login sign-in, or a "
+                                       "role over your keys, asked step by step"))
+    s.add_argument("--sso-start-url", metavar="URL", help=_("IAM Identity Center: the start URL"))
+    s.add_argument("--sso-region", metavar="R", help=_("IAM Identity Center: its region"))
+    s.add_argument("--sso-session", metavar="NAME",
+                   help=_("the name of the [sso-session] (default: from the start URL)"))
+    s.add_argument("--no-sign-in", action="store_true",
+                   help=_("Identity Center: write the sso-session only; sign in and "
+                          "populate later"))
+    s.add_argument("--login", metavar="PROFILE", help=_("aws login: the profile to sign in as"))
+    s.add_argument("--role-arn", metavar="ARN", help=_("a role: its ARN"))
+    s.add_argument("--source-profile", metavar="S", help=_("a role: the keys to assume it with"))
+    s.add_argument("--profile", metavar="NAME", help=_("a role: the new profile's name"))
+    s.add_argument("--region", metavar="R", help=_("the region of the new profiles"))

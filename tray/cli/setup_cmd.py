@@ -17,7 +17,7 @@ import argparse
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tray.domain.errors import EXIT_OK, UsageError
 from tray.domain.text import Text
@@ -32,23 +32,6 @@ Ask = Callable[[str], str]
 WAYS = (("sso", N_("IAM Identity Center (AWS SSO): a start URL from your organisation")),
         ("login", N_("aws login: sign in as your IAM user, no stored keys (AWS CLI 2.32+)")),
         ("role", N_("A role ARN, over access keys already in your credentials file")))
-
-
-def add_parser(sub: Any) -> None:
-    s = sub.add_parser("setup", help=_("first run: Identity Center, an aws login sign-in, or a "
-                                       "role over your keys, asked step by step"))
-    s.add_argument("--sso-start-url", metavar="URL", help=_("IAM Identity Center: the start URL"))
-    s.add_argument("--sso-region", metavar="R", help=_("IAM Identity Center: its region"))
-    s.add_argument("--sso-session", metavar="NAME",
-                   help=_("the name of the [sso-session] (default: from the start URL)"))
-    s.add_argument("--no-sign-in", action="store_true",
-                   help=_("Identity Center: write the sso-session only; sign in and "
-                          "populate later"))
-    s.add_argument("--login", metavar="PROFILE", help=_("aws login: the profile to sign in as"))
-    s.add_argument("--role-arn", metavar="ARN", help=_("a role: its ARN"))
-    s.add_argument("--source-profile", metavar="S", help=_("a role: the keys to assume it with"))
-    s.add_argument("--profile", metavar="NAME", help=_("a role: the new profile's name"))
-    s.add_argument("--region", metavar="R", help=_("the region of the new profiles"))
 
 
 class Questions:

@@ -1,6 +1,6 @@
 """The shell commands of the command line: ``exec``, ``env`` and ``prompt``.
 
-Registered by ``tray.cli.parser`` (``add_parsers``) and ``tray.cli.commands``;
+Their arguments are ``tray.cli.parser``'s; ``tray.cli.commands`` runs them;
 the work is in ``tray.shell``.
 """
 
@@ -11,44 +11,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from tray.domain.errors import EXIT_OK, UsageError
-from tray.i18n import N_, _
+from tray.i18n import N_
 
 if TYPE_CHECKING:
     from tray.cli.common import Root
-
-
-def add_parsers(sub: Any) -> None:
-    """The three subcommands, on the main subparsers."""
-    ex = sub.add_parser(
-        "exec", help=_("run CMD as PROFILE: it asks a loopback endpoint for keys, so it "
-                       "follows refreshes for as long as it runs"),
-        usage="roletray exec PROFILE [--env] -- CMD [ARG...]")
-    ex.add_argument("profile", help=_("the role profile to run CMD as"))
-    ex.add_argument("--env", action="store_true",
-                    help=_("give CMD plain keys, AWS_CREDENTIAL_EXPIRATION and the region "
-                           "instead (for tools without the container provider; they end)"))
-    ex.add_argument("--yes", action="store_true",
-                    help=_("use a guarded profile (roletray_guard) without asking"))
-    # REMAINDER: CMD's own options are CMD's (argparse's "*" loses `P --env -- CMD`).
-    ex.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]",
-                    help=_("the command and its arguments, after --"))
-
-    en = sub.add_parser("env", help=_("print the lines that put PROFILE's keys into this "
-                                      "shell: eval \"$(roletray env PROFILE)\""))
-    en.add_argument("profile")
-    en.add_argument("--yes", action="store_true",
-                    help=_("use a guarded profile (roletray_guard) without asking"))
-    en.add_argument("--shell", choices=("sh", "fish", "powershell"), default="sh",
-                    help=_("the syntax (default: sh, for bash, zsh, dash; fish: "
-                           "roletray env P --shell fish | source; PowerShell: "
-                           "roletray env P --shell powershell | Invoke-Expression)"))
-
-    pr = sub.add_parser("prompt", help=_("one short line for a shell prompt: the active "
-                                         "role and minutes left ('!' when refreshing "
-                                         "fails); empty with none"))
-    pr.add_argument("--format", default=None, metavar="F",
-                    help=_("fields {role} {target} {minutes} {state} {mark} "
-                           "(default: '{role} {minutes}m{mark}')"))
 
 
 def check_guard(profile: str, root: Root, *, command: str, yes: bool) -> None:

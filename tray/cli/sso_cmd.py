@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tray.domain.errors import EXIT_OK
 from tray.i18n import _
@@ -18,36 +18,6 @@ if TYPE_CHECKING:
     from tray.cli.common import Root
 
 SHOWN_NAMES = 20  # names listed per line of the text output; --json has them all
-
-
-def add_parser(sub: Any) -> None:
-    """The ``sso`` command and its two subcommands, on ``sub`` (the main subparsers)."""
-    s = sub.add_parser("sso", help=_("IAM Identity Center: sign in, or write a profile for "
-                                     "every account and permission set"))
-    ss = s.add_subparsers(dest="sso_command", metavar="SUBCOMMAND", required=True,
-                          parser_class=type(s))
-    lg = ss.add_parser("login", help=_("sign in to an sso-session (device code; the browser "
-                                       "opens once) and save the token where botocore and "
-                                       "the AWS CLI read it"))
-    lg.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
-                    help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
-    p = ss.add_parser("populate", help=_("write a profile for every account and permission "
-                                         "set the sign-in can use, in a block of the AWS "
-                                         "config that roletray owns"))
-    p.add_argument("sso_session", nargs="?", metavar="SSO_SESSION",
-                   help=_("the [sso-session NAME] of the AWS config (default: the only one)"))
-    p.add_argument("--template", metavar="T", default=None,
-                   help=_("profile names: {account_name}, {account_id}, {role_name}, "
-                          "{sso_session} (default: {account_name}/{role_name})"))
-    p.add_argument("--region", metavar="R",
-                   help=_("the profiles' region (default: the sso-session's sso_region)"))
-    p.add_argument("--guard", action="append", default=[], metavar="LABEL=PATTERN",
-                   help=_("guard the profiles whose name matches PATTERN (shell-style, e.g. "
-                          "'production=Prod*/*'): roletray asks before they become the active "
-                          "role; may be given more than once, the first match wins"))
-    p.add_argument("--dry-run", action="store_true",
-                   help=_("say what would change, write nothing"))
-    p.add_argument("--json", action="store_true")
 
 
 def cmd_sso(args: argparse.Namespace, root: Root) -> int:
@@ -82,7 +52,6 @@ def login(session: str | None, root: Root) -> int:
 
     from tray.aws import sso, sso_sessions
     from tray.cli.snapshot_text import shown
-    from tray.i18n import _
     from tray.platform import desktop_open
 
     cfg = sso_sessions.choose(session, root.paths.aws_config, env=root.env)
@@ -136,7 +105,7 @@ def populate(session: str | None, root: Root, *, template: str | None, region: s
 
 def describe(r: PopulateResult) -> list[str]:
     """The text report of a populate: what changed (or would), and what was skipped."""
-    from tray.i18n import N_, _
+    from tray.i18n import N_
 
     said = _("{file}: would write {n} profiles for sso-session {session} ({accounts} "
              "accounts): {added} added, {removed} removed, {kept} kept (dry run: nothing "

@@ -43,7 +43,6 @@ from tray.engine.roles import (
 from tray.i18n import N_, _, ngettext
 from tray.paths import Paths
 from tray.platform import desktop_open
-from tray.platform.autostart import this_roletray
 from tray.platform.notify import (
     DIAGNOSE_ACTION,
     DIAGNOSE_ACTION_LABEL,
@@ -67,7 +66,6 @@ from tray.ui.backend import (  # noqa: F401 - re-exported: the composition root 
     load_pystray,
     select_backend,
 )
-from tray.ui.finder_index import RoleIndex
 from tray.ui.menu import (
     MenuActions,
     MenuNode,
@@ -518,6 +516,7 @@ class TrayApp:
         """"Find a role…" (GUI thread): the finder window over the profiles now, in the
         order of use."""
         from tray.ui.finder import Finder
+        from tray.ui.finder_index import RoleIndex
 
         if self._finder is None:
             self._finder = Finder(self.actions.switch)
@@ -895,6 +894,8 @@ class TrayApp:
 
     def _copy_process_line(self, profile: str) -> None:
         """On the GUI thread: a profile for long-running processes, to paste into the config."""
+        from tray.platform.autostart import this_roletray  # a large module, for this alone
+
         text = process_profile(profile, this_roletray(self._child_env))
         where = self._paths.display(self._profiles.path)
         how = self._to_clipboard(text)
