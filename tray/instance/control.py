@@ -357,7 +357,8 @@ class ControlServer:
             # data would reset the connection, and the client would never see why.
             line = _read_line(conn, time.monotonic() + self.request_timeout)
             if not _same_user(conn):
-                _write(conn, _stamped(wire.encode_error(UsageError("permission denied"))))
+                denied = UsageError(Text(N_("permission denied")))
+                _write(conn, _stamped(wire.encode_error(denied)))
                 return
             request = _parse(line)
             if not isinstance(request, dict):
@@ -615,7 +616,8 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
         except (OSError, ValueError) as e:
             return no_answer(e, timeout)
     if not isinstance(reply, dict):
-        return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
+        return wire.encode_error(RoletrayError(
+            Text(N_("the running roletray gave no usable answer"))))
     return _unwrapped(reply, pid)
 
 
