@@ -251,3 +251,30 @@ def test_the_warnings_of_an_assume_in_korean_and_english_in_json(
         ("~/.aws/credentials is readable by other users (mode 644); run: chmod 600 "
         f"{aws.credentials_path}"),
         "AWS_PROFILE=other in the environment: tools use profile 'other', not 'roletray'"]
+
+
+def test_autostart_in_korean_and_its_json_in_english(
+        isolated_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    entry = isolated_env / ".config" / "autostart" / "roletray.desktop"
+    assert run(KO, capsys, "autostart", "status")[1] == (
+        "자동 시작 꺼짐: ~/.config/autostart/roletray.desktop\n  자동 시작 항목이 없습니다\n")
+    assert run(C, capsys, "autostart", "status")[1] == (
+        "autostart disabled: ~/.config/autostart/roletray.desktop\n  no autostart entry\n")
+    code, ko, _err = run(KO, capsys, "autostart", "enable")
+    assert code == 0 and ko.splitlines()[1].startswith("  시작 명령: ")
+    assert json.loads(run(KO, capsys, "autostart", "status", "--json")[1])["detail"] \
+        .startswith("starts: ")
+
+    entry.write_text("[Desktop Entry]\nType=Application\nExec=other-app\nHidden=true\n")
+    assert run(KO, capsys, "autostart", "status")[1].splitlines()[1] == (
+        "  roletray가 쓴 항목이 아닙니다; 세션 설정에서 꺼져 있습니다(Hidden=true). "
+        "'roletray autostart enable'로 켤 수 있습니다")
+    code, _out, err = run(KO, capsys, "autostart", "disable")
+    assert code == 2
+    assert err == ("roletray: ~/.config/autostart/roletray.desktop: roletray가 쓴 항목이 "
+                   "아니므로(X-Roletray-Managed=true 없음) 지우지 않습니다. 그래도 지우려면 "
+                   "--force를 주세요\n")
+    assert run(C, capsys, "autostart", "disable")[2] == (
+        "roletray: ~/.config/autostart/roletray.desktop: not written by roletray (no "
+        "X-Roletray-Managed=true); refusing to remove it; pass --force to remove it anyway\n")
+    assert entry.read_text().startswith("[Desktop Entry]\nType=Application\nExec=other-app")
