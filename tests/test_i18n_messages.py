@@ -320,3 +320,27 @@ def test_a_refused_switch_names_a_permission_set_in_korean():
     i18n.setup(C)
     assert refused_switch("dev-admin", problem, sso.describe).body.splitlines()[-1] == \
         "Role: permission set Admin in account 111122223333"
+
+
+def test_no_keyring_is_said_in_korean():
+    import keyring
+    from keyring.backends import fail
+
+    from tray.domain.errors import KeyringUnavailableError
+    from tray.platform.secret_store import _default_backend
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        i18n.setup(KO)
+        with pytest.raises(KeyringUnavailableError) as none:
+            _default_backend()
+    finally:
+        keyring.set_keyring(before)
+    assert none.value.localized == (
+        "키를 보관할 OS 키링이 없습니다: keyring이 쓸 백엔드를 찾지 못했습니다(Linux에서는 D-Bus "
+        "세션 버스의 gnome-keyring이나 KWallet 같은 Secret Service가 필요합니다). 아무것도 "
+        "옮기지 않았습니다")
+    assert str(none.value) == (
+        "no OS keyring to keep keys in: keyring found no backend (on Linux: a Secret Service "
+        "such as gnome-keyring or KWallet on the D-Bus session bus); nothing was moved")
