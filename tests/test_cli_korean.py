@@ -278,3 +278,40 @@ def test_autostart_in_korean_and_its_json_in_english(
         "roletray: ~/.config/autostart/roletray.desktop: not written by roletray (no "
         "X-Roletray-Managed=true); refusing to remove it; pass --force to remove it anyway\n")
     assert entry.read_text().startswith("[Desktop Entry]\nType=Application\nExec=other-app")
+
+
+SSO_CONFIG = ("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+              "sso_region = ap-northeast-2\n[profile dev-admin]\nsso_session = corp\n"
+              "sso_account_id = 111122223333\nsso_role_name = Admin\n")
+
+
+def test_why_a_sign_in_is_needed_is_said_in_korean(
+        isolated_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The reason inside a sign-in message (no sign-in yet, not signed in) and what a
+    profile is (a permission set) were English inside the Korean sentence."""
+    from tray.domain.errors import SsoLoginRequiredError
+    from tray.domain.problems import Problem, problem_from
+
+    (isolated_env / ".aws" / "config").write_text(SSO_CONFIG)
+    code, _out, err = run(KO, capsys, "sso", "populate", "corp")
+    assert code == 2 and err == (
+        "roletray: sso-session 'corp'에 로그인되어 있지 않습니다(아직 로그인하지 않음). "
+        "`roletray sso login corp`(또는 `aws sso login --sso-session corp`)을 실행한 뒤 다시 "
+        "시도하세요\n")
+    assert "(no sign-in yet); run `roletray sso login corp`" in \
+        run(C, capsys, "sso", "populate", "corp")[2]
+    code, _out, err = run(KO, capsys, "assume", "dev-admin")
+    assert code != 0 and "SSO 로그인이 필요합니다(로그인되지 않음)." in err
+    assert "(not signed in)" in run(C, capsys, "assume", "dev-admin")[2]
+    code, _out, err = run(KO, capsys, "assume", "dev-admin", "--duration", "900")
+    assert code == 2 and err.startswith("roletray: 프로필 'dev-admin'은(는) Identity Center 권한 "
+                                        "집합입니다. 키의 유효 기간은 AWS가 정하므로")
+    assert "is an Identity Center permission set: AWS sets" in \
+        run(C, capsys, "assume", "dev-admin", "--duration", "900")[2]
+
+    # Stored by an English daemon, read in Korean: the reason keeps its template.
+    stored = problem_from(SsoLoginRequiredError(
+        profile="dev-admin", reason=Text(i18n.N_("token expired")))).to_json()
+    i18n.setup(KO)
+    read = Problem.from_json(json.loads(json.dumps(stored)))
+    assert read is not None and "(토큰 만료)" in read.localized()
