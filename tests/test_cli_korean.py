@@ -315,3 +315,19 @@ def test_why_a_sign_in_is_needed_is_said_in_korean(
     i18n.setup(KO)
     read = Problem.from_json(json.loads(json.dumps(stored)))
     assert read is not None and "(토큰 만료)" in read.localized()
+
+
+def test_the_console_says_why_the_sign_in_page_failed_in_korean(
+        aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray.demo import free_port
+
+    aws.seed_world()
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("ROLETRAY_FEDERATION_ENDPOINT", closed + "/federation")
+    monkeypatch.setenv("BROWSER", "/bin/false")
+    code, _out, err = run(KO, capsys, "console", "platform")
+    assert code == 1
+    assert err == f"roletray: 페더레이션 엔드포인트 {closed}: 연결할 수 없습니다: 연결이 거부되었습니다\n"
+    assert run(C, capsys, "console", "platform")[2] == (
+        f"roletray: federation endpoint {closed} could not be reached: the connection was "
+        "refused\n")
