@@ -31,6 +31,7 @@ from pathlib import Path
 
 from tray.demo_signin import DemoSignIn
 from tray.domain.errors import RoletrayError
+from tray.domain.text import Text
 from tray.i18n import N_, _
 
 DEMO_REGION = "ap-northeast-2"
@@ -128,7 +129,8 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
     except ImportError as e:
         from tray.domain.errors import UsageError
 
-        raise UsageError("the demo needs moto's server: pip install 'roletray[demo]'") from e
+        raise UsageError(Text(N_("the demo needs moto's server: pip install "
+                                 "'roletray[demo]'"))) from e
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise

@@ -63,7 +63,7 @@ class Context:
     def port(self) -> AwsPort:
         """``aws``; a context built without it cannot call AWS (a bug of its root)."""
         if self.aws is None:
-            raise RoletrayError("internal error: this context has no way to call AWS")
+            raise RoletrayError(Text(N_("internal error: this context has no way to call AWS")))
         return self.aws
 
     @property
