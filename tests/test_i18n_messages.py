@@ -16,7 +16,7 @@ from tray.cli import main
 from tray.domain import denied, wire
 from tray.domain.errors import AccessDeniedError, RoletrayError
 from tray.domain.problems import Problem, plain_reason, problem_from, problem_line
-from tray.domain.text import N_, Text
+from tray.domain.text import N_, Text, localized
 
 KO = {"LANG": "ko_KR.UTF-8"}
 C = {"LANG": "C"}
@@ -344,3 +344,16 @@ def test_no_keyring_is_said_in_korean():
     assert str(none.value) == (
         "no OS keyring to keep keys in: keyring found no backend (on Linux: a Secret Service "
         "such as gnome-keyring or KWallet on the D-Bus session bus); nothing was moved")
+
+
+def test_the_doctors_environment_finding_in_korean():
+    """The AWS_* warnings are the assume's and the doctor's: one template each."""
+    from tray.doctor.local import check_environment
+
+    finding = check_environment("roletray", {"AWS_PROFILE": "other"})
+    i18n.setup(KO)
+    assert localized(finding.message) == ("환경에 AWS_PROFILE=other이(가) 있습니다. 도구는 "
+                                          "'roletray'이(가) 아니라 프로필 'other'을(를) 씁니다")
+    i18n.setup(C)
+    assert localized(finding.message) == ("AWS_PROFILE=other in the environment: tools use "
+                                          "profile 'other', not 'roletray'")
