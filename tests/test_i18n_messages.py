@@ -357,3 +357,14 @@ def test_the_doctors_environment_finding_in_korean():
     i18n.setup(C)
     assert localized(finding.message) == ("AWS_PROFILE=other in the environment: tools use "
                                           "profile 'other', not 'roletray'")
+
+
+def test_a_malformed_control_request_is_refused_in_the_readers_language():
+    """The control protocol's own refusals travel as templates too."""
+    from tray.instance.control import dispatch
+
+    reply = dispatch(None, {"cmd": "assume"})  # type: ignore[arg-type]  # refused before use
+    assert reply["ok"] is False and reply["error"] == "assume: a profile name is required"
+    i18n.setup(KO)
+    assert wire.decode_error(json.loads(json.dumps(reply))).localized == \
+        "assume: 프로필 이름이 필요합니다"
