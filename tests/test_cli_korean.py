@@ -161,3 +161,173 @@ def test_status_says_a_stored_problem_in_the_readers_language() -> None:
     assert ("last error", "~/.aws/config: no profile named 'gone'") in snapshot_rows(snap)
     old = {**snap, "problem": {"code": "config", "message": "an older roletray's words"}}
     assert ("last error", "an older roletray's words") in snapshot_rows(old)
+
+
+# ------------------------------------------------ the sweep: what a Korean reader still met
+
+def test_argparses_own_error_lines_in_korean(capsys: pytest.CaptureFixture[str]) -> None:
+    """The parser's error line is the CLI's words too: a missing or unknown argument and a
+    bad choice, in Korean; argparse's English under LANG=C."""
+    said = {}
+    for lang in (KO, C):
+        lines = []
+        for argv in (["assume"], ["refresh", "x"], ["autostart", "bogus"]):
+            with pytest.raises(SystemExit) as done:
+                main(argv, env=lang)
+            assert done.value.code == 2
+            lines.append(capsys.readouterr().err)
+        said[lang["LANG"]] = lines
+    assert said["ko_KR.UTF-8"] == [
+        "roletray: 다음 인수가 필요합니다: profile (`roletray assume --help` 참고)\n",
+        "roletray: 알 수 없는 인수입니다: x (`roletray --help` 참고)\n",
+        ("roletray: 인수 action: 잘못된 선택입니다: 'bogus'(다음 중에서 고르세요: 'enable', "
+        "'disable', 'status') (`roletray autostart --help` 참고)\n")]
+    assert said["C"] == [
+        ("roletray: the following arguments are required: profile (see `roletray assume "
+        "--help`)\n"),
+        "roletray: unrecognized arguments: x (see `roletray --help`)\n",
+        ("roletray: argument action: invalid choice: 'bogus' (choose from 'enable', 'disable', "
+        "'status') (see `roletray autostart --help`)\n")]
+
+
+def test_a_bad_target_and_a_broken_file_name_the_problem_in_korean(
+        isolated_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The target's rule and the credentials file's parse problem were English inside a
+    Korean sentence; nothing is written."""
+    code, _out, err = run(KO, capsys, "assume", "platform", "--target", "a]b")
+    assert code == 2
+    assert err == ("roletray: 대상 'a]b'은(는) roletray가 기록하는 섹션 이름이 아닙니다(영문자, "
+                   "숫자, _ . @ + -만, 최대 64자)\n")
+    assert run(C, capsys, "assume", "platform", "--target", "a]b")[2] == (
+        "roletray: target 'a]b' is not a section name roletray writes (letters, digits and "
+        "_ . @ + - only, at most 64)\n")
+
+    settings = isolated_env / ".config" / "roletray" / "config.toml"
+    settings.parent.mkdir(parents=True)
+    settings.write_text('target = "a b"\n')
+    code, _out, err = run(KO, capsys, "assume", "platform")
+    assert code == 2 and "(영문자, 숫자, _ . @ + -만, 최대 64자)" in err
+    assert "letters" not in err
+    settings.unlink()
+
+    (isolated_env / ".aws" / "config").write_text(
+        "[profile platform]\nrole_arn = arn:aws:iam::123456789012:role/platform\n"
+        "source_profile = default\n")
+    credentials = isolated_env / ".aws" / "credentials"
+    credentials.write_text("garbage\n[x]\n[x]\n")
+    code, _out, err = run(KO, capsys, "assume", "platform")
+    assert code == 2
+    assert err.startswith("roletray: ~/.aws/credentials 1번째 줄: 첫 [section] 머리글 앞에 "
+                          "글이 있습니다. botocore와 AWS CLI가")
+    assert "text before" in run(C, capsys, "assume", "platform")[2]
+    credentials.write_text("[x]\na = 1\n[x]\n")
+    code, _out, err = run(KO, capsys, "assume", "platform")
+    assert "3번째 줄: [x] 섹션이 두 번 나옵니다." in err
+    assert credentials.read_text() == "[x]\na = 1\n[x]\n"
+
+
+def test_the_warnings_of_an_assume_in_korean_and_english_in_json(
+        aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    aws.seed_world()
+    aws.enforce()
+    os.chmod(aws.credentials_path, 0o644)
+    monkeypatch.setenv("AWS_PROFILE", "other")
+    code, _out, err = run(KO, capsys, "assume", "platform")
+    assert code == 0
+    assert err.splitlines() == [
+        ("경고: ~/.aws/credentials을(를) 다른 사용자가 읽을 수 있습니다(모드 644). 다음을 "
+        f"실행하세요: chmod 600 {aws.credentials_path}"),
+        ("경고: 환경에 AWS_PROFILE=other이(가) 있습니다. 도구는 'roletray'이(가) 아니라 "
+        "프로필 'other'을(를) 씁니다")]
+    os.chmod(aws.credentials_path, 0o644)
+    assert run(C, capsys, "assume", "platform")[2].splitlines() == [
+        ("warning: ~/.aws/credentials is readable by other users (mode 644); run: chmod 600 "
+        f"{aws.credentials_path}"),
+        ("warning: AWS_PROFILE=other in the environment: tools use profile 'other', not "
+        "'roletray'")]
+    os.chmod(aws.credentials_path, 0o644)
+    doc = json.loads(run(KO, capsys, "assume", "platform", "--json")[1])
+    assert doc["warnings"] == [
+        ("~/.aws/credentials is readable by other users (mode 644); run: chmod 600 "
+        f"{aws.credentials_path}"),
+        "AWS_PROFILE=other in the environment: tools use profile 'other', not 'roletray'"]
+
+
+def test_autostart_in_korean_and_its_json_in_english(
+        isolated_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    entry = isolated_env / ".config" / "autostart" / "roletray.desktop"
+    assert run(KO, capsys, "autostart", "status")[1] == (
+        "자동 시작 꺼짐: ~/.config/autostart/roletray.desktop\n  자동 시작 항목이 없습니다\n")
+    assert run(C, capsys, "autostart", "status")[1] == (
+        "autostart disabled: ~/.config/autostart/roletray.desktop\n  no autostart entry\n")
+    code, ko, _err = run(KO, capsys, "autostart", "enable")
+    assert code == 0 and ko.splitlines()[1].startswith("  시작 명령: ")
+    assert json.loads(run(KO, capsys, "autostart", "status", "--json")[1])["detail"] \
+        .startswith("starts: ")
+
+    entry.write_text("[Desktop Entry]\nType=Application\nExec=other-app\nHidden=true\n")
+    assert run(KO, capsys, "autostart", "status")[1].splitlines()[1] == (
+        "  roletray가 쓴 항목이 아닙니다; 세션 설정에서 꺼져 있습니다(Hidden=true). "
+        "'roletray autostart enable'로 켤 수 있습니다")
+    code, _out, err = run(KO, capsys, "autostart", "disable")
+    assert code == 2
+    assert err == ("roletray: ~/.config/autostart/roletray.desktop: roletray가 쓴 항목이 "
+                   "아니므로(X-Roletray-Managed=true 없음) 지우지 않습니다. 그래도 지우려면 "
+                   "--force를 주세요\n")
+    assert run(C, capsys, "autostart", "disable")[2] == (
+        "roletray: ~/.config/autostart/roletray.desktop: not written by roletray (no "
+        "X-Roletray-Managed=true); refusing to remove it; pass --force to remove it anyway\n")
+    assert entry.read_text().startswith("[Desktop Entry]\nType=Application\nExec=other-app")
+
+
+SSO_CONFIG = ("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+              "sso_region = ap-northeast-2\n[profile dev-admin]\nsso_session = corp\n"
+              "sso_account_id = 111122223333\nsso_role_name = Admin\n")
+
+
+def test_why_a_sign_in_is_needed_is_said_in_korean(
+        isolated_env: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The reason inside a sign-in message (no sign-in yet, not signed in) and what a
+    profile is (a permission set) were English inside the Korean sentence."""
+    from tray.domain.errors import SsoLoginRequiredError
+    from tray.domain.problems import Problem, problem_from
+
+    (isolated_env / ".aws" / "config").write_text(SSO_CONFIG)
+    code, _out, err = run(KO, capsys, "sso", "populate", "corp")
+    assert code == 2 and err == (
+        "roletray: sso-session 'corp'에 로그인되어 있지 않습니다(아직 로그인하지 않음). "
+        "`roletray sso login corp`(또는 `aws sso login --sso-session corp`)을 실행한 뒤 다시 "
+        "시도하세요\n")
+    assert "(no sign-in yet); run `roletray sso login corp`" in \
+        run(C, capsys, "sso", "populate", "corp")[2]
+    code, _out, err = run(KO, capsys, "assume", "dev-admin")
+    assert code != 0 and "SSO 로그인이 필요합니다(로그인되지 않음)." in err
+    assert "(not signed in)" in run(C, capsys, "assume", "dev-admin")[2]
+    code, _out, err = run(KO, capsys, "assume", "dev-admin", "--duration", "900")
+    assert code == 2 and err.startswith("roletray: 프로필 'dev-admin'은(는) Identity Center 권한 "
+                                        "집합입니다. 키의 유효 기간은 AWS가 정하므로")
+    assert "is an Identity Center permission set: AWS sets" in \
+        run(C, capsys, "assume", "dev-admin", "--duration", "900")[2]
+
+    # Stored by an English daemon, read in Korean: the reason keeps its template.
+    stored = problem_from(SsoLoginRequiredError(
+        profile="dev-admin", reason=Text(i18n.N_("token expired")))).to_json()
+    i18n.setup(KO)
+    read = Problem.from_json(json.loads(json.dumps(stored)))
+    assert read is not None and "(토큰 만료)" in read.localized()
+
+
+def test_the_console_says_why_the_sign_in_page_failed_in_korean(
+        aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tray.demo import free_port
+
+    aws.seed_world()
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("ROLETRAY_FEDERATION_ENDPOINT", closed + "/federation")
+    monkeypatch.setenv("BROWSER", "/bin/false")
+    code, _out, err = run(KO, capsys, "console", "platform")
+    assert code == 1
+    assert err == f"roletray: 페더레이션 엔드포인트 {closed}: 연결할 수 없습니다: 연결이 거부되었습니다\n"
+    assert run(C, capsys, "console", "platform")[2] == (
+        f"roletray: federation endpoint {closed} could not be reached: the connection was "
+        "refused\n")

@@ -352,6 +352,12 @@ def test_browser_gets_the_url_and_nothing_else_prints_it(aws, fed, tmp_path):
     session = json.loads(fed.queries[0]["Session"])
     for secret in (TOKEN, session["sessionKey"], session["sessionToken"], *_secrets(aws)):
         assert secret not in run.stdout and secret not in run.stderr
+    # The same, in Korean.
+    run = subprocess.run([sys.executable, "-m", "tray", "console", "platform"],
+                         capture_output=True, text=True, env={**env, "LANG": "ko_KR.UTF-8"},
+                         timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "웹 브라우저에서 platform(으)로 AWS 콘솔을 열었습니다.\n"
 
 
 def test_partition_endpoints_and_console_hosts():

@@ -98,6 +98,27 @@ def test_served_duration_is_at_least_an_hour() -> None:
     assert actions.served_duration(replace(role, duration_seconds=7200)) == 7200
 
 
+def test_a_served_permission_set_asks_for_no_duration(isolated_env: Path, capsys) -> None:
+    """AWS sets how long a permission set's keys last: serving one (credential-process,
+    exec, serve) asks for no duration, so the person meets the sign-in it needs, not a
+    refusal of a --duration nobody gave."""
+    from tray.cli import main
+    from tray.domain.models import RoleProfile
+
+    sso = RoleProfile(name="dev-admin", role_arn="", kind="sso", account_id="111122223333",
+                      sso_role_name="Admin")
+    assert actions.served_duration(sso) is None
+    assert actions.served_duration(sso, 900) == 900  # given: passed on, and refused there
+    (isolated_env / ".aws" / "config").write_text(
+        "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"
+        "sso_region = ap-northeast-2\n[profile dev-admin]\nsso_session = corp\n"
+        "sso_account_id = 111122223333\nsso_role_name = Admin\n")
+    assert main(["credential-process", "dev-admin"], env=dict(os.environ)) != 0
+    err = capsys.readouterr().err
+    assert "SSO sign-in needed for profile 'dev-admin' (not signed in)" in err
+    assert "--duration" not in err
+
+
 def test_assume_only_in_child_returns_keys_and_writes_nothing(aws: AwsSandbox) -> None:
     live_world(aws)
     aws.enforce()

@@ -178,7 +178,7 @@ def test_the_tray_dialogs_and_daemon_speak_korean_and_english(
         "platform(으)로 전환 중…",
         "sso-session corp: 프로필 2개(2개 추가, 0개 제거)",
         "roletray: prod [production](으)로 AWS 콘솔을 여는 중",
-        "[fresh] platform 52분 남음"]
+        "[최신] platform 52분 남음"]
     assert said(C) == [
         ("no graphical display (DISPLAY is not set); run `roletray daemon` for the refresher "
          "without a tray"),
@@ -227,3 +227,22 @@ def test_the_cli_error_line_follows_the_locale_and_json_does_not(
     ko = _cli({**base, **KO}, "assume", "nope", "--json", capsys=capsys)[1]
     en = _cli({**base, **C}, "assume", "nope", "--json", capsys=capsys)[1]
     assert ko == en and json.loads(en)["error"] == "~/.aws/config: no profile named 'nope'"
+
+
+def test_the_demos_words_in_korean_and_english(tmp_path: Path) -> None:
+    from tray.demo import Sandbox, banner
+
+    box = Sandbox(folder=tmp_path / "demo", endpoint="http://127.0.0.1:9")
+    i18n.setup(KO)
+    ko = banner(box)
+    assert ko.startswith(f"roletray 데모: 로컬 AWS는 http://127.0.0.1:9, 샌드박스는 "
+                         f"{tmp_path / 'demo'}에 있습니다\n실제 ~/.aws는 읽거나 쓰지 않습니다.")
+    assert f"export AWS_CONFIG_FILE={tmp_path / 'demo' / 'aws' / 'config'}\n" in ko
+    assert ko.endswith("프로필: platform(동작함), locked(AccessDenied: 신뢰 정책이 다른 계정을 "
+                       "지정합니다).\n")
+    i18n.setup(C)
+    en = banner(box)
+    assert en.startswith("roletray demo: a local AWS on http://127.0.0.1:9, sandbox in ")
+    # The block to paste is the same lines in both.
+    block = [line for line in en.splitlines() if line.startswith("export ")]
+    assert block == [line for line in ko.splitlines() if line.startswith("export ")] != []

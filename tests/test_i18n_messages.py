@@ -16,7 +16,7 @@ from tray.cli import main
 from tray.domain import denied, wire
 from tray.domain.errors import AccessDeniedError, RoletrayError
 from tray.domain.problems import Problem, plain_reason, problem_from, problem_line
-from tray.domain.text import N_, Text
+from tray.domain.text import N_, Text, localized
 
 KO = {"LANG": "ko_KR.UTF-8"}
 C = {"LANG": "C"}
@@ -247,3 +247,124 @@ def test_a_plain_sentence_and_a_parse_error_come_out_korean(isolated_env):
     assert str(plain).startswith("no web browser could be started")
     assert plain.localized.startswith("웹 브라우저를 시작할 수 없습니다")
     assert Problem.from_json(problem_from(plain).to_json()).localized() == plain.localized  # type: ignore[union-attr]
+
+
+# ------------------------------------------------ the sweep: what a Korean reader still met
+
+def test_a_second_instance_is_refused_in_korean(tmp_path):
+    from tray.domain.errors import InstanceRunningError
+    from tray.instance.lock import InstanceLock
+
+    held = InstanceLock(tmp_path / "run" / "roletray.lock").acquire()
+    keeps = Text(N_("it keeps {credentials}"), credentials="~/.aws/credentials")
+    keeper = InstanceLock(tmp_path / "run" / "keeper.lock", what=keeps).acquire()
+    try:
+        i18n.setup(KO)
+        with pytest.raises(InstanceRunningError) as refused:
+            InstanceLock(tmp_path / "run" / "roletray.lock").acquire()
+        pid = os.getpid()
+        assert refused.value.localized == (
+            f"roletray가 이미 실행 중입니다(pid {pid}). `roletray assume|refresh|clear|status`는 "
+            f"이 프로세스에 요청합니다. 새로 시작하려면 `kill {pid}`로 멈추세요")
+        assert str(refused.value) == (
+            f"roletray is already running (pid {pid}); `roletray assume|refresh|clear|status` "
+            f"talk to it; stop it with `kill {pid}` to start another")
+        with pytest.raises(InstanceRunningError) as refused:
+            InstanceLock(tmp_path / "run" / "keeper.lock", what=keeps).acquire()
+        assert f"(pid {pid}). ~/.aws/credentials을(를) 유지하고 있습니다. " in \
+            refused.value.localized
+        i18n.setup(C)
+        assert refused.value.text is not None
+        assert refused.value.text.localized.startswith(
+            f"roletray is already running (pid {pid}); it keeps ~/.aws/credentials; ")
+    finally:
+        keeper.release()
+        held.release()
+
+
+def test_a_protocol_mismatch_reads_in_the_readers_language():
+    """The instance declines another protocol in English (its log language); the CLI says
+    it in Korean from the template it sent."""
+    reply = wire.declined(wire.OTHER_PROTO, wire.mismatch(
+        running=(wire.PROTO, "0.2.0"), caller=(2, None), pid=4242))
+    assert reply["error"] == (
+        "the running roletray (pid 4242) speaks roletray 0.2.0 (control protocol 3) and this "
+        "command control protocol 2, an older version: restart it so that both are one "
+        "version (quit the tray or `kill 4242`, then start `roletray` or `roletray daemon` "
+        "again)")
+    i18n.setup(KO)
+    error = wire.decode_error(json.loads(json.dumps(reply)))
+    assert error.localized == (
+        "실행 중인 roletray(pid 4242)는 roletray 0.2.0(제어 프로토콜 3)을(를), 이 명령은 "
+        "제어 프로토콜 2, 이전 버전을(를) 씁니다. 둘이 같은 버전이 되도록 다시 시작하세요(트레이를 "
+        "종료하거나 `kill 4242`을 실행한 다음 `roletray`나 `roletray daemon`을 다시 시작하세요)")
+    assert str(error) == reply["error"]
+    no_answer = wire.decode_error(json.loads(json.dumps(wire.encode_error(RoletrayError(
+        Text(N_("the running roletray gave no usable answer")))))))
+    assert no_answer.localized == "실행 중인 roletray가 쓸 수 있는 응답을 주지 않았습니다"
+    i18n.setup(C)
+    assert wire.decode_error(reply).localized == reply["error"]
+
+
+def test_a_refused_switch_names_a_permission_set_in_korean():
+    from tray.domain.models import RoleProfile
+    from tray.platform.notify import refused_switch
+
+    sso = RoleProfile(name="dev-admin", role_arn="", kind="sso", account_id="111122223333",
+                      sso_role_name="Admin")
+    problem = Problem("endpoint", "profile 'dev-admin': could not reach SSO",
+                      profile="dev-admin")
+    i18n.setup(KO)
+    ko = refused_switch("dev-admin", problem, sso.describe).body.splitlines()[-1]
+    assert "permission set" not in ko and "Admin" in ko and "111122223333" in ko
+    i18n.setup(C)
+    assert refused_switch("dev-admin", problem, sso.describe).body.splitlines()[-1] == \
+        "Role: permission set Admin in account 111122223333"
+
+
+def test_no_keyring_is_said_in_korean():
+    import keyring
+    from keyring.backends import fail
+
+    from tray.domain.errors import KeyringUnavailableError
+    from tray.platform.secret_store import _default_backend
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        i18n.setup(KO)
+        with pytest.raises(KeyringUnavailableError) as none:
+            _default_backend()
+    finally:
+        keyring.set_keyring(before)
+    assert none.value.localized == (
+        "키를 보관할 OS 키링이 없습니다: keyring이 쓸 백엔드를 찾지 못했습니다(Linux에서는 D-Bus "
+        "세션 버스의 gnome-keyring이나 KWallet 같은 Secret Service가 필요합니다). 아무것도 "
+        "옮기지 않았습니다")
+    assert str(none.value) == (
+        "no OS keyring to keep keys in: keyring found no backend (on Linux: a Secret Service "
+        "such as gnome-keyring or KWallet on the D-Bus session bus); nothing was moved")
+
+
+def test_the_doctors_environment_finding_in_korean():
+    """The AWS_* warnings are the assume's and the doctor's: one template each."""
+    from tray.doctor.local import check_environment
+
+    finding = check_environment("roletray", {"AWS_PROFILE": "other"})
+    i18n.setup(KO)
+    assert localized(finding.message) == ("환경에 AWS_PROFILE=other이(가) 있습니다. 도구는 "
+                                          "'roletray'이(가) 아니라 프로필 'other'을(를) 씁니다")
+    i18n.setup(C)
+    assert localized(finding.message) == ("AWS_PROFILE=other in the environment: tools use "
+                                          "profile 'other', not 'roletray'")
+
+
+def test_a_malformed_control_request_is_refused_in_the_readers_language():
+    """The control protocol's own refusals travel as templates too."""
+    from tray.instance.control import dispatch
+
+    reply = dispatch(None, {"cmd": "assume"})  # type: ignore[arg-type]  # refused before use
+    assert reply["ok"] is False and reply["error"] == "assume: a profile name is required"
+    i18n.setup(KO)
+    assert wire.decode_error(json.loads(json.dumps(reply))).localized == \
+        "assume: 프로필 이름이 필요합니다"

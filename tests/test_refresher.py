@@ -654,3 +654,21 @@ def test_sts_500_is_retried_one_call_per_try(live: Rig, monkeypatch: pytest.Monk
         live.sched.advance(timedelta(seconds=5))
         assert srv.actions == ["AssumeRole", "AssumeRole"]
     assert live.r.snapshot().state is RefreshState.FRESH
+
+
+def test_nothing_to_refresh_and_an_internal_error_are_said_in_korean(rig: Rig) -> None:
+    from tray import i18n
+    from tray.domain.errors import UsageError
+
+    try:
+        i18n.setup({"LANG": "ko_KR.UTF-8"})
+        with pytest.raises(UsageError) as none:
+            rig.r.refresh_now(target="work")
+        assert none.value.localized == ("[work]에 유지 중인 갱신할 역할이 없습니다. 먼저 역할을 "
+                                        "맡으세요")
+        assert str(none.value) == "no role kept in [work] to refresh: assume a role first"
+        with pytest.raises(UsageError) as none:
+            rig.r.refresh_now()
+        assert none.value.localized == "갱신할 활성 역할이 없습니다. 먼저 역할을 맡으세요"
+    finally:
+        i18n.setup({})

@@ -31,7 +31,7 @@ from tray.engine.mfa_keeper import MfaKeeper
 from tray.engine.ports import AwsPort
 from tray.engine.refresher import TICK_INTERVAL, Refresher
 from tray.engine.scheduler import ApsScheduler, Scheduler
-from tray.i18n import _
+from tray.i18n import N_, _
 from tray.instance import control, keeper
 from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import instance_keeper
@@ -197,9 +197,16 @@ def _version() -> str:
 
 # ------------------------------------------------------------------------ daemon
 
+# The states as the status line names them (the words of ``roletray status``).
+_STATE_WORDS = {"idle": N_("idle"), "fresh": N_("fresh"), "refreshing": N_("refreshing"),
+                "retrying": N_("retrying"), "expired": N_("expired"),
+                "needs-input": N_("needs input"), "error": N_("error")}
+
+
 def _status_line(snap: Snapshot) -> None:
     left = snap.seconds_left
-    parts = [f"[{snap.state.value}]", snap.role or "-"]
+    state = snap.state.value
+    parts = [f"[{_(_STATE_WORDS.get(state, state))}]", snap.role or "-"]
     if left is not None:
         parts.append(_("{left} left").format(left=timefmt.duration(left)))
     if snap.last_error_localized:

@@ -19,6 +19,7 @@ from tray.awsfiles import awsconfig, credfile
 from tray.domain.errors import EXIT_OK, RoletrayError, UsageError
 from tray.domain.models import RoleProfile, TempCredentials, parse_iso_utc, utcnow
 from tray.domain.text import N_, Text
+from tray.i18n import _
 from tray.platform import signin_page
 
 DEFAULT_REGION = "us-east-1"
@@ -146,5 +147,6 @@ def deliver(url: str, profile: str, *, folder: Path, print_only: bool = False,
         raise UsageError(N_("the web browser did not open the sign-in page within {wait:.0f} s; "
                             "use --print and open the URL yourself"),
                          wait=wait)
-    print(f"Opened the AWS console as {profile} in your web browser.")
+    print(_("Opened the AWS console as {profile} in your web browser.").format(
+        profile=profile))
     return EXIT_OK

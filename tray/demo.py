@@ -31,6 +31,8 @@ from pathlib import Path
 
 from tray.demo_signin import DemoSignIn
 from tray.domain.errors import RoletrayError
+from tray.domain.text import Text
+from tray.i18n import N_, _
 
 DEMO_REGION = "ap-northeast-2"
 OTHER_ACCOUNT = "999999999999"
@@ -127,7 +129,8 @@ def sandbox(keep: bool = False) -> Iterator[Sandbox]:
     except ImportError as e:
         from tray.domain.errors import UsageError
 
-        raise UsageError("the demo needs moto's server: pip install 'roletray[demo]'") from e
+        raise UsageError(Text(N_("the demo needs moto's server: pip install "
+                                 "'roletray[demo]'"))) from e
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
@@ -171,20 +174,22 @@ def paste_block(box: Sandbox) -> str:
 
 
 def banner(box: Sandbox) -> str:
-    return (f"roletray demo: a local AWS on {box.endpoint}, sandbox in {box.folder}\n"
-            "The real ~/.aws is not read or written. The local AWS listens on 127.0.0.1 only\n"
-            "but without a password: other users of this machine could reach it (and the\n"
-            "sandbox's fake keys, which work nowhere else) while the demo runs.\n"
-            "To talk to the demo from another shell, paste this block there:\n"
-            f"{paste_block(box)}\n"
-            "then try: roletray status; roletray assume locked; roletray doctor locked;\n"
-            "  roletray console platform (a local page stands in for the AWS console)\n"
-            "The aws CLI is not included (pip install awscli); with it:\n"
-            "  aws sts get-caller-identity --profile roletray\n"
-            "Profiles: platform (works), locked (AccessDenied: its trust names another account).\n")
+    return _("roletray demo: a local AWS on {endpoint}, sandbox in {folder}\n"
+             "The real ~/.aws is not read or written. The local AWS listens on 127.0.0.1 only\n"
+             "but without a password: other users of this machine could reach it (and the\n"
+             "sandbox's fake keys, which work nowhere else) while the demo runs.\n"
+             "To talk to the demo from another shell, paste this block there:\n"
+             "{paste_block}\n"
+             "then try: roletray status; roletray assume locked; roletray doctor locked;\n"
+             "  roletray console platform (a local page stands in for the AWS console)\n"
+             "The aws CLI is not included (pip install awscli); with it:\n"
+             "  aws sts get-caller-identity --profile roletray\n"
+             "Profiles: platform (works), locked (AccessDenied: its trust names another "
+             "account).\n").format(endpoint=box.endpoint, folder=box.folder,
+                                   paste_block=paste_block(box))
 
 
-TRAY_NEEDS = (
+TRAY_NEEDS = N_(
     "For the tray, add PyGObject: `sudo apt install libgirepository1.0-dev libcairo2-dev "
     "pkg-config python3-dev gcc gir1.2-gtk-3.0 gir1.2-ayatanaappindicator3-0.1` then "
     "`pip install 'roletray[gui]'` (on Debian 12 / Ubuntu; see docs/INSTALL.md)")
@@ -221,21 +226,24 @@ def run(args: argparse.Namespace) -> int:
         apply_env(box, os.environ)
         print(banner(box), flush=True)
         out = actions.assume("platform", ctx=compose.in_process(os.environ))
-        print(f"Assumed platform: {out.result.identity_arn}", flush=True)
+        print(_("Assumed platform: {identity}").format(identity=out.result.identity_arn),
+              flush=True)
         if not getattr(args, "headless", False) and _has_display():
             try:
                 from tray.ui.tray_app import select_backend
 
                 select_backend(os.environ)
             except (RoletrayError, ImportError) as e:  # e.g. no PyGObject: the demo still runs
-                print(f"No tray here: {e}.\n{TRAY_NEEDS}.\nRunning the daemon instead "
-                      "(Ctrl-C stops it).", flush=True)
+                why = e.localized if isinstance(e, RoletrayError) else str(e)
+                print(_("No tray here: {reason}.\n{needs}.\nRunning the daemon instead "
+                        "(Ctrl-C stops it).").format(reason=why, needs=_(TRAY_NEEDS)),
+                      flush=True)
             else:
                 from tray.paths import Paths
 
                 log_file = Paths.from_env(os.environ).log_dir / app.LOG_NAME
-                print(f"The tray is starting; its log is {log_file}.\n"
-                      "Quit from the menu or press Ctrl-C.", flush=True)
+                print(_("The tray is starting; its log is {path}.\n"
+                        "Quit from the menu or press Ctrl-C.").format(path=log_file), flush=True)
                 return app.run_tray(args, os.environ)
         args.status_line = True
         return app.run_daemon(args, os.environ)

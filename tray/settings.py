@@ -36,11 +36,10 @@ class Settings:
     worker_idle_minutes: int = 10
 
 
-TARGET_RULE = "letters, digits and _ . @ + - only, at most 64"
 _TARGET_RE = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
 
 
-def target_problem(name: object) -> str | None:
+def target_problem(name: object) -> Text | None:
     """Why ``name`` cannot be a target section, or None when it can.
 
     The one rule for every entry point (config.toml, ``--target``, the control
@@ -48,9 +47,10 @@ def target_problem(name: object) -> str | None:
     reach the credentials file, a message or an ``export AWS_PROFILE=`` line.
     """
     if not isinstance(name, str):
-        return "the target must be a string"
+        return Text(N_("the target must be a string"))
     if not _TARGET_RE.fullmatch(name):
-        return f"target {name!a} is not a section name roletray writes ({TARGET_RULE})"
+        return Text(N_("target {name} is not a section name roletray writes (letters, digits "
+                       "and _ . @ + - only, at most 64)"), name=ascii(name))
     return None
 
 
@@ -112,8 +112,9 @@ def load_settings(paths: Paths) -> Settings:
         if key == "target":
             if target_problem(value):
                 raise SettingsError(N_("{where}: target must be a section name such as "
-                                       '"roletray" ({rule})'),
-                                    where=where, rule=TARGET_RULE)
+                                       '"roletray" (letters, digits and _ . @ + - only, '
+                                       "at most 64)"),
+                                    where=where)
             values[key] = value
         elif key == "refresh_margin":
             margin = parse_duration(value)

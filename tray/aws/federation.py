@@ -25,7 +25,7 @@ from typing import Any
 
 from tray.domain.errors import AwsError, ConfigError, UsageError
 from tray.domain.models import ROLE_ARN_RE, TempCredentials
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 
 ENDPOINT_ENV = "ROLETRAY_FEDERATION_ENDPOINT"
 ISSUER = "roletray"
@@ -163,19 +163,21 @@ def get_signin_token(url: str, keys: TempCredentials, *, session_duration: int |
         with opener.open(request, timeout=timeout) as answer:
             body = _read_bounded(answer, deadline)
     except urllib.error.HTTPError as e:
-        failure = f"answered HTTP {e.code}"
+        failure = Text(N_("answered HTTP {code}"), code=e.code)
     except urllib.error.URLError as e:
         failure = _reason(e.reason)
     except TimeoutError:
-        failure = "timed out: no answer"
+        failure = Text(N_("timed out: no answer"))
     except http.client.HTTPException as e:
-        failure = f"answered with something other than HTTP ({type(e).__name__})"
+        failure = Text(N_("answered with something other than HTTP ({error_type})"),
+                       error_type=type(e).__name__)
     except _TooSlow:
-        failure = f"did not finish answering within {total_timeout:g} s"
+        failure = Text(N_("did not finish answering within {seconds} s"),
+                       seconds=f"{total_timeout:g}")
     except _TooBig:
-        failure = f"answered with more than {MAX_ANSWER // 1024} KiB"
+        failure = Text(N_("answered with more than {kib} KiB"), kib=MAX_ANSWER // 1024)
     except OSError as e:
-        failure = f"could not be reached ({type(e).__name__})"
+        failure = Text(N_("could not be reached ({error_type})"), error_type=type(e).__name__)
     if failure is not None:
         raise FederationError(N_("federation endpoint {where} {failure}"),
                               where=where, failure=failure)
@@ -209,7 +211,8 @@ def _token(body: bytes, where: str) -> str:
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        kind = "an HTML page" if body.lstrip()[:1] == b"<" else "something other than JSON"
+        kind = Text(N_("an HTML page")) if body.lstrip()[:1] == b"<" \
+            else Text(N_("something other than JSON"))
         raise FederationError(N_("federation endpoint {where} answered with {kind}, not a "
                                  "sign-in token"),
                               where=where, kind=kind) from None
@@ -220,14 +223,14 @@ def _token(body: bytes, where: str) -> str:
     return token
 
 
-def _reason(reason: object) -> str:
+def _reason(reason: object) -> Text:
     if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-        return "timed out: no answer"
+        return Text(N_("timed out: no answer"))
     if isinstance(reason, ConnectionRefusedError):
-        return "could not be reached: the connection was refused"
+        return Text(N_("could not be reached: the connection was refused"))
     if isinstance(reason, OSError) and reason.strerror:
-        return f"could not be reached: {reason.strerror}"
-    return f"could not be reached ({type(reason).__name__})"
+        return Text(N_("could not be reached: {reason}"), reason=reason.strerror)
+    return Text(N_("could not be reached ({error_type})"), error_type=type(reason).__name__)
 
 
 def _host(url: str) -> str:

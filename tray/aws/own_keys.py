@@ -15,7 +15,7 @@ from typing import Any
 from tray.aws import session as aws_session
 from tray.domain.errors import AccessDeniedError, RoletrayError, UsageError
 from tray.domain.models import AssumeResult, RoleProfile, TempCredentials, utcnow
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 
 # A sign-in's keys with less than this left are renewed when roletray asks: more than
 # the refresh margin of a 15-minute session (half of it), so every refresh renews once.
@@ -29,8 +29,8 @@ def own_keys(profile: RoleProfile, *, env: Mapping[str, str],
     """The keys of ``profile`` ("sso" or "login" kind) and who they make you."""
     now = now or utcnow
     if duration is not None:
-        what = ("an Identity Center permission set" if profile.kind == "sso"
-                else "an aws login sign-in")
+        what = (Text(N_("an Identity Center permission set")) if profile.kind == "sso"
+                else Text(N_("an aws login sign-in")))
         raise UsageError(N_("profile '{name}' is {what}: AWS sets how long its keys last, so "
                             "--duration does not apply"),
                          name=profile.name, what=what)

@@ -14,6 +14,7 @@ from tray.aws import source_keys, sts
 from tray.aws.session import ClientFactory
 from tray.domain.errors import RoletrayError
 from tray.domain.models import AssumeResult, RoleProfile, SourceSession, TempCredentials
+from tray.domain.text import N_, Text
 
 ProfileMap = Mapping[str, Mapping[str, str]]
 # (profile, *, env) -> [summary, report]: ``tray.doctor.brief.brief``, given by the
@@ -57,6 +58,7 @@ class InProcessAws:
 
     def diagnose(self, profile: str | None) -> tuple[str, str]:
         if self._doctor is None:
-            raise RoletrayError("internal error: this roletray was built without its doctor")
+            raise RoletrayError(Text(N_("internal error: this roletray was built without its "
+                                        "doctor")))
         summary, report = self._doctor(profile, env=self.env)
         return summary, report

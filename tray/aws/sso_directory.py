@@ -21,7 +21,7 @@ from typing import Any
 from tray.aws.sso_sessions import SsoSessionSignInError
 from tray.awsfiles.ssoblock import Account
 from tray.domain.errors import AwsError, RoletrayError
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class Directory:
     def _error(self, e: Exception, code: str | None, what: str, tries: int) -> RoletrayError:
         if code == "UnauthorizedException":
             return SsoSessionSignInError(session=self._session,
-                                         reason="Identity Center refused its token")
+                                         reason=Text(N_("Identity Center refused its token")))
         if code in THROTTLING:
             return AwsError(N_("Identity Center kept throttling {what} ({tries} tries); try "
                                "again in a minute"),

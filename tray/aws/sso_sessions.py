@@ -24,7 +24,7 @@ from tray.aws import sso
 from tray.awsfiles import awsconfig
 from tray.domain.errors import AwsError, ConfigError, InputKind, NeedsInputError
 from tray.domain.models import iso_utc, parse_iso_utc, utcnow
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +107,16 @@ def access_token(cfg: sso.SsoConfig, *, env: Mapping[str, str],
         doc = json.loads(path.read_text(encoding="utf-8"))
         token, expires = str(doc["accessToken"]), parse_iso_utc(str(doc["expiresAt"]))
     except FileNotFoundError:
-        raise SsoSessionSignInError(session=session, reason="no sign-in yet") from None
+        raise SsoSessionSignInError(session=session, reason=Text(N_("no sign-in yet"))) from None
     except (OSError, ValueError, KeyError, TypeError):
-        raise SsoSessionSignInError(session=session, reason="its token cache file "
-                                    f"{paths.display_path(path, env)} cannot be read") from None
+        raise SsoSessionSignInError(session=session, reason=Text(
+            N_("its token cache file {path} cannot be read"),
+            path=paths.display_path(path, env))) from None
     if token and expires - now() > MARGIN:
         return token
     renewed = _refresh(cfg, doc, path, env=env, now=now, oidc_client=oidc_client)
     if renewed is None:
-        raise SsoSessionSignInError(session=session, reason="the sign-in has ended")
+        raise SsoSessionSignInError(session=session, reason=Text(N_("the sign-in has ended")))
     return renewed
 
 

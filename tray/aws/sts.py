@@ -423,7 +423,7 @@ def _sso_error(profile: RoleProfile, env: Mapping[str, str],
     from tray.aws import sso
 
     name = _chain_start(profile)
-    reason = "not signed in"
+    reason: str = Text(N_("not signed in"))
     try:
         config_path = paths.aws_config_file(env)
         name = sso.find_sso_profile(name, _profile_map(profile_map, env)) or name
@@ -461,18 +461,19 @@ def _login_error(e: Exception, profile: RoleProfile, env: Mapping[str, str],
     if isinstance(e, exc.LoginRefreshRequired):
         cause = getattr(e.__cause__, "response", None)
         code = cause.get("error") if isinstance(cause, Mapping) else None
-        why = {"TOKEN_EXPIRED": "has ended (TOKEN_EXPIRED)",
-               "USER_CREDENTIALS_CHANGED": "has ended: the user's credentials changed "
-                                           "(USER_CREDENTIALS_CHANGED)"}
-        return SignInRequiredError(profile=name, reason=why.get(str(code), "has ended"))
+        why = {"TOKEN_EXPIRED": Text(N_("has ended (TOKEN_EXPIRED)")),
+               "USER_CREDENTIALS_CHANGED": Text(N_("has ended: the user's credentials changed "
+                                                   "(USER_CREDENTIALS_CHANGED)"))}
+        return SignInRequiredError(profile=name,
+                                   reason=why.get(str(code), Text(N_("has ended"))))
     found = logincache.read_sign_in(session, env) if session else None
     if found is None:
         shown = paths.display_path(logincache.cache_dir(env), env)
-        return SignInRequiredError(profile=name, reason=f"was not found in {shown} "
-                                   "(not signed in)")
+        return SignInRequiredError(profile=name, reason=Text(
+            N_("was not found in {path} (not signed in)"), path=shown))
     if isinstance(e, exc.LoginTokenLoadError):
-        return SignInRequiredError(profile=name, reason="cannot be read from "
-                                   f"{paths.display_path(found.path, env)}")
+        return SignInRequiredError(profile=name, reason=Text(
+            N_("cannot be read from {path}"), path=paths.display_path(found.path, env)))
     return SourceCredentialsError(N_("profile '{name}': the aws login sign-in of '{source}' "
                                      "failed ({error_type})"),
                                   name=profile.name, source=name, error_type=type(e).__name__)

@@ -124,15 +124,20 @@ def _judge(text: str, path: Path, shown: str) -> None:
     try:
         cp.read_file(io.StringIO(text, newline=None), source=str(path))
     except configparser.DuplicateSectionError as e:
-        _refuse(shown, e.lineno, f"section [{e.section}] appears twice")
+        _refuse(shown, e.lineno, Text(N_("section [{section}] appears twice"),
+                                      section=e.section))
     except configparser.DuplicateOptionError as e:
-        _refuse(shown, e.lineno, f"key '{e.option}' appears twice in section [{e.section}]")
+        _refuse(shown, e.lineno, Text(N_("key '{key}' appears twice in section [{section}]"),
+                                      key=e.option, section=e.section))
     except configparser.MissingSectionHeaderError as e:
-        _refuse(shown, e.lineno, "text before the first [section] header")
+        _refuse(shown, e.lineno, Text(N_("text before the first [section] header")))
     except configparser.ParsingError as e:
         lineno = e.errors[0][0] if e.errors else None
-        _refuse(shown, lineno, "not a 'key = value' line, a [section] header or a comment"
-                + _section_at(text, lineno))
+        name = inifile.section_at(text, lineno) if lineno else None
+        _refuse(shown, lineno, Text(
+            N_("not a 'key = value' line, a [section] header or a comment")) if name is None
+            else Text(N_("not a 'key = value' line, a [section] header or a comment (in "
+                         "section [{section}])"), section=name))
     except configparser.Error as e:  # pragma: no cover - none other is raised by _read
         raise CredentialsFileError(N_("{path}: botocore cannot parse this file ({error_type})"),
                                    path=shown, error_type=type(e).__name__) from None
@@ -143,11 +148,6 @@ def _refuse(shown: str, lineno: int | None, problem: str) -> NoReturn:
     raise CredentialsFileError(N_("{where}: {problem}; botocore and the AWS CLI cannot parse this "
                                   "file (roletray does not repair it: fix it by hand)"),
                                where=where, problem=problem)
-
-
-def _section_at(text: str, lineno: int | None) -> str:
-    name = inifile.section_at(text, lineno) if lineno else None
-    return "" if name is None else f" (in section [{name}])"
 
 
 def _decode(data: bytes, path: Path, home: Home) -> str:
@@ -599,7 +599,7 @@ def check_can_write(path: Path, *, home: Home = None) -> None:
                                        shown=shown, path=_shown(lock, home))
 
 
-def file_warnings(path: Path, *, home: Home = None) -> list[str]:
+def file_warnings(path: Path, *, home: Home = None) -> list[Text]:
     """Warnings about who else may read or change the credentials file roletray just wrote."""
     real = _resolve(path)
     try:
@@ -608,15 +608,20 @@ def file_warnings(path: Path, *, home: Home = None) -> list[str]:
         return []
     shown = _shown(path, home)
     warnings = []
-    others = [what for what, bits in (("readable", 0o044), ("writable", 0o022))
-              if st.st_mode & bits]
-    if others:  # the secrets just written are theirs to read, or to replace
-        warnings.append(f"{shown} is {' and '.join(others)} by other users "
-                        f"(mode {stat.S_IMODE(st.st_mode):o}); "
-                        f"run: chmod 600 {shlex.quote(str(path))}")
+    readable, writable = bool(st.st_mode & 0o044), bool(st.st_mode & 0o022)
+    if readable or writable:  # the secrets just written are theirs to read, or to replace
+        template = (N_("{path} is readable and writable by other users (mode {mode}); run: "
+                       "chmod 600 {quoted}") if readable and writable
+                    else N_("{path} is readable by other users (mode {mode}); run: chmod 600 "
+                            "{quoted}") if readable
+                    else N_("{path} is writable by other users (mode {mode}); run: chmod 600 "
+                            "{quoted}"))
+        warnings.append(Text(template, path=shown, mode=f"{stat.S_IMODE(st.st_mode):o}",
+                             quoted=shlex.quote(str(path))))
     if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        warnings.append(f"{shown} belongs to another user (uid {st.st_uid}), who can read and "
-                        "change the keys roletray writes into it")
+        warnings.append(Text(N_("{path} belongs to another user (uid {uid}), who can read and "
+                                "change the keys roletray writes into it"),
+                             path=shown, uid=st.st_uid))
     return warnings
 
 

@@ -18,7 +18,7 @@ from tray import paths
 from tray.awsfiles import awsconfig
 from tray.domain.errors import ConfigError
 from tray.domain.models import parse_iso_utc, utcnow
-from tray.i18n import N_
+from tray.domain.text import N_, Text
 
 TokenState = Literal["missing", "expired", "valid", "unreadable"]
 DEFAULT_SCOPES = ("sso:account:access",)
@@ -113,7 +113,8 @@ def token_state(cfg: SsoConfig, now: datetime | None = None, *,
     return "valid" if expires > (now or utcnow()) else "expired"
 
 
-def login_reason(state: TokenState) -> str:
-    return {"missing": "not signed in", "expired": "token expired",
-            "unreadable": "the token cache file cannot be read",
-            "valid": "the token was refused"}[state]
+def login_reason(state: TokenState) -> Text:
+    """Why a sign-in is needed, said whole (in the reader's language where it is read)."""
+    return Text({"missing": N_("not signed in"), "expired": N_("token expired"),
+                 "unreadable": N_("the token cache file cannot be read"),
+                 "valid": N_("the token was refused")}[state])

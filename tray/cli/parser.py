@@ -3,17 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Any
 
 from tray import __version__
-from tray.i18n import _
+from tray.domain.text import Text
+from tray.i18n import N_, _
+
+# argparse's own error lines (English: Python ships no catalog for them), matched whole
+# and said again as one of our templates with the same fields; a line not listed here
+# stays as argparse words it. Its help words (usage:, options:) stay its own.
+_ARGPARSE_ERRORS = [(re.compile(pattern, re.DOTALL), template) for pattern, template in (
+    (r"the following arguments are required: (?P<names>.+)",
+     N_("the following arguments are required: {names}")),
+    (r"unrecognized arguments: (?P<args>.*)", N_("unrecognized arguments: {args}")),
+    (r"argument (?P<arg>.+?): invalid choice: (?P<value>.+) \(choose from (?P<choices>.*)\)",
+     N_("argument {arg}: invalid choice: {value} (choose from {choices})")),
+    (r"argument (?P<arg>.+?): invalid (?P<type>\w+) value: (?P<value>.*)",
+     N_("argument {arg}: invalid {type} value: {value}")),
+    (r"argument (?P<arg>.+?): expected one argument",
+     N_("argument {arg}: expected one argument")),
+    (r"argument (?P<arg>.+?): expected at least one argument",
+     N_("argument {arg}: expected at least one argument")),
+    (r"argument (?P<arg>.+?): not allowed with argument (?P<other>.+)",
+     N_("argument {arg}: not allowed with argument {other}")),
+    (r"argument (?P<arg>.+?): ignored explicit argument (?P<value>.+)",
+     N_("argument {arg}: ignored explicit argument {value}")),
+    (r"one of the arguments (?P<names>.+) is required",
+     N_("one of the arguments {names} is required")),
+    (r"ambiguous option: (?P<option>.+?) could match (?P<matches>.+)",
+     N_("ambiguous option: {option} could match {matches}")),
+)]
+
+
+def argparse_said(message: str) -> str:
+    """argparse's error ``message`` in the user's language, where it is one we know."""
+    for pattern, template in _ARGPARSE_ERRORS:
+        m = pattern.fullmatch(message)
+        if m:
+            return Text(template, **m.groupdict()).localized
+    return message
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse prints usage and exits 2 itself; keep its exit code, make it one line.
         self.exit(2, _("roletray: {message} (see `{command} --help`)").format(
-            message=message, command=self.prog) + "\n")
+            message=argparse_said(message), command=self.prog) + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

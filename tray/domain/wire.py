@@ -23,7 +23,8 @@ from typing import Any
 
 from tray.domain import errors
 from tray.domain.errors import EXIT_AWS, EXIT_USAGE, RoletrayError
-from tray.domain.text import text_of
+from tray.domain.text import Text, text_of
+from tray.i18n import N_
 
 # Stable: a code, once shipped, keeps its meaning (tests/test_wire.py pins every class).
 ERROR_CODES: dict[type, str] = {
@@ -157,28 +158,36 @@ NEEDS_PERSON = "needs_person"
 def declined(code: str, message: str) -> dict[str, Any]:
     """A request the instance does not serve (``OTHER_FILES``, ``OTHER_PROTO``,
     ``NEEDS_PERSON``); an older
-    caller reads it as an error with ``message``."""
-    return {"ok": False, "code": code, "error": message, "exit_code": EXIT_USAGE,
-            "profile": None}
+    caller reads it as an error with ``message`` (a ``Text``: said in the reader's
+    language too)."""
+    doc = {"ok": False, "code": code, "error": str(message), "exit_code": EXIT_USAGE,
+           "profile": None}
+    if isinstance(message, Text):
+        doc.update(message.to_json())
+    return doc
 
 
-def _named(proto: object, version: object) -> str:
+def _named(proto: object, version: object) -> Text:
     if not isinstance(proto, int) or isinstance(proto, bool):
         proto = 1  # before the number
-    named = f"control protocol {proto}"
     if isinstance(version, str) and version:
-        named = f"roletray {version} ({named})"
-    elif proto < PROTO:
-        named += ", an older version"
-    return named
+        return Text(N_("roletray {version} (control protocol {proto})"),
+                    version=version, proto=proto)
+    if proto < PROTO:
+        return Text(N_("control protocol {proto}, an older version"), proto=proto)
+    return Text(N_("control protocol {proto}"), proto=proto)
 
 
 def mismatch(*, running: tuple[object, object], caller: tuple[object, object],
-             pid: int | None) -> str:
+             pid: int | None) -> Text:
     """One line for a CLI and an instance that speak different protocols: both versions
     (proto, version) and how to restart the instance."""
-    who = f"the running roletray (pid {pid})" if pid else "the running roletray"
-    stop = f"quit the tray or `kill {pid}`" if pid else "quit the tray or stop the daemon"
-    return (f"{who} speaks {_named(*running)} and this command {_named(*caller)}: "
-            f"restart it so that both are one version ({stop}, then start `roletray` "
-            "or `roletray daemon` again)")
+    if pid:
+        return Text(N_("the running roletray (pid {pid}) speaks {running} and this command "
+                       "{caller}: restart it so that both are one version (quit the tray or "
+                       "`kill {pid}`, then start `roletray` or `roletray daemon` again)"),
+                    pid=pid, running=_named(*running), caller=_named(*caller))
+    return Text(N_("the running roletray speaks {running} and this command {caller}: restart "
+                   "it so that both are one version (quit the tray or stop the daemon, then "
+                   "start `roletray` or `roletray daemon` again)"),
+                running=_named(*running), caller=_named(*caller))

@@ -63,7 +63,7 @@ class Context:
     def port(self) -> AwsPort:
         """``aws``; a context built without it cannot call AWS (a bug of its root)."""
         if self.aws is None:
-            raise RoletrayError("internal error: this context has no way to call AWS")
+            raise RoletrayError(Text(N_("internal error: this context has no way to call AWS")))
         return self.aws
 
     @property
@@ -219,9 +219,12 @@ def write(result: AssumeResult, role: RoleProfile, target: str, ctx: Context,
 SERVE_DURATION = 3600
 
 
-def served_duration(role: RoleProfile, duration: int | None = None) -> int:
+def served_duration(role: RoleProfile, duration: int | None = None) -> int | None:
     """The session length a served role asks for: the given or configured one, at least
-    ``SERVE_DURATION``."""
+    ``SERVE_DURATION``. None for a permission set or an ``aws login`` sign-in, whose
+    keys last as long as AWS says (only a ``--duration`` given is passed on, and refused)."""
+    if role.kind != "assume":
+        return duration
     return max(SERVE_DURATION, duration or role.duration_seconds or 0)
 
 

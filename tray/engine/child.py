@@ -31,6 +31,7 @@ from typing import Any
 from tray.child import codec, runner
 from tray.domain import wire
 from tray.domain.errors import RoletrayError
+from tray.i18n import N_
 
 TIMEOUT = 180.0
 
@@ -55,10 +56,11 @@ def call_in_child(call: str, *, env: Mapping[str, str], timeout: float = TIMEOUT
                             {"call": call, "kwargs": kwargs, "events": on_event is not None},
                             env=env, timeout=timeout, on_event=on_event)
     except runner.ChildTimeout:
-        raise RoletrayError(f"{call} did not finish within {timeout:.0f} s") from None
+        raise RoletrayError(N_("{call} did not finish within {seconds} s"), call=call,
+                            seconds=f"{timeout:.0f}") from None
     if got.reply is None:
         last = (got.stderr.strip().splitlines() or [f"exit {got.returncode}"])[-1]
-        raise RoletrayError(f"{call} stopped: {last[:300]}")
+        raise RoletrayError(N_("{call} stopped: {last}"), call=call, last=last[:300])
     return wire.raise_for(got.reply).get("result")
 
 

@@ -247,8 +247,10 @@ class Refresher:
             with self._state_lock:
                 sec = self._sections.get(target or self._ctx.target)
             if sec is None or sec.role is None:
-                what = f"role kept in [{target}]" if target else "active role"
-                raise UsageError(f"no {what} to refresh: assume a role first")
+                if target:
+                    raise UsageError(N_("no role kept in [{target}] to refresh: assume a role "
+                                        "first"), target=target)
+                raise UsageError(Text(N_("no active role to refresh: assume a role first")))
             self._refresh_locked(sec, mfa_code, reason="asked", raise_errors=True)
             return self.snapshot(sec.target)
 
@@ -459,8 +461,8 @@ class Refresher:
             return
         except Exception as e:  # a bug must not stop the refresher
             log.exception("refresh of %s failed unexpectedly", role)
-            self._failed(sec, RoletrayError(f"internal error ({e.__class__.__name__}); see "
-                                            "the log"), transient=False)
+            self._failed(sec, RoletrayError(N_("internal error ({error_type}); see the log"),
+                                            error_type=e.__class__.__name__), transient=False)
             if raise_errors:
                 raise
             return

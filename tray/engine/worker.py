@@ -74,6 +74,7 @@ from tray.domain.models import (
     parse_iso_utc,
 )
 from tray.engine import actions
+from tray.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,8 @@ def terminate_children() -> int:
 def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> actions.Outcome:
     creds = credfile.read_owned(ctx.credentials_path, target, home=ctx.paths.home)
     if creds is None or creds.access_key_id != reply["access_key_id"]:
-        raise CredentialsFileError(f"[{target}] changed again right after roletray wrote it; "
-                                   "will try again")
+        raise CredentialsFileError(N_("[{target}] changed again right after roletray wrote it; "
+                                      "will try again"), target=target)
     server_date, received_at = reply.get("server_date"), reply.get("received_at")
     result = AssumeResult(profile=reply["role"]["name"], credentials=creds,
                           identity_arn=reply["identity_arn"],

@@ -129,7 +129,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
         elif cmd == "assume":
             profile = request.get("profile")
             if not isinstance(profile, str) or not profile:
-                raise UsageError("assume: a profile name is required")
+                raise UsageError(Text(N_("assume: a profile name is required")))
             target = check_target(_opt_str(request, "target"))
             if request.get("unattended") is True:
                 # The lean hand-over: nobody was asked; a guarded profile goes back to the
@@ -148,7 +148,7 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
         elif cmd == "mfa":
             code = _opt_str(request, "code") or _opt_str(request, "mfa_code")
             if not code:
-                raise UsageError("mfa: a code is required")
+                raise UsageError(Text(N_("mfa: a code is required")))
             target = _opt_str(request, "target")
             snap = refresher.provide_mfa_code(code, target=target)
         elif cmd == "clear":
@@ -186,7 +186,7 @@ def section_keys(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any
     try:
         profile = request.get("profile")
         if not isinstance(profile, str) or not profile:
-            raise UsageError("section_keys: a profile name is required")
+            raise UsageError(Text(N_("section_keys: a profile name is required")))
         keys = refresher.held_keys(profile)
     except RoletrayError as e:
         return wire.encode_error(e)
@@ -382,7 +382,8 @@ class ControlServer:
             # data would reset the connection, and the client would never see why.
             line = _read_line(conn, time.monotonic() + self.request_timeout)
             if not _same_user(conn):
-                _write(conn, _stamped(wire.encode_error(UsageError("permission denied"))))
+                denied = UsageError(Text(N_("permission denied")))
+                _write(conn, _stamped(wire.encode_error(denied)))
                 return
             request = _parse(line)
             if not isinstance(request, dict):
@@ -504,13 +505,13 @@ def serve_credentials(keeper: ServedKeeper, request: dict[str, Any]) -> dict[str
         if isinstance(source, str) and source and profile is None:
             file_id = request.get("file_id")
             if not isinstance(file_id, str) or not FILE_ID_RE.fullmatch(file_id):
-                raise UsageError("credentials: a source needs its credentials file's id "
-                                 "(file_id, 12 hex digits)")
+                raise UsageError(Text(N_("credentials: a source needs its credentials file's "
+                                         "id (file_id, 12 hex digits)")))
             keys = keeper.source_credentials(source, file_id, code)
         elif isinstance(profile, str) and profile and source is None:
             keys = keeper.credentials(profile, code)
         else:
-            raise UsageError("credentials: a profile name or a source name is required")
+            raise UsageError(Text(N_("credentials: a profile name or a source name is required")))
     except RoletrayError as e:
         return wire.encode_error(e)
     except Exception as e:  # the server must answer something, and must survive
@@ -640,7 +641,8 @@ def _exchange(path: Path, cmd: str, payload: dict[str, Any] | None, timeout: flo
         except (OSError, ValueError) as e:
             return no_answer(e, timeout)
     if not isinstance(reply, dict):
-        return wire.encode_error(RoletrayError("the running roletray gave no usable answer"))
+        return wire.encode_error(RoletrayError(
+            Text(N_("the running roletray gave no usable answer"))))
     return _unwrapped(reply, pid)
 
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tray.domain.text import Text
+from tray.i18n import N_
 from tray.instance import record
 from tray.instance.lock import InstanceLock
 
@@ -65,7 +67,7 @@ def acquire(credentials: Path, socket: Path) -> InstanceLock:
     ``InstanceRunningError`` (naming the keeper's pid) when another instance keeps it."""
     path = record_path(credentials, create=True)
     beside = path.parent == Path(real_path(credentials)).parent
-    return InstanceLock(path, extra=str(socket), what=f"it keeps {credentials}",
+    return InstanceLock(path, extra=str(socket), what=Text(N_("it keeps {credentials}"), credentials=credentials),
                         private_folder=not beside).acquire()
 
 

@@ -17,7 +17,18 @@ from typing import IO
 
 from tray import fsutil
 from tray.domain.errors import InstanceRunningError, UsageError
+from tray.domain.text import Text
 from tray.i18n import N_
+
+
+def _running_hint(what: str, pid: str) -> Text:
+    """What to do about the instance that holds the lock, said whole (``what``: about
+    the holder, a ``Text`` said in the reader's language too)."""
+    if what:
+        return Text(N_("{what}; `roletray assume|refresh|clear|status` talk to it; stop it "
+                       "with `kill {pid}` to start another"), what=what, pid=pid)
+    return Text(N_("`roletray assume|refresh|clear|status` talk to it; stop it with "
+                   "`kill {pid}` to start another"), pid=pid)
 
 
 class InstanceLock:
@@ -50,10 +61,7 @@ class InstanceLock:
             f.close()
             if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            said = f"{self.what}; " if self.what else ""
-            raise InstanceRunningError(
-                pid=pid, hint=f"{said}`roletray assume|refresh|clear|status` talk to it; "
-                f"stop it with `kill {pid}` to start another") from None
+            raise InstanceRunningError(pid=pid, hint=_running_hint(self.what, pid)) from None
         with contextlib.suppress(OSError):
             os.chmod(self.path, 0o600)
         f.seek(0)

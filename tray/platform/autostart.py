@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from tray import fsutil
 from tray.domain.errors import RoletrayError
+from tray.domain.text import N_, Text, join, localized
+from tray.i18n import _
 from tray.paths import display_path
 
 LABEL = "io.github.roletray"
@@ -47,10 +49,10 @@ class AutostartError(RoletrayError):
 class AutostartStatus:
     enabled: bool
     location: str  # a path as the user writes it, or the registry key and value
-    detail: str
+    detail: str  # English (``--json``); a ``Text`` is said in the reader's language too
 
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        return {**asdict(self), "detail": str(self.detail)}
 
 
 class Backend(Protocol):
@@ -135,8 +137,11 @@ def _make_private_dirs(folder: Path, env: Mapping[str, str]) -> None:
             raise NotADirectoryError(20, "not a folder", str(folder))
     except OSError as e:
         where = display_path(Path(e.filename), env) if e.filename else shown
-        what = "" if where == shown else f" {shown}"
-        raise AutostartError(f"{where}: cannot create the folder{what}: {e.strerror}") from e
+        if where == shown:
+            raise AutostartError(N_("{where}: cannot create the folder: {reason}"),
+                                 where=where, reason=e.strerror) from e
+        raise AutostartError(N_("{where}: cannot create the folder {folder}: {reason}"),
+                             where=where, folder=shown, reason=e.strerror) from e
 
 
 def _write_file(path: Path, data: bytes, env: Mapping[str, str]) -> None:
@@ -145,7 +150,8 @@ def _write_file(path: Path, data: bytes, env: Mapping[str, str]) -> None:
     try:
         fsutil.atomic_write(path, data, mode=0o644, prefix=f".{path.name}.")
     except OSError as e:
-        raise AutostartError(f"{shown}: cannot write the autostart entry: {e.strerror}") from e
+        raise AutostartError(N_("{path}: cannot write the autostart entry: {reason}"),
+                             path=shown, reason=e.strerror) from e
 
 
 def _remove_file(path: Path, env: Mapping[str, str]) -> None:
@@ -154,9 +160,8 @@ def _remove_file(path: Path, env: Mapping[str, str]) -> None:
     except FileNotFoundError:
         pass
     except OSError as e:
-        raise AutostartError(
-            f"{display_path(path, env)}: cannot remove the autostart entry: {e.strerror}"
-        ) from e
+        raise AutostartError(N_("{path}: cannot remove the autostart entry: {reason}"),
+                             path=display_path(path, env), reason=e.strerror) from e
 
 
 def _read_bytes(path: Path, env: Mapping[str, str]) -> bytes | None:
@@ -165,7 +170,17 @@ def _read_bytes(path: Path, env: Mapping[str, str]) -> bytes | None:
     except (FileNotFoundError, NotADirectoryError):  # a file where a folder should be: absent
         return None
     except OSError as e:
-        raise AutostartError(f"{display_path(path, env)}: cannot read: {e.strerror}") from e
+        raise AutostartError(N_("{path}: cannot read: {reason}"),
+                             path=display_path(path, env), reason=e.strerror) from e
+
+
+# An entry that is not roletray's is left alone without --force; ``mark``: what shows it.
+_REFUSE_FOREIGN = {
+    "replace": N_("{path}: not written by roletray ({mark}); refusing to replace it; pass "
+                  "--force to replace it anyway"),
+    "remove": N_("{path}: not written by roletray ({mark}); refusing to remove it; pass "
+                 "--force to remove it anyway"),
+}
 
 
 # --- Linux: XDG autostart ------------------------------------------------------------
@@ -179,7 +194,8 @@ _EXEC_ESCAPED_IN_QUOTES = frozenset('"`$\\')
 def exec_quote(arg: str) -> str:
     """One Exec argument, quoted by the Desktop Entry rules (before string escaping)."""
     if any(ord(c) < 0x20 or c == "\x7f" for c in arg):
-        raise AutostartError(f"cannot start {arg!r} from a desktop entry: it has a control character")
+        raise AutostartError(N_("cannot start {arg} from a desktop entry: it has a control "
+                                "character"), arg=repr(arg))
     arg = arg.replace("%", "%%")
     if arg and not any(c in _EXEC_RESERVED for c in arg):
         return arg
@@ -331,31 +347,30 @@ class XdgAutostart:
     def status(self) -> AutostartStatus:
         keys = self._keys(_read_bytes(self.path, self.env))
         if keys is None:
-            return AutostartStatus(False, self.shown, "no autostart entry")
+            return AutostartStatus(False, self.shown, Text(N_("no autostart entry")))
         ours = keys.get(MANAGED_KEY) == "true"
-        who = "" if ours else "not written by roletray; "
-        if keys.get("Hidden") == "true":
-            return AutostartStatus(False, self.shown, f"{who}switched off in your session "
-                                   "settings (Hidden=true); 'roletray autostart enable' turns it on")
-        if keys.get("X-GNOME-Autostart-enabled") == "false":
-            return AutostartStatus(False, self.shown, f"{who}switched off in your session "
-                                   "settings (X-GNOME-Autostart-enabled=false); "
-                                   "'roletray autostart enable' turns it on")
+        who = [] if ours else [Text(N_("not written by roletray"))]
+        for key, off in (("Hidden", "true"), ("X-GNOME-Autostart-enabled", "false")):
+            if keys.get(key) == off:
+                return AutostartStatus(False, self.shown, join("; ", [*who, Text(
+                    N_("switched off in your session settings ({setting}); 'roletray "
+                       "autostart enable' turns it on"), setting=f"{key}={off}")]))
         argv = exec_split(keys.get("Exec", ""))
         if not argv:
-            return AutostartStatus(False, self.shown, f"{who}the entry has no Exec line")
-        detail = f"{who}starts: {shlex.join(argv)}"
+            return AutostartStatus(False, self.shown, join("; ", [
+                *who, Text(N_("the entry has no Exec line"))]))
         program = argv[0]
         if os.path.isabs(program) and not os.access(program, os.X_OK):
-            detail += f" (missing: {program}; 'roletray autostart enable' updates it)"
-        return AutostartStatus(True, self.shown, detail)
+            starts = Text(N_("starts: {command} (missing: {program}; 'roletray autostart "
+                             "enable' updates it)"), command=shlex.join(argv), program=program)
+        else:
+            starts = Text(N_("starts: {command}"), command=shlex.join(argv))
+        return AutostartStatus(True, self.shown, join("; ", [*who, starts]))
 
     def _refuse_foreign(self, keys: dict[str, str] | None, force: bool, verb: str) -> None:
         if keys is not None and keys.get(MANAGED_KEY) != "true" and not force:
-            raise AutostartError(
-                f"{self.shown}: not written by roletray (no {MANAGED_KEY}=true); "
-                f"refusing to {verb} it; pass --force to {verb} it anyway"
-            )
+            raise AutostartError(_REFUSE_FOREIGN[verb], path=self.shown,
+                                 mark=Text(N_("no {key}=true"), key=MANAGED_KEY))
 
     def enable(self, *, force: bool = False) -> AutostartStatus:
         current = _read_bytes(self.path, self.env)
@@ -425,25 +440,30 @@ class LaunchAgent:
         try:
             loaded = plistlib.loads(data)
         except Exception as e:  # plistlib raises several unrelated types on garbage
-            raise AutostartError(f"{self.shown}: not a property list; left as it is") from e
+            raise AutostartError(N_("{path}: not a property list; left as it is"),
+                                 path=self.shown) from e
         if not isinstance(loaded, dict):
-            raise AutostartError(f"{self.shown}: not a launchd job (no dictionary); left as it is")
+            raise AutostartError(N_("{path}: not a launchd job (no dictionary); left as it is"),
+                                 path=self.shown)
         return loaded
 
     def status(self) -> AutostartStatus:
         plist = self._load()
         if plist is None:
-            return AutostartStatus(False, self.shown, "no LaunchAgent")
-        who = "" if plist.get("Label") == LABEL else f"Label is not {LABEL}; "
+            return AutostartStatus(False, self.shown, Text(N_("no LaunchAgent")))
+        who = [] if plist.get("Label") == LABEL else [Text(N_("Label is not {label}"),
+                                                           label=LABEL)]
         if plist.get("Disabled") is True:
-            return AutostartStatus(False, self.shown, f"{who}disabled (Disabled=true)")
+            return AutostartStatus(False, self.shown, join("; ", [
+                *who, Text(N_("disabled (Disabled=true)"))]))
         argv = [str(a) for a in plist.get("ProgramArguments") or []]
-        return AutostartStatus(True, self.shown, f"{who}starts: {shlex.join(argv)}")
+        return AutostartStatus(True, self.shown, join("; ", [
+            *who, Text(N_("starts: {command}"), command=shlex.join(argv))]))
 
     def _refuse_foreign(self, plist: dict[str, Any] | None, force: bool, verb: str) -> None:
         if plist is not None and plist.get("Label") != LABEL and not force:
-            raise AutostartError(f"{self.shown}: its Label is not {LABEL}; refusing to {verb} "
-                                 f"it; pass --force to {verb} it anyway")
+            raise AutostartError(_REFUSE_FOREIGN[verb], path=self.shown,
+                                 mark=Text(N_("its Label is not {label}"), label=LABEL))
 
     def enable(self, *, force: bool = False) -> AutostartStatus:
         plist = self._load()
@@ -511,18 +531,21 @@ class RunKey:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise AutostartError(f"HKCU\\{key_path}: cannot read: {e.strerror}") from e
+            raise AutostartError(N_("{path}: cannot read: {reason}"),
+                                 path=f"HKCU\\{key_path}", reason=e.strerror) from e
 
     def status(self) -> AutostartStatus:
         value = self._get(RUN_KEY)
         if value is None:
-            return AutostartStatus(False, self.location, "no Run value")
+            return AutostartStatus(False, self.location, Text(N_("no Run value")))
         approved = self._get(STARTUP_APPROVED_KEY)
         # First byte odd: the user disabled it in Task Manager's Startup tab.
         if isinstance(approved, (bytes, bytearray)) and approved and approved[0] & 1:
-            return AutostartStatus(False, self.location, "switched off in Task Manager's Startup "
-                                   "tab; 'roletray autostart enable' turns it on")
-        return AutostartStatus(True, self.location, f"starts: {value}")
+            return AutostartStatus(False, self.location, Text(N_(
+                "switched off in Task Manager's Startup tab; 'roletray autostart enable' "
+                "turns it on")))
+        return AutostartStatus(True, self.location, Text(N_("starts: {command}"),
+                                                         command=str(value)))
 
     def enable(self, *, force: bool = False) -> AutostartStatus:
         reg = self.reg
@@ -531,7 +554,8 @@ class RunKey:
             with reg.CreateKeyEx(reg.HKEY_CURRENT_USER, RUN_KEY, 0, reg.KEY_SET_VALUE) as key:
                 reg.SetValueEx(key, VALUE_NAME, 0, reg.REG_SZ, value)
         except OSError as e:
-            raise AutostartError(f"{self.location}: cannot write: {e.strerror}") from e
+            raise AutostartError(N_("{path}: cannot write: {reason}"),
+                                 path=self.location, reason=e.strerror) from e
         if self._get(STARTUP_APPROVED_KEY) is not None:
             # The user asked for it explicitly: lift their earlier Task Manager "Disable".
             self._delete(STARTUP_APPROVED_KEY)
@@ -545,8 +569,9 @@ class RunKey:
         except FileNotFoundError:
             pass
         except OSError as e:
-            raise AutostartError(f"HKCU\\{key_path}\\{VALUE_NAME}: cannot remove: "
-                                 f"{e.strerror}") from e
+            raise AutostartError(N_("{path}: cannot remove: {reason}"),
+                                 path=f"HKCU\\{key_path}\\{VALUE_NAME}",
+                                 reason=e.strerror) from e
 
     def disable(self, *, force: bool = False) -> AutostartStatus:
         self._delete(RUN_KEY)
@@ -578,7 +603,8 @@ def cli(action: str, *, env: Mapping[str, str], json_output: bool = False,
     ``env``: the environment the platform's backend finds its folder in (the CLI's).
     """
     if action not in ACTIONS:
-        raise AutostartError(f"autostart: unknown action '{action}' (use {', '.join(ACTIONS)})")
+        raise AutostartError(N_("autostart: unknown action '{action}' (use {actions})"),
+                             action=action, actions=", ".join(ACTIONS))
     b = backend if backend is not None else backend_for(env=env)
     if action == "enable":
         st = b.enable(force=force)
@@ -589,6 +615,8 @@ def cli(action: str, *, env: Mapping[str, str], json_output: bool = False,
     if json_output:
         print(json.dumps(st.to_json()))
     else:
-        print(f"autostart {'enabled' if st.enabled else 'disabled'}: {st.location}")
-        print(f"  {st.detail}")
+        said = _("autostart enabled: {location}") if st.enabled \
+            else _("autostart disabled: {location}")
+        print(said.format(location=st.location))
+        print(f"  {localized(st.detail)}")
     return 0

@@ -28,6 +28,7 @@ from typing import Any, Literal, Protocol
 
 from tray.domain.models import RefreshState, Snapshot
 from tray.domain.problems import Problem, plain_reason
+from tray.domain.text import localized
 from tray.domain.timefmt import expiry_phrase, keys_work_until, mfa_session_phrase
 from tray.i18n import N_, _
 
@@ -355,7 +356,8 @@ DIAGNOSE_ACTION_LABEL = N_("Diagnose")
 def refused_switch(name: str, problem: Problem, role_arn: str | None = None) -> Notification:
     """A switch to ``name`` was refused: the finding in plain words on one line, then the
     role; AWS's raw message is behind the "Diagnose" button, not in the body."""
-    body = _("{reason}\nRole: {role}").format(reason=plain_reason(problem), role=role_arn or name)
+    body = _("{reason}\nRole: {role}").format(reason=plain_reason(problem),
+                                              role=localized(role_arn) if role_arn else name)
     return Notification("failure", _("Could not switch to {name}").format(name=name), body,
                         "critical",
                         action=DIAGNOSE_ACTION, profile=name)

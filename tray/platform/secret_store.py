@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from tray.domain.errors import KeyringLockedError, KeyringUnavailableError
 from tray.domain.models import mask
+from tray.domain.text import N_, Text
 
 SERVICE = "roletray"
 
@@ -142,8 +143,7 @@ class SecretStore:
         try:
             from keyring import errors as kerr
         except ImportError as e:
-            raise KeyringUnavailableError(reason="the Python package 'keyring' is not "
-                                                 "installed") from e
+            raise KeyringUnavailableError(reason=_NOT_INSTALLED) from e
         try:
             return getattr(self.backend, method)(*args)
         except kerr.KeyringLocked as e:
@@ -152,18 +152,20 @@ class SecretStore:
             raise KeyringUnavailableError(reason=_reason(e)) from e
 
 
+_NOT_INSTALLED = Text(N_("the Python package 'keyring' is not installed"))
+
+
 def _default_backend() -> Backend:
     try:
         import keyring
         from keyring.backends import fail
     except ImportError as e:
-        raise KeyringUnavailableError(reason="the Python package 'keyring' is not "
-                                             "installed") from e
+        raise KeyringUnavailableError(reason=_NOT_INSTALLED) from e
     backend = keyring.get_keyring()
     if isinstance(backend, fail.Keyring):
         raise KeyringUnavailableError(
-            reason="keyring found no backend (on Linux: a Secret Service such as "
-                   "gnome-keyring or KWallet on the D-Bus session bus)")
+            reason=Text(N_("keyring found no backend (on Linux: a Secret Service such as "
+                           "gnome-keyring or KWallet on the D-Bus session bus)")))
     return backend  # type: ignore[no-any-return]
 
 

@@ -27,6 +27,7 @@ from tray.domain.errors import MfaRequiredError
 from tray.domain.models import TempCredentials, parse_iso_utc, utcnow
 from tray.engine import actions, worker
 from tray.engine.scheduler import ApsScheduler
+from tray.i18n import _
 from tray.instance import control
 from tray.platform import stop_signals
 from tray.serve import tokenfile
@@ -99,7 +100,7 @@ def run(profile: str, env: Mapping[str, str], *,
             endpoint.start()
             print(f"export AWS_CONTAINER_CREDENTIALS_FULL_URI={endpoint.url_for(profile)}")
             print(f"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={token.path}", flush=True)
-            print("# serving until Ctrl-C", file=sys.stderr, flush=True)
+            print(_("# serving until Ctrl-C"), file=sys.stderr, flush=True)
             stop_signals.wait(rsock)
         finally:
             token.close()  # first: no SDK reads it from here on

@@ -54,6 +54,7 @@ from datetime import datetime, timedelta
 from tray.child.warm import WarmChild
 from tray.domain.errors import KeyringKeysMissingError, NeedsInputError, RoletrayError
 from tray.domain.models import RoleProfile, SourceSession, TempCredentials
+from tray.domain.text import N_, Text
 from tray.engine import actions
 from tray.engine import refresh_policy as policy
 from tray.engine.mfa_keeper import MfaKeeper
@@ -139,7 +140,8 @@ class ServedKeeper:
         more than 15 minutes left; kept fresh from now on. Raises the ``RoletrayError``
         of the keyring or GetSessionToken."""
         if self._source_fn is None:
-            raise RoletrayError("this roletray instance does not serve keyring-held sources")
+            raise RoletrayError(Text(N_("this roletray instance does not serve keyring-held "
+                                        "sources")))
         return self._serve(("source", source, file_id), mfa_code)
 
     def forget(self, profile: str) -> bool:
