@@ -6,25 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.langs import KO, C
 from tray import i18n
 from tray.cli import main
 from tray.cli.snapshot_text import table, width
 from tray.domain.errors import UsageError
 from tray.domain.text import Text
-
-KO = {"LANG": "ko_KR.UTF-8"}
-C = {"LANG": "C"}
-
-
-@pytest.fixture(autouse=True)
-def english_after() -> Iterator[None]:
-    yield
-    i18n.setup({})
 
 
 def run(lang: dict[str, str], capsys: pytest.CaptureFixture[str],

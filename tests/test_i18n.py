@@ -9,12 +9,12 @@ import importlib.util
 import json
 import string
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.langs import KO, C
 from tray import i18n
 from tray.cli import main
 from tray.domain.errors import UnknownProfileError, UsageError
@@ -23,10 +23,6 @@ from tray.platform.notify import NotificationPolicy
 from tray.ui.menu import MenuActions, build_menu_model, render_text
 
 ROOT = Path(__file__).resolve().parent.parent
-KO = {"LANG": "ko_KR.UTF-8"}
-C = {"LANG": "C"}
-
-
 def _tools() -> object:
     spec = importlib.util.spec_from_file_location("roletray_i18n_tools", ROOT / "tools/i18n.py")
     assert spec is not None and spec.loader is not None
@@ -37,12 +33,6 @@ def _tools() -> object:
 
 
 tools: object = _tools()
-
-
-@pytest.fixture(autouse=True)
-def english_after() -> Iterator[None]:
-    yield
-    i18n.setup({})
 
 
 # ------------------------------------------------------------------ the catalogs

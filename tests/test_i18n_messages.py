@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 
 import pytest
 
+from tests.langs import KO, C
 from tests.test_doctor import OTHER_ROOT, USER_ARN, statements_in, world
 from tray import i18n
 from tray.cli import main
@@ -17,15 +17,6 @@ from tray.domain import denied, wire
 from tray.domain.errors import AccessDeniedError, RoletrayError
 from tray.domain.problems import Problem, plain_reason, problem_from, problem_line
 from tray.domain.text import N_, Text, localized
-
-KO = {"LANG": "ko_KR.UTF-8"}
-C = {"LANG": "C"}
-
-
-@pytest.fixture(autouse=True)
-def english_after() -> Iterator[None]:
-    yield
-    i18n.setup({})
 
 
 def _doctor(capsys: pytest.CaptureFixture[str], lang: dict[str, str], *args: str
