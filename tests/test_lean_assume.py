@@ -263,3 +263,23 @@ def test_a_switch_with_no_answer_in_time_is_never_sent_again(
             assert "roletray status" in str(reply["error"])
         finally:
             release.set()
+
+
+def test_a_switch_handed_over_says_its_warnings_in_the_readers_language(
+        aws: AwsSandbox, spawn) -> None:  # noqa: F811
+    """The instance's switch warns as the command's own would (a credentials file others
+    can read): on stderr, on the lean path and the full one alike, in Korean too."""
+    aws.seed_world()
+    aws.enforce()
+    spawn(dict(os.environ)).wait_ready()
+    aws.credentials_path.chmod(0o644)
+    english = roletray("assume", "platform")
+    assert english.returncode == 0, english.stderr
+    assert "warning: " in english.stderr and "is readable by other users (mode 644)" \
+        in english.stderr
+    full = roletray("assume", "platform", full=True)
+    assert (full.returncode, full.stderr) == (0, english.stderr)
+    korean = roletray("assume", "platform", env={**os.environ, "LANG": "ko_KR.UTF-8"})
+    assert korean.returncode == 0, korean.stderr
+    assert "다른 사용자가 읽을 수 있습니다(모드 644)" in korean.stderr
+    assert json.loads(roletray("assume", "platform", "--json").stdout)["role"] == "platform"

@@ -57,5 +57,7 @@ def _switched(profile: str, reply: dict[str, object]) -> str:
     i18n.setup(os.environ)
     snap = reply["snapshot"]
     assert isinstance(snap, dict)
+    for warning in snapshot_text.warning_lines(reply):  # on stderr, as the full path
+        sys.stderr.write(warning + "\n")
     line = snapshot_text.switched_line(profile, snap.get("target"), reply.get("default_target"))
     return snapshot_text.snapshot_table(snap, extra=line)

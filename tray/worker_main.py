@@ -24,6 +24,7 @@ from tray.domain import wire
 from tray.domain.errors import RoletrayError
 from tray.domain.mfa import MfaSession
 from tray.domain.models import iso_utc
+from tray.domain.text import lines_to_json
 from tray.engine import actions
 
 
@@ -91,6 +92,7 @@ def _assume(request: dict[str, Any], started: actions.OnMfaSession,
     res = outcome.result
     return wire.ok(role=dataclasses.asdict(outcome.role), target=outcome.target,
                    region=outcome.region, warnings=list(outcome.warnings),
+                   warning_texts=lines_to_json(outcome.warnings),
                    identity_arn=res.identity_arn, assumed_role_id=res.assumed_role_id,
                    access_key_id=res.credentials.access_key_id,
                    expiration=iso_utc(res.credentials.expiration),

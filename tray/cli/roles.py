@@ -21,6 +21,7 @@ from tray.cli.snapshot_text import (
     snapshot_table,
     switched_line,
     table,
+    warning_lines,
 )
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
@@ -140,6 +141,8 @@ def cmd_assume(args: argparse.Namespace, root: Root) -> int:
 
             default = load_settings(root.paths).target
         said = switched_line(args.profile, target, default)
+        for line in warning_lines(reply):
+            print(line, file=sys.stderr)
         print_snapshot(args, reply["snapshot"], extra=said)
         return EXIT_OK
     from tray.domain.models import iso_utc
@@ -214,6 +217,8 @@ def cmd_refresh(args: argparse.Namespace, root: Root) -> int:
     reply = handover_asking("refresh", {"mfa_code": given, "target": state.target},
                             state.active_role, retry="mfa", root=root)
     if reply is not None:
+        for line in warning_lines(reply):
+            print(line, file=sys.stderr)
         print_snapshot(args, reply["snapshot"], extra=said)
         return EXIT_OK
     ctx = root.context()  # one settings read for the refresh and the status after it

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from tray.domain import timefmt
-from tray.domain.text import text_of
+from tray.domain.text import lines_from_json, localized, text_of
 from tray.i18n import N_, _
 
 TYPE_CHECKING = False  # typing itself costs ~4 ms at start-up; mypy reads this as True
@@ -105,6 +105,14 @@ def snapshot_table(snap: Mapping[str, Any], extra: str = "") -> str:
     """``extra`` (a first line, already shown-safe) and one section's table."""
     text = table(snapshot_rows(snap))
     return f"{extra}\n{text}" if extra else text
+
+
+def warning_lines(reply: Mapping[str, Any]) -> list[str]:
+    """The warnings of a running instance's switch (the credentials file's mode, AWS_*
+    variables that win over the profile), as the full command line prints them: one
+    ``warning: ...`` line each, in the reader's language where the reply says how."""
+    return [shown(_("warning: {message}").format(message=" ".join(str(localized(w)).split())))
+            for w in lines_from_json(reply.get("warnings"), reply.get("warning_texts"))]
 
 
 def switched_line(profile: str, target: object, default: object) -> str:

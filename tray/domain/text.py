@@ -139,3 +139,23 @@ def join(sep: str, parts: Iterable[str]) -> Text:
     template = sep.replace("{", "{{").replace("}", "}}").join(
         "{p" + str(i) + "}" for i in range(len(items)))
     return Text(template, **{f"p{i}": p for i, p in enumerate(items)})
+
+
+def lines_to_json(lines: Iterable[object]) -> list[dict[str, Any] | None]:
+    """Each of ``lines`` (English ``str``, some of them ``Text``) as its template and
+    fields, None for a plain one: sent beside the English lines, so the other side can
+    say them in its reader's language (``lines_from_json``)."""
+    return [line.to_json() if isinstance(line, Text) else None for line in lines]
+
+
+def lines_from_json(english: object, docs: object) -> list[str]:
+    """The lines ``lines_to_json`` described: a ``Text`` where a template came with the
+    English line, the English line itself otherwise (an older roletray sent none)."""
+    if not isinstance(english, list):
+        return []
+    said = docs if isinstance(docs, list) and len(docs) == len(english) else [None] * len(english)
+    out: list[str] = []
+    for line, doc in zip(english, said, strict=True):
+        text = Text.from_json(doc) if isinstance(doc, Mapping) else None
+        out.append(text if text is not None else str(line))
+    return out

@@ -73,6 +73,7 @@ from tray.domain.models import (
     SourceSession,
     parse_iso_utc,
 )
+from tray.domain.text import lines_from_json
 from tray.engine import actions
 from tray.i18n import N_
 
@@ -191,4 +192,6 @@ def _outcome(reply: dict[str, Any], ctx: actions.Context, target: str) -> action
                           server_date=parse_iso_utc(server_date) if server_date else None,
                           received_at=parse_iso_utc(received_at) if received_at else None)
     return actions.Outcome(result=result, role=RoleProfile(**reply["role"]), target=target,
-                           region=reply.get("region"), warnings=tuple(reply.get("warnings", ())))
+                           region=reply.get("region"),
+                           warnings=tuple(lines_from_json(reply.get("warnings", []),
+                                                          reply.get("warning_texts"))))

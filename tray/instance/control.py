@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any
 from tray import fsutil, paths
 from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, MfaRequiredError, RoletrayError, UsageError
-from tray.domain.text import Text
+from tray.domain.text import Text, lines_to_json
 from tray.i18n import N_
 from tray.instance import handover, keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
@@ -172,7 +172,9 @@ def dispatch(refresher: Refresher, request: dict[str, Any]) -> dict[str, Any]:
     if cmd in ("assume", "refresh", "mfa") and outcome is not None:
         reply["access_key_id"] = outcome.result.credentials.masked_key
         reply["region"] = outcome.region
-        reply["warnings"] = list(outcome.warnings)
+        reply["warnings"] = list(outcome.warnings)  # English, as --json gives them
+        # The same, to be said in the caller's language (tray.cli.snapshot_text).
+        reply["warning_texts"] = lines_to_json(outcome.warnings)
     return reply
 
 
