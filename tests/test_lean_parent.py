@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from test_source_keyring_e2e import keyring_world
 
 from tests.fakekeyring import cred_file_id
@@ -124,3 +125,19 @@ def test_an_idle_tray_holds_no_openssl_nor_html(aws) -> None:  # type: ignore[no
         "                                   if m in sys.modules)}))")
     assert doc["state"] == "fresh"
     assert doc["loaded"] == []
+
+
+@pytest.mark.parametrize("argv", [[], ["run"]])
+def test_the_tray_holds_no_argument_parser(argv: list[str]) -> None:
+    """``roletray`` and ``roletray run`` take no options: the tray, alive for the whole
+    session, never loads argparse (~0.3 MiB) nor the parser of every command. Here it
+    stops at its first check (no display), past where the parser would have been built."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS")}
+    out = subprocess.run(
+        [sys.executable, "-c", ("import sys; from tray.cli import main; code = main(); "
+         "print(code, 'argparse' in sys.modules, 'tray.cli.parser' in sys.modules)"), *argv],
+        capture_output=True, text=True, env={**env, "PYTHONPATH": str(REPO)}, timeout=60,
+        check=False)
+    assert out.stdout.split() == ["2", "False", "False"], out.stdout + out.stderr
+    assert "display" in out.stderr.lower()

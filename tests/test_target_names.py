@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from test_control import Rig
 
-from tray.cli import main, shown
+from tray.cli import main
+from tray.cli.snapshot_text import shown
 from tray.domain.errors import UsageError
 from tray.instance import control
 from tray.paths import Paths

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import functools
@@ -19,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from tray import fsutil
 from tray.child.aws import ChildAws
@@ -35,6 +34,9 @@ from tray.i18n import N_, _
 from tray.instance import control, keeper
 from tray.platform import keyring_watch, stop_signals
 from tray.serve.keeper import instance_keeper
+
+if TYPE_CHECKING:
+    import argparse
 
 log = logging.getLogger(__name__)
 

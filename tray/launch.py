@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import sys
 
-from tray.serve import fastpath
-
 
 def entry() -> int:
     import os
@@ -25,9 +23,12 @@ def entry() -> int:
     if refused is not None:  # a loop of credential_process helpers: stop it here
         sys.stderr.write(refused + "\n")
         return 2
-    code = fastpath.main()
-    if code is not None:
-        return code
+    if sys.argv[1:2] == ["credential-process"]:
+        from tray.serve import fastpath
+
+        code = fastpath.main()
+        if code is not None:
+            return code
     if sys.argv[1:2] == ["assume"]:
         from tray.instance import handover
 

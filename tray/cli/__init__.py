@@ -21,10 +21,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from tray.cli.snapshot_text import shown
-
-__all__ = ["main", "shown"]
+__all__ = ["main"]
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
@@ -32,13 +31,20 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     from tray import i18n
     from tray.cli.commands import handler
     from tray.cli.common import Root, fail
-    from tray.cli.parser import build_parser
     from tray.domain.errors import RoletrayError
     from tray.paths import Paths
 
     e = os.environ if env is None else env
     i18n.setup(e)  # before the parser: its help and its errors are read by a person too
-    args = build_parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    if given in ([], ["run"]):  # the tray, which takes no options: no parser held for its life
+        from types import SimpleNamespace
+
+        args: Any = SimpleNamespace(command="run", json=False)
+    else:
+        from tray.cli.parser import build_parser
+
+        args = build_parser().parse_args(argv)
     command = args.command or "run"
     run = handler(command)
     try:

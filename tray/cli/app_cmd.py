@@ -3,9 +3,12 @@ at login (``autostart``)."""
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from tray.cli.common import Root
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def cmd_run(args: argparse.Namespace, root: Root) -> int:

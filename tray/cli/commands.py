@@ -4,15 +4,16 @@ the keys', the console's or the doctor's)."""
 
 from __future__ import annotations
 
-import argparse
 import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
+    import argparse
+
     from tray.cli.common import Root
 
-Command = Callable[[argparse.Namespace, "Root"], int]
+Command = Callable[["argparse.Namespace", "Root"], int]
 
 # command -> (module of tray.cli, function)
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -3,7 +3,6 @@ line, ``--json``'s one document, the active role as a default, a denial said onc
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -17,6 +16,8 @@ from tray.i18n import N_
 from tray.paths import Paths
 
 if TYPE_CHECKING:
+    import argparse
+
     from tray.engine.actions import Context
 
 log = logging.getLogger("roletray")
