@@ -47,6 +47,7 @@ import selectors
 import socket
 import stat
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -58,7 +59,7 @@ from tray.domain import wire, wireline
 from tray.domain.errors import AwsError, MfaRequiredError, RoletrayError, UsageError
 from tray.domain.text import Text, lines_to_json
 from tray.i18n import N_
-from tray.instance import handover, keeper
+from tray.instance import keeper
 from tray.instance.lock import (  # noqa: F401 (the instance's locks, as callers know them)
     InstanceLock,
     running_pid,
@@ -545,8 +546,11 @@ def send(cmd: str, payload: dict[str, Any] | None = None,
         return None
     if path is None:
         # The lean hand-over (``tray.instance.handover``) got the reply to this very
-        # request in this process: it is not asked again (no second AssumeRole).
-        kept = handover.handed_over(cmd, payload or {}, files_of(where))
+        # request in this process: it is not asked again (no second AssumeRole). Only a
+        # process that ran it has it loaded (a tray or daemon never does).
+        lean = sys.modules.get("tray.instance.handover")
+        kept = lean.handed_over(cmd, payload or {}, files_of(where)) if lean is not None \
+            else None
         if kept is not None:
             return kept
     own = socket_path(where) if path is None else path
