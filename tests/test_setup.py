@@ -59,6 +59,37 @@ def test_a_role_over_the_keys_you_have_asked_step_by_step(
     assert main(["assume", "platform"]) == 0  # and it works
 
 
+def test_a_typo_is_caught_where_it_is_made_and_asked_again(
+        keys_only: AwsSandbox, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A role ARN, a profile name or a region that cannot be right is refused at its own
+    question (one line, then the question again), not after every other question."""
+    asked = answers(monkeypatch, "3", "arn:aws:iam::123:user/dev", ROLE_ARN,
+                    "bad name!", "", "eu west", "")
+    assert main(["setup"]) == 0
+    out = capsys.readouterr().out
+    assert asked == ["Choose [1]: ", "Role ARN (arn:aws:iam::ACCOUNT:role/NAME): ",
+                     "Role ARN (arn:aws:iam::ACCOUNT:role/NAME): ",
+                     "Profile name [platform]: ", "Profile name [platform]: ",
+                     "Its region [ap-northeast-2]: ", "Its region [ap-northeast-2]: "]
+    assert "'arn:aws:iam::123:user/dev' is not an IAM role ARN" in out
+    assert "profile name 'bad name!' must be" in out
+    assert "'eu west' is not a region name" in out
+    assert keys_only.config_path.read_text().endswith(
+        f"role_arn = {ROLE_ARN}\nsource_profile = default\nregion = ap-northeast-2\n")
+
+
+def test_a_bad_flag_is_refused_before_any_question(
+        keys_only: AwsSandbox, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    asked = answers(monkeypatch)
+    before = keys_only.config_path.read_bytes()
+    assert main(["setup", "--role-arn", "arn:aws:iam::123456789012:user/dev"]) == 2
+    assert asked == []
+    assert "is not an IAM role ARN" in capsys.readouterr().err
+    assert keys_only.config_path.read_bytes() == before
+
+
 def test_the_same_with_flags_and_no_terminal(keys_only: AwsSandbox,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["setup", "--role-arn", ROLE_ARN, "--profile", "deploy",

@@ -91,14 +91,20 @@ def add_sso_session(config: Path, name: str, start_url: str, region: str, *,
     return _add(config, f"sso-session {name}", items, home=home)
 
 
+def check_role_arn(arn: str) -> str:
+    """``arn`` (stripped) when it is an IAM role's ARN; else ``UsageError``."""
+    arn = arn.strip()
+    if not ROLE_ARN_RE.match(arn):
+        raise UsageError(N_("'{arn}' is not an IAM role ARN "
+                            "(arn:aws:iam::123456789012:role/NAME)"), arn=arn)
+    return arn
+
+
 def add_role(config: Path, name: str, role_arn: str, source: str, region: str | None, *,
              home: Path | None = None) -> Written:
     """``[profile NAME]`` with ``role_arn`` over ``source``'s keys."""
     check_name(name)
-    role_arn = role_arn.strip()
-    if not ROLE_ARN_RE.match(role_arn):
-        raise UsageError(N_("'{arn}' is not an IAM role ARN "
-                            "(arn:aws:iam::123456789012:role/NAME)"), arn=role_arn)
+    role_arn = check_role_arn(role_arn)
     items: list[tuple[str, str]] = [("role_arn", role_arn), ("source_profile", source)]
     if region:
         items.append(("region", check_region(region)))

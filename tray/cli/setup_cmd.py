@@ -40,21 +40,39 @@ class Questions:
     def __init__(self, ask: Ask | None) -> None:
         self._ask = ask
 
-    def __call__(self, question: str, default: str | None = None) -> str:
+    def __call__(self, question: str, default: str | None = None,
+                 check: Callable[[str], str] | None = None) -> str:
+        """The answer (``default`` for an empty one). ``check`` returns the value to use
+        or raises ``UsageError``: its line is shown and the question asked again, so a
+        typo is caught where it is made, not after every other question."""
         if self._ask is None:
             raise UsageError(Text(N_(
                 "roletray setup asks questions: run it in a terminal, or give every answer "
                 "as a flag (see `roletray setup --help`)")))
-        shown = _("{question} [{default}]: ").format(question=question, default=default) \
+        prompt = _("{question} [{default}]: ").format(question=question, default=default) \
             if default else _("{question}: ").format(question=question)
         while True:
             try:
-                answer = self._ask(shown).strip()
+                answer = self._ask(prompt).strip()
             except EOFError:
                 raise UsageError(Text(N_(
                     "roletray setup: no answer; nothing more was written"))) from None
-            if answer or default:
-                return answer or str(default)
+            if not (answer or default):
+                continue
+            value = answer or str(default)
+            if check is None:
+                return value
+            try:
+                return check(value)
+            except UsageError as e:
+                from tray.cli.snapshot_text import shown
+
+                print(shown(e.localized))
+
+    def value(self, given: str | None, question: str, default: str | None = None, *,
+              check: Callable[[str], str]) -> str:
+        """``given`` (a flag), checked at once; else the answer to ``question``."""
+        return check(given) if given else self(question, default, check)
 
     def choose(self, question: str, options: Sequence[str], default: int = 1) -> int:
         for i, text in enumerate(options, 1):
@@ -102,12 +120,12 @@ def _show(written: Written, root: Root, *, by_aws: bool = False) -> None:
 def _sso(args: argparse.Namespace, root: Root, q: Questions) -> int:
     from tray import setup
 
-    url = setup.check_start_url(args.sso_start_url or q(_("Start URL (from your AWS access "
-                                                          "portal's address)")))
-    region = setup.check_region(args.sso_region or q(_("Its region"), "us-east-1"))
-    name = setup.check_name(args.sso_session or q(_("A name for this sign-in"),
-                                                  setup.session_name_for(url)),
-                            "sso-session name")
+    url = q.value(args.sso_start_url, _("Start URL (from your AWS access portal's address)"),
+                  check=setup.check_start_url)
+    region = q.value(args.sso_region, _("Its region"), "us-east-1", check=setup.check_region)
+    name = q.value(args.sso_session, _("A name for this sign-in"),
+                   setup.session_name_for(url),
+                   check=lambda n: setup.check_name(n, "sso-session name"))
     written = setup.add_sso_session(root.paths.aws_config, name, url, region,
                                     home=root.paths.home)
     _show(written, root)
@@ -133,8 +151,8 @@ def _login(args: argparse.Namespace, root: Root, q: Questions) -> int:
         raise UsageError(Text(N_(
             "aws login needs the AWS CLI 2.32 or later on PATH "
             "(https://docs.aws.amazon.com/cli/); nothing was written")))
-    name = setup.check_name(args.login or q(_("Profile to sign in as"), "dev"))
-    region = setup.check_region(args.region or q(_("Its region"), "us-east-1"))
+    name = q.value(args.login, _("Profile to sign in as"), "dev", check=setup.check_name)
+    region = q.value(args.region, _("Its region"), "us-east-1", check=setup.check_region)
     # The AWS CLI opens the browser and writes the profile itself; names only in argv.
     done = subprocess.run([aws, "login", "--profile", name, "--region", region],
                           env=dict(root.env), check=False)
@@ -174,12 +192,14 @@ def _role(args: argparse.Namespace, root: Root, q: Questions) -> int:
         raise UsageError(N_("{file} has no key pair under [{source}] (it has: {sources})"),
                          file=root.paths.display(creds), source=source,
                          sources=", ".join(sources))
-    arn = args.role_arn or q(_("Role ARN (arn:aws:iam::ACCOUNT:role/NAME)"))
-    default_name = RoleProfile(name="-", role_arn=arn.strip()).role_name
-    name = setup.check_name(args.profile or q(_("Profile name"), default_name))
+    arn = q.value(args.role_arn, _("Role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+                  check=setup.check_role_arn)
+    default_name = RoleProfile(name="-", role_arn=arn).role_name
+    name = q.value(args.profile, _("Profile name"), default_name, check=setup.check_name)
     profile_map = awsconfig.load_profile_map(root.paths.aws_config, home=root.paths.home)
-    region = args.region or q(_("Its region"), awsconfig.region_for(source, profile_map)
-                              or "us-east-1")
+    region = q.value(args.region, _("Its region"),
+                     awsconfig.region_for(source, profile_map) or "us-east-1",
+                     check=setup.check_region)
     written = setup.add_role(root.paths.aws_config, name, arn, source, region,
                              home=root.paths.home)
     _show(written, root)
