@@ -246,3 +246,18 @@ def test_a_stopping_keeper_ends_the_wait_early(isolated_env: Path,
     finally:
         held.release()
     assert calls.is_set()
+
+
+def test_the_keeper_and_the_keys_index_name_a_file_alike(tmp_path: Path) -> None:
+    """Two copies of one line (the fast path's record reader stays lean; the keys index
+    sits below the instance layer): the same id for the same file, however it is named."""
+    from tray import keys_index
+
+    real = tmp_path / "dotfiles" / "credentials"
+    real.parent.mkdir()
+    real.write_text("")
+    (tmp_path / "link").symlink_to(real)
+    for name in (real, tmp_path / "link", tmp_path / "dotfiles" / ".." / "dotfiles" /
+                 "credentials", tmp_path / "other"):
+        assert keeper.file_id(name) == keys_index.file_id(name)
+    assert keeper.file_id(tmp_path / "link") != keeper.file_id(tmp_path / "other")
