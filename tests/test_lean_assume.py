@@ -283,3 +283,21 @@ def test_a_switch_handed_over_says_its_warnings_in_the_readers_language(
     assert korean.returncode == 0, korean.stderr
     assert "다른 사용자가 읽을 수 있습니다(모드 644)" in korean.stderr
     assert json.loads(roletray("assume", "platform", "--json").stdout)["role"] == "platform"
+
+
+@pytest.mark.parametrize("form", [("--json",), ()])
+def test_a_reader_that_left_ends_the_lean_path_as_the_full_one(form: tuple[str, ...]) -> None:
+    """`roletray assume P | head -c0`: exit 141, as a shell reports SIGPIPE, and no
+    traceback, on the lean path as on the full one."""
+    with scripted(lambda _: wire.ok(snapshot=SNAPSHOT, default_target="roletray")) as calls:
+        read, write = os.pipe()
+        os.close(read)  # the reader has left before the first byte
+        try:
+            done = subprocess.run([sys.executable, "-m", "tray", "assume", "platform", *form],
+                                  stdout=write, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60,
+                                  check=False, stdin=subprocess.DEVNULL)
+        finally:
+            os.close(write)
+        assert len(calls) == 1  # answered by the lean path: one request
+    assert (done.returncode, done.stderr) == (141, "")

@@ -32,7 +32,13 @@ def entry() -> int:
     if sys.argv[1:2] == ["assume"]:
         from tray.instance import handover
 
-        code = handover.main(sys.argv[1:], os.environ, _switched)
+        try:
+            code = handover.main(sys.argv[1:], os.environ, _switched)
+        except BrokenPipeError:  # as tray.cli.main: the reader left, as is its right
+            from tray.cli import drop_stdout
+
+            drop_stdout()
+            return 141  # as a shell reports a command ended by SIGPIPE
         if code is not None:
             return code
     if sys.argv[1:2] == ["prompt"]:

@@ -61,11 +61,13 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except BrokenPipeError:
         # `roletray profiles | head -1`: the reader left, as is its right. Point stdout
         # at /dev/null so the interpreter's final flush does not fail again.
-        _drop_stdout()
+        drop_stdout()
         return 141  # as a shell reports a command ended by SIGPIPE
 
 
-def _drop_stdout() -> None:
+def drop_stdout() -> None:
+    """Point stdout at /dev/null: its reader left (``| head -1``), and the interpreter's
+    final flush must not fail again. Also ``tray.launch``'s, for the lean paths."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -21,11 +21,12 @@ from tray.cli.snapshot_text import (
     snapshot_table,
     switched_line,
     table,
+    warning_line,
     warning_lines,
 )
 from tray.domain import timefmt
 from tray.domain.errors import EXIT_OK, AccessDeniedError, RoletrayError, UsageError
-from tray.domain.text import Text, localized
+from tray.domain.text import Text
 from tray.i18n import N_, _
 from tray.settings import check_target
 
@@ -85,7 +86,7 @@ def yes_no(flag: bool) -> str:
 
 def warn(message: str) -> None:
     """One warning line on stderr, in the user's language."""
-    print(shown(_("warning: {message}").format(message=localized(message))), file=sys.stderr)
+    print(warning_line(message), file=sys.stderr)
 
 
 def parsed_config(root: Root) -> dict[str, dict[str, str]]:

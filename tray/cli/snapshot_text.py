@@ -111,8 +111,14 @@ def warning_lines(reply: Mapping[str, Any]) -> list[str]:
     """The warnings of a running instance's switch (the credentials file's mode, AWS_*
     variables that win over the profile), as the full command line prints them: one
     ``warning: ...`` line each, in the reader's language where the reply says how."""
-    return [shown(_("warning: {message}").format(message=" ".join(str(localized(w)).split())))
+    return [warning_line(w)
             for w in lines_from_json(reply.get("warnings"), reply.get("warning_texts"))]
+
+
+def warning_line(message: str) -> str:
+    """``warning: MESSAGE`` on one line, in the reader's language where ``message`` (a
+    ``Text``, an error's words) has one."""
+    return shown(_("warning: {message}").format(message=" ".join(str(localized(message)).split())))
 
 
 def switched_line(profile: str, target: object, default: object) -> str:

@@ -112,18 +112,10 @@ def main(argv: "list[str]", env: "dict[str, str] | os._Environ[str]",
     reply = ask(profile, env, files)
     if reply is None:
         return None
-    try:
-        if as_json:
-            sys.stdout.write(json.dumps(reply["snapshot"], indent=2) + "\n")  # cli's emit
-        else:
-            sys.stdout.write(said(profile, reply) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:  # as tray.cli.main: the reader left
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):
-            pass
-        return 141
+    # A reader that left (BrokenPipeError) is tray.launch's to handle, as tray.cli.main's.
+    if as_json:
+        sys.stdout.write(json.dumps(reply["snapshot"], indent=2) + "\n")  # cli's emit
+    else:
+        sys.stdout.write(said(profile, reply) + "\n")
+    sys.stdout.flush()
     return 0
